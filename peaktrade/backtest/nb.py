@@ -1,0 +1,566 @@
+"""Simulation kernels: pure numba over numpy arrays (no pandas, no I/O, no config).
+
+One bar step (:func:`bar_nb`) serves every path: :func:`simulate_nb` runs it over precomputed
+signals (``from_signals`` / ``run``) and :func:`sweep_nb` runs it fused with a strategy's signal
+kernel, block by block, for many parameter combinations in parallel. Both feed the same metric
+accumulators (:func:`acc_bar_nb`, :func:`acc_trade_nb`, :func:`finalize_stats_nb`), so a sweep row
+equals the stats of the same combination run alone.
+
+Semantics (see also docs/backtest.md):
+
+* Fill prices: buys at ``price × (1 + slippage)``, sells at ``price × (1 − slippage)``; fees are
+  ``fees × notional + fixed_fees`` per order.
+* ``execution="next_open"``: a signal on bar t's close fills at bar t+1's open; ``"close"``: at
+  bar t's close. A signal on the last bar under ``next_open`` never fills.
+* Entry and exit on the same bar conflict and are ignored (vectorbt's default).
+* Stops are checked intrabar from OHLC on every bar after the fill (the fill bar included under
+  ``next_open``). A bar that opens beyond a stop fills at the open (gap-through). When stop-loss
+  and take-profit both lie inside one bar the bar's path is unknown: ``stop_priority`` decides
+  (stop-loss first by default: pessimistic). The trailing level uses the best price seen on
+  earlier bars of the trade (and the entry price), then takes the current bar's extreme.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+
+from peaktrade.backtest.enums import (
+    AC_BEST,
+    AC_CLOSED,
+    AC_EXPOSED,
+    AC_FEES,
+    AC_FINAL,
+    AC_GROSS_LOSS,
+    AC_GROSS_WIN,
+    AC_HOLD_BARS,
+    AC_LEN,
+    AC_M2,
+    AC_MAX_DD,
+    AC_MAX_DD_BARS,
+    AC_MEAN,
+    AC_N,
+    AC_OPEN,
+    AC_PEAK,
+    AC_PEAK_IDX,
+    AC_SUM_DOWN2,
+    AC_SUM_PNL,
+    AC_SUM_RET,
+    AC_UNDER,
+    AC_WINS,
+    AC_WORST,
+    DIR_BOTH,
+    DIR_LONG,
+    EXEC_NEXT_OPEN,
+    EXIT_OPEN,
+    EXIT_REVERSE,
+    EXIT_SIGNAL,
+    EXIT_STOP_LOSS,
+    EXIT_TAKE_PROFIT,
+    EXIT_TRAILING,
+    SIZE_PERCENT,
+    SIZE_VALUE,
+    SP_DIRECTION,
+    SP_EXECUTION,
+    SP_FEES,
+    SP_FIXED_FEES,
+    SP_INIT_CASH,
+    SP_SIZE,
+    SP_SIZE_TYPE,
+    SP_SL,
+    SP_SLIPPAGE,
+    SP_STOP_PRIORITY,
+    SP_TP,
+    SP_TRAIL,
+    ST_CASH,
+    ST_ENTRY_FEES,
+    ST_ENTRY_IDX,
+    ST_ENTRY_PRICE,
+    ST_EXTREME,
+    ST_N,
+    ST_NONE,
+    ST_PENDING,
+    ST_POS,
+    ST_PREV_EQUITY,
+    ST_STOP_FROM,
+    ST_TRADES,
+    STOP_FIRST_SL,
+    trade_dt,
+)
+from peaktrade.strategies.base import SIGNAL_FN_TYPE
+
+N_STATS = 19  # len(enums.STAT_KEYS)
+
+
+# --------------------------------------------------------------------------------------------
+# metric accumulators
+
+
+@njit(cache=True)
+def init_acc_nb(init_cash):
+    """Return a fresh accumulator vector."""
+    acc = np.zeros(AC_LEN)
+    acc[AC_PEAK] = init_cash
+    acc[AC_BEST] = -np.inf
+    acc[AC_WORST] = np.inf
+    acc[AC_FINAL] = init_cash
+    return acc
+
+
+@njit(cache=True, inline="always")
+def acc_bar_nb(acc, t, equity, prev_equity, pos):
+    """Fold one bar's closing equity into the accumulators."""
+    r = equity / prev_equity - 1.0 if prev_equity != 0.0 else 0.0
+    n = acc[AC_N] + 1.0
+    acc[AC_N] = n
+    delta = r - acc[AC_MEAN]
+    acc[AC_MEAN] += delta / n
+    acc[AC_M2] += delta * (r - acc[AC_MEAN])
+    if r < 0.0:
+        acc[AC_SUM_DOWN2] += r * r
+    if pos != 0.0:
+        acc[AC_EXPOSED] += 1.0
+    if equity >= acc[AC_PEAK]:
+        if acc[AC_UNDER] == 1.0:
+            dur = t - acc[AC_PEAK_IDX]
+            if dur > acc[AC_MAX_DD_BARS]:
+                acc[AC_MAX_DD_BARS] = dur
+            acc[AC_UNDER] = 0.0
+        acc[AC_PEAK] = equity
+        acc[AC_PEAK_IDX] = t
+    else:
+        acc[AC_UNDER] = 1.0
+        dd = 1.0 - equity / acc[AC_PEAK]
+        if dd > acc[AC_MAX_DD]:
+            acc[AC_MAX_DD] = dd
+
+
+@njit(cache=True, inline="always")
+def acc_trade_nb(acc, pnl, ret, hold_bars):
+    """Fold one closed trade into the accumulators."""
+    acc[AC_CLOSED] += 1.0
+    if pnl > 0.0:
+        acc[AC_WINS] += 1.0
+        acc[AC_GROSS_WIN] += pnl
+    else:
+        acc[AC_GROSS_LOSS] -= pnl
+    acc[AC_SUM_PNL] += pnl
+    acc[AC_SUM_RET] += ret
+    if ret > acc[AC_BEST]:
+        acc[AC_BEST] = ret
+    if ret < acc[AC_WORST]:
+        acc[AC_WORST] = ret
+    acc[AC_HOLD_BARS] += hold_bars
+
+
+@njit(cache=True)
+def finish_acc_nb(acc, n_bars, final_equity, open_pos):
+    """Close the accumulators at the end of the data."""
+    if acc[AC_UNDER] == 1.0:
+        dur = (n_bars - 1) - acc[AC_PEAK_IDX]
+        if dur > acc[AC_MAX_DD_BARS]:
+            acc[AC_MAX_DD_BARS] = dur
+    acc[AC_FINAL] = final_equity
+    acc[AC_OPEN] = 1.0 if open_pos != 0.0 else 0.0
+
+
+@njit(cache=True)
+def finalize_stats_nb(acc, init_cash, ann_factor, years, bar_days, out):
+    """Write the stats (order of ``enums.STAT_KEYS``) from finished accumulators into ``out``."""
+    n = acc[AC_N]
+    final = acc[AC_FINAL]
+    total_return = final / init_cash - 1.0
+    if final > 0.0 and years > 0.0:
+        cagr = (final / init_cash) ** (1.0 / years) - 1.0
+    else:
+        cagr = -1.0 if final <= 0.0 else np.nan
+    std = np.sqrt(acc[AC_M2] / (n - 1.0)) if n > 1.0 else np.nan
+    mean = acc[AC_MEAN]
+    vol = std * np.sqrt(ann_factor)
+    sharpe = mean / std * np.sqrt(ann_factor) if std > 0.0 else np.nan
+    down = np.sqrt(acc[AC_SUM_DOWN2] / n) if n > 0.0 else np.nan
+    sortino = mean / down * np.sqrt(ann_factor) if down > 0.0 else np.nan
+    max_dd = acc[AC_MAX_DD]
+    calmar = cagr / max_dd if max_dd > 0.0 else np.nan
+    closed = acc[AC_CLOSED]
+    out[0] = total_return
+    out[1] = cagr
+    out[2] = vol
+    out[3] = sharpe
+    out[4] = sortino
+    out[5] = calmar
+    out[6] = max_dd
+    out[7] = acc[AC_MAX_DD_BARS] * bar_days
+    out[8] = acc[AC_EXPOSED] / n if n > 0.0 else np.nan
+    out[9] = closed + acc[AC_OPEN]
+    if closed > 0.0:
+        out[10] = acc[AC_WINS] / closed
+        if acc[AC_GROSS_LOSS] > 0.0:
+            out[11] = acc[AC_GROSS_WIN] / acc[AC_GROSS_LOSS]
+        else:
+            out[11] = np.inf if acc[AC_GROSS_WIN] > 0.0 else np.nan
+        out[12] = acc[AC_SUM_PNL] / closed
+        out[13] = acc[AC_SUM_RET] / closed
+        out[14] = acc[AC_BEST]
+        out[15] = acc[AC_WORST]
+        out[16] = acc[AC_HOLD_BARS] / closed * bar_days
+    else:
+        for j in range(10, 17):
+            out[j] = np.nan
+    out[17] = acc[AC_FEES]
+    out[18] = final
+
+
+# --------------------------------------------------------------------------------------------
+# orders
+
+
+@njit(cache=True)
+def init_state_nb(sp):
+    """Return a fresh simulation state for parameters ``sp``."""
+    st = np.zeros(ST_N)
+    st[ST_CASH] = sp[SP_INIT_CASH]
+    st[ST_PENDING] = ST_NONE
+    st[ST_PREV_EQUITY] = sp[SP_INIT_CASH]
+    return st
+
+
+@njit(cache=True)
+def open_nb(st, acc, sp, sign, price, t, frac, stop_from):
+    """Open a position of direction ``sign`` (+1/-1) at market ``price``; return True if filled."""
+    cash = st[ST_CASH]
+    if cash <= 0.0 or not (price > 0.0):
+        return False
+    fees = sp[SP_FEES]
+    fixed = sp[SP_FIXED_FEES]
+    size_type = int(sp[SP_SIZE_TYPE])
+    if size_type == SIZE_PERCENT:
+        budget = sp[SP_SIZE] * cash
+    elif size_type == SIZE_VALUE:
+        budget = sp[SP_SIZE] * (1.0 + fees) + fixed
+    else:
+        budget = frac * cash
+    if budget > cash:
+        budget = cash
+    if not (budget > fixed):
+        return False
+    fill = price * (1.0 + sp[SP_SLIPPAGE]) if sign > 0 else price * (1.0 - sp[SP_SLIPPAGE])
+    size = (budget - fixed) / (1.0 + fees) / fill
+    paid = budget - size * fill
+    if sign > 0:
+        st[ST_CASH] = cash - budget
+        st[ST_POS] = size
+    else:
+        st[ST_CASH] = cash + size * fill - paid
+        st[ST_POS] = -size
+    st[ST_ENTRY_PRICE] = fill
+    st[ST_ENTRY_FEES] = paid
+    st[ST_ENTRY_IDX] = t
+    st[ST_EXTREME] = fill
+    st[ST_STOP_FROM] = stop_from
+    acc[AC_FEES] += paid
+    return True
+
+
+@njit(cache=True)
+def close_nb(st, acc, sp, price, t, reason, records):
+    """Close the whole position at market ``price`` (before slippage), recording the trade."""
+    pos = st[ST_POS]
+    size = abs(pos)
+    if pos > 0.0:
+        fill = price * (1.0 - sp[SP_SLIPPAGE])
+        gross = size * fill
+        paid = gross * sp[SP_FEES] + sp[SP_FIXED_FEES]
+        st[ST_CASH] += gross - paid
+        pnl = size * (fill - st[ST_ENTRY_PRICE]) - st[ST_ENTRY_FEES] - paid
+    else:
+        fill = price * (1.0 + sp[SP_SLIPPAGE])
+        gross = size * fill
+        paid = gross * sp[SP_FEES] + sp[SP_FIXED_FEES]
+        st[ST_CASH] -= gross + paid
+        pnl = size * (st[ST_ENTRY_PRICE] - fill) - st[ST_ENTRY_FEES] - paid
+    ret = pnl / (size * st[ST_ENTRY_PRICE] + st[ST_ENTRY_FEES])
+    acc[AC_FEES] += paid
+    acc_trade_nb(acc, pnl, ret, t - st[ST_ENTRY_IDX])
+    _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason)
+    st[ST_POS] = 0.0
+
+
+@njit(cache=True, inline="always")
+def _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason):
+    k = int(st[ST_TRADES])
+    if k < records.shape[0]:
+        r = records[k]
+        r["id"] = k
+        r["direction"] = 1 if pos > 0.0 else -1
+        r["entry_idx"] = int(st[ST_ENTRY_IDX])
+        r["entry_price"] = st[ST_ENTRY_PRICE]
+        r["entry_fees"] = st[ST_ENTRY_FEES]
+        r["exit_idx"] = t
+        r["exit_price"] = fill
+        r["exit_fees"] = paid
+        r["size"] = abs(pos)
+        r["pnl"] = pnl
+        r["ret"] = ret
+        r["exit_reason"] = reason
+    st[ST_TRADES] = k + 1
+
+
+@njit(cache=True)
+def move_nb(st, acc, sp, target, price, t, frac, stop_from, records):
+    """Move the position to direction ``target`` (+1, 0, −1) at ``price``."""
+    pos = st[ST_POS]
+    cur = 1 if pos > 0.0 else (-1 if pos < 0.0 else 0)
+    if cur == target:
+        return
+    if cur != 0:
+        close_nb(st, acc, sp, price, t, EXIT_SIGNAL if target == 0 else EXIT_REVERSE, records)
+    if target != 0:
+        open_nb(st, acc, sp, target, price, t, frac, stop_from)
+
+
+@njit(cache=True, inline="always")
+def target_nb(entry, exit_, pos, direction):
+    """Return the direction a signal pair asks for, or ST_NONE when it asks for nothing."""
+    if entry == exit_:
+        return ST_NONE  # nothing, or a conflict: ignored
+    cur = 1 if pos > 0.0 else (-1 if pos < 0.0 else 0)
+    if direction == DIR_LONG:
+        if entry and cur == 0:
+            return 1.0
+        if exit_ and cur > 0:
+            return 0.0
+    elif direction == DIR_BOTH:
+        if entry and cur <= 0:
+            return 1.0
+        if exit_ and cur >= 0:
+            return -1.0
+    else:
+        if entry and cur == 0:
+            return -1.0
+        if exit_ and cur < 0:
+            return 0.0
+    return ST_NONE
+
+
+@njit(cache=True)
+def stops_nb(st, acc, sp, t, o, h, l, records):
+    """Check stop-loss, take-profit and trailing stop of the open position on bar ``t``."""
+    pos = st[ST_POS]
+    entry = st[ST_ENTRY_PRICE]
+    sl = sp[SP_SL]
+    tp = sp[SP_TP]
+    trail = sp[SP_TRAIL]
+    if pos > 0.0:
+        sl_level = entry * (1.0 - sl) if sl > 0.0 else -np.inf
+        tr_level = st[ST_EXTREME] * (1.0 - trail) if trail > 0.0 else -np.inf
+        stop_level = sl_level if sl_level >= tr_level else tr_level
+        stop_reason = EXIT_STOP_LOSS if sl_level >= tr_level else EXIT_TRAILING
+        tp_level = entry * (1.0 + tp) if tp > 0.0 else np.inf
+        if o <= stop_level:
+            close_nb(st, acc, sp, o, t, stop_reason, records)
+        elif o >= tp_level:
+            close_nb(st, acc, sp, o, t, EXIT_TAKE_PROFIT, records)
+        else:
+            hit_stop = l <= stop_level
+            hit_tp = h >= tp_level
+            if hit_stop and (not hit_tp or sp[SP_STOP_PRIORITY] == STOP_FIRST_SL):
+                close_nb(st, acc, sp, stop_level, t, stop_reason, records)
+            elif hit_tp:
+                close_nb(st, acc, sp, tp_level, t, EXIT_TAKE_PROFIT, records)
+            elif h > st[ST_EXTREME]:
+                st[ST_EXTREME] = h
+    elif pos < 0.0:
+        sl_level = entry * (1.0 + sl) if sl > 0.0 else np.inf
+        tr_level = st[ST_EXTREME] * (1.0 + trail) if trail > 0.0 else np.inf
+        stop_level = sl_level if sl_level <= tr_level else tr_level
+        stop_reason = EXIT_STOP_LOSS if sl_level <= tr_level else EXIT_TRAILING
+        tp_level = entry * (1.0 - tp) if tp > 0.0 else -np.inf
+        if o >= stop_level:
+            close_nb(st, acc, sp, o, t, stop_reason, records)
+        elif o <= tp_level:
+            close_nb(st, acc, sp, o, t, EXIT_TAKE_PROFIT, records)
+        else:
+            hit_stop = h >= stop_level
+            hit_tp = l <= tp_level
+            if hit_stop and (not hit_tp or sp[SP_STOP_PRIORITY] == STOP_FIRST_SL):
+                close_nb(st, acc, sp, stop_level, t, stop_reason, records)
+            elif hit_tp:
+                close_nb(st, acc, sp, tp_level, t, EXIT_TAKE_PROFIT, records)
+            elif l < st[ST_EXTREME]:
+                st[ST_EXTREME] = l
+
+
+# --------------------------------------------------------------------------------------------
+# the bar step and its drivers
+
+
+@njit(cache=True)
+def bar_nb(t, entry, exit_, o, h, l, c, sp, frac, has_stops, st, acc, records):
+    """Simulate bar ``t``: pending fill at the open, stops, the signal, then the close."""
+    nxt = sp[SP_EXECUTION] == EXEC_NEXT_OPEN
+    if nxt and st[ST_PENDING] != ST_NONE:
+        target = int(st[ST_PENDING])
+        st[ST_PENDING] = ST_NONE
+        move_nb(st, acc, sp, target, o[t], t, frac[t - 1] if frac.shape[0] > 1 else frac[0], t, records)
+    if has_stops and st[ST_POS] != 0.0 and t >= st[ST_STOP_FROM]:
+        stops_nb(st, acc, sp, t, o[t], h[t], l[t], records)
+    if entry or exit_:
+        target = target_nb(entry, exit_, st[ST_POS], int(sp[SP_DIRECTION]))
+        if target != ST_NONE:
+            if nxt:
+                st[ST_PENDING] = target
+            else:
+                move_nb(st, acc, sp, int(target), c[t], t, frac[t] if frac.shape[0] > 1 else frac[0],
+                        t + 1, records)
+    pos = st[ST_POS]
+    equity = st[ST_CASH] + pos * c[t] if pos != 0.0 else st[ST_CASH]
+    acc_bar_nb(acc, t, equity, st[ST_PREV_EQUITY], pos)
+    st[ST_PREV_EQUITY] = equity
+    return equity
+
+
+@njit(cache=True, inline="always")
+def has_stops_nb(sp):
+    return sp[SP_SL] > 0.0 or sp[SP_TP] > 0.0 or sp[SP_TRAIL] > 0.0
+
+
+@njit(cache=True)
+def finish_nb(st, acc, c, records):
+    """Record a position still open at the last bar (valued at the last close) and close the books."""
+    n = c.shape[0]
+    pos = st[ST_POS]
+    if pos != 0.0:
+        size = abs(pos)
+        last = c[n - 1]
+        if pos > 0.0:
+            pnl = size * (last - st[ST_ENTRY_PRICE]) - st[ST_ENTRY_FEES]
+        else:
+            pnl = size * (st[ST_ENTRY_PRICE] - last) - st[ST_ENTRY_FEES]
+        ret = pnl / (size * st[ST_ENTRY_PRICE] + st[ST_ENTRY_FEES])
+        _record_nb(st, records, pos, n - 1, last, 0.0, pnl, ret, EXIT_OPEN)
+    finish_acc_nb(acc, n, st[ST_PREV_EQUITY], pos)
+
+
+@njit(cache=True)
+def simulate_nb(entries, exits, o, h, l, c, sp, frac):
+    """Simulate one parameter set over precomputed signals.
+
+    Returns
+    -------
+    equity, cash, position : float64 arrays per bar (at the close)
+    trades : trade_dt records (closed trades, then the open one if any)
+    acc : finished metric accumulators
+    """
+    n = c.shape[0]
+    st = init_state_nb(sp)
+    acc = init_acc_nb(sp[SP_INIT_CASH])
+    records = np.empty(2 * n + 2, dtype=trade_dt)  # at most two closes per bar
+    equity = np.empty(n)
+    cash = np.empty(n)
+    position = np.empty(n)
+    stops = has_stops_nb(sp)
+    for t in range(n):
+        equity[t] = bar_nb(t, entries[t], exits[t], o, h, l, c, sp, frac, stops, st, acc, records)
+        cash[t] = st[ST_CASH]
+        position[t] = st[ST_POS]
+    finish_nb(st, acc, c, records)
+    return equity, cash, position, records[: int(st[ST_TRADES])].copy(), acc
+
+
+@njit(cache=True)
+def stats_from_series_nb(equity, position, trades, init_cash):
+    """Rebuild the metric accumulators from an equity/position series and trade records."""
+    acc = init_acc_nb(init_cash)
+    prev = init_cash
+    for t in range(equity.shape[0]):
+        acc_bar_nb(acc, t, equity[t], prev, position[t])
+        prev = equity[t]
+    for k in range(trades.shape[0]):
+        tr = trades[k]
+        if tr["exit_reason"] != EXIT_OPEN:
+            acc_trade_nb(acc, tr["pnl"], tr["ret"], tr["exit_idx"] - tr["entry_idx"])
+        acc[AC_FEES] += tr["entry_fees"] + tr["exit_fees"]
+    last_pos = position[equity.shape[0] - 1] if equity.shape[0] > 0 else 0.0
+    finish_acc_nb(acc, equity.shape[0], prev, last_pos)
+    return acc
+
+
+_F64_2D = types.float64[:, ::1]
+SWEEP_SIG = types.void(
+    SIGNAL_FN_TYPE,  # signal kernel of the strategy
+    _F64_2D,  # ind
+    types.int64[:, ::1],  # cols
+    _F64_2D,  # fpar
+    types.int64,  # n_state
+    _F64_2D,  # spar: simulation parameters per combination
+    types.float64[::1],  # frac: vol-target size fraction per bar (or length 1)
+    types.float64,  # ann_factor
+    types.float64,  # years
+    types.float64,  # bar_days
+    types.int64,  # block
+    _F64_2D,  # out: (n_combos, N_STATS)
+)
+
+
+@njit(SWEEP_SIG, cache=True, parallel=True)
+def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years, bar_days, block, out):
+    """Run signals, simulation and metrics fused per combination, in parallel over combinations.
+
+    Memory per worker is O(block); no bars × combinations array is ever built.
+    """
+    n = ind.shape[1]
+    o = ind[0]
+    h = ind[1]
+    l = ind[2]
+    c = ind[3]
+    n_combos = cols.shape[0]
+    for k in prange(n_combos):
+        sp = spar[k]
+        entries = np.zeros(block, dtype=np.bool_)
+        exits = np.zeros(block, dtype=np.bool_)
+        state = np.zeros(max(n_state, 1))
+        records = np.empty(0, dtype=trade_dt)
+        st = init_state_nb(sp)
+        acc = init_acc_nb(sp[SP_INIT_CASH])
+        stops = has_stops_nb(sp)
+        for t0 in range(0, n, block):
+            t1 = min(t0 + block, n)
+            signal_fn(ind, cols[k], fpar[k], state, t0, t1, entries, exits)
+            for t in range(t0, t1):
+                bar_nb(t, entries[t - t0], exits[t - t0], o, h, l, c, sp, frac, stops, st, acc, records)
+        finish_nb(st, acc, c, records)
+        finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, bar_days, out[k])
+
+
+@njit(cache=True)
+def vol_target_frac_nb(close, window, target_vol, ann_factor, max_frac):
+    """Return min(max_frac, target_vol / annualized realized vol) per bar (NaN → 0 during warm-up)."""
+    n = close.shape[0]
+    out = np.zeros(n)
+    if window < 2:
+        return out
+    for t in range(window, n):
+        s = 0.0
+        s2 = 0.0
+        for j in range(t - window + 1, t + 1):
+            r = np.log(close[j] / close[j - 1])
+            s += r
+            s2 += r * r
+        m = s / window
+        var = (s2 - window * m * m) / (window - 1)
+        vol = np.sqrt(var * ann_factor) if var > 0.0 else 0.0
+        if vol > 0.0:
+            f = target_vol / vol
+            out[t] = f if f < max_frac else max_frac
+    return out
+
+
+__all__ = [
+    "N_STATS",
+    "finalize_stats_nb",
+    "simulate_nb",
+    "stats_from_series_nb",
+    "sweep_nb",
+    "vol_target_frac_nb",
+]

@@ -1,0 +1,92 @@
+"""``BacktestResult``: the pandas face of one simulation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from peaktrade.backtest.enums import EXIT_REASON_NAMES
+
+
+def trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """Turn trade records into a DataFrame with times and readable exit reasons."""
+    df = pd.DataFrame.from_records(records) if len(records) else pd.DataFrame(
+        {n: pd.Series(dtype=records.dtype[n]) for n in records.dtype.names}
+    )
+    df.insert(3, "entry_time", index[df["entry_idx"].to_numpy()] if len(df) else pd.DatetimeIndex([], tz="UTC"))
+    df.insert(7, "exit_time", index[df["exit_idx"].to_numpy()] if len(df) else pd.DatetimeIndex([], tz="UTC"))
+    df["exit_reason_code"] = df.pop("exit_reason")
+    df["exit_reason"] = np.asarray(EXIT_REASON_NAMES, dtype=object)[df["exit_reason_code"].to_numpy()] \
+        if len(df) else pd.Series(dtype=object)
+    df["is_open"] = df["exit_reason"] == "open"
+    return df.set_index("id")
+
+
+@dataclass
+class BacktestResult:
+    """Per-bar series and trades of one backtest.
+
+    Attributes
+    ----------
+    equity, cash, positions : pd.Series
+        At each bar's close; ``positions`` is the signed size in base units.
+    trades : pd.DataFrame
+        One row per trade (the one still open at the end included, ``is_open=True``).
+    """
+
+    bars: pd.DataFrame
+    equity: pd.Series
+    cash: pd.Series
+    positions: pd.Series
+    trades: pd.DataFrame
+    entries: pd.Series
+    exits: pd.Series
+    init_cash: float
+    options: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    strategy: str | None = None
+
+    @property
+    def returns(self) -> pd.Series:
+        """Bar returns of equity (the first against the initial cash)."""
+        prev = self.equity.shift(1).fillna(self.init_cash)
+        return (self.equity / prev - 1.0).rename("returns")
+
+    @property
+    def drawdown(self) -> pd.Series:
+        """Drawdown from the running peak (initial cash included), as a non-positive fraction."""
+        peak = np.maximum.accumulate(np.maximum(self.equity.to_numpy(), self.init_cash))
+        return pd.Series(self.equity.to_numpy() / peak - 1.0, index=self.equity.index, name="drawdown")
+
+    def stats(self) -> pd.Series:
+        """Return the statistics (see :mod:`peaktrade.backtest.stats` for each key)."""
+        from peaktrade.backtest.stats import compute_stats
+
+        return compute_stats(self.equity, self.positions, self.trades, init_cash=self.init_cash)
+
+    def plot(self):
+        """Return a plotly figure: price with trades, equity, drawdown."""
+        from plotly.subplots import make_subplots
+        import plotly.graph_objects as go
+
+        fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.5, 0.3, 0.2],
+                            vertical_spacing=0.03, subplot_titles=("price and trades", "equity", "drawdown"))
+        close = self.bars["close"]
+        fig.add_trace(go.Scatter(x=close.index, y=close, name="close", line=dict(width=1)), row=1, col=1)
+        tr = self.trades
+        if len(tr):
+            fig.add_trace(go.Scatter(x=tr["entry_time"], y=tr["entry_price"], mode="markers", name="entry",
+                                     marker=dict(symbol="triangle-up", size=8, color="green")), row=1, col=1)
+            closed = tr[~tr["is_open"]]
+            fig.add_trace(go.Scatter(x=closed["exit_time"], y=closed["exit_price"], mode="markers", name="exit",
+                                     text=closed["exit_reason"],
+                                     marker=dict(symbol="triangle-down", size=8, color="red")), row=1, col=1)
+        fig.add_trace(go.Scatter(x=self.equity.index, y=self.equity, name="equity"), row=2, col=1)
+        dd = self.drawdown
+        fig.add_trace(go.Scatter(x=dd.index, y=dd, name="drawdown", fill="tozeroy"), row=3, col=1)
+        title = f"{self.strategy or 'signals'} {self.params or ''}".strip()
+        fig.update_layout(height=800, title=title, showlegend=True)
+        return fig

@@ -1,0 +1,104 @@
+"""Backtest statistics: pure functions returning a ``pd.Series`` with stable snake_case keys.
+
+Annualization comes from the actual bar interval of a 24/7 market (365 days a year: hourly bars
+give 8,760 bars a year), never from a constant. Keys (``enums.STAT_KEYS``):
+
+=========================  =========================================================================
+total_return               final equity / initial cash − 1
+cagr                       (final / initial) ** (1 / years) − 1, years = (last − first + interval) / 365 d
+volatility                 std of bar returns (ddof=1) × sqrt(bars per year)
+sharpe                     mean / std of bar returns × sqrt(bars per year) (risk-free rate 0)
+sortino                    mean / sqrt(mean(min(r, 0)²)) × sqrt(bars per year)
+calmar                     cagr / max_drawdown
+max_drawdown               largest peak-to-trough fall of equity, a positive fraction (initial cash is
+                           the first peak)
+max_drawdown_duration      longest time from a peak to its recovery (or the end), in days
+exposure                   share of bars with an open position at the close
+n_trades                   trades, the one still open at the end included
+win_rate                   share of closed trades with pnl > 0
+profit_factor              gross profit / gross loss of closed trades
+expectancy                 mean pnl per closed trade (quote currency, net of fees)
+avg_trade_return           mean return per closed trade
+best_trade / worst_trade   best / worst closed-trade return
+avg_holding_time           mean bars held per closed trade × bar interval, in days
+total_fees                 all fees paid
+final_equity               equity at the last close
+=========================  =========================================================================
+
+Bar returns are equity[t] / equity[t−1] − 1 with equity[−1] = initial cash.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from peaktrade.backtest.enums import STAT_KEYS, trade_dt
+from peaktrade.backtest.nb import N_STATS, finalize_stats_nb, stats_from_series_nb
+from peaktrade.errors import BacktestError
+
+YEAR = pd.Timedelta(days=365)
+
+
+def bar_interval(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """Return the bar interval: the most common spacing of ``index``."""
+    if len(index) < 2:
+        raise BacktestError(f"bars has {len(index)} row(s): expected at least 2 to infer the bar interval")
+    diffs = np.diff(index.asi8)
+    vals, counts = np.unique(diffs, return_counts=True)
+    step = int(vals[np.argmax(counts)])
+    if step <= 0:
+        raise BacktestError("bars index is not strictly increasing: expected sorted unique timestamps")
+    return pd.Timedelta(step, unit=getattr(index, "unit", "ns"))
+
+
+def annualization(index: pd.DatetimeIndex) -> tuple[float, float, float]:
+    """Return (bars per year, years covered, days per bar) for a bar index."""
+    step = bar_interval(index)
+    span = (index[-1] - index[0]) + step
+    return YEAR / step, span / YEAR, step / pd.Timedelta(days=1)
+
+
+def _records_from_trades(trades: pd.DataFrame) -> np.ndarray:
+    rec = np.zeros(len(trades), dtype=trade_dt)
+    for name in trade_dt.names:
+        if name in trades:
+            rec[name] = trades[name].to_numpy()
+    return rec
+
+
+def stats_from_acc(acc: np.ndarray, *, init_cash: float, index: pd.DatetimeIndex) -> pd.Series:
+    """Return the stats Series from finished accumulators (shared by runs and sweeps)."""
+    ann, years, bar_days = annualization(index)
+    out = np.empty(N_STATS)
+    finalize_stats_nb(acc, float(init_cash), ann, years, bar_days, out)
+    return pd.Series(out, index=list(STAT_KEYS), name="stats")
+
+
+def compute_stats(
+    equity: pd.Series, position: pd.Series, trades: pd.DataFrame, *, init_cash: float
+) -> pd.Series:
+    """Return the statistics of a backtest from its equity, position and trades.
+
+    Parameters
+    ----------
+    equity, position
+        Per-bar equity and signed position at the close, on a DatetimeIndex.
+    trades
+        Trade table as produced by :class:`~peaktrade.backtest.BacktestResult` (needs ``pnl``,
+        ``ret``, ``entry_idx``, ``exit_idx``, ``entry_fees``, ``exit_fees``, ``exit_reason_code``).
+    init_cash
+        Equity before the first bar.
+    """
+    if len(equity) != len(position):
+        raise BacktestError(f"equity has {len(equity)} rows but position has {len(position)}")
+    rec = _records_from_trades(
+        trades.drop(columns=["exit_reason"]).rename(columns={"exit_reason_code": "exit_reason"})
+    )
+    acc = stats_from_series_nb(
+        np.ascontiguousarray(equity.to_numpy(dtype=np.float64)),
+        np.ascontiguousarray(position.to_numpy(dtype=np.float64)),
+        rec,
+        float(init_cash),
+    )
+    return stats_from_acc(acc, init_cash=init_cash, index=equity.index)

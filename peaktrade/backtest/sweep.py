@@ -1,0 +1,184 @@
+"""Fused parameter sweeps: indicators once per unique parameter value, then signals, simulation and
+metrics per combination inside one parallel numba kernel (``nb.sweep_nb``)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from peaktrade.backtest import nb
+from peaktrade.backtest.engine import SIM_DEFAULTS, _check_bars, sim_params, size_fraction, split_params
+from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
+from peaktrade.backtest.stats import annualization
+from peaktrade.errors import BacktestError
+from peaktrade.strategies.base import SIM_PARAMS, prices_from_bars
+from peaktrade.strategies.registry import get_strategy
+
+BLOCK = 1024  # bars per signal block: small enough to stay in L1/L2, large enough to amortize the call
+
+
+@dataclass
+class SweepResult:
+    """Result of a sweep: one row per combination in ``table`` (parameters, then stats)."""
+
+    table: pd.DataFrame
+    strategy: str
+    grid: dict[str, list[Any]]
+    n_skipped: int = 0
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    n_bars: int = 0
+
+    @property
+    def param_names(self) -> list[str]:
+        return list(self.grid)
+
+    def best(self, metric: str = "sharpe", *, minimize: bool = False) -> pd.Series:
+        """Return the row with the best ``metric`` (NaN rows never win)."""
+        if metric not in self.table:
+            raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
+        col = self.table[metric]
+        if col.notna().sum() == 0:
+            raise BacktestError(f"no combination has a finite {metric}")
+        return self.table.loc[col.idxmin() if minimize else col.idxmax()]
+
+    def best_params(self, metric: str = "sharpe", *, minimize: bool = False) -> dict[str, Any]:
+        """Return the parameters of :meth:`best` as a dict."""
+        row = self.best(metric, minimize=minimize)
+        return {k: _py(row[k]) for k in self.param_names}
+
+    def heatmap(self, x: str, y: str, metric: str = "sharpe"):
+        """Return a plotly heatmap of ``metric`` over parameters ``x`` and ``y`` (best over the rest)."""
+        import plotly.graph_objects as go
+
+        for name in (x, y):
+            if name not in self.param_names:
+                raise BacktestError(f"{name!r} is not a swept parameter: expected one of {', '.join(self.param_names)}")
+        piv = self.table.pivot_table(index=y, columns=x, values=metric, aggfunc="max")
+        fig = go.Figure(go.Heatmap(z=piv.to_numpy(), x=piv.columns, y=piv.index, colorscale="Viridis",
+                                   colorbar=dict(title=metric)))
+        fig.update_layout(title=f"{self.strategy}: {metric}", xaxis_title=x, yaxis_title=y)
+        return fig
+
+
+def _py(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _grid_values(name: str, values: Any) -> list[Any]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        return [values]
+    out = list(values)
+    if not out:
+        raise BacktestError(f"grid for {name!r} is empty: expected at least one value")
+    return out
+
+
+def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Return the valid combinations of a grid and the count of skipped ones per broken constraint."""
+    strat = get_strategy(strategy)
+    names = list(grids)
+    values = [_grid_values(n, grids[n]) for n in names]
+    combos: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    by_name = {p.name: p for p in strat.params}
+    unknown = sorted(set(names) - set(by_name) - set(SIM_PARAMS))
+    if unknown:
+        strat.resolve(dict.fromkeys(unknown, 0))  # raises the standard unknown-parameter error
+    # coerce each distinct value once (raises naming the parameter on a bad value)
+    coerced = [[by_name[n].coerce(v, strategy=strat.name) if n in by_name else v for v in vals]
+               for n, vals in zip(names, values)]
+    base = strat.defaults()
+    for combo in itertools.product(*coerced):
+        p = {**base, **dict(zip(names, combo))}
+        broken = strat.broken_constraint(p)
+        if broken is not None:
+            skipped[broken] = skipped.get(broken, 0) + 1
+            continue
+        combos.append(p)
+    return combos, skipped
+
+
+def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None,
+          chunk: int | None = None, **kwargs: Any) -> SweepResult:
+    """Backtest every combination of parameter grids, fused and in parallel.
+
+    Parameters
+    ----------
+    strategy
+        Strategy name or object.
+    bars
+        Bars DataFrame (open, high, low, close, volume).
+    progress
+        Show a progress bar (default: when more than 50 million bar-combinations).
+    **kwargs
+        Simulator options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
+        grids by name: an iterable sweeps it, a scalar fixes it, e.g.
+        ``sweep("ma_crossover", bars, fees=0.0026, fast=range(5, 55), slow=range(60, 260, 5))``.
+        ``sl_stop``, ``tp_stop`` and ``sl_trail`` may be swept too.
+    """
+    t_start = time.perf_counter()
+    strat = get_strategy(strategy)
+    _check_bars(bars)
+    opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
+    grids = dict(kwargs)
+    for k, v in strat.sim_defaults.items():
+        grids.setdefault(k, v)
+    combos, skipped = expand_grid(strat, grids)
+    prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
+    base_sp = sim_params(**opts)
+    frac = size_fraction(prices, bars.index, base_sp, opts.get("vol_window", SIM_DEFAULTS["vol_window"]))
+    ann, years, bar_days = annualization(bars.index)
+    n = len(combos)
+    out = np.full((n, len(STAT_KEYS)), np.nan)
+    if n:
+        sig_params = [split_params(strat, c)[0] for c in combos]
+        prep = strat.prepare(prices, sig_params)
+        spar = np.repeat(base_sp[None, :], n, axis=0)
+        for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
+            vals = [c.get(key) for c in combos]
+            if any(v is not None for v in vals):
+                spar[:, col] = [sim_params(**{key: v})[col] for v in vals]
+        spar = np.ascontiguousarray(spar)
+        n_state = max(strat.n_state, 1)
+        chunk = chunk or max(64, min(4096, n // 20 or 1))
+        show = progress if progress is not None else n * len(bars) > 50_000_000
+        _run_chunks(strat, prep, n_state, spar, frac, ann, years, bar_days, out, chunk, show)
+    params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
+    table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
+    return SweepResult(
+        table=table,
+        strategy=strat.name,
+        grid={k: _grid_values(k, grids[k]) for k in grids},
+        n_skipped=sum(skipped.values()),
+        skipped_reasons=skipped,
+        elapsed=time.perf_counter() - t_start,
+        n_bars=len(bars),
+    )
+
+
+def _run_chunks(strat, prep, n_state, spar, frac, ann, years, bar_days, out, chunk, show) -> None:
+    n = spar.shape[0]
+
+    def step(a: int, b: int) -> None:
+        nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
+                    ann, years, bar_days, BLOCK, out[a:b])
+
+    if not show:
+        step(0, n)
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(f"sweep {strat.name}", total=n)
+        for a in range(0, n, chunk):
+            b = min(a + chunk, n)
+            step(a, b)
+            bar.update(task, completed=b)

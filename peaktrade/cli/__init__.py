@@ -1,0 +1,1 @@
+"""The ``peaktrade`` command. One module per command group; no logic of its own."""

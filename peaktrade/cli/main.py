@@ -1,0 +1,80 @@
+"""Entry point of the ``peaktrade`` command: wires the command groups and turns errors into one line."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from peaktrade import __version__
+from peaktrade.cli import config_cmd, data_cmd, research_cmd, strategies_cmd
+from peaktrade.cli._common import err_console
+
+app = typer.Typer(
+    name="peaktrade",
+    help="peaktrade: research workbench for crypto trading strategies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_cmd.app, name="config", help="Show the effective configuration.")
+app.add_typer(data_cmd.app, name="data", help="Import, download, list and inspect market data.")
+app.add_typer(strategies_cmd.app, name="strategies", help="List and describe strategies.")
+research_cmd.register(app)
+
+_DEBUG = {"on": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"peaktrade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Optional[str] = typer.Option(None, "--config", help="Config file (default: config/config.toml)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    ctx.obj = {"config": config}
+    _DEBUG["on"] = debug
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line to stderr and exit 2 (tracebacks only with --debug)."""
+    from peaktrade.errors import PeakTradeError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    _DEBUG["on"] = "--debug" in args
+    try:
+        app(args=args, prog_name="peaktrade", standalone_mode=False)
+    except PeakTradeError as e:
+        if _DEBUG["on"]:
+            raise
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        return 2
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Exit):
+            return e.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""``peaktrade demo``, ``peaktrade backtest`` and ``peaktrade sweep``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from peaktrade.cli._common import console, load_cfg, parse_kv, parse_scalar
+from peaktrade.errors import PeakTradeError
+
+_ENGINE_DOC = "Engine option from config [backtest] when omitted."
+
+
+def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
+    """Parse ``--grid`` values: ``name=start:stop[:step]`` (stop exclusive), ``name=a,b,c`` or ``name=v``."""
+    out: dict[str, list[Any]] = {}
+    for item in items or []:
+        name, sep, spec = item.partition("=")
+        name, spec = name.strip(), spec.strip()
+        if not sep or not name or not spec:
+            raise PeakTradeError(f"--grid {item!r} is invalid: expected NAME=START:STOP[:STEP] or NAME=A,B,C")
+        if ":" in spec:
+            parts = [parse_scalar(p) for p in spec.split(":")]
+            if len(parts) not in (2, 3) or not all(isinstance(p, (int, float)) for p in parts):
+                raise PeakTradeError(f"--grid {item!r} is invalid: expected NAME=START:STOP[:STEP] with numbers")
+            start, stop = parts[0], parts[1]
+            step = parts[2] if len(parts) == 3 else 1
+            if step <= 0 or stop <= start:
+                raise PeakTradeError(f"--grid {item!r} is invalid: expected START < STOP and STEP > 0")
+            if all(isinstance(p, int) for p in parts):
+                out[name] = list(range(start, stop, step))
+            else:
+                k = int(round((stop - start) / step))
+                out[name] = [round(start + i * step, 12) for i in range(k) if start + i * step < stop]
+        else:
+            out[name] = [parse_scalar(v.strip()) for v in spec.split(",") if v.strip()]
+    return out
+
+
+def _engine_opts(cfg, fees: float | None, slippage: float | None, execution: str | None,
+                 direction: str) -> dict[str, Any]:
+    b = cfg.backtest
+    return {
+        "init_cash": b.init_cash,
+        "fees": b.fees if fees is None else fees,
+        "slippage": b.slippage if slippage is None else slippage,
+        "execution": b.execution if execution is None else execution,
+        "direction": direction,
+    }
+
+
+def _bars(cfg, symbol: str, timeframe: str, exchange: str | None, start: str | None, end: str | None):
+    from peaktrade.data import demo_dataset, load_bars
+
+    exchange = exchange or cfg.data.exchange
+    if exchange == "synthetic" and symbol == cfg.demo.symbol and timeframe == cfg.demo.timeframe:
+        demo_dataset(config=cfg)
+    return load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)
+
+
+def stats_table(stats, title: str) -> Table:
+    """Render a stats Series as a two-column rich table."""
+    t = Table(title=title, show_header=False)
+    for k, v in stats.items():
+        t.add_row(k, f"{v:,.6g}" if isinstance(v, float) else str(v))
+    return t
+
+
+def top_table(table, metric: str, n: int, params: list[str]) -> Table:
+    """Render the top ``n`` sweep rows by ``metric``."""
+    cols = [*params, "total_return", "sharpe", "max_drawdown", "n_trades"]
+    if metric not in cols:
+        cols.append(metric)
+    t = Table(title=f"top {n} by {metric}")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for _, row in table.sort_values(metric, ascending=False, na_position="last").head(n).iterrows():
+        t.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols))
+    return t
+
+
+_SYMBOL = typer.Option("BTC/USD", "--symbol", help="Market symbol, e.g. BTC/USD.")
+_TF = typer.Option("1h", "--timeframe", help="Bar timeframe, e.g. 1h.")
+_EXCHANGE = typer.Option(None, "--exchange", help="Store exchange (default from config; 'synthetic' for demo data).")
+_START = typer.Option(None, "--start", help="First bar (inclusive), e.g. 2020-01-01.")
+_END = typer.Option(None, "--end", help="Last bar (exclusive).")
+_FEES = typer.Option(None, "--fees", help="Proportional fee per side. " + _ENGINE_DOC)
+_SLIP = typer.Option(None, "--slippage", help="Proportional slippage. " + _ENGINE_DOC)
+_EXEC = typer.Option(None, "--execution", help="next_open or close. " + _ENGINE_DOC)
+_DIR = typer.Option("long", "--direction", help="long, short or both.")
+
+
+def backtest(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
+    symbol: str = _SYMBOL,
+    timeframe: str = _TF,
+    exchange: Optional[str] = _EXCHANGE,
+    start: Optional[str] = _START,
+    end: Optional[str] = _END,
+    param: Optional[list[str]] = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."),
+    fees: Optional[float] = _FEES,
+    slippage: Optional[float] = _SLIP,
+    execution: Optional[str] = _EXEC,
+    direction: str = _DIR,
+) -> None:
+    """Backtest one strategy on stored bars and print its statistics."""
+    from peaktrade.backtest import run
+
+    cfg = load_cfg(ctx.obj)
+    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+    res = run(strategy, bars, **_engine_opts(cfg, fees, slippage, execution, direction),
+              **parse_kv(param, option="--param"))
+    console.print(stats_table(res.stats(), f"{strategy} {res.params} on {symbol} {timeframe} ({len(bars):,} bars)"))
+
+
+def sweep(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
+    grid: list[str] = typer.Option(..., "--grid", help="NAME=START:STOP[:STEP] (stop exclusive) or NAME=A,B,C."),
+    symbol: str = _SYMBOL,
+    timeframe: str = _TF,
+    exchange: Optional[str] = _EXCHANGE,
+    start: Optional[str] = _START,
+    end: Optional[str] = _END,
+    param: Optional[list[str]] = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE."),
+    fees: Optional[float] = _FEES,
+    slippage: Optional[float] = _SLIP,
+    execution: Optional[str] = _EXEC,
+    direction: str = _DIR,
+    metric: str = typer.Option("sharpe", "--metric", help="Ranking metric."),
+    top: int = typer.Option(10, "--top", help="Rows to print."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the full table (.parquet or .csv)."),
+) -> None:
+    """Sweep parameter grids (fused, parallel), print the top rows and write the table."""
+    from peaktrade.backtest import STAT_KEYS
+    from peaktrade.backtest import sweep as run_sweep
+
+    if metric not in STAT_KEYS:
+        raise PeakTradeError(f"--metric {metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
+    if out is not None and out.suffix not in (".parquet", ".csv"):
+        raise PeakTradeError(f"--out {out} is invalid: expected a .parquet or .csv path")
+    cfg = load_cfg(ctx.obj)
+    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+    grids = {**parse_kv(param, option="--param"), **parse_grid(grid)}
+    res = run_sweep(strategy, bars, progress=None, **_engine_opts(cfg, fees, slippage, execution, direction),
+                    **grids)
+    console.print(top_table(res.table, metric, top, res.param_names))
+    console.print(f"{len(res.table):,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "
+                  f"({len(res.table) * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
+                  f"{res.n_skipped} skipped by constraints")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res.table.to_parquet(out) if out.suffix == ".parquet" else res.table.to_csv(out, index=False)
+        console.print(f"table written to {out}")
+
+
+def demo(ctx: typer.Context) -> None:
+    """Run the main job on the embedded offline data set: data quality, a backtest and a sweep."""
+    from peaktrade.backtest import run
+    from peaktrade.backtest import sweep as run_sweep
+    from peaktrade.data import demo_dataset, quality_summary
+
+    t0 = time.perf_counter()
+    cfg = load_cfg(ctx.obj)
+    bars = demo_dataset(config=cfg)
+    summary = quality_summary(bars, cfg.demo.timeframe)
+    t = Table(title=f"data quality: synthetic {cfg.demo.symbol} {cfg.demo.timeframe} (offline default)",
+              show_header=False)
+    for k, v in summary.items():
+        t.add_row(str(k), f"{v:,.6g}" if isinstance(v, float) else str(v))
+    console.print(t)
+    opts = _engine_opts(cfg, None, None, None, "long")
+    res = run("ma_crossover", bars, **opts, fast=20, slow=100)
+    console.print(stats_table(res.stats(), "backtest ma_crossover fast=20 slow=100"))
+    sw = run_sweep("ma_crossover", bars, **opts, fast=range(5, 55, 5), slow=range(60, 260, 20))
+    console.print(top_table(sw.table, "sharpe", 5, sw.param_names))
+    console.print(f"demo finished in {time.perf_counter() - t0:.1f} s; data store: {cfg.data_dir}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the research commands to the root app."""
+    app.command("demo")(demo)
+    app.command("backtest")(backtest)
+    app.command("sweep")(sweep)

@@ -1,0 +1,197 @@
+"""Typed settings.
+
+Resolution of the config file: explicit ``path`` → ``PEAK_TRADE_CONFIG_PATH`` → ``config/config.toml``
+of the project (searched upwards from the working directory) → the built-in defaults, which equal
+``config/config.toml``. Then environment overrides ``PEAKTRADE__SECTION__KEY=value`` are applied (the
+value is read as a TOML literal when it parses as one, else as a string). Unknown keys and wrong types
+are rejected with a :class:`~peaktrade.errors.ConfigError` naming the key, the value and the source.
+
+Secrets (exchange API keys) never come from config files: only from the process environment or a
+git-ignored ``.env`` file in the project root. :meth:`Config.sanitized` masks them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from peaktrade.errors import ConfigError
+
+ENV_PATH_VAR = "PEAK_TRADE_CONFIG_PATH"
+ENV_PREFIX = "PEAKTRADE__"
+#: Environment variables read as secrets (also from ``.env``), mapped to ``Secrets`` fields.
+SECRET_VARS = {"KRAKEN_API_KEY": "kraken_api_key", "KRAKEN_API_SECRET": "kraken_api_secret"}
+MASK = "***"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    dir: Path = Path("data")
+    gaps: Literal["keep", "fill"] = "keep"
+    exchange: str = "kraken"
+
+
+class BacktestConfig(_Section):
+    init_cash: float = Field(10_000.0, gt=0)
+    fees: float = Field(0.0026, ge=0, lt=1)
+    slippage: float = Field(0.0005, ge=0, lt=1)
+    execution: Literal["next_open", "close"] = "next_open"
+
+
+class DemoConfig(_Section):
+    symbol: str = "BTC/USD"
+    timeframe: str = "1h"
+    bars: int = Field(20_000, ge=100)
+    seed: int = 7
+
+
+class Secrets(_Section):
+    kraken_api_key: SecretStr | None = None
+    kraken_api_secret: SecretStr | None = None
+
+
+class Config(_Section):
+    """The whole validated configuration. ``root`` is the project root relative paths resolve against."""
+
+    data: DataConfig = DataConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    demo: DemoConfig = DemoConfig()
+    secrets: Secrets = Field(default_factory=Secrets, exclude=True)
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+    source: str = Field("<defaults>", exclude=True)
+
+    @property
+    def data_dir(self) -> Path:
+        """Return the absolute data directory."""
+        d = self.data.dir.expanduser()
+        return d if d.is_absolute() else (self.root / d)
+
+    def sanitized(self) -> dict[str, Any]:
+        """Return the config as plain data with every secret masked, safe to log anywhere."""
+        out = self.model_dump(mode="json")
+        out["secrets"] = {k: (MASK if v is not None else None) for k, v in self.secrets}
+        return out
+
+    def config_hash(self) -> str:
+        """Return a stable short hash of the non-secret settings (key order and secrets do not matter)."""
+        payload = self.model_dump(mode="json")
+        canon = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """Return the nearest ancestor of ``start`` holding ``config/config.toml`` and ``pyproject.toml``."""
+    p = (start or Path.cwd()).resolve()
+    for cand in (p, *p.parents):
+        if (cand / "config" / "config.toml").is_file() and (cand / "pyproject.toml").is_file():
+            return cand
+    return None
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a minimal ``.env`` (KEY=VALUE lines, optional quotes, # comments)."""
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, val = line.removeprefix("export ").partition("=")
+        val = val.strip()
+        if len(val) >= 2 and val[0] == val[-1] and val[0] in "'\"":
+            val = val[1:-1]
+        out[key.strip()] = val
+    return out
+
+
+def _format_validation(err: ValidationError, raw: dict[str, Any], source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        value: Any = raw
+        for p in e["loc"]:
+            value = value.get(p, "<missing>") if isinstance(value, dict) else value
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown key '{loc}' (value {value!r}) in {source}")
+        else:
+            lines.append(f"invalid value for '{loc}': {value!r} in {source}: {e['msg']}")
+    return "; ".join(lines)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None) -> Config:
+    """Load, override from the environment and validate the configuration.
+
+    Parameters
+    ----------
+    path
+        Config file. When omitted: ``$PEAK_TRADE_CONFIG_PATH``, else the project's
+        ``config/config.toml``, else built-in defaults.
+    env
+        Environment to read overrides and secrets from (default ``os.environ``).
+    """
+    env = dict(os.environ if env is None else env)
+    root = find_project_root()
+    if path is None and env.get(ENV_PATH_VAR):
+        path = env[ENV_PATH_VAR]
+    if path is None and root is not None:
+        path = root / "config" / "config.toml"
+
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        p = Path(path).expanduser()
+        source = str(p)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p} (expected a TOML file)")
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        for forbidden in ("secrets", "root", "source"):
+            if forbidden in raw:
+                raise ConfigError(
+                    f"unknown key '{forbidden}' in {p}: secrets come only from the environment or .env"
+                )
+        root = root if root is not None and p.resolve().is_relative_to(root) else p.resolve().parent
+        if p.resolve().parent.name == "config":
+            root = p.resolve().parent.parent
+    root = root or Path.cwd()
+
+    for key, val in sorted(env.items()):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = key[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"environment override {key} is invalid: expected PEAKTRADE__SECTION__KEY")
+        section, name = parts
+        if section not in Config.model_fields or section in ("secrets", "root", "source"):
+            raise ConfigError(f"unknown key '{section}' in environment override {key}={val!r}")
+        raw.setdefault(section, {})[name] = _parse_env_value(val)
+        source = f"{source} + environment"
+
+    dotenv = _read_dotenv(root / ".env")
+    secrets = {field: env.get(var, dotenv.get(var)) for var, field in SECRET_VARS.items()}
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, raw, source)) from None
+    return cfg.model_copy(
+        update={"secrets": Secrets(**{k: v for k, v in secrets.items() if v}), "root": root, "source": source}
+    )

@@ -1,0 +1,148 @@
+"""Resample bars to a larger timeframe.
+
+Periods are left-closed and labelled by their open time. They are anchored at the Unix epoch
+(1970-01-01 00:00 UTC) for minute, hour and day timeframes, so ``1d`` bars open at UTC midnight
+and ``4h`` bars at 00:00, 04:00, ... UTC; week timeframes are anchored at Monday 1970-01-05 00:00
+UTC, so ``1w`` bars open on Mondays at 00:00 UTC (ISO weeks).
+
+Aggregation: open = first, high = max, low = min, close = last, volume = sum, trades = sum,
+filled = all (a resampled bar is ``filled`` only when every source bar in it was).
+
+Periods without any source bar (inside a hole) are not emitted. The last period is dropped when
+the source does not cover it to its end (last source open + source timeframe < period end): it
+is still forming. A first period that starts before the data does is kept, like any period with
+missing source bars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from peaktrade.data.schema import (
+    bars_from_arrays,
+    canonical_timeframe,
+    empty_bars,
+    parse_timeframe,
+    validate_bars,
+)
+from peaktrade.errors import DataError
+
+_MONDAY_NS = 4 * 86_400 * 1_000_000_000  # 1970-01-05 00:00 UTC, the first Monday after the epoch
+_WEEK_NS = 7 * 86_400 * 1_000_000_000
+
+
+def period_origin(timeframe: str | pd.Timedelta) -> int:
+    """Return the anchor (ns since epoch) of the periods of ``timeframe``: Monday for weeks, else the epoch."""
+    step = parse_timeframe(timeframe).value
+    return _MONDAY_NS if step % _WEEK_NS == 0 else 0
+
+
+def infer_timeframe(bars: pd.DataFrame) -> pd.Timedelta:
+    """Return the greatest common divisor of the spacing of ``bars`` (the source timeframe)."""
+    ns = bars.index.asi8
+    if len(ns) < 2:
+        raise DataError("cannot infer the timeframe of fewer than 2 bars: pass source_timeframe")
+    return pd.Timedelta(int(np.gcd.reduce(np.diff(ns))), unit="ns")
+
+
+def resample_bars(
+    bars: pd.DataFrame, timeframe: str | pd.Timedelta, *, source_timeframe: str | pd.Timedelta | None = None
+) -> pd.DataFrame:
+    """Aggregate ``bars`` into bars of a larger ``timeframe``.
+
+    Parameters
+    ----------
+    bars
+        Validated bars at ``source_timeframe``.
+    timeframe
+        Target timeframe, a whole multiple of the source timeframe (e.g. ``"4h"`` from ``"1h"``).
+    source_timeframe
+        Timeframe of ``bars``; inferred from the bar spacing when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Bars at ``timeframe`` (see the module docstring for labels, anchoring and the dropped
+        incomplete last bar). Equal timeframes return a copy of ``bars``.
+
+    Raises
+    ------
+    DataError
+        When the target is not a multiple of the source, or the source bars do not lie on the
+        source grid anchored like the target periods.
+    """
+    bars = validate_bars(bars)
+    target = parse_timeframe(timeframe).value
+    if source_timeframe is None:
+        if len(bars) < 2:
+            return bars.copy() if len(bars) == 0 else _resample(bars, target, target)
+        source = infer_timeframe(bars).value
+        if source > target and source % target == 0:
+            raise DataError(
+                f"cannot resample {canonical_timeframe(pd.Timedelta(source))} bars to the smaller timeframe "
+                f"{canonical_timeframe(timeframe)}"
+            )
+    else:
+        source = parse_timeframe(source_timeframe).value
+    if target % source != 0:
+        raise DataError(
+            f"cannot resample {_tf(source)} bars to {canonical_timeframe(timeframe)}: the target timeframe "
+            "must be a whole multiple of the source timeframe"
+        )
+    return _resample(bars, source, target)
+
+
+def _tf(ns: int) -> str:
+    try:
+        return canonical_timeframe(pd.Timedelta(ns, unit="ns"))
+    except DataError:
+        return str(pd.Timedelta(ns, unit="ns"))
+
+
+def _resample(bars: pd.DataFrame, source: int, target: int) -> pd.DataFrame:
+    n = len(bars)
+    if n == 0:
+        return empty_bars(trades="trades" in bars.columns, filled="filled" in bars.columns)
+    origin = _MONDAY_NS if target % _WEEK_NS == 0 else 0
+    ns = bars.index.asi8
+    off = np.flatnonzero((ns - origin) % source != 0)
+    if off.size:
+        i = int(off[0])
+        raise DataError(
+            f"bars: row {i} ({bars.index[i]}) does not open on the {_tf(source)} grid anchored at "
+            f"{pd.Timestamp(origin, tz='UTC')}; cannot resample to {_tf(target)}"
+        )
+    if source == target:
+        return bars.copy()
+    key = (ns - origin) // target
+    starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+    ends = np.concatenate((starts[1:], [n])) - 1
+    # the last period is incomplete when the source does not reach its end
+    if ns[-1] + source < origin + (key[-1] + 1) * target:
+        starts, ends = starts[:-1], ends[:-1]
+    if starts.size == 0:
+        return empty_bars(trades="trades" in bars.columns, filled="filled" in bars.columns)
+    cols = {
+        "open": bars["open"].to_numpy()[starts],
+        "high": np.maximum.reduceat(bars["high"].to_numpy(), starts),
+        "low": np.minimum.reduceat(bars["low"].to_numpy(), starts),
+        "close": bars["close"].to_numpy()[ends],
+        "volume": np.add.reduceat(bars["volume"].to_numpy(), starts),
+    }
+    if "trades" in bars.columns:
+        cols["trades"] = np.add.reduceat(bars["trades"].to_numpy(), starts)
+    if "filled" in bars.columns:
+        cols["filled"] = np.logical_and.reduceat(bars["filled"].to_numpy(), starts)
+    # reduceat on the trimmed starts still reads to the end of the arrays for the last period
+    if ends.size and ends[-1] != n - 1:
+        last = slice(starts[-1], ends[-1] + 1)
+        cols["high"][-1] = bars["high"].to_numpy()[last].max()
+        cols["low"][-1] = bars["low"].to_numpy()[last].min()
+        cols["volume"][-1] = bars["volume"].to_numpy()[last].sum()
+        if "trades" in cols:
+            cols["trades"][-1] = bars["trades"].to_numpy()[last].sum()
+        if "filled" in cols:
+            cols["filled"][-1] = bars["filled"].to_numpy()[last].all()
+    labels = origin + key[starts] * target
+    return bars_from_arrays(labels, cols)

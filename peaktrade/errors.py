@@ -1,0 +1,28 @@
+"""One exception hierarchy: every user-facing error is a :class:`PeakTradeError`."""
+
+from __future__ import annotations
+
+
+class PeakTradeError(Exception):
+    """Base of every error peaktrade raises on purpose; the CLI prints it as one line."""
+
+
+class ConfigError(PeakTradeError, ValueError):
+    """A configuration file, value or environment override is invalid."""
+
+
+class DataError(PeakTradeError, ValueError):
+    """Market data is missing, malformed or violates the bars contract."""
+
+
+class StrategyError(PeakTradeError, ValueError):
+    """A strategy name or parameter is unknown or out of its valid range."""
+
+
+class BacktestError(PeakTradeError, ValueError):
+    """A backtest or sweep was called with invalid options."""
+
+
+def bad_value(name: str, value: object, expected: str) -> str:
+    """Format the standard message for an invalid argument: name, value, expectation."""
+    return f"{name}={value!r} is invalid: expected {expected}"

@@ -1,0 +1,1 @@
+"""Technical indicators: numba kernels in ``nb.py``, pandas wrappers in ``api.py``."""

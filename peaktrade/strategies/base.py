@@ -1,0 +1,244 @@
+"""The strategy contract shared by the backtest kernels, the fused sweeps and the live pipeline.
+
+A strategy is data plus two functions:
+
+* ``prepare(prices, combos) -> Prepared`` (Python): computes every indicator series the given
+  parameter combinations need, **once per unique parameter value**, as rows of one 2-D array
+  ``ind`` (rows 0–4 are always open, high, low, close, volume), and for each combination the row
+  indices it reads (``cols``) and its scalar parameters (``fpar``).
+* ``signal_nb(ind, cols, fpar, state, t0, t1, entries, exits)`` (numba, signature
+  :data:`SIGNAL_SIG`): writes the entry/exit signals of bars ``t0..t1-1`` of one combination into
+  ``entries[t - t0]`` / ``exits[t - t0]``. A signal at bar ``t`` may only read ``ind[:, :t+1]``.
+  ``state`` is a per-combination scratch vector of ``n_state`` floats that persists across calls,
+  for signals that need memory (it starts as zeros). The simulation kernels call this function
+  block by block, so a sweep never materializes bars × combinations arrays.
+
+Because ``signal_nb`` has an explicit numba signature, every kernel that takes it is compiled once
+and cached on disk, whatever the strategy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+from numba import types
+
+from peaktrade.errors import StrategyError, bad_value
+
+#: Rows of ``ind`` that always hold the bars.
+OPEN, HIGH, LOW, CLOSE, VOLUME = 0, 1, 2, 3, 4
+
+SIGNAL_SIG = types.void(
+    types.float64[:, ::1],  # ind: (n_rows, n_bars) indicator rows
+    types.int64[::1],  # cols: this combination's indicator row indices
+    types.float64[::1],  # fpar: this combination's scalar parameters
+    types.float64[::1],  # state: per-combination scratch (n_state floats)
+    types.int64,  # t0
+    types.int64,  # t1
+    types.boolean[::1],  # entries out (index t - t0)
+    types.boolean[::1],  # exits out (index t - t0)
+)
+SIGNAL_FN_TYPE = types.FunctionType(SIGNAL_SIG)
+
+#: Parameters every strategy accepts that go to the simulator, not to the signal.
+SIM_PARAMS = ("sl_stop", "tp_stop", "sl_trail")
+
+
+class Prices(NamedTuple):
+    """Bars as C-contiguous float64 arrays (what ``prepare`` receives)."""
+
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return self.close.shape[0]
+
+
+class Prepared(NamedTuple):
+    """Output of ``prepare``: shared indicator rows and the per-combination view into them."""
+
+    ind: np.ndarray  # (n_rows, n_bars) float64
+    cols: np.ndarray  # (n_combos, k) int64
+    fpar: np.ndarray  # (n_combos, m) float64
+
+
+@dataclass(frozen=True)
+class Param:
+    """One strategy parameter: type, default, valid range or choices, and help text."""
+
+    name: str
+    kind: Literal["int", "float", "bool", "choice"]
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def coerce(self, value: Any, *, strategy: str) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise naming the parameter."""
+        where = f"{strategy}.{self.name}"
+        try:
+            if self.kind == "int":
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise TypeError
+                v: Any = int(value)
+            elif self.kind == "float":
+                if isinstance(value, bool):
+                    raise TypeError
+                v = float(value)
+            elif self.kind == "bool":
+                if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+                    value = value.lower() in ("true", "1")
+                if not isinstance(value, (bool, np.bool_, int)) or value not in (0, 1):
+                    raise TypeError
+                v = bool(value)
+            else:
+                v = str(value)
+                if v not in self.choices:
+                    raise StrategyError(bad_value(where, value, f"one of {', '.join(self.choices)}"))
+                return v
+        except (TypeError, ValueError):
+            raise StrategyError(bad_value(where, value, f"a {self.kind}")) from None
+        if self.kind == "float" and math.isnan(v) and self.name in SIM_PARAMS:
+            return v
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            raise StrategyError(bad_value(where, value, f"a {self.kind} in [{self.low}, {self.high}]"))
+        return v
+
+    def describe(self) -> str:
+        """Return ``name: type = default  # help`` with the valid range."""
+        rng = f" in {list(self.choices)}" if self.choices else (
+            f" in [{self.low}, {self.high}]" if self.low is not None or self.high is not None else ""
+        )
+        return f"{self.name}: {self.kind} = {self.default!r}{rng}  # {self.help}"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A rule over several parameters, e.g. ``fast < slow``."""
+
+    text: str
+    check: Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A registered strategy. See the module docstring for the ``prepare``/``signal_nb`` contract."""
+
+    name: str
+    summary: str
+    params: tuple[Param, ...]
+    prepare: Callable[[Prices, Sequence[Mapping[str, Any]]], Prepared]
+    signal_nb: Any  # numba dispatcher compiled with SIGNAL_SIG
+    constraints: tuple[Constraint, ...] = ()
+    n_state: int = 0
+    #: Default simulator parameters this strategy ships with (e.g. stops for ``breakout``).
+    sim_defaults: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def defaults(self) -> dict[str, Any]:
+        """Return the default signal parameters."""
+        return {p.name: p.default for p in self.params}
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return full, coerced signal parameters; raise on unknown names, bad values, broken constraints."""
+        unknown = sorted(set(params) - set(self.param_names) - set(SIM_PARAMS))
+        if unknown:
+            raise StrategyError(
+                f"unknown parameter(s) {', '.join(unknown)} for strategy '{self.name}': "
+                f"expected some of {', '.join(self.param_names + SIM_PARAMS)}"
+            )
+        by_name = {p.name: p for p in self.params}
+        out = self.defaults()
+        for k, v in params.items():
+            if k in by_name:
+                out[k] = by_name[k].coerce(v, strategy=self.name)
+        broken = self.broken_constraint(out)
+        if broken is not None:
+            shown = ", ".join(f"{k}={out[k]!r}" for k in self.param_names)
+            raise StrategyError(f"parameters of '{self.name}' break the constraint '{broken}' ({shown})")
+        return out
+
+    def broken_constraint(self, params: Mapping[str, Any]) -> str | None:
+        """Return the text of the first constraint ``params`` break, or None."""
+        for c in self.constraints:
+            if not c.check(params):
+                return c.text
+        return None
+
+
+class IndicatorTable:
+    """Collects indicator rows for ``prepare``, computing each distinct key once.
+
+    Rows 0–4 are the bars; ``row(key, fn)`` returns the row index of ``key``, calling ``fn()``
+    (which returns a float64 array of n_bars) only the first time the key is seen.
+    """
+
+    def __init__(self, prices: Prices) -> None:
+        self.prices = prices
+        self._rows: list[np.ndarray] = [prices.open, prices.high, prices.low, prices.close, prices.volume]
+        self._index: dict[Any, int] = {}
+
+    def row(self, key: Any, fn: Callable[[], np.ndarray]) -> int:
+        if key not in self._index:
+            arr = np.ascontiguousarray(fn(), dtype=np.float64)
+            if arr.shape != (self.prices.n,):
+                raise ValueError(f"indicator {key!r} has shape {arr.shape}, expected ({self.prices.n},)")
+            self._index[key] = len(self._rows)
+            self._rows.append(arr)
+        return self._index[key]
+
+    def build(self, cols: Sequence[Sequence[int]], fpar: Sequence[Sequence[float]]) -> Prepared:
+        """Return the :class:`Prepared` triple; ``cols``/``fpar`` have one row per combination."""
+        n = len(cols)
+        c = np.ascontiguousarray(np.asarray(cols, dtype=np.int64).reshape(n, -1))
+        f = np.ascontiguousarray(np.asarray(fpar, dtype=np.float64).reshape(n, -1))
+        if c.shape[1] == 0:
+            c = np.zeros((n, 1), dtype=np.int64)
+        if f.shape[1] == 0:
+            f = np.zeros((n, 1), dtype=np.float64)
+        return Prepared(np.ascontiguousarray(np.vstack(self._rows)), c, f)
+
+
+def prices_from_bars(bars: Any) -> Prices:
+    """Return :class:`Prices` (C-contiguous float64 arrays) from a bars DataFrame."""
+    return Prices(*(np.ascontiguousarray(bars[c].to_numpy(dtype=np.float64)) for c in
+                    ("open", "high", "low", "close", "volume")))
+
+
+def signal_arrays(strategy: Strategy, prices: Prices, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (entries, exits) bool arrays of one resolved parameter set over all bars."""
+    prep = strategy.prepare(prices, [params])
+    n = prices.n
+    entries = np.zeros(n, dtype=np.bool_)
+    exits = np.zeros(n, dtype=np.bool_)
+    state = np.zeros(max(strategy.n_state, 1), dtype=np.float64)
+    strategy.signal_nb(prep.ind, prep.cols[0], prep.fpar[0], state, 0, n, entries, exits)
+    return entries, exits
+
+
+def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):
+    """Return the strategy's (entries, exits) as bool Series on the bars' index.
+
+    Parameters are validated by name; unknown names, bad values and broken constraints raise
+    :class:`~peaktrade.errors.StrategyError`.
+    """
+    import pandas as pd
+
+    from peaktrade.strategies.registry import get_strategy
+
+    strat = get_strategy(strategy)
+    resolved = strat.resolve(params)
+    e, x = signal_arrays(strat, prices_from_bars(bars), resolved)
+    return pd.Series(e, index=bars.index, name="entries"), pd.Series(x, index=bars.index, name="exits")
