@@ -83,12 +83,12 @@ SP_STOP_PRIORITY = 11
 SP_N = 12
 
 # Metric accumulators (one float64 array per combination); see stats.py for the finalisation
-AC_N = 0  # bars seen
-AC_MEAN = 1  # running mean of bar returns (Welford)
-AC_M2 = 2  # running sum of squared deviations (Welford)
+AC_N = 0  # bars (set at the end)
+AC_SUM_R = 1  # sum of bar returns
+AC_SUM_R2 = 2  # sum of squared bar returns
 AC_SUM_DOWN2 = 3  # sum of min(r, 0)^2
 AC_PEAK = 4
-AC_PEAK_IDX = 5
+AC_PEAK_IDX = 5  # last bar that closed at the running peak (-1: the initial cash)
 AC_MAX_DD = 6  # as a positive fraction
 AC_MAX_DD_BARS = 7
 AC_EXPOSED = 8  # bars with a non-zero position at the close

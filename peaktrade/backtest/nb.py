@@ -35,16 +35,16 @@ from peaktrade.backtest.enums import (
     AC_GROSS_WIN,
     AC_HOLD_BARS,
     AC_LEN,
-    AC_M2,
     AC_MAX_DD,
     AC_MAX_DD_BARS,
-    AC_MEAN,
     AC_N,
     AC_OPEN,
     AC_PEAK,
     AC_PEAK_IDX,
     AC_SUM_DOWN2,
     AC_SUM_PNL,
+    AC_SUM_R,
+    AC_SUM_R2,
     AC_SUM_RET,
     AC_UNDER,
     AC_WINS,
@@ -101,41 +101,70 @@ def init_acc_nb(init_cash):
     """Return a fresh accumulator vector."""
     acc = np.zeros(AC_LEN)
     acc[AC_PEAK] = init_cash
+    acc[AC_PEAK_IDX] = -1.0
     acc[AC_BEST] = -np.inf
     acc[AC_WORST] = np.inf
     acc[AC_FINAL] = init_cash
     return acc
 
 
+# The per-bar accumulators travel as a tuple of scalars through the hot loop (no array traffic,
+# no reference counting); acc_bar_nb applies the same update to the accumulator vector.
+_BAR_SLOTS = (AC_SUM_R, AC_SUM_R2, AC_SUM_DOWN2, AC_EXPOSED, AC_PEAK, AC_PEAK_IDX, AC_MAX_DD, AC_MAX_DD_BARS,
+              AC_UNDER)
+
+
+@njit(cache=True)
+def load_bar_acc_nb(acc):
+    return (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_IDX],
+            acc[AC_MAX_DD], acc[AC_MAX_DD_BARS], acc[AC_UNDER])
+
+
+@njit(cache=True)
+def store_bar_acc_nb(acc, a):
+    (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_IDX],
+     acc[AC_MAX_DD], acc[AC_MAX_DD_BARS], acc[AC_UNDER]) = a
+
+
 @njit(cache=True, inline="always")
-def acc_bar_nb(acc, t, equity, prev_equity, pos):
-    """Fold one bar's closing equity into the accumulators."""
+def bar_acc_update_nb(a, t, equity, prev_equity, pos):
+    """Return the bar accumulators ``a`` updated with one bar's closing equity.
+
+    A flat bar whose equity equals the previous one changes nothing, so the drivers may skip such
+    bars (the bar count is set at the end): the result is the same to the last bit.
+    """
+    sum_r, sum_r2, down2, exposed, peak, peak_idx, max_dd, max_dd_bars, under = a
     r = equity / prev_equity - 1.0 if prev_equity != 0.0 else 0.0
-    n = acc[AC_N] + 1.0
-    acc[AC_N] = n
-    delta = r - acc[AC_MEAN]
-    acc[AC_MEAN] += delta / n
-    acc[AC_M2] += delta * (r - acc[AC_MEAN])
-    if r < 0.0:
-        acc[AC_SUM_DOWN2] += r * r
-    if pos != 0.0:
-        acc[AC_EXPOSED] += 1.0
-    if equity >= acc[AC_PEAK]:
-        if acc[AC_UNDER] == 1.0:
-            dur = t - acc[AC_PEAK_IDX]
-            if dur > acc[AC_MAX_DD_BARS]:
-                acc[AC_MAX_DD_BARS] = dur
-            acc[AC_UNDER] = 0.0
-        acc[AC_PEAK] = equity
-        acc[AC_PEAK_IDX] = t
+    neg = min(r, 0.0)  # branch-free: the sign of r is a coin flip for the branch predictor
+    sum_r += r
+    sum_r2 += r * r
+    down2 += neg * neg
+    exposed += 1.0 if pos != 0.0 else 0.0
+    if under == 0.0:
+        peak_idx = t - 1.0  # the previous bar closed at the peak
+    if equity >= peak:
+        if under == 1.0:
+            dur = t - peak_idx
+            if dur > max_dd_bars:
+                max_dd_bars = dur
+            under = 0.0
+        peak = equity
+        peak_idx = float(t)
     else:
-        acc[AC_UNDER] = 1.0
-        dd = 1.0 - equity / acc[AC_PEAK]
-        if dd > acc[AC_MAX_DD]:
-            acc[AC_MAX_DD] = dd
+        under = 1.0
+        dd = 1.0 - equity / peak
+        if dd > max_dd:
+            max_dd = dd
+    return (sum_r, sum_r2, down2, exposed, peak, peak_idx, max_dd, max_dd_bars, under)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def acc_bar_nb(acc, t, equity, prev_equity, pos):
+    """Fold one bar's closing equity into the accumulator vector."""
+    store_bar_acc_nb(acc, bar_acc_update_nb(load_bar_acc_nb(acc), t, equity, prev_equity, pos))
+
+
+@njit(cache=True)
 def acc_trade_nb(acc, pnl, ret, hold_bars):
     """Fold one closed trade into the accumulators."""
     acc[AC_CLOSED] += 1.0
@@ -156,6 +185,7 @@ def acc_trade_nb(acc, pnl, ret, hold_bars):
 @njit(cache=True)
 def finish_acc_nb(acc, n_bars, final_equity, open_pos):
     """Close the accumulators at the end of the data."""
+    acc[AC_N] = n_bars
     if acc[AC_UNDER] == 1.0:
         dur = (n_bars - 1) - acc[AC_PEAK_IDX]
         if dur > acc[AC_MAX_DD_BARS]:
@@ -174,8 +204,9 @@ def finalize_stats_nb(acc, init_cash, ann_factor, years, bar_days, out):
         cagr = (final / init_cash) ** (1.0 / years) - 1.0
     else:
         cagr = -1.0 if final <= 0.0 else np.nan
-    std = np.sqrt(acc[AC_M2] / (n - 1.0)) if n > 1.0 else np.nan
-    mean = acc[AC_MEAN]
+    mean = acc[AC_SUM_R] / n if n > 0.0 else np.nan
+    var = (acc[AC_SUM_R2] - n * mean * mean) / (n - 1.0) if n > 1.0 else np.nan
+    std = np.sqrt(var) if var > 0.0 else 0.0
     vol = std * np.sqrt(ann_factor)
     sharpe = mean / std * np.sqrt(ann_factor) if std > 0.0 else np.nan
     down = np.sqrt(acc[AC_SUM_DOWN2] / n) if n > 0.0 else np.nan
@@ -286,7 +317,7 @@ def close_nb(st, acc, sp, price, t, reason, records):
     st[ST_POS] = 0.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason):
     k = int(st[ST_TRADES])
     if k < records.shape[0]:
@@ -319,7 +350,7 @@ def move_nb(st, acc, sp, target, price, t, frac, stop_from, records):
         open_nb(st, acc, sp, target, price, t, frac, stop_from)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def target_nb(entry, exit_, pos, direction):
     """Return the direction a signal pair asks for, or ST_NONE when it asks for nothing."""
     if entry == exit_:
@@ -420,7 +451,63 @@ def bar_nb(t, entry, exit_, o, h, l, c, sp, frac, has_stops, st, acc, records):
     return equity
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
+def stop_touched_nb(st, sp, t, h, l):
+    """Return True if bar ``t``'s range reaches a stop of the open position (cheap pre-check)."""
+    if t < st[ST_STOP_FROM]:
+        return False
+    pos = st[ST_POS]
+    entry = st[ST_ENTRY_PRICE]
+    sl = sp[SP_SL]
+    tp = sp[SP_TP]
+    trail = sp[SP_TRAIL]
+    if pos > 0.0:
+        return ((sl > 0.0 and l <= entry * (1.0 - sl)) or (tp > 0.0 and h >= entry * (1.0 + tp))
+                or (trail > 0.0 and l <= st[ST_EXTREME] * (1.0 - trail)))
+    return ((sl > 0.0 and h >= entry * (1.0 + sl)) or (tp > 0.0 and l <= entry * (1.0 - tp))
+            or (trail > 0.0 and h >= st[ST_EXTREME] * (1.0 + trail)))
+
+
+@njit(cache=True)
+def run_range_nb(t0, t1, entries, exits, o, h, l, c, sp, frac, has_stops, st, acc, records,
+                 equity_out, cash_out, pos_out):
+    """Simulate bars ``t0..t1-1`` (signals at ``entries[t - t0]``), optionally writing per-bar series.
+
+    Bars on which nothing but the mark to market can happen take a short path inline; the full
+    :func:`bar_nb` runs only on bars with a signal, a pending order or a touched stop. Both paths
+    give the same numbers (a flat bar with unchanged equity leaves the accumulators unchanged).
+    """
+    write = equity_out.shape[0] > 0
+    a = load_bar_acc_nb(acc)
+    for t in range(t0, t1):
+        entry = entries[t - t0]
+        exit_ = exits[t - t0]
+        pos = st[ST_POS]
+        if (not entry and not exit_ and st[ST_PENDING] == ST_NONE
+                and (pos == 0.0 or not has_stops or not stop_touched_nb(st, sp, t, h[t], l[t]))):
+            if pos == 0.0:
+                equity = st[ST_CASH]
+            else:
+                if has_stops:
+                    if pos > 0.0 and h[t] > st[ST_EXTREME]:
+                        st[ST_EXTREME] = h[t]
+                    elif pos < 0.0 and l[t] < st[ST_EXTREME]:
+                        st[ST_EXTREME] = l[t]
+                equity = st[ST_CASH] + pos * c[t]
+                a = bar_acc_update_nb(a, t, equity, st[ST_PREV_EQUITY], pos)
+                st[ST_PREV_EQUITY] = equity
+        else:
+            store_bar_acc_nb(acc, a)
+            equity = bar_nb(t, entry, exit_, o, h, l, c, sp, frac, has_stops, st, acc, records)
+            a = load_bar_acc_nb(acc)
+        if write:
+            equity_out[t] = equity
+            cash_out[t] = st[ST_CASH]
+            pos_out[t] = st[ST_POS]
+    store_bar_acc_nb(acc, a)
+
+
+@njit(cache=True)
 def has_stops_nb(sp):
     return sp[SP_SL] > 0.0 or sp[SP_TP] > 0.0 or sp[SP_TRAIL] > 0.0
 
@@ -459,11 +546,8 @@ def simulate_nb(entries, exits, o, h, l, c, sp, frac):
     equity = np.empty(n)
     cash = np.empty(n)
     position = np.empty(n)
-    stops = has_stops_nb(sp)
-    for t in range(n):
-        equity[t] = bar_nb(t, entries[t], exits[t], o, h, l, c, sp, frac, stops, st, acc, records)
-        cash[t] = st[ST_CASH]
-        position[t] = st[ST_POS]
+    run_range_nb(0, n, entries, exits, o, h, l, c, sp, frac, has_stops_nb(sp), st, acc, records,
+                 equity, cash, position)
     finish_nb(st, acc, c, records)
     return equity, cash, position, records[: int(st[ST_TRADES])].copy(), acc
 
@@ -524,11 +608,11 @@ def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years,
         st = init_state_nb(sp)
         acc = init_acc_nb(sp[SP_INIT_CASH])
         stops = has_stops_nb(sp)
+        none = np.empty(0)
         for t0 in range(0, n, block):
             t1 = min(t0 + block, n)
             signal_fn(ind, cols[k], fpar[k], state, t0, t1, entries, exits)
-            for t in range(t0, t1):
-                bar_nb(t, entries[t - t0], exits[t - t0], o, h, l, c, sp, frac, stops, st, acc, records)
+            run_range_nb(t0, t1, entries, exits, o, h, l, c, sp, frac, stops, st, acc, records, none, none, none)
         finish_nb(st, acc, c, records)
         finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, bar_days, out[k])
 

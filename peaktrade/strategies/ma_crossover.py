@@ -20,7 +20,7 @@ from peaktrade.strategies.base import (
 )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cross_step_nb(a, b, state, k):
     """Advance the cross detector stored in ``state[k:k+4]``; return (crossed_above, crossed_below).
 
