@@ -112,9 +112,9 @@ def size_fraction(prices: Prices, index: pd.DatetimeIndex, sp: np.ndarray, vol_w
 
 
 def _as_bool(name: str, s: Any, index: pd.Index) -> np.ndarray:
+    if len(s) != len(index):
+        raise BacktestError(f"{name} has {len(s)} rows: expected {len(index)} (one per bar)")
     arr = pd.Series(s, index=index) if not isinstance(s, pd.Series) else s
-    if len(arr) != len(index):
-        raise BacktestError(f"{name} has {len(arr)} rows: expected {len(index)} (one per bar)")
     if arr.isna().any():
         raise BacktestError(f"{name} contains NaN at {arr[arr.isna()].index[0]}: expected booleans")
     return np.ascontiguousarray(arr.to_numpy(dtype=np.bool_))
