@@ -19,6 +19,10 @@ class StrategyError(PeakTradeError, ValueError):
     """A strategy name or parameter is unknown or out of its valid range."""
 
 
+class IndicatorError(PeakTradeError, ValueError):
+    """An indicator was called with invalid input or options."""
+
+
 class BacktestError(PeakTradeError, ValueError):
     """A backtest or sweep was called with invalid options."""
 

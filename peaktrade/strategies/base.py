@@ -105,6 +105,8 @@ class Param:
                 if v not in self.choices:
                     raise StrategyError(bad_value(where, value, f"one of {', '.join(self.choices)}"))
                 return v
+        except StrategyError:
+            raise
         except (TypeError, ValueError):
             raise StrategyError(bad_value(where, value, f"a {self.kind}")) from None
         if self.kind == "float" and math.isnan(v) and self.name in SIM_PARAMS:

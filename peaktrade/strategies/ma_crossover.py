@@ -21,32 +21,41 @@ from peaktrade.strategies.base import (
 
 
 @njit(cache=True)
-def cross_step_nb(a, b, state, k):
-    """Advance the cross detector stored in ``state[k:k+4]``; return (crossed_above, crossed_below).
+def cross_update_nb(a, b, below, was_above, above, was_below):
+    """One step of the cross detector on scalars; return (crossed_above, crossed_below, *new state).
 
-    state[k]   = 1 once a < b was seen (since the last NaN), state[k+1] = 1 if the previous bar had a > b,
-    state[k+2] = 1 once a > b was seen,                       state[k+3] = 1 if the previous bar had a < b.
+    ``below``: a < b was seen since the last NaN; ``was_above``: the previous bar had a > b;
+    ``above``: a > b was seen since the last NaN; ``was_below``: the previous bar had a < b.
     """
     up = False
     down = False
     if np.isnan(a) or np.isnan(b):
-        state[k] = 0.0
-        state[k + 1] = 0.0
-        state[k + 2] = 0.0
-        state[k + 3] = 0.0
+        below = False
+        was_above = False
+        above = False
+        was_below = False
     elif a > b:
-        up = state[k] == 1.0 and state[k + 1] == 0.0
-        state[k + 1] = 1.0
-        state[k + 2] = 1.0
-        state[k + 3] = 0.0
+        up = below and not was_above
+        was_above = True
+        above = True
+        was_below = False
     elif a < b:
-        down = state[k + 2] == 1.0 and state[k + 3] == 0.0
-        state[k] = 1.0
-        state[k + 1] = 0.0
-        state[k + 3] = 1.0
+        down = above and not was_below
+        below = True
+        was_above = False
+        was_below = True
     else:
-        state[k + 1] = 0.0
-        state[k + 3] = 0.0
+        was_above = False
+        was_below = False
+    return up, down, below, was_above, above, was_below
+
+
+@njit(cache=True)
+def cross_step_nb(a, b, state, k):
+    """Advance the cross detector kept in ``state[k:k+4]``; return (crossed_above, crossed_below)."""
+    up, down, s0, s1, s2, s3 = cross_update_nb(a, b, state[k] == 1.0, state[k + 1] == 1.0,
+                                                state[k + 2] == 1.0, state[k + 3] == 1.0)
+    state[k], state[k + 1], state[k + 2], state[k + 3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
     return up, down
 
 
@@ -54,10 +63,12 @@ def cross_step_nb(a, b, state, k):
 def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     fast = ind[cols[0]]
     slow = ind[cols[1]]
+    s0, s1, s2, s3 = state[0] == 1.0, state[1] == 1.0, state[2] == 1.0, state[3] == 1.0
     for t in range(t0, t1):
-        up, down = cross_step_nb(fast[t], slow[t], state, 0)
+        up, down, s0, s1, s2, s3 = cross_update_nb(fast[t], slow[t], s0, s1, s2, s3)
         entries[t - t0] = up
         exits[t - t0] = down
+    state[0], state[1], state[2], state[3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
 
 
 def prepare(prices, combos):
