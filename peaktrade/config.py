@@ -47,6 +47,21 @@ class BacktestConfig(_Section):
     execution: Literal["next_open", "close"] = "next_open"
 
 
+class TrackingConfig(_Section):
+    #: MLflow tracking URI; a relative ``sqlite:///`` path is relative to the project root.
+    #: ``MLFLOW_TRACKING_URI`` in the environment takes precedence.
+    uri: str = "sqlite:///mlruns.db"
+    #: Where MLflow stores artifacts of experiments peaktrade creates (relative to the root).
+    artifacts: Path = Path("mlartifacts")
+    experiment: str = "peaktrade"
+    #: Child runs logged under a sweep's parent run (the best N by the ranking metric).
+    sweep_top_n: int = Field(5, ge=0, le=100)
+
+
+class ReportsConfig(_Section):
+    dir: Path = Path("reports")
+
+
 class DemoConfig(_Section):
     symbol: str = "BTC/USD"
     timeframe: str = "1h"
@@ -65,15 +80,26 @@ class Config(_Section):
     data: DataConfig = DataConfig()
     backtest: BacktestConfig = BacktestConfig()
     demo: DemoConfig = DemoConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    reports: ReportsConfig = ReportsConfig()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)
 
+    def resolve_path(self, p: Path) -> Path:
+        """Return ``p`` made absolute against the project root."""
+        p = p.expanduser()
+        return p if p.is_absolute() else (self.root / p)
+
     @property
     def data_dir(self) -> Path:
         """Return the absolute data directory."""
-        d = self.data.dir.expanduser()
-        return d if d.is_absolute() else (self.root / d)
+        return self.resolve_path(self.data.dir)
+
+    @property
+    def reports_dir(self) -> Path:
+        """Return the absolute reports directory."""
+        return self.resolve_path(self.reports.dir)
 
     def sanitized(self) -> dict[str, Any]:
         """Return the config as plain data with every secret masked, safe to log anywhere."""
@@ -184,7 +210,8 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
         if section not in Config.model_fields or section in ("secrets", "root", "source"):
             raise ConfigError(f"unknown key '{section}' in environment override {key}={val!r}")
         raw.setdefault(section, {})[name] = _parse_env_value(val)
-        source = f"{source} + environment"
+        if not source.endswith(" + environment"):
+            source = f"{source} + environment"
 
     dotenv = _read_dotenv(root / ".env")
     secrets = {field: env.get(var, dotenv.get(var)) for var, field in SECRET_VARS.items()}

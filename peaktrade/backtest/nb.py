@@ -583,15 +583,20 @@ SWEEP_SIG = types.void(
     types.float64,  # years
     types.float64,  # bar_days
     types.int64,  # block
+    types.int64[::1],  # bounds: S+1 partition boundaries for per-partition return sums
+    types.float64[:, :, ::1],  # part_sums out: (n_combos, S, 2) sum of returns and of squares per part
     _F64_2D,  # out: (n_combos, N_STATS)
 )
 
 
 @njit(SWEEP_SIG, cache=True, parallel=True)
-def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years, bar_days, block, out):
+def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years, bar_days, block, bounds,
+             part_sums, out):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
-    Memory per worker is O(block); no bars × combinations array is ever built.
+    Memory per worker is O(block); no bars × combinations array is ever built. Besides the stats,
+    the sums of bar returns and of their squares over each part ``bounds[s]..bounds[s+1]-1`` are
+    written to ``part_sums`` (what CSCV needs to score any union of parts).
     """
     n = ind.shape[1]
     o = ind[0]
@@ -609,10 +614,16 @@ def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years,
         acc = init_acc_nb(sp[SP_INIT_CASH])
         stops = has_stops_nb(sp)
         none = np.empty(0)
-        for t0 in range(0, n, block):
-            t1 = min(t0 + block, n)
-            signal_fn(ind, cols[k], fpar[k], state, t0, t1, entries, exits)
-            run_range_nb(t0, t1, entries, exits, o, h, l, c, sp, frac, stops, st, acc, records, none, none, none)
+        for part in range(bounds.shape[0] - 1):
+            r0 = acc[AC_SUM_R]
+            r2 = acc[AC_SUM_R2]
+            for t0 in range(bounds[part], bounds[part + 1], block):
+                t1 = min(t0 + block, bounds[part + 1])
+                signal_fn(ind, cols[k], fpar[k], state, t0, t1, entries, exits)
+                run_range_nb(t0, t1, entries, exits, o, h, l, c, sp, frac, stops, st, acc, records,
+                             none, none, none)
+            part_sums[k, part, 0] = acc[AC_SUM_R] - r0
+            part_sums[k, part, 1] = acc[AC_SUM_R2] - r2
         finish_nb(st, acc, c, records)
         finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, bar_days, out[k])
 

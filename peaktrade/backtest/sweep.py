@@ -34,6 +34,11 @@ class SweepResult:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
     n_bars: int = 0
+    #: (n_combos, n_parts, 2): sum of bar returns and of squared bar returns over each of
+    #: ``n_parts`` contiguous equal parts of the bars (row order = table order); for CSCV/PBO.
+    part_sums: np.ndarray | None = None
+    #: bars in each part
+    part_bars: np.ndarray | None = None
 
     @property
     def param_names(self) -> list[str]:
@@ -105,7 +110,7 @@ def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, An
     return combos, skipped
 
 
-def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None,
+def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
           chunk: int | None = None, **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
@@ -117,6 +122,9 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None,
         Bars DataFrame (open, high, low, close, volume).
     progress
         Show a progress bar (default: when more than 50 million bar-combinations).
+    n_parts
+        Number of contiguous equal parts of the bars over which per-combination return sums are
+        kept (``SweepResult.part_sums``), for the Probability of Backtest Overfitting.
     **kwargs
         Simulator options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
@@ -137,6 +145,10 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None,
     ann, years, bar_days = annualization(bars.index)
     n = len(combos)
     out = np.full((n, len(STAT_KEYS)), np.nan)
+    if not (isinstance(n_parts, int) and 1 <= n_parts <= len(bars)):
+        raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {len(bars)}]")
+    bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
+    part_sums = np.zeros((n, n_parts, 2))
     if n:
         sig_params = [split_params(strat, c)[0] for c in combos]
         prep = strat.prepare(prices, sig_params)
@@ -149,7 +161,8 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None,
         n_state = max(strat.n_state, 1)
         chunk = chunk or max(64, min(4096, n // 20 or 1))
         show = progress if progress is not None else n * len(bars) > 50_000_000
-        _run_chunks(strat, prep, n_state, spar, frac, ann, years, bar_days, out, chunk, show)
+        _run_chunks(strat, prep, n_state, spar, frac, (ann, years, bar_days), bounds, part_sums, out, chunk,
+                    show)
     params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
     table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
     return SweepResult(
@@ -160,15 +173,17 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None,
         skipped_reasons=skipped,
         elapsed=time.perf_counter() - t_start,
         n_bars=len(bars),
+        part_sums=part_sums,
+        part_bars=np.diff(bounds),
     )
 
 
-def _run_chunks(strat, prep, n_state, spar, frac, ann, years, bar_days, out, chunk, show) -> None:
+def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show) -> None:
     n = spar.shape[0]
 
     def step(a: int, b: int) -> None:
         nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
-                    ann, years, bar_days, BLOCK, out[a:b])
+                    *annual, BLOCK, bounds, part_sums[a:b], out[a:b])
 
     if not show:
         step(0, n)

@@ -151,3 +151,14 @@ def test_error_names_parameter_when_grid_value_invalid(bars):
         sweep("ma_crossover", bars, speed=[1, 2])
     with pytest.raises(BacktestError, match="empty"):
         sweep("ma_crossover", bars, fast=[], slow=[20])
+
+
+def test_part_sums_match_run_returns_when_sweeping(bars):
+    res = sweep("ma_crossover", bars, fees=0.001, fast=[3, 5], slow=[20], n_parts=4)
+    assert res.part_sums.shape == (2, 4, 2) and res.part_bars.sum() == len(bars)
+    r = run("ma_crossover", bars, fees=0.001, fast=5, slow=20).returns.to_numpy()
+    edges = np.r_[0, np.cumsum(res.part_bars)]
+    for p in range(4):
+        seg = r[edges[p]:edges[p + 1]]
+        assert res.part_sums[1, p, 0] == pytest.approx(seg.sum(), abs=1e-12)
+        assert res.part_sums[1, p, 1] == pytest.approx((seg ** 2).sum(), abs=1e-12)
