@@ -6,6 +6,7 @@ import sys
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from peaktrade import __version__
 from peaktrade.cli import config_cmd, data_cmd, research_cmd, strategies_cmd
@@ -50,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG["on"] = "--debug" in args
     try:
-        app(args=args, prog_name="peaktrade", standalone_mode=False)
+        rv = app(args=args, prog_name="peaktrade", standalone_mode=False)
     except PeakTradeError as e:
         if _DEBUG["on"]:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 2
     except typer.Exit as e:
         return e.exit_code
@@ -64,16 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Exit):
-            return e.exit_code
+    except Exception as e:  # usage errors of click (typer >= 0.20 vendors it as typer._click: duck-type)
+        show, code = getattr(e, "show", None), getattr(e, "exit_code", None)
+        if callable(show) and type(code) is int:
+            show()
+            return code
         raise
-    return 0
+    # without standalone mode, typer returns the code of a typer.Exit instead of raising it
+    return rv if type(rv) is int else 0
 
 
 if __name__ == "__main__":

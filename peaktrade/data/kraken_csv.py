@@ -82,14 +82,17 @@ def read_kraken_ohlcvt(
     if not p.is_file():
         raise DataError(f"{p}: file not found")
     minutes = timeframe_to_minutes(timeframe) if timeframe is not None else None
-    raw = p.read_bytes()
+    with open(p, "rb") as f:
+        magic = f.read(4)
     label = str(p)
-    if raw[:4] == b"PK\x03\x04" or p.suffix.lower() == ".zip":
-        member, raw = _read_zip_member(p, raw, symbol=symbol, minutes=minutes)
+    if magic == b"PK\x03\x04" or p.suffix.lower() == ".zip":
+        # the archive may hold gigabytes: read only the chosen member
+        member, raw = _read_zip_member(p, symbol=symbol, minutes=minutes)
         label = f"{p}:{member}"
         _check_name(member, label, symbol=symbol, minutes=minutes)
     else:
         _check_name(p.name, label, symbol=symbol, minutes=minutes)
+        raw = p.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = _gunzip(raw, label)
     return _parse(raw, label, minutes=minutes)
@@ -102,7 +105,7 @@ def _check_name(name: str, label: str, *, symbol: str | None, minutes: int | Non
     m = _MEMBER_RE.match(stem)
     if m is None:
         return
-    if symbol is not None and m.group(1).upper() != kraken_altname(symbol):
+    if symbol is not None and kraken_altname(m.group(1)) != kraken_altname(symbol):
         raise DataError(
             f"{label}: the file name says pair {m.group(1)} but symbol={symbol!r} "
             f"(Kraken name {kraken_altname(symbol)}); pass the matching --symbol"
@@ -115,37 +118,39 @@ def _check_name(name: str, label: str, *, symbol: str | None, minutes: int | Non
 
 
 def _gunzip(raw: bytes, label: str) -> bytes:
-    """Decompress (possibly multi-member) gzip data; name the line where a truncated stream stops."""
+    """Decompress (possibly multi-member) gzip data; name the line where a damaged stream stops."""
+    chunk = 1 << 18  # feed in chunks, so that damage is located to within a chunk
     out: list[bytes] = []
-    data = raw
-    while data:
+    pos = 0
+    while pos < len(raw):
         d = zlib.decompressobj(wbits=31)
         try:
-            for k in range(0, len(data), 1 << 18):  # in chunks, to locate corruption by line
-                out.append(d.decompress(data[k:k + (1 << 18)]))
-                if d.eof:
-                    break
+            while pos < len(raw) and not d.eof:
+                piece = raw[pos:pos + chunk]
+                pos += len(piece)
+                out.append(d.decompress(piece))
             out.append(d.flush())
         except zlib.error as e:
             n = b"".join(out).count(b"\n")
             raise DataError(f"{label}: line {n + 1}: corrupt gzip data ({e})") from None
         if not d.eof:
-            done = b"".join(out)
-            n = done.count(b"\n")
+            n = b"".join(out).count(b"\n")
             raise DataError(
                 f"{label}: line {n + 1}: truncated gzip file (the compressed stream ends after "
                 f"{n} complete lines); download the file again"
             )
-        data = d.unused_data.lstrip(b"\x00")
-        if data and data[:2] != b"\x1f\x8b":
+        pos -= len(d.unused_data)
+        while pos < len(raw) and raw[pos] == 0:  # padding between members
+            pos += 1
+        if raw[pos:pos + 2] != b"\x1f\x8b":
             break
     return b"".join(out)
 
 
-def _read_zip_member(p: Path, raw: bytes, *, symbol: str | None, minutes: int | None) -> tuple[str, bytes]:
+def _read_zip_member(p: Path, *, symbol: str | None, minutes: int | None) -> tuple[str, bytes]:
     """Return (member name, bytes) of the OHLCVT member chosen by symbol and timeframe."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(raw))
+        zf = zipfile.ZipFile(p)
     except zipfile.BadZipFile as e:
         raise DataError(f"{p}: not a readable zip archive ({e})") from None
     with zf:
@@ -264,7 +269,9 @@ def _parse_slow(raw: bytes, label: str, ncols: int) -> tuple[np.ndarray, list[np
     return ts, list(vals)
 
 
-def _check(ts: np.ndarray, values: list[np.ndarray], names: tuple[str, ...], label: str, *, minutes: int | None) -> None:
+def _check(
+    ts: np.ndarray, values: list[np.ndarray], names: tuple[str, ...], label: str, *, minutes: int | None
+) -> None:
     """Vectorized checks; raise naming the first offending line."""
     problems: list[tuple[int, str]] = []
 

@@ -75,14 +75,9 @@ def resample_bars(
     bars = validate_bars(bars)
     target = parse_timeframe(timeframe).value
     if source_timeframe is None:
-        if len(bars) < 2:
-            return bars.copy() if len(bars) == 0 else _resample(bars, target, target)
+        if len(bars) == 0:
+            return bars.copy()
         source = infer_timeframe(bars).value
-        if source > target and source % target == 0:
-            raise DataError(
-                f"cannot resample {canonical_timeframe(pd.Timedelta(source))} bars to the smaller timeframe "
-                f"{canonical_timeframe(timeframe)}"
-            )
     else:
         source = parse_timeframe(source_timeframe).value
     if target % source != 0:
@@ -102,6 +97,8 @@ def _tf(ns: int) -> str:
 
 def _resample(bars: pd.DataFrame, source: int, target: int) -> pd.DataFrame:
     n = len(bars)
+    if source == target:
+        return bars.copy()
     if n == 0:
         return empty_bars(trades="trades" in bars.columns, filled="filled" in bars.columns)
     origin = _MONDAY_NS if target % _WEEK_NS == 0 else 0
@@ -113,36 +110,29 @@ def _resample(bars: pd.DataFrame, source: int, target: int) -> pd.DataFrame:
             f"bars: row {i} ({bars.index[i]}) does not open on the {_tf(source)} grid anchored at "
             f"{pd.Timestamp(origin, tz='UTC')}; cannot resample to {_tf(target)}"
         )
-    if source == target:
-        return bars.copy()
     key = (ns - origin) // target
     starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
-    ends = np.concatenate((starts[1:], [n])) - 1
-    # the last period is incomplete when the source does not reach its end
+    stop = n
+    # the last period is incomplete (still forming) when the source does not reach its end
     if ns[-1] + source < origin + (key[-1] + 1) * target:
-        starts, ends = starts[:-1], ends[:-1]
+        stop = int(starts[-1])
+        starts = starts[:-1]
     if starts.size == 0:
         return empty_bars(trades="trades" in bars.columns, filled="filled" in bars.columns)
+    ends = np.concatenate((starts[1:], [stop])) - 1
+
+    def col(name: str) -> np.ndarray:
+        return bars[name].to_numpy()[:stop]
+
     cols = {
-        "open": bars["open"].to_numpy()[starts],
-        "high": np.maximum.reduceat(bars["high"].to_numpy(), starts),
-        "low": np.minimum.reduceat(bars["low"].to_numpy(), starts),
-        "close": bars["close"].to_numpy()[ends],
-        "volume": np.add.reduceat(bars["volume"].to_numpy(), starts),
+        "open": col("open")[starts],
+        "high": np.maximum.reduceat(col("high"), starts),
+        "low": np.minimum.reduceat(col("low"), starts),
+        "close": col("close")[ends],
+        "volume": np.add.reduceat(col("volume"), starts),
     }
     if "trades" in bars.columns:
-        cols["trades"] = np.add.reduceat(bars["trades"].to_numpy(), starts)
+        cols["trades"] = np.add.reduceat(col("trades"), starts)
     if "filled" in bars.columns:
-        cols["filled"] = np.logical_and.reduceat(bars["filled"].to_numpy(), starts)
-    # reduceat on the trimmed starts still reads to the end of the arrays for the last period
-    if ends.size and ends[-1] != n - 1:
-        last = slice(starts[-1], ends[-1] + 1)
-        cols["high"][-1] = bars["high"].to_numpy()[last].max()
-        cols["low"][-1] = bars["low"].to_numpy()[last].min()
-        cols["volume"][-1] = bars["volume"].to_numpy()[last].sum()
-        if "trades" in cols:
-            cols["trades"][-1] = bars["trades"].to_numpy()[last].sum()
-        if "filled" in cols:
-            cols["filled"][-1] = bars["filled"].to_numpy()[last].all()
-    labels = origin + key[starts] * target
-    return bars_from_arrays(labels, cols)
+        cols["filled"] = np.logical_and.reduceat(col("filled"), starts)
+    return bars_from_arrays(origin + key[starts] * target, cols)

@@ -1,0 +1,161 @@
+"""Shared fixtures: the real Kraken files, an isolated config, an in-process CLI runner, bar builders."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_KRAKEN = REPO_ROOT.parent / "shared" / "data" / "kraken"
+TEST_CONFIG = REPO_ROOT / "config" / "config.test.toml"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Return ``../shared/data/kraken`` (resolved from the repo root); skip when it is absent."""
+    if not (SHARED_KRAKEN / "XBTUSD_60.csv.gz").is_file():
+        pytest.skip("../shared/data/kraken not found: real-data tests need the shared Kraken files")
+    return SHARED_KRAKEN
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_toml(path: Path, data: dict[str, dict[str, Any]]) -> Path:
+    """Write a two-level ``{section: {key: value}}`` mapping as TOML."""
+    lines = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Remove peaktrade overrides and exchange secrets from the environment."""
+    from peaktrade.config import ENV_PATH_VAR, SECRET_VARS
+
+    for key in list(os.environ):
+        if key.startswith("PEAKTRADE__") or key in SECRET_VARS or key == ENV_PATH_VAR:
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Return ``make(**sections)``: write a test config (data in a temp dir) and point
+    ``PEAK_TRADE_CONFIG_PATH`` at it; ``make(data={"gaps": "fill"})`` overrides keys."""
+    from peaktrade.config import load_config
+
+    def make(**overrides: dict[str, Any]):
+        data = tomllib.loads(TEST_CONFIG.read_text(encoding="utf-8"))
+        data["data"]["dir"] = str(tmp_path / "store")
+        for section, values in overrides.items():
+            data.setdefault(section, {}).update(values)
+        path = write_toml(tmp_path / "peaktrade-test.toml", data)
+        clean_env.setenv("PEAK_TRADE_CONFIG_PATH", str(path))
+        return load_config()
+
+    return make
+
+
+@pytest.fixture
+def cfg(make_cfg: Callable[..., Any]):
+    """A loaded test config whose data store is a fresh temp directory."""
+    return make_cfg()
+
+
+@dataclass
+class CliResult:
+    """Outcome of one in-process CLI run."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Return ``run(*argv)``: run ``peaktrade.cli.main.main(argv)`` in-process, capturing output."""
+    from peaktrade.cli.main import main
+
+    def run(*argv: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main(list(argv))
+        except SystemExit as e:  # pragma: no cover - main() returns codes; kept for safety
+            code = e.code if isinstance(e.code, int) else 1
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """Return {relative path: sha256} of every file under ``root`` (hidden temp files included)."""
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def make_bars(
+    times: list[str] | pd.DatetimeIndex,
+    close: list[float] | np.ndarray | None = None,
+    *,
+    trades: bool = False,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Build valid bars at the given open times (UTC), with random consistent OHLCV."""
+    index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="time").as_unit("ns")
+    n = len(index)
+    rng = np.random.default_rng(seed)
+    c = np.asarray(close, float) if close is not None else 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    o = np.r_[c[0], c[:-1]] if n else c
+    h = np.maximum(o, c) * (1 + rng.uniform(0, 0.01, n))
+    lo = np.minimum(o, c) * (1 - rng.uniform(0, 0.01, n))
+    cols = {"open": o, "high": h, "low": lo, "close": c, "volume": rng.uniform(1, 10, n)}
+    if trades:
+        cols["trades"] = rng.integers(1, 50, n).astype(float)
+    return pd.DataFrame(cols, index=index)
+
+
+def hourly(start: str, n: int, **kw: Any) -> pd.DataFrame:
+    """Return ``n`` consecutive hourly bars from ``start``."""
+    return make_bars(pd.date_range(start, periods=n, freq="h", tz="UTC"), **kw)
+
+
+@pytest.fixture
+def bars_of() -> Callable[..., pd.DataFrame]:
+    """Return :func:`make_bars` (``bars_of(times, close=None, *, trades=False, seed=0)``)."""
+    return make_bars
+
+
+@pytest.fixture
+def hourly_bars() -> Callable[..., pd.DataFrame]:
+    """Return :func:`hourly` (``hourly_bars(start, n, **kw)``)."""
+    return hourly
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Path], dict[str, str]]:
+    """Return :func:`tree_hashes`: ``{relative path: sha256}`` of every file under a directory."""
+    return tree_hashes
