@@ -151,7 +151,7 @@ def _simulate(bars: pd.DataFrame, prices: Prices, entries: np.ndarray, exits: np
         equity=pd.Series(equity, index=idx, name="equity"),
         cash=pd.Series(cash, index=idx, name="cash"),
         positions=pd.Series(pos, index=idx, name="position"),
-        trades=trades_frame(records, idx),
+        trades=trades_frame(records, idx, execution=opts.get("execution", SIM_DEFAULTS["execution"])),
         entries=pd.Series(entries, index=idx, name="entries"),
         exits=pd.Series(exits, index=idx, name="exits"),
         init_cash=float(sp[0]),

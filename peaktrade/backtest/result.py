@@ -8,16 +8,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.backtest.enums import EXIT_REASON_NAMES
+from peaktrade.backtest.enums import EXIT_OPEN, EXIT_REASON_NAMES, EXIT_REVERSE, EXIT_SIGNAL
 
 
-def trades_frame(records: np.ndarray, index: pd.DatetimeIndex) -> pd.DataFrame:
-    """Turn trade records into a DataFrame with times and readable exit reasons."""
+def trades_frame(records: np.ndarray, index: pd.DatetimeIndex, *, execution: str = "next_open") -> pd.DataFrame:
+    """Turn trade records into a DataFrame with fill times and readable exit reasons.
+
+    Fill times are market times: a fill at a bar's open, or inside the bar (a stop), is stamped
+    with the bar's open time; a fill at the close (``execution="close"`` entries and signal
+    exits, and the valuation of a trade still open at the end) with the bar's close time.
+    """
+    from peaktrade.backtest.stats import bar_interval
+
     df = pd.DataFrame.from_records(records) if len(records) else pd.DataFrame(
         {n: pd.Series(dtype=records.dtype[n]) for n in records.dtype.names}
     )
-    df.insert(3, "entry_time", index[df["entry_idx"].to_numpy()] if len(df) else pd.DatetimeIndex([], tz="UTC"))
-    df.insert(7, "exit_time", index[df["exit_idx"].to_numpy()] if len(df) else pd.DatetimeIndex([], tz="UTC"))
+    step = bar_interval(index) if len(index) > 1 else pd.Timedelta(0)
+    at_close = execution == "close"
+    entry_t = index[df["entry_idx"].to_numpy()] + (step if at_close else pd.Timedelta(0))
+    reason = df["exit_reason"].to_numpy()
+    exit_close = (reason == EXIT_OPEN) | (at_close & ((reason == EXIT_SIGNAL) | (reason == EXIT_REVERSE)))
+    exit_t = index[df["exit_idx"].to_numpy()] + pd.to_timedelta(np.where(exit_close, step.value, 0), unit="ns")
+    df.insert(3, "entry_time", entry_t)
+    df.insert(7, "exit_time", exit_t)
     df["exit_reason_code"] = df.pop("exit_reason")
     df["exit_reason"] = np.asarray(EXIT_REASON_NAMES, dtype=object)[df["exit_reason_code"].to_numpy()] \
         if len(df) else pd.Series(dtype=object)

@@ -1,0 +1,293 @@
+"""ExecutionPipeline: signal → target position → orders → SafetyGuard → RiskLimits → executor → fills
+→ ledger → run log, one bar at a time, with hooks for logging and alerts.
+
+The bar semantics are the backtest kernel's (see :mod:`peaktrade.backtest.nb` and
+docs/backtest.md): under ``next_open`` a signal on bar t's close is executed at bar t+1's open;
+stops are watched intrabar from the bar's OHLC with gap-through fills at the open and the same
+stop priority; sizing and costs are the same. A paper replay therefore reproduces the backtest
+trade for trade (tested on real data), while every order passes the same safety layer that guards
+testnet and live.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from peaktrade.execution.ledger import Ledger
+from peaktrade.orders.model import OrderExecutionResult, OrderExecutor, OrderFill, OrderRequest, OrderStatus
+from peaktrade.orders.paper import PaperMarketContext
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict of one check on one order."""
+
+    allowed: bool
+    gate: str
+    reason: str = ""
+
+
+class OrderCheck(Protocol):
+    """A pre-trade check (SafetyGuard, RiskLimits). A check that cannot decide must deny."""
+
+    def check(self, request: OrderRequest, *, ledger: Ledger, price: float, now: pd.Timestamp) -> Decision:
+        ...
+
+
+@dataclass
+class Hooks:
+    """Callbacks: ``before_order(request)``, ``after_fill(fill)``, ``on_denial(request, decision)``,
+    ``on_bar(event dict)``. Exceptions in hooks are not swallowed: a broken logger must be noticed."""
+
+    before_order: list[Callable[[OrderRequest], None]] = field(default_factory=list)
+    after_fill: list[Callable[[OrderFill], None]] = field(default_factory=list)
+    on_denial: list[Callable[[OrderRequest, Decision], None]] = field(default_factory=list)
+    on_bar: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
+
+
+@dataclass
+class SizingModel:
+    """How much an entry buys, exactly as the backtest sizes it (see ``nb.open_nb``)."""
+
+    size: float = 1.0
+    size_type: str = "percent"  # "percent" | "value" | "vol_target" (fraction given per bar)
+    fees: float = 0.0
+    fixed_fees: float = 0.0
+    slippage: float = 0.0
+
+    def quantity(self, cash: float, price: float, side: str, frac: float = 1.0) -> float:
+        """Return the units an entry at market ``price`` buys (or sells short), 0 if none."""
+        if cash <= 0 or not price > 0:
+            return 0.0
+        if self.size_type == "percent":
+            budget = self.size * cash
+        elif self.size_type == "value":
+            budget = self.size * (1.0 + self.fees) + self.fixed_fees
+        else:
+            budget = frac * cash
+        budget = min(budget, cash)
+        if not budget > self.fixed_fees:
+            return 0.0
+        fill = price * (1.0 + self.slippage) if side == "buy" else price * (1.0 - self.slippage)
+        return (budget - self.fixed_fees) / (1.0 + self.fees) / fill
+
+
+@dataclass
+class StopRules:
+    """Protective stops, as fractions of the entry fill price (None/NaN/0 = off)."""
+
+    sl_stop: float | None = None
+    tp_stop: float | None = None
+    sl_trail: float | None = None
+    stop_priority: str = "sl"
+
+    @staticmethod
+    def _on(x: float | None) -> bool:
+        return x is not None and not math.isnan(x) and x > 0
+
+    @property
+    def active(self) -> bool:
+        return self._on(self.sl_stop) or self._on(self.tp_stop) or self._on(self.sl_trail)
+
+
+class ExecutionPipeline:
+    """Turn a strategy's per-bar signals into guarded orders and booked fills for one symbol.
+
+    Parameters
+    ----------
+    symbol
+        The market traded.
+    executor
+        Where orders go (paper, shadow, testnet, live adapters).
+    ledger
+        The books the fills are applied to.
+    context
+        The market context shared with a paper executor (price/time/bar); other executors ignore it.
+    checks
+        Pre-trade checks, in order (SafetyGuard first, then RiskLimits). Every order passes all of them.
+    execution, direction
+        As in :func:`peaktrade.backtest.from_signals`.
+    sizing, stops
+        Sizing and stop rules (the backtest's).
+    hooks
+        Callbacks for logging and alerts.
+    """
+
+    def __init__(self, *, symbol: str, executor: OrderExecutor, ledger: Ledger, context: PaperMarketContext,
+                 checks: list[OrderCheck] | tuple[OrderCheck, ...] = (), execution: str = "next_open",
+                 direction: str = "long", sizing: SizingModel | None = None, stops: StopRules | None = None,
+                 hooks: Hooks | None = None) -> None:
+        self.symbol = symbol
+        self.executor = executor
+        self.ledger = ledger
+        self.context = context
+        self.checks = list(checks)
+        self.execution = execution
+        self.direction = direction
+        self.sizing = sizing or SizingModel()
+        self.stops = stops or StopRules()
+        self.hooks = hooks or Hooks()
+        self.pending: int | None = None
+        self._pending_frac = 1.0
+        self._extreme = math.nan
+        self._stop_from: pd.Timestamp | None = None
+        self.denials: list[tuple[OrderRequest, Decision]] = []
+        self.bar_index = -1
+
+    # -- orders ----------------------------------------------------------------------------
+    def submit(self, request: OrderRequest, *, price: float, now: pd.Timestamp) -> OrderExecutionResult | None:
+        """Run ``request`` through every check, then the executor; book its fills. None if denied."""
+        for check in self.checks:
+            try:
+                decision = check.check(request, ledger=self.ledger, price=price, now=now)
+            except Exception as e:  # noqa: BLE001 — a check that cannot decide denies (fail closed)
+                decision = Decision(False, type(check).__name__, f"check failed: {type(e).__name__}: {e}")
+            if not decision.allowed:
+                self.denials.append((request, decision))
+                for h in self.hooks.on_denial:
+                    h(request, decision)
+                return None
+        for h in self.hooks.before_order:
+            h(request)
+        result = self.executor.submit(request)
+        self._book(result)
+        return result
+
+    def _book(self, result: OrderExecutionResult) -> None:
+        for fill in result.fills:
+            self.ledger.apply(fill)
+            for check in self.checks:
+                on_fill = getattr(check, "on_fill", None)
+                if on_fill is not None:
+                    on_fill(fill, ledger=self.ledger)
+            for h in self.hooks.after_fill:
+                h(fill)
+
+    def _sign(self) -> int:
+        q = self.ledger.position(self.symbol)
+        return 1 if q > 0 else (-1 if q < 0 else 0)
+
+    def _close(self, price: float, now: pd.Timestamp, tag: str) -> bool:
+        qty = abs(self.ledger.position(self.symbol))
+        side = "sell" if self._sign() > 0 else "buy"
+        self.context.price, self.context.time = price, now
+        res = self.submit(OrderRequest(self.symbol, side, qty, reduce_only=True, tag=tag), price=price, now=now)
+        return res is not None and res.status == OrderStatus.FILLED
+
+    def _open(self, sign: int, price: float, now: pd.Timestamp, frac: float, stop_from: pd.Timestamp) -> None:
+        side = "buy" if sign > 0 else "sell"
+        qty = self.sizing.quantity(self.ledger.cash, price, side, frac)
+        if qty <= 0:
+            return
+        self.context.price, self.context.time = price, now
+        res = self.submit(OrderRequest(self.symbol, side, qty, tag="entry"), price=price, now=now)
+        if res is not None and res.fills:
+            self._extreme = res.average_price
+            self._stop_from = stop_from
+
+    def move_to(self, target: int, price: float, now: pd.Timestamp, *, frac: float = 1.0,
+                stop_from: pd.Timestamp | None = None) -> None:
+        """Move the position to direction ``target`` (+1, 0, −1) at market ``price``."""
+        cur = self._sign()
+        if cur == target:
+            return
+        if cur != 0 and not self._close(price, now, "signal" if target == 0 else "reverse"):
+            return  # the exit was denied: never open against a position we could not close
+        if target != 0:
+            self._open(target, price, now, frac, stop_from if stop_from is not None else now)
+
+    # -- bars ------------------------------------------------------------------------------
+    def target_for(self, entry: bool, exit_: bool) -> int | None:
+        """Return the direction a signal pair asks for, or None (the kernel's ``target_nb``)."""
+        if entry == exit_:
+            return None
+        cur = self._sign()
+        if self.direction == "long":
+            if entry and cur == 0:
+                return 1
+            if exit_ and cur > 0:
+                return 0
+        elif self.direction == "both":
+            if entry and cur <= 0:
+                return 1
+            if exit_ and cur >= 0:
+                return -1
+        else:
+            if entry and cur == 0:
+                return -1
+            if exit_ and cur < 0:
+                return 0
+        return None
+
+    def _check_stops(self, t: pd.Timestamp, o: float, h: float, lo: float) -> None:
+        pos = self.ledger.positions[self.symbol]
+        entry = pos.avg_price
+        s = self.stops
+        sl = s.sl_stop if s._on(s.sl_stop) else 0.0
+        tp = s.tp_stop if s._on(s.tp_stop) else 0.0
+        tr = s.sl_trail if s._on(s.sl_trail) else 0.0
+        if pos.quantity > 0:
+            sl_level = entry * (1.0 - sl) if sl > 0 else -math.inf
+            tr_level = self._extreme * (1.0 - tr) if tr > 0 else -math.inf
+            stop_level = max(sl_level, tr_level)
+            reason = "stop_loss" if sl_level >= tr_level else "trailing_stop"
+            tp_level = entry * (1.0 + tp) if tp > 0 else math.inf
+            gap_stop, gap_tp = o <= stop_level, o >= tp_level
+            hit_stop, hit_tp = lo <= stop_level, h >= tp_level
+            extreme = h
+        else:
+            sl_level = entry * (1.0 + sl) if sl > 0 else math.inf
+            tr_level = self._extreme * (1.0 + tr) if tr > 0 else math.inf
+            stop_level = min(sl_level, tr_level)
+            reason = "stop_loss" if sl_level <= tr_level else "trailing_stop"
+            tp_level = entry * (1.0 - tp) if tp > 0 else -math.inf
+            gap_stop, gap_tp = o >= stop_level, o <= tp_level
+            hit_stop, hit_tp = h >= stop_level, lo <= tp_level
+            extreme = lo
+        if gap_stop:
+            self._close(o, t, reason)
+        elif gap_tp:
+            self._close(o, t, "take_profit")
+        elif hit_stop and (not hit_tp or s.stop_priority == "sl"):
+            self._close(stop_level, t, reason)
+        elif hit_tp:
+            self._close(tp_level, t, "take_profit")
+        elif (extreme > self._extreme) if pos.quantity > 0 else (extreme < self._extreme):
+            self._extreme = extreme
+
+    def on_bar(self, time: pd.Timestamp, close_time: pd.Timestamp, o: float, h: float, lo: float, c: float,
+               v: float, entry: bool, exit_: bool, *, frac: float = 1.0) -> float:
+        """Process one completed bar (open time ``time``); return the equity at its close."""
+        self.bar_index += 1
+        ctx = self.context
+        ctx.time, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.bar_close, ctx.bar_volume = time, o, h, lo, c, v
+        ctx.price = o
+        if self.execution == "next_open" and self.pending is not None:
+            target, self.pending = self.pending, None
+            self.move_to(target, o, time, frac=self._pending_frac, stop_from=time)
+        for res in getattr(self.executor, "on_bar", lambda: [])():
+            self._book(res)
+        if self.stops.active and self._sign() != 0 and self._stop_from is not None and time >= self._stop_from:
+            self._check_stops(time, o, h, lo)
+        target = self.target_for(entry, exit_)
+        if target is not None:
+            if self.execution == "next_open":
+                self.pending, self._pending_frac = target, frac
+            else:
+                self.move_to(target, c, close_time, frac=frac, stop_from=close_time)
+        ctx.price, ctx.time = c, close_time
+        equity = self.ledger.equity({self.symbol: c})
+        for check in self.checks:
+            on_equity = getattr(check, "on_equity", None)
+            if on_equity is not None:
+                on_equity(close_time, equity, ledger=self.ledger)
+        event = {"time": time, "close": c, "entry": bool(entry), "exit": bool(exit_), "equity": equity,
+                 "position": self.ledger.position(self.symbol), "cash": self.ledger.cash}
+        for hook in self.hooks.on_bar:
+            hook(event)
+        return equity

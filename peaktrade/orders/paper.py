@@ -1,0 +1,148 @@
+"""Paper executor: simulated fills with exactly the backtest's cost model.
+
+Market orders fill at the context's current price moved by slippage (buys up, sells down), with
+fees ``fees × notional + fixed_fees``, as in :mod:`peaktrade.backtest.nb`. Limit orders rest and
+fill when a bar trades through their price (at the limit, or at the open when the bar opens
+beyond it), optionally capped per bar at a share of the bar's volume (partial fills). Fill times
+are the market time of the context, never the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from peaktrade.errors import bad_value
+from peaktrade.orders.model import OrderError, OrderExecutionResult, OrderFill, OrderRequest, OrderStatus
+
+
+@dataclass
+class PaperMarketContext:
+    """The market as the paper executor sees it: the current price and the current bar.
+
+    ``price`` is where a market order would trade now (the bar's open at the open, a stop level
+    when a stop is hit, the close at the close); ``time`` is the market time of that moment.
+    """
+
+    symbol: str
+    time: pd.Timestamp | None = None
+    price: float = float("nan")
+    bar_open: float = float("nan")
+    bar_high: float = float("nan")
+    bar_low: float = float("nan")
+    bar_close: float = float("nan")
+    bar_volume: float = float("nan")
+
+
+@dataclass
+class PaperExecutor:
+    """Simulated order execution (implements :class:`~peaktrade.orders.OrderExecutor`).
+
+    Parameters
+    ----------
+    context
+        The shared market context, updated by the caller as market time advances.
+    fees, fixed_fees, slippage
+        The backtest's cost model.
+    volume_share
+        When set, a limit order fills at most this share of a bar's volume per bar (partial fills).
+    """
+
+    context: PaperMarketContext
+    fees: float = 0.0
+    fixed_fees: float = 0.0
+    slippage: float = 0.0
+    volume_share: float | None = None
+    _resting: dict[str, OrderRequest] = field(default_factory=dict)
+    _filled: dict[str, float] = field(default_factory=dict)
+    _seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for name in ("fees", "slippage"):
+            v = getattr(self, name)
+            if not 0 <= v < 1:
+                raise OrderError(bad_value(name, v, "a fraction in [0, 1)"))
+        if self.volume_share is not None and not 0 < self.volume_share <= 1:
+            raise OrderError(bad_value("volume_share", self.volume_share, "a fraction in (0, 1]"))
+
+    # -- cost model ------------------------------------------------------------------------
+    def fill_price(self, side: str, price: float) -> float:
+        """Return the fill price of a market order at ``price`` (slippage against the trader)."""
+        return price * (1.0 + self.slippage) if side == "buy" else price * (1.0 - self.slippage)
+
+    def fee(self, notional: float) -> float:
+        return notional * self.fees + self.fixed_fees
+
+    def _fill(self, req: OrderRequest, qty: float, price: float) -> OrderFill:
+        return OrderFill(req.client_order_id, req.symbol, req.side, qty, price, self.fee(qty * price),
+                         self.context.time, req.tag)
+
+    # -- OrderExecutor ---------------------------------------------------------------------
+    def submit(self, request: OrderRequest) -> OrderExecutionResult:
+        """Fill a market order now; rest a limit order (filling what already crosses)."""
+        if request.client_order_id in self._seen:
+            return OrderExecutionResult(request, OrderStatus.REJECTED, reason="duplicate client_order_id")
+        if request.symbol != self.context.symbol:
+            return OrderExecutionResult(request, OrderStatus.REJECTED,
+                                        reason=f"unknown symbol {request.symbol!r} (paper market is {self.context.symbol})")
+        price = self.context.price
+        if not price > 0:
+            return OrderExecutionResult(request, OrderStatus.REJECTED, reason="no market price yet")
+        self._seen.add(request.client_order_id)
+        if request.type == "market":
+            fill = self._fill(request, request.quantity, self.fill_price(request.side, price))
+            return OrderExecutionResult(request, OrderStatus.FILLED, (fill,))
+        crosses = price <= request.limit_price if request.side == "buy" else price >= request.limit_price
+        if crosses:  # marketable limit: fills now at the better of price and limit
+            px = min(price, request.limit_price) if request.side == "buy" else max(price, request.limit_price)
+            return OrderExecutionResult(request, OrderStatus.FILLED, (self._fill(request, request.quantity, px),))
+        if request.time_in_force in ("IOC", "FOK"):
+            return OrderExecutionResult(request, OrderStatus.CANCELLED, reason=f"{request.time_in_force}: not marketable")
+        self._resting[request.client_order_id] = request
+        self._filled[request.client_order_id] = 0.0
+        return OrderExecutionResult(request, OrderStatus.ACCEPTED)
+
+    def cancel(self, client_order_id: str) -> OrderExecutionResult:
+        req = self._resting.pop(client_order_id, None)
+        if req is None:
+            raise OrderError(bad_value("client_order_id", client_order_id, "the id of a resting order"))
+        self._filled.pop(client_order_id, None)
+        return OrderExecutionResult(req, OrderStatus.CANCELLED, reason="cancelled")
+
+    def open_orders(self) -> list[OrderRequest]:
+        return list(self._resting.values())
+
+    # -- market time -----------------------------------------------------------------------
+    def on_bar(self) -> list[OrderExecutionResult]:
+        """Match resting limit orders against the context's current bar; return the fills made."""
+        out = []
+        c = self.context
+        for oid, req in list(self._resting.items()):
+            lim = req.limit_price
+            if req.side == "buy":
+                if not c.bar_low <= lim:
+                    continue
+                px = min(c.bar_open, lim)
+            else:
+                if not c.bar_high >= lim:
+                    continue
+                px = max(c.bar_open, lim)
+            remaining = req.quantity - self._filled[oid]
+            qty = remaining
+            if self.volume_share is not None:
+                qty = min(remaining, self.volume_share * c.bar_volume)
+                if qty <= 0:
+                    continue
+            self._filled[oid] += qty
+            done = self._filled[oid] >= req.quantity * (1 - 1e-12)
+            if done:
+                del self._resting[oid]
+                del self._filled[oid]
+            fill = self._fill(req, qty, px)
+            out.append(OrderExecutionResult(req, OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED,
+                                            (fill,)))
+        return out
+
+
+__all__ = ["PaperExecutor", "PaperMarketContext"]
