@@ -62,6 +62,11 @@ class ReportsConfig(_Section):
     dir: Path = Path("reports")
 
 
+class RunsConfig(_Section):
+    #: Run logs of paper/shadow/testnet/live sessions: <dir>/<run_id>/{meta.json,events.jsonl}.
+    dir: Path = Path("runs")
+
+
 class DemoConfig(_Section):
     symbol: str = "BTC/USD"
     timeframe: str = "1h"
@@ -82,6 +87,7 @@ class Config(_Section):
     demo: DemoConfig = DemoConfig()
     tracking: TrackingConfig = TrackingConfig()
     reports: ReportsConfig = ReportsConfig()
+    runs: RunsConfig = RunsConfig()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)
@@ -95,6 +101,11 @@ class Config(_Section):
     def data_dir(self) -> Path:
         """Return the absolute data directory."""
         return self.resolve_path(self.data.dir)
+
+    @property
+    def runs_dir(self) -> Path:
+        """Return the absolute run-log directory."""
+        return self.resolve_path(self.runs.dir)
 
     @property
     def reports_dir(self) -> Path:
