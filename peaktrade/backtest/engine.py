@@ -120,7 +120,7 @@ def _as_bool(name: str, s: Any, index: pd.Index) -> np.ndarray:
     return np.ascontiguousarray(arr.to_numpy(dtype=np.bool_))
 
 
-def _check_bars(bars: pd.DataFrame, name: str = "bars") -> None:
+def check_bars(bars: pd.DataFrame, name: str = "bars") -> None:
     if not isinstance(bars, pd.DataFrame):
         raise BacktestError(f"{name} is a {type(bars).__name__}: expected a bars DataFrame")
     missing = [c for c in ("open", "high", "low", "close") if c not in bars]
@@ -196,7 +196,7 @@ def from_signals(
     h = high.astype(np.float64) if high is not None else np.maximum(o, c)
     lo = low.astype(np.float64) if low is not None else np.minimum(o, c)
     bars = pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": 0.0}, index=close.index)
-    _check_bars(bars, "close")
+    check_bars(bars, "close")
     prices = prices_from_bars(bars)
     return _simulate(bars, prices, _as_bool("entries", entries, bars.index),
                      _as_bool("exits", exits, bars.index), options)
@@ -216,7 +216,7 @@ def run(strategy: str | Strategy, bars: pd.DataFrame, **kwargs: Any) -> Backtest
     parameters by name, e.g. ``run("ma_crossover", bars, fees=0.0026, fast=20, slow=100)``.
     """
     strat = get_strategy(strategy)
-    _check_bars(bars)
+    check_bars(bars)
     opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
     sig, stops = split_params(strat, kwargs)
     resolved = strat.resolve(sig)

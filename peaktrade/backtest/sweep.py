@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.backtest import nb
-from peaktrade.backtest.engine import SIM_DEFAULTS, _check_bars, sim_params, size_fraction, split_params
+from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, sim_params, size_fraction, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
 from peaktrade.backtest.stats import annualization
 from peaktrade.errors import BacktestError
@@ -39,6 +39,8 @@ class SweepResult:
     part_sums: np.ndarray | None = None
     #: bars in each part
     part_bars: np.ndarray | None = None
+    #: simulator options the sweep ran with (``run(**options, **params)`` reproduces a row)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def param_names(self) -> list[str]:
@@ -55,8 +57,8 @@ class SweepResult:
 
     def best_params(self, metric: str = "sharpe", *, minimize: bool = False) -> dict[str, Any]:
         """Return the parameters of :meth:`best` as a dict."""
-        row = self.best(metric, minimize=minimize)
-        return {k: _py(row[k]) for k in self.param_names}
+        label = self.best(metric, minimize=minimize).name
+        return {k: _py(self.table.at[label, k]) for k in self.param_names}
 
     def heatmap(self, x: str, y: str, metric: str = "sharpe"):
         """Return a plotly heatmap of ``metric`` over parameters ``x`` and ``y`` (best over the rest)."""
@@ -133,7 +135,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     """
     t_start = time.perf_counter()
     strat = get_strategy(strategy)
-    _check_bars(bars)
+    check_bars(bars)
     opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
     grids = dict(kwargs)
     for k, v in strat.sim_defaults.items():
@@ -175,6 +177,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         n_bars=len(bars),
         part_sums=part_sums,
         part_bars=np.diff(bounds),
+        options={**SIM_DEFAULTS, **opts},
     )
 
 

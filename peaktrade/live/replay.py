@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.backtest.engine import SIM_DEFAULTS, _check_bars, sim_params, size_fraction, split_params
+from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, sim_params, size_fraction, split_params
 from peaktrade.backtest.enums import EXIT_OPEN, EXIT_REASON_NAMES, trade_dt
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import bar_interval
@@ -58,7 +58,7 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     and ``hooks`` (pipeline callbacks, e.g. a run log).
     """
     strat = get_strategy(strategy)
-    _check_bars(bars)
+    check_bars(bars)
     opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
     o = {**SIM_DEFAULTS, **opts}
     sig, stops = split_params(strat, kwargs)

@@ -135,7 +135,8 @@ def test_best_and_heatmap_when_sweep_done(bars):
     res = sweep("ma_crossover", bars, fast=[3, 5, 8], slow=[20, 40])
     best = res.best("sharpe")
     assert best["sharpe"] == res.table["sharpe"].max()
-    assert res.best_params("max_drawdown", minimize=True)["fast"] in (3, 5, 8)
+    bp = res.best_params("max_drawdown", minimize=True)
+    assert bp["fast"] in (3, 5, 8) and type(bp["fast"]) is int and type(bp["slow"]) is int
     fig = res.heatmap("fast", "slow", "total_return")
     assert np.asarray(fig.data[0].z).shape == (2, 3)
     with pytest.raises(BacktestError, match="metric='nope'"):

@@ -1,0 +1,83 @@
+"""Research kernels: pure numba over numpy arrays (no pandas, no I/O, no config).
+
+The random draws are made by the caller (a seeded ``numpy.random.Generator``) and passed in as
+index arrays, so a kernel is a deterministic function of its inputs whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+#: Columns of the ``out_stats`` array written by :func:`resample_paths_nb`.
+MC_FINAL_RETURN, MC_MAX_DRAWDOWN, MC_SHARPE = 0, 1, 2
+MC_N_STATS = 3
+
+
+@njit(cache=True, parallel=True)
+def resample_paths_nb(r, starts, block, n_steps, grid, ann_factor, out_stats, out_grid):
+    """Compound resampled returns into equity paths and summarize each path.
+
+    Path ``s`` takes, at step ``t`` (0-based), the return ``r[starts[s, t // block] + t % block]``:
+    with ``block == 1`` ``starts`` holds one index per step (i.i.d. bootstrap or a permutation),
+    with ``block > 1`` one start per block of ``block`` consecutive returns (moving-block bootstrap).
+
+    Parameters
+    ----------
+    r : float64 (n,)
+        Returns to draw from (simple returns, > -1).
+    starts : int64 (n_sims, m)
+        Draws, as described above (``m * block >= n_steps``).
+    block : int
+        Block length (1 for index-per-step draws).
+    n_steps : int
+        Steps per path.
+    grid : int64 (g,)
+        Increasing step numbers in ``0..n_steps`` at which the equity is written to ``out_grid``
+        (step 0 is the start, equity 1).
+    ann_factor : float
+        Steps per year for the Sharpe ratio (NaN: no Sharpe ratio).
+    out_stats : float64 (n_sims, MC_N_STATS)
+        Written: final return, max drawdown (positive fraction; the start is the first peak),
+        annualized Sharpe ratio (mean / std with ddof=1 × sqrt(ann_factor)).
+    out_grid : float64 (n_sims, g)
+        Written: the equity at the ``grid`` steps, as a multiple of the start.
+    """
+    n_sims = starts.shape[0]
+    n_grid = grid.shape[0]
+    for s in prange(n_sims):
+        eq = 1.0
+        peak = 1.0
+        mdd = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        g = 0
+        while g < n_grid and grid[g] == 0:
+            out_grid[s, g] = 1.0
+            g += 1
+        for t in range(n_steps):
+            x = r[starts[s, t // block] + t % block]
+            eq *= 1.0 + x
+            s1 += x
+            s2 += x * x
+            if eq >= peak:
+                peak = eq
+            else:
+                dd = 1.0 - eq / peak
+                if dd > mdd:
+                    mdd = dd
+            while g < n_grid and grid[g] == t + 1:
+                out_grid[s, g] = eq
+                g += 1
+        out_stats[s, MC_FINAL_RETURN] = eq - 1.0
+        out_stats[s, MC_MAX_DRAWDOWN] = mdd
+        sharpe = np.nan
+        if n_steps > 1 and not np.isnan(ann_factor):
+            mean = s1 / n_steps
+            var = (s2 - n_steps * mean * mean) / (n_steps - 1.0)
+            if var > 0.0:
+                sharpe = mean / np.sqrt(var) * np.sqrt(ann_factor)
+        out_stats[s, MC_SHARPE] = sharpe
+
+
+__all__ = ["MC_FINAL_RETURN", "MC_MAX_DRAWDOWN", "MC_N_STATS", "MC_SHARPE", "resample_paths_nb"]

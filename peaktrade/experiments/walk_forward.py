@@ -1,0 +1,424 @@
+"""Walk-forward optimization: optimize on a train window, trade the next test window, roll on.
+
+Windows
+    ``train``, ``test`` and ``step`` are bar counts (int) or time spans: a fixed duration
+    (``"180D"``, ``"12h"``, ``"1W"``, a ``pd.Timedelta``) or a calendar offset (``"3MS"``, ``"1ME"``,
+    ``pd.DateOffset(months=3)``); both kinds cannot be mixed. Fold ``i`` (from 0):
+
+    * rolling: train = [start + i·step, start + i·step + train), test = [train end, train end + test);
+    * anchored: train = [start, start + train + i·step), same test rule.
+
+    ``step`` defaults to ``test`` (back-to-back test windows); it may be larger (gaps between test
+    windows) but not smaller (overlapping test windows cannot be stitched). Folds are made while
+    the whole test window lies inside the data. With time spans, a window is the bars whose open
+    time falls in it; a fold whose train window has fewer than ``max(2, n_parts)`` bars or whose
+    test window has fewer than 2 bars (a data gap) is skipped and counted.
+
+Optimization
+    ``peaktrade.backtest.sweep(strategy, train_bars, progress=progress, n_parts=n_parts, **kw)`` and
+    the best row by ``metric`` (``minimize`` for e.g. ``max_drawdown``). When no combination has a
+    finite ``metric`` (nothing traded) the fold stays flat in its test window.
+
+Test runs (no lookahead, warm indicators)
+    The best parameters' signals are computed on the bars from the train window's start to the
+    test window's end (the train window is the indicators' warm-up), then every signal before the
+    test window is dropped and the simulation runs over those bars: the account is flat with its
+    cash when the test window opens, and only trades entered in the test window exist. A position
+    still open at the test window's last bar is closed at that bar's close, paying fees and
+    slippage (``exit_reason = "window_end"``): every fold is self-contained and the next starts
+    flat.
+
+Stitching
+    Fold ``i`` starts with the cash fold ``i − 1`` ended with (the first with ``init_cash``), so the
+    out-of-sample equity is one chained curve; its stats come from
+    :func:`peaktrade.backtest.compute_stats` over the stitched equity, positions and trades.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from peaktrade.errors import BacktestError, bad_value
+
+
+@dataclass
+class WalkForwardResult:
+    """Folds and the stitched out-of-sample backtest of a walk-forward optimization.
+
+    Attributes
+    ----------
+    folds : pandas.DataFrame
+        One row per fold: ``fold``, ``train_start``, ``train_end``, ``test_start``, ``test_end``
+        (times of the first and last bar of each window, inclusive), ``train_bars``,
+        ``test_bars``, the best parameters (columns named as the parameters), ``train_<metric>``,
+        ``n_combos``, then the test window's stats as ``test_<stat key>``.
+    oos_equity, oos_positions : pandas.Series
+        Stitched out-of-sample equity and position at each test bar's close.
+    oos_trades : pandas.DataFrame
+        Out-of-sample trades with a ``fold`` column; ``entry_idx``/``exit_idx`` index ``oos_equity``.
+    metric : str
+        The optimization metric.
+    params : list of str
+        The optimized parameters (the best-parameter columns of ``folds``).
+    init_cash : float
+    strategy : str
+        The strategy's name.
+    options : dict
+        The simulator options the sweeps and test runs used (the defaults filled in).
+    sweeps : list
+        The train-window ``SweepResult`` of each fold (e.g. for ``pbo_from_part_sums``).
+    n_skipped_folds : int
+        Folds skipped for too few bars (time-span windows over data gaps).
+    """
+
+    folds: pd.DataFrame
+    oos_equity: pd.Series
+    oos_positions: pd.Series
+    oos_trades: pd.DataFrame
+    metric: str
+    params: list[str]
+    init_cash: float
+    strategy: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    minimize: bool = False
+    anchored: bool = False
+    sweeps: list[Any] = field(default_factory=list, repr=False)
+    n_skipped_folds: int = 0
+
+    @property
+    def oos_returns(self) -> pd.Series:
+        """Bar returns of the stitched equity (the first against the initial cash)."""
+        prev = self.oos_equity.shift(1).fillna(self.init_cash)
+        return (self.oos_equity / prev - 1.0).rename("returns")
+
+    def stats(self) -> pd.Series:
+        """Return the backtest stats (``peaktrade.backtest.compute_stats``) of the stitched curve."""
+        from peaktrade.backtest import compute_stats
+
+        return compute_stats(self.oos_equity, self.oos_positions, self.oos_trades, init_cash=self.init_cash)
+
+    @property
+    def param_stability(self) -> pd.DataFrame:
+        """Per optimized parameter: ``mean``, ``std``, ``min``, ``max`` (numeric parameters),
+        ``n_unique``, ``mode`` (the most frequent value, as text) and ``mode_share`` (share of
+        folds at the mode), over the folds that had a best combination."""
+        rows = {}
+        for p in self.params:
+            col = self.folds[p].dropna()
+            num = pd.to_numeric(col, errors="coerce") if len(col) else col
+            numeric = len(col) > 0 and num.notna().all() and not col.map(lambda v: isinstance(v, bool)).any()
+            counts = col.value_counts(sort=True)
+            rows[p] = {
+                "mean": float(num.mean()) if numeric else math.nan,
+                "std": float(num.std(ddof=1)) if numeric and len(num) > 1 else math.nan,
+                "min": float(num.min()) if numeric else math.nan,
+                "max": float(num.max()) if numeric else math.nan,
+                "n_unique": int(col.nunique()),
+                "mode": str(counts.index[0]) if len(counts) else None,
+                "mode_share": float(counts.iloc[0] / len(col)) if len(counts) else math.nan,
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def plot(self):
+        """Return a plotly figure of the stitched out-of-sample equity with the fold boundaries."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure(go.Scatter(x=self.oos_equity.index, y=self.oos_equity, name="OOS equity"))
+        for t in self.folds["test_start"]:
+            fig.add_vline(x=t, line=dict(width=1, dash="dot", color="grey"))
+        fig.update_layout(title=f"walk-forward ({len(self.folds)} folds, by {self.metric})", yaxis_title="equity")
+        return fig
+
+
+# --------------------------------------------------------------------------------------------
+# windows
+
+
+def _span(name: str, v: Any) -> int | pd.Timedelta | pd.DateOffset:
+    """Return a window length as a bar count or a time span, or raise naming the argument."""
+    if isinstance(v, (bool, np.bool_)):
+        raise BacktestError(bad_value(name, v, "a bar count (int) or a time span like '180D'"))
+    if isinstance(v, (int, np.integer)):
+        if v < 1:
+            raise BacktestError(bad_value(name, v, "a positive bar count"))
+        return int(v)
+    if isinstance(v, pd.DateOffset):
+        return v
+    if isinstance(v, (pd.Timedelta, _dt.timedelta, np.timedelta64)):
+        td = pd.Timedelta(v)
+    elif isinstance(v, str):
+        try:
+            with warnings.catch_warnings():
+                # a deprecated unit is an error here: pandas reads "3MS" as 3 milliseconds, with a warning
+                warnings.simplefilter("error")
+                td = pd.Timedelta(v)
+        except (ValueError, Warning):
+            try:
+                off = pd.tseries.frequencies.to_offset(v)
+            except ValueError:
+                raise BacktestError(bad_value(name, v, "a bar count (int) or a time span like '180D'")) from None
+            return off
+    else:
+        raise BacktestError(bad_value(name, v, "a bar count (int) or a time span like '180D'"))
+    if td <= pd.Timedelta(0):
+        raise BacktestError(bad_value(name, v, "a positive time span"))
+    return td
+
+
+def _windows(index: pd.DatetimeIndex, train: Any, test: Any, step: Any, anchored: bool,
+             min_train: int) -> tuple[list[tuple[int, int, int, int]], int]:
+    """Return the (train_start, train_end, test_start, test_end) positions (ends exclusive) and the skip count."""
+    n = len(index)
+    tr, te = _span("train", train), _span("test", test)
+    st = _span("step", step) if step is not None else te
+    kinds = {name: isinstance(v, int) for name, v in (("train", tr), ("test", te), ("step", st))}
+    if len(set(kinds.values())) > 1:
+        shown = ", ".join(f"{k}={v!r}" for k, v in (("train", train), ("test", test), ("step", step)) if v is not None)
+        raise BacktestError(f"{shown} mix bar counts and time spans: expected all bar counts or all time spans")
+    out: list[tuple[int, int, int, int]] = []
+    skipped = 0
+    if isinstance(tr, int):
+        if st < te:
+            raise BacktestError(f"step={st!r} is invalid: expected step >= test={te!r} (test windows must not overlap)")
+        if te < 2:
+            raise BacktestError(bad_value("test", test, "at least 2 bars"))
+        if tr < min_train:
+            raise BacktestError(bad_value("train", train, f"at least {min_train} bars (max(2, n_parts))"))
+        if tr + te > n:
+            raise BacktestError(f"train={train!r} + test={test!r} bars do not fit: bars has {n} rows")
+        i = 0
+        while True:
+            a = 0 if anchored else i * st
+            b = tr + i * st
+            if b + te > n:
+                break
+            out.append((a, b, b, b + te))
+            i += 1
+        return out, skipped
+    from peaktrade.backtest.stats import bar_interval
+
+    start = index[0]
+    interval = bar_interval(index)
+    end = index[-1] + interval
+    for name, raw, span in (("train", train, tr), ("test", test, te), ("step", step, st)):
+        if _ahead(start, span) - start < interval:
+            raise BacktestError(bad_value(name, raw, f"a time span of at least one bar ({interval})"))
+    if _ahead(start, te) > _ahead(start, st):
+        raise BacktestError(f"step={step!r} is invalid: expected step >= test={test!r} (test windows must not overlap)")
+    if _ahead(_ahead(start, tr), te) > end:
+        raise BacktestError(f"train={train!r} + test={test!r} do not fit: bars span {end - start} ({n} rows)")
+    i = 0
+    while True:
+        t_shift = _ahead(start, st, i)
+        t_train_end = _ahead(t_shift, tr)
+        t_test_end = _ahead(t_train_end, te)
+        if t_test_end > end:
+            break
+        a = 0 if anchored else int(index.searchsorted(t_shift, side="left"))
+        b = int(index.searchsorted(t_train_end, side="left"))
+        c = int(index.searchsorted(t_test_end, side="left"))
+        if b - a < min_train or c - b < 2:
+            skipped += 1
+        else:
+            out.append((a, b, b, c))
+        i += 1
+    return out, skipped
+
+
+def _ahead(t: pd.Timestamp, span: Any, times: int = 1) -> pd.Timestamp:
+    # zero steps is ``t`` itself (an anchored offset times 0 would roll ``t`` to the next anchor)
+    return t if times == 0 else t + span * times
+
+
+# --------------------------------------------------------------------------------------------
+# test runs
+
+
+def _typed(strat: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Return ``params`` coerced to the strategy's parameter types (a sweep row holds ints as floats)."""
+    by_name = {p.name: p for p in strat.params}
+    return {k: by_name[k].coerce(v, strategy=strat.name) if k in by_name else v for k, v in params.items()}
+
+
+def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, Any] | None,
+                  opts: dict[str, Any], cash: float) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """Simulate ``params`` over ``window`` trading only from bar ``off``; return the test part's
+    equity, positions and trades (indices relative to the test part), flat at its end."""
+    from peaktrade.backtest import from_signals
+    from peaktrade.backtest.engine import split_params
+    from peaktrade.backtest.enums import EXIT_SIGNAL, trade_dt
+    from peaktrade.backtest.result import trades_frame
+    from peaktrade.strategies.base import SIM_PARAMS, prices_from_bars, signal_arrays
+
+    n = len(window)
+    if params is None:  # no tradable combination in the train window: stay flat
+        idx = window.index[off:]
+        equity = pd.Series(cash, index=idx, name="equity", dtype=float)
+        empty = trades_frame(np.empty(0, dtype=trade_dt), idx)
+        return equity, pd.Series(0.0, index=idx, name="position"), empty
+    sig, stops = split_params(strat, params)
+    resolved = strat.resolve(sig)
+    for k in SIM_PARAMS:
+        if k in resolved:
+            stops[k] = resolved[k]
+    prices = prices_from_bars(window if "volume" in window else window.assign(volume=0.0))
+    entries, exits = signal_arrays(strat, prices, resolved)
+    entries[:off] = False
+    exits[:off] = False
+    res = from_signals(window["close"], entries, exits, open=window["open"], high=window["high"],
+                       low=window["low"], **{**opts, **stops, "init_cash": cash})
+    equity = res.equity.iloc[off:].copy()
+    pos = res.positions.iloc[off:].copy()
+    trades = res.trades.copy()
+    trades["entry_idx"] -= off
+    trades["exit_idx"] -= off
+    if len(trades) and bool(trades["is_open"].iloc[-1]):
+        # close the open position at the test window's last close, paying the exit costs
+        i = trades.index[-1]
+        o = res.options
+        size = float(trades.at[i, "size"])
+        c = float(window["close"].iloc[n - 1])
+        slip, fee, fixed = float(o["slippage"]), float(o["fees"]), float(o["fixed_fees"])
+        long = int(trades.at[i, "direction"]) > 0
+        fill = c * (1.0 - slip) if long else c * (1.0 + slip)
+        paid = size * fill * fee + fixed
+        entry_px, entry_fees = float(trades.at[i, "entry_price"]), float(trades.at[i, "entry_fees"])
+        pnl = (size * (fill - entry_px) if long else size * (entry_px - fill)) - entry_fees - paid
+        equity.iloc[-1] += pnl - float(trades.at[i, "pnl"])
+        pos.iloc[-1] = 0.0
+        trades.loc[i, ["exit_price", "exit_fees", "pnl", "ret"]] = [
+            fill, paid, pnl, pnl / (size * entry_px + entry_fees)]
+        trades.loc[i, "exit_reason_code"] = EXIT_SIGNAL
+        trades.loc[i, "exit_reason"] = "window_end"
+        trades.loc[i, "is_open"] = False
+    return equity, pos, trades
+
+
+def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, step: Any = None,
+                 anchored: bool = False, metric: str = "sharpe", minimize: bool = False, n_parts: int = 16,
+                 progress: bool = False, **kw: Any) -> WalkForwardResult:
+    """Optimize on rolling (or anchored) train windows and trade each following test window.
+
+    Parameters
+    ----------
+    strategy
+        Strategy name or object.
+    bars
+        Bars DataFrame on a DatetimeIndex.
+    train, test, step
+        Window lengths: bar counts (int) or time spans (``"180D"``, ``pd.Timedelta``,
+        ``pd.DateOffset``), not mixed. ``step`` (default ``test``) moves the windows; it must be
+        at least ``test``.
+    anchored
+        Train windows all start at the first bar and grow by ``step`` (default: rolling windows of
+        fixed length).
+    metric, minimize
+        Stat key the train sweeps are ranked by (see ``peaktrade.backtest.STAT_KEYS``) and whether
+        lower is better.
+    n_parts
+        Passed to each train sweep (per-part return sums, kept in ``WalkForwardResult.sweeps``).
+    progress
+        Passed to each train sweep (a progress bar per sweep).
+    **kw
+        Simulator options (scalars) and parameter grids, forwarded to
+        :func:`peaktrade.backtest.sweep`; the simulator options also apply to the test runs.
+
+    Returns
+    -------
+    WalkForwardResult
+
+    Notes
+    -----
+    See the module docstring for how windows, warm-up, open positions and stitching work.
+    """
+    from peaktrade.backtest import STAT_KEYS, compute_stats, sweep
+    from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, sim_params
+    from peaktrade.strategies.base import SIM_PARAMS
+    from peaktrade.strategies.registry import get_strategy
+
+    strat = get_strategy(strategy)
+    check_bars(bars)
+    if metric not in STAT_KEYS:
+        raise BacktestError(bad_value("metric", metric, "one of " + ", ".join(STAT_KEYS)))
+    if isinstance(n_parts, bool) or not isinstance(n_parts, (int, np.integer)) or n_parts < 1:
+        raise BacktestError(bad_value("n_parts", n_parts, "a positive integer"))
+    opts = {k: v for k, v in kw.items() if k in SIM_DEFAULTS and k not in SIM_PARAMS}
+    sim_params(**opts)  # validate the simulator options once, before any fold runs
+    init_cash = float(opts.get("init_cash", SIM_DEFAULTS["init_cash"]))
+    windows, skipped = _windows(bars.index, train, test, step, anchored, max(2, int(n_parts)))
+    if not windows:
+        raise BacktestError(f"train={train!r}, test={test!r} give no fold with enough bars: bars has {len(bars)} rows "
+                            f"({skipped} fold(s) skipped for data gaps)")
+
+    rows: list[dict[str, Any]] = []
+    eq_parts: list[pd.Series] = []
+    pos_parts: list[pd.Series] = []
+    trade_parts: list[pd.DataFrame] = []
+    sweeps: list[Any] = []
+    param_names: list[str] = []
+    cash = init_cash
+    offset = 0
+    for fold, (a, b, c, d) in enumerate(windows):
+        sw = sweep(strat, bars.iloc[a:b], progress=progress, n_parts=int(n_parts), **kw)
+        sweeps.append(sw)
+        if not param_names:
+            param_names = sw.param_names
+        col = sw.table[metric] if len(sw.table) else pd.Series(dtype=float)
+        if col.notna().any():
+            best_row = sw.best(metric, minimize=minimize)
+            best = _typed(strat, sw.best_params(metric, minimize=minimize))
+            train_value = float(best_row[metric])
+        else:
+            best, train_value = None, math.nan
+        window = bars.iloc[a:d]
+        equity, pos, trades = _test_segment(strat, window, c - a, best, opts, cash)
+        st = compute_stats(equity, pos, trades, init_cash=cash)
+        row: dict[str, Any] = {
+            "fold": fold,
+            "train_start": bars.index[a], "train_end": bars.index[b - 1],
+            "test_start": bars.index[c], "test_end": bars.index[d - 1],
+            "train_bars": b - a, "test_bars": d - c,
+        }
+        row.update({p: (best[p] if best is not None else None) for p in param_names})
+        row[f"train_{metric}"] = train_value
+        row["n_combos"] = len(sw.table)
+        row.update({f"test_{k}": float(v) for k, v in st.items()})
+        rows.append(row)
+        t = trades.copy()
+        t["entry_idx"] += offset
+        t["exit_idx"] += offset
+        t.insert(0, "fold", fold)
+        trade_parts.append(t)
+        eq_parts.append(equity)
+        pos_parts.append(pos)
+        offset += len(equity)
+        cash = float(equity.iloc[-1])
+
+    folds = pd.DataFrame(rows)
+    oos_trades = pd.concat(trade_parts, ignore_index=True) if trade_parts else pd.DataFrame()
+    oos_trades.index.name = "id"
+    return WalkForwardResult(
+        folds=folds,
+        oos_equity=pd.concat(eq_parts).rename("equity"),
+        oos_positions=pd.concat(pos_parts).rename("position"),
+        oos_trades=oos_trades,
+        metric=metric,
+        params=param_names,
+        init_cash=init_cash,
+        strategy=strat.name,
+        options={**SIM_DEFAULTS, **opts},
+        minimize=minimize,
+        anchored=anchored,
+        sweeps=sweeps,
+        n_skipped_folds=skipped,
+    )
+
+
+__all__ = ["WalkForwardResult", "walk_forward"]
