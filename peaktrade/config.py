@@ -74,6 +74,67 @@ class DemoConfig(_Section):
     seed: int = 7
 
 
+class LiveConfig(_Section):
+    """Gates of the ``live`` environment (see docs/safety.md). Live trading needs every gate open."""
+
+    #: Gate 1: live trading is off unless the config says so.
+    enabled: bool = False
+    #: Gate 2: this environment variable must be set, for the process, to the config hash
+    #: (``peaktrade live gates`` prints it), so a stale shell variable cannot arm another config.
+    arm_env: str = Field("PEAKTRADE_LIVE_ARMED", pattern=r"^[A-Z][A-Z0-9_]*$")
+    #: Readiness: the largest tolerated difference between the exchange clock and ours.
+    max_clock_skew_seconds: float = Field(2.0, gt=0)
+    #: Hosts a live session may reach (exact host names).
+    hosts: list[str] = ["api.kraken.com"]
+
+
+class RiskConfig(_Section):
+    """Pre-trade and per-session limits (quote currency). Unset = no limit in paper/shadow;
+    testnet and live refuse to start unless every limit is set (:meth:`require_limits_for`)."""
+
+    max_order_notional: float | None = Field(None, gt=0)
+    max_position_notional: float | None = Field(None, gt=0)
+    max_total_exposure: float | None = Field(None, gt=0)
+    max_open_positions: int | None = Field(None, ge=1)
+    #: Daily loss (UTC trading day) against start-of-day equity: absolute and in percent.
+    max_daily_loss: float | None = Field(None, gt=0)
+    max_daily_loss_pct: float | None = Field(None, gt=0, le=100)
+    #: Orders per minute of market time (sliding 60 s window).
+    max_orders_per_minute: int | None = Field(None, ge=1)
+    #: What a daily-loss breach engages: "halt" (nothing passes) or "reduce" (only reducing orders).
+    on_daily_loss: Literal["halt", "reduce"] = "halt"
+
+    def missing_limits(self) -> list[str]:
+        """Return the names of the limits that are not set (daily loss: either form counts)."""
+        names = ["max_order_notional", "max_position_notional", "max_total_exposure", "max_open_positions",
+                 "max_orders_per_minute"]
+        out = [n for n in names if getattr(self, n) is None]
+        if self.max_daily_loss is None and self.max_daily_loss_pct is None:
+            out.append("max_daily_loss or max_daily_loss_pct")
+        return out
+
+    def require_limits_for(self, environment: str) -> None:
+        """Raise :class:`ConfigError` when ``environment`` is testnet or live and a limit is unset."""
+        env = str(getattr(environment, "value", environment))
+        missing = self.missing_limits()
+        if env in ("testnet", "live") and missing:
+            raise ConfigError(f"[risk] {', '.join(missing)} not set: the {env} environment refuses to start "
+                              "without every risk limit configured")
+
+
+class SafetyConfig(_Section):
+    """Safety layer: persisted state (kill switch), audit trail and endpoint allow-lists."""
+
+    #: Kill-switch state files and the audit trail (relative to the project root).
+    state_dir: Path = Path("runs/state")
+    #: Append every safety decision (allow and deny) to ``<state_dir>/audit.jsonl``.
+    audit: bool = True
+    #: Hosts a testnet session may reach (exact host names).
+    testnet_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    #: Hosts a testnet session may reach only for validate-only requests (orders checked, never placed).
+    validate_hosts: list[str] = ["api.kraken.com"]
+
+
 class Secrets(_Section):
     kraken_api_key: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
@@ -88,6 +149,9 @@ class Config(_Section):
     tracking: TrackingConfig = TrackingConfig()
     reports: ReportsConfig = ReportsConfig()
     runs: RunsConfig = RunsConfig()
+    live: LiveConfig = LiveConfig()
+    risk: RiskConfig = RiskConfig()
+    safety: SafetyConfig = SafetyConfig()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from peaktrade import __version__
-from peaktrade.cli import config_cmd, data_cmd, research_cmd, strategies_cmd
+from peaktrade.cli import config_cmd, data_cmd, research_cmd, safety_cmd, strategies_cmd
 from peaktrade.cli._common import err_console
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(config_cmd.app, name="config", help="Show the effective configurat
 app.add_typer(data_cmd.app, name="data", help="Import, download, list and inspect market data.")
 app.add_typer(strategies_cmd.app, name="strategies", help="List and describe strategies.")
 research_cmd.register(app)
+safety_cmd.register(app)
 
 _DEBUG = {"on": False}
 

@@ -1,0 +1,137 @@
+"""``peaktrade kill-switch on|off|status`` and ``peaktrade live gates|run``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from peaktrade.cli._common import console, load_cfg
+
+kill_app = typer.Typer(no_args_is_help=True)
+live_app = typer.Typer(no_args_is_help=True)
+
+_SCOPE_HELP = "Which switch: all (every environment, the default), paper, shadow, testnet or live."
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``kill-switch`` and ``live`` command groups to the root app."""
+    app.add_typer(kill_app, name="kill-switch", help="Engage, release and show the persisted kill switch.")
+    app.add_typer(live_app, name="live", help="Live trading: show the live gates; run a live session.")
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _switch(cfg):
+    from peaktrade.safety import DecisionLog, KillSwitch
+
+    state_dir = cfg.resolve_path(cfg.safety.state_dir)
+    log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
+    return KillSwitch(state_dir, None, log=log), state_dir
+
+
+def _print_status(cfg) -> None:
+    from peaktrade.safety import KillSwitch, TradingEnvironment
+
+    ks, state_dir = _switch(cfg)
+    _say(f"kill switch state in {state_dir}:")
+    for scope in ("all", *(e.value for e in TradingEnvironment)):
+        _say(f"  {scope:<8} {ks.read(scope).describe()}")
+    eff = [f"{e.value} {KillSwitch(state_dir, e).state}" for e in TradingEnvironment]
+    _say("effective: " + ", ".join(eff))
+
+
+@kill_app.command("on")
+def kill_on(
+    ctx: typer.Context,
+    reason: str = typer.Option("engaged from the command line", "--reason", help="Why (recorded)."),
+    scope: str = typer.Option("all", "--scope", help=_SCOPE_HELP),
+    reducing: bool = typer.Option(False, "--reducing", help="Let exposure-reducing orders through (else: none)."),
+    confirm: bool = typer.Option(False, "--confirm", help="Needed to move a halted switch to --reducing."),
+) -> None:
+    """Engage the kill switch: halted (no orders; cancels still pass) or --reducing. Persisted until `off`."""
+    from peaktrade.safety import TradingState
+
+    cfg = load_cfg(ctx.obj)
+    ks, _ = _switch(cfg)
+    state = TradingState.REDUCING if reducing else TradingState.HALTED
+    st = ks.engage(reason, state=state, scope=scope, source="command", confirm=confirm)
+    _say(f"kill switch engaged: {st.describe()}")
+    _print_status(cfg)
+
+
+@kill_app.command("off")
+def kill_off(
+    ctx: typer.Context,
+    scope: str = typer.Option("all", "--scope", help=_SCOPE_HELP),
+    confirm: bool = typer.Option(False, "--confirm", help="Required: resetting lets orders through again."),
+    reason: str = typer.Option("", "--reason", help="Why (recorded)."),
+) -> None:
+    """Release the kill switch of one scope (needs --confirm). Other scopes stay as they are."""
+    cfg = load_cfg(ctx.obj)
+    ks, _ = _switch(cfg)
+    ks.reset(confirm=confirm, scope=scope, reason=reason or "reset from the command line")
+    _say(f"kill switch released (scope {scope})")
+    _print_status(cfg)
+
+
+@kill_app.command("status")
+def kill_status(ctx: typer.Context) -> None:
+    """Show every kill-switch scope and the effective state of each environment."""
+    _print_status(load_cfg(ctx.obj))
+
+
+def _gates(cfg, confirm: Optional[str], log=None):
+    from peaktrade.safety import KillSwitch, current_readiness_probe, live_gates
+
+    ks = KillSwitch(cfg.resolve_path(cfg.safety.state_dir), "live")
+    return live_gates(cfg, confirm=confirm, readiness=current_readiness_probe(), kill_switch=ks, log=log)
+
+
+@live_app.command("gates")
+def gates(
+    ctx: typer.Context,
+    confirm: Optional[str] = typer.Option(None, "--confirm", help="Token to check against this config."),
+) -> None:
+    """Show each live gate and whether it is open (exit 1 when any is closed). Prints no secrets."""
+    from peaktrade.safety import arm_value, confirm_token
+
+    cfg = load_cfg(ctx.obj)
+    results = _gates(cfg, confirm)
+    _say(f"live gates for {cfg.source} (config hash {cfg.config_hash()}):")
+    for i, r in enumerate(results, 1):
+        _say(f"  {i}. {r.name:<14} {'open' if r.open else 'CLOSED':<7} {r.detail}")
+    _say(f"arm this config for one process: {cfg.live.arm_env}={arm_value(cfg)}")
+    _say(f"confirm token for this config:   --confirm {confirm_token(cfg)}")
+    if not all(r.open for r in results):
+        raise typer.Exit(1)
+
+
+@live_app.command("run")
+def run(
+    ctx: typer.Context,
+    strategy: str = typer.Option(..., "--strategy", help="Strategy name."),
+    symbol: str = typer.Option(..., "--symbol", help="Market symbol, e.g. BTC/USD."),
+    timeframe: str = typer.Option(..., "--timeframe", help="Bar timeframe, e.g. 1h."),
+    confirm: Optional[str] = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
+) -> None:
+    """Run a live session: refused unless every live gate is open (see `peaktrade live gates`)."""
+    from peaktrade.safety import (
+        DecisionLog,
+        KillSwitch,
+        SafetyError,
+        assert_live_allowed,
+        build_checks,
+        current_readiness_probe,
+    )
+
+    cfg = load_cfg(ctx.obj)
+    state_dir = cfg.resolve_path(cfg.safety.state_dir)
+    log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
+    auth = assert_live_allowed(cfg, confirm=confirm, readiness=current_readiness_probe(),
+                               kill_switch=KillSwitch(state_dir, "live"), log=log)
+    build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
+    raise SafetyError(f"every live gate is open, but nothing was sent: the live session runner arrives with the "
+                      f"Kraken adapter ({strategy} on {symbol} {timeframe} not started)")

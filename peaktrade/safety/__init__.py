@@ -1,0 +1,38 @@
+"""Safety layer: trading environments, the SafetyGuard, RiskLimits, the kill switch and the live gates.
+
+Every order of every session passes ``build_checks(environment, config=..., executor_kind=...)``
+— a :class:`SafetyGuard` then :class:`RiskLimits` — inside the execution pipeline. See docs/safety.md.
+"""
+
+from peaktrade.safety._audit import DecisionLog, DecisionRecord
+from peaktrade.safety._environment import EXECUTOR_KINDS, TradingEnvironment, TradingState
+from peaktrade.safety._errors import LiveGateClosed, SafetyError
+from peaktrade.safety._factory import build_checks
+from peaktrade.safety._guard import SafetyGuard
+from peaktrade.safety._kill_switch import SCOPES, KillSwitch, SwitchState
+from peaktrade.safety._limits import RiskLimits, require_limits_for
+from peaktrade.safety._live import (
+    LIVE_GATES,
+    READINESS_ITEMS,
+    GateResult,
+    LiveAuthorization,
+    ProbeResult,
+    ReadinessItem,
+    ReadinessProbe,
+    ReadinessReport,
+    arm_value,
+    assert_live_allowed,
+    confirm_token,
+    current_readiness_probe,
+    live_gates,
+    register_readiness_probe,
+)
+from peaktrade.safety._orders import is_reducing
+
+__all__ = [
+    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DecisionLog", "DecisionRecord", "GateResult",
+    "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
+    "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SwitchState", "TradingEnvironment",
+    "TradingState", "arm_value", "assert_live_allowed", "build_checks", "confirm_token", "current_readiness_probe",
+    "is_reducing", "live_gates", "register_readiness_probe", "require_limits_for",
+]

@@ -1,0 +1,226 @@
+"""SafetyGuard: the first pre-trade check. Environment, executor kind, live authorization, trading state.
+
+The guard answers three questions for every order, in this order, and records every answer:
+
+1. Does the executor match the environment? paper and shadow only run simulated executors (they
+   never reach an exchange's private API); testnet and live only run exchange executors (a live
+   session is never faked with simulated fills).
+2. In live: was the session authorized by :func:`~peaktrade.safety.assert_live_allowed`?
+3. What does the kill switch allow? ``active``: everything; ``reducing``: only orders that move a
+   position toward zero without flipping; ``halted``: no orders at all. Cancels do not pass through
+   the checks, so they are possible in every state.
+
+Endpoints are checked with :meth:`SafetyGuard.check_endpoint` by the adapter before any request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+
+from peaktrade.execution.ledger import Ledger
+from peaktrade.execution.pipeline import Decision
+from peaktrade.orders.model import OrderRequest
+from peaktrade.safety._audit import Clock, DecisionLog, DecisionRecord
+from peaktrade.safety._environment import TradingEnvironment, TradingState, parse_executor_kind
+from peaktrade.safety._kill_switch import KillSwitch
+from peaktrade.safety._live import LiveAuthorization, authorization_valid
+from peaktrade.safety._orders import exposure_change, fmt_qty, order_subject, post_position
+
+_SCHEMES = ("http", "https", "ws", "wss")
+_SECURE = ("https", "wss")
+
+
+def _hosts(hosts: Iterable[str]) -> frozenset[str]:
+    return frozenset(h.strip().lower().rstrip(".") for h in hosts)
+
+
+def endpoint_host(url: str) -> tuple[str, str] | None:
+    """Return ``(scheme, host)`` of ``url`` (host lower-cased, IPv6 without brackets), None if it has none."""
+    try:
+        parts = urlsplit(str(url).strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 — raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    return parts.scheme.lower(), host.lower().rstrip(".")
+
+
+class SafetyGuard:
+    """Pre-trade gate of one session (implements the pipeline's ``OrderCheck``).
+
+    Parameters
+    ----------
+    environment
+        ``paper`` | ``shadow`` | ``testnet`` | ``live`` (default paper).
+    executor_kind
+        ``"paper"`` (simulated fills) or ``"exchange"`` (an exchange adapter); must match the environment.
+    kill_switch
+        The persisted trading state; default: an in-memory switch (always active until engaged).
+    log
+        Where decisions are recorded (shared with RiskLimits by :func:`build_checks`).
+    authorization
+        Live only: what :func:`~peaktrade.safety.assert_live_allowed` returned for this config.
+    config_hash
+        Live only: the hash of the config the session runs with (must match the authorization).
+    testnet_hosts, validate_hosts, live_hosts
+        Endpoint allow-lists (see :meth:`check_endpoint`).
+    """
+
+    name = "SafetyGuard"
+
+    def __init__(self, environment: TradingEnvironment | str = TradingEnvironment.PAPER, *, executor_kind: str,
+                 kill_switch: KillSwitch | None = None, log: DecisionLog | None = None,
+                 authorization: LiveAuthorization | None = None, config_hash: str | None = None,
+                 testnet_hosts: Iterable[str] = ("127.0.0.1", "localhost", "::1"),
+                 validate_hosts: Iterable[str] = ("api.kraken.com",), live_hosts: Iterable[str] = ("api.kraken.com",),
+                 clock: Clock | None = None) -> None:
+        self.environment = TradingEnvironment.parse(environment)
+        self.executor_kind = parse_executor_kind(executor_kind)
+        self.log = log if log is not None else DecisionLog(clock=clock)
+        self.kill_switch = kill_switch if kill_switch is not None else KillSwitch(None, self.environment,
+                                                                                   log=self.log)
+        self.authorization = authorization
+        self.config_hash = config_hash
+        self.testnet_hosts = _hosts(testnet_hosts)
+        self.validate_hosts = _hosts(validate_hosts)
+        self.live_hosts = _hosts(live_hosts)
+
+    @classmethod
+    def from_config(cls, environment: TradingEnvironment | str, config: Any, *, executor_kind: str,
+                    kill_switch: KillSwitch | None = None, log: DecisionLog | None = None,
+                    authorization: LiveAuthorization | None = None, clock: Clock | None = None) -> SafetyGuard:
+        """Return a guard configured from ``config`` ([safety], [live]) with the persisted kill switch."""
+        env = TradingEnvironment.parse(environment)
+        state_dir = config.resolve_path(config.safety.state_dir)
+        if log is None:
+            log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
+        if kill_switch is None:
+            kill_switch = KillSwitch(state_dir, env, clock=clock, log=log)
+        return cls(env, executor_kind=executor_kind, kill_switch=kill_switch, log=log, authorization=authorization,
+                   config_hash=config.config_hash(), testnet_hosts=config.safety.testnet_hosts,
+                   validate_hosts=config.safety.validate_hosts, live_hosts=config.live.hosts, clock=clock)
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def decisions(self) -> list[DecisionRecord]:
+        """Every decision recorded so far (allow and deny), oldest first."""
+        return self.log.records
+
+    @property
+    def state(self) -> TradingState:
+        """Return the effective trading state (from the kill switch, re-read now)."""
+        return self.kill_switch.status().state
+
+    def _live_authorized(self) -> bool:
+        return authorization_valid(self.authorization, self.config_hash)
+
+    def allows_private_api(self) -> bool:
+        """Return whether this session may call an exchange's private API at all.
+
+        False in paper and shadow; True in testnet (its endpoints are still allow-listed); in live,
+        True only with a valid authorization.
+        """
+        if self.environment.simulated:
+            return False
+        if self.environment is TradingEnvironment.LIVE:
+            return self._live_authorized()
+        return True
+
+    # -- endpoints ---------------------------------------------------------------------------
+    def check_endpoint(self, url: str, *, private: bool = True, validate_only: bool = False) -> Decision:
+        """Decide whether the session may send a request to ``url``; record the decision.
+
+        ``private`` (default True: when in doubt, a request is private) marks authenticated calls;
+        ``validate_only`` marks requests the venue only validates (Kraken ``validate=true``), which
+        the adapter must enforce. Rules: paper/shadow deny every private request (public market
+        data may come from anywhere); testnet allows only ``testnet_hosts``, and ``validate_hosts``
+        for validate-only requests; live allows only ``live_hosts`` over TLS, private requests only
+        when authorized.
+        """
+        try:
+            decision = self._endpoint(url, private, validate_only)
+        except Exception as e:  # noqa: BLE001 — a check that cannot decide denies
+            decision = Decision(False, "endpoint", f"endpoint: check failed: {type(e).__name__}: {e}")
+        self.log.record(component=self.name, kind="endpoint", allowed=decision.allowed, gate=decision.gate,
+                        reason=decision.reason, environment=self.environment.value,
+                        subject={"url": str(url), "private": private, "validate_only": validate_only})
+        return decision
+
+    def _endpoint(self, url: str, private: bool, validate_only: bool) -> Decision:
+        env = self.environment
+        parsed = endpoint_host(url)
+        if parsed is None or parsed[0] not in _SCHEMES:
+            return Decision(False, "endpoint", f"endpoint: {url!r} is not an http(s)/ws(s) URL with a host")
+        scheme, host = parsed
+        if env.simulated:
+            if private:
+                return Decision(False, "environment",
+                                f"environment: {env} never reaches an exchange's private API ({host})")
+            return Decision(True, "endpoint", f"public endpoint {host}")
+        if env is TradingEnvironment.TESTNET:
+            if host in self.testnet_hosts:
+                return Decision(True, "testnet_endpoint", f"testnet host {host}")
+            if host in self.validate_hosts and validate_only:
+                return Decision(True, "testnet_endpoint", f"validate-only request to {host}")
+            allowed = ", ".join(sorted(self.testnet_hosts)) or "none"
+            extra = (" (validate-only requests only)" if host in self.validate_hosts else "")
+            return Decision(False, "testnet_endpoint",
+                            f"testnet_endpoint: host {host} is not a testnet host{extra}; allowed: {allowed}")
+        if host not in self.live_hosts:
+            return Decision(False, "live_endpoint", f"live_endpoint: host {host} is not in [live] hosts")
+        if scheme not in _SECURE:
+            return Decision(False, "live_endpoint", f"live_endpoint: {scheme}:// is not encrypted; use https/wss")
+        if private and not self._live_authorized():
+            return Decision(False, "live_authorization",
+                            "live_authorization: this session holds no valid live authorization")
+        return Decision(True, "live_endpoint", f"live host {host}")
+
+    # -- orders ------------------------------------------------------------------------------
+    def check(self, request: OrderRequest, *, ledger: Ledger, price: float, now: pd.Timestamp) -> Decision:
+        """Decide on ``request`` (see the module docs); record the decision. Never raises."""
+        position: float | None = None
+        try:
+            position = ledger.position(request.symbol)
+            decision = self._decide(request, position)
+        except Exception as e:  # noqa: BLE001 — a check that cannot decide denies
+            decision = Decision(False, self.name, f"{self.name}: check failed: {type(e).__name__}: {e}")
+        ok = self.log.record(component=self.name, kind="order", allowed=decision.allowed, gate=decision.gate,
+                             reason=decision.reason, environment=self.environment.value, market_time=now,
+                             subject=order_subject(request, position))
+        if decision.allowed and not ok:
+            decision = self.log.deny_last(f"audit: {self.log.error}: an order that cannot be recorded is denied")
+        return decision
+
+    def _decide(self, request: OrderRequest, position: float) -> Decision:
+        env = self.environment
+        if self.executor_kind != env.executor_kind:
+            if env.simulated:
+                why = f"{env} never reaches an exchange's private API: only a simulated (paper) executor may run"
+            else:
+                why = f"{env} runs orders through an exchange executor: a simulated executor would fake it"
+            return Decision(False, "environment", f"environment: {self.executor_kind} executor in {env}: {why}")
+        if env is TradingEnvironment.LIVE and not self._live_authorized():
+            return Decision(False, "live_authorization",
+                            "live_authorization: no valid live authorization for this config "
+                            "(assert_live_allowed must pass first)")
+        st = self.kill_switch.status()
+        change = exposure_change(request, position)
+        post = post_position(request, position)
+        move = (f"{request.side} {fmt_qty(request.quantity)} {request.symbol} would {change} position "
+                f"{fmt_qty(position)} → {fmt_qty(post)}")
+        if st.state is TradingState.HALTED:
+            return Decision(False, "halted", f"halted: kill switch {st.describe()}; orders are denied "
+                                             f"(cancels still pass; release: peaktrade kill-switch off "
+                                             f"--scope {st.scope} --confirm)")
+        if st.state is TradingState.REDUCING and change != "reduce":
+            return Decision(False, "reducing", f"reducing: {move}; only exposure-reducing orders pass "
+                                               f"(kill switch {st.describe()})")
+        if request.reduce_only and change != "reduce":
+            return Decision(False, "reduce_only", f"reduce_only: {move}")
+        return Decision(True, self.name, f"{st.state}: {change}")

@@ -1,0 +1,288 @@
+"""Live gates: live trading needs every one of them open, evaluated in this order.
+
+1. ``live_enabled``  — ``[live] enabled = true`` in the config.
+2. ``live_armed``    — the variable named by ``[live] arm_env`` (default ``PEAKTRADE_LIVE_ARMED``) is set
+   in this process's environment (not ``.env``) to the config hash (:func:`arm_value`), so a variable
+   left in a shell from another config cannot arm this one.
+3. ``confirm_token`` — ``--confirm LIVE-<first 8 of the config hash>`` (:func:`confirm_token`) on the
+   command line.
+4. ``readiness``     — a readiness report that passed: kill switch off, every risk limit set, and
+   an exchange probe (explicitly given) saying the exchange is reachable, the clock skew is within
+   ``[live] max_clock_skew_seconds`` and balances are readable. The probe is run only when gates 1–3
+   are open and the local items passed (it touches the private API).
+
+A gate that cannot be evaluated (an exception, a missing input) is closed. Every gate result is
+recorded in the decision log.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from peaktrade.safety._audit import Clock, DecisionLog, iso, wall_clock
+from peaktrade.safety._errors import LiveGateClosed
+
+LIVE_GATES = ("live_enabled", "live_armed", "confirm_token", "readiness")
+#: Items a readiness report must hold, all passed. The first two are evaluated locally.
+READINESS_ITEMS = ("kill_switch_off", "risk_limits_configured", "exchange_reachable", "clock_skew",
+                   "balances_readable")
+_SEAL = object()
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One live gate: its name, whether it is open, and why (never a secret)."""
+
+    name: str
+    open: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Facts an exchange probe gathered; ``None`` means not measured (the item fails).
+
+    The safety layer judges them: reachable must be True, ``|clock_skew_seconds|`` at most
+    ``[live] max_clock_skew_seconds``, ``balances`` a mapping of finite numbers.
+    """
+
+    reachable: bool | None = None
+    clock_skew_seconds: float | None = None
+    balances: Mapping[str, float] | None = None
+    detail: str = ""
+
+
+#: A readiness probe: called with the config, returns what it measured on the exchange.
+ReadinessProbe = Callable[[Any], ProbeResult]
+
+
+@dataclass(frozen=True)
+class ReadinessItem:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReadinessReport:
+    """Readiness items; :attr:`passed` only when every required item is present and ok."""
+
+    items: tuple[ReadinessItem, ...] = ()
+
+    def first_failure(self) -> ReadinessItem | None:
+        """Return the first failed or missing required item (None when the report passed)."""
+        names = {i.name for i in self.items}
+        for name in READINESS_ITEMS:
+            if name not in names:
+                return ReadinessItem(name, False, "not evaluated")
+        for item in self.items:
+            if not item.ok:
+                return item
+        return None
+
+    @property
+    def passed(self) -> bool:
+        return self.first_failure() is None
+
+    def merged(self, other: ReadinessReport) -> ReadinessReport:
+        return ReadinessReport(self.items + other.items)
+
+
+@dataclass(frozen=True)
+class LiveAuthorization:
+    """Proof that every live gate was open for one config; only :func:`assert_live_allowed` makes one."""
+
+    config_hash: str
+    granted_at: str
+    gates: tuple[GateResult, ...]
+    _seal: object = field(default=None, repr=False, compare=False)
+
+
+def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None) -> bool:
+    """Return whether ``auth`` was granted by :func:`assert_live_allowed` for ``config_hash``."""
+    return (isinstance(auth, LiveAuthorization) and auth._seal is _SEAL and config_hash is not None
+            and auth.config_hash == config_hash)
+
+
+def arm_value(config: Any) -> str:
+    """Return the value the arming variable must hold for ``config``: its full config hash."""
+    return config.config_hash()
+
+
+def confirm_token(config: Any) -> str:
+    """Return the ``--confirm`` token for ``config``: ``LIVE-`` and the first 8 characters of its hash."""
+    return f"LIVE-{config.config_hash()[:8]}"
+
+
+_PROBE: dict[str, ReadinessProbe | None] = {"probe": None}
+
+
+def register_readiness_probe(probe: ReadinessProbe | None) -> ReadinessProbe | None:
+    """Set the probe the CLI hands to the readiness gate (an exchange adapter registers one); return the old."""
+    old, _PROBE["probe"] = _PROBE["probe"], probe
+    return old
+
+
+def current_readiness_probe() -> ReadinessProbe | None:
+    """Return the registered readiness probe (None: no live exchange adapter, readiness stays closed)."""
+    return _PROBE["probe"]
+
+
+def local_readiness(config: Any, *, kill_switch: Any = None) -> ReadinessReport:
+    """Return the readiness items decided without the exchange: kill switch off, risk limits set."""
+    from peaktrade.safety._kill_switch import KillSwitch
+
+    items = []
+    try:
+        ks = kill_switch or KillSwitch(config.resolve_path(config.safety.state_dir), "live")
+        st = ks.status()
+        items.append(ReadinessItem("kill_switch_off", not st.engaged, st.describe()))
+    except Exception as e:  # noqa: BLE001
+        items.append(ReadinessItem("kill_switch_off", False, f"could not be read: {type(e).__name__}: {e}"))
+    try:
+        missing = config.risk.missing_limits()
+        items.append(ReadinessItem("risk_limits_configured", not missing,
+                                   f"[risk] {', '.join(missing)} not set" if missing else "all risk limits set"))
+    except Exception as e:  # noqa: BLE001
+        items.append(ReadinessItem("risk_limits_configured", False, f"could not be read: {type(e).__name__}: {e}"))
+    return ReadinessReport(tuple(items))
+
+
+def probe_readiness(config: Any, probe: ReadinessProbe) -> ReadinessReport:
+    """Run ``probe`` and judge what it measured; a probe that raises fails every exchange item."""
+    names = ("exchange_reachable", "clock_skew", "balances_readable")
+    try:
+        res = probe(config)
+        if not isinstance(res, ProbeResult):
+            raise TypeError(f"probe returned {type(res).__name__}, expected ProbeResult")
+    except Exception as e:  # noqa: BLE001 — a probe that cannot answer fails readiness
+        why = f"probe failed: {type(e).__name__}: {e}"
+        return ReadinessReport(tuple(ReadinessItem(n, False, why) for n in names))
+    extra = f" ({res.detail})" if res.detail else ""
+    if res.reachable is True:
+        reach = ReadinessItem("exchange_reachable", True, "exchange reachable")
+    else:
+        reach = ReadinessItem("exchange_reachable", False,
+                              ("not measured" if res.reachable is None else "exchange not reachable") + extra)
+    limit = float(config.live.max_clock_skew_seconds)
+    skew = res.clock_skew_seconds
+    if skew is None or isinstance(skew, bool) or not isinstance(skew, (int, float)) or not math.isfinite(skew):
+        clock = ReadinessItem("clock_skew", False, f"clock skew not measured ({skew!r}){extra}")
+    else:
+        clock = ReadinessItem("clock_skew", abs(skew) <= limit,
+                              f"{abs(skew):.2f} s {'≤' if abs(skew) <= limit else '>'} {limit:.2f} s")
+    bal = res.balances
+    ok_bal = isinstance(bal, Mapping) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bal.values())
+    balances = ReadinessItem("balances_readable", ok_bal,
+                             f"{len(bal)} balances read" if ok_bal else f"balances not readable{extra}")
+    return ReadinessReport((reach, clock, balances))
+
+
+def live_gates(config: Any, *, confirm: str | None, readiness: ReadinessReport | ReadinessProbe | None,
+               env: Mapping[str, str] | None = None, kill_switch: Any = None,
+               log: DecisionLog | None = None) -> list[GateResult]:
+    """Evaluate every live gate in order and record each result.
+
+    Parameters
+    ----------
+    config
+        The loaded config the session would trade with.
+    confirm
+        The ``--confirm`` token given on the command line (None: not given).
+    readiness
+        A :class:`ReadinessReport` of the exchange items, or a probe to run (only when gates 1–3 are
+        open), or None (the readiness gate stays closed).
+    env
+        Process environment holding the arming variable (default ``os.environ``; ``.env`` never counts).
+    kill_switch
+        The live kill switch (default: from ``[safety] state_dir``).
+    log
+        Where to record the results.
+    """
+    env = os.environ if env is None else env
+    results: list[GateResult] = []
+
+    def gate(name: str, fn: Callable[[], tuple[bool, str]]) -> None:
+        try:
+            is_open, detail = fn()
+            results.append(GateResult(name, bool(is_open) is True, str(detail)))
+        except Exception as e:  # noqa: BLE001 — a gate that cannot be evaluated is closed
+            results.append(GateResult(name, False, f"could not be evaluated: {type(e).__name__}: {e}"))
+
+    def enabled() -> tuple[bool, str]:
+        on = config.live.enabled is True
+        return on, (f"[live] enabled = true in {config.source}" if on
+                    else f"[live] enabled is false in {config.source}")
+
+    def armed() -> tuple[bool, str]:
+        var = config.live.arm_env
+        val = env.get(var)
+        if val is None or val == "":
+            return False, f"{var} is not set for this process (see `peaktrade live gates`)"
+        if val != arm_value(config):
+            return False, f"{var} is set but not to this config's hash (armed for another config?)"
+        return True, f"{var} matches this config's hash"
+
+    def confirmed() -> tuple[bool, str]:
+        if confirm is None or confirm == "":
+            return False, "no --confirm token given (see `peaktrade live gates`)"
+        if confirm != confirm_token(config):
+            return False, "--confirm token does not match this config (see `peaktrade live gates`)"
+        return True, "--confirm token matches this config"
+
+    def ready() -> tuple[bool, str]:
+        report = local_readiness(config, kill_switch=kill_switch)
+        bad = next((i for i in report.items if not i.ok), None)
+        if bad is not None:
+            return False, f"{bad.name}: {bad.detail}"  # decided locally: the exchange is not probed
+        closed = [r.name for r in results if not r.open]
+        if closed:
+            return False, f"exchange probe not run: gate '{closed[0]}' is closed"
+        if readiness is None:
+            missing = "no readiness probe: the live exchange adapter is not available"
+            report = report.merged(ReadinessReport(tuple(
+                ReadinessItem(n, False, missing) for n in ("exchange_reachable", "clock_skew", "balances_readable"))))
+        elif isinstance(readiness, ReadinessReport):
+            report = report.merged(readiness)
+        elif callable(readiness):
+            report = report.merged(probe_readiness(config, readiness))
+        else:
+            raise TypeError(f"readiness={readiness!r} is neither a ReadinessReport nor a probe")
+        bad = report.first_failure()
+        if bad is not None:
+            return False, f"{bad.name}: {bad.detail}"
+        return True, f"{len(report.items)} readiness checks passed"
+
+    gate("live_enabled", enabled)
+    gate("live_armed", armed)
+    gate("confirm_token", confirmed)
+    gate("readiness", ready)
+    if log is not None:
+        for r in results:
+            log.record(component="live_gates", kind="live_gate", allowed=r.open, gate=r.name, reason=r.detail,
+                       environment="live", subject={"config_hash": config.config_hash()})
+    return results
+
+
+def assert_live_allowed(config: Any, *, confirm: str | None, readiness: ReadinessReport | ReadinessProbe | None,
+                        env: Mapping[str, str] | None = None, kill_switch: Any = None,
+                        log: DecisionLog | None = None, clock: Clock | None = None) -> LiveAuthorization:
+    """Return a :class:`LiveAuthorization` when every live gate is open.
+
+    Raises
+    ------
+    LiveGateClosed
+        Naming the first closed gate (also when the decisions could not be written to the audit file).
+    """
+    results = live_gates(config, confirm=confirm, readiness=readiness, env=env, kill_switch=kill_switch, log=log)
+    for r in results:
+        if not r.open:
+            raise LiveGateClosed(r.name, r.detail)
+    if log is not None and log.error:
+        raise LiveGateClosed("audit", log.error)
+    return LiveAuthorization(config.config_hash(), iso((clock or wall_clock)()) or "", tuple(results), _SEAL)

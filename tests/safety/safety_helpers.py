@@ -1,0 +1,46 @@
+"""Builders shared by the safety tests: orders, ledgers with positions, limits, an open readiness probe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from peaktrade.execution.ledger import Ledger, Position
+from peaktrade.orders.model import OrderRequest
+from peaktrade.safety import ProbeResult
+
+T0 = pd.Timestamp("2024-01-02 10:00", tz="UTC")
+MIDNIGHT = pd.Timestamp("2024-01-02 00:00", tz="UTC")
+
+#: Every [risk] limit set, generously (testnet/live refuse to start otherwise).
+ALL_LIMITS: dict[str, Any] = {
+    "max_order_notional": 1_000_000.0, "max_position_notional": 1_000_000.0, "max_total_exposure": 1_000_000.0,
+    "max_open_positions": 10, "max_daily_loss": 1_000_000.0, "max_orders_per_minute": 100,
+}
+
+
+def order(side: str = "buy", qty: float = 1.0, symbol: str = "BTC/USD", **kw: Any) -> OrderRequest:
+    return OrderRequest(symbol, side, qty, **kw)
+
+
+def ledger_with(cash: float = 10_000.0, **positions: tuple[float, float]) -> Ledger:
+    """Return a ledger holding ``SYMBOL_QUOTE=(quantity, avg_price)`` positions (``BTC_USD`` → ``BTC/USD``)."""
+    led = Ledger(cash)
+    for key, (qty, avg) in positions.items():
+        sym = key.replace("_", "/")
+        led.positions[sym] = Position(sym, quantity=qty, avg_price=avg)
+    return led
+
+
+def ready_probe(**overrides: Any):
+    """Return a readiness probe that reports a healthy exchange (fields overridable) and counts its calls."""
+    calls: list[Any] = []
+
+    def probe(config: Any) -> ProbeResult:
+        calls.append(config)
+        fields = {"reachable": True, "clock_skew_seconds": 0.25, "balances": {"USD": 1_000.0}, **overrides}
+        return ProbeResult(**fields)
+
+    probe.calls = calls  # type: ignore[attr-defined]
+    return probe

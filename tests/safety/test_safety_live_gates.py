@@ -1,0 +1,223 @@
+"""Live gates: each one closes live trading on its own, in order, and one that cannot decide is closed."""
+
+from __future__ import annotations
+
+import pytest
+from safety_helpers import ALL_LIMITS, ready_probe
+
+from peaktrade.errors import ConfigError, PeakTradeError
+from peaktrade.safety import (
+    LIVE_GATES,
+    DecisionLog,
+    KillSwitch,
+    LiveAuthorization,
+    LiveGateClosed,
+    ReadinessItem,
+    ReadinessReport,
+    SafetyGuard,
+    arm_value,
+    assert_live_allowed,
+    build_checks,
+    confirm_token,
+    live_gates,
+)
+
+
+@pytest.fixture
+def live_cfg(make_cfg, tmp_path):
+    """Return ``make(**sections)``: a config with every live gate openable (enabled, all limits set)."""
+
+    def make(**over):
+        sections = {"live": {"enabled": True}, "risk": dict(ALL_LIMITS),
+                    "safety": {"state_dir": str(tmp_path / "state")}}
+        for k, v in over.items():
+            sections.setdefault(k, {}).update(v)
+        return make_cfg(**sections)
+
+    return make
+
+
+def open_inputs(cfg):
+    """Return the keyword inputs that open every gate of ``cfg``."""
+    return {"confirm": confirm_token(cfg), "readiness": ready_probe(), "env": {cfg.live.arm_env: arm_value(cfg)}}
+
+
+def test_assert_live_allowed_when_every_gate_open_then_returns_authorization_for_this_config(live_cfg):
+    cfg = live_cfg()
+    auth = assert_live_allowed(cfg, **open_inputs(cfg))
+    assert isinstance(auth, LiveAuthorization) and auth.config_hash == cfg.config_hash()
+    assert [g.name for g in auth.gates] == list(LIVE_GATES) and all(g.open for g in auth.gates)
+
+
+def test_tokens_when_derived_then_bound_to_the_config_hash(live_cfg):
+    cfg = live_cfg()
+    assert confirm_token(cfg) == "LIVE-" + cfg.config_hash()[:8]
+    assert arm_value(cfg) == cfg.config_hash()
+
+
+def _closed(cfg, **inputs):
+    with pytest.raises(LiveGateClosed) as ei:
+        assert_live_allowed(cfg, **{**open_inputs(cfg), **inputs})
+    return ei.value
+
+
+def test_gate_live_enabled_when_config_disables_live_then_alone_refuses(live_cfg):
+    cfg = live_cfg(live={"enabled": False})
+    e = _closed(cfg)
+    assert e.gate == "live_enabled" and "gate 'live_enabled' is closed" in str(e) and "enabled is false" in str(e)
+    assert isinstance(e, PeakTradeError)
+
+
+@pytest.mark.parametrize("value, why", [(None, "is not set"), ("", "is not set"), ("1", "not to this config's hash")])
+def test_gate_live_armed_when_variable_missing_or_wrong_then_alone_refuses(live_cfg, value, why):
+    cfg = live_cfg()
+    env = {} if value is None else {cfg.live.arm_env: value}
+    e = _closed(cfg, env=env)
+    assert e.gate == "live_armed" and why in str(e) and "PEAKTRADE_LIVE_ARMED" in str(e)
+
+
+def test_gate_live_armed_when_armed_for_another_config_then_refuses(live_cfg):
+    stale = arm_value(live_cfg(risk={"max_open_positions": 3}))  # a shell armed for a different config
+    cfg = live_cfg()
+    assert stale != arm_value(cfg)
+    assert _closed(cfg, env={cfg.live.arm_env: stale}).gate == "live_armed"
+
+
+@pytest.mark.parametrize("token", [None, "", "LIVE-00000000", "live-xyz"])
+def test_gate_confirm_token_when_missing_or_wrong_then_alone_refuses(live_cfg, token):
+    cfg = live_cfg()
+    e = _closed(cfg, confirm=token)
+    assert e.gate == "confirm_token" and "gate 'confirm_token' is closed" in str(e)
+    assert confirm_token(cfg) not in str(e)  # the refusal does not hand out the token
+
+
+def test_gate_readiness_when_no_probe_given_then_alone_refuses(live_cfg):
+    e = _closed(live_cfg(), readiness=None)
+    assert e.gate == "readiness" and "no readiness probe" in str(e)
+
+
+@pytest.mark.parametrize("overrides, item", [
+    ({"reachable": False}, "exchange_reachable"),
+    ({"reachable": None}, "exchange_reachable"),
+    ({"clock_skew_seconds": 2.01}, "clock_skew"),
+    ({"clock_skew_seconds": -5.0}, "clock_skew"),
+    ({"clock_skew_seconds": float("nan")}, "clock_skew"),
+    ({"clock_skew_seconds": None}, "clock_skew"),
+    ({"balances": None}, "balances_readable"),
+    ({"balances": {"USD": float("nan")}}, "balances_readable"),
+])
+def test_gate_readiness_when_one_probe_item_fails_then_alone_refuses_naming_it(live_cfg, overrides, item):
+    e = _closed(live_cfg(), readiness=ready_probe(**overrides))
+    assert e.gate == "readiness" and f"readiness' is closed: {item}:" in str(e)
+
+
+def test_gate_readiness_when_clock_skew_just_under_limit_then_open(live_cfg):
+    cfg = live_cfg()
+    assert assert_live_allowed(cfg, **{**open_inputs(cfg), "readiness": ready_probe(clock_skew_seconds=-1.99)})
+
+
+def test_gate_readiness_when_kill_switch_engaged_then_alone_refuses(live_cfg, tmp_path):
+    cfg = live_cfg()
+    KillSwitch(tmp_path / "state", "live").engage("ops said stop", scope="all")
+    e = _closed(cfg)
+    assert e.gate == "readiness" and "kill_switch_off" in str(e) and "ops said stop" in str(e)
+
+
+def test_gate_readiness_when_a_risk_limit_unset_then_alone_refuses(make_cfg, tmp_path):
+    limits = {k: v for k, v in ALL_LIMITS.items() if k != "max_orders_per_minute"}
+    cfg = make_cfg(live={"enabled": True}, risk=limits, safety={"state_dir": str(tmp_path / "s")})
+    e = _closed(cfg)
+    assert e.gate == "readiness" and "risk_limits_configured: [risk] max_orders_per_minute not set" in str(e)
+
+
+def test_gate_readiness_when_report_given_then_it_must_hold_every_item(live_cfg):
+    cfg = live_cfg()
+    partial = ReadinessReport((ReadinessItem("exchange_reachable", True, "ok"), ReadinessItem("clock_skew", True, "ok")))
+    assert "balances_readable: not evaluated" in str(_closed(cfg, readiness=partial))
+    full = partial.merged(ReadinessReport((ReadinessItem("balances_readable", True, "ok"),)))
+    assert assert_live_allowed(cfg, **{**open_inputs(cfg), "readiness": full})
+
+
+def test_gate_when_its_evaluation_raises_then_it_is_closed(live_cfg):
+    cfg = live_cfg()
+
+    def broken_probe(config):
+        raise TimeoutError("exchange did not answer")
+
+    e = _closed(cfg, readiness=broken_probe)
+    assert e.gate == "readiness" and "probe failed: TimeoutError: exchange did not answer" in str(e)
+
+    class BrokenEnv(dict):
+        def get(self, key, default=None):
+            raise RuntimeError("environment unreadable")
+
+    e = _closed(cfg, env=BrokenEnv())
+    assert e.gate == "live_armed" and "could not be evaluated: RuntimeError: environment unreadable" in str(e)
+    e = _closed(cfg, readiness=object())
+    assert e.gate == "readiness" and "could not be evaluated" in str(e)
+
+
+def test_live_gates_when_evaluated_then_in_fixed_order_and_first_closed_is_named(live_cfg):
+    cfg = live_cfg(live={"enabled": False})
+    results = live_gates(cfg, confirm=None, readiness=None, env={})
+    assert [r.name for r in results] == ["live_enabled", "live_armed", "confirm_token", "readiness"]
+    assert not any(r.open for r in results)
+    # open the gates one by one: the refusal always names the first one still closed
+    steps = [
+        (cfg, {}, None, None, "live_enabled"),
+    ]
+    cfg = live_cfg()
+    steps += [
+        (cfg, {}, None, None, "live_armed"),
+        (cfg, {cfg.live.arm_env: arm_value(cfg)}, None, None, "confirm_token"),
+        (cfg, {cfg.live.arm_env: arm_value(cfg)}, confirm_token(cfg), None, "readiness"),
+    ]
+    for c, env, token, probe, gate in steps:
+        with pytest.raises(LiveGateClosed) as ei:
+            assert_live_allowed(c, confirm=token, readiness=probe, env=env)
+        assert ei.value.gate == gate
+
+
+def test_readiness_probe_when_earlier_gate_closed_then_never_called(live_cfg):
+    cfg = live_cfg()
+    probe = ready_probe()
+    results = live_gates(cfg, confirm=None, readiness=probe, env={cfg.live.arm_env: arm_value(cfg)})
+    assert probe.calls == [] and results[3].detail == "exchange probe not run: gate 'confirm_token' is closed"
+    live_gates(cfg, **{**open_inputs(cfg), "readiness": probe})
+    assert len(probe.calls) == 1
+
+
+def test_live_gates_when_log_given_then_every_result_recorded(live_cfg, tmp_path):
+    cfg = live_cfg()
+    log = DecisionLog(tmp_path / "audit.jsonl")
+    live_gates(cfg, confirm="nope", readiness=None, env={}, log=log)
+    assert [(r.gate, r.allowed) for r in log.records] == [
+        ("live_enabled", True), ("live_armed", False), ("confirm_token", False), ("readiness", False)]
+    assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 4
+
+
+def test_build_checks_live_when_not_authorized_for_this_config_then_refuses(live_cfg):
+    cfg = live_cfg()
+    with pytest.raises(LiveGateClosed, match="live_authorization"):
+        build_checks("live", config=cfg, executor_kind="exchange")
+    other = live_cfg(risk={"max_open_positions": 2})
+    auth_other = assert_live_allowed(other, **open_inputs(other))
+    with pytest.raises(LiveGateClosed, match="live_authorization"):
+        build_checks("live", config=cfg, executor_kind="exchange", authorization=auth_other)
+    forged = LiveAuthorization(cfg.config_hash(), "now", ())
+    with pytest.raises(LiveGateClosed, match="live_authorization"):
+        build_checks("live", config=cfg, executor_kind="exchange", authorization=forged)
+
+
+def test_build_checks_live_when_authorized_then_guard_allows_private_api(live_cfg):
+    cfg = live_cfg()
+    auth = assert_live_allowed(cfg, **open_inputs(cfg))
+    guard, limits = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
+    assert isinstance(guard, SafetyGuard) and guard.allows_private_api()
+    assert guard.check_endpoint("https://api.kraken.com/0/private/AddOrder").allowed
+
+
+def test_build_checks_live_when_limits_missing_then_config_error_names_them(make_cfg, tmp_path):
+    cfg = make_cfg(live={"enabled": True}, safety={"state_dir": str(tmp_path / "s")})
+    with pytest.raises(ConfigError, match="max_order_notional.*live environment refuses to start"):
+        build_checks("live", config=cfg, executor_kind="exchange")
