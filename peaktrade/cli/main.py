@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from peaktrade import __version__
-from peaktrade.cli import config_cmd, data_cmd, research_cmd, safety_cmd, strategies_cmd
+from peaktrade.cli import config_cmd, data_cmd, live_cmd, research_cmd, safety_cmd, strategies_cmd
 from peaktrade.cli._common import err_console
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(data_cmd.app, name="data", help="Import, download, list and inspec
 app.add_typer(strategies_cmd.app, name="strategies", help="List and describe strategies.")
 research_cmd.register(app)
 safety_cmd.register(app)
+live_cmd.register(app)
 
 _DEBUG = {"on": False}
 

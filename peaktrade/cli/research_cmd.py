@@ -54,11 +54,8 @@ def _engine_opts(cfg, fees: float | None, slippage: float | None, execution: str
 
 
 def _bars(cfg, symbol: str, timeframe: str, exchange: str | None, start: str | None, end: str | None):
-    from peaktrade.data import demo_dataset, load_bars
+    from peaktrade.data import load_bars
 
-    exchange = exchange or cfg.data.exchange
-    if exchange == "synthetic" and symbol == cfg.demo.symbol and timeframe == cfg.demo.timeframe:
-        demo_dataset(config=cfg)
     return load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)
 
 

@@ -1,0 +1,52 @@
+"""``peaktrade experiment run``: papermill batch runs of a notebook from an experiment spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from peaktrade.cli._common import console, err_console, load_cfg
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    spec: Path = typer.Argument(..., help="Experiment spec, e.g. experiments/btc-ma-sweep.toml."),
+    parallel: int = typer.Option(1, "--parallel", help="Notebooks executed at once."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and list the runs; execute nothing."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the executed notebooks."),
+) -> None:
+    """Execute each parameter set of SPEC with papermill, tracked in MLflow; exit 1 if any run failed."""
+    from peaktrade.experiments.batch import load_spec, run_experiment
+
+    cfg = load_cfg(ctx.obj)
+    s = load_spec(spec, root=cfg.root)
+    t = Table(title=f"experiment {s.name}: {len(s.parameter_sets)} run(s) of {s.notebook.name}")
+    t.add_column("#", justify="right")
+    t.add_column("parameters")
+    for i, p in enumerate(s.parameter_sets):
+        t.add_row(str(i), ", ".join(f"{k}={v!r}" for k, v in p.items()))
+    console.print(t)
+    if dry_run:
+        console.print("dry run: every parameter is declared by the notebook; nothing executed")
+        return
+    outcomes = run_experiment(s, config=cfg, parallel=parallel, out_dir=out)
+    res = Table(title="results")
+    for c in ("#", "status", "seconds", "MLflow run", "executed notebook"):
+        res.add_column(c)
+    for o in outcomes:
+        res.add_row(str(o.index), "ok" if o.ok else "[red]FAILED[/]", f"{o.seconds:.1f}", o.run_id or "-",
+                    str(o.output))
+    console.print(res)
+    failed = [o for o in outcomes if not o.ok]
+    for o in failed:
+        err_console.print(f"[red]run {o.index} failed:[/] {o.error}", highlight=False)
+        if o.failed_cell:
+            err_console.print(f"failing cell:\n{o.failed_cell}", highlight=False, markup=False)
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,88 @@
+"""``peaktrade mlflow ui`` and ``peaktrade mlflow runs``: the MLflow UI on the project's store."""
+
+from __future__ import annotations
+
+import math
+import shlex
+import subprocess
+from typing import Optional
+
+import typer
+from peaktrade.cli._common import load_cfg
+
+app = typer.Typer(no_args_is_help=True, help="MLflow UI and recent runs of the project's tracking store.")
+
+
+@app.command("ui")
+def ui(
+    ctx: typer.Context,
+    port: int = typer.Option(5000, "--port", min=1, max=65535, help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the command and the URL only."),
+) -> None:
+    """Serve the MLflow UI on the project's store and print its URL (Ctrl-C stops it)."""
+    from peaktrade.tracking import artifact_root, ui_command
+    from peaktrade.tracking._store import redact_uri
+
+    cfg = load_cfg(ctx.obj)
+    cmd, url = ui_command(cfg, host=host, port=port, workers=workers)
+    typer.echo(f"command: {shlex.join(redact_uri(c) for c in cmd)}")
+    typer.echo(f"MLflow UI: {url}")
+    if dry_run:
+        return
+    artifact_root(cfg).mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(cmd)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        typer.echo("MLflow UI stopped")
+        return
+    if code:
+        raise typer.Exit(code)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return f"{v:.4g}"
+    return str(v)
+
+
+@app.command("runs")
+def runs(
+    ctx: typer.Context,
+    experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment (default from config [tracking])."),
+    limit: int = typer.Option(20, "--limit", min=1, help="Runs to list, newest first."),
+) -> None:
+    """List the most recent runs: id, name, status, kind and key metrics."""
+    from peaktrade.tracking import recent_runs, tracking_uri
+    from peaktrade.tracking._store import redact_uri
+
+    cfg = load_cfg(ctx.obj)
+    name = experiment or cfg.tracking.experiment
+    df = recent_runs(cfg, experiment=name, limit=limit)
+    if df.empty:
+        typer.echo(f"no runs in experiment {name!r} ({redact_uri(tracking_uri(cfg))})")
+        return
+    metric_cols = [c for c in df.columns if c not in ("run_id", "name", "status", "start", "kind", "parent")]
+    # plain lines, not a table: run ids stay whole and copyable at any terminal width
+    typer.echo(f"{len(df)} most recent runs of {name!r} ({redact_uri(tracking_uri(cfg))}), newest first:")
+    for _, r in df.iterrows():
+        start = r["start"].strftime("%Y-%m-%d %H:%M") if hasattr(r["start"], "strftime") else "-"
+        kind = (r["kind"] or "-") + (f" of {r['parent'][:8]}" if r["parent"] else "")
+        typer.echo(f"{r['run_id']}  {r['status']:<8}  {start}  {kind}  {r['name']}")
+        metrics = "  ".join(f"{c}={_fmt(r[c])}" for c in metric_cols if _fmt(r[c]))
+        if metrics:
+            typer.echo(f"    {metrics}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``mlflow`` command group to the root app."""
+    root.add_typer(app, name="mlflow", help="MLflow UI and recent tracked runs.")
