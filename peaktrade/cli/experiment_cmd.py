@@ -25,7 +25,7 @@ def run(
     from peaktrade.experiments.batch import load_spec, run_experiment
 
     cfg = load_cfg(ctx.obj)
-    s = load_spec(spec, root=cfg.root)
+    s = load_spec(spec)
     t = Table(title=f"experiment {s.name}: {len(s.parameter_sets)} run(s) of {s.notebook.name}")
     t.add_column("#", justify="right")
     t.add_column("parameters")

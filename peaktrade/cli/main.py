@@ -9,7 +9,17 @@ import typer
 from rich.markup import escape
 
 from peaktrade import __version__
-from peaktrade.cli import config_cmd, data_cmd, live_cmd, research_cmd, safety_cmd, strategies_cmd
+from peaktrade.cli import (
+    config_cmd,
+    data_cmd,
+    experiment_cmd,
+    live_cmd,
+    mlflow_cmd,
+    report_cmd,
+    research_cmd,
+    safety_cmd,
+    strategies_cmd,
+)
 from peaktrade.cli._common import err_console
 
 app = typer.Typer(
@@ -25,6 +35,9 @@ app.add_typer(strategies_cmd.app, name="strategies", help="List and describe str
 research_cmd.register(app)
 safety_cmd.register(app)
 live_cmd.register(app)
+mlflow_cmd.register(app)
+report_cmd.register(app)
+app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}
 

@@ -156,11 +156,14 @@ def sweep(
         console.print(f"table written to {out}")
 
 
+DEMO_SPECS = ("experiments/demo-backtest.toml", "experiments/demo.toml")
+
+
 def demo(ctx: typer.Context) -> None:
-    """Run the main job on the embedded offline data set: data quality, a backtest and a sweep."""
-    from peaktrade.backtest import run
-    from peaktrade.backtest import sweep as run_sweep
+    """Run the flagship experiment offline: data quality, then the backtest and sweep notebooks via
+    papermill, tracked in MLflow, with HTML reports."""
     from peaktrade.data import demo_dataset, quality_summary
+    from peaktrade.experiments.batch import load_spec, run_experiment
 
     t0 = time.perf_counter()
     cfg = load_cfg(ctx.obj)
@@ -171,12 +174,21 @@ def demo(ctx: typer.Context) -> None:
     for k, v in summary.items():
         t.add_row(str(k), f"{v:,.6g}" if isinstance(v, float) else str(v))
     console.print(t)
-    opts = _engine_opts(cfg, None, None, None, "long")
-    res = run("ma_crossover", bars, **opts, fast=20, slow=100)
-    console.print(stats_table(res.stats(), "backtest ma_crossover fast=20 slow=100"))
-    sw = run_sweep("ma_crossover", bars, **opts, fast=range(5, 55, 5), slow=range(60, 260, 20))
-    console.print(top_table(sw.table, "sharpe", 5, sw.param_names))
-    console.print(f"demo finished in {time.perf_counter() - t0:.1f} s; data store: {cfg.data_dir}")
+    failed = 0
+    for rel in DEMO_SPECS:
+        spec = load_spec(cfg.root / rel if (cfg.root / rel).is_file() else Path(__file__).parents[2] / rel)
+        for o in run_experiment(spec, config=cfg, parallel=2):
+            status = "ok" if o.ok else f"[red]FAILED[/] {o.error}"
+            console.print(f"{spec.name} #{o.index}: {status} in {o.seconds:.1f} s, MLflow run {o.run_id or '-'}, "
+                          f"notebook {o.output}")
+            failed += not o.ok
+    reports = sorted(cfg.reports_dir.glob("*.html"), key=lambda p: p.stat().st_mtime)[-4:]
+    console.print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s")
+    for r in reports:
+        console.print(f"report: {r}")
+    console.print("MLflow: peaktrade mlflow ui   (then open the printed URL); runs: peaktrade mlflow runs")
+    if failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

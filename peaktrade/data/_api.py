@@ -93,6 +93,8 @@ def load_bars(
         Bar interval, e.g. ``"1h"`` or ``"4h"``.
     exchange
         Exchange of the data set (default: the configured ``[data] exchange``, ``"kraken"``).
+        ``"synthetic"`` with the ``[demo] symbol`` is the embedded offline data set, generated on
+        first use, so notebooks and commands run with an empty data directory.
     start, end
         Optional bounds on the bar open time (str or Timestamp; naive is UTC); ``end`` is exclusive.
     config
@@ -109,6 +111,10 @@ def load_bars(
     tf = canonical_timeframe(timeframe)
     lo = to_utc_timestamp(start, name="start") if start is not None else None
     hi = to_utc_timestamp(end, name="end") if end is not None else None
+    demo = cfg.demo
+    if (exchange.lower() == DEMO_EXCHANGE and symbol == demo.symbol
+            and not store.exists(DEMO_EXCHANGE, demo.symbol, demo.timeframe)):
+        demo_dataset(cfg)  # the embedded offline data set is generated on first use
     if store.exists(exchange, symbol, tf):
         return store.read(exchange, symbol, tf, start=lo, end=hi)
     _, sym, _ = store._key(exchange, symbol, tf)

@@ -145,6 +145,8 @@ def _span(name: str, v: Any) -> int | pd.Timedelta | pd.DateOffset:
     """Return a window length as a bar count or a time span, or raise naming the argument."""
     if isinstance(v, (bool, np.bool_)):
         raise BacktestError(bad_value(name, v, "a bar count (int) or a time span like '180D'"))
+    if isinstance(v, str) and v.strip().isdigit():  # "720" from a notebook parameter or the CLI: bars
+        v = int(v)
     if isinstance(v, (int, np.integer)):
         if v < 1:
             raise BacktestError(bad_value(name, v, "a positive bar count"))

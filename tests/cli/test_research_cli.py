@@ -12,7 +12,8 @@ from peaktrade.errors import PeakTradeError
 def test_demo_prints_quality_backtest_and_sweep_when_store_empty(cfg, cli):
     r = cli("demo")
     assert r.exit_code == 0, r.stderr
-    assert "data quality" in r.stdout and "sharpe" in r.stdout and "top 5 by sharpe" in r.stdout
+    assert "data quality" in r.stdout and "demo-backtest #1: ok" in r.stdout and "demo #1: ok" in r.stdout
+    assert "report: " in r.stdout and "peaktrade mlflow ui" in r.stdout
     assert any(cfg.data_dir.rglob("*.parquet"))
 
 

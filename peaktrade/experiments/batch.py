@@ -1,0 +1,264 @@
+"""Batch runs of parameterized notebooks with papermill, from experiment specs (TOML).
+
+A spec names a notebook, fixed parameters, the data, and either a grid (the cartesian product of
+its lists) or an explicit list of parameter sets::
+
+    name = "btc-ma-sweep"
+    notebook = "notebooks/20-sweep.ipynb"
+    description = "..."
+
+    [data]                      # passed to the notebook as parameters
+    symbol = "BTC/USD"
+    timeframe = "1h"
+    exchange = "kraken"
+
+    [parameters]                # fixed parameters of every run
+    strategy = "ma_crossover"
+
+    [grid]                      # one run per combination ...
+    fees = [0.001, 0.0026]
+
+    [[runs]]                    # ... or (and) one run per table
+    execution = "close"
+
+Every parameter is checked against the notebook's ``parameters`` cell before anything runs.
+MLflow: one parent run for the batch; under it one run per parameter set holding its parameters,
+status, the executed notebook (and, on failure, the failing cell and error); the notebook logs its
+own analysis runs (backtest, sweep, walk-forward) under that run through its ``parent_run_id``
+parameter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from peaktrade.errors import PeakTradeError
+
+#: Parameters every notebook declares and the batch runner sets itself.
+RUNNER_PARAMS = ("parent_run_id", "track")
+
+
+class ExperimentError(PeakTradeError, ValueError):
+    """An experiment spec is invalid or does not fit its notebook."""
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A parsed, validated experiment spec."""
+
+    name: str
+    notebook: Path
+    description: str
+    parameter_sets: tuple[dict[str, Any], ...]
+    source: Path
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one parameter set."""
+
+    index: int
+    parameters: dict[str, Any]
+    output: Path
+    ok: bool
+    seconds: float
+    run_id: str | None = None
+    error: str | None = None
+    failed_cell: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """Return the notebook's declared parameters as papermill infers them (name → type, default, help)."""
+    import papermill
+
+    try:
+        return papermill.inspect_notebook(str(notebook))
+    except FileNotFoundError:
+        raise ExperimentError(f"notebook not found: {notebook}") from None
+
+
+def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
+    """Read and validate an experiment spec; raise :class:`ExperimentError` naming what is wrong."""
+    p = Path(path)
+    if not p.is_file():
+        raise ExperimentError(f"experiment spec not found: {p} (expected a TOML file)")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ExperimentError(f"experiment spec {p} is not valid TOML: {e}") from None
+    allowed = {"name", "notebook", "description", "data", "parameters", "grid", "runs"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ExperimentError(f"unknown key(s) {', '.join(unknown)} in {p}: expected some of {', '.join(sorted(allowed))}")
+    for key in ("name", "notebook"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ExperimentError(f"'{key}' is missing in {p}: expected a non-empty string")
+    root = root or p.resolve().parent.parent  # a spec lives in <project>/experiments/
+    nb_path = Path(raw["notebook"])
+    nb_path = nb_path if nb_path.is_absolute() else root / nb_path
+    fixed = {**raw.get("data", {}), **raw.get("parameters", {})}
+    grid = raw.get("grid", {})
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            raise ExperimentError(f"grid entry '{k}' in {p} is invalid: expected a non-empty list")
+    runs = raw.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise ExperimentError(f"'runs' in {p} is invalid: expected an array of tables ([[runs]])")
+    sets: list[dict[str, Any]] = []
+    if grid:
+        names = list(grid)
+        sets += [{**fixed, **dict(zip(names, combo))} for combo in itertools.product(*grid.values())]
+    sets += [{**fixed, **r} for r in runs]
+    if not sets:
+        sets = [dict(fixed)]
+    declared = notebook_parameters(nb_path)
+    for s in sets:
+        bad = sorted(set(s) - set(declared))
+        if bad:
+            raise ExperimentError(
+                f"{p} passes parameter(s) {', '.join(bad)} that {nb_path.name} does not declare "
+                f"(it declares: {', '.join(declared)})"
+            )
+        reserved = sorted(set(s) & set(RUNNER_PARAMS))
+        if reserved:
+            raise ExperimentError(f"{p} sets {', '.join(reserved)}: these are set by the batch runner")
+    return ExperimentSpec(raw["name"], nb_path, raw.get("description", ""), tuple(sets), p)
+
+
+def _failure(exc: Exception) -> tuple[str, str | None]:
+    """Return (error line, failing cell source) from a papermill execution error."""
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    return f"{ename}: {evalue}", getattr(exc, "source", None)
+
+
+def run_experiment(spec: ExperimentSpec, *, config: Any = None, parallel: int = 1, out_dir: Path | None = None,
+                   kernel: str = "python3", progress: bool = True, timeout: int | None = 1800,
+                   track: bool = True) -> list[RunOutcome]:
+    """Execute every parameter set of ``spec`` with papermill; failures are reported, not raised.
+
+    Parameters
+    ----------
+    parallel
+        Notebooks executed at once (each in its own kernel process).
+    out_dir
+        Where executed notebooks are kept (default ``<reports dir>/experiments/<name>/<timestamp>``).
+    track
+        Log the batch to MLflow (a tracking failure is reported and never stops the batch).
+    """
+    from peaktrade.tracking import tracked_run
+
+    if config is None:
+        from peaktrade.config import load_config
+
+        config = load_config()
+    if not (isinstance(parallel, int) and parallel >= 1):
+        raise ExperimentError(f"parallel={parallel!r} is invalid: expected an int >= 1")
+    out_dir = out_dir or config.reports_dir / "experiments" / spec.name / time.strftime("%Y%m%d-%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = len(spec.parameter_sets)
+    batch_params = {"experiment": spec.name, "notebook": spec.notebook.name, "n_runs": n, "parallel": parallel}
+    with _maybe(track, lambda: tracked_run(config=config, run_name=f"batch {spec.name}", params=batch_params,
+                                           tags={"peaktrade.kind": "batch", "peaktrade.spec": str(spec.source)})) \
+            as parent:
+        parent_id = parent.run_id if parent is not None else None
+        outcomes: list[RunOutcome] = []
+        with _progress(progress, n, spec.name) as bar, ThreadPoolExecutor(max_workers=parallel) as pool:
+            futures = [pool.submit(_run_one, spec, i, out_dir, config, parent_id, kernel, timeout)
+                       for i in range(n)]
+            for f in as_completed(futures):
+                outcomes.append(f.result())
+                if bar is not None:
+                    bar[0].update(bar[1], advance=1)
+        outcomes.sort(key=lambda o: o.index)
+        if parent is not None:
+            parent.log_metrics({"n_ok": sum(o.ok for o in outcomes), "n_failed": sum(not o.ok for o in outcomes)})
+    return outcomes
+
+
+class _RunFailed(Exception):
+    """Raised inside a run's tracking context so that the MLflow run ends FAILED."""
+
+
+def _run_one(spec: ExperimentSpec, i: int, out_dir: Path, config: Any, parent_id: str | None, kernel: str,
+             timeout: int | None) -> RunOutcome:
+    import papermill
+
+    from peaktrade.tracking import tracked_run
+
+    params = dict(spec.parameter_sets[i])
+    out = out_dir / f"{spec.notebook.stem}-{i:03d}.ipynb"
+    outcome = RunOutcome(i, params, out, False, 0.0)
+    try:
+        with _maybe(parent_id is not None, lambda: tracked_run(
+                config=config, run_name=f"{spec.name} #{i}", params=params, parent_run_id=parent_id,
+                tags={"peaktrade.kind": "notebook", "peaktrade.notebook": spec.notebook.name})) as run:
+            run_id = run.run_id if run is not None else None
+            outcome.run_id = run_id
+            runner = {"track": run_id is not None, "parent_run_id": run_id or ""}
+            t0 = time.perf_counter()
+            try:
+                papermill.execute_notebook(str(spec.notebook), str(out), parameters={**params, **runner},
+                                           kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=False,
+                                           log_output=False, execution_timeout=timeout)
+                outcome.ok = True
+            except Exception as e:  # noqa: BLE001 — one failed run is reported; the batch goes on
+                outcome.error, outcome.failed_cell = _failure(e)
+            outcome.seconds = time.perf_counter() - t0
+            if run is not None:
+                if out.exists():
+                    run.log_artifact(out, artifact_path="notebook")
+                run.log_metrics({"seconds": outcome.seconds})
+                if not outcome.ok:
+                    run.set_tags({"peaktrade.error": outcome.error or ""})
+                    run.log_text(f"{outcome.error}\n\nfailing cell:\n{outcome.failed_cell or '?'}", "failure.txt")
+                    raise _RunFailed(outcome.error)
+    except _RunFailed:
+        pass
+    return outcome
+
+
+class _maybe:
+    """``with _maybe(flag, factory) as x``: enter ``factory()`` when ``flag``, else yield None."""
+
+    def __init__(self, flag: bool, factory: Any) -> None:
+        self.cm = factory() if flag else None
+
+    def __enter__(self):
+        return self.cm.__enter__() if self.cm is not None else None
+
+    def __exit__(self, *exc):
+        return self.cm.__exit__(*exc) if self.cm is not None else False
+
+
+class _NoBar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+def _progress(show: bool, total: int, name: str):
+    if not show:
+        return _NoBar()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    class _Bar:
+        def __enter__(self):
+            self.p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                              TimeElapsedColumn())
+            self.p.__enter__()
+            return self.p, self.p.add_task(f"experiment {name}", total=total)
+
+        def __exit__(self, *a):
+            return self.p.__exit__(*a)
+
+    return _Bar()

@@ -1,0 +1,20 @@
+"""HTML reports and figures (plotly).
+
+``build_report`` writes one self-contained HTML file (plotly.js inlined, opens offline) for a
+backtest, a sweep, a walk-forward and a Monte Carlo result, each section present only when its
+input is given. ``save_result``/``load_result`` keep a backtest result on disk in the format
+tracking logs, so ``peaktrade report`` can rebuild a report without the bars::
+
+    from peaktrade.reporting import build_report
+    build_report(title="ma_crossover BTC/USD 1h", path="reports/ma.html", result=res, sweep=sw)
+
+Importing this package does not import plotly; figures load it on first use.
+"""
+
+from __future__ import annotations
+
+from peaktrade.reporting.figures import monthly_returns
+from peaktrade.reporting.report import build_report
+from peaktrade.reporting.saved import SavedResult, is_saved_result, load_result, save_result
+
+__all__ = ["SavedResult", "build_report", "is_saved_result", "load_result", "monthly_returns", "save_result"]

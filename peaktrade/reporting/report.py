@@ -1,0 +1,278 @@
+"""``build_report``: one self-contained HTML file per backtest, sweep, walk-forward or Monte Carlo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from peaktrade.errors import PeakTradeError
+from peaktrade.reporting import _html as h
+from peaktrade.reporting import figures as f
+
+#: Trades tables longer than this show their first and last rows only.
+TRADES_MAX_ROWS = 60
+#: Sweep rows listed in the report (best first).
+SWEEP_TOP_ROWS = 20
+
+_TRADE_COLS = ("direction", "entry_time", "entry_price", "exit_time", "exit_price", "size", "pnl", "ret",
+               "entry_fees", "exit_fees", "exit_reason")
+
+
+class _Figures:
+    """Collect figures and embed each as a div; plotly.js is added once per page by :func:`build_report`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def html(self, fig: Any, name: str) -> str:
+        self.count += 1
+        div_id = f"fig-{self.count}-{name}"
+        body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                           config={"displaylogo": False, "responsive": True})
+        return f'<div class="figure" data-figure="{h.esc(name)}">{body}</div>'
+
+
+def _swept(sweep: Any) -> list[str]:
+    """Return the sweep's parameters that take more than one value, in grid order."""
+    return [k for k, v in sweep.grid.items() if len(v) > 1]
+
+
+def _check_xy(sweep: Any, sweep_xy: Any) -> tuple[str, ...]:
+    names = list(sweep.param_names)
+    if sweep_xy is None:
+        return tuple(_swept(sweep)[:2])
+    if isinstance(sweep_xy, str) or not isinstance(sweep_xy, (tuple, list)) or len(sweep_xy) != 2:
+        raise PeakTradeError(f"sweep_xy={sweep_xy!r} is invalid: expected a tuple of two parameter names")
+    for n in sweep_xy:
+        if n not in names:
+            raise PeakTradeError(f"sweep_xy={tuple(sweep_xy)!r} is invalid: {n!r} is not a swept parameter "
+                                 f"(expected some of {', '.join(names)})")
+    return tuple(sweep_xy)
+
+
+def _stats_tables(stats: pd.Series, *, title: str, css_id: str) -> str:
+    """Return stats as two side-by-side key/value tables."""
+    items = list(stats.items())
+    half = (len(items) + 1) // 2
+    left = h.kv_table(dict(items[:half]), title=title, css_id=css_id)
+    right = h.kv_table(dict(items[half:]), title="\u00a0")
+    return f'<div class="grid">{left}{right}</div>'
+
+
+def _result_section(result: Any, figs: _Figures) -> str:
+    parts: list[str] = []
+    stats = result.stats()
+    parts.append(_stats_tables(stats, title="summary statistics", css_id="stats-table"))
+    params = dict(getattr(result, "params", {}) or {})
+    options = dict(getattr(result, "options", {}) or {})
+    side = []
+    if params:
+        side.append(h.kv_table(params, title=f"parameters ({getattr(result, 'strategy', None) or 'signals'})"))
+    if options:
+        side.append(h.kv_table(options, title="simulator options"))
+    if side:
+        parts.append(f'<div class="grid">{"".join(side)}</div>')
+    bars = getattr(result, "bars", None)
+    parts.append("<h3>equity and drawdown</h3>")
+    parts.append(figs.html(f.equity_figure(result.equity, result.drawdown, bars=bars, trades=result.trades),
+                           "equity"))
+    mr = f.monthly_returns(result.equity, init_cash=getattr(result, "init_cash", None))
+    if len(mr):
+        parts.append("<h3>monthly returns</h3>")
+        parts.append(figs.html(f.monthly_returns_figure(mr), "monthly-returns"))
+        pct = mr.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:+.2%}"))
+        pct.index = pct.index.astype(str)
+        parts.append(h.frame_table(pct, css_id="monthly-returns-table"))
+    trades = result.trades
+    parts.append(f"<h3>trades ({len(trades):,})</h3>")
+    if len(trades):
+        cols = [c for c in _TRADE_COLS if c in trades] or list(trades.columns)
+        parts.append(h.frame_table(trades[cols], max_rows=TRADES_MAX_ROWS, head=25, tail=25, css_id="trades-table"))
+    else:
+        parts.append('<p class="note">no trades</p>')
+    return "".join(parts)
+
+
+def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd.Series | None,
+                   figs: _Figures) -> str:
+    table = sweep.table
+    if metric not in table:
+        raise PeakTradeError(f"sweep_metric={metric!r} is invalid: expected a column of the sweep table")
+    n_finite = int(table[metric].notna().sum())
+    info = {
+        "strategy": sweep.strategy,
+        "combinations": len(table),
+        "skipped by constraints": getattr(sweep, "n_skipped", 0),
+        "bars": getattr(sweep, "n_bars", None),
+        "elapsed (s)": round(float(getattr(sweep, "elapsed", 0.0)), 3),
+        f"combinations with a finite {metric}": n_finite,
+    }
+    grid = {k: _grid_text(v) for k, v in sweep.grid.items()}
+    parts = [f'<div class="grid">{h.kv_table(info, title="sweep")}{h.kv_table(grid, title="grid")}']
+    if overfitting is not None and len(overfitting):
+        parts.append(h.kv_table(overfitting, title="overfitting", css_id="overfitting-table"))
+    parts.append("</div>")
+    if xy and n_finite:
+        parts.append(f"<h3>{h.esc(metric)} over {h.esc(' × '.join(xy))}</h3>")
+        parts.append(figs.html(f.sweep_figure(sweep, xy, metric), "sweep-params"))
+    if n_finite:
+        top = table.sort_values(metric, ascending=False, na_position="last").head(SWEEP_TOP_ROWS)
+        parts.append(f"<h3>top {len(top)} by {h.esc(metric)}</h3>")
+        parts.append(h.frame_table(top, css_id="sweep-top-table"))
+    else:
+        parts.append(f'<p class="note">no combination has a finite {h.esc(metric)}</p>')
+    return "".join(parts)
+
+
+def _grid_text(values: Iterable[Any]) -> str:
+    vals = list(values)
+    if len(vals) <= 8:
+        return ", ".join(h.fmt_value(v) for v in vals)
+    return (f"{', '.join(h.fmt_value(v) for v in vals[:3])}, …, {', '.join(h.fmt_value(v) for v in vals[-2:])} "
+            f"({len(vals)} values)")
+
+
+def _walk_forward_section(wf: Any, figs: _Figures) -> str:
+    parts: list[str] = []
+    stats_fn = getattr(wf, "stats", None)
+    if callable(stats_fn):
+        parts.append(_stats_tables(stats_fn(), title="out-of-sample statistics", css_id="wf-stats-table"))
+    metric = getattr(wf, "metric", None)
+    if metric is not None:
+        parts.append(f'<p class="note">parameters chosen in each training window by {h.esc(metric)}</p>')
+    folds = getattr(wf, "folds", None)
+    if folds is not None:
+        parts.append(f"<h3>folds ({len(folds)})</h3>")
+        parts.append(h.frame_table(folds, max_rows=80, head=40, tail=40, css_id="wf-folds-table"))
+    oos = getattr(wf, "oos_equity", None)
+    if oos is not None and len(oos):
+        parts.append("<h3>stitched out-of-sample equity</h3>")
+        parts.append(figs.html(f.line_figure(oos, title="out-of-sample equity", name="OOS equity"), "oos-equity"))
+    stab = getattr(wf, "param_stability", None)
+    if isinstance(stab, pd.DataFrame) and len(stab):
+        parts.append("<h3>parameter stability</h3>")
+        parts.append(h.frame_table(stab, max_rows=80, head=40, tail=40, css_id="wf-stability-table"))
+    return "".join(parts)
+
+
+def _monte_carlo_section(mc: Any, figs: _Figures) -> str:
+    parts: list[str] = []
+    summary = getattr(mc, "summary", None)
+    if summary is not None and len(summary):
+        parts.append(h.kv_table(summary, title="summary", css_id="mc-summary-table"))
+    q = getattr(mc, "quantiles", None)
+    if isinstance(q, pd.DataFrame) and len(q):
+        parts.append(figs.html(f.monte_carlo_figure(q), "monte-carlo"))
+    return "".join(parts)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_report(
+    *,
+    title: str,
+    path: str | os.PathLike[str],
+    result: Any = None,
+    sweep: Any = None,
+    sweep_xy: tuple[str, str] | None = None,
+    sweep_metric: str = "sharpe",
+    overfitting: pd.Series | Mapping[str, Any] | None = None,
+    walk_forward: Any = None,
+    monte_carlo: Any = None,
+    notes: str | Iterable[str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write one self-contained HTML report and return its path.
+
+    The file opens offline: plotly.js is inlined once, nothing is fetched. Sections appear only
+    for the inputs given; all text is HTML-escaped.
+
+    Parameters
+    ----------
+    title
+        Page title.
+    path
+        Output file (parents are created; an existing file is replaced atomically).
+    result
+        A :class:`~peaktrade.backtest.BacktestResult` (or a saved one, see
+        :func:`~peaktrade.reporting.load_result`): statistics, equity and drawdown, monthly
+        returns, trades.
+    sweep
+        A :class:`~peaktrade.backtest.SweepResult`: grid, top rows and a parameter heatmap.
+    sweep_xy
+        The two parameters of the heatmap (default: the first two swept ones; a line chart when
+        only one parameter is swept).
+    sweep_metric
+        Metric of the heatmap and of the ranking.
+    overfitting
+        Extra sweep metrics (e.g. deflated Sharpe ratio, PBO) shown beside the grid.
+    walk_forward
+        A walk-forward result with ``folds``, ``oos_equity``, ``stats()``, ``param_stability`` and
+        ``metric``.
+    monte_carlo
+        A Monte Carlo result with ``quantiles`` (index step; columns q05, q25, q50, q75, q95) and
+        ``summary``.
+    notes
+        Free text (a string with blank-line-separated paragraphs, or a list of paragraphs).
+    provenance
+        Key/value facts shown at the top (git SHA, data fingerprint, config hash, run id, ...).
+    """
+    if not isinstance(title, str):
+        raise PeakTradeError(f"title={title!r} is invalid: expected a string")
+    try:
+        out = Path(path)
+    except TypeError:
+        raise PeakTradeError(f"path={path!r} is invalid: expected a file path") from None
+    if out.exists() and out.is_dir():
+        raise PeakTradeError(f"path={str(out)!r} is a directory: expected an .html file path")
+    if result is not None and not (hasattr(result, "equity") and hasattr(result, "stats")):
+        raise PeakTradeError(f"result is a {type(result).__name__}: expected a BacktestResult")
+    if sweep is not None and not (hasattr(sweep, "table") and hasattr(sweep, "grid")):
+        raise PeakTradeError(f"sweep is a {type(sweep).__name__}: expected a SweepResult")
+    xy = _check_xy(sweep, sweep_xy) if sweep is not None else ()
+    if overfitting is not None and not isinstance(overfitting, pd.Series):
+        overfitting = pd.Series(dict(overfitting))
+
+    from peaktrade import __version__
+
+    figs = _Figures()
+    sections: list[tuple[str, str, str]] = []
+    if provenance:
+        sections.append(("section-provenance", "provenance", h.kv_table(dict(provenance), css_id="provenance-table")))
+    if notes:
+        sections.append(("section-notes", "notes", f'<div class="notes">{h.notes_html(notes)}</div>'))
+    if result is not None:
+        sections.append(("section-backtest", "backtest", _result_section(result, figs)))
+    if sweep is not None:
+        sections.append(("section-sweep", "sweep", _sweep_section(sweep, xy, sweep_metric, overfitting, figs)))
+    if walk_forward is not None:
+        sections.append(("section-walk-forward", "walk-forward", _walk_forward_section(walk_forward, figs)))
+    if monte_carlo is not None:
+        sections.append(("section-monte-carlo", "Monte Carlo", _monte_carlo_section(monte_carlo, figs)))
+
+    plotlyjs = None
+    if figs.count:
+        from plotly.offline import get_plotlyjs
+
+        plotlyjs = get_plotlyjs()
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    doc = h.page(title=title, subtitle=f"generated {now} by peaktrade {__version__}", sections=sections,
+                 plotlyjs=plotlyjs, footer="peaktrade report — self-contained, opens offline")
+    _write_atomic(out, doc)
+    return out

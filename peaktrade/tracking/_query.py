@@ -1,0 +1,172 @@
+"""Reading the store back: recent runs, a run's report, and the MLflow UI command line."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from peaktrade.errors import PeakTradeError
+from peaktrade.tracking import _provenance as prov
+from peaktrade.tracking._store import artifact_root, load, open_store, redact_uri, tracking_uri
+
+RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Metrics shown by :func:`recent_runs` when a run has them (in this order).
+KEY_METRICS = ("sharpe", "total_return", "max_drawdown", "n_trades", "oos_sharpe", "oos_total_return",
+               "best_sharpe", "n_combinations", "dsr", "pbo")
+
+
+def ui_command(config: Any = None, *, host: str = "127.0.0.1", port: int = 5000,
+               workers: int = 1) -> tuple[list[str], str]:
+    """Return the command line that serves the MLflow UI on the project's store, and its URL.
+
+    The command is ``<python> -m mlflow ui --backend-store-uri <uri> --default-artifact-root <dir>
+    --host <host> --port <port> --workers <n>`` with the same URI the logging functions use. One
+    worker is the default: a local UI has one user, and it starts several times faster.
+    """
+    if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
+        raise PeakTradeError(f"port={port!r} is invalid: expected an integer in [1, 65535]")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise PeakTradeError(f"workers={workers!r} is invalid: expected an integer >= 1")
+    if not host or any(c.isspace() for c in host):
+        raise PeakTradeError(f"host={host!r} is invalid: expected a host name or address")
+    cfg = load(config)
+    uri = tracking_uri(cfg)
+    scheme = uri.partition(":")[0].lower()
+    if scheme in ("http", "https", "databricks"):
+        raise PeakTradeError(f"the tracking URI {redact_uri(uri)} is a tracking server already: open it in a "
+                             "browser (unset MLFLOW_TRACKING_URI to serve the project's own store)")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--default-artifact-root", str(artifact_root(cfg)), "--host", host, "--port", str(port),
+           "--workers", str(workers)]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return cmd, f"http://{shown}:{port}"
+
+
+def recent_runs(config: Any = None, *, experiment: str | None = None, limit: int = 20) -> pd.DataFrame:
+    """Return the most recent runs of an experiment, newest first.
+
+    Columns: ``run_id``, ``name``, ``status``, ``start`` (UTC), ``kind``, ``parent`` and one column
+    per key metric present (see :data:`KEY_METRICS`).
+
+    Raises
+    ------
+    PeakTradeError
+        When the store does not exist or has no such experiment.
+    """
+    from peaktrade.backtest.enums import STAT_KEYS  # ``best_trade`` is a stat, not a sweep's best metric
+
+    if not isinstance(limit, int) or limit < 1:
+        raise PeakTradeError(f"limit={limit!r} is invalid: expected an integer >= 1")
+    cfg = load(config)
+    store = open_store(cfg, must_exist=True)
+    name = experiment or cfg.tracking.experiment
+    exp = store.client.get_experiment_by_name(name)
+    if exp is None:
+        names = [e.name for e in store.client.search_experiments()]
+        raise PeakTradeError(f"no experiment {name!r} in {redact_uri(store.uri)}: "
+                             f"expected one of {', '.join(names) or '(none)'}")
+    runs = store.client.search_runs([exp.experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
+    rows = []
+    for r in runs:
+        row: dict[str, Any] = {
+            "run_id": r.info.run_id,
+            "name": r.info.run_name or "",
+            "status": r.info.status,
+            "start": pd.Timestamp(r.info.start_time, unit="ms", tz="UTC") if r.info.start_time else pd.NaT,
+            "kind": r.data.tags.get(prov.TAG_KIND, ""),
+            "parent": r.data.tags.get(prov.TAG_PARENT, ""),
+        }
+        row.update({k: r.data.metrics[k] for k in KEY_METRICS if k in r.data.metrics})
+        row.update({k: v for k, v in r.data.metrics.items()
+                    if k.startswith("best_") and k not in row and k not in STAT_KEYS})
+        rows.append(row)
+    cols = ["run_id", "name", "status", "start", "kind", "parent"]
+    df = pd.DataFrame(rows, columns=cols + sorted({k for r in rows for k in r} - set(cols),
+                                                   key=lambda k: (KEY_METRICS.index(k) if k in KEY_METRICS else 99, k)))
+    return df
+
+
+def _artifact_exists(client: Any, run_id: str, path: str) -> bool:
+    parent, _, name = path.rpartition("/")
+    try:
+        return any(a.path == path or a.path.rsplit("/", 1)[-1] == name
+                   for a in client.list_artifacts(run_id, parent or None))
+    except Exception:  # noqa: BLE001  (a missing directory lists as an error on some stores)
+        return False
+
+
+@contextlib.contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """Silence MLflow's download progress bar (it would garble the CLI's one-line output)."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    old = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+
+
+def report_for_run(run_id: str, *, config: Any = None, out: str | Path | None = None) -> Path:
+    """Fetch the HTML report of a tracked run, or rebuild it from the run's result artifacts.
+
+    Parameters
+    ----------
+    run_id
+        The MLflow run id.
+    out
+        Output file (default ``<reports dir>/<run_id>.html``).
+
+    Raises
+    ------
+    PeakTradeError
+        When the store, the run, or both the report and the result artifacts are missing.
+    """
+    from peaktrade.reporting import build_report, load_result
+
+    cfg = load(config)
+    if not RUN_ID.match(run_id or ""):
+        raise PeakTradeError(f"run id {run_id!r} is invalid: expected 32 hex digits")
+    store = open_store(cfg, must_exist=True)
+    try:
+        run = store.client.get_run(run_id)
+    except Exception:  # noqa: BLE001  (MLflow raises its own "not found")
+        raise PeakTradeError(f"no run {run_id} in {redact_uri(store.uri)}") from None
+    target = Path(out) if out is not None else cfg.reports_dir / f"{run_id}.html"
+    if target.exists() and target.is_dir():
+        target = target / f"{run_id}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
+        if _artifact_exists(store.client, run_id, "report/report.html"):
+            local = Path(store.client.download_artifacts(run_id, "report/report.html", tmp))
+            target.write_bytes(local.read_bytes())
+            return target
+        if _artifact_exists(store.client, run_id, "result/meta.json"):
+            local_dir = Path(store.client.download_artifacts(run_id, "result", tmp))
+            result = load_result(local_dir)
+            tags = run.data.tags
+            facts = {
+                "run id": run_id,
+                "run name": run.info.run_name,
+                "git SHA": tags.get(prov.TAG_GIT_SHA, prov.UNKNOWN),
+                "config hash": tags.get(prov.TAG_CONFIG_HASH, prov.UNKNOWN),
+                "data fingerprint": tags.get(prov.TAG_FINGERPRINT, prov.UNKNOWN),
+                "rebuilt from": "result/ artifacts",
+            }
+            title = " ".join(p for p in (result.strategy or "backtest", tags.get(prov.TAG_SYMBOL),
+                                         tags.get(prov.TAG_TIMEFRAME)) if p)
+            return build_report(title=title, path=target, result=result, provenance=facts)
+    raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from")

@@ -1,0 +1,84 @@
+"""Notebook contracts: one ``parameters`` cell of ``name: type = default  # help`` lines, outputs
+stripped, and every experiment spec passes only parameters its notebook declares."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from peaktrade.experiments.batch import RUNNER_PARAMS, ExperimentError, load_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SPECS = sorted((ROOT / "experiments").glob("*.toml"))
+LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|dict|list) = (?P<default>.+?)  # (?P<help>[^=]+)$")
+COMMON = ("symbol", "timeframe", "exchange", "start", "end", *RUNNER_PARAMS)
+
+
+def test_notebooks_and_specs_exist():
+    names = [p.stem for p in NOTEBOOKS]
+    assert names == ["01-data-quality", "10-backtest", "20-sweep", "30-walk-forward", "40-robustness"]
+    assert len(SPECS) >= 2
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_has_one_parameters_cell_of_typed_lines_with_help(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    lines = [ln for ln in cells[0].source.splitlines() if ln.strip()]
+    for ln in lines:
+        m = LINE.match(ln)
+        assert m, f"{path.name}: parameter line not of the form 'name: type = default  # help': {ln!r}"
+        value = eval(m["default"], {})  # noqa: S307 — our own notebook's literal defaults
+        assert type(value).__name__ == m["type"], ln
+    declared = papermill.inspect_notebook(str(path))
+    assert len(declared) == len(lines) and all(p["help"] for p in declared.values())
+    assert set(COMMON) <= set(declared)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        if c.cell_type == "code":
+            assert not c.outputs and c.execution_count is None
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_spec_passes_only_declared_parameters(spec):
+    s = load_spec(spec)
+    declared = papermill.inspect_notebook(str(s.notebook))
+    assert s.parameter_sets
+    for params in s.parameter_sets:
+        assert set(params) <= set(declared) - set(RUNNER_PARAMS)
+
+
+def test_spec_rejected_when_it_passes_an_undeclared_parameter(tmp_path):
+    (tmp_path / "experiments").mkdir()
+    spec = tmp_path / "experiments" / "bad.toml"
+    spec.write_text(f'name = "bad"\nnotebook = "{ROOT / "notebooks" / "10-backtest.ipynb"}"\n'
+                    '[parameters]\nstrategy = "ma_crossover"\nleverage = 3\n')
+    with pytest.raises(ExperimentError, match="leverage") as e:
+        load_spec(spec)
+    assert "10-backtest.ipynb does not declare" in str(e.value)
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('notebook = "notebooks/10-backtest.ipynb"\n', "'name' is missing"),
+    ('name = "x"\nnotebook = "notebooks/nope.ipynb"\n', "notebook not found"),
+    ('name = "x"\nnotebook = "notebooks/10-backtest.ipynb"\ncolour = 1\n', "unknown key(s) colour"),
+    ('name = "x"\nnotebook = "notebooks/10-backtest.ipynb"\n[grid]\nfees = 0.1\n', "non-empty list"),
+    ('name = "x"\nnotebook = "notebooks/10-backtest.ipynb"\n[parameters]\ntrack = false\n', "batch runner"),
+    ('name = "x" notebook', "not valid TOML"),
+])
+def test_spec_error_names_the_problem_when_spec_bad(tmp_path, body, needle):
+    spec = tmp_path / "s.toml"
+    spec.write_text(body)
+    with pytest.raises(ExperimentError) as e:
+        load_spec(spec, root=ROOT)
+    assert needle in str(e.value)
