@@ -140,21 +140,18 @@ def bar_acc_update_nb(a, t, equity, prev_equity, pos):
     sum_r2 += r * r
     down2 += neg * neg
     exposed += 1.0 if pos != 0.0 else 0.0
-    if under == 0.0:
-        peak_idx = t - 1.0  # the previous bar closed at the peak
-    if equity >= peak:
-        if under == 1.0:
-            dur = t - peak_idx
-            if dur > max_dd_bars:
-                max_dd_bars = dur
-            under = 0.0
-        peak = equity
-        peak_idx = float(t)
-    else:
-        under = 1.0
-        dd = 1.0 - equity / peak
-        if dd > max_dd:
-            max_dd = dd
+    # the drawdown bookkeeping is written with selects, not branches: near a peak the comparison
+    # flips unpredictably
+    tf = float(t)
+    peak_idx = tf - 1.0 if under == 0.0 else peak_idx  # the previous bar closed at the peak
+    at_peak = equity >= peak
+    dur = tf - peak_idx if (at_peak and under == 1.0) else 0.0
+    max_dd_bars = max(max_dd_bars, dur)
+    dd = 1.0 - equity / peak
+    max_dd = max(max_dd, dd)  # dd <= 0 at a new peak, so this is a no-op there
+    peak = equity if at_peak else peak
+    peak_idx = tf if at_peak else peak_idx
+    under = 0.0 if at_peak else 1.0
     return (sum_r, sum_r2, down2, exposed, peak, peak_idx, max_dd, max_dd_bars, under)
 
 
