@@ -22,7 +22,8 @@ class Position:
     symbol: str
     quantity: float = 0.0
     avg_price: float = 0.0
-    entry_fees: float = 0.0
+    entry_fees: float = 0.0  # entry fees of the quantity still open (not yet realized)
+    entry_fees_total: float = 0.0  # all entry fees of the round trip (for its trade record)
     entry_time: pd.Timestamp | None = None
     entry_tag: str = ""
     entry_order_id: str = ""
@@ -76,7 +77,10 @@ class Ledger:
         return self.cash + sum(p.quantity * marks[s] for s, p in self.positions.items() if p.quantity)
 
     def unrealized_pnl(self, marks: dict[str, float]) -> float:
-        """Return the PnL of the open positions at ``marks``, net of their entry fees."""
+        """Return the PnL of the open positions at ``marks``, net of their (unrealized) entry fees.
+
+        ``equity(marks) == initial_cash + realized_pnl + unrealized_pnl(marks)`` at all times.
+        """
         return sum((marks[s] - p.avg_price) * p.quantity - p.entry_fees
                    for s, p in self.positions.items() if p.quantity)
 
@@ -107,18 +111,21 @@ class Ledger:
     def _open(self, pos: Position, signed: float, fill: OrderFill, fee: float) -> None:
         if pos.quantity == 0.0:
             pos.entry_time, pos.entry_tag, pos.entry_order_id = fill.timestamp, fill.tag, fill.client_order_id
-            pos.avg_price, pos.entry_fees = fill.price, 0.0
+            pos.avg_price, pos.entry_fees, pos.entry_fees_total = fill.price, 0.0, 0.0
             pos.exit_quantity = pos.exit_notional = pos.exit_fees = pos.realized = 0.0
         else:
             total = abs(pos.quantity) + abs(signed)
             pos.avg_price = (pos.avg_price * abs(pos.quantity) + fill.price * abs(signed)) / total
         pos.quantity += signed
         pos.entry_fees += fee
+        pos.entry_fees_total += fee
 
     def _close(self, pos: Position, qty: float, fill: OrderFill, fee: float) -> None:
         direction = 1 if pos.quantity > 0 else -1
         gross = (fill.price - pos.avg_price) * qty * direction
-        self.realized_pnl += gross - fee
+        entry_share = pos.entry_fees * qty / abs(pos.quantity)  # entry fees of the closed part
+        pos.entry_fees -= entry_share
+        self.realized_pnl += gross - fee - entry_share
         pos.realized += gross
         pos.exit_quantity += qty
         pos.exit_notional += qty * fill.price
@@ -127,11 +134,12 @@ class Ledger:
         if abs(pos.quantity) <= 1e-12 * max(1.0, pos.exit_quantity):
             pos.quantity = 0.0
             size = pos.exit_quantity
-            pnl = pos.realized - pos.entry_fees - pos.exit_fees
+            pos.entry_fees = 0.0
+            pnl = pos.realized - pos.entry_fees_total - pos.exit_fees
             self.trades.append(Trade(
-                pos.symbol, direction, pos.entry_time, pos.avg_price, pos.entry_fees, fill.timestamp,
+                pos.symbol, direction, pos.entry_time, pos.avg_price, pos.entry_fees_total, fill.timestamp,
                 pos.exit_notional / size, pos.exit_fees, size, pnl,
-                pnl / (size * pos.avg_price + pos.entry_fees), fill.tag or "signal",
+                pnl / (size * pos.avg_price + pos.entry_fees_total), fill.tag or "signal",
                 pos.entry_order_id, fill.client_order_id,
             ))
 

@@ -120,9 +120,9 @@ def _records(ledger: Ledger, bar_of: dict[str, int], symbol: str, last_close: fl
     if p is not None and p.quantity != 0.0:
         size = abs(p.quantity)
         direction = 1 if p.quantity > 0 else -1
-        pnl = size * (last_close - p.avg_price) * direction - p.entry_fees
-        rows.append((direction, bar_of[p.entry_order_id], p.avg_price, p.entry_fees, n - 1, last_close, 0.0, size,
-                     pnl, pnl / (size * p.avg_price + p.entry_fees), EXIT_OPEN))
+        pnl = size * (last_close - p.avg_price) * direction - p.entry_fees_total
+        rows.append((direction, bar_of[p.entry_order_id], p.avg_price, p.entry_fees_total, n - 1, last_close, 0.0,
+                     size, pnl, pnl / (size * p.avg_price + p.entry_fees_total), EXIT_OPEN))
     rec = np.zeros(len(rows), dtype=trade_dt)
     for i, r in enumerate(rows):
         rec[i] = (i, *r)
