@@ -38,8 +38,27 @@ def trades_frame(records: np.ndarray, index: pd.DatetimeIndex, *, execution: str
     return df.set_index("id")
 
 
+class EquityViews:
+    """Returns and drawdown derived from ``equity`` and ``init_cash`` (shared by result types)."""
+
+    equity: pd.Series
+    init_cash: float
+
+    @property
+    def returns(self) -> pd.Series:
+        """Bar returns of equity (the first against the initial cash)."""
+        prev = self.equity.shift(1).fillna(self.init_cash)
+        return (self.equity / prev - 1.0).rename("returns")
+
+    @property
+    def drawdown(self) -> pd.Series:
+        """Drawdown from the running peak (initial cash included), as a non-positive fraction."""
+        peak = np.maximum.accumulate(np.maximum(self.equity.to_numpy(), self.init_cash))
+        return pd.Series(self.equity.to_numpy() / peak - 1.0, index=self.equity.index, name="drawdown")
+
+
 @dataclass
-class BacktestResult:
+class BacktestResult(EquityViews):
     """Per-bar series and trades of one backtest.
 
     Attributes
@@ -61,18 +80,6 @@ class BacktestResult:
     options: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     strategy: str | None = None
-
-    @property
-    def returns(self) -> pd.Series:
-        """Bar returns of equity (the first against the initial cash)."""
-        prev = self.equity.shift(1).fillna(self.init_cash)
-        return (self.equity / prev - 1.0).rename("returns")
-
-    @property
-    def drawdown(self) -> pd.Series:
-        """Drawdown from the running peak (initial cash included), as a non-positive fraction."""
-        peak = np.maximum.accumulate(np.maximum(self.equity.to_numpy(), self.init_cash))
-        return pd.Series(self.equity.to_numpy() / peak - 1.0, index=self.equity.index, name="drawdown")
 
     def stats(self) -> pd.Series:
         """Return the statistics (see :mod:`peaktrade.backtest.stats` for each key)."""

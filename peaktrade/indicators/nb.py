@@ -203,31 +203,8 @@ def rolling_max_nb(x, window):
 
 @njit(cache=True)
 def rolling_min_nb(x, window):
-    """Return the minimum of the last ``window`` bars including the current one (monotone deque)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    if window < 1:
-        return out
-    dq = np.empty(n, dtype=np.int64)
-    head = 0
-    tail = 0
-    last_nan = -1
-    for i in range(n):
-        v = x[i]
-        if np.isnan(v):
-            last_nan = i
-            head = 0
-            tail = 0
-            continue
-        while tail > head and x[dq[tail - 1]] >= v:
-            tail -= 1
-        dq[tail] = i
-        tail += 1
-        while dq[head] <= i - window:
-            head += 1
-        if i - last_nan >= window:
-            out[i] = x[dq[head]]
-    return out
+    """Return the minimum of the last ``window`` bars including the current one."""
+    return -rolling_max_nb(-x, window)
 
 
 @njit(cache=True)

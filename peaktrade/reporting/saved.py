@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from peaktrade.backtest.result import EquityViews
 from peaktrade.errors import PeakTradeError
 
 FORMAT = "peaktrade.result/1"
@@ -28,7 +29,7 @@ FILES = ("equity.parquet", "trades.parquet", "stats.json", "meta.json")
 
 
 @dataclass
-class SavedResult:
+class SavedResult(EquityViews):
     """A backtest result read back from disk: what a report needs, without the bars.
 
     It quacks like :class:`~peaktrade.backtest.BacktestResult` where reports look
@@ -51,17 +52,6 @@ class SavedResult:
         """Return the saved statistics."""
         return self.saved_stats.copy()
 
-    @property
-    def returns(self) -> pd.Series:
-        """Bar returns of equity (the first against the initial cash)."""
-        prev = self.equity.shift(1).fillna(self.init_cash)
-        return (self.equity / prev - 1.0).rename("returns")
-
-    @property
-    def drawdown(self) -> pd.Series:
-        """Drawdown from the running peak (initial cash included), as a non-positive fraction."""
-        peak = np.maximum.accumulate(np.maximum(self.equity.to_numpy(), self.init_cash))
-        return pd.Series(self.equity.to_numpy() / peak - 1.0, index=self.equity.index, name="drawdown")
 
 
 def jsonable(value: Any) -> Any:
