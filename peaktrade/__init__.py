@@ -21,6 +21,7 @@ _LAZY = {
     "run": "peaktrade.backtest",
     "sweep": "peaktrade.backtest",
     "get_strategy": "peaktrade.strategies",
+    "paper_replay": "peaktrade.live",
 }
 
 __all__ = ["PeakTradeError", "__version__", *_LAZY]

@@ -18,6 +18,7 @@ from peaktrade.cli import (
     report_cmd,
     research_cmd,
     safety_cmd,
+    sim_cmd,
     strategies_cmd,
 )
 from peaktrade.cli._common import err_console
@@ -37,6 +38,7 @@ safety_cmd.register(app)
 live_cmd.register(app)
 mlflow_cmd.register(app)
 report_cmd.register(app)
+sim_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}

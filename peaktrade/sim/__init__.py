@@ -1,0 +1,29 @@
+"""Local Kraken-protocol spot exchange simulator (HTTP, loopback) with fault injection.
+
+Unmodified ccxt talks to it over real HTTP::
+
+    import ccxt
+    from peaktrade.sim import SimExchange, ccxt_config, serve_in_thread
+
+    with serve_in_thread(keys={"K": "c2VjcmV0"}) as sim:
+        ex = ccxt.kraken(ccxt_config(sim.url, "K", "c2VjcmV0"))
+        ex.load_markets()
+
+See ``docs/simulator.md``. Importing this package does not import ccxt (nor need it).
+"""
+
+from __future__ import annotations
+
+from peaktrade.sim._auth import api_sign, is_loopback
+from peaktrade.sim._exchange import KrakenError, SimExchange
+from peaktrade.sim._faults import KINDS as FAULT_KINDS
+from peaktrade.sim._faults import Fault, parse_profile
+from peaktrade.sim._market import ASSETS, PAIRS, Feed, synthetic_feeds
+from peaktrade.sim._server import SimServer, admin_allowed, ccxt_config, serve_in_thread, start_server
+from peaktrade.sim._sources import load_feeds
+
+__all__ = [
+    "ASSETS", "FAULT_KINDS", "PAIRS", "Fault", "Feed", "KrakenError", "SimExchange", "SimServer",
+    "admin_allowed", "api_sign", "ccxt_config", "is_loopback", "load_feeds", "parse_profile",
+    "serve_in_thread", "start_server", "synthetic_feeds",
+]

@@ -1,0 +1,680 @@
+"""The simulated exchange: state, matching and Kraken's REST methods (transport-free)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+import pandas as pd
+
+from peaktrade.sim._auth import (
+    HISTORY_CALLS,
+    OPEN_ORDER_LIMITS,
+    REST_TIERS,
+    TRADING_CALLS,
+    KeyState,
+    cancel_penalty,
+    signature_ok,
+)
+from peaktrade.sim._faults import FaultPlan, Profile
+from peaktrade.sim._market import ASSETS, PAIRS, Feed, resolve_pair, round_to, synthetic_feeds
+
+PUBLIC_METHODS = ("Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "OHLC", "Depth")
+PRIVATE_METHODS = ("Balance", "BalanceEx", "AddOrder", "CancelOrder", "OpenOrders", "ClosedOrders",
+                   "QueryOrders", "TradesHistory")
+OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
+PAGE = 50
+_CL_ORD_RE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+                        r"|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18})$")
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+DEFAULT_BALANCES = {"ZUSD": 100_000.0, "XXBT": 1.0, "XETH": 10.0}
+
+
+class KrakenError(Exception):
+    """A Kraken error string, answered as HTTP 200 ``{"error": [message]}``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Order:
+    txid: str
+    pair: str
+    side: str
+    ordertype: str
+    vol: float
+    price: float | None  # limit price
+    opentm: float
+    opened_wall: float
+    userref: int | None = None
+    cl_ord_id: str | None = None
+    oflags: tuple[str, ...] = ()
+    status: str = "open"
+    vol_exec: float = 0.0
+    cost: float = 0.0
+    fee: float = 0.0
+    avg_price: float = 0.0
+    closetm: float | None = None
+    reason: str | None = None
+    trades: list[str] = field(default_factory=list)
+
+
+def _truthy(v: Any) -> bool:
+    return v is True or (isinstance(v, (str, int)) and str(v).lower() in ("true", "1"))
+
+
+def _fmt(x: float, d: int) -> str:
+    return f"{round_to(x, d):.{d}f}"
+
+
+class SimExchange:
+    """A Kraken-protocol spot exchange in memory: replayed prices, balances, orders, fills.
+
+    Parameters
+    ----------
+    feeds
+        Pair id → :class:`Feed` (default: seeded synthetic 1m bars for every pair).
+    keys
+        API key → base64 secret.
+    seed
+        Seed of the synthetic bars (when ``feeds`` is not given), of order ids and of the book.
+    speed
+        Bars per wall second the simulated clock advances (0 freezes it; use :meth:`advance`).
+    start
+        Simulated start time (unix s). Default: the current wall-clock time when the bars cover
+        it (the default synthetic bars do), else ``warmup`` bars after the first bar.
+    balances
+        Asset id → starting balance of every key's account (one shared account).
+    spread_bps
+        Full bid/ask spread around the replayed price, in basis points.
+    tier
+        Kraken verification tier of the rate counters: starter, intermediate or pro.
+    faults
+        A fault profile (see :func:`peaktrade.sim.parse_profile`).
+    wall_clock
+        Monotonic seconds (injectable for tests); drives the clock and the counters' decay.
+    """
+
+    def __init__(self, *, feeds: dict[str, Feed] | None = None, keys: dict[str, str] | None = None,
+                 seed: int = 0, speed: float = 0.0, start: float | None = None,
+                 balances: dict[str, float] | None = None, spread_bps: float = 2.0, tier: str = "starter",
+                 faults: Profile | None = None, wall_clock: Callable[[], float] = time.monotonic,
+                 warmup: int = 720) -> None:
+        if tier not in REST_TIERS:
+            raise ValueError(f"tier={tier!r} is invalid: expected one of {', '.join(REST_TIERS)}")
+        if speed < 0 or not math.isfinite(speed):
+            raise ValueError(f"speed={speed!r} is invalid: expected a finite number >= 0")
+        self.lock = threading.RLock()
+        self.feeds = feeds or synthetic_feeds(seed=seed)
+        unknown = set(self.feeds) - set(PAIRS)
+        if unknown:
+            raise ValueError(f"feeds has unknown pair(s) {sorted(unknown)}: expected ids of {sorted(PAIRS)}")
+        missing = set(PAIRS) - set(self.feeds)
+        if missing:  # every listed pair needs prices: synthesize the missing ones on the same grid
+            ref = next(iter(self.feeds.values()))
+            syn = synthetic_feeds(seed=seed, n=len(ref.t), timeframe=f"{ref.interval // 60}m",
+                                  start=pd.Timestamp(int(ref.t[0]), unit="s", tz="UTC"))
+            for pid in missing:
+                self.feeds[pid] = syn[pid]
+        self.tier = tier
+        self.keys: dict[str, KeyState] = {}
+        for k, s in (keys or {}).items():
+            self.add_key(k, s)
+        self.wall = wall_clock
+        self.spread_bps = float(spread_bps)
+        self.rng = random.Random(seed)
+        self.book_seed = seed
+        self.interval = min(f.interval for f in self.feeds.values())
+        first = min(float(f.t[0]) for f in self.feeds.values())
+        self._end = min(f.end for f in self.feeds.values())
+        if start is None:  # "now" when the data covers it (live-looking timestamps), else after the warmup
+            start = first + warmup * self.interval
+            wall_now = time.time()
+            if start <= wall_now <= self._end:
+                start = float(int(wall_now))
+        self._anchor_sim = min(start, self._end)
+        self._anchor_wall = self.wall()
+        self.speed = float(speed)
+        self.balances = {a: 0.0 for a in ASSETS}
+        self.balances.update({a: float(v) for a, v in (balances or DEFAULT_BALANCES).items()})
+        self.orders: dict[str, Order] = {}
+        self.trades: dict[str, dict[str, Any]] = {}
+        self._trade_seq = 0
+        self._synced_at = self.now()
+        self.status = "online"
+        self.faults = FaultPlan(faults)
+
+    # ----------------------------------------------------------------------------- clock, prices
+    def add_key(self, key: str, secret: str) -> None:
+        """Register an API key with its base64 secret."""
+        import base64
+        import binascii
+
+        try:
+            base64.b64decode(secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("api secret is invalid: expected base64 (as Kraken issues it)") from None
+        self.keys[key] = KeyState(secret, self.tier)
+
+    def now(self) -> float:
+        """Simulated time (unix seconds)."""
+        t = self._anchor_sim + (self.wall() - self._anchor_wall) * self.speed * self.interval
+        return min(t, self._end)
+
+    def set_speed(self, speed: float) -> None:
+        """Change the clock's speed (bars per wall second) from now on."""
+        if not (speed >= 0 and math.isfinite(speed)):
+            raise ValueError(f"speed={speed!r} is invalid: expected a finite number >= 0")
+        with self.lock:
+            self._anchor_sim, self._anchor_wall = self.now(), self.wall()
+            self.speed = float(speed)
+
+    def advance(self, *, bars: float = 0.0, seconds: float = 0.0) -> float:
+        """Move the simulated clock forward, fill crossed limit orders, return the new time."""
+        with self.lock:
+            self._anchor_sim = min(self.now() + bars * self.interval + seconds, self._end)
+            self._anchor_wall = self.wall()
+            self.sync()
+            return self.now()
+
+    def quote(self, pair: str) -> tuple[float, float, float]:
+        """Return (bid, ask, last) of ``pair`` now: the replayed price ± half the spread, on ticks."""
+        return self._quote_at(pair, self.feeds[pair].price_at(self.now()))
+
+    def _quote_at(self, pair: str, p: float) -> tuple[float, float, float]:
+        d = PAIRS[pair]["pair_decimals"]
+        tick = 10.0**-d
+        half = p * self.spread_bps / 20_000.0
+        bid = math.floor((p - half) / tick + 1e-9) * tick
+        ask = math.ceil((p + half) / tick - 1e-9) * tick
+        if ask <= bid:
+            ask = bid + tick
+        return round(bid, d), round(ask, d), round(p, d)
+
+    # ----------------------------------------------------------------------------- matching
+    def sync(self) -> None:
+        """Fill resting limit orders crossed by the price path since the last sync."""
+        now = self.now()
+        t0, self._synced_at = self._synced_at, now
+        for o in sorted((o for o in self.orders.values() if o.status == "open"), key=lambda o: o.opentm):
+            lo, hi = self.feeds[o.pair].range_between(max(t0, o.opentm), now)
+            ask_lo = self._quote_at(o.pair, lo)[1]
+            bid_hi = self._quote_at(o.pair, hi)[0]
+            if (o.side == "buy" and ask_lo <= o.price) or (o.side == "sell" and bid_hi >= o.price):
+                self._fill(o, o.price, maker=True)
+
+    def _fill(self, o: Order, price: float, *, maker: bool) -> None:
+        spec = PAIRS[o.pair]
+        base, quote = spec["base"], spec["quote"]
+        qd = ASSETS[quote]["decimals"]
+        vol = o.vol - o.vol_exec
+        fee_pct = (spec["fees_maker"] if maker else spec["fees"])[0][1]
+        cost = round_to(price * vol, qd)
+        fee = round_to(cost * fee_pct / 100.0, qd)
+        if o.side == "buy":
+            self.balances[quote] = round_to(self.balances[quote] - cost - fee, qd)
+            self.balances[base] = round_to(self.balances[base] + vol, ASSETS[base]["decimals"])
+        else:
+            self.balances[base] = round_to(self.balances[base] - vol, ASSETS[base]["decimals"])
+            self.balances[quote] = round_to(self.balances[quote] + cost - fee, qd)
+        now = self.now()
+        self._trade_seq += 1
+        tid = self._new_id("T")
+        self.trades[tid] = {
+            "ordertxid": o.txid, "postxid": self._new_id("T"), "pair": o.pair, "time": round(now, 4),
+            "type": o.side, "ordertype": o.ordertype, "price": _fmt(price, spec["pair_decimals"]),
+            "cost": _fmt(cost, spec["cost_decimals"]), "fee": _fmt(fee, spec["cost_decimals"]),
+            "vol": _fmt(vol, spec["lot_decimals"]), "margin": "0.00000", "leverage": "0", "misc": "",
+            "trade_id": self._trade_seq, "maker": maker,
+        }
+        o.vol_exec, o.cost, o.fee = o.vol, o.cost + cost, o.fee + fee
+        o.avg_price = o.cost / o.vol_exec if o.vol_exec else 0.0
+        o.status, o.closetm = "closed", round(now, 4)
+        o.trades.append(tid)
+
+    def _new_id(self, prefix: str) -> str:
+        c = lambda n: "".join(self.rng.choice(_ID_CHARS) for _ in range(n))  # noqa: E731
+        return f"{prefix}{c(5)}-{c(5)}-{c(6)}"
+
+    def holds(self) -> dict[str, float]:
+        """Amount of each asset held by open orders (buys: cost + maker fee; sells: volume)."""
+        out = {a: 0.0 for a in self.balances}
+        for o in self.orders.values():
+            if o.status != "open":
+                continue
+            spec = PAIRS[o.pair]
+            rem = o.vol - o.vol_exec
+            if o.side == "buy":
+                out[spec["quote"]] += rem * o.price * (1 + spec["fees_maker"][0][1] / 100.0)
+            else:
+                out[spec["base"]] += rem
+        return {a: round_to(v, ASSETS.get(a, {"decimals": 10})["decimals"]) for a, v in out.items()}
+
+    # ----------------------------------------------------------------------------- protocol entry
+    def handle_public(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Answer ``/0/public/<method>`` with Kraken's envelope."""
+        with self.lock:
+            try:
+                if method not in PUBLIC_METHODS:
+                    raise KrakenError("EGeneral:Unknown method")
+                self.sync()
+                return {"error": [], "result": getattr(self, f"_pub_{method}")(params)}
+            except KrakenError as e:
+                return {"error": [e.message]}
+
+    def handle_private(self, method: str, uri_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Authenticate and answer ``/0/private/<method>`` with Kraken's envelope."""
+        with self.lock:
+            try:
+                params = self.authenticate(method, uri_path, headers, body)
+                if method not in PRIVATE_METHODS:
+                    raise KrakenError("EGeneral:Unknown method")
+                self.sync()
+                return {"error": [], "result": getattr(self, f"_priv_{method}")(params, self._key)}
+            except KrakenError as e:
+                return {"error": [e.message]}
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Call a public or private method in-process, without HTTP or signing; return the envelope.
+
+        Private calls use an internal key (its own counters; no nonce check).
+        """
+        if method in PUBLIC_METHODS:
+            return self.handle_public(method, {k: str(v) for k, v in params.items()})
+        with self.lock:
+            if not hasattr(self, "_inproc"):
+                self._inproc = KeyState("", self.tier)
+            try:
+                if method not in PRIVATE_METHODS:
+                    raise KrakenError("EGeneral:Unknown method")
+                if method not in TRADING_CALLS and not self._inproc.rest.try_add(
+                        2.0 if method in HISTORY_CALLS else 1.0, self.wall()):
+                    raise KrakenError("EAPI:Rate limit exceeded")
+                self.sync()
+                p = {k: (str(v) if not isinstance(v, bool) else str(v).lower()) for k, v in params.items()}
+                return {"error": [], "result": getattr(self, f"_priv_{method}")(p, self._inproc)}
+            except KrakenError as e:
+                return {"error": [e.message]}
+
+    def authenticate(self, method: str, uri_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Check key, signature, nonce and the REST counter; return the parsed body."""
+        h = {k.lower(): v for k, v in headers.items()}
+        key = h.get("api-key")
+        if not key or key not in self.keys:
+            raise KrakenError("EAPI:Invalid key")
+        ks = self.keys[key]
+        params = parse_body(body, h.get("content-type", ""))
+        nonce = str(params.get("nonce", ""))
+        if not nonce.isdigit():
+            raise KrakenError("EAPI:Invalid nonce")
+        if not signature_ok(uri_path, body, nonce, ks.secret, h.get("api-sign")):
+            raise KrakenError("EAPI:Invalid signature")
+        if int(nonce) <= ks.last_nonce:
+            raise KrakenError("EAPI:Invalid nonce")
+        ks.last_nonce = int(nonce)
+        if method not in TRADING_CALLS:
+            if not ks.rest.try_add(2.0 if method in HISTORY_CALLS else 1.0, self.wall()):
+                raise KrakenError("EAPI:Rate limit exceeded")
+        self._key = ks
+        return params
+
+    # ----------------------------------------------------------------------------- public methods
+    def _pairs_param(self, params: dict[str, Any], *, required: bool) -> list[str]:
+        raw = params.get("pair")
+        if not raw:
+            if required:
+                raise KrakenError("EGeneral:Invalid arguments")
+            return list(PAIRS)
+        out = []
+        for name in str(raw).split(","):
+            pid = resolve_pair(name.strip())
+            if pid is None:
+                raise KrakenError("EQuery:Unknown asset pair")
+            out.append(pid)
+        return out
+
+    def _pub_Time(self, params):
+        t = int(self.now())
+        return {"unixtime": t,
+                "rfc1123": datetime.fromtimestamp(t, timezone.utc).strftime("%a, %d %b %y %H:%M:%S +0000")}
+
+    def _pub_SystemStatus(self, params):
+        ts = datetime.fromtimestamp(int(self.now()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"status": self.status, "timestamp": ts}
+
+    def _pub_Assets(self, params):
+        want = params.get("asset")
+        if not want:
+            return {k: dict(v) for k, v in ASSETS.items()}
+        out = {}
+        for name in str(want).split(","):
+            hit = [k for k, v in ASSETS.items() if name in (k, v["altname"])]
+            if not hit:
+                raise KrakenError("EQuery:Unknown asset")
+            out[hit[0]] = dict(ASSETS[hit[0]])
+        return out
+
+    def _pub_AssetPairs(self, params):
+        return {pid: json.loads(json.dumps(PAIRS[pid])) for pid in self._pairs_param(params, required=False)}
+
+    def _pub_Ticker(self, params):
+        now = self.now()
+        midnight = now // 86_400 * 86_400
+        out = {}
+        for pid in self._pairs_param(params, required=False):
+            d = PAIRS[pid]["pair_decimals"]
+            bid, ask, last = self.quote(pid)
+            f = self.feeds[pid]
+            today, day = f.stats_since(now, midnight), f.stats_since(now, now - 86_400)
+            px = lambda x: _fmt(x, d)  # noqa: E731
+            out[pid] = {
+                "a": [px(ask), "1", "1.000"], "b": [px(bid), "1", "1.000"], "c": [px(last), "0.00100000"],
+                "v": [f"{today['v']:.8f}", f"{day['v']:.8f}"], "p": [px(today["p"]), px(day["p"])],
+                "t": [today["t"], day["t"]], "l": [px(today["l"]), px(day["l"])],
+                "h": [px(today["h"]), px(day["h"])], "o": px(today["o"]),
+            }
+        return out
+
+    def _pub_OHLC(self, params):
+        pid = self._pairs_param(params, required=True)[0]
+        try:
+            minutes = int(params.get("interval", 1))
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments") from None
+        if minutes not in OHLC_INTERVALS:
+            raise KrakenError("EGeneral:Invalid arguments")
+        f = self.feeds[pid]
+        if (minutes * 60) % f.interval:
+            raise KrakenError("EGeneral:Invalid arguments")  # finer than the replayed bars
+        since = params.get("since")
+        try:
+            since = int(float(since)) if since not in (None, "") else None
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments") from None
+        rows, last = f.ohlc(self.now(), minutes * 60, since)
+        d = PAIRS[pid]["pair_decimals"]
+        out = [[r[0], _fmt(r[1], d), _fmt(r[2], d), _fmt(r[3], d), _fmt(r[4], d), _fmt(r[5], d),
+                f"{r[6]:.8f}", r[7]] for r in rows]
+        return {pid: out, "last": last}
+
+    def _pub_Depth(self, params):
+        pid = self._pairs_param(params, required=True)[0]
+        try:
+            count = int(params.get("count", 100))
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments") from None
+        count = min(max(count, 1), 500)
+        bid, ask, _ = self.quote(pid)
+        d = PAIRS[pid]["pair_decimals"]
+        tick = 10.0**-d
+        ts = int(self.now())
+        r = random.Random(f"{self.book_seed}:{pid}:{ts}")
+        asks, bids = [], []
+        pa, pb = ask, bid
+        for _ in range(count):
+            asks.append([_fmt(pa, d), f"{r.uniform(0.01, 3.0):.3f}", ts - r.randint(0, 60)])
+            bids.append([_fmt(pb, d), f"{r.uniform(0.01, 3.0):.3f}", ts - r.randint(0, 60)])
+            pa += tick * r.randint(1, 5)
+            pb -= tick * r.randint(1, 5)
+        return {pid: {"asks": asks, "bids": bids}}
+
+    # ----------------------------------------------------------------------------- private methods
+    def _priv_Balance(self, params, ks):
+        return {a: _fmt(v, ASSETS[a]["decimals"]) for a, v in self.balances.items() if a in ASSETS}
+
+    def _priv_BalanceEx(self, params, ks):
+        holds = self.holds()
+        return {a: {"balance": _fmt(v, ASSETS[a]["decimals"]),
+                    "hold_trade": _fmt(holds.get(a, 0.0), ASSETS[a]["decimals"])}
+                for a, v in self.balances.items() if a in ASSETS}
+
+    def _priv_AddOrder(self, params, ks):
+        pid = resolve_pair(str(params.get("pair", "")))
+        if pid is None:
+            if not params.get("pair"):
+                raise KrakenError("EGeneral:Invalid arguments:pair")
+            raise KrakenError("EQuery:Unknown asset pair")
+        spec = PAIRS[pid]
+        counter = ks.trading_counter(pid)
+        if not counter.try_add(1.0, self.wall()):  # "+1 on receipt, even if validation fails"
+            raise KrakenError("EOrder:Rate limit exceeded")
+        side = params.get("type")
+        if side not in ("buy", "sell"):
+            raise KrakenError("EGeneral:Invalid arguments:type")
+        ordertype = params.get("ordertype")
+        if ordertype not in ("market", "limit"):
+            raise KrakenError("EGeneral:Invalid arguments:ordertype")
+        try:
+            dvol = Decimal(str(params.get("volume", "")))
+            if not dvol.is_finite() or dvol <= 0 or -dvol.as_tuple().exponent > spec["lot_decimals"]:
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            raise KrakenError("EGeneral:Invalid arguments:volume") from None
+        vol = float(dvol)
+        price = None
+        if ordertype == "limit":
+            raw = str(params.get("price", ""))
+            try:
+                dprice = Decimal(raw)
+                if not dprice.is_finite() or dprice <= 0 or raw[:1] in "+-#" or raw.endswith("%"):
+                    raise InvalidOperation
+            except (InvalidOperation, ValueError):
+                raise KrakenError("EGeneral:Invalid arguments:price") from None
+            if -dprice.as_tuple().exponent > spec["pair_decimals"]:
+                raise KrakenError(f"EOrder:Invalid price:{spec['altname']} price can only be specified up to "
+                                  f"{spec['pair_decimals']} decimals.")
+            price = float(dprice)
+        oflags = tuple(x for x in str(params.get("oflags", "")).split(",") if x)
+        if (any(x not in ("post", "fcib", "fciq", "nompp") for x in oflags)
+                or ("post" in oflags and ordertype != "limit")):
+            raise KrakenError("EGeneral:Invalid arguments:oflags")
+        tif = str(params.get("timeinforce", "GTC")).upper()
+        if tif not in ("GTC", "IOC"):
+            raise KrakenError("EGeneral:Invalid arguments:timeinforce")
+        userref = params.get("userref")
+        if userref is not None:
+            try:
+                userref = int(userref)
+                if not -(2**31) <= userref < 2**31:
+                    raise ValueError
+            except (TypeError, ValueError):
+                raise KrakenError("EGeneral:Invalid arguments:userref") from None
+        cl = params.get("cl_ord_id")
+        if cl is not None:
+            cl = str(cl)
+            if userref is not None or not _CL_ORD_RE.match(cl):
+                raise KrakenError("EGeneral:Invalid arguments:cl_ord_id")
+        bid, ask, _ = self.quote(pid)
+        if self.status == "maintenance":
+            raise KrakenError("EService:Unavailable")
+        if self.status == "cancel_only" or (self.status == "post_only" and "post" not in oflags):
+            raise KrakenError(f"EService:Market in {self.status} mode")
+        if vol < float(spec["ordermin"]) - 1e-12:
+            raise KrakenError("EOrder:Order minimum not met")
+        ref_price = price if price is not None else (ask if side == "buy" else bid)
+        if vol * ref_price < float(spec["costmin"]) - 1e-12:
+            raise KrakenError("EOrder:Cost minimum not met")
+        descr = {"order": f"{side} {vol:.8f} {spec['altname']} @ "
+                          + (f"limit {_fmt(price, spec['pair_decimals'])}" if price is not None else "market")}
+        if _truthy(params.get("validate")):
+            return {"descr": descr}  # validated only: nothing placed, no txid
+        if cl is not None and any(o.cl_ord_id == cl and o.status == "open" for o in self.orders.values()):
+            raise KrakenError("EOrder:Duplicate order")
+        if sum(1 for o in self.orders.values() if o.pair == pid and o.status == "open") >= OPEN_ORDER_LIMITS[ks.tier]:
+            raise KrakenError("EOrder:Orders limit exceeded")
+        # funds: what this order could take at most, against what is not held already
+        holds = self.holds()
+        if side == "buy":
+            need = vol * (price if price is not None and price < ask else ask) * (1 + spec["fees"][0][1] / 100.0)
+            free = self.balances[spec["quote"]] - holds.get(spec["quote"], 0.0)
+        else:
+            need, free = vol, self.balances[spec["base"]] - holds.get(spec["base"], 0.0)
+        if need > free + 1e-9:
+            raise KrakenError("EOrder:Insufficient funds")
+        o = Order(self._new_id("O"), pid, side, ordertype, vol, price, round(self.now(), 4), self.wall(),
+                  userref, cl, oflags)
+        self.orders[o.txid] = o
+        crosses = ordertype == "market" or (side == "buy" and price >= ask) or (side == "sell" and price <= bid)
+        if crosses and "post" in oflags:
+            o.status, o.closetm, o.reason = "canceled", o.opentm, "Post only order"
+        elif crosses:
+            self._fill(o, ask if side == "buy" else bid, maker=False)
+        elif tif == "IOC":
+            o.status, o.closetm, o.reason = "canceled", o.opentm, "Unfilled IOC"
+        return {"descr": descr, "txid": [o.txid]}
+
+    def _priv_CancelOrder(self, params, ks):
+        txid, cl = params.get("txid"), params.get("cl_ord_id")
+        if txid in (None, "") and cl in (None, ""):
+            raise KrakenError("EGeneral:Invalid arguments:txid")
+        if cl not in (None, ""):
+            hits = [o for o in self.orders.values() if o.cl_ord_id == str(cl) and o.status == "open"]
+        elif str(txid).lstrip("-").isdigit():
+            hits = [o for o in self.orders.values() if o.userref == int(txid) and o.status == "open"]
+        else:
+            o = self.orders.get(str(txid))
+            hits = [o] if o is not None and o.status == "open" else []
+        if not hits:
+            raise KrakenError("EOrder:Unknown order")
+        now_wall = self.wall()
+        for o in hits:
+            if not ks.trading_counter(o.pair).try_add(cancel_penalty(now_wall - o.opened_wall), now_wall):
+                raise KrakenError("EOrder:Rate limit exceeded")
+        for o in hits:
+            o.status, o.closetm, o.reason = "canceled", round(self.now(), 4), "User requested"
+        return {"count": len(hits)}
+
+    def order_json(self, o: Order, *, trades: bool = False) -> dict[str, Any]:
+        """Kraken's order object for ``o``."""
+        spec = PAIRS[o.pair]
+        d, cd = spec["pair_decimals"], spec["cost_decimals"]
+        px = _fmt(o.price, d) if o.price is not None else "0"
+        descr_order = (f"{o.side} {o.vol:.8f} {spec['altname']} @ "
+                       + (f"limit {px}" if o.price is not None else "market"))
+        flags = list(o.oflags) + ([] if {"fcib", "fciq"} & set(o.oflags) else ["fciq"])
+        out = {
+            "refid": None, "userref": o.userref if o.userref is not None else 0, "status": o.status,
+            "opentm": o.opentm, "starttm": 0, "expiretm": 0,
+            "descr": {"pair": spec["altname"], "type": o.side, "ordertype": o.ordertype, "price": px,
+                      "price2": "0", "leverage": "none", "order": descr_order, "close": ""},
+            "vol": f"{o.vol:.8f}", "vol_exec": f"{o.vol_exec:.8f}", "cost": _fmt(o.cost, cd),
+            "fee": _fmt(o.fee, cd), "price": _fmt(o.avg_price, d) if o.vol_exec else "0.00000",
+            "stopprice": "0.00000", "limitprice": "0.00000", "misc": "", "oflags": ",".join(flags),
+        }
+        if o.cl_ord_id is not None:
+            out["cl_ord_id"] = o.cl_ord_id
+        if o.status != "open":
+            out["closetm"], out["reason"] = o.closetm, o.reason
+        if trades and o.trades:
+            out["trades"] = list(o.trades)
+        return out
+
+    @staticmethod
+    def _filter_ref(orders, params):
+        if params.get("userref") not in (None, ""):
+            orders = [o for o in orders if o.userref == int(params["userref"])]
+        if params.get("cl_ord_id") not in (None, ""):
+            orders = [o for o in orders if o.cl_ord_id == str(params["cl_ord_id"])]
+        return orders
+
+    def _priv_OpenOrders(self, params, ks):
+        orders = self._filter_ref([o for o in self.orders.values() if o.status == "open"], params)
+        tr = _truthy(params.get("trades"))
+        return {"open": {o.txid: self.order_json(o, trades=tr) for o in sorted(orders, key=lambda o: -o.opentm)}}
+
+    def _bound(self, raw, default):
+        if raw in (None, ""):
+            return default
+        raw = str(raw)
+        if raw in self.orders:
+            return self.orders[raw].opentm
+        if raw in self.trades:
+            return self.trades[raw]["time"]
+        try:
+            return float(raw)
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments") from None
+
+    def _page(self, items, params):
+        try:
+            ofs = int(params.get("ofs", 0) or 0)
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments:ofs") from None
+        return items[ofs:ofs + PAGE]
+
+    def _priv_ClosedOrders(self, params, ks):
+        start, end = self._bound(params.get("start"), -math.inf), self._bound(params.get("end"), math.inf)
+        which = params.get("closetime", "both")
+        def inside(o):
+            ts = {"open": [o.opentm], "close": [o.closetm]}.get(which, [o.opentm, o.closetm])
+            return any(start < t <= end for t in ts)
+        closed = [o for o in self.orders.values() if o.status != "open" and inside(o)]
+        closed = self._filter_ref(closed, params)
+        closed.sort(key=lambda o: (o.closetm, o.opentm), reverse=True)
+        tr = _truthy(params.get("trades"))
+        return {"closed": {o.txid: self.order_json(o, trades=tr) for o in self._page(closed, params)},
+                "count": len(closed)}
+
+    def _priv_QueryOrders(self, params, ks):
+        ids = [x.strip() for x in str(params.get("txid", "")).split(",") if x.strip()]
+        if not ids or len(ids) > 50:
+            raise KrakenError("EGeneral:Invalid arguments:txid")
+        out = {}
+        tr = _truthy(params.get("trades"))
+        for i in ids:
+            if i not in self.orders:
+                raise KrakenError("EOrder:Invalid order")
+            out[i] = self.order_json(self.orders[i], trades=tr)
+        return out
+
+    def _priv_TradesHistory(self, params, ks):
+        start, end = self._bound(params.get("start"), -math.inf), self._bound(params.get("end"), math.inf)
+        items = [(k, v) for k, v in self.trades.items() if start < v["time"] <= end]
+        items.sort(key=lambda kv: (kv[1]["time"], kv[1]["trade_id"]), reverse=True)
+        return {"trades": dict(self._page(items, params)), "count": len(items)}
+
+    # ----------------------------------------------------------------------------- admin
+    def state(self) -> dict[str, Any]:
+        """A JSON-able snapshot: time, prices, balances, holds, orders, trades, counters, faults."""
+        with self.lock:
+            self.sync()
+            now_wall = self.wall()
+            return {
+                "time": self.now(), "speed": self.speed, "status": self.status,
+                "prices": {p: dict(zip(("bid", "ask", "last"), self.quote(p))) for p in PAIRS},
+                "balances": dict(self.balances), "holds": self.holds(),
+                "orders": {k: self.order_json(o, trades=True) | {"pair_id": o.pair} for k, o in self.orders.items()},
+                "trades": dict(self.trades),
+                "counters": {k: {"rest": ks.rest.level(now_wall), "last_nonce": ks.last_nonce,
+                                 "trading": {p: c.level(now_wall) for p, c in ks.trading.items()}}
+                             for k, ks in self.keys.items()},
+                "faults": {"profile": self.faults.profile.name, "queued": [f.to_dict() for f in self.faults.queue],
+                           "injected": list(self.faults.injected)},
+            }
+
+
+def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """Parse a form-encoded or JSON request body into a dict (Kraken accepts both)."""
+    if not body:
+        return {}
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type.lower():
+        try:
+            out = json.loads(text)
+        except ValueError:
+            raise KrakenError("EGeneral:Invalid arguments") from None
+        if not isinstance(out, dict):
+            raise KrakenError("EGeneral:Invalid arguments")
+        return out
+    return dict(parse_qsl(text, keep_blank_values=True))
