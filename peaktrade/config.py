@@ -135,6 +135,57 @@ class SafetyConfig(_Section):
     validate_hosts: list[str] = ["api.kraken.com"]
 
 
+TESTNET_MODES = ("kraken-validate", "kraken-sim")
+
+
+class TestnetProfileConfig(_Section):
+    """One named testnet run: a strategy on a market for a while, within its own caps."""
+
+    strategy: str
+    #: Strategy parameters by name (stops too).
+    parameters: dict[str, float | int | str | bool] = {}
+    symbol: str = "BTC/USD"
+    timeframe: str = "1m"
+    #: Longest run, in seconds (also capped by ``[testnet] max_run_seconds``).
+    duration: float = Field(3600.0, gt=0)
+    #: Caps of one run of this profile (also capped by the ``[testnet]`` per-run limits).
+    max_notional: float = Field(100.0, gt=0)
+    max_trades: int = Field(10, ge=1)
+    #: Notional of each entry order (quote currency); exits close the whole position.
+    order_notional: float = Field(20.0, gt=0)
+
+
+class TestnetConfig(_Section):
+    """Testnet (see docs/testnet.md): where orders go and the budgets they are held to.
+
+    Kraken spot has no testnet: ``kraken-validate`` sends every order to the real API with
+    ``validate=true`` (checked, never placed; fills simulated locally from live prices);
+    ``kraken-sim`` trades against the local Kraken-protocol simulator at ``sim_url``.
+    """
+
+    mode: Literal["kraken-validate", "kraken-sim"] = "kraken-validate"
+    #: Base URL of the local simulator (ccxt appends /0/public/... and /0/private/...).
+    sim_url: str = "http://127.0.0.1:8765"
+    #: Budgets: notional in the quote currency, trades = orders sent.
+    max_run_notional: float = Field(200.0, gt=0)
+    max_run_trades: int = Field(20, ge=1)
+    max_daily_notional: float = Field(1000.0, gt=0)
+    max_daily_trades: int = Field(100, ge=1)
+    #: Longest testnet run, in seconds.
+    max_run_seconds: float = Field(4 * 3600.0, gt=0)
+    #: Symbols a testnet run may trade.
+    symbols: list[str] = ["BTC/USD", "ETH/USD"]
+    #: SQLite file holding budget usage (relative to the project root).
+    budget_db: Path = Path("runs/state/testnet_budget.sqlite")
+    #: Starting cash of a testnet run's ledger (quote currency).
+    init_cash: float = Field(1000.0, gt=0)
+    profiles: dict[str, TestnetProfileConfig] = {
+        "sma-btc-1m": TestnetProfileConfig(strategy="ma_crossover", parameters={"fast": 5, "slow": 20},
+                                           symbol="BTC/USD", timeframe="1m", duration=1800.0,
+                                           max_notional=100.0, max_trades=10, order_notional=20.0),
+    }
+
+
 class Secrets(_Section):
     kraken_api_key: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
@@ -152,6 +203,7 @@ class Config(_Section):
     live: LiveConfig = LiveConfig()
     risk: RiskConfig = RiskConfig()
     safety: SafetyConfig = SafetyConfig()
+    testnet: TestnetConfig = TestnetConfig()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)

@@ -20,6 +20,7 @@ from peaktrade.cli import (
     safety_cmd,
     sim_cmd,
     strategies_cmd,
+    testnet_cmd,
 )
 from peaktrade.cli._common import err_console
 
@@ -36,6 +37,7 @@ app.add_typer(strategies_cmd.app, name="strategies", help="List and describe str
 research_cmd.register(app)
 safety_cmd.register(app)
 live_cmd.register(app)
+testnet_cmd.register(app)
 mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)

@@ -19,6 +19,9 @@ _MAX_BODY = 1 << 20
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as requests/ccxt use it
+    # one write per response: unbuffered, headers and body go out in separate segments and a
+    # keep-alive client's delayed ACK stalls every request by ~40 ms (Nagle)
+    wbufsize = 1 << 16
     server_version = "peaktrade-sim"
     sys_version = ""
     server: "SimHTTPServer"

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from peaktrade.backtest import from_signals, run
 
-vbt = pytest.importorskip("vectorbt")
+import vectorbt as vbt
 
 
 def _vbt(close, entries, exits, fees, slippage, init_cash):

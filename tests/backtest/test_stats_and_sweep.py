@@ -89,7 +89,7 @@ def test_golden_stats_when_canonical_btc_run(btc_bars):
     for k in STAT_KEYS:
         assert got[k] == pytest.approx(golden[k], rel=1e-9), k
     # key metrics cross-checked against vectorbt's own implementation (close execution)
-    vbt = pytest.importorskip("vectorbt")
+    import vectorbt as vbt
     res_c = run("ma_crossover", btc_bars, fast=20, slow=100, fees=0.0026, execution="close")
     pf = vbt.Portfolio.from_signals(btc_bars["close"], res_c.entries, res_c.exits, fees=0.0026,
                                     init_cash=10_000.0, freq="1h")

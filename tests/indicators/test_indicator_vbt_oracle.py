@@ -21,7 +21,7 @@ import pytest
 
 from peaktrade.indicators import nb
 
-vbt = pytest.importorskip("vectorbt")
+import vectorbt as vbt
 
 # vectorbt's own kernels take reflected lists; numba warns about that on their first compile.
 pytestmark = pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPendingDeprecationWarning")

@@ -35,7 +35,7 @@ def sim(make_exchange):
 @pytest.fixture
 def kraken(sim):
     """Unmodified ccxt kraken pointed at the simulator."""
-    ccxt = pytest.importorskip("ccxt")
+    import ccxt
     ex = ccxt.kraken(ccxt_config(sim.url, KEY, SECRET, timeout=5000))
     yield ex
     if getattr(ex, "session", None) is not None:

@@ -71,7 +71,7 @@ def test_private_call_when_key_unknown_or_missing_then_invalid_key(sim):
 
 
 def test_ccxt_when_credentials_wrong_then_kraken_errors_map_to_ccxt_classes(sim):
-    ccxt = pytest.importorskip("ccxt")
+    import ccxt
     bad_key = ccxt.kraken(ccxt_config(sim.url, "other", SECRET))
     with pytest.raises(ccxt.AuthenticationError, match="EAPI:Invalid key"):
         bad_key.fetch_balance()
@@ -102,7 +102,7 @@ def test_rest_counter_when_starter_limit_hit_then_rate_limit_exceeded_until_deca
     ex = make_exchange(tier="starter", wall_clock=lambda: clock[0])
     from peaktrade.sim import serve_in_thread
 
-    ccxt = pytest.importorskip("ccxt")
+    import ccxt
     with serve_in_thread(ex) as s:
         k = ccxt.kraken(ccxt_config(s.url, KEY, SECRET))
         for _ in range(15):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-ccxt = pytest.importorskip("ccxt")
+import ccxt
 
 
 def test_load_markets_when_served_then_pairs_have_kraken_precision_limits_and_fees(kraken):

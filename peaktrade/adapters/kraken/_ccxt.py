@@ -41,6 +41,10 @@ def _ccxt_module():
 
 def is_exchange_error(exc: BaseException) -> bool:
     """Return whether ``exc`` is any ccxt error."""
+    from peaktrade.adapters.errors import ExchangeError
+
+    if isinstance(exc, ExchangeError):
+        return True
     ccxt = _ccxt_module()
     return ccxt is not None and isinstance(exc, ccxt.BaseError)
 
@@ -57,6 +61,10 @@ def is_retryable(exc: BaseException) -> bool:
     Invalid requests (unknown symbol, unsupported timeframe, ...) and authentication errors are
     not retryable.
     """
+    from peaktrade.adapters.errors import RetryableError
+
+    if isinstance(exc, RetryableError):  # already translated by the KrakenClient adapter
+        return True
     ccxt = _ccxt_module()
     return ccxt is not None and isinstance(exc, ccxt.NetworkError)
 

@@ -1,0 +1,70 @@
+"""Translation of ccxt exceptions into peaktrade's three venue errors (ccxt is never imported here)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+
+from peaktrade.adapters.errors import ExchangeError, InvalidOrderError, OperationalError, RetryableError
+
+MASK = "***"
+
+# Kraken strings whose ccxt class is misleading (see docs/reference kraken_rest.md §3.4).
+_OPERATIONAL_TEXT = ("EGeneral:Temporary lockout", "EAPI:Invalid key", "EAPI:Invalid signature",
+                     "EGeneral:Permission denied", "cancel_only mode", "post_only mode")
+_RETRYABLE_TEXT = ("EService:Unavailable", "EService:Busy", "EService:Throttled", "EAPI:Rate limit exceeded",
+                   "EOrder:Rate limit exceeded", "EOrder:Domain rate limit exceeded", "EGeneral:Too many requests",
+                   "EAPI:Invalid nonce")
+_INVALID_TEXT = ("EOrder:", "EGeneral:Invalid arguments", "EQuery:Unknown asset pair", "EQuery:Invalid asset pair")
+
+
+def scrub(text: str, secrets: Iterable[str | None]) -> str:
+    """Return ``text`` with every secret (and anything that looks like an API-Sign header) masked."""
+    out = str(text)
+    for s in secrets:
+        if s and len(s) >= 4:
+            out = out.replace(s, MASK)
+    return out
+
+
+def _ccxt():
+    return sys.modules.get("ccxt")
+
+
+def classify(exc: BaseException) -> type[ExchangeError]:
+    """Return the peaktrade error class for ``exc`` (a ccxt exception or a plain Python one)."""
+    if isinstance(exc, ExchangeError):
+        return type(exc)
+    text = str(exc)
+    ccxt = _ccxt()
+    if ccxt is not None and isinstance(exc, ccxt.BaseError):
+        if any(t in text for t in _OPERATIONAL_TEXT):
+            return OperationalError
+        if isinstance(exc, ccxt.OnMaintenance):
+            return OperationalError
+        if isinstance(exc, ccxt.NetworkError):  # timeouts, DDoS/rate limits, not available, invalid nonce
+            return RetryableError
+        if any(t in text for t in _RETRYABLE_TEXT):
+            return RetryableError
+        if isinstance(exc, (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadSymbol, ccxt.BadRequest)):
+            return InvalidOrderError
+        if isinstance(exc, (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended,
+                            ccxt.NotSupported)):
+            return OperationalError
+        if any(t in text for t in _INVALID_TEXT):
+            return InvalidOrderError
+        return OperationalError
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return RetryableError
+    return OperationalError
+
+
+def translate(exc: BaseException, *, operation: str, secrets: Iterable[str | None] = ()) -> ExchangeError:
+    """Return ``exc`` as a peaktrade :class:`ExchangeError` (message shortened, secrets masked)."""
+    if isinstance(exc, ExchangeError):
+        return exc
+    cls = classify(exc)
+    msg = " ".join(scrub(str(exc), secrets).split())[:300]
+    name = type(exc).__name__
+    return cls(f"{operation}: {name}: {msg}" if msg else f"{operation}: {name}", operation=operation,
+               venue_class=name)

@@ -1,0 +1,466 @@
+"""KrakenClient: the :class:`~peaktrade.adapters.base.ExchangeClient` port over ccxt ``kraken``.
+
+Guarantees (each tested):
+
+- Every ccxt exception is translated at this boundary into a
+  :class:`~peaktrade.adapters.errors.RetryableError`, :class:`~peaktrade.adapters.errors.InvalidOrderError`
+  or :class:`~peaktrade.adapters.errors.OperationalError`; only retryable ones are retried, with
+  exponential backoff and jitter (``sleep`` and ``rand`` are injectable).
+- Every order carries a client order id (Kraken ``cl_ord_id``). When placing an order ends in a
+  retryable error (a timeout: the venue may have accepted it), the client first *reconciles* by
+  that id (open, then closed orders) and returns the order it finds; it only re-sends when the
+  venue provably does not hold it, and raises :class:`~peaktrade.adapters.errors.OutcomeUnknown`
+  when it cannot tell. An order is never placed twice.
+- Validate-only mode (``validate_only=True``, and always when the safety guard's environment is
+  testnet and the private host is not a testnet host): every ``AddOrder`` carries
+  ``validate=true``. It is enforced twice: when the request is built, and at the HTTP transport of
+  the ccxt instance, which refuses any order-placing request without ``validate`` before it is sent.
+- Before every private request the resolved URL is checked with
+  :meth:`peaktrade.safety.SafetyGuard.check_endpoint`; a denial raises
+  :class:`~peaktrade.adapters.errors.EndpointDenied` and nothing is sent. Without a guard, private
+  requests are refused (fail closed).
+- API key and secret never appear in exceptions, logs or reprs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from peaktrade.adapters.base import (
+    Balance,
+    Capabilities,
+    Market,
+    OrderBook,
+    Ticker,
+    VenueOrder,
+    VenueTrade,
+)
+from peaktrade.adapters.errors import (
+    EndpointDenied,
+    ExchangeError,
+    InvalidOrderError,
+    OutcomeUnknown,
+    RetryableError,
+)
+from peaktrade.adapters.kraken._errors import scrub, translate
+
+KRAKEN_API_URL = "https://api.kraken.com"
+
+#: What Kraken spot supports, as data (convention 6).
+KRAKEN_CAPABILITIES = Capabilities(
+    venue="kraken",
+    has_testnet=False,  # Kraken spot has no testnet: validate=true or a local simulator
+    validate_only_orders=True,
+    client_order_id=True,
+    query_by_client_order_id=True,
+    order_types=("market", "limit"),
+    time_in_force=("GTC", "IOC", "FOK"),
+    ohlcv_history_limit=720,
+    timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "2w"),
+)
+
+#: Private methods that place orders: in validate-only mode their body must carry validate=true.
+_PLACING = ("AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder")
+_ORDER_GONE = ("Unknown order", "Invalid order", "OrderNotFound")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: attempt ``n`` (0-based) waits ``d/2 + rand()·d/2``,
+    ``d = min(max_delay, base_delay · 2**n)``."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int, rand: Callable[[], float]) -> float:
+        d = min(self.max_delay, self.base_delay * (2 ** attempt))
+        return d / 2 + rand() * d / 2
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SHORT_UUID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def kraken_cl_ord_id(client_order_id: str) -> str:
+    """Return the Kraken ``cl_ord_id`` of a peaktrade client order id (deterministic, so reconciliation finds it).
+
+    Kraken accepts a UUID, a 32-hex short UUID, or free ASCII text of at most 18 characters; any
+    other id is mapped to the first 32 hex digits of its SHA-256 (a short UUID).
+    """
+    cid = str(client_order_id)
+    if _UUID.match(cid) or _SHORT_UUID.match(cid) or (len(cid) <= 18 and cid.isascii() and cid.isprintable()):
+        return cid
+    return hashlib.sha256(cid.encode()).hexdigest()[:32]
+
+
+def _venue_answered(err: ExchangeError) -> bool:
+    """Return whether the venue itself answered (a Kraken error string): the request was not processed."""
+    return any(code in str(err) for code in ("EService:", "EAPI:", "EGeneral:", "EOrder:", "EQuery:"))
+
+
+def _validate_flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _body_params(body: Any) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, dict):
+        return body
+    text = str(body).strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+            return data if isinstance(data, dict) else {}
+        except ValueError:
+            return {}
+    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _f(x: Any) -> float | None:
+    try:
+        return None if x is None else float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+class KrakenClient:
+    """Kraken spot through ccxt (see the module docstring for the guarantees).
+
+    Parameters
+    ----------
+    guard
+        The session's :class:`~peaktrade.safety.SafetyGuard`; every private request is checked
+        with it. None: private requests are refused.
+    base_url
+        Replace Kraken's URL (``https://api.kraken.com``), e.g. the local simulator's
+        ``http://127.0.0.1:PORT``. ccxt appends ``/0/public/<Method>`` and ``/0/private/<Method>``.
+    validate_only
+        Send every order with ``validate=true`` (checked by Kraken, never placed). Forced on when
+        the guard is in testnet and the host is not one of its testnet hosts.
+    api_key, api_secret
+        Credentials (str or pydantic ``SecretStr``); kept out of every message and repr.
+    exchange
+        A ccxt-like object to use instead of ``ccxt.kraken`` (tests).
+    retry, sleep, rand
+        Backoff policy and its clock and randomness (tests inject them).
+    timeout_ms, rate_limit
+        ccxt request timeout and client-side rate limiter (off for a local simulator).
+    order_deadline, clock
+        Every placed order carries Kraken's ``deadline`` (now + ``order_deadline`` seconds, 2..60;
+        None: not sent): the engine refuses it after that. When a placement ends without an answer
+        from the venue (timeout, dropped connection, HTTP 5xx), the client waits until the deadline
+        has passed before it reconciles, so an order still in flight cannot appear after the
+        reconciliation found nothing (which would make a re-send a duplicate).
+    """
+
+    capabilities = KRAKEN_CAPABILITIES
+
+    def __init__(self, *, guard: Any = None, base_url: str | None = None, validate_only: bool = False,
+                 api_key: Any = None, api_secret: Any = None, exchange: Any = None,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 rand: Callable[[], float] = random.random, timeout_ms: int = 10_000,
+                 rate_limit: bool | None = None, order_deadline: float | None = 5.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        key = api_key.get_secret_value() if hasattr(api_key, "get_secret_value") else api_key
+        secret = api_secret.get_secret_value() if hasattr(api_secret, "get_secret_value") else api_secret
+        self._secrets = (key, secret)
+        self.guard = guard
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._rand = rand
+        if order_deadline is not None and not 2.0 <= float(order_deadline) <= 60.0:
+            raise InvalidOrderError(f"order_deadline={order_deadline!r} is invalid: expected 2..60 seconds "
+                                    "(Kraken's deadline window) or None")
+        self.order_deadline = order_deadline
+        self._clock = clock
+        self.base_url = (base_url or KRAKEN_API_URL).rstrip("/")
+        if exchange is None:
+            import ccxt
+
+            opts: dict[str, Any] = {"enableRateLimit": base_url is None if rate_limit is None else rate_limit,
+                                    "timeout": int(timeout_ms)}
+            if key:
+                opts["apiKey"] = key
+            if secret:
+                opts["secret"] = secret
+            exchange = ccxt.kraken(opts)
+            if base_url is not None:
+                exchange.urls["api"]["public"] = self.base_url
+                exchange.urls["api"]["private"] = self.base_url
+            self._install_transport_guard(exchange)
+        self._ex = exchange
+        host = urlsplit(self.base_url).hostname or ""
+        forced = False
+        if guard is not None and getattr(getattr(guard, "environment", None), "value", None) == "testnet":
+            forced = host.lower() not in getattr(guard, "testnet_hosts", frozenset())
+        self._validate_only = bool(validate_only or forced)
+        self.sent_orders = 0  # order-placing requests handed to ccxt (tests and reports)
+        self._clock_offset: int | None = None
+        self._clock_measured = 0.0
+        self.clock_refresh = 5.0
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def validate_only(self) -> bool:
+        """True when every order is sent with ``validate=true`` (cannot be turned off once on)."""
+        return self._validate_only
+
+    def __repr__(self) -> str:
+        creds = "set" if any(self._secrets) else "none"
+        return f"KrakenClient(url={self.base_url!r}, validate_only={self._validate_only}, credentials={creds})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:  # never pickle credentials along
+        raise TypeError("KrakenClient holds credentials and cannot be pickled")
+
+    # -- safety ------------------------------------------------------------------------------
+    def _install_transport_guard(self, exchange: Any) -> None:
+        """Check every HTTP request ccxt is about to send, whatever code path built it."""
+        original = exchange.fetch
+
+        def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+            self._check_request(url, body)
+            return original(url, method, headers, body)
+
+        exchange.fetch = guarded_fetch
+
+    def _check_request(self, url: str, body: Any) -> None:
+        path = urlsplit(str(url)).path
+        if "/private/" not in path:
+            return  # public market data may come from anywhere
+        method = path.rsplit("/", 1)[-1]
+        params = _body_params(body)
+        placing = method in _PLACING
+        validated = _validate_flag(params.get("validate"))
+        if placing and self._validate_only and not validated:
+            raise EndpointDenied(f"refused before sending: {method} to {urlsplit(str(url)).hostname} without "
+                                 "validate=true while this client is validate-only", operation=method)
+        if self.guard is None:
+            raise EndpointDenied(f"refused before sending: no safety guard for private request {method} "
+                                 "(fail closed)", operation=method)
+        decision = self.guard.check_endpoint(str(url), private=True, validate_only=placing and validated)
+        if not decision.allowed:
+            raise EndpointDenied(f"refused before sending: {decision.reason}", operation=method)
+
+    def _private(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Check a private call at the method level (also covers ccxt-like fakes without HTTP)."""
+        self._check_request(f"{self.base_url}/0/private/{method}", params or {})
+
+    # -- calling -----------------------------------------------------------------------------
+    def _translate(self, e: BaseException, operation: str) -> ExchangeError:
+        return translate(e, operation=operation, secrets=self._secrets)
+
+    def _call(self, operation: str, fn: Callable[[], Any]) -> Any:
+        """Call ``fn``; retry retryable errors with backoff; raise translated errors."""
+        attempts = max(1, self.retry.max_attempts)
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except Exception as e:  # noqa: BLE001 — translated below
+                err = self._translate(e, operation)
+            if not isinstance(err, RetryableError) or attempt + 1 >= attempts:
+                raise err from None
+            self._sleep(self.retry.delay(attempt, self._rand))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- market data -------------------------------------------------------------------------
+    def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
+        raw = self._call("load_markets", lambda: self._ex.load_markets(reload))
+        out = {}
+        for sym, m in (raw or {}).items():
+            lim, prec = m.get("limits") or {}, m.get("precision") or {}
+            out[sym] = Market(sym, str(m.get("id")), str(m.get("base")), str(m.get("quote")),
+                              bool(m.get("active", True)), _f((lim.get("amount") or {}).get("min")),
+                              _f((lim.get("cost") or {}).get("min")), _f(prec.get("price")),
+                              _f(prec.get("amount")), _f(m.get("maker")), _f(m.get("taker")))
+        return out
+
+    def fetch_ohlcv(self, symbol: str, timeframe: str, since: int | None = None,
+                    limit: int | None = None) -> list[list[float]]:
+        return self._call("fetch_ohlcv", lambda: self._ex.fetch_ohlcv(symbol, timeframe, since, limit))
+
+    def fetch_ticker(self, symbol: str) -> Ticker:
+        t = self._call("fetch_ticker", lambda: self._ex.fetch_ticker(symbol))
+        return Ticker(symbol, t.get("timestamp"), _f(t.get("bid")), _f(t.get("ask")), _f(t.get("last")))
+
+    def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
+        b = self._call("fetch_order_book", lambda: self._ex.fetch_order_book(symbol, limit))
+        side = lambda rows: tuple((float(r[0]), float(r[1])) for r in rows or [])  # noqa: E731
+        return OrderBook(symbol, side(b.get("bids")), side(b.get("asks")), b.get("timestamp"))
+
+    def milliseconds(self) -> int:
+        """Return the venue clock in ms: the local clock corrected by the offset measured with ``fetch_time``
+        (re-measured every ``clock_refresh`` seconds: a simulator's clock may run faster than ours).
+
+        (The session poller decides which candles are complete by it; 0 offset when it cannot be measured.)
+        """
+        local = int(self._ex.milliseconds())
+        if self._clock_offset is None or time.monotonic() - self._clock_measured > self.clock_refresh:
+            self._clock_measured = time.monotonic()
+            try:
+                t0 = int(self._ex.milliseconds())
+                server = int(self._ex.fetch_time())
+                t1 = int(self._ex.milliseconds())
+                off = server - (t0 + t1) // 2
+                # Kraken's Time has whole seconds: ignore offsets within that resolution
+                self._clock_offset = off if abs(off) > 1500 else 0
+            except Exception:  # noqa: BLE001 — an unmeasurable offset is taken as none
+                self._clock_offset = 0
+        return local + self._clock_offset
+
+    def fetch_time(self) -> int:
+        return int(self._call("fetch_time", lambda: self._ex.fetch_time()))
+
+    def fetch_status(self) -> dict[str, Any]:
+        s = self._call("fetch_status", lambda: self._ex.fetch_status())
+        return {k: s.get(k) for k in ("status", "updated", "eta", "url")} if isinstance(s, dict) else {}
+
+    # -- account -----------------------------------------------------------------------------
+    def fetch_balance(self) -> Balance:
+        self._private("BalanceEx")
+        b = self._call("fetch_balance", lambda: self._ex.fetch_balance())
+        total = {k: float(v) for k, v in (b.get("total") or {}).items() if v is not None}
+        free = {k: float(v) for k, v in (b.get("free") or {}).items() if v is not None}
+        return Balance(total, free)
+
+    def _order(self, o: dict[str, Any], *, validated: bool = False) -> VenueOrder:
+        fee = o.get("fee") or {}
+        info = o.get("info") or {}
+        descr = info.get("descr") if isinstance(info, dict) else None
+        desc = descr.get("order", "") if isinstance(descr, dict) else ""
+        status = "validated" if validated else (o.get("status") or "open")
+        return VenueOrder(
+            id=o.get("id"), client_order_id=o.get("clientOrderId"), symbol=str(o.get("symbol")),
+            side=str(o.get("side")), type=str(o.get("type")), amount=_f(o.get("amount")) or 0.0,
+            price=_f(o.get("price")), status=str(status), filled=_f(o.get("filled")) or 0.0,
+            average=_f(o.get("average")), fee=_f(fee.get("cost") if isinstance(fee, dict) else None) or 0.0,
+            timestamp_ms=o.get("timestamp"), description=str(desc or ""), validated_only=validated,
+            # Kraken's own cost (ccxt recomputes cost as filled x rounded average)
+            cost=_f(info.get("cost")) if isinstance(info, dict) and info.get("cost") is not None else _f(o.get("cost")))
+
+    def create_order(self, symbol: str, side: str, type: str, amount: float, price: float | None = None, *,
+                     client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False) -> VenueOrder:
+        """Place (or, validate-only, validate) one order; see the module docstring for retries.
+
+        ``reduce_only`` is enforced by the safety layer (spot has no positions to reduce) and not sent.
+        """
+        if not client_order_id:
+            raise InvalidOrderError("create_order: a client order id is required", operation="create_order")
+        validate = self._validate_only
+        params: dict[str, Any] = {"clientOrderId": kraken_cl_ord_id(client_order_id)}
+        if time_in_force != "GTC":
+            params["timeInForce"] = time_in_force
+        if validate:
+            params["validate"] = "true"  # the documented lowercase literal (ccxt would send "True")
+        self._private("AddOrder", params)
+        attempts = max(1, self.retry.max_attempts)
+        last: ExchangeError | None = None
+        for attempt in range(attempts):
+            deadline = None
+            if not validate and self.order_deadline is not None:
+                deadline = self._clock() + float(self.order_deadline)
+                params["deadline"] = datetime.fromtimestamp(deadline, timezone.utc).isoformat(
+                    timespec="milliseconds").replace("+00:00", "Z")
+            try:
+                self.sent_orders += 1
+                raw = self._ex.create_order(symbol, type, side, amount, price, dict(params))
+                order = self._order(raw, validated=validate)
+                return VenueOrder(**{**order.__dict__, "client_order_id": client_order_id})
+            except Exception as e:  # noqa: BLE001 — translated below
+                last = self._translate(e, "create_order")
+            if not isinstance(last, RetryableError):
+                raise last from None
+            # The venue may have accepted it (timeout after accept): never re-send before reconciling.
+            self._sleep(self.retry.delay(attempt, self._rand))
+            if not validate:
+                if deadline is not None and not _venue_answered(last):
+                    # no answer: the order may still be in flight; past its deadline it can no longer trade
+                    wait = deadline - self._clock() + 0.5
+                    if wait > 0:
+                        self._sleep(wait)
+                try:
+                    found = self.find_order(client_order_id, symbol)
+                except ExchangeError as e:
+                    raise OutcomeUnknown(f"create_order: {last} and reconciliation by client order id "
+                                         f"{client_order_id} failed ({e}): the order may or may not be on the "
+                                         "venue; not re-sent", operation="create_order",
+                                         venue_class=last.venue_class) from None
+                if found is not None:
+                    return found
+        assert last is not None
+        raise last from None
+
+    def find_order(self, client_order_id: str, symbol: str | None = None) -> VenueOrder | None:
+        """Return the order with ``client_order_id`` (open, then closed orders), None when the venue has none."""
+        venue_cid = kraken_cl_ord_id(client_order_id)
+        for method, name in (("fetch_open_orders", "OpenOrders"), ("fetch_closed_orders", "ClosedOrders")):
+            self._private(name, {"cl_ord_id": venue_cid})
+            fn = getattr(self._ex, method)
+            orders = self._call(method, lambda fn=fn: fn(symbol, None, None, {"clientOrderId": venue_cid}))
+            for o in orders or []:
+                if o.get("clientOrderId") == venue_cid:
+                    order = self._order(o)
+                    return VenueOrder(**{**order.__dict__, "client_order_id": client_order_id})
+        return None
+
+    def cancel_order(self, *, order_id: str | None = None, client_order_id: str | None = None,
+                     symbol: str | None = None) -> None:
+        """Cancel by venue id or client order id; an order already gone after a retried cancel counts as cancelled."""
+        if not order_id and not client_order_id:
+            raise InvalidOrderError("cancel_order: give order_id or client_order_id", operation="cancel_order")
+        venue_cid = kraken_cl_ord_id(client_order_id) if client_order_id else None
+        params = {} if order_id else {"clientOrderId": venue_cid}
+        self._private("CancelOrder", {"txid": order_id} if order_id else {"cl_ord_id": venue_cid})
+        attempts = max(1, self.retry.max_attempts)
+        for attempt in range(attempts):
+            try:
+                self._ex.cancel_order(order_id, symbol, dict(params))
+                return
+            except Exception as e:  # noqa: BLE001
+                err = self._translate(e, "cancel_order")
+            if attempt > 0 and isinstance(err, InvalidOrderError) and any(t in str(err) for t in _ORDER_GONE):
+                return  # the timed-out earlier attempt went through
+            if not isinstance(err, RetryableError) or attempt + 1 >= attempts:
+                raise err from None
+            self._sleep(self.retry.delay(attempt, self._rand))
+
+    def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        self._private("OpenOrders")
+        return [self._order(o) for o in self._call("fetch_open_orders", lambda: self._ex.fetch_open_orders(symbol))]
+
+    def fetch_closed_orders(self, symbol: str | None = None) -> list[VenueOrder]:
+        self._private("ClosedOrders")
+        return [self._order(o) for o in
+                self._call("fetch_closed_orders", lambda: self._ex.fetch_closed_orders(symbol))]
+
+    def fetch_order(self, order_id: str, symbol: str | None = None) -> VenueOrder:
+        self._private("QueryOrders", {"txid": order_id})
+        return self._order(self._call("fetch_order", lambda: self._ex.fetch_order(order_id, symbol)))
+
+    def fetch_my_trades(self, symbol: str | None = None, since: int | None = None) -> list[VenueTrade]:
+        self._private("TradesHistory")
+        rows = self._call("fetch_my_trades", lambda: self._ex.fetch_my_trades(symbol, since))
+        out = []
+        for t in rows or []:
+            fee = t.get("fee") or {}
+            out.append(VenueTrade(str(t.get("id")), t.get("order"), str(t.get("symbol")), str(t.get("side")),
+                                  _f(t.get("amount")) or 0.0, _f(t.get("price")) or 0.0,
+                                  _f(fee.get("cost") if isinstance(fee, dict) else None) or 0.0, t.get("timestamp")))
+        return out
+
+
+__all__ = ["KRAKEN_API_URL", "KRAKEN_CAPABILITIES", "KrakenClient", "RetryPolicy", "kraken_cl_ord_id"]

@@ -1,0 +1,33 @@
+"""Testnet: budgets, profiles and the orchestrator that runs a profile against Kraken validate-only
+endpoints or the local simulator (see docs/testnet.md)."""
+
+from peaktrade.testnet.budget import BudgetCheck, BudgetExceeded, BudgetLimits, TestnetBudget
+from peaktrade.testnet.executor import TestnetExecutor
+from peaktrade.testnet.orchestrator import (
+    MODES,
+    TestnetError,
+    TestnetResult,
+    budget_from_config,
+    build_client,
+    get_profile,
+    run_notebook,
+    run_testnet_session,
+    testnet_guard,
+)
+
+__all__ = [
+    "MODES",
+    "BudgetCheck",
+    "BudgetExceeded",
+    "BudgetLimits",
+    "TestnetBudget",
+    "TestnetError",
+    "TestnetExecutor",
+    "TestnetResult",
+    "budget_from_config",
+    "build_client",
+    "get_profile",
+    "run_notebook",
+    "run_testnet_session",
+    "testnet_guard",
+]

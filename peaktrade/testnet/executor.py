@@ -1,0 +1,190 @@
+"""TestnetExecutor: the pipeline's ``OrderExecutor`` backed by the Kraken adapter.
+
+- Validate-only client (``kraken-validate``): each order goes to Kraken with ``validate=true``;
+  when Kraken accepts it, the fill is simulated locally at the live price (the paper cost model),
+  and Kraken's description of the order is kept in the result's ``reason``.
+- Placing client (``kraken-sim``): the order is placed; its fills are read back from the venue
+  (``fetch_order``) and booked at the venue's average price and fee.
+
+An order the venue refused releases its budget; an order whose outcome is unknown stays counted
+and is reconciled by client order id on the following bars (never re-sent).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from peaktrade.adapters.errors import ExchangeError, InvalidOrderError, OutcomeUnknown, RetryableError
+from peaktrade.orders.model import OrderExecutionResult, OrderFill, OrderRequest, OrderStatus
+from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
+
+_DONE = ("closed", "canceled", "expired", "rejected")
+
+
+class TestnetExecutor:
+    """Orders through an :class:`~peaktrade.adapters.base.ExchangeClient` (see the module docstring).
+
+    Parameters
+    ----------
+    client
+        The adapter (``KrakenClient``).
+    context
+        The pipeline's market context (live price and market time).
+    fees, slippage
+        Cost model of simulated fills (validate-only mode).
+    budget
+        A :class:`~peaktrade.testnet.budget.TestnetBudget` to release refused orders from.
+    fill_wait, poll
+        How long to wait for a placed market order to close, and the polling step (seconds).
+    sleep
+        Waiting (tests inject a fake).
+    """
+
+    __test__ = False
+    kind = "exchange"
+
+    def __init__(self, client: Any, context: PaperMarketContext, *, fees: float = 0.0, slippage: float = 0.0,
+                 budget: Any = None, fill_wait: float = 5.0, poll: float = 0.05,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.context = context
+        self.budget = budget
+        self.fill_wait = float(fill_wait)
+        self.poll = float(poll)
+        self.sleep = sleep
+        self._paper = PaperExecutor(context, fees=fees, slippage=slippage)
+        self._pending: dict[str, tuple[OrderRequest, str | None, float]] = {}  # cid -> (request, venue id, booked)
+        self.descriptions: list[str] = []
+        self.events: list[dict[str, Any]] = []
+
+    @property
+    def validate_only(self) -> bool:
+        return bool(getattr(self.client, "validate_only", False))
+
+    def _release(self, cid: str) -> None:
+        if self.budget is not None:
+            self.budget.release(cid)
+
+    def _fills(self, req: OrderRequest, filled: float, average: float | None, fee: float) -> tuple[OrderFill, ...]:
+        if filled <= 0 or not average:
+            return ()
+        return (OrderFill(req.client_order_id, req.symbol, req.side, float(filled), float(average), float(fee),
+                          self.context.time, req.tag),)
+
+    # -- OrderExecutor ---------------------------------------------------------------------
+    def submit(self, request: OrderRequest) -> OrderExecutionResult:
+        try:
+            order = self.client.create_order(request.symbol, request.side, request.type, request.quantity,
+                                             request.limit_price, client_order_id=request.client_order_id,
+                                             time_in_force=request.time_in_force)
+        except OutcomeUnknown as e:
+            self._pending[request.client_order_id] = (request, None, 0.0)
+            self.events.append({"event": "outcome_unknown", "client_order_id": request.client_order_id,
+                                "error": str(e)})
+            return OrderExecutionResult(request, OrderStatus.ACCEPTED, reason=f"outcome unknown: {e}")
+        except (InvalidOrderError, RetryableError) as e:  # provably not placed
+            self._release(request.client_order_id)
+            return OrderExecutionResult(request, OrderStatus.REJECTED, reason=str(e))
+        except ExchangeError as e:  # operational: not sent or refused; never counted as placed
+            self._release(request.client_order_id)
+            return OrderExecutionResult(request, OrderStatus.REJECTED, reason=str(e))
+        if order.validated_only:
+            self.descriptions.append(order.description)
+            res = self._paper.submit(request)
+            return OrderExecutionResult(request, res.status, res.fills,
+                                        reason=f"validated by venue: {order.description}".strip())
+        return self._settle(request, order.id, booked=0.0, wait=self.fill_wait)
+
+    def _settle(self, req: OrderRequest, venue_id: str | None, *, booked: float, wait: float) -> OrderExecutionResult:
+        """Read the order back until it is done (or ``wait`` runs out); return what is new since ``booked``."""
+        deadline = time.monotonic() + wait
+        order, absent = None, False
+        while True:
+            try:
+                if venue_id:
+                    order = self.client.fetch_order(venue_id, req.symbol)
+                else:
+                    order = self.client.find_order(req.client_order_id, req.symbol)
+                    absent = order is None  # the venue answered: it holds no order with this id
+            except ExchangeError:
+                order, absent = None, False
+            if absent or (order is not None and order.status in _DONE):
+                break
+            if time.monotonic() >= deadline:
+                break
+            self.sleep(self.poll)
+        if absent:
+            # reconciled: the order whose outcome was unknown never reached the book; give its budget back
+            self._pending.pop(req.client_order_id, None)
+            self._release(req.client_order_id)
+            self.events.append({"event": "reconciled_absent", "client_order_id": req.client_order_id})
+            return OrderExecutionResult(req, OrderStatus.REJECTED,
+                                        reason="reconciled: the venue holds no order with this client order id")
+        if order is None:
+            self._pending[req.client_order_id] = (req, venue_id, booked)
+            return OrderExecutionResult(req, OrderStatus.ACCEPTED, reason="order status not readable yet")
+        new_qty = max(order.filled - booked, 0.0)
+        fills = ()
+        # the venue's exact cost / filled when it reports it (its average price may be rounded)
+        average = order.cost / order.filled if order.cost and order.filled else order.average
+        if new_qty > 1e-15 and average:
+            # book the increment at the venue's average; fee pro rata of what is new
+            fee = order.fee * (new_qty / order.filled) if order.filled else 0.0
+            fills = self._fills(req, new_qty, average, fee)
+        done = order.status in _DONE
+        if not done:
+            self._pending[req.client_order_id] = (req, order.id, booked + new_qty)
+            return OrderExecutionResult(req, OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.ACCEPTED,
+                                        fills)
+        self._pending.pop(req.client_order_id, None)
+        if order.filled >= req.quantity * (1 - 1e-9):
+            return OrderExecutionResult(req, OrderStatus.FILLED, fills)
+        if order.filled > 0:
+            return OrderExecutionResult(req, OrderStatus.PARTIALLY_FILLED, fills, reason=order.status)
+        if order.status == "rejected":
+            self._release(req.client_order_id)
+        return OrderExecutionResult(req, OrderStatus.CANCELLED if order.status != "rejected" else OrderStatus.REJECTED,
+                                    fills, reason=order.status)
+
+    def on_bar(self) -> list[OrderExecutionResult]:
+        """Reconcile orders still in flight (unknown outcome, or not done); return their new fills."""
+        out = []
+        if self.validate_only:
+            out.extend(self._paper.on_bar())
+        for cid, (req, vid, booked) in list(self._pending.items()):
+            self._pending.pop(cid, None)
+            res = self._settle(req, vid, booked=booked, wait=0.0)
+            if res.fills or res.status is not OrderStatus.ACCEPTED:
+                out.append(res)
+        return out
+
+    def settle_all(self, wait: float = 2.0) -> list[OrderExecutionResult]:
+        """At the end of a run: wait up to ``wait`` seconds for in-flight orders; return their fills."""
+        deadline = time.monotonic() + wait
+        out = self.on_bar()
+        while self._pending and time.monotonic() < deadline:
+            self.sleep(self.poll)
+            out.extend(self.on_bar())
+        return out
+
+    @property
+    def pending(self) -> list[str]:
+        return list(self._pending)
+
+    def cancel(self, client_order_id: str) -> OrderExecutionResult:
+        pend = self._pending.get(client_order_id)
+        if self.validate_only and pend is None:
+            return self._paper.cancel(client_order_id)
+        req = pend[0] if pend else None
+        self.client.cancel_order(client_order_id=client_order_id, symbol=req.symbol if req else None)
+        if req is None:
+            raise InvalidOrderError(f"cancel: {client_order_id} is not an order of this run", operation="cancel")
+        self._pending.pop(client_order_id, None)
+        return OrderExecutionResult(req, OrderStatus.CANCELLED, reason="cancelled")
+
+    def open_orders(self) -> list[OrderRequest]:
+        if self.validate_only:
+            return self._paper.open_orders()
+        return [p[0] for p in self._pending.values()]

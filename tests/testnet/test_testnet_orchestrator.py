@@ -1,0 +1,198 @@
+"""Orchestrator: a profile runs as a testnet session through the pipeline, within budget, with a run
+log and an MLflow run; dry runs send nothing; the safety layer fails closed."""
+
+from __future__ import annotations
+
+import pytest
+
+from testnet_helpers import FakeCcxtKraken, write_testnet_config, zigzag_bars
+from peaktrade.config import load_config
+from peaktrade.errors import ConfigError
+from peaktrade.live.runlog import read_events, read_meta
+from peaktrade.testnet import TestnetError, budget_from_config, run_testnet_session
+
+
+@pytest.fixture
+def tcfg(tmp_path, clean_env):
+    def make(**kw):
+        path = write_testnet_config(tmp_path, **kw)
+        clean_env.setenv("PEAK_TRADE_CONFIG_PATH", str(path))
+        return load_config()
+    return make
+
+
+def _fake(n=60):
+    fake = FakeCcxtKraken(price=100.0, fee_rate=0.001, cash=1000.0)
+    zigzag_bars(fake, n)
+    return fake
+
+
+def test_orchestrate_when_sim_mode_then_orders_placed_booked_and_ledger_equals_venue(tcfg):
+    cfg = tcfg()
+    fake = _fake()
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
+                              max_bars=40, handle_signals=False, track=False)
+    assert res.status == "completed" and res.summary["bars"] == 40
+    placed = [c for c in fake.calls if c[0] == "create_order"]
+    assert res.summary["n_orders"] == len(placed) >= 2
+    assert all("validate" not in c[2]["params"] for c in placed)
+    cids = [o["clientOrderId"] for o in fake.orders.values()]
+    assert len(cids) == len(set(cids)) == res.summary["n_fills"]
+    assert res.ledger.cash == pytest.approx(fake.balances["USD"])
+    assert res.ledger.position("BTC/USD") == pytest.approx(fake.balances["BTC"])
+    meta = read_meta(res.run_dir)
+    assert meta["environment"] == "testnet" and meta["executor"] == "exchange:kraken-sim"
+    assert meta["testnet_summary"]["budget"]["run_trades"] == len(placed)
+    assert [c for c in meta["checks"]] == ["SafetyGuard", "RiskLimits", "TestnetBudget"]
+    assert len(read_events(res.run_dir).of_type("fill")) == len(placed)
+
+
+def test_orchestrate_when_validate_mode_then_every_order_validated_and_fills_simulated(tcfg):
+    cfg = tcfg()
+    fake = _fake()
+    res = run_testnet_session("fast", config=cfg, mode="kraken-validate", exchange=fake, warmup=10, catch_up=40,
+                              max_bars=40, handle_signals=False, track=False)
+    placed = [c for c in fake.calls if c[0] == "create_order"]
+    assert placed and all(c[2]["params"]["validate"] == "true" for c in placed)
+    assert fake.orders == {} and res.summary["n_fills"] == len(placed)
+    assert fake.count("fetch_balance") == 0
+
+
+def test_orchestrate_when_budget_small_then_orders_past_it_denied_and_never_sent(tcfg):
+    cfg = tcfg(profiles={"tiny": {"strategy": "ma_crossover", "parameters": {"fast": 2, "slow": 4},
+                                  "symbol": "BTC/USD", "timeframe": "1m", "duration": 60.0,
+                                  "max_notional": 5000.0, "max_trades": 1}})
+    fake = _fake()
+    res = run_testnet_session("tiny", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
+                              max_bars=40, handle_signals=False, track=False)
+    sides = [c[1][2] for c in fake.calls if c[0] == "create_order"]
+    assert sides == ["buy", "sell"]  # one entry; its exit passes past the budget (never trap a position)
+    denials = read_events(res.run_dir).of_type("denial")
+    assert denials and all(d["payload"]["gate"] == "max_run_trades" and d["payload"]["side"] == "buy"
+                           for d in denials)
+    rows = budget_from_config(cfg).rows()
+    assert [r["status"] for r in rows] == ["reserved", "forced_exit"]
+
+
+def test_orchestrate_when_dry_run_then_nothing_sent_and_no_run_log(tcfg):
+    cfg = tcfg()
+    fake = _fake()
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, dry_run=True, track=False)
+    assert res.status == "dry-run" and res.run_dir is None and fake.calls == []
+    assert not cfg.runs_dir.exists() or not any(p.name != "state" for p in cfg.runs_dir.iterdir())
+
+
+def test_orchestrate_when_risk_limits_unset_then_refuses_to_start(tcfg):
+    cfg = tcfg()
+    cfg = cfg.model_copy(update={"risk": cfg.risk.model_copy(update={"max_order_notional": None})})
+    with pytest.raises(ConfigError, match="max_order_notional"):
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), track=False)
+
+
+def test_orchestrate_when_profile_unknown_or_symbol_not_allowed_then_one_line_error(tcfg):
+    cfg = tcfg(profiles={"doge": {"strategy": "ma_crossover", "symbol": "DOGE/USD", "timeframe": "1m"}})
+    with pytest.raises(TestnetError, match="one of doge"):
+        run_testnet_session("nope", config=cfg, track=False)
+    with pytest.raises(TestnetError, match="not in \\[testnet\\] symbols"):
+        run_testnet_session("doge", config=cfg, track=False)
+
+
+def test_orchestrate_when_tracked_then_mlflow_run_logged(tcfg):
+    cfg = tcfg()
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), warmup=10, catch_up=20,
+                              max_bars=20, handle_signals=False, track=True)
+    assert res.mlflow_run_id
+    from peaktrade.tracking import recent_runs
+
+    runs = recent_runs(config=cfg)
+    assert any(str(getattr(r, "run_id", r.get("run_id") if isinstance(r, dict) else "")) == res.mlflow_run_id
+               for r in (runs.to_dict("records") if hasattr(runs, "to_dict") else runs))
+
+
+def test_budget_when_two_runs_then_shared_daily_budget_counts_both(tcfg):
+    cfg = tcfg(testnet={"max_daily_trades": 3})
+    f1, f2 = _fake(), _fake()
+    run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=f1, warmup=10, catch_up=40, max_bars=40,
+                        handle_signals=False, track=False)
+    try:
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=f2, warmup=10, catch_up=40,
+                            max_bars=40, handle_signals=False, track=False)
+    except TestnetError as e:
+        assert "budget is spent" in str(e)
+    total = f1.count("create_order") + f2.count("create_order")
+    assert total <= 3 and budget_from_config(cfg).usage()["daily_trades"] == total
+
+
+def test_orchestrators_when_two_run_at_once_then_daily_budget_never_overspent(tcfg):
+    import threading
+
+    cfg = tcfg(testnet={"max_daily_trades": 5})
+    fakes = [_fake(), _fake()]
+    errors: list[BaseException] = []
+    go = threading.Barrier(2)
+
+    def run(fake):
+        go.wait()
+        try:
+            run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
+                                max_bars=40, handle_signals=False, track=False)
+        except TestnetError as e:  # the other run may have spent the day before this one started
+            errors.append(e)
+
+    ts = [threading.Thread(target=run, args=(f,)) for f in fakes]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    sent = sum(f.count("create_order") for f in fakes)
+    rows = budget_from_config(cfg).rows()
+    forced = sum(r["status"] == "forced_exit" for r in rows)
+    assert len(rows) == sent  # every order sent is counted, none twice
+    assert sent - forced <= 5  # entries never exceed the day's trades; only closing exits may pass past it
+
+
+def test_venue_clock_when_simulator_runs_ahead_then_milliseconds_follow_it():
+    from peaktrade.adapters.kraken import KrakenClient
+
+    fake = FakeCcxtKraken()
+    ahead = {"ms": 0}
+    fake.milliseconds = lambda: 1_000_000  # local clock
+    fake.fetch_time = lambda: 1_000_000 + ahead["ms"]
+    c = KrakenClient(exchange=fake, base_url="http://127.0.0.1:9")
+    ahead["ms"] = 600_000
+    assert c.milliseconds() == 1_600_000
+    ahead["ms"] = 900
+    c.clock_refresh = 0.0
+    assert c.milliseconds() == 1_000_000  # within Kraken's one-second resolution: no offset
+
+
+def test_orchestrate_when_duration_elapses_while_polling_then_run_ends_completed(tcfg):
+    import time as _time
+
+    cfg = tcfg()
+    fake = _fake()
+    t0 = _time.monotonic()
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, duration=0.5,
+                              poll_interval=0.05, handle_signals=False, track=False)
+    assert res.status == "completed" and res.summary["bars"] == 0
+    assert _time.monotonic() - t0 < 10 and fake.count("fetch_ohlcv") >= 2  # it polled until the timer fired
+
+
+def test_budget_check_when_run_older_than_max_seconds_then_entries_denied_exits_pass(tmp_path):
+    import pandas as pd
+
+    from peaktrade.execution.ledger import Ledger
+    from peaktrade.orders.model import OrderFill, OrderRequest
+    from peaktrade.testnet import BudgetCheck, BudgetLimits, TestnetBudget
+
+    lim = BudgetLimits(1000.0, 10, 1000.0, 10, ("BTC/USD",), max_run_seconds=60.0)
+    clock = {"t": 0.0}
+    check = BudgetCheck(TestnetBudget(tmp_path / "b.sqlite", lim), run_id="r", monotonic=lambda: clock["t"])
+    ledger = Ledger(1000.0)
+    now = pd.Timestamp("2026-01-01", tz="UTC")
+    assert check.check(OrderRequest("BTC/USD", "buy", 1.0), ledger=ledger, price=10.0, now=now).allowed
+    ledger.apply(OrderFill("x", "BTC/USD", "buy", 1.0, 10.0, 0.0, now))
+    clock["t"] = 61.0
+    d = check.check(OrderRequest("BTC/USD", "buy", 1.0), ledger=ledger, price=10.0, now=now)
+    assert not d.allowed and d.gate == "max_run_seconds"
+    assert check.check(OrderRequest("BTC/USD", "sell", 1.0), ledger=ledger, price=10.0, now=now).allowed
