@@ -63,7 +63,7 @@ def orchestrate_cmd(
     ctx: typer.Context,
     list_: bool = typer.Option(False, "--list", help="List the configured profiles."),
     budget: bool = typer.Option(False, "--budget", help="Show today's budget."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Run this [testnet.profiles.NAME]."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Run the profile configured as testnet.profiles.NAME."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything and show the plan; send nothing."),
     mode: Optional[str] = _MODE,
     duration: Optional[float] = typer.Option(None, "--duration", help="Seconds (default: the profile's)."),
