@@ -71,23 +71,29 @@ def test_threads_when_racing_for_the_last_budget_then_never_overspent(tmp_path):
                        max_run_seconds=60)
     path = tmp_path / "b.sqlite"
     wins: list[str] = []
-    go = threading.Barrier(8)
+    errors: list[BaseException] = []
+    go = threading.Barrier(8, timeout=60)  # a worker that fails must not leave the others waiting forever
 
     def worker(k: int) -> None:
-        b = TestnetBudget(path, lim)  # one store object per orchestrator
-        go.wait()
-        for i in range(20):
-            try:
-                b.reserve(run_id=f"run{k}", symbol="BTC/USD", notional=3.0, client_order_id=f"{k}-{i}")
-                wins.append(f"{k}-{i}")
-            except BudgetExceeded:
-                pass
+        try:
+            b = TestnetBudget(path, lim)  # one store object per orchestrator, all starting together
+            go.wait()
+            for i in range(20):
+                try:
+                    b.reserve(run_id=f"run{k}", symbol="BTC/USD", notional=3.0, client_order_id=f"{k}-{i}")
+                    wins.append(f"{k}-{i}")
+                except BudgetExceeded:
+                    pass
+        except BaseException as e:  # noqa: BLE001 — reported by the assertion below
+            errors.append(e)
+            go.abort()
 
     ts = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
     for t in ts:
         t.start()
     for t in ts:
-        t.join()
+        t.join(timeout=120)
+    assert not errors and not any(t.is_alive() for t in ts), errors
     b = TestnetBudget(path, lim)
     assert len(wins) == 33  # floor(100 / 3): not one more
     assert b.usage()["daily_notional"] == pytest.approx(99.0)
