@@ -129,21 +129,25 @@ def test_orchestrators_when_two_run_at_once_then_daily_budget_never_overspent(tc
     cfg = tcfg(testnet={"max_daily_trades": 5})
     fakes = [_fake(), _fake()]
     errors: list[BaseException] = []
-    go = threading.Barrier(2)
+    unexpected: list[BaseException] = []
+    go = threading.Barrier(2, timeout=60)
 
     def run(fake):
-        go.wait()
         try:
+            go.wait()
             run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
                                 max_bars=40, handle_signals=False, track=False)
         except TestnetError as e:  # the other run may have spent the day before this one started
             errors.append(e)
+        except BaseException as e:  # noqa: BLE001 — reported by the assertion below
+            unexpected.append(e)
 
     ts = [threading.Thread(target=run, args=(f,)) for f in fakes]
     for t in ts:
         t.start()
     for t in ts:
-        t.join()
+        t.join(timeout=120)
+    assert not unexpected and not any(t.is_alive() for t in ts), unexpected
     sent = sum(f.count("create_order") for f in fakes)
     rows = budget_from_config(cfg).rows()
     forced = sum(r["status"] == "forced_exit" for r in rows)
