@@ -17,6 +17,8 @@ from peaktrade.backtest.enums import (
     SIZE_TYPE,
     SIZE_VOL_TARGET,
     SP_N,
+    SP_SIZE,
+    SP_SIZE_TYPE,
     STOP_PRIORITY,
 )
 from peaktrade.backtest.result import BacktestResult, trades_frame
@@ -103,12 +105,12 @@ def sim_params(**opts: Any) -> np.ndarray:
 
 def size_fraction(prices: Prices, index: pd.DatetimeIndex, sp: np.ndarray, vol_window: Any) -> np.ndarray:
     """Return the per-bar size fraction the kernel reads for vol targeting (else a dummy)."""
-    if int(sp[6]) != SIZE_VOL_TARGET:
+    if int(sp[SP_SIZE_TYPE]) != SIZE_VOL_TARGET:
         return np.ones(1)
     if not isinstance(vol_window, (int, np.integer)) or vol_window < 2:
         raise BacktestError(bad_value("vol_window", vol_window, "an integer >= 2"))
     ann, _, _ = annualization(index)
-    return nb.vol_target_frac_nb(prices.close, int(vol_window), float(sp[7]), ann, 1.0)
+    return nb.vol_target_frac_nb(prices.close, int(vol_window), float(sp[SP_SIZE]), ann, 1.0)
 
 
 def _as_bool(name: str, s: Any, index: pd.Index) -> np.ndarray:
@@ -209,6 +211,23 @@ def split_params(strategy: Strategy, params: dict[str, Any]) -> tuple[dict[str, 
     return sig, {k: v for k, v in stops.items() if v is not None}
 
 
+def resolve_params(strategy: Strategy, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (validated signal parameters, stops) from strategy keywords.
+
+    Stops come from the keywords, else the strategy's ``sim_defaults``; a strategy that declares
+    ``sl_stop``/``tp_stop``/``sl_trail`` as parameters gets them validated like any parameter.
+    """
+    sig, stops = split_params(strategy, params)
+    resolved = strategy.resolve(sig)
+    stops.update({k: resolved[k] for k in SIM_PARAMS if k in resolved})
+    return resolved, stops
+
+
+def pop_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Remove and return the simulator options (not the stops) from mixed keyword arguments."""
+    return {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
+
+
 def run(strategy: str | Strategy, bars: pd.DataFrame, **kwargs: Any) -> BacktestResult:
     """Backtest a library strategy on bars.
 
@@ -217,12 +236,8 @@ def run(strategy: str | Strategy, bars: pd.DataFrame, **kwargs: Any) -> Backtest
     """
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
-    sig, stops = split_params(strat, kwargs)
-    resolved = strat.resolve(sig)
-    for k in SIM_PARAMS:
-        if k in resolved:
-            stops[k] = resolved[k]
+    opts = pop_options(kwargs)
+    resolved, stops = resolve_params(strat, kwargs)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     entries, exits = signal_arrays(strat, prices, resolved)
     return _simulate(bars, prices, entries, exits, {**opts, **stops},

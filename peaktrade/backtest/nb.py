@@ -60,6 +60,7 @@ from peaktrade.backtest.enums import (
     EXIT_TRAILING,
     SIZE_PERCENT,
     SIZE_VALUE,
+    STAT_KEYS,
     SP_DIRECTION,
     SP_EXECUTION,
     SP_FEES,
@@ -89,7 +90,7 @@ from peaktrade.backtest.enums import (
 )
 from peaktrade.strategies.base import SIGNAL_FN_TYPE
 
-N_STATS = 19  # len(enums.STAT_KEYS)
+N_STATS = len(STAT_KEYS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,7 +596,6 @@ def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years,
     the sums of bar returns and of their squares over each part ``bounds[s]..bounds[s+1]-1`` are
     written to ``part_sums`` (what CSCV needs to score any union of parts).
     """
-    n = ind.shape[1]
     o = ind[0]
     h = ind[1]
     l = ind[2]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.backtest import nb
-from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, sim_params, size_fraction, split_params
+from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, sim_params, size_fraction, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
 from peaktrade.backtest.stats import annualization
 from peaktrade.errors import BacktestError
@@ -136,7 +136,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     t_start = time.perf_counter()
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
+    opts = pop_options(kwargs)
     grids = dict(kwargs)
     for k, v in strat.sim_defaults.items():
         grids.setdefault(k, v)

@@ -254,10 +254,10 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
     """Simulate ``params`` over ``window`` trading only from bar ``off``; return the test part's
     equity, positions and trades (indices relative to the test part), flat at its end."""
     from peaktrade.backtest import from_signals
-    from peaktrade.backtest.engine import split_params
+    from peaktrade.backtest.engine import resolve_params
     from peaktrade.backtest.enums import EXIT_SIGNAL, trade_dt
     from peaktrade.backtest.result import trades_frame
-    from peaktrade.strategies.base import SIM_PARAMS, prices_from_bars, signal_arrays
+    from peaktrade.strategies.base import prices_from_bars, signal_arrays
 
     n = len(window)
     if params is None:  # no tradable combination in the train window: stay flat
@@ -265,11 +265,7 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
         equity = pd.Series(cash, index=idx, name="equity", dtype=float)
         empty = trades_frame(np.empty(0, dtype=trade_dt), idx)
         return equity, pd.Series(0.0, index=idx, name="position"), empty
-    sig, stops = split_params(strat, params)
-    resolved = strat.resolve(sig)
-    for k in SIM_PARAMS:
-        if k in resolved:
-            stops[k] = resolved[k]
+    resolved, stops = resolve_params(strat, params)
     prices = prices_from_bars(window if "volume" in window else window.assign(volume=0.0))
     entries, exits = signal_arrays(strat, prices, resolved)
     entries[:off] = False

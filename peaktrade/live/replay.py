@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, sim_params, size_fraction, split_params
+from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, resolve_params, sim_params, size_fraction
 from peaktrade.backtest.enums import EXIT_OPEN, EXIT_REASON_NAMES, trade_dt
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import bar_interval
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import ExecutionPipeline, Hooks, OrderCheck, SizingModel, StopRules
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
-from peaktrade.strategies.base import SIM_PARAMS, Strategy, prices_from_bars
+from peaktrade.strategies.base import Strategy, prices_from_bars
 from peaktrade.strategies.registry import get_strategy
 
 
@@ -59,13 +59,9 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     """
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts = {k: kwargs.pop(k) for k in list(kwargs) if k in SIM_DEFAULTS and k not in SIM_PARAMS}
+    opts = pop_options(kwargs)
     o = {**SIM_DEFAULTS, **opts}
-    sig, stops = split_params(strat, kwargs)
-    resolved = strat.resolve(sig)
-    for k in SIM_PARAMS:
-        if k in resolved:
-            stops[k] = resolved[k]
+    resolved, stops = resolve_params(strat, kwargs)
     sp = sim_params(**opts, **stops)  # validates every option exactly as run() does
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     frac = size_fraction(prices, bars.index, sp, o["vol_window"])

@@ -618,7 +618,7 @@ class _Plan:
 def _plan(strategy: str | Strategy, cfg: Any, *, symbol: str, timeframe: str, params: Mapping[str, Any] | None,
           options: dict[str, Any]) -> _Plan:
     """Resolve the strategy, its parameters and the simulator options exactly as ``run()`` does."""
-    from peaktrade.backtest.engine import SIM_DEFAULTS, sim_params, size_fraction, split_params
+    from peaktrade.backtest.engine import SIM_DEFAULTS, sim_params, size_fraction, resolve_params
     from peaktrade.data.schema import canonical_timeframe, parse_timeframe
     from peaktrade.strategies.registry import get_strategy
 
@@ -631,11 +631,7 @@ def _plan(strategy: str | Strategy, cfg: Any, *, symbol: str, timeframe: str, pa
                            f"(strategy parameters and stops go in params)")
     opts = {**{k: getattr(cfg.backtest, k) for k in _CONFIG_OPTIONS}, **options}
     o = {**SIM_DEFAULTS, **opts}
-    sig, stops = split_params(strat, dict(params or {}))
-    resolved = strat.resolve(sig)
-    for k in SIM_PARAMS:
-        if k in resolved:
-            stops[k] = resolved[k]
+    resolved, stops = resolve_params(strat, dict(params or {}))
     sp = sim_params(**opts, **stops)  # validates every option exactly as run() does
 
     def vol_frac(prices: Prices, index: pd.DatetimeIndex) -> np.ndarray:

@@ -10,17 +10,11 @@ import pytest
 from peaktrade.backtest import run
 from peaktrade.live import paper_replay
 
-SHARED = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kraken"
-
-
 @pytest.fixture(scope="module")
-def btc():
-    path = SHARED / "XBTUSD_60.csv.gz"
-    if not path.is_file():
-        pytest.skip("../shared/data/kraken not found: real-data tests need the shared Kraken files")
+def btc(shared_data):
     from peaktrade.data import read_kraken_ohlcvt
 
-    return read_kraken_ohlcvt(path, symbol="BTC/USD", timeframe="1h")
+    return read_kraken_ohlcvt(shared_data / "XBTUSD_60.csv.gz", symbol="BTC/USD", timeframe="1h")
 
 
 def assert_parity(bt, pr):

@@ -200,10 +200,6 @@ def test_session_is_crashed_with_error_when_a_hook_fails(cfg, demo):
 
 
 def test_session_runs_with_the_real_safety_checks_when_checks_not_given(cfg, demo):
-    try:
-        from peaktrade.safety import build_checks  # noqa: F401
-    except ImportError:
-        pytest.skip("peaktrade.safety.build_checks is not available yet")
     res = run_session("ma_crossover", exchange="synthetic", replay="2020-01-05:2020-01-25",
                       params={"fast": 5, "slow": 20}, config=cfg)
     meta = read_meta(res.run_dir)

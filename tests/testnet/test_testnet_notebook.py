@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nbformat
 import papermill
-import pytest
 
 from testnet_helpers import write_testnet_config
 
@@ -32,7 +31,6 @@ def test_notebook_when_inspected_then_one_typed_parameters_cell_and_no_outputs()
 
 
 def test_notebook_when_run_with_defaults_then_offline_session_run_log_and_mlflow_run(tmp_path, clean_env):
-    import peaktrade.sim  # noqa: F401
     import mlflow
 
     path = write_testnet_config(tmp_path, profiles={

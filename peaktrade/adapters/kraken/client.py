@@ -51,7 +51,7 @@ from peaktrade.adapters.errors import (
     OutcomeUnknown,
     RetryableError,
 )
-from peaktrade.adapters.kraken._errors import scrub, translate
+from peaktrade.adapters.kraken._errors import translate
 
 KRAKEN_API_URL = "https://api.kraken.com"
 
