@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +47,17 @@ class BudgetExceeded(PeakTradeError):
     def __init__(self, limit: str, message: str) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class DuplicateClientOrderId(BudgetExceeded):
+    """A client order id was already reserved (by this or any other process): ids are single-use."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("client_order_id", message)
+
+
+class BudgetStoreError(PeakTradeError):
+    """The budget database cannot be read or written (corrupt, not a database, locked too long)."""
 
 
 @dataclass(frozen=True)
@@ -101,19 +112,33 @@ class TestnetBudget:
         deadline = time.monotonic() + self.busy_timeout
         while True:  # switching to WAL is not covered by the busy handler: orchestrators starting together retry
             try:
-                with closing(self._connect()) as con:
+                with self._db() as con:
                     con.execute("PRAGMA journal_mode=WAL")
                     con.executescript(_SCHEMA)
                 break
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) or time.monotonic() > deadline:
+            except BudgetStoreError as e:
+                if not isinstance(e.__cause__, sqlite3.OperationalError) or "locked" not in str(e.__cause__) \
+                        or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-        return con
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection to the store; any SQLite failure becomes one clear :class:`BudgetStoreError`.
+
+        The file is never rewritten or removed here: a corrupt store is left as it is for a human.
+        """
+        try:
+            with closing(sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)) as con:
+                con.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+                yield con
+        except sqlite3.Error as e:
+            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e):
+                what = f"is locked by another process for more than {self.busy_timeout:g} s; retry later"
+            else:
+                what = (f"cannot be used ({e}); it was left untouched: move it aside (or restore a backup) "
+                        "and a new empty budget database is created on the next run ([testnet] budget_db)")
+            raise BudgetStoreError(f"testnet budget database {self.path} {what}") from e
 
     def day(self) -> str:
         return self.clock().astimezone(timezone.utc).strftime("%Y-%m-%d")
@@ -128,8 +153,11 @@ class TestnetBudget:
                 profile: str = "", force: bool = False) -> None:
         """Count one order of ``notional`` against the run and the day, atomically; raise :class:`BudgetExceeded`.
 
-        Reserving the same ``client_order_id`` twice is a no-op (idempotent). ``force`` records the
-        order even past the notional and trade caps (an exposure-reducing exit: usage stays truthful).
+        A client order id is single-use: one already in the store (reserved, released or forced,
+        by any run or process) raises :class:`DuplicateClientOrderId` and nothing is counted. The
+        ``UNIQUE`` column makes this hold across processes. ``force`` records the order even past
+        the notional and trade caps (an exposure-reducing exit: usage stays truthful); never a
+        reused id.
         """
         if symbol not in self.limits.symbols:
             raise BudgetExceeded("symbols", f"symbols: {symbol} is not in [testnet] symbols "
@@ -140,12 +168,15 @@ class TestnetBudget:
         now = self.clock()
         day = now.astimezone(timezone.utc).strftime("%Y-%m-%d")
         lim = self.limits
-        with closing(self._connect()) as con:
+        with self._db() as con:
             con.execute("BEGIN IMMEDIATE")  # one writer at a time: the sums cannot change under us
             try:
-                if con.execute("SELECT 1 FROM usage WHERE client_order_id = ?", (client_order_id,)).fetchone():
-                    con.execute("COMMIT")
-                    return
+                prior = con.execute("SELECT run_id, status FROM usage WHERE client_order_id = ?",
+                                    (client_order_id,)).fetchone()
+                if prior:
+                    raise DuplicateClientOrderId(
+                        f"client_order_id {client_order_id!r} was already used (run {prior[0]}, {prior[1]}): "
+                        "a client order id is single-use; give each order a new one")
                 run_n, run_t = self._sums(con, "run_id = ?", (run_id,))
                 day_n, day_t = self._sums(con, "day = ?", (day,))
                 checks = (("max_run_trades", run_t + 1, lim.run_trades, "d"),
@@ -169,7 +200,7 @@ class TestnetBudget:
 
     def release(self, client_order_id: str) -> None:
         """Give back an order the venue provably refused (never one whose outcome is unknown)."""
-        with closing(self._connect()) as con:
+        with self._db() as con:
             con.execute("BEGIN IMMEDIATE")
             con.execute("UPDATE usage SET status = 'released' WHERE client_order_id = ?", (client_order_id,))
             con.execute("COMMIT")
@@ -178,7 +209,7 @@ class TestnetBudget:
         """Return what is used and left today (and for ``run_id`` when given)."""
         day = day or self.day()
         lim = self.limits
-        with closing(self._connect()) as con:
+        with self._db() as con:
             dn, dt = self._sums(con, "day = ?", (day,))
             out: dict[str, Any] = {"day": day, "daily_notional": dn, "daily_trades": dt,
                                    "daily_notional_left": max(lim.daily_notional - dn, 0.0),
@@ -196,7 +227,7 @@ class TestnetBudget:
 
     def rows(self) -> list[dict[str, Any]]:
         """Return every usage row (oldest first)."""
-        with closing(self._connect()) as con:
+        with self._db() as con:
             cur = con.execute("SELECT * FROM usage ORDER BY id")
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r)) for r in cur.fetchall()]
@@ -244,7 +275,7 @@ class BudgetCheck:
             self.budget.reserve(run_id=self.run_id, symbol=request.symbol, notional=notional,
                                 client_order_id=request.client_order_id, side=request.side, profile=self.profile)
         except BudgetExceeded as e:
-            if reducing and self.allow_reducing and e.limit != "symbols":
+            if reducing and self.allow_reducing and e.limit not in ("symbols", "client_order_id"):
                 self.budget.reserve(run_id=self.run_id, symbol=request.symbol, notional=notional,
                                     client_order_id=request.client_order_id, side=request.side,
                                     profile=self.profile, force=True)

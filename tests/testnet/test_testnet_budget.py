@@ -11,17 +11,91 @@ from datetime import datetime, timezone
 import pytest
 
 from peaktrade.testnet import BudgetExceeded, BudgetLimits, TestnetBudget
+from peaktrade.testnet.budget import BudgetStoreError, DuplicateClientOrderId
+from testnet_helpers import REPO_ROOT  # noqa: F401 — puts tests/adapters (kraken_fakes) on sys.path
 
 LIM = BudgetLimits(run_notional=100.0, run_trades=3, daily_notional=250.0, daily_trades=5,
                    symbols=("BTC/USD",), max_run_seconds=60.0)
 
 
-def test_reserve_when_within_limits_then_counted_and_idempotent(tmp_path):
+def test_reserve_when_within_limits_then_counted(tmp_path):
     b = TestnetBudget(tmp_path / "b.sqlite", LIM)
     b.reserve(run_id="r1", symbol="BTC/USD", notional=40.0, client_order_id="c1")
-    b.reserve(run_id="r1", symbol="BTC/USD", notional=40.0, client_order_id="c1")  # same order: once
     u = b.usage(run_id="r1")
     assert u["run_trades"] == 1 and u["run_notional"] == 40.0 and u["daily_trades_left"] == 4
+
+
+@pytest.mark.parametrize("first_status", ["reserved", "released", "forced_exit"])
+def test_reserve_when_client_order_id_reused_then_rejected_and_budget_untouched(tmp_path, first_status):
+    b = TestnetBudget(tmp_path / "b.sqlite", LIM)
+    b.reserve(run_id="r1", symbol="BTC/USD", notional=40.0, client_order_id="c1", force=first_status == "forced_exit")
+    if first_status == "released":
+        b.release("c1")
+    before = b.rows()
+    for run in ("r1", "r2"):  # same run or another run: an id is single-use
+        with pytest.raises(DuplicateClientOrderId) as ei:
+            b.reserve(run_id=run, symbol="BTC/USD", notional=1.0, client_order_id="c1")
+        assert ei.value.limit == "client_order_id" and "'c1'" in str(ei.value) and "single-use" in str(ei.value)
+        with pytest.raises(DuplicateClientOrderId):  # not even past the caps as an exit
+            b.reserve(run_id=run, symbol="BTC/USD", notional=1.0, client_order_id="c1", force=True)
+    assert b.rows() == before and before[0]["status"] == first_status
+
+
+def test_pipeline_when_one_client_order_id_is_reused_six_times_then_one_order_reaches_the_venue(tmp_path):
+    from kraken_fakes import FakeCcxtKraken
+    import pandas as pd
+
+    from peaktrade.adapters.kraken import KrakenClient, RetryPolicy
+    from peaktrade.execution.ledger import Ledger
+    from peaktrade.execution.pipeline import ExecutionPipeline
+    from peaktrade.orders.model import OrderRequest
+    from peaktrade.orders.paper import PaperMarketContext
+    from peaktrade.safety import SafetyGuard
+    from peaktrade.testnet import BudgetCheck, TestnetExecutor
+
+    fake = FakeCcxtKraken(price=100.0)
+    client = KrakenClient(guard=SafetyGuard("testnet", executor_kind="exchange"), base_url="http://127.0.0.1:9",
+                          exchange=fake, sleep=lambda s: None, retry=RetryPolicy(max_attempts=1))
+    budget = TestnetBudget(tmp_path / "b.sqlite", LIM)  # run cap: 3 trades
+    ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=100.0)
+    pipe = ExecutionPipeline(symbol="BTC/USD", executor=TestnetExecutor(client, ctx, budget=budget, sleep=lambda s: None),
+                             ledger=Ledger(1000.0), context=ctx, checks=[BudgetCheck(budget, run_id="r1")])
+    results = [pipe.submit(OrderRequest("BTC/USD", "buy", 0.01, client_order_id="same-id"), price=100.0,
+                           now=ctx.time) for _ in range(6)]
+    assert results[0] is not None and all(r is None for r in results[1:])
+    assert fake.count("create_order") == 1 and len(fake.orders) == 1
+    assert [d.gate for _, d in pipe.denials] == ["client_order_id"] * 5
+    assert len(budget.rows()) == 1 and pipe.ledger.position("BTC/USD") == pytest.approx(0.01)
+
+
+def test_processes_when_one_reuses_a_client_order_id_of_another_then_rejected(tmp_path):
+    path = tmp_path / "b.sqlite"
+    code = f"""
+import sys
+from peaktrade.testnet import BudgetLimits, TestnetBudget
+from peaktrade.testnet.budget import DuplicateClientOrderId
+b = TestnetBudget({str(path)!r}, BudgetLimits(100.0, 3, 250.0, 5, ("BTC/USD",), 60.0))
+try:
+    b.reserve(run_id=sys.argv[1], symbol="BTC/USD", notional=1.0, client_order_id="shared-id")
+    print("reserved")
+except DuplicateClientOrderId:
+    print("duplicate")
+"""
+    out = [subprocess.run([sys.executable, "-c", code, f"p{k}"], capture_output=True, text=True, timeout=60)
+           for k in range(2)]
+    assert [o.stdout.strip() for o in out] == ["reserved", "duplicate"], [o.stderr for o in out]
+    assert len(TestnetBudget(path, LIM).rows()) == 1
+
+
+@pytest.mark.parametrize("content", [b"this is not a database at all" * 200, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_store_when_database_file_is_corrupt_then_one_clear_error_and_file_untouched(tmp_path, content):
+    path = tmp_path / "b.sqlite"
+    path.write_bytes(content)
+    with pytest.raises(BudgetStoreError) as ei:
+        TestnetBudget(path, LIM).usage()
+    msg = str(ei.value)
+    assert str(path) in msg and "move it aside" in msg and "\n" not in msg
+    assert path.read_bytes() == content and sorted(p.name for p in tmp_path.iterdir()) == ["b.sqlite"]
 
 
 @pytest.mark.parametrize("kw, limit", [

@@ -94,3 +94,16 @@ def test_smoke_order_when_simulator_then_validate_only_description_printed(tcli,
     assert r.exit_code == 0, r.stderr + r.stdout
     assert "venue description: buy 0.00010000 XBTUSD @ market" in r.stdout
     assert "placed: no (validated only)" in r.stdout and sim_server.exchange.orders == {}
+
+
+def test_budget_when_database_is_corrupt_then_one_line_error_and_file_kept(tcli, tmp_path):
+    db = tmp_path / "budget.sqlite"
+    junk = b"not a sqlite database, a half-copied file\n" * 100
+    db.write_bytes(junk)
+    for argv in (("testnet", "budget"), ("testnet", "orchestrate", "--budget")):
+        r = tcli(*argv)
+        assert r.exit_code == 2, r.stdout + r.stderr
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+        assert "budget database" in lines[0] and "budget.sqlite" in lines[0] and "move it aside" in lines[0]
+        assert db.read_bytes() == junk
