@@ -18,7 +18,14 @@ class ExchangeError(PeakTradeError):
         The port method that failed (``"create_order"``, ``"fetch_balance"``, ...).
     venue_class
         Class name of the original library exception (e.g. ``"RequestTimeout"``), or ``""``.
+    not_placed
+        Set by an adapter on an order-placing error when it has *proof* that no order exists: the
+        venue answered with a refusal, the request never left the process, or a lookup by client
+        order id found nothing. Without it the order's fate is unknown and callers must reconcile
+        (a budget is released only on proof).
     """
+
+    not_placed: bool = False
 
     def __init__(self, message: str, *, operation: str = "", venue_class: str = "") -> None:
         super().__init__(message)
@@ -43,6 +50,8 @@ class OperationalError(ExchangeError):
 
 class EndpointDenied(OperationalError):
     """The safety layer refused the endpoint before anything was sent."""
+
+    not_placed = True  # refused before sending: nothing can exist at the venue
 
 
 class OutcomeUnknown(RetryableError):

@@ -16,6 +16,12 @@ KINDS = {
     "rate_limit": "answer HTTP 200 {'error': ['EAPI:Rate limit exceeded']} without handling the request",
     "invalid_nonce": "answer HTTP 200 {'error': ['EAPI:Invalid nonce']} without handling the request",
 }
+#: ``fill_<kind>``: first fill the open order the request names (``txid`` / ``cl_ord_id``, e.g. of a
+#: CancelOrder) at its limit price, as if the market crossed it, then act as ``<kind>`` — an order
+#: that fills while the client backs off after a rate limit / 5xx / unavailable answer.
+FILL_PREFIX = "fill_"
+KINDS.update({f"{FILL_PREFIX}{k}": f"fill the named open order, then: {KINDS[k]}"
+              for k in ("rate_limit", "unavailable", "http_error", "drop", "invalid_nonce")})
 _DEFAULT_STATUS = {"error_after": 502, "http_error": 503}
 
 
@@ -28,10 +34,13 @@ class Fault:
     count: int = 1
     status: int = 0
     ms: int = 0
+    fill: bool = False  # fill the order the request names before acting (see FILL_PREFIX)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"fault kind={self.kind!r} is invalid: expected one of {', '.join(KINDS)}")
+        if self.kind.startswith(FILL_PREFIX):
+            self.kind, self.fill = self.kind[len(FILL_PREFIX):], True
         if not self.status:
             self.status = _DEFAULT_STATUS.get(self.kind, 0)
         if self.kind == "latency" and self.ms <= 0:
@@ -50,8 +59,26 @@ class Fault:
                    int(d.get("status", 0)), int(d.get("ms", 0)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "methods": sorted(self.methods) if self.methods else None,
+        return {"kind": (FILL_PREFIX if self.fill else "") + self.kind,
+                "methods": sorted(self.methods) if self.methods else None,
                 "count": self.count, "status": self.status, "ms": self.ms}
+
+
+def fill_named_order(exchange: Any, body: bytes, content_type: str) -> int:
+    """Fill the open order(s) a request body names by ``txid`` or ``cl_ord_id`` at their limit price
+    (maker); return how many. Call with ``exchange.lock`` held."""
+    from peaktrade.sim._exchange import KrakenError, parse_body
+
+    try:
+        params = parse_body(body, content_type)
+    except KrakenError:
+        return 0
+    txid, cl = str(params.get("txid") or ""), str(params.get("cl_ord_id") or "")
+    hits = [o for o in exchange.orders.values() if o.status == "open" and o.price is not None
+            and ((txid and o.txid == txid) or (cl and o.cl_ord_id == cl))]
+    for o in hits:
+        exchange._fill(o, o.price, maker=True)
+    return len(hits)
 
 
 @dataclass
@@ -64,6 +91,7 @@ class Profile:
     kinds: tuple[str, ...] = ()
     ms: int = 0
     methods: frozenset[str] | None = None
+    statuses: tuple[int, ...] = ()  # HTTP statuses drawn for http_error / error_after (default: theirs)
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,14 +106,16 @@ class Profile:
         if self.rng.random() >= self.p:
             return None
         kind = self.rng.choice(self.kinds)
-        return Fault(kind, ms=self.ms)
+        status = self.rng.choice(self.statuses) if self.statuses and "error" in kind else 0
+        return Fault(kind, ms=self.ms, status=status)
 
 
 _FLAKY_KINDS = ("drop", "error_after", "http_error", "unavailable", "rate_limit", "invalid_nonce")
 
 
 def parse_profile(spec: str | None) -> Profile:
-    """Parse ``none``, ``latency:ms=200`` or ``flaky:seed=1,p=0.2[,kinds=drop+rate_limit][,methods=AddOrder]``."""
+    """Parse ``none``, ``latency:ms=200`` or
+    ``flaky:seed=1,p=0.2[,kinds=drop+rate_limit][,methods=AddOrder][,statuses=401+422+502]``."""
     spec = (spec or "none").strip()
     name, _, rest = spec.partition(":")
     opts: dict[str, str] = {}
@@ -95,7 +125,7 @@ def parse_profile(spec: str | None) -> Profile:
             raise ValueError(f"faults {spec!r} is invalid: {item!r} is not NAME=VALUE")
         opts[k.strip()] = v.strip()
     allowed = {"none": set(), "latency": {"ms", "methods"},
-               "flaky": {"seed", "p", "kinds", "ms", "methods"}}
+               "flaky": {"seed", "p", "kinds", "ms", "methods", "statuses"}}
     if name not in allowed:
         raise ValueError(f"faults {spec!r} is invalid: expected a profile none, latency or flaky")
     bad = set(opts) - allowed[name]
@@ -109,8 +139,11 @@ def parse_profile(spec: str | None) -> Profile:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"p={p} is not in [0, 1]")
         methods = frozenset(opts["methods"].split("+")) if "methods" in opts else None
+        statuses = tuple(int(x) for x in opts["statuses"].split("+")) if "statuses" in opts else ()
+        if any(not 400 <= x <= 599 for x in statuses):
+            raise ValueError(f"statuses={opts['statuses']} must be HTTP error statuses 400..599")
         return Profile(name, int(opts.get("seed", 0)), p, kinds,
-                       int(opts.get("ms", 1000 if name == "latency" else 3000)), methods)
+                       int(opts.get("ms", 1000 if name == "latency" else 3000)), methods, statuses)
     except ValueError as e:
         raise ValueError(f"faults {spec!r} is invalid: {e}") from None
 

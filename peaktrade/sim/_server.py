@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from peaktrade.sim._auth import is_loopback
 from peaktrade.sim._exchange import SimExchange
-from peaktrade.sim._faults import Fault, parse_profile
+from peaktrade.sim._faults import Fault, fill_named_order, parse_profile
 
 _MAX_BODY = 1 << 20
 
@@ -62,6 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
         section, method = parts[2], parts[3]
         with ex.lock:
             fault = ex.faults.pick(method)
+            if fault is not None and fault.fill:
+                fill_named_order(ex, body, self.headers.get("Content-Type", ""))
         if fault is not None:
             if fault.kind == "latency":
                 time.sleep(fault.ms / 1000.0)

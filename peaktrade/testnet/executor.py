@@ -6,8 +6,12 @@
 - Placing client (``kraken-sim``): the order is placed; its fills are read back from the venue
   (``fetch_order``) and booked at the venue's average price and fee.
 
-An order the venue refused releases its budget; an order whose outcome is unknown stays counted
-and is reconciled by client order id on the following bars (never re-sent).
+An order's budget is released only on proof that the venue does not hold it: the adapter marks
+the error ``not_placed`` (the venue refused it, it never left the process, or a lookup by client
+order id found nothing), or a later reconciliation by client order id finds nothing. Any other
+outcome stays counted and is reconciled by client order id on the following bars (never re-sent).
+A client order id is used once: a second order with it is rejected without reaching the venue.
+A cancel never decides what filled: the order is read back after it and every fill is booked.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from peaktrade.adapters.errors import ExchangeError, InvalidOrderError, OutcomeUnknown, RetryableError
+from peaktrade.adapters.errors import ExchangeError, InvalidOrderError
 from peaktrade.orders.model import OrderExecutionResult, OrderFill, OrderRequest, OrderStatus
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
 
@@ -56,6 +60,7 @@ class TestnetExecutor:
         self.sleep = sleep
         self._paper = PaperExecutor(context, fees=fees, slippage=slippage)
         self._pending: dict[str, tuple[OrderRequest, str | None, float]] = {}  # cid -> (request, venue id, booked)
+        self._used: set[str] = set()  # client order ids this executor has sent (single-use)
         self.descriptions: list[str] = []
         self.events: list[dict[str, Any]] = []
 
@@ -75,21 +80,23 @@ class TestnetExecutor:
 
     # -- OrderExecutor ---------------------------------------------------------------------
     def submit(self, request: OrderRequest) -> OrderExecutionResult:
+        cid = request.client_order_id
+        if cid in self._used:  # single-use: never sent twice, and the first order's budget stays counted
+            return OrderExecutionResult(request, OrderStatus.REJECTED,
+                                        reason=f"duplicate client_order_id {cid!r}: already used by this run")
+        self._used.add(cid)
         try:
             order = self.client.create_order(request.symbol, request.side, request.type, request.quantity,
-                                             request.limit_price, client_order_id=request.client_order_id,
+                                             request.limit_price, client_order_id=cid,
                                              time_in_force=request.time_in_force)
-        except OutcomeUnknown as e:
-            self._pending[request.client_order_id] = (request, None, 0.0)
-            self.events.append({"event": "outcome_unknown", "client_order_id": request.client_order_id,
-                                "error": str(e)})
+        except ExchangeError as e:
+            if getattr(e, "not_placed", False):  # proven absent at the venue: refused, never sent, or reconciled
+                self._release(cid)
+                return OrderExecutionResult(request, OrderStatus.REJECTED, reason=str(e))
+            # the venue may hold it: stays counted, reconciled by client order id on the next bars
+            self._pending[cid] = (request, None, 0.0)
+            self.events.append({"event": "outcome_unknown", "client_order_id": cid, "error": str(e)})
             return OrderExecutionResult(request, OrderStatus.ACCEPTED, reason=f"outcome unknown: {e}")
-        except (InvalidOrderError, RetryableError) as e:  # provably not placed
-            self._release(request.client_order_id)
-            return OrderExecutionResult(request, OrderStatus.REJECTED, reason=str(e))
-        except ExchangeError as e:  # operational: not sent or refused; never counted as placed
-            self._release(request.client_order_id)
-            return OrderExecutionResult(request, OrderStatus.REJECTED, reason=str(e))
         if order.validated_only:
             self.descriptions.append(order.description)
             res = self._paper.submit(request)
@@ -125,6 +132,10 @@ class TestnetExecutor:
         if order is None:
             self._pending[req.client_order_id] = (req, venue_id, booked)
             return OrderExecutionResult(req, OrderStatus.ACCEPTED, reason="order status not readable yet")
+        return self._apply(req, order, booked)
+
+    def _apply(self, req: OrderRequest, order: Any, booked: float) -> OrderExecutionResult:
+        """Book what ``order`` (as the venue reports it) filled beyond ``booked``; keep it pending unless done."""
         new_qty = max(order.filled - booked, 0.0)
         fills = ()
         # the venue's exact cost / filled when it reports it (its average price may be rounded)
@@ -174,15 +185,24 @@ class TestnetExecutor:
         return list(self._pending)
 
     def cancel(self, client_order_id: str) -> OrderExecutionResult:
+        """Cancel an order of this run; return what the venue holds afterwards, with every fill not yet booked.
+
+        The order is read back after the cancel (the adapter does it): an order that filled before or
+        during the cancel (e.g. during a retry's backoff) comes back ``FILLED`` with its fills. When
+        the cancel or the read-back fails, the error is raised and the order stays pending: the next
+        bars reconcile it and book its fills.
+        """
         pend = self._pending.get(client_order_id)
         if self.validate_only and pend is None:
             return self._paper.cancel(client_order_id)
-        req = pend[0] if pend else None
-        self.client.cancel_order(client_order_id=client_order_id, symbol=req.symbol if req else None)
-        if req is None:
-            raise InvalidOrderError(f"cancel: {client_order_id} is not an order of this run", operation="cancel")
+        if pend is None:
+            raise InvalidOrderError(f"cancel: {client_order_id} is not an open order of this run", operation="cancel")
+        req, venue_id, booked = pend
+        order = self.client.cancel_order(order_id=venue_id, client_order_id=client_order_id, symbol=req.symbol)
         self._pending.pop(client_order_id, None)
-        return OrderExecutionResult(req, OrderStatus.CANCELLED, reason="cancelled")
+        res = self._apply(req, order, booked)
+        return res if res.status is not OrderStatus.CANCELLED else OrderExecutionResult(
+            req, OrderStatus.CANCELLED, res.fills, reason="cancelled")
 
     def open_orders(self) -> list[OrderRequest]:
         if self.validate_only:

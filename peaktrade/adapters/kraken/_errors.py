@@ -16,6 +16,20 @@ _RETRYABLE_TEXT = ("EService:Unavailable", "EService:Busy", "EService:Throttled"
                    "EOrder:Rate limit exceeded", "EOrder:Domain rate limit exceeded", "EGeneral:Too many requests",
                    "EAPI:Invalid nonce")
 _INVALID_TEXT = ("EOrder:", "EGeneral:Invalid arguments", "EQuery:Unknown asset pair", "EQuery:Invalid asset pair")
+# A Kraken error string in the answer: the venue itself answered (the request was not processed) ...
+_VENUE_CODES = ("EService:", "EAPI:", "EGeneral:", "EOrder:", "EQuery:")
+# ... except these, after which Kraken says the request's outcome is unknown.
+_UNKNOWN_OUTCOME_TEXT = ("EGeneral:Internal error",)
+
+
+def venue_refused(err: BaseException) -> bool:
+    """Return whether the venue itself answered ``err`` with a Kraken error (the request was not processed).
+
+    An HTTP status without a Kraken error body (401, 407, 422, 5xx, 511, a proxy's page), a timeout
+    or a dropped connection is *not* such an answer: the request may have been processed.
+    """
+    text = str(err)
+    return any(c in text for c in _VENUE_CODES) and not any(t in text for t in _UNKNOWN_OUTCOME_TEXT)
 
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:

@@ -6,11 +6,17 @@ Guarantees (each tested):
   :class:`~peaktrade.adapters.errors.RetryableError`, :class:`~peaktrade.adapters.errors.InvalidOrderError`
   or :class:`~peaktrade.adapters.errors.OperationalError`; only retryable ones are retried, with
   exponential backoff and jitter (``sleep`` and ``rand`` are injectable).
-- Every order carries a client order id (Kraken ``cl_ord_id``). When placing an order ends in a
-  retryable error (a timeout: the venue may have accepted it), the client first *reconciles* by
-  that id (open, then closed orders) and returns the order it finds; it only re-sends when the
-  venue provably does not hold it, and raises :class:`~peaktrade.adapters.errors.OutcomeUnknown`
-  when it cannot tell. An order is never placed twice.
+- Every order carries a client order id (Kraken ``cl_ord_id``). When placing an order ends in an
+  error that is not the venue's own refusal (a timeout, a dropped connection, an HTTP status
+  without a Kraken error body such as 401, 407, 422, 5xx, 511: the venue may have taken it), the
+  client first *reconciles* by that id (open, then closed orders) and returns the order it finds;
+  it only re-sends (retryable errors) or reports a refusal when the venue provably does not hold
+  it, and raises :class:`~peaktrade.adapters.errors.OutcomeUnknown` when it cannot tell. An order
+  is never placed twice, and an error is marked ``not_placed`` only on proof.
+- A cancel never decides what filled: after it (however it ended: done, retried, answered
+  ``Unknown order``), the order is read back by venue id, then by client order id (open and
+  closed orders), and returned with its fills; :class:`~peaktrade.adapters.errors.OutcomeUnknown`
+  when it cannot be read.
 - Validate-only mode (``validate_only=True``, and always when the safety guard's environment is
   testnet and the private host is not a testnet host): every ``AddOrder`` carries
   ``validate=true``. It is enforced twice: when the request is built, and at the HTTP transport of
@@ -51,7 +57,7 @@ from peaktrade.adapters.errors import (
     OutcomeUnknown,
     RetryableError,
 )
-from peaktrade.adapters.kraken._errors import translate
+from peaktrade.adapters.kraken._errors import translate, venue_refused
 
 KRAKEN_API_URL = "https://api.kraken.com"
 
@@ -103,9 +109,9 @@ def kraken_cl_ord_id(client_order_id: str) -> str:
     return hashlib.sha256(cid.encode()).hexdigest()[:32]
 
 
-def _venue_answered(err: ExchangeError) -> bool:
-    """Return whether the venue itself answered (a Kraken error string): the request was not processed."""
-    return any(code in str(err) for code in ("EService:", "EAPI:", "EGeneral:", "EOrder:", "EQuery:"))
+def _proven_not_placed(err: ExchangeError) -> ExchangeError:
+    err.not_placed = True
+    return err
 
 
 def _validate_flag(value: Any) -> bool:
@@ -187,6 +193,7 @@ class KrakenClient:
         self.order_deadline = order_deadline
         self._clock = clock
         self.base_url = (base_url or KRAKEN_API_URL).rstrip("/")
+        self._guarded = exchange is None
         if exchange is None:
             import ccxt
 
@@ -202,6 +209,9 @@ class KrakenClient:
                 exchange.urls["api"]["private"] = self.base_url
             self._install_transport_guard(exchange)
         self._ex = exchange
+        # order-placing requests that reached the HTTP transport (None: a ccxt-like fake without one,
+        # where every call is taken as possibly sent)
+        self._placing_on_wire: int | None = 0 if self._guarded else None
         host = urlsplit(self.base_url).hostname or ""
         forced = False
         if guard is not None and getattr(getattr(guard, "environment", None), "value", None) == "testnet":
@@ -234,6 +244,8 @@ class KrakenClient:
 
         def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
             self._check_request(url, body)
+            if urlsplit(str(url)).path.rsplit("/", 1)[-1] in _PLACING:
+                self._placing_on_wire += 1  # from here on the venue may hold the order
             return original(url, method, headers, body)
 
         exchange.fetch = guarded_fetch
@@ -375,6 +387,7 @@ class KrakenClient:
                 deadline = self._clock() + float(self.order_deadline)
                 params["deadline"] = datetime.fromtimestamp(deadline, timezone.utc).isoformat(
                     timespec="milliseconds").replace("+00:00", "Z")
+            on_wire = self._placing_on_wire
             try:
                 self.sent_orders += 1
                 raw = self._ex.create_order(symbol, type, side, amount, price, dict(params))
@@ -382,27 +395,37 @@ class KrakenClient:
                 return VenueOrder(**{**order.__dict__, "client_order_id": client_order_id})
             except Exception as e:  # noqa: BLE001 — translated below
                 last = self._translate(e, "create_order")
-            if not isinstance(last, RetryableError):
-                raise last from None
-            # The venue may have accepted it (timeout after accept): never re-send before reconciling.
+            retryable = isinstance(last, RetryableError) and attempt + 1 < attempts
+            sent = on_wire is None or self._placing_on_wire != on_wire
+            # validate=true places nothing; a request that never left us placed nothing
+            if validate or not sent:
+                if retryable:
+                    self._sleep(self.retry.delay(attempt, self._rand))
+                    continue
+                raise _proven_not_placed(last) from None
+            refused = venue_refused(last)
+            if refused and not isinstance(last, RetryableError):
+                raise _proven_not_placed(last) from None  # the venue answered: it refused this order
+            # The venue may hold the order (timeout after accept, an HTTP status without a Kraken body):
+            # never re-send, never report a refusal, before reconciling by client order id.
             self._sleep(self.retry.delay(attempt, self._rand))
-            if not validate:
-                if deadline is not None and not _venue_answered(last):
-                    # no answer: the order may still be in flight; past its deadline it can no longer trade
-                    wait = deadline - self._clock() + 0.5
-                    if wait > 0:
-                        self._sleep(wait)
-                try:
-                    found = self.find_order(client_order_id, symbol)
-                except ExchangeError as e:
-                    raise OutcomeUnknown(f"create_order: {last} and reconciliation by client order id "
-                                         f"{client_order_id} failed ({e}): the order may or may not be on the "
-                                         "venue; not re-sent", operation="create_order",
-                                         venue_class=last.venue_class) from None
-                if found is not None:
-                    return found
-        assert last is not None
-        raise last from None
+            if deadline is not None and not refused:
+                # no answer: the order may still be in flight; past its deadline it can no longer trade
+                wait = deadline - self._clock() + 0.5
+                if wait > 0:
+                    self._sleep(wait)
+            try:
+                found = self.find_order(client_order_id, symbol)
+            except ExchangeError as e:
+                raise OutcomeUnknown(f"create_order: {last} and reconciliation by client order id "
+                                     f"{client_order_id} failed ({e}): the order may or may not be on the "
+                                     "venue; not re-sent", operation="create_order",
+                                     venue_class=last.venue_class) from None
+            if found is not None:
+                return found
+            if not retryable:
+                raise _proven_not_placed(last) from None  # reconciled: the venue holds no such order
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def find_order(self, client_order_id: str, symbol: str | None = None) -> VenueOrder | None:
         """Return the order with ``client_order_id`` (open, then closed orders), None when the venue has none."""
@@ -418,25 +441,57 @@ class KrakenClient:
         return None
 
     def cancel_order(self, *, order_id: str | None = None, client_order_id: str | None = None,
-                     symbol: str | None = None) -> None:
-        """Cancel by venue id or client order id; an order already gone after a retried cancel counts as cancelled."""
+                     symbol: str | None = None) -> VenueOrder:
+        """Cancel by venue id or client order id; return the order as the venue holds it afterwards.
+
+        A cancel never decides what filled: whether it went through at once, after retries, or was
+        answered ``Unknown order`` (the order filled or was cancelled meanwhile — e.g. it filled
+        during the backoff after a rate limit), the order is read back (venue id, then client order
+        id in open and closed orders) and returned with its fills. Raises
+        :class:`~peaktrade.adapters.errors.OutcomeUnknown` when it cannot be read back,
+        :class:`~peaktrade.adapters.errors.InvalidOrderError` when the venue holds no such order, and
+        the cancel's own error when it failed without being answered ``Unknown order``.
+        """
         if not order_id and not client_order_id:
             raise InvalidOrderError("cancel_order: give order_id or client_order_id", operation="cancel_order")
         venue_cid = kraken_cl_ord_id(client_order_id) if client_order_id else None
         params = {} if order_id else {"clientOrderId": venue_cid}
         self._private("CancelOrder", {"txid": order_id} if order_id else {"cl_ord_id": venue_cid})
         attempts = max(1, self.retry.max_attempts)
+        outcome = "cancelled"
         for attempt in range(attempts):
             try:
                 self._ex.cancel_order(order_id, symbol, dict(params))
-                return
+                break
             except Exception as e:  # noqa: BLE001
                 err = self._translate(e, "cancel_order")
-            if attempt > 0 and isinstance(err, InvalidOrderError) and any(t in str(err) for t in _ORDER_GONE):
-                return  # the timed-out earlier attempt went through
+            if isinstance(err, InvalidOrderError) and any(t in str(err) for t in _ORDER_GONE):
+                outcome = "not open any more"  # filled, or cancelled by an earlier attempt: read it back
+                break
             if not isinstance(err, RetryableError) or attempt + 1 >= attempts:
                 raise err from None
             self._sleep(self.retry.delay(attempt, self._rand))
+        ref = order_id or client_order_id
+        try:
+            order = self.fetch_order(order_id, symbol) if order_id else None
+        except InvalidOrderError:
+            order = None  # not known by this id: ask by client order id
+        except ExchangeError as e:
+            if not client_order_id:
+                raise OutcomeUnknown(f"cancel_order: order {ref} {outcome}, but reading it back failed ({e}): "
+                                     "its fills are unknown; reconcile", operation="cancel_order") from None
+            order = None
+        if order is None and client_order_id:
+            try:
+                order = self.find_order(client_order_id, symbol)
+            except ExchangeError as e:
+                raise OutcomeUnknown(f"cancel_order: order {ref} {outcome}, but reading it back failed ({e}): "
+                                     "its fills are unknown; reconcile", operation="cancel_order") from None
+        if order is None:
+            raise InvalidOrderError(f"cancel_order: the venue holds no order {ref}", operation="cancel_order")
+        if client_order_id:
+            order = VenueOrder(**{**order.__dict__, "client_order_id": client_order_id})
+        return order
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         self._private("OpenOrders")
