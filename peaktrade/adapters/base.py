@@ -134,7 +134,8 @@ class ExchangeClient(Protocol):
                      client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False) -> VenueOrder: ...
 
     def cancel_order(self, *, order_id: str | None = None, client_order_id: str | None = None,
-                     symbol: str | None = None) -> None: ...
+                     symbol: str | None = None) -> VenueOrder:
+        """Cancel; return the order as the venue holds it afterwards (read back, fills included)."""
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]: ...
 

@@ -142,15 +142,51 @@ def test_many_timeouts_after_accept_never_duplicate():
     assert len(cids) == 50 and len(set(cids)) == 50
 
 
-def test_cancel_when_retried_and_order_already_gone_then_counts_as_cancelled():
+def test_cancel_when_retried_and_order_already_gone_then_read_back_as_the_venue_holds_it():
     fake = FakeCcxtKraken()
-    fake.orders["O1"] = {"id": "O1", "clientOrderId": "pt-c", "status": "open"}
+    fake.orders["O1"] = {"id": "O1", "clientOrderId": "pt-c", "status": "open", "symbol": "BTC/USD", "amount": 1.0}
     fake.faults["cancel_order"] = [ccxt.RequestTimeout("t")]
     c = client_over(fake)
-    c.cancel_order(client_order_id="pt-c")
-    fake.orders["O1"]["status"] = "canceled"
+    assert c.cancel_order(client_order_id="pt-c").status == "canceled"
+    fake.orders["O1"].update(status="closed", filled=1.0, average=100.0)  # it filled meanwhile
     fake.faults["cancel_order"] = [ccxt.RequestTimeout("t")]
-    c.cancel_order(client_order_id="pt-c")  # second attempt: EOrder:Unknown order -> done
+    o = c.cancel_order(client_order_id="pt-c")  # second attempt: EOrder:Unknown order -> read back
+    assert (o.status, o.filled, o.client_order_id) == ("closed", 1.0, "pt-c")
+
+
+def test_cancel_when_read_back_fails_then_outcome_unknown():
+    fake = FakeCcxtKraken()
+    fake.orders["O1"] = {"id": "O1", "clientOrderId": "pt-c", "status": "closed", "symbol": "BTC/USD"}
+    fake.faults["fetch_open_orders"] = [ccxt.AuthenticationError("kraken POST 401 Unauthorized")]
+    with pytest.raises(OutcomeUnknown, match="fills are unknown"):
+        client_over(fake).cancel_order(client_order_id="pt-c")
+
+
+@pytest.mark.parametrize("exc", [ccxt.AuthenticationError("kraken POST https://x/0/private/AddOrder 401 Unauthorized"),
+                                 ccxt.ExchangeError("kraken POST https://x/0/private/AddOrder 422 Unprocessable"),
+                                 ccxt.ExchangeError("kraken POST https://x/0/private/AddOrder 505 <html></html>"),
+                                 ccxt.ExchangeError('kraken {"error":["EGeneral:Internal error"]}')])
+def test_create_order_when_accepted_but_answered_without_a_venue_error_then_reconciled_and_returned(exc):
+    fake = FakeCcxtKraken()
+    fake.accept_then_fail = [exc]
+    o = client_over(fake).create_order("BTC/USD", "buy", "market", 0.01, client_order_id="pt-amb")
+    assert o.status == "closed" and o.filled == 0.01 and fake.count("create_order") == 1
+
+
+def test_create_order_when_refused_by_the_venue_then_not_placed_without_a_lookup():
+    fake = FakeCcxtKraken()
+    fake.faults["create_order"] = [ccxt.InsufficientFunds('kraken {"error":["EOrder:Insufficient funds"]}')]
+    with pytest.raises(InvalidOrderError) as ei:
+        client_over(fake).create_order("BTC/USD", "buy", "market", 0.01, client_order_id="pt-ref")
+    assert ei.value.not_placed and fake.count("fetch_open_orders") == 0
+
+
+def test_create_order_when_bare_status_and_venue_holds_nothing_then_not_placed_after_the_lookup():
+    fake = FakeCcxtKraken()
+    fake.faults["create_order"] = [ccxt.AuthenticationError("kraken POST https://x/0/private/AddOrder 401 ")]
+    with pytest.raises(OperationalError) as ei:
+        client_over(fake).create_order("BTC/USD", "buy", "market", 0.01, client_order_id="pt-none")
+    assert ei.value.not_placed and fake.count("fetch_open_orders") == 1 and fake.count("create_order") == 1
 
 
 def test_port_when_checked_then_client_implements_it_and_maps_types():
