@@ -214,3 +214,13 @@ def test_submit_when_client_order_id_reused_then_rejected_without_sending_and_fi
     assert again.status is OrderStatus.REJECTED and "duplicate client_order_id" in again.reason
     assert venue.client.sent_orders == sent and len(venue.ex.orders) == 1
     assert venue.status(req.client_order_id) == "reserved"
+
+
+def test_fault_profile_when_statuses_given_then_bare_status_faults_draw_them_and_bad_ones_are_refused():
+    prof = sim.parse_profile("flaky:seed=4,p=1,kinds=http_error+error_after+fill_rate_limit,statuses=401+511")
+    drawn = [prof.draw("AddOrder") for _ in range(60)]
+    assert {f.status for f in drawn if f.kind in ("http_error", "error_after")} == {401, 511}
+    fills = [f for f in drawn if f.fill]
+    assert fills and all(f.kind == "rate_limit" and f.to_dict()["kind"] == "fill_rate_limit" for f in fills)
+    with pytest.raises(ValueError, match="400..599"):
+        sim.parse_profile("flaky:statuses=200")
