@@ -167,9 +167,10 @@ class KrakenClient:
     order_deadline, clock
         Every placed order carries Kraken's ``deadline`` (now + ``order_deadline`` seconds, 2..60;
         None: not sent): the engine refuses it after that. When a placement ends without an answer
-        from the venue (timeout, dropped connection, an HTTP status without a Kraken error body), the client waits until the deadline
-        has passed before it reconciles, so an order still in flight cannot appear after the
-        reconciliation found nothing (which would make a re-send a duplicate).
+        from the venue (timeout, dropped connection, an HTTP status without a Kraken error body),
+        the client waits until the deadline has passed before it reconciles, so an order still in
+        flight cannot appear after the reconciliation found nothing (which would make a re-send a
+        duplicate).
     """
 
     capabilities = KRAKEN_CAPABILITIES
