@@ -111,6 +111,9 @@ class Capabilities:
     time_in_force: tuple[str, ...]
     ohlcv_history_limit: int
     timeframes: tuple[str, ...] = ()
+    #: Hosts of the venue's real-money API (exact names or ``*.domain`` patterns): never a testnet host or
+    #: a simulator, whatever the config says (see :mod:`peaktrade.adapters.hosts`).
+    live_hosts: tuple[str, ...] = ()
 
 
 @runtime_checkable
