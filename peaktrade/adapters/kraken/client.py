@@ -193,8 +193,9 @@ class KrakenClient:
         Credentials (str or pydantic ``SecretStr``); kept out of every message and repr.
     simulator, sim_hosts
         ``simulator=True``: ``base_url`` is a local simulator. Its host (checked at construction and on
-        every request) must be loopback or named in ``sim_hosts`` and never a live venue host, and the
-        process's live ``KRAKEN_API_KEY`` / ``KRAKEN_API_SECRET`` are refused as credentials.
+        every request) must be loopback or named in ``sim_hosts`` and never a live venue host. The
+        process's live ``KRAKEN_API_KEY`` / ``KRAKEN_API_SECRET`` are refused as credentials of a simulator
+        and of any base URL that is not a live venue host.
     exchange
         A ccxt-like object to use instead of ``ccxt.kraken`` (tests).
     retry, sleep, rand
@@ -240,11 +241,13 @@ class KrakenClient:
             bad = sim_host_problem(url_host(self.base_url) or "", self._sim_hosts)
         if bad is not None:
             raise EndpointDenied(f"base_url {self.base_url!r} refused: {bad}", operation="connect")
-        if self.simulator:
+        if self.simulator or live_venue_of(url_host(self.base_url)) is None:
+            # the live credentials are only ever sent to the live venue: anything else could replay them there
             live = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS} - {None, ""}
             if (key and key in live) or (secret and secret in live):
-                raise EndpointDenied("refused: a simulator client was given the live KRAKEN_API_* credentials "
-                                     "(use PEAKTRADE_SIM_API_KEY / PEAKTRADE_SIM_API_SECRET)", operation="connect")
+                raise EndpointDenied(f"refused: the live KRAKEN_API_* credentials were given for {self.base_url!r}, "
+                                     "which is not a live venue host (a simulator signs with PEAKTRADE_SIM_API_KEY / "
+                                     "PEAKTRADE_SIM_API_SECRET)", operation="connect")
         if exchange is None:
             import ccxt
 
