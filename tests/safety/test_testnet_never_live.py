@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from safety_helpers import ALL_LIMITS
-from wire_helpers import start_listener, stop_listener
+from wire_helpers import CLI_WITH_LOOKUP_LOG, record_lookups, start_listener, stop_listener
 
 from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.adapters.hosts import live_venue_of, sim_url_problem
@@ -100,22 +100,22 @@ def test_config_when_constructed_in_python_then_same_rules_apply():
 
 
 def test_orchestrate_cli_when_three_overrides_point_testnet_at_kraken_then_refused_and_nothing_sent(
-        make_cfg, clean_env, listener, tmp_path):
+        make_cfg, clean_env, tmp_path):
     """The issue's attack, as a user runs it: a separate process, the real CLI, real credentials set.
-    Every HTTP(S) connection of the process goes through the recording listener (as a proxy)."""
+    The child records every name lookup (and resolves none but loopback, so nothing can leave)."""
     make_cfg(risk=ALL_LIMITS)
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env = dict(os.environ)
     env.update({k: v for k, (v, _) in OVERRIDES.items()})
-    env.update({"KRAKEN_API_KEY": LIVE_KEY, "KRAKEN_API_SECRET": LIVE_SECRET, "HTTPS_PROXY": listener.url,
-                "HTTP_PROXY": listener.url, "NO_PROXY": "", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"})
-    script = "import sys; from peaktrade.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    r = subprocess.run([sys.executable, "-c", script, "testnet", "orchestrate", "--profile", "sma-btc-1m",
-                        "--catch-up", "3", "--max-bars", "1", "--warmup", "30"],
+    env.update({"KRAKEN_API_KEY": LIVE_KEY, "KRAKEN_API_SECRET": LIVE_SECRET, "LOOKUP_LOG": str(tmp_path / "dns"),
+                "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"})
+    r = subprocess.run([sys.executable, "-c", CLI_WITH_LOOKUP_LOG, "testnet", "orchestrate", "--profile",
+                        "sma-btc-1m", "--catch-up", "3", "--max-bars", "1", "--warmup", "30", "--duration", "5"],
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     assert "safety.testnet_hosts = 'api.kraken.com' is refused" in r.stderr
-    assert listener.requests == []  # not one connection: not to Kraken, not anywhere
+    lookups = (tmp_path / "dns").read_text().split() if (tmp_path / "dns").exists() else []
+    assert not [h for h in lookups if "kraken" in h], lookups  # not one attempt to reach Kraken
     assert LIVE_SECRET not in r.stdout + r.stderr and LIVE_KEY not in r.stdout + r.stderr
 
 
@@ -128,13 +128,10 @@ def test_build_client_when_config_validation_bypassed_then_refused_at_constructi
         build_client(bypass, guard=guard, mode="kraken-sim")
 
 
-def test_request_boundary_when_guard_built_with_live_testnet_host_then_kraken_gets_no_private_call(clean_env,
-                                                                                                   listener):
+def test_request_boundary_when_guard_built_with_live_testnet_host_then_kraken_gets_no_private_call(clean_env):
     """Skip config validation altogether: a guard told api.kraken.com is a testnet host, a client at Kraken's
     URL with live credentials. Nothing but validate-only orders may leave, whichever code path builds them."""
-    for var in ("HTTPS_PROXY", "HTTP_PROXY"):
-        clean_env.setenv(var, listener.url)
-    clean_env.setenv("NO_PROXY", "")
+    lookups = record_lookups(clean_env)
     guard = SafetyGuard("testnet", executor_kind="exchange", testnet_hosts=["api.kraken.com", "127.0.0.1"])
     c = KrakenClient(guard=guard, api_key=LIVE_KEY, api_secret=LIVE_SECRET, rate_limit=False, timeout_ms=2000)
     assert c.validate_only  # a live host is never a testnet host
@@ -145,7 +142,7 @@ def test_request_boundary_when_guard_built_with_live_testnet_host_then_kraken_ge
                  lambda: c._ex.private_post_balanceex()):
         with pytest.raises(EndpointDenied, match="refused before sending"):
             call()
-    assert listener.requests == []
+    assert lookups == []  # refused before any connection was even attempted
     denied = [d for d in guard.decisions if not d.allowed]
     assert denied and all("api.kraken.com" in d.reason or "validate" in d.reason for d in denied)
 

@@ -73,3 +73,37 @@ def start_listener(answer: dict[str, Any] | None = None) -> Listener:
 def stop_listener(listener: Listener) -> None:
     listener.server.shutdown()
     listener.server.server_close()
+
+
+#: Run the real CLI in a child process whose every name lookup is recorded in $LOOKUP_LOG; names that are
+#: not loopback fail to resolve, so nothing can leave the machine whatever the code under test tries.
+CLI_WITH_LOOKUP_LOG = """
+import os, socket, sys
+_real = socket.getaddrinfo
+def _lookup(host, *a, **kw):
+    with open(os.environ["LOOKUP_LOG"], "a") as f:
+        f.write(f"{host}\\n")
+    if str(host) not in ("127.0.0.1", "localhost", "::1"):
+        raise socket.gaierror(socket.EAI_NONAME, "lookups leave no machine in this test")
+    return _real(host, *a, **kw)
+socket.getaddrinfo = _lookup
+from peaktrade.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def record_lookups(monkeypatch: Any) -> list[str]:
+    """In this process: record every name lookup; non-loopback names fail to resolve (nothing leaves)."""
+    import socket
+
+    seen: list[str] = []
+    real = socket.getaddrinfo
+
+    def lookup(host: Any, *a: Any, **kw: Any) -> Any:
+        seen.append(str(host))
+        if str(host) not in ("127.0.0.1", "localhost", "::1"):
+            raise socket.gaierror(socket.EAI_NONAME, "lookups leave no machine in this test")
+        return real(host, *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    return seen
