@@ -247,6 +247,23 @@ class Config(_Section):
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)
 
+    @model_validator(mode="after")
+    def _testnet_never_live(self) -> Config:
+        """A host in ``[live] hosts`` is live too: never a testnet host or a simulator's host."""
+        from peaktrade.adapters.hosts import normalize_host, url_host
+
+        live = {normalize_host(h) for h in self.live.hosts}
+        for key, hosts in (("safety.testnet_hosts", self.safety.testnet_hosts),
+                           ("testnet.sim_hosts", self.testnet.sim_hosts)):
+            for h in hosts:
+                if normalize_host(h) in live:
+                    raise _unsafe(key, h, f"{h} is in [live] hosts; a live host can never be a testnet or "
+                                          "simulator host")
+        if (url_host(self.testnet.sim_url) or "") in live:
+            raise _unsafe("testnet.sim_url", self.testnet.sim_url, "its host is in [live] hosts; a simulator is "
+                                                                    "never a live venue")
+        return self
+
     def resolve_path(self, p: Path) -> Path:
         """Return ``p`` made absolute against the project root."""
         p = p.expanduser()

@@ -182,7 +182,7 @@ class SafetyGuard:
                                 f"environment: {env} never reaches an exchange's private API ({host})")
             return Decision(True, "endpoint", f"public endpoint {host}")
         if env is TradingEnvironment.TESTNET:
-            venue = live_venue_of(host)
+            venue = live_venue_of(host) or ("[live] hosts" if host in self.live_hosts else None)
             if venue is not None:
                 # a live venue host is never a testnet host, whatever testnet_hosts says
                 if host in self.validate_hosts and validate_only:

@@ -168,3 +168,14 @@ def test_transport_when_private_url_hides_behind_query_or_fragment_then_checked_
         c._ex.private_post_addorder({"pair": "XXBTZUSD", "type": "buy", "ordertype": "market", "volume": "1"})
     assert listener.requests == []
     assert any(not d.allowed and d.kind == "endpoint" for d in guard.decisions)
+
+
+def test_load_config_when_a_configured_live_host_is_also_a_testnet_or_sim_host_then_refused(tmp_path, clean_env):
+    path = tmp_path / "cfg.toml"
+    path.write_text('[live]\nhosts = ["api.kraken.com", "gw.example.net"]\n'
+                    '[safety]\ntestnet_hosts = ["127.0.0.1", "gw.example.net"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="safety.testnet_hosts = 'gw.example.net' is refused: .*\\[live\\] hosts"):
+        load_config(path)
+    guard = SafetyGuard("testnet", executor_kind="exchange", testnet_hosts=["gw.example.net"],
+                        live_hosts=["gw.example.net"])
+    assert not guard.check_endpoint("https://gw.example.net/0/private/BalanceEx").allowed
