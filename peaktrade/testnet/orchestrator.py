@@ -92,6 +92,10 @@ def build_client(config: Any, *, guard: Any, mode: str | None = None, exchange: 
     key, secret = config.secrets.kraken_api_key, config.secrets.kraken_api_secret
     kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     if mode == "kraken-validate":
+        from peaktrade.adapters.hosts import live_venue_of, url_host
+
+        if base_url is not None and live_venue_of(url_host(base_url)) is None:
+            key = secret = None  # the live credentials (also from .env) go to the live venue only
         return KrakenClient(guard=guard, base_url=base_url, validate_only=True, api_key=key, api_secret=secret,
                             exchange=exchange, **kw)
     # never KRAKEN_API_*: whatever listens at sim_url must not get a request signed with the live secret

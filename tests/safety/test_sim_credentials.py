@@ -137,3 +137,16 @@ def test_sim_serve_when_running_then_key_and_secret_never_on_stdout_or_admin_sta
     for value in (key, secret):
         assert value not in shown and value not in state
     assert secret not in " ".join(args)
+
+
+def test_build_client_when_validate_mode_points_elsewhere_then_live_credentials_stay_home(make_cfg, clean_env):
+    from peaktrade.testnet import build_client
+
+    clean_env.setenv("KRAKEN_API_KEY", LIVE_KEY)
+    clean_env.setenv("KRAKEN_API_SECRET", LIVE_SECRET)
+    cfg = make_cfg(risk=ALL_LIMITS)
+    assert cfg.secrets.kraken_api_secret.get_secret_value() == LIVE_SECRET
+    guard = SafetyGuard("testnet", executor_kind="exchange")
+    assert "credentials=none" in repr(build_client(cfg, guard=guard, mode="kraken-validate",
+                                                   base_url="http://127.0.0.1:9"))
+    assert "credentials=set" in repr(build_client(cfg, guard=guard, mode="kraken-validate"))  # Kraken itself
