@@ -19,7 +19,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from peaktrade.errors import ConfigError
 
@@ -32,6 +33,22 @@ MASK = "***"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _unsafe(key: str, value: Any, why: str) -> PydanticCustomError:
+    """Return the one-line error of an endpoint setting that could reach a live venue (names key and value)."""
+    return PydanticCustomError("unsafe_endpoint", "{detail}", {"detail": f"{key} = {value!r} is refused: {why}"})
+
+
+def _no_live_hosts(key: str, hosts: list[str]) -> list[str]:
+    from peaktrade.adapters.hosts import live_venue_of
+
+    for h in hosts:
+        venue = live_venue_of(h)
+        if venue is not None:
+            raise _unsafe(key, h, f"{h} is a live {venue} host (from the adapter's capabilities); "
+                                  "a live host can never be a testnet or simulator host")
+    return hosts
 
 
 class DataConfig(_Section):
@@ -134,6 +151,11 @@ class SafetyConfig(_Section):
     #: Hosts a testnet session may reach only for validate-only requests (orders checked, never placed).
     validate_hosts: list[str] = ["api.kraken.com"]
 
+    @field_validator("testnet_hosts")
+    @classmethod
+    def _testnet_hosts_not_live(cls, v: list[str]) -> list[str]:
+        return _no_live_hosts("safety.testnet_hosts", v)
+
 
 TESTNET_MODES = ("kraken-validate", "kraken-sim")
 
@@ -164,8 +186,11 @@ class TestnetConfig(_Section):
     """
 
     mode: Literal["kraken-validate", "kraken-sim"] = "kraken-validate"
-    #: Base URL of the local simulator (ccxt appends /0/public/... and /0/private/...).
+    #: Base URL of the local simulator (ccxt appends /0/public/... and /0/private/...). Loopback only,
+    #: unless its host is named in ``sim_hosts``; never a live venue host.
     sim_url: str = "http://127.0.0.1:8765"
+    #: Non-loopback hosts a simulator may run on (explicit opt-in; a live venue host is refused).
+    sim_hosts: list[str] = []
     #: Budgets: notional in the quote currency, trades = orders sent.
     max_run_notional: float = Field(200.0, gt=0)
     max_run_trades: int = Field(20, ge=1)
@@ -184,6 +209,20 @@ class TestnetConfig(_Section):
                                            symbol="BTC/USD", timeframe="1m", duration=1800.0,
                                            max_notional=100.0, max_trades=10, order_notional=20.0),
     }
+
+    @field_validator("sim_hosts")
+    @classmethod
+    def _sim_hosts_not_live(cls, v: list[str]) -> list[str]:
+        return _no_live_hosts("testnet.sim_hosts", v)
+
+    @model_validator(mode="after")
+    def _sim_url_safe(self) -> TestnetConfig:
+        from peaktrade.adapters.hosts import sim_url_problem
+
+        why = sim_url_problem(self.sim_url, self.sim_hosts)
+        if why is not None:
+            raise _unsafe("testnet.sim_url", self.sim_url, why)
+        return self
 
 
 class Secrets(_Section):
@@ -207,6 +246,23 @@ class Config(_Section):
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)
+
+    @model_validator(mode="after")
+    def _testnet_never_live(self) -> Config:
+        """A host in ``[live] hosts`` is live too: never a testnet host or a simulator's host."""
+        from peaktrade.adapters.hosts import normalize_host, url_host
+
+        live = {normalize_host(h) for h in self.live.hosts}
+        for key, hosts in (("safety.testnet_hosts", self.safety.testnet_hosts),
+                           ("testnet.sim_hosts", self.testnet.sim_hosts)):
+            for h in hosts:
+                if normalize_host(h) in live:
+                    raise _unsafe(key, h, f"{h} is in [live] hosts; a live host can never be a testnet or "
+                                          "simulator host")
+        if (url_host(self.testnet.sim_url) or "") in live:
+            raise _unsafe("testnet.sim_url", self.testnet.sim_url, "its host is in [live] hosts; a simulator is "
+                                                                    "never a live venue")
+        return self
 
     def resolve_path(self, p: Path) -> Path:
         """Return ``p`` made absolute against the project root."""
@@ -281,7 +337,9 @@ def _format_validation(err: ValidationError, raw: dict[str, Any], source: str) -
         value: Any = raw
         for p in e["loc"]:
             value = value.get(p, "<missing>") if isinstance(value, dict) else value
-        if e["type"] == "extra_forbidden":
+        if e["type"] == "unsafe_endpoint":
+            lines.append(f"{e['msg']} (in {source})")
+        elif e["type"] == "extra_forbidden":
             lines.append(f"unknown key '{loc}' (value {value!r}) in {source}")
         else:
             lines.append(f"invalid value for '{loc}': {value!r} in {source}: {e['msg']}")

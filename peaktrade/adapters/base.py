@@ -111,6 +111,9 @@ class Capabilities:
     time_in_force: tuple[str, ...]
     ohlcv_history_limit: int
     timeframes: tuple[str, ...] = ()
+    #: Hosts of the venue's real-money API (exact names or ``*.domain`` patterns): never a testnet host or
+    #: a simulator, whatever the config says (see :mod:`peaktrade.adapters.hosts`).
+    live_hosts: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -131,7 +134,8 @@ class ExchangeClient(Protocol):
     def fetch_balance(self) -> Balance: ...
 
     def create_order(self, symbol: str, side: str, type: str, amount: float, price: float | None = None, *,
-                     client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False) -> VenueOrder: ...
+                     client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False,
+                     position: float | None = None) -> VenueOrder: ...
 
     def cancel_order(self, *, order_id: str | None = None, client_order_id: str | None = None,
                      symbol: str | None = None) -> VenueOrder:

@@ -84,10 +84,9 @@ def kill_status(ctx: typer.Context) -> None:
 
 
 def _gates(cfg, confirm: Optional[str], log=None):
-    from peaktrade.safety import KillSwitch, current_readiness_probe, live_gates
+    from peaktrade.safety import live_gates
 
-    ks = KillSwitch(cfg.resolve_path(cfg.safety.state_dir), "live")
-    return live_gates(cfg, confirm=confirm, readiness=current_readiness_probe(), kill_switch=ks, log=log)
+    return live_gates(cfg, confirm=confirm, log=log)
 
 
 @live_app.command("gates")
@@ -118,20 +117,12 @@ def run(
     confirm: Optional[str] = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
 ) -> None:
     """Run a live session: refused unless every live gate is open (see `peaktrade live gates`)."""
-    from peaktrade.safety import (
-        DecisionLog,
-        KillSwitch,
-        SafetyError,
-        assert_live_allowed,
-        build_checks,
-        current_readiness_probe,
-    )
+    from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks
 
     cfg = load_cfg(ctx.obj)
     state_dir = cfg.resolve_path(cfg.safety.state_dir)
     log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
-    auth = assert_live_allowed(cfg, confirm=confirm, readiness=current_readiness_probe(),
-                               kill_switch=KillSwitch(state_dir, "live"), log=log)
+    auth = assert_live_allowed(cfg, confirm=confirm, log=log)
     build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
     raise SafetyError(f"every live gate is open, but nothing was sent: the live session runner arrives with the "
                       f"Kraken adapter ({strategy} on {symbol} {timeframe} not started)")

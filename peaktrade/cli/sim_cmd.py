@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -26,8 +27,14 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address (keep it loopback)."),
     port: int = typer.Option(8765, "--port", help="TCP port (0 picks a free one)."),
-    api_key: str = typer.Option(..., "--api-key", help="API key clients send as API-Key."),
-    api_secret: str = typer.Option(..., "--api-secret", help="Base64 secret used to verify API-Sign."),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key",
+        help="API key clients send as API-Key (default: $PEAKTRADE_SIM_API_KEY, else the documented default)."),
+    api_secret_file: Optional[Path] = typer.Option(
+        None, "--api-secret-file",
+        help="File holding the base64 secret that verifies API-Sign (default: $PEAKTRADE_SIM_API_SECRET, else "
+             "the documented default). Never given on the command line."),
+    api_secret: Optional[str] = typer.Option(None, "--api-secret", hidden=True),
     bars: Optional[list[str]] = typer.Option(
         None, "--bars",
         help="[PAIR=]SOURCE, repeatable: synthetic[:seed=N,n=N,tf=1m] | store:SYMBOL:TF[:EXCHANGE] | FILE "
@@ -44,9 +51,14 @@ def serve(
 ) -> None:
     """Serve Kraken's spot REST protocol on HOST:PORT until interrupted (Ctrl-C)."""
     from peaktrade.config import load_config
-    from peaktrade.sim import SimExchange, ccxt_config, load_feeds, parse_profile, start_server
+    from peaktrade.sim import SimExchange, ccxt_config, load_feeds, parse_profile, sim_credentials, start_server
 
+    if api_secret is not None:  # argv is visible to every user of the machine (ps, /proc/*/cmdline)
+        raise PeakTradeError("sim-exchange: --api-secret is refused: a secret never goes on the command line; set "
+                             "PEAKTRADE_SIM_API_SECRET or give --api-secret-file PATH")
     try:
+        key, secret = sim_credentials(secret_file=api_secret_file)
+        api_key = api_key or key
         uses_store = any("store:" in b for b in bars or [])
         cfg = load_config((ctx.obj or {}).get("config")) if uses_store else None
         feeds = load_feeds(bars, seed=seed, config=cfg)
@@ -58,7 +70,7 @@ def serve(
                 if not sep:
                     raise ValueError(f"--balance {item!r} is invalid: expected ASSET=AMOUNT")
                 balances[k.strip()] = float(v)
-        ex = SimExchange(feeds=feeds, keys={api_key: api_secret}, seed=seed, speed=speed, tier=tier,
+        ex = SimExchange(feeds=feeds, keys={api_key: secret}, seed=seed, speed=speed, tier=tier,
                          spread_bps=spread_bps, balances=balances, faults=parse_profile(faults))
         srv = start_server(ex, host=host, port=port, verbose=verbose)
     except (ValueError, OSError) as e:
@@ -68,7 +80,7 @@ def serve(
     if not is_loopback(srv.server.server_address[0]):
         _say(f"warning: bound to {host}, not loopback: the simulator is reachable from other hosts "
              "(the admin endpoint still answers loopback clients only)")
-    conf = ccxt_config(srv.url, api_key, "<secret>")
+    conf = ccxt_config(srv.url, "<PEAKTRADE_SIM_API_KEY>", "<PEAKTRADE_SIM_API_SECRET>")  # never the values
     _say(f"Kraken-protocol simulator listening on {srv.url} (speed {speed} bars/s, faults {faults}, tier {tier})")
     _say(f"ccxt: ccxt.kraken({conf})")
     _say(f"admin (loopback only): GET {srv.url}/_admin/state, POST /_admin/advance|faults|speed|status|balances")

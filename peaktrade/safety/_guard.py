@@ -10,7 +10,9 @@ The guard answers three questions for every order, in this order, and records ev
    position toward zero without flipping; ``halted``: no orders at all. Cancels do not pass through
    the checks, so they are possible in every state.
 
-Endpoints are checked with :meth:`SafetyGuard.check_endpoint` by the adapter before any request.
+Endpoints are checked with :meth:`SafetyGuard.check_endpoint` by the adapter before any request, and
+every order-placing request asks :meth:`SafetyGuard.check_wire` at the adapter's transport, right
+before it is sent (the kill switch is read there again: the pipeline is not the only way to an order).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from peaktrade.adapters.hosts import live_venue_of
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision
 from peaktrade.orders.model import OrderRequest
@@ -32,6 +35,9 @@ from peaktrade.safety._orders import exposure_change, fmt_qty, order_subject, po
 
 _SCHEMES = ("http", "https", "ws", "wss")
 _SECURE = ("https", "wss")
+#: Venue operations that only take orders away: they pass in every kill-switch state.
+_CANCELS = frozenset({"CancelOrder", "CancelOrderBatch", "CancelAll", "CancelAllOrdersAfter", "cancel_order"})
+_EPS = 1e-9
 
 
 def _hosts(hosts: Iterable[str]) -> frozenset[str]:
@@ -87,6 +93,8 @@ class SafetyGuard:
                                                                                    log=self.log)
         self.authorization = authorization
         self.config_hash = config_hash
+        self._config: Any = None  # from_config: the config, re-hashed at use (live)
+        self._approved_reducing: dict[str, tuple[str, str, float]] = {}  # cid -> (symbol, side, qty)
         self.testnet_hosts = _hosts(testnet_hosts)
         self.validate_hosts = _hosts(validate_hosts)
         self.live_hosts = _hosts(live_hosts)
@@ -102,9 +110,12 @@ class SafetyGuard:
             log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
         if kill_switch is None:
             kill_switch = KillSwitch(state_dir, env, clock=clock, log=log)
-        return cls(env, executor_kind=executor_kind, kill_switch=kill_switch, log=log, authorization=authorization,
-                   config_hash=config.config_hash(), testnet_hosts=config.safety.testnet_hosts,
-                   validate_hosts=config.safety.validate_hosts, live_hosts=config.live.hosts, clock=clock)
+        guard = cls(env, executor_kind=executor_kind, kill_switch=kill_switch, log=log, authorization=authorization,
+                    config_hash=config.config_hash(),
+                    testnet_hosts=[*config.safety.testnet_hosts, *config.testnet.sim_hosts],
+                    validate_hosts=config.safety.validate_hosts, live_hosts=config.live.hosts, clock=clock)
+        guard._config = config
+        return guard
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -118,6 +129,13 @@ class SafetyGuard:
         return self.kill_switch.status().state
 
     def _live_authorized(self) -> bool:
+        """Check the authorization again, at use: granted for this config, and the config still hashes the same."""
+        if self._config is not None:
+            try:
+                if self._config.config_hash() != self.config_hash:
+                    return False  # the config changed after the guard (and its authorization) were made
+            except Exception:  # noqa: BLE001 — cannot tell: not authorized
+                return False
         return authorization_valid(self.authorization, self.config_hash)
 
     def allows_private_api(self) -> bool:
@@ -164,6 +182,14 @@ class SafetyGuard:
                                 f"environment: {env} never reaches an exchange's private API ({host})")
             return Decision(True, "endpoint", f"public endpoint {host}")
         if env is TradingEnvironment.TESTNET:
+            venue = live_venue_of(host) or ("[live] hosts" if host in self.live_hosts else None)
+            if venue is not None:
+                # a live venue host is never a testnet host, whatever testnet_hosts says
+                if host in self.validate_hosts and validate_only:
+                    return Decision(True, "testnet_endpoint", f"validate-only request to {host}")
+                return Decision(False, "testnet_endpoint",
+                                f"testnet_endpoint: host {host} is a live {venue} host, never a testnet host "
+                                f"({'validate-only requests only' if host in self.validate_hosts else 'not in [safety] validate_hosts'})")
             if host in self.testnet_hosts:
                 return Decision(True, "testnet_endpoint", f"testnet host {host}")
             if host in self.validate_hosts and validate_only:
@@ -181,6 +207,64 @@ class SafetyGuard:
                             "live_authorization: this session holds no valid live authorization")
         return Decision(True, "live_endpoint", f"live host {host}")
 
+    # -- the wire ----------------------------------------------------------------------------
+    def check_wire(self, operation: str, *, client_order_id: str | None = None, symbol: str | None = None,
+                   side: str | None = None, amount: float | None = None, position: float | None = None) -> Decision:
+        """Decide whether an order request may go on the wire now; record the decision. Never raises.
+
+        Called by the adapter at its transport for every order-placing request (each attempt), whoever
+        built it. Cancels always pass. Otherwise: paper/shadow never send orders; live needs a valid
+        authorization (checked again here); the kill switch is read now: ``halted`` denies, ``reducing``
+        allows only an order that provably reduces the position — given as ``position``, or approved as
+        reducing by :meth:`check` under the same client order id — and treats anything unknown as
+        increasing.
+        """
+        try:
+            decision = self._wire(operation, client_order_id, symbol, side, amount, position)
+        except Exception as e:  # noqa: BLE001 — a check that cannot decide denies
+            decision = Decision(False, "wire", f"wire: check failed: {type(e).__name__}: {e}")
+        subject = {"operation": operation, "client_order_id": client_order_id, "symbol": symbol, "side": side,
+                   "amount": amount, "position": position}
+        ok = self.log.record(component=self.name, kind="wire", allowed=decision.allowed, gate=decision.gate,
+                             reason=decision.reason, environment=self.environment.value, subject=subject)
+        if decision.allowed and not ok:
+            decision = self.log.deny_last(f"audit: {self.log.error}: an order that cannot be recorded is denied")
+        return decision
+
+    def _wire(self, operation: str, cid: str | None, symbol: str | None, side: str | None, amount: float | None,
+              position: float | None) -> Decision:
+        if operation in _CANCELS:
+            return Decision(True, "wire", f"{operation}: cancels always pass")
+        env = self.environment
+        if env.simulated:
+            return Decision(False, "environment", f"environment: {env} never sends orders to an exchange")
+        if env is TradingEnvironment.LIVE and not self._live_authorized():
+            return Decision(False, "live_authorization",
+                            "live_authorization: no valid live authorization for this config at the wire")
+        st = self.kill_switch.status()
+        what = f"{operation} {side or '?'} {fmt_qty(amount) if amount is not None else '?'} {symbol or '?'}"
+        if st.state is TradingState.HALTED:
+            return Decision(False, "halted", f"halted: kill switch {st.describe()}; {what} not sent "
+                                             f"(cancels still pass; release: peaktrade kill-switch off "
+                                             f"--scope {st.scope} --confirm)")
+        if st.state is TradingState.REDUCING and not self._wire_reduces(cid, symbol, side, amount, position):
+            known = "position unknown" if position is None else f"position {fmt_qty(position)}"
+            return Decision(False, "reducing", f"reducing: {what} ({known}) is not provably exposure-reducing; "
+                                               f"only exposure-reducing orders pass (kill switch {st.describe()})")
+        return Decision(True, "wire", f"{st.state}: {what}")
+
+    def _wire_reduces(self, cid: str | None, symbol: str | None, side: str | None, amount: float | None,
+                      position: float | None) -> bool:
+        """Return whether the order provably reduces exposure (anything unknown: False)."""
+        if side not in ("buy", "sell") or amount is None or not amount > 0:
+            return False
+        if position is not None:
+            signed = amount if side == "buy" else -amount
+            return position != 0.0 and (signed > 0) != (position > 0) and amount <= abs(position) * (1.0 + _EPS)
+        approved = self._approved_reducing.get(str(cid)) if cid else None
+        return (approved is not None and approved[0] == symbol and approved[1] == side
+                and amount <= approved[2] * (1.0 + _EPS))
+
     # -- orders ------------------------------------------------------------------------------
     def check(self, request: OrderRequest, *, ledger: Ledger, price: float, now: pd.Timestamp) -> Decision:
         """Decide on ``request`` (see the module docs); record the decision. Never raises."""
@@ -195,6 +279,11 @@ class SafetyGuard:
                              subject=order_subject(request, position))
         if decision.allowed and not ok:
             decision = self.log.deny_last(f"audit: {self.log.error}: an order that cannot be recorded is denied")
+        if decision.allowed and position is not None and exposure_change(request, position) == "reduce":
+            # the wire check (check_wire) recognizes this order as reducing by its client order id
+            self._approved_reducing[request.client_order_id] = (request.symbol, request.side, request.quantity)
+            while len(self._approved_reducing) > 4096:  # client order ids are single-use: drop the oldest
+                self._approved_reducing.pop(next(iter(self._approved_reducing)))
         return decision
 
     def _decide(self, request: OrderRequest, position: float) -> Decision:

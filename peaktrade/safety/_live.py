@@ -2,23 +2,35 @@
 
 1. ``live_enabled``  — ``[live] enabled = true`` in the config.
 2. ``live_armed``    — the variable named by ``[live] arm_env`` (default ``PEAKTRADE_LIVE_ARMED``) is set
-   in this process's environment (not ``.env``) to the config hash (:func:`arm_value`), so a variable
-   left in a shell from another config cannot arm this one.
+   in this process's environment (``os.environ``, not ``.env``, never a mapping a caller hands in) to
+   the config hash (:func:`arm_value`), so a variable left in a shell from another config cannot arm
+   this one.
 3. ``confirm_token`` — ``--confirm LIVE-<first 8 of the config hash>`` (:func:`confirm_token`) on the
    command line.
-4. ``readiness``     — a readiness report that passed: kill switch off, every risk limit set, and
-   an exchange probe (explicitly given) saying the exchange is reachable, the clock skew is within
-   ``[live] max_clock_skew_seconds`` and balances are readable. The probe is run only when gates 1–3
-   are open and the local items passed (it touches the private API).
+4. ``readiness``     — kill switch off (the config's own persisted switch), every risk limit set, and
+   the registered exchange readiness probe (:func:`register_readiness_probe`, set by the exchange
+   adapter), run here, saying the exchange is reachable, the clock skew is within
+   ``[live] max_clock_skew_seconds`` and balances are readable. A readiness report built by a caller is
+   never accepted. The probe is run only when gates 1–3 are open and the local items passed (it
+   touches the private API).
 
 A gate that cannot be evaluated (an exception, a missing input) is closed. Every gate result is
 recorded in the decision log.
+
+An authorization cannot be forged or rebound: :func:`assert_live_allowed` registers each one it grants
+under a random token, with the config hash it was granted for, and :func:`authorization_valid` (asked
+again at use by the guard, for every private request and every order on the wire) accepts only a
+registered token whose registered hash equals both the authorization's and the config's current hash.
+A hand-built :class:`LiveAuthorization`, or one copied with ``dataclasses.replace(auth, config_hash=…)``,
+is refused.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import secrets
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +42,9 @@ LIVE_GATES = ("live_enabled", "live_armed", "confirm_token", "readiness")
 #: Items a readiness report must hold, all passed. The first two are evaluated locally.
 READINESS_ITEMS = ("kill_switch_off", "risk_limits_configured", "exchange_reachable", "clock_skew",
                    "balances_readable")
-_SEAL = object()
+#: token → config hash of every authorization granted in this process (see the module docstring).
+_GRANTED: dict[str, str] = {}
+_GRANTED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -99,13 +113,17 @@ class LiveAuthorization:
     config_hash: str
     granted_at: str
     gates: tuple[GateResult, ...]
-    _seal: object = field(default=None, repr=False, compare=False)
+    token: str = field(default="", repr=False, compare=False)
 
 
 def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None) -> bool:
-    """Return whether ``auth`` was granted by :func:`assert_live_allowed` for ``config_hash``."""
-    return (isinstance(auth, LiveAuthorization) and auth._seal is _SEAL and config_hash is not None
-            and auth.config_hash == config_hash)
+    """Return whether ``auth`` was granted by :func:`assert_live_allowed` in this process for ``config_hash``."""
+    if not isinstance(auth, LiveAuthorization) or not isinstance(auth.token, str) or not config_hash:
+        return False
+    with _GRANTED_LOCK:
+        granted = _GRANTED.get(auth.token)
+    return (granted is not None and granted == auth.config_hash == config_hash
+            and len(auth.gates) == len(LIVE_GATES) and all(g.open for g in auth.gates))
 
 
 def arm_value(config: Any) -> str:
@@ -183,10 +201,12 @@ def probe_readiness(config: Any, probe: ReadinessProbe) -> ReadinessReport:
     return ReadinessReport((reach, clock, balances))
 
 
-def live_gates(config: Any, *, confirm: str | None, readiness: ReadinessReport | ReadinessProbe | None,
-               env: Mapping[str, str] | None = None, kill_switch: Any = None,
-               log: DecisionLog | None = None) -> list[GateResult]:
+def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = None) -> list[GateResult]:
     """Evaluate every live gate in order and record each result.
+
+    The inputs a caller could fake are not parameters: the arming variable is read from this process's
+    environment, the kill switch from ``[safety] state_dir``, and readiness from the registered probe
+    (:func:`current_readiness_probe`), run here.
 
     Parameters
     ----------
@@ -194,17 +214,11 @@ def live_gates(config: Any, *, confirm: str | None, readiness: ReadinessReport |
         The loaded config the session would trade with.
     confirm
         The ``--confirm`` token given on the command line (None: not given).
-    readiness
-        A :class:`ReadinessReport` of the exchange items, or a probe to run (only when gates 1–3 are
-        open), or None (the readiness gate stays closed).
-    env
-        Process environment holding the arming variable (default ``os.environ``; ``.env`` never counts).
-    kill_switch
-        The live kill switch (default: from ``[safety] state_dir``).
     log
         Where to record the results.
     """
-    env = os.environ if env is None else env
+    env = os.environ
+    readiness = current_readiness_probe()
     results: list[GateResult] = []
 
     def gate(name: str, fn: Callable[[], tuple[bool, str]]) -> None:
@@ -236,7 +250,7 @@ def live_gates(config: Any, *, confirm: str | None, readiness: ReadinessReport |
         return True, "--confirm token matches this config"
 
     def ready() -> tuple[bool, str]:
-        report = local_readiness(config, kill_switch=kill_switch)
+        report = local_readiness(config)
         bad = next((i for i in report.items if not i.ok), None)
         if bad is not None:
             return False, f"{bad.name}: {bad.detail}"  # decided locally: the exchange is not probed
@@ -247,12 +261,10 @@ def live_gates(config: Any, *, confirm: str | None, readiness: ReadinessReport |
             missing = "no readiness probe: the live exchange adapter is not available"
             report = report.merged(ReadinessReport(tuple(
                 ReadinessItem(n, False, missing) for n in ("exchange_reachable", "clock_skew", "balances_readable"))))
-        elif isinstance(readiness, ReadinessReport):
-            report = report.merged(readiness)
         elif callable(readiness):
             report = report.merged(probe_readiness(config, readiness))
         else:
-            raise TypeError(f"readiness={readiness!r} is neither a ReadinessReport nor a probe")
+            raise TypeError(f"the registered readiness probe {readiness!r} is not callable")
         bad = report.first_failure()
         if bad is not None:
             return False, f"{bad.name}: {bad.detail}"
@@ -269,20 +281,28 @@ def live_gates(config: Any, *, confirm: str | None, readiness: ReadinessReport |
     return results
 
 
-def assert_live_allowed(config: Any, *, confirm: str | None, readiness: ReadinessReport | ReadinessProbe | None,
-                        env: Mapping[str, str] | None = None, kill_switch: Any = None,
-                        log: DecisionLog | None = None, clock: Clock | None = None) -> LiveAuthorization:
-    """Return a :class:`LiveAuthorization` when every live gate is open.
+def assert_live_allowed(config: Any, *, confirm: str | None, log: DecisionLog | None = None,
+                        clock: Clock | None = None) -> LiveAuthorization:
+    """Return a :class:`LiveAuthorization` for ``config`` when every live gate is open (see :func:`live_gates`).
+
+    The authorization is registered under a random token with the config hash it was granted for;
+    only :func:`authorization_valid` with that same hash accepts it.
 
     Raises
     ------
     LiveGateClosed
         Naming the first closed gate (also when the decisions could not be written to the audit file).
     """
-    results = live_gates(config, confirm=confirm, readiness=readiness, env=env, kill_switch=kill_switch, log=log)
+    config_hash = config.config_hash()
+    results = live_gates(config, confirm=confirm, log=log)
     for r in results:
         if not r.open:
             raise LiveGateClosed(r.name, r.detail)
     if log is not None and log.error:
         raise LiveGateClosed("audit", log.error)
-    return LiveAuthorization(config.config_hash(), iso((clock or wall_clock)()) or "", tuple(results), _SEAL)
+    if config.config_hash() != config_hash:
+        raise LiveGateClosed("config", "the config changed while the live gates were evaluated")
+    token = secrets.token_hex(32)
+    with _GRANTED_LOCK:
+        _GRANTED[token] = config_hash
+    return LiveAuthorization(config_hash, iso((clock or wall_clock)()) or "", tuple(results), token)

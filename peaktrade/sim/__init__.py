@@ -15,6 +15,14 @@ See ``docs/simulator.md``. Importing this package does not import ccxt (nor need
 from __future__ import annotations
 
 from peaktrade.sim._auth import api_sign, is_loopback
+from peaktrade.sim._credentials import (
+    DEFAULT_SIM_API_KEY,
+    DEFAULT_SIM_API_SECRET,
+    SIM_KEY_VAR,
+    SIM_SECRET_VAR,
+    key_label,
+    sim_credentials,
+)
 from peaktrade.sim._exchange import KrakenError, SimExchange
 from peaktrade.sim._faults import KINDS as FAULT_KINDS
 from peaktrade.sim._faults import Fault, parse_profile
@@ -23,6 +31,7 @@ from peaktrade.sim._server import SimServer, admin_allowed, ccxt_config, serve_i
 from peaktrade.sim._sources import load_feeds
 
 __all__ = [
+    "DEFAULT_SIM_API_KEY", "DEFAULT_SIM_API_SECRET", "SIM_KEY_VAR", "SIM_SECRET_VAR", "key_label", "sim_credentials",
     "ASSETS", "FAULT_KINDS", "PAIRS", "Fault", "Feed", "KrakenError", "SimExchange", "SimServer",
     "admin_allowed", "api_sign", "ccxt_config", "is_loopback", "load_feeds", "parse_profile",
     "serve_in_thread", "start_server", "synthetic_feeds",

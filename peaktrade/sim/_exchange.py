@@ -25,6 +25,7 @@ from peaktrade.sim._auth import (
     cancel_penalty,
     signature_ok,
 )
+from peaktrade.sim._credentials import key_label
 from peaktrade.sim._faults import FaultPlan, Profile
 from peaktrade.sim._market import ASSETS, PAIRS, Feed, resolve_pair, round_to, synthetic_feeds
 
@@ -656,9 +657,9 @@ class SimExchange:
                 "balances": dict(self.balances), "holds": self.holds(),
                 "orders": {k: self.order_json(o, trades=True) | {"pair_id": o.pair} for k, o in self.orders.items()},
                 "trades": dict(self.trades),
-                "counters": {k: {"rest": ks.rest.level(now_wall), "last_nonce": ks.last_nonce,
+                "counters": {key_label(k): {"rest": ks.rest.level(now_wall), "last_nonce": ks.last_nonce,
                                  "trading": {p: c.level(now_wall) for p, c in ks.trading.items()}}
-                             for k, ks in self.keys.items()},
+                             for k, ks in self.keys.items()},  # keyed by key_label: never the key
                 "faults": {"profile": self.faults.profile.name, "queued": [f.to_dict() for f in self.faults.queue],
                            "injected": list(self.faults.injected)},
             }

@@ -23,14 +23,14 @@ from typing import Any
 import pandas as pd
 
 from peaktrade.errors import PeakTradeError, bad_value
+from peaktrade.sim._credentials import DEFAULT_SIM_API_KEY as SIM_API_KEY  # noqa: F401 — documented defaults
+from peaktrade.sim._credentials import DEFAULT_SIM_API_SECRET as SIM_API_SECRET  # noqa: F401
+from peaktrade.sim._credentials import sim_credentials
 from peaktrade.testnet.budget import BudgetCheck, BudgetLimits, TestnetBudget
 
 MODES = ("kraken-validate", "kraken-sim")
 #: Where the scheduled testnet notebook is looked for (relative to the project root).
 NOTEBOOK_PATHS = (Path("notebooks/60-testnet-session.ipynb"),)
-#: Credentials used against the local simulator when none are configured (the simulator is not Kraken).
-SIM_API_KEY = "peaktrade-sim-key"
-SIM_API_SECRET = "cGVha3RyYWRlLXNpbXVsYXRvci1zZWNyZXQtMDEyMzQ1Njc="
 
 
 class TestnetError(PeakTradeError):
@@ -92,11 +92,18 @@ def build_client(config: Any, *, guard: Any, mode: str | None = None, exchange: 
     key, secret = config.secrets.kraken_api_key, config.secrets.kraken_api_secret
     kw: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     if mode == "kraken-validate":
+        from peaktrade.adapters.hosts import live_venue_of, url_host
+
+        if base_url is not None and live_venue_of(url_host(base_url)) is None:
+            key = secret = None  # the live credentials (also from .env) go to the live venue only
         return KrakenClient(guard=guard, base_url=base_url, validate_only=True, api_key=key, api_secret=secret,
                             exchange=exchange, **kw)
+    # never KRAKEN_API_*: whatever listens at sim_url must not get a request signed with the live secret
+    sim_key, sim_secret = sim_credentials()
     url = base_url or config.testnet.sim_url
-    return KrakenClient(guard=guard, base_url=url, validate_only=validate_only, api_key=key or SIM_API_KEY,
-                        api_secret=secret or SIM_API_SECRET, exchange=exchange, rate_limit=False, **kw)
+    return KrakenClient(guard=guard, base_url=url, validate_only=validate_only, api_key=sim_key,
+                        api_secret=sim_secret, exchange=exchange, rate_limit=False, simulator=True,
+                        sim_hosts=config.testnet.sim_hosts, **kw)
 
 
 def testnet_guard(config: Any) -> tuple[list[Any], Any]:

@@ -1,6 +1,13 @@
-"""Live gates: each one closes live trading on its own, in order, and one that cannot decide is closed."""
+"""Live gates: each one closes live trading on its own, in order, and one that cannot decide is closed.
+
+The gates read their inputs themselves: the arming variable from this process's environment, the
+readiness probe from the registry (as the exchange adapter registers it). Tests set both for real.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import os
 
 import pytest
 from safety_helpers import ALL_LIMITS, ready_probe
@@ -20,6 +27,7 @@ from peaktrade.safety import (
     build_checks,
     confirm_token,
     live_gates,
+    register_readiness_probe,
 )
 
 
@@ -37,13 +45,30 @@ def live_cfg(make_cfg, tmp_path):
     return make
 
 
+@pytest.fixture(autouse=True)
+def gate_inputs(monkeypatch):
+    """Return ``set(cfg, probe=..., arm=...)``: arm this process for ``cfg`` and register ``probe`` (restored after)."""
+    old = register_readiness_probe(None)
+
+    def set_inputs(cfg, *, probe="ready", arm="ok"):
+        register_readiness_probe(ready_probe() if probe == "ready" else probe)
+        if arm is None:
+            monkeypatch.delenv(cfg.live.arm_env, raising=False)
+        else:
+            monkeypatch.setenv(cfg.live.arm_env, arm_value(cfg) if arm == "ok" else arm)
+        return cfg
+
+    yield set_inputs
+    register_readiness_probe(old)
+
+
 def open_inputs(cfg):
-    """Return the keyword inputs that open every gate of ``cfg``."""
-    return {"confirm": confirm_token(cfg), "readiness": ready_probe(), "env": {cfg.live.arm_env: arm_value(cfg)}}
+    """Return the keyword inputs that open every gate of ``cfg`` (the environment and probe are set apart)."""
+    return {"confirm": confirm_token(cfg)}
 
 
-def test_assert_live_allowed_when_every_gate_open_then_returns_authorization_for_this_config(live_cfg):
-    cfg = live_cfg()
+def test_assert_live_allowed_when_every_gate_open_then_returns_authorization_for_this_config(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg())
     auth = assert_live_allowed(cfg, **open_inputs(cfg))
     assert isinstance(auth, LiveAuthorization) and auth.config_hash == cfg.config_hash()
     assert [g.name for g in auth.gates] == list(LIVE_GATES) and all(g.open for g in auth.gates)
@@ -61,38 +86,37 @@ def _closed(cfg, **inputs):
     return ei.value
 
 
-def test_gate_live_enabled_when_config_disables_live_then_alone_refuses(live_cfg):
-    cfg = live_cfg(live={"enabled": False})
+def test_gate_live_enabled_when_config_disables_live_then_alone_refuses(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg(live={"enabled": False}))
     e = _closed(cfg)
     assert e.gate == "live_enabled" and "gate 'live_enabled' is closed" in str(e) and "enabled is false" in str(e)
     assert isinstance(e, PeakTradeError)
 
 
 @pytest.mark.parametrize("value, why", [(None, "is not set"), ("", "is not set"), ("1", "not to this config's hash")])
-def test_gate_live_armed_when_variable_missing_or_wrong_then_alone_refuses(live_cfg, value, why):
-    cfg = live_cfg()
-    env = {} if value is None else {cfg.live.arm_env: value}
-    e = _closed(cfg, env=env)
+def test_gate_live_armed_when_variable_missing_or_wrong_then_alone_refuses(live_cfg, gate_inputs, value, why):
+    cfg = gate_inputs(live_cfg(), arm=value)
+    e = _closed(cfg)
     assert e.gate == "live_armed" and why in str(e) and "PEAKTRADE_LIVE_ARMED" in str(e)
 
 
-def test_gate_live_armed_when_armed_for_another_config_then_refuses(live_cfg):
+def test_gate_live_armed_when_armed_for_another_config_then_refuses(live_cfg, gate_inputs):
     stale = arm_value(live_cfg(risk={"max_open_positions": 3}))  # a shell armed for a different config
-    cfg = live_cfg()
+    cfg = gate_inputs(live_cfg(), arm=stale)
     assert stale != arm_value(cfg)
-    assert _closed(cfg, env={cfg.live.arm_env: stale}).gate == "live_armed"
+    assert _closed(cfg).gate == "live_armed"
 
 
 @pytest.mark.parametrize("token", [None, "", "LIVE-00000000", "live-xyz"])
-def test_gate_confirm_token_when_missing_or_wrong_then_alone_refuses(live_cfg, token):
-    cfg = live_cfg()
+def test_gate_confirm_token_when_missing_or_wrong_then_alone_refuses(live_cfg, gate_inputs, token):
+    cfg = gate_inputs(live_cfg())
     e = _closed(cfg, confirm=token)
     assert e.gate == "confirm_token" and "gate 'confirm_token' is closed" in str(e)
     assert confirm_token(cfg) not in str(e)  # the refusal does not hand out the token
 
 
-def test_gate_readiness_when_no_probe_given_then_alone_refuses(live_cfg):
-    e = _closed(live_cfg(), readiness=None)
+def test_gate_readiness_when_no_probe_registered_then_alone_refuses(live_cfg, gate_inputs):
+    e = _closed(gate_inputs(live_cfg(), probe=None))
     assert e.gate == "readiness" and "no readiness probe" in str(e)
 
 
@@ -106,101 +130,93 @@ def test_gate_readiness_when_no_probe_given_then_alone_refuses(live_cfg):
     ({"balances": None}, "balances_readable"),
     ({"balances": {"USD": float("nan")}}, "balances_readable"),
 ])
-def test_gate_readiness_when_one_probe_item_fails_then_alone_refuses_naming_it(live_cfg, overrides, item):
-    e = _closed(live_cfg(), readiness=ready_probe(**overrides))
+def test_gate_readiness_when_one_probe_item_fails_then_alone_refuses_naming_it(live_cfg, gate_inputs, overrides,
+                                                                                item):
+    e = _closed(gate_inputs(live_cfg(), probe=ready_probe(**overrides)))
     assert e.gate == "readiness" and f"readiness' is closed: {item}:" in str(e)
 
 
-def test_gate_readiness_when_clock_skew_just_under_limit_then_open(live_cfg):
-    cfg = live_cfg()
-    assert assert_live_allowed(cfg, **{**open_inputs(cfg), "readiness": ready_probe(clock_skew_seconds=-1.99)})
+def test_gate_readiness_when_clock_skew_just_under_limit_then_open(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg(), probe=ready_probe(clock_skew_seconds=-1.99))
+    assert assert_live_allowed(cfg, **open_inputs(cfg))
 
 
-def test_gate_readiness_when_kill_switch_engaged_then_alone_refuses(live_cfg, tmp_path):
-    cfg = live_cfg()
+def test_gate_readiness_when_kill_switch_engaged_then_alone_refuses(live_cfg, gate_inputs, tmp_path):
+    cfg = gate_inputs(live_cfg())
     KillSwitch(tmp_path / "state", "live").engage("ops said stop", scope="all")
     e = _closed(cfg)
     assert e.gate == "readiness" and "kill_switch_off" in str(e) and "ops said stop" in str(e)
 
 
-def test_gate_readiness_when_a_risk_limit_unset_then_alone_refuses(make_cfg, tmp_path):
+def test_gate_readiness_when_a_risk_limit_unset_then_alone_refuses(make_cfg, gate_inputs, tmp_path):
     limits = {k: v for k, v in ALL_LIMITS.items() if k != "max_orders_per_minute"}
-    cfg = make_cfg(live={"enabled": True}, risk=limits, safety={"state_dir": str(tmp_path / "s")})
+    cfg = gate_inputs(make_cfg(live={"enabled": True}, risk=limits, safety={"state_dir": str(tmp_path / "s")}))
     e = _closed(cfg)
     assert e.gate == "readiness" and "risk_limits_configured: [risk] max_orders_per_minute not set" in str(e)
 
 
-def test_gate_readiness_when_report_given_then_it_must_hold_every_item(live_cfg):
-    cfg = live_cfg()
-    partial = ReadinessReport((ReadinessItem("exchange_reachable", True, "ok"), ReadinessItem("clock_skew", True, "ok")))
-    assert "balances_readable: not evaluated" in str(_closed(cfg, readiness=partial))
-    full = partial.merged(ReadinessReport((ReadinessItem("balances_readable", True, "ok"),)))
-    assert assert_live_allowed(cfg, **{**open_inputs(cfg), "readiness": full})
-
-
-def test_gate_when_its_evaluation_raises_then_it_is_closed(live_cfg):
-    cfg = live_cfg()
-
+def test_gate_when_its_evaluation_raises_then_it_is_closed(live_cfg, gate_inputs, monkeypatch):
     def broken_probe(config):
         raise TimeoutError("exchange did not answer")
 
-    e = _closed(cfg, readiness=broken_probe)
+    cfg = gate_inputs(live_cfg(), probe=broken_probe)
+    e = _closed(cfg)
     assert e.gate == "readiness" and "probe failed: TimeoutError: exchange did not answer" in str(e)
 
     class BrokenEnv(dict):
         def get(self, key, default=None):
             raise RuntimeError("environment unreadable")
 
-    e = _closed(cfg, env=BrokenEnv())
+    with monkeypatch.context() as m:
+        m.setattr(os, "environ", BrokenEnv(os.environ))
+        e = _closed(cfg)
     assert e.gate == "live_armed" and "could not be evaluated: RuntimeError: environment unreadable" in str(e)
-    e = _closed(cfg, readiness=object())
+    gate_inputs(cfg, probe=object())
+    e = _closed(cfg)
     assert e.gate == "readiness" and "could not be evaluated" in str(e)
 
 
-def test_live_gates_when_evaluated_then_in_fixed_order_and_first_closed_is_named(live_cfg):
-    cfg = live_cfg(live={"enabled": False})
-    results = live_gates(cfg, confirm=None, readiness=None, env={})
+def test_live_gates_when_evaluated_then_in_fixed_order_and_first_closed_is_named(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg(live={"enabled": False}), probe=None, arm=None)
+    results = live_gates(cfg, confirm=None)
     assert [r.name for r in results] == ["live_enabled", "live_armed", "confirm_token", "readiness"]
     assert not any(r.open for r in results)
     # open the gates one by one: the refusal always names the first one still closed
-    steps = [
-        (cfg, {}, None, None, "live_enabled"),
-    ]
-    cfg = live_cfg()
-    steps += [
-        (cfg, {}, None, None, "live_armed"),
-        (cfg, {cfg.live.arm_env: arm_value(cfg)}, None, None, "confirm_token"),
-        (cfg, {cfg.live.arm_env: arm_value(cfg)}, confirm_token(cfg), None, "readiness"),
-    ]
-    for c, env, token, probe, gate in steps:
+    with pytest.raises(LiveGateClosed) as ei:
+        assert_live_allowed(cfg, confirm=None)
+    assert ei.value.gate == "live_enabled"
+    cfg = gate_inputs(live_cfg(), probe=None, arm=None)
+    for arm, token, gate in ((None, None, "live_armed"), ("ok", None, "confirm_token"),
+                             ("ok", confirm_token(cfg), "readiness")):
+        gate_inputs(cfg, probe=None, arm=arm)
         with pytest.raises(LiveGateClosed) as ei:
-            assert_live_allowed(c, confirm=token, readiness=probe, env=env)
+            assert_live_allowed(cfg, confirm=token)
         assert ei.value.gate == gate
 
 
-def test_readiness_probe_when_earlier_gate_closed_then_never_called(live_cfg):
-    cfg = live_cfg()
+def test_readiness_probe_when_earlier_gate_closed_then_never_called(live_cfg, gate_inputs):
     probe = ready_probe()
-    results = live_gates(cfg, confirm=None, readiness=probe, env={cfg.live.arm_env: arm_value(cfg)})
+    cfg = gate_inputs(live_cfg(), probe=probe)
+    results = live_gates(cfg, confirm=None)
     assert probe.calls == [] and results[3].detail == "exchange probe not run: gate 'confirm_token' is closed"
-    live_gates(cfg, **{**open_inputs(cfg), "readiness": probe})
+    live_gates(cfg, **open_inputs(cfg))
     assert len(probe.calls) == 1
 
 
-def test_live_gates_when_log_given_then_every_result_recorded(live_cfg, tmp_path):
-    cfg = live_cfg()
+def test_live_gates_when_log_given_then_every_result_recorded(live_cfg, gate_inputs, tmp_path):
+    cfg = gate_inputs(live_cfg(), probe=None, arm=None)
     log = DecisionLog(tmp_path / "audit.jsonl")
-    live_gates(cfg, confirm="nope", readiness=None, env={}, log=log)
+    live_gates(cfg, confirm="nope", log=log)
     assert [(r.gate, r.allowed) for r in log.records] == [
         ("live_enabled", True), ("live_armed", False), ("confirm_token", False), ("readiness", False)]
     assert len((tmp_path / "audit.jsonl").read_text().splitlines()) == 4
 
 
-def test_build_checks_live_when_not_authorized_for_this_config_then_refuses(live_cfg):
-    cfg = live_cfg()
+def test_build_checks_live_when_not_authorized_for_this_config_then_refuses(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg())
     with pytest.raises(LiveGateClosed, match="live_authorization"):
         build_checks("live", config=cfg, executor_kind="exchange")
-    other = live_cfg(risk={"max_open_positions": 2})
+    other = gate_inputs(live_cfg(risk={"max_open_positions": 2}))
     auth_other = assert_live_allowed(other, **open_inputs(other))
     with pytest.raises(LiveGateClosed, match="live_authorization"):
         build_checks("live", config=cfg, executor_kind="exchange", authorization=auth_other)
@@ -209,8 +225,8 @@ def test_build_checks_live_when_not_authorized_for_this_config_then_refuses(live
         build_checks("live", config=cfg, executor_kind="exchange", authorization=forged)
 
 
-def test_build_checks_live_when_authorized_then_guard_allows_private_api(live_cfg):
-    cfg = live_cfg()
+def test_build_checks_live_when_authorized_then_guard_allows_private_api(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg())
     auth = assert_live_allowed(cfg, **open_inputs(cfg))
     guard, limits = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
     assert isinstance(guard, SafetyGuard) and guard.allows_private_api()
@@ -221,3 +237,55 @@ def test_build_checks_live_when_limits_missing_then_config_error_names_them(make
     cfg = make_cfg(live={"enabled": True}, safety={"state_dir": str(tmp_path / "s")})
     with pytest.raises(ConfigError, match="max_order_notional.*live environment refuses to start"):
         build_checks("live", config=cfg, executor_kind="exchange")
+
+
+def test_assert_live_allowed_when_caller_hands_in_env_or_readiness_report_then_refused(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg(), probe=None, arm=None)  # this process is not armed and has no probe
+    made_up_env = {cfg.live.arm_env: arm_value(cfg)}
+    report = ReadinessReport(tuple(ReadinessItem(n, True, "hand-built") for n in
+                                   ("exchange_reachable", "clock_skew", "balances_readable")))
+    for forged in ({"env": made_up_env}, {"readiness": report}, {"env": made_up_env, "readiness": report},
+                   {"kill_switch": KillSwitch(None, "live")}):
+        with pytest.raises(TypeError):
+            assert_live_allowed(cfg, confirm=confirm_token(cfg), **forged)
+        with pytest.raises(TypeError):
+            live_gates(cfg, confirm=confirm_token(cfg), **forged)
+    e = _closed(cfg)
+    assert e.gate == "live_armed"  # what counts is the real process environment
+    gate_inputs(cfg, probe=None)
+    assert "no readiness probe" in str(_closed(cfg))  # and the registered probe, run here
+
+
+def test_authorization_when_rebound_with_dataclasses_replace_then_refused_everywhere(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg())
+    auth = assert_live_allowed(cfg, **open_inputs(cfg))
+    other = live_cfg(risk={"max_open_positions": 2})
+    assert other.config_hash() != cfg.config_hash()
+    rebound = dataclasses.replace(auth, config_hash=other.config_hash())
+    with pytest.raises(LiveGateClosed, match="live_authorization"):
+        build_checks("live", config=other, executor_kind="exchange", authorization=rebound)
+    guard = SafetyGuard("live", executor_kind="exchange", authorization=rebound, config_hash=other.config_hash())
+    assert not guard.allows_private_api()
+    assert not guard.check_endpoint("https://api.kraken.com/0/private/AddOrder").allowed
+    assert not guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001).allowed
+    token_copy = LiveAuthorization(other.config_hash(), auth.granted_at, auth.gates, auth.token)
+    assert not SafetyGuard("live", executor_kind="exchange", authorization=token_copy,
+                           config_hash=other.config_hash()).allows_private_api()
+    made_up = LiveAuthorization(cfg.config_hash(), "now", auth.gates, "0" * 64)
+    assert not SafetyGuard("live", executor_kind="exchange", authorization=made_up,
+                           config_hash=cfg.config_hash()).allows_private_api()
+    # the genuine one still works for its own config
+    assert SafetyGuard("live", executor_kind="exchange", authorization=auth,
+                       config_hash=cfg.config_hash()).allows_private_api()
+
+
+def test_authorization_when_config_changes_after_grant_then_refused_at_use(live_cfg, gate_inputs):
+    cfg = gate_inputs(live_cfg())
+    auth = assert_live_allowed(cfg, **open_inputs(cfg))
+    guard, _ = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
+    assert guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001).allowed
+    cfg.risk.max_order_notional = 9e9  # the config the session runs with changed after it was authorized
+    assert not guard.allows_private_api()
+    d = guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001)
+    assert not d.allowed and d.gate == "live_authorization"
+    assert not guard.check_endpoint("https://api.kraken.com/0/private/AddOrder").allowed

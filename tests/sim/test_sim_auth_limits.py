@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from sim_test_support import KEY, SECRET
 
-from peaktrade.sim import api_sign, ccxt_config
+from peaktrade.sim import api_sign, ccxt_config, key_label
 from peaktrade.sim._auth import DecayCounter, cancel_penalty
 
 GOLDEN = {  # krakenfx/kraken-api-sdk rust/src/auth/signer.rs (reference §2.3)
@@ -117,7 +117,7 @@ def test_rest_counter_when_starter_limit_hit_then_rate_limit_exceeded_until_deca
         k.fetch_my_trades()  # history calls cost 2
         with pytest.raises(ccxt.DDoSProtection):
             k.fetch_my_trades()
-        assert s.exchange.state()["counters"][KEY]["rest"] == pytest.approx(15.0, abs=0.05)
+        assert s.exchange.state()["counters"][key_label(KEY)]["rest"] == pytest.approx(15.0, abs=0.05)
 
 
 def test_trading_counter_when_orders_flood_one_pair_then_eorder_rate_limit_and_other_pair_free(make_exchange):

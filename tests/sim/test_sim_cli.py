@@ -32,10 +32,11 @@ def test_serve_when_secret_not_base64_then_one_line_error_exit_2(monkeypatch):
     if not any(g.name == "sim-exchange" for g in cli_main.app.registered_groups):
         monkeypatch.setattr(cli_main.app, "registered_groups", list(cli_main.app.registered_groups))
         sim_cmd.register(cli_main.app)
-    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--api-secret", "not base64!",
-                        "--bars", "synthetic:n=800"])
+    monkeypatch.setenv("PEAKTRADE_SIM_API_SECRET", "not base64!")
+    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--bars", "synthetic:n=800"])
     assert rc == 2
-    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--api-secret", "AQEB",
+    monkeypatch.setenv("PEAKTRADE_SIM_API_SECRET", "AQEB")
+    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K",
                         "--faults", "flaky:p=7", "--bars", "synthetic:n=800"])
     assert rc == 2
 
@@ -50,9 +51,11 @@ def test_serve_when_started_as_process_then_answers_kraken_time_on_loopback():
     script = ("import sys; from peaktrade.cli import main as m, sim_cmd\n"
               "if not any(g.name == 'sim-exchange' for g in m.app.registered_groups): sim_cmd.register(m.app)\n"
               "sys.exit(m.main(sys.argv[1:]))")
-    args = ["sim-exchange", "serve", "--port", "0", "--api-key", "K",
-            "--api-secret", "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "--bars", "synthetic:n=2000", "--speed", "0"]
-    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+    import os
+
+    args = ["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--bars", "synthetic:n=2000", "--speed", "0"]
+    env = {**os.environ, "PEAKTRADE_SIM_API_SECRET": "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="}
+    proc = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)

@@ -24,7 +24,17 @@ Guarantees (each tested):
 - Before every private request the resolved URL is checked with
   :meth:`peaktrade.safety.SafetyGuard.check_endpoint`; a denial raises
   :class:`~peaktrade.adapters.errors.EndpointDenied` and nothing is sent. Without a guard, private
-  requests are refused (fail closed).
+  requests are refused (fail closed). A request is public only when its URL's path is a
+  ``/public/`` path and it carries no API key; anything else is checked as private. A base URL with a
+  query, fragment or user info is refused when the client is built.
+- Every order-placing request asks :meth:`peaktrade.safety.SafetyGuard.check_wire` at the transport,
+  on each attempt, right before it is sent: the kill switch's state is read there (halted: no order;
+  reducing: only an order that provably reduces the position, unknown counts as increasing). Cancels
+  always pass.
+- A live venue host (:attr:`Capabilities.live_hosts`) is never treated as a testnet host: in testnet,
+  requests to it are validate-only. A simulator client (``simulator=True``) only talks to loopback or an
+  explicitly named non-live simulator host, checked on every request, and refuses the live
+  ``KRAKEN_API_*`` credentials of the process.
 - API key and secret never appear in exceptions, logs or reprs.
 """
 
@@ -32,10 +42,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -57,6 +69,7 @@ from peaktrade.adapters.errors import (
     OutcomeUnknown,
     RetryableError,
 )
+from peaktrade.adapters.hosts import base_url_problem, live_venue_of, normalize_host, sim_host_problem, url_host
 from peaktrade.adapters.kraken._errors import translate, venue_refused
 
 KRAKEN_API_URL = "https://api.kraken.com"
@@ -72,11 +85,36 @@ KRAKEN_CAPABILITIES = Capabilities(
     time_in_force=("GTC", "IOC", "FOK"),
     ohlcv_history_limit=720,
     timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "2w"),
+    live_hosts=("api.kraken.com", "futures.kraken.com", "*.kraken.com"),
 )
 
 #: Private methods that place orders: in validate-only mode their body must carry validate=true.
 _PLACING = ("AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder")
 _ORDER_GONE = ("Unknown order", "Invalid order", "OrderNotFound")
+#: Process environment variables holding the live credentials (a simulator client never signs with them).
+_LIVE_CREDENTIAL_VARS = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
+_DELIMS = re.compile(r"[/?#]")
+
+
+def _request_target(url: str, headers: Any = None) -> tuple[bool, str]:
+    """Return ``(private, method)`` of a request URL, failing closed.
+
+    Public only when the URL's *path* holds ``/public/`` and the request carries no API key; a URL where
+    ``/private/`` appears anywhere (also after a ``?`` or ``#`` a base URL smuggled in) is private, and
+    anything unrecognized is private with an unknown method ``""``.
+    """
+    text = str(url)
+    i = text.find("/private/")
+    if i >= 0:
+        return True, _DELIMS.split(text[i + len("/private/"):], maxsplit=1)[0]
+    keyed = isinstance(headers, dict) and any(str(k).lower() == "api-key" for k in headers)
+    try:
+        path = urlsplit(text).path
+    except ValueError:
+        return True, ""
+    if "/public/" in path and not keyed:
+        return False, path.rsplit("/", 1)[-1]
+    return True, ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +196,11 @@ class KrakenClient:
         the guard is in testnet and the host is not one of its testnet hosts.
     api_key, api_secret
         Credentials (str or pydantic ``SecretStr``); kept out of every message and repr.
+    simulator, sim_hosts
+        ``simulator=True``: ``base_url`` is a local simulator. Its host (checked at construction and on
+        every request) must be loopback or named in ``sim_hosts`` and never a live venue host. The
+        process's live ``KRAKEN_API_KEY`` / ``KRAKEN_API_SECRET`` are refused as credentials of a simulator
+        and of any base URL that is not a live venue host.
     exchange
         A ccxt-like object to use instead of ``ccxt.kraken`` (tests).
     retry, sleep, rand
@@ -180,10 +223,15 @@ class KrakenClient:
                  retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
                  rand: Callable[[], float] = random.random, timeout_ms: int = 10_000,
                  rate_limit: bool | None = None, order_deadline: float | None = 5.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, simulator: bool = False,
+                 sim_hosts: Iterable[str] = ()) -> None:
         key = api_key.get_secret_value() if hasattr(api_key, "get_secret_value") else api_key
         secret = api_secret.get_secret_value() if hasattr(api_secret, "get_secret_value") else api_secret
         self._secrets = (key, secret)
+        self.simulator = bool(simulator)
+        self._sim_hosts = frozenset(normalize_host(h) for h in sim_hosts)
+        self._intents: dict[str, tuple[str, str, str, float, float | None]] = {}  # venue cl_ord_id -> intent
+        self._intents_lock = threading.Lock()
         self.guard = guard
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -195,6 +243,18 @@ class KrakenClient:
         self._clock = clock
         self.base_url = (base_url or KRAKEN_API_URL).rstrip("/")
         self._guarded = exchange is None
+        bad = base_url_problem(self.base_url)
+        if bad is None and self.simulator:
+            bad = sim_host_problem(url_host(self.base_url) or "", self._sim_hosts)
+        if bad is not None:
+            raise EndpointDenied(f"base_url {self.base_url!r} refused: {bad}", operation="connect")
+        if self.simulator or live_venue_of(url_host(self.base_url)) is None:
+            # the live credentials are only ever sent to the live venue: anything else could replay them there
+            live = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS} - {None, ""}
+            if (key and key in live) or (secret and secret in live):
+                raise EndpointDenied(f"refused: the live KRAKEN_API_* credentials were given for {self.base_url!r}, "
+                                     "which is not a live venue host (a simulator signs with PEAKTRADE_SIM_API_KEY / "
+                                     "PEAKTRADE_SIM_API_SECRET)", operation="connect")
         if exchange is None:
             import ccxt
 
@@ -213,10 +273,11 @@ class KrakenClient:
         # order-placing requests that reached the HTTP transport (None: a ccxt-like fake without one,
         # where every call is taken as possibly sent)
         self._placing_on_wire: int | None = 0 if self._guarded else None
-        host = urlsplit(self.base_url).hostname or ""
+        host = url_host(self.base_url) or ""
         forced = False
         if guard is not None and getattr(getattr(guard, "environment", None), "value", None) == "testnet":
-            forced = host.lower() not in getattr(guard, "testnet_hosts", frozenset())
+            # a live venue host is never a testnet host, whatever the guard was given
+            forced = host not in getattr(guard, "testnet_hosts", frozenset()) or live_venue_of(host) is not None
         self._validate_only = bool(validate_only or forced)
         self.sent_orders = 0  # order-placing requests handed to ccxt (tests and reports)
         self._clock_offset: int | None = None
@@ -244,30 +305,59 @@ class KrakenClient:
         original = exchange.fetch
 
         def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
-            self._check_request(url, body)
+            self._check_request(url, body, headers)
             if urlsplit(str(url)).path.rsplit("/", 1)[-1] in _PLACING:
                 self._placing_on_wire += 1  # from here on the venue may hold the order
             return original(url, method, headers, body)
 
         exchange.fetch = guarded_fetch
 
-    def _check_request(self, url: str, body: Any) -> None:
-        path = urlsplit(str(url)).path
-        if "/private/" not in path:
+    def _check_request(self, url: str, body: Any, headers: Any = None) -> None:
+        """Refuse, before it is sent, a request the safety rules do not allow (see the module docstring)."""
+        host = url_host(str(url))
+        if self.simulator:
+            why = "it has no host" if host is None else sim_host_problem(host, self._sim_hosts)
+            if why is not None:
+                raise EndpointDenied(f"refused before sending: simulator request to {url!r}: {why}",
+                                     operation="request")
+        private, method = _request_target(str(url), headers)
+        if not private:
             return  # public market data may come from anywhere
-        method = path.rsplit("/", 1)[-1]
         params = _body_params(body)
-        placing = method in _PLACING
+        placing = method in _PLACING or not method  # an unrecognized private request may place an order
         validated = _validate_flag(params.get("validate"))
+        name = method or "<unrecognized private request>"
         if placing and self._validate_only and not validated:
-            raise EndpointDenied(f"refused before sending: {method} to {urlsplit(str(url)).hostname} without "
-                                 "validate=true while this client is validate-only", operation=method)
+            raise EndpointDenied(f"refused before sending: {name} to {host} without "
+                                 "validate=true while this client is validate-only", operation=name)
         if self.guard is None:
-            raise EndpointDenied(f"refused before sending: no safety guard for private request {method} "
-                                 "(fail closed)", operation=method)
+            raise EndpointDenied(f"refused before sending: no safety guard for private request {name} "
+                                 "(fail closed)", operation=name)
         decision = self.guard.check_endpoint(str(url), private=True, validate_only=placing and validated)
         if not decision.allowed:
-            raise EndpointDenied(f"refused before sending: {decision.reason}", operation=method)
+            raise EndpointDenied(f"refused before sending: {decision.reason}", operation=name)
+        if placing:
+            # the last step before the wire: the kill switch is read now, on every attempt
+            with self._intents_lock:
+                intent = self._intents.get(str(params.get("cl_ord_id")))
+            cid, symbol, side, amount, position = intent or (params.get("cl_ord_id"), params.get("pair"),
+                                                             params.get("type"), _f(params.get("volume")), None)
+            wire = self.guard.check_wire(name, client_order_id=cid, symbol=symbol, side=side, amount=amount,
+                                         position=position)
+            if not wire.allowed:
+                raise EndpointDenied(f"refused before sending: {wire.reason}", operation=name)
+
+    def _remember_intent(self, client_order_id: str, symbol: str, side: str, amount: float,
+                         position: float | None) -> None:
+        """Keep what the transport's kill-switch check needs to know about an order (by its ``cl_ord_id``).
+
+        A client order id is single-use, so an entry never goes stale; the oldest are dropped past 4096.
+        """
+        with self._intents_lock:
+            self._intents[kraken_cl_ord_id(client_order_id)] = (
+                client_order_id, symbol, side, float(amount), None if position is None else float(position))
+            while len(self._intents) > 4096:
+                self._intents.pop(next(iter(self._intents)))
 
     def _private(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Check a private call at the method level (also covers ccxt-like fakes without HTTP)."""
@@ -366,20 +456,25 @@ class KrakenClient:
             cost=_f(info.get("cost")) if isinstance(info, dict) and info.get("cost") is not None else _f(o.get("cost")))
 
     def create_order(self, symbol: str, side: str, type: str, amount: float, price: float | None = None, *,
-                     client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False) -> VenueOrder:
+                     client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False,
+                     position: float | None = None) -> VenueOrder:
         """Place (or, validate-only, validate) one order; see the module docstring for retries.
 
         ``reduce_only`` is enforced by the safety layer (spot has no positions to reduce) and not sent.
+        ``position`` is the caller's current position in ``symbol`` (base units): with the kill switch in
+        reducing state, the order is sent only when it provably reduces it (None: unknown, unless the
+        guard approved this client order id as reducing in the pipeline; unknown counts as increasing).
         """
         if not client_order_id:
             raise InvalidOrderError("create_order: a client order id is required", operation="create_order")
+        self._remember_intent(client_order_id, symbol, side, amount, position)
         validate = self._validate_only
         params: dict[str, Any] = {"clientOrderId": kraken_cl_ord_id(client_order_id)}
         if time_in_force != "GTC":
             params["timeInForce"] = time_in_force
         if validate:
             params["validate"] = "true"  # the documented lowercase literal (ccxt would send "True")
-        self._private("AddOrder", params)
+        self._private("AddOrder", {**params, "cl_ord_id": params["clientOrderId"]})
         attempts = max(1, self.retry.max_attempts)
         last: ExchangeError | None = None
         for attempt in range(attempts):
