@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import random
 import re
 import threading
@@ -79,13 +80,16 @@ def ascii_float(raw: Any, error: str) -> float:
     return float(s)
 
 
-def check_number(name: str, value: Any, *, lo: float, hi: float, what: str) -> float:
-    """Return ``value`` as a float when it is a real finite number in [lo, hi] (not a bool, not a
-    string); else raise ValueError naming the field and what is expected."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    ok = ok and (isinstance(value, int) or math.isfinite(value)) and lo <= value <= hi
-    if not ok:
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+def check_number(name: str, value: Any, *, lo: float, hi: float, what: str, integer: bool = False) -> float:
+    """Return ``value`` as a float when it is a real number in [lo, hi] (not a bool, not a string;
+    NaN fails the comparison, ±inf the range); else raise ValueError naming the field and what is
+    expected."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and lo <= value <= hi
+    if not ok or (integer and value != int(value)):
+        try:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        except ValueError:  # an int of more than 4300 digits has no repr
+            shown = "<a huge integer>"
         raise ValueError(f"{name}={shown} is invalid: expected {what} in [{lo:g}, {hi:g}]")
     return float(value)
 

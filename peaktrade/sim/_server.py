@@ -284,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
         for f in specs:
             for name, (lo, hi) in _FAULT_BOUNDS.items():
                 if name in f:
-                    check_number(name, f[name], lo=lo, hi=hi, what="an integer")
+                    check_number(name, f[name], lo=lo, hi=hi, what="an integer", integer=True)
             if not isinstance(f.get("methods", []), (list, str, type(None))):
                 raise ValueError("methods is invalid: expected a list of Kraken method names")
         if not isinstance(data.get("profile", ""), str) or not isinstance(data.get("clear", False), bool):

@@ -112,6 +112,7 @@ def test_advance_when_nan_inf_negative_wrong_type_or_huge_then_400_names_field_a
     ("faults", {"kind": "drop", "count": float("inf")}, "count"),
     ("faults", {"kind": "http_error", "status": 1000}, "status"),
     ("faults", {"kind": "drop", "count": "x"}, "count"),
+    ("faults", {"kind": "drop", "count": 1.5}, "count"),
     ("faults", {"faults": {"kind": "drop"}}, "faults"),
     ("faults", {"faults": [{"kind": "drop"}, {"kind": "explode"}]}, "kind"),
     ("faults", {"profile": 5}, "profile"),
