@@ -120,7 +120,6 @@ class _Handler(BaseHTTPRequestHandler):
         self._reading = True
         self.raw_requestline = self.rfile.readline(65537)
         if len(self.raw_requestline) > 65536:
-            self.requestline = self.request_version = self.command = ""
             return self.send_error(414, "request line longer than 65536 bytes")
         if not self.raw_requestline:
             self.close_connection = True
@@ -175,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
         malformed request where the next one starts is unknown)."""
         self.log_error("code %d, message %s", code, message)
         self.close_connection = self._linger = True
-        if not getattr(self, "request_version", "").startswith("HTTP/1."):
+        if not self.request_version.startswith("HTTP/1."):
             self.request_version = "HTTP/1.0"  # answer with a status line, whatever was asked
         text = message or self.responses.get(code, ("error",))[0]
         self._send(code, {"error": [f"HTTP {code}: {text}"]})
