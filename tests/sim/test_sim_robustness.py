@@ -374,3 +374,18 @@ def test_method_when_any_parameter_is_garbage_then_kraken_error_never_exception(
             json.dumps(answer, allow_nan=False)  # a valid JSON answer (no NaN/inf leaked)
             seen["error" if answer["error"] else "ok"] += 1
     assert sum(seen.values()) == len(fields) * len(_VALUES)
+
+
+def test_keep_alive_when_idle_past_timeout_then_server_closes_and_ccxt_reconnects(make_exchange):
+    import ccxt
+
+    from peaktrade.sim import ccxt_config
+
+    with serve_in_thread(make_exchange(), request_timeout=0.3) as sim:
+        k = ccxt.kraken(ccxt_config(sim.url, KEY, SECRET, timeout=int(PATIENCE * 1000)))
+        try:
+            first = k.fetch_balance()["total"]["USD"]
+            time.sleep(0.8)  # the kept-alive connection is closed by the server meanwhile
+            assert k.fetch_balance()["total"]["USD"] == first == 100000.0
+        finally:
+            k.session.close()
