@@ -48,6 +48,8 @@ def serve(
     balance: Optional[list[str]] = typer.Option(
         None, "--balance", help="ASSET=AMOUNT start balance (e.g. ZUSD=10000), repeatable."),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
+    request_timeout: float = typer.Option(
+        5.0, "--request-timeout", help="Seconds a client has to send a whole request (and to start the next)."),
 ) -> None:
     """Serve Kraken's spot REST protocol on HOST:PORT until interrupted (Ctrl-C)."""
     from peaktrade.config import load_config
@@ -72,7 +74,7 @@ def serve(
                 balances[k.strip()] = float(v)
         ex = SimExchange(feeds=feeds, keys={api_key: secret}, seed=seed, speed=speed, tier=tier,
                          spread_bps=spread_bps, balances=balances, faults=parse_profile(faults))
-        srv = start_server(ex, host=host, port=port, verbose=verbose)
+        srv = start_server(ex, host=host, port=port, verbose=verbose, request_timeout=request_timeout)
     except (ValueError, OSError) as e:
         raise PeakTradeError(f"sim-exchange: {e}") from None
     from peaktrade.sim import is_loopback

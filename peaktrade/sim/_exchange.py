@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import random
 import re
 import threading
@@ -38,6 +39,17 @@ _CL_ORD_RE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
                         r"|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18})$")
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 DEFAULT_BALANCES = {"ZUSD": 100_000.0, "XXBT": 1.0, "XETH": 10.0}
+#: bounds of the admin inputs: beyond them a value is a mistake (or an attack), not a request
+MAX_ADVANCE_BARS = 1e9
+MAX_ADVANCE_SECONDS = 1e12
+MAX_SPEED = 1e6
+MAX_BALANCE = 1e12
+STATUSES = ("online", "maintenance", "cancel_only", "post_only")
+#: Kraken's nonce is an unsigned 64-bit integer
+MAX_NONCE = 2**64 - 1
+# ASCII only: Python's int()/float() also accept '²', '١٢', ' 1 ', '1_0' and 'nan'
+_INT_RE = re.compile(r"-?[0-9]{1,20}")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
 
 
 class KrakenError(Exception):
@@ -46,6 +58,41 @@ class KrakenError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class MalformedRequest(KrakenError):
+    """A request the protocol cannot even read (body not a form or a flat JSON object, nonce not a
+    number): answered HTTP 400 with the Kraken error string, and never applied."""
+
+
+def ascii_int(raw: Any, error: str, *, lo: int = -(2**63), hi: int = 2**63 - 1) -> int:
+    """Parse an ASCII decimal integer in [lo, hi]; else raise ``KrakenError(error)``."""
+    s = str(raw)
+    if isinstance(raw, bool) or not _INT_RE.fullmatch(s) or not lo <= int(s) <= hi:
+        raise KrakenError(error)
+    return int(s)
+
+
+def ascii_float(raw: Any, error: str) -> float:
+    """Parse a finite ASCII decimal number; else raise ``KrakenError(error)``."""
+    s = str(raw)
+    if isinstance(raw, bool) or not _FLOAT_RE.fullmatch(s) or not math.isfinite(float(s)):
+        raise KrakenError(error)
+    return float(s)
+
+
+def check_number(name: str, value: Any, *, lo: float, hi: float, what: str, integer: bool = False) -> float:
+    """Return ``value`` as a float when it is a real number in [lo, hi] (not a bool, not a string;
+    NaN fails the comparison, ±inf the range); else raise ValueError naming the field and what is
+    expected."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and lo <= value <= hi
+    if not ok or (integer and value != int(value)):
+        try:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+        except ValueError:  # an int of more than 4300 digits has no repr
+            shown = "<a huge integer>"
+        raise ValueError(f"{name}={shown} is invalid: expected {what} in [{lo:g}, {hi:g}]")
+    return float(value)
 
 
 @dataclass
@@ -69,6 +116,14 @@ class Order:
     closetm: float | None = None
     reason: str | None = None
     trades: list[str] = field(default_factory=list)
+
+
+def _decimal(raw: Any) -> Decimal:
+    """An ASCII decimal that stays finite as a float (Decimal() also takes '١', '1_0', '1e400')."""
+    s = str(raw)
+    if not _FLOAT_RE.fullmatch(s) or not math.isfinite(float(s)):
+        raise InvalidOperation
+    return Decimal(s)
 
 
 def _truthy(v: Any) -> bool:
@@ -114,8 +169,7 @@ class SimExchange:
                  warmup: int = 720) -> None:
         if tier not in REST_TIERS:
             raise ValueError(f"tier={tier!r} is invalid: expected one of {', '.join(REST_TIERS)}")
-        if speed < 0 or not math.isfinite(speed):
-            raise ValueError(f"speed={speed!r} is invalid: expected a finite number >= 0")
+        speed = check_number("speed", speed, lo=0, hi=MAX_SPEED, what="bars per wall second, a number")
         self.lock = threading.RLock()
         self.feeds = feeds or synthetic_feeds(seed=seed)
         unknown = set(self.feeds) - set(PAIRS)
@@ -148,7 +202,7 @@ class SimExchange:
         self._anchor_wall = self.wall()
         self.speed = float(speed)
         self.balances = {a: 0.0 for a in ASSETS}
-        self.balances.update({a: float(v) for a, v in (balances or DEFAULT_BALANCES).items()})
+        self.set_balances(balances or DEFAULT_BALANCES)
         self.orders: dict[str, Order] = {}
         self.trades: dict[str, dict[str, Any]] = {}
         self._trade_seq = 0
@@ -175,19 +229,42 @@ class SimExchange:
 
     def set_speed(self, speed: float) -> None:
         """Change the clock's speed (bars per wall second) from now on."""
-        if not (speed >= 0 and math.isfinite(speed)):
-            raise ValueError(f"speed={speed!r} is invalid: expected a finite number >= 0")
+        speed = check_number("speed", speed, lo=0, hi=MAX_SPEED, what="bars per wall second, a number")
         with self.lock:
             self._anchor_sim, self._anchor_wall = self.now(), self.wall()
-            self.speed = float(speed)
+            self.speed = speed
 
     def advance(self, *, bars: float = 0.0, seconds: float = 0.0) -> float:
-        """Move the simulated clock forward, fill crossed limit orders, return the new time."""
+        """Move the simulated clock forward, fill crossed limit orders, return the new time.
+
+        The clock stops at the end of the data; it never moves back (bars and seconds >= 0).
+        """
+        # validated before anything moves: one NaN here would make the clock NaN for good
+        bars = check_number("bars", bars, lo=0, hi=MAX_ADVANCE_BARS, what="a number of bars")
+        seconds = check_number("seconds", seconds, lo=0, hi=MAX_ADVANCE_SECONDS, what="a number of seconds")
         with self.lock:
             self._anchor_sim = min(self.now() + bars * self.interval + seconds, self._end)
             self._anchor_wall = self.wall()
             self.sync()
             return self.now()
+
+    def set_status(self, status: str) -> None:
+        """Set the market status Kraken reports (SystemStatus) and enforces on AddOrder."""
+        if status not in STATUSES:
+            raise ValueError(f"status={str(status)[:40]!r} is invalid: expected one of {', '.join(STATUSES)}")
+        with self.lock:
+            self.status = status
+
+    def set_balances(self, balances: dict[str, Any]) -> None:
+        """Set the balance of each given asset (all checked before any is set)."""
+        if not isinstance(balances, dict):
+            raise ValueError("balances is invalid: expected an object of ASSET: AMOUNT")
+        for a, v in balances.items():
+            if a not in ASSETS:
+                raise ValueError(f"balance asset {str(a)[:40]!r} is invalid: expected one of {', '.join(ASSETS)}")
+            check_number(f"balance {a}", v, lo=0, hi=MAX_BALANCE, what="an amount")
+        with self.lock:
+            self.balances.update({a: float(v) for a, v in balances.items()})
 
     def quote(self, pair: str) -> tuple[float, float, float]:
         """Return (bid, ask, last) of ``pair`` now: the replayed price ± half the spread, on ticks."""
@@ -271,6 +348,8 @@ class SimExchange:
                     raise KrakenError("EGeneral:Unknown method")
                 self.sync()
                 return {"error": [], "result": getattr(self, f"_pub_{method}")(params)}
+            except MalformedRequest:
+                raise
             except KrakenError as e:
                 return {"error": [e.message]}
 
@@ -283,6 +362,8 @@ class SimExchange:
                     raise KrakenError("EGeneral:Unknown method")
                 self.sync()
                 return {"error": [], "result": getattr(self, f"_priv_{method}")(params, self._key)}
+            except MalformedRequest:
+                raise
             except KrakenError as e:
                 return {"error": [e.message]}
 
@@ -317,13 +398,15 @@ class SimExchange:
         ks = self.keys[key]
         params = parse_body(body, h.get("content-type", ""))
         nonce = str(params.get("nonce", ""))
-        if not nonce.isdigit():
-            raise KrakenError("EAPI:Invalid nonce")
+        try:
+            value = ascii_int(nonce, "EAPI:Invalid nonce", lo=0, hi=MAX_NONCE)
+        except KrakenError as e:  # missing, '²', '-1', '1e9', > 2**64 - 1: not a nonce at all
+            raise MalformedRequest(e.message) from None
         if not signature_ok(uri_path, body, nonce, ks.secret, h.get("api-sign")):
             raise KrakenError("EAPI:Invalid signature")
-        if int(nonce) <= ks.last_nonce:
+        if value <= ks.last_nonce:
             raise KrakenError("EAPI:Invalid nonce")
-        ks.last_nonce = int(nonce)
+        ks.last_nonce = value
         if method not in TRADING_CALLS:
             if not ks.rest.try_add(2.0 if method in HISTORY_CALLS else 1.0, self.wall()):
                 raise KrakenError("EAPI:Rate limit exceeded")
@@ -389,20 +472,14 @@ class SimExchange:
 
     def _pub_OHLC(self, params):
         pid = self._pairs_param(params, required=True)[0]
-        try:
-            minutes = int(params.get("interval", 1))
-        except ValueError:
-            raise KrakenError("EGeneral:Invalid arguments") from None
+        minutes = ascii_int(params.get("interval", 1), "EGeneral:Invalid arguments")
         if minutes not in OHLC_INTERVALS:
             raise KrakenError("EGeneral:Invalid arguments")
         f = self.feeds[pid]
         if (minutes * 60) % f.interval:
             raise KrakenError("EGeneral:Invalid arguments")  # finer than the replayed bars
         since = params.get("since")
-        try:
-            since = int(float(since)) if since not in (None, "") else None
-        except ValueError:
-            raise KrakenError("EGeneral:Invalid arguments") from None
+        since = int(ascii_float(since, "EGeneral:Invalid arguments")) if since not in (None, "") else None
         rows, last = f.ohlc(self.now(), minutes * 60, since)
         d = PAIRS[pid]["pair_decimals"]
         out = [[r[0], _fmt(r[1], d), _fmt(r[2], d), _fmt(r[3], d), _fmt(r[4], d), _fmt(r[5], d),
@@ -411,10 +488,7 @@ class SimExchange:
 
     def _pub_Depth(self, params):
         pid = self._pairs_param(params, required=True)[0]
-        try:
-            count = int(params.get("count", 100))
-        except ValueError:
-            raise KrakenError("EGeneral:Invalid arguments") from None
+        count = ascii_int(params.get("count", 100), "EGeneral:Invalid arguments")
         count = min(max(count, 1), 500)
         bid, ask, _ = self.quote(pid)
         d = PAIRS[pid]["pair_decimals"]
@@ -457,8 +531,8 @@ class SimExchange:
         if ordertype not in ("market", "limit"):
             raise KrakenError("EGeneral:Invalid arguments:ordertype")
         try:
-            dvol = Decimal(str(params.get("volume", "")))
-            if not dvol.is_finite() or dvol <= 0 or -dvol.as_tuple().exponent > spec["lot_decimals"]:
+            dvol = _decimal(params.get("volume", ""))
+            if dvol <= 0 or -dvol.as_tuple().exponent > spec["lot_decimals"]:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
             raise KrakenError("EGeneral:Invalid arguments:volume") from None
@@ -467,8 +541,8 @@ class SimExchange:
         if ordertype == "limit":
             raw = str(params.get("price", ""))
             try:
-                dprice = Decimal(raw)
-                if not dprice.is_finite() or dprice <= 0 or raw[:1] in "+-#" or raw.endswith("%"):
+                dprice = _decimal(raw)
+                if dprice <= 0 or raw[:1] in "+-#" or raw.endswith("%"):
                     raise InvalidOperation
             except (InvalidOperation, ValueError):
                 raise KrakenError("EGeneral:Invalid arguments:price") from None
@@ -485,12 +559,7 @@ class SimExchange:
             raise KrakenError("EGeneral:Invalid arguments:timeinforce")
         userref = params.get("userref")
         if userref is not None:
-            try:
-                userref = int(userref)
-                if not -(2**31) <= userref < 2**31:
-                    raise ValueError
-            except (TypeError, ValueError):
-                raise KrakenError("EGeneral:Invalid arguments:userref") from None
+            userref = ascii_int(userref, "EGeneral:Invalid arguments:userref", lo=-(2**31), hi=2**31 - 1)
         cl = params.get("cl_ord_id")
         if cl is not None:
             cl = str(cl)
@@ -541,7 +610,7 @@ class SimExchange:
             raise KrakenError("EGeneral:Invalid arguments:txid")
         if cl not in (None, ""):
             hits = [o for o in self.orders.values() if o.cl_ord_id == str(cl) and o.status == "open"]
-        elif str(txid).lstrip("-").isdigit():
+        elif _INT_RE.fullmatch(str(txid)):
             hits = [o for o in self.orders.values() if o.userref == int(txid) and o.status == "open"]
         else:
             o = self.orders.get(str(txid))
@@ -584,7 +653,8 @@ class SimExchange:
     @staticmethod
     def _filter_ref(orders, params):
         if params.get("userref") not in (None, ""):
-            orders = [o for o in orders if o.userref == int(params["userref"])]
+            ref = ascii_int(params["userref"], "EGeneral:Invalid arguments:userref")
+            orders = [o for o in orders if o.userref == ref]
         if params.get("cl_ord_id") not in (None, ""):
             orders = [o for o in orders if o.cl_ord_id == str(params["cl_ord_id"])]
         return orders
@@ -602,16 +672,10 @@ class SimExchange:
             return self.orders[raw].opentm
         if raw in self.trades:
             return self.trades[raw]["time"]
-        try:
-            return float(raw)
-        except ValueError:
-            raise KrakenError("EGeneral:Invalid arguments") from None
+        return ascii_float(raw, "EGeneral:Invalid arguments")
 
     def _page(self, items, params):
-        try:
-            ofs = int(params.get("ofs", 0) or 0)
-        except ValueError:
-            raise KrakenError("EGeneral:Invalid arguments:ofs") from None
+        ofs = ascii_int(params.get("ofs", 0) or 0, "EGeneral:Invalid arguments:ofs", lo=0)
         return items[ofs:ofs + PAGE]
 
     def _priv_ClosedOrders(self, params, ks):
@@ -666,16 +730,20 @@ class SimExchange:
 
 
 def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
-    """Parse a form-encoded or JSON request body into a dict (Kraken accepts both)."""
+    """Parse a form-encoded or JSON request body into a dict (Kraken accepts both).
+
+    A JSON body must be one flat object (Kraken's parameters are scalars); anything else, including
+    JSON nested too deeply for the parser, raises :class:`MalformedRequest`.
+    """
     if not body:
         return {}
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type.lower():
         try:
             out = json.loads(text)
-        except ValueError:
-            raise KrakenError("EGeneral:Invalid arguments") from None
-        if not isinstance(out, dict):
-            raise KrakenError("EGeneral:Invalid arguments")
+        except (ValueError, RecursionError):  # RecursionError: '[[[[...' deeper than the parser goes
+            raise MalformedRequest("EGeneral:Invalid arguments") from None
+        if not isinstance(out, dict) or any(isinstance(v, (dict, list)) for v in out.values()):
+            raise MalformedRequest("EGeneral:Invalid arguments")
         return out
     return dict(parse_qsl(text, keep_blank_values=True))

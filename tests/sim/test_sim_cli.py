@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -66,3 +67,18 @@ def test_serve_when_started_as_process_then_answers_kraken_time_on_loopback():
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+@pytest.mark.parametrize("bad", [["--request-timeout", "0"], ["--request-timeout", "nan"], ["--speed", "nan"],
+                                 ["--balance", "ZUSD=nan"], ["--balance", "DOGE=5"], ["--balance", "ZUSD=-1"]])
+def test_serve_when_limit_or_start_value_invalid_then_one_line_error_exit_2(monkeypatch, capsys, bad):
+    from peaktrade.cli import main as cli_main
+
+    if not any(g.name == "sim-exchange" for g in cli_main.app.registered_groups):
+        monkeypatch.setattr(cli_main.app, "registered_groups", list(cli_main.app.registered_groups))
+        sim_cmd.register(cli_main.app)
+    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--api-secret", "AQEB",
+                        "--bars", "synthetic:n=800", *bad])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "expected" in err
