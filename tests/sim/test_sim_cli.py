@@ -77,8 +77,8 @@ def test_serve_when_limit_or_start_value_invalid_then_one_line_error_exit_2(monk
     if not any(g.name == "sim-exchange" for g in cli_main.app.registered_groups):
         monkeypatch.setattr(cli_main.app, "registered_groups", list(cli_main.app.registered_groups))
         sim_cmd.register(cli_main.app)
-    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--api-secret", "AQEB",
-                        "--bars", "synthetic:n=800", *bad])
+    monkeypatch.setenv("PEAKTRADE_SIM_API_SECRET", "AQEB")
+    rc = cli_main.main(["sim-exchange", "serve", "--port", "0", "--api-key", "K", "--bars", "synthetic:n=800", *bad])
     assert rc == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "expected" in err
