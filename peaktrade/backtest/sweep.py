@@ -47,25 +47,17 @@ class SweepResult:
         return list(self.grid)
 
     def eligible(self, metric: str = "sharpe") -> pd.Series:
-        """Return a boolean mask of the rows that may be selected by ``metric``: a value that is not
-        NaN, on an account that was not ruined (a ruined combination lost everything, whatever its
-        metric on the path up to the ruin says)."""
-        if metric not in self.table:
-            raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
-        ok = self.table[metric].notna()
-        if "ruined" in self.table:
-            ok &= self.table["ruined"] != 1.0
-        return ok
+        """Return the mask of the rows that may be selected by ``metric`` (see :func:`eligible`)."""
+        return eligible(self.table, metric)
 
     def best(self, metric: str = "sharpe", *, minimize: bool = False) -> pd.Series:
         """Return the row with the best ``metric`` (NaN rows and ruined combinations never win)."""
-        ok = self.eligible(metric)
-        if not ok.any():
+        ranked = rank_table(self.table, metric, minimize=minimize)
+        if not len(ranked):
             n_ruined = int((self.table["ruined"] == 1.0).sum()) if "ruined" in self.table else 0
             raise BacktestError(f"no combination has a finite {metric} without ruin "
                                 f"({n_ruined} of {len(self.table)} ruined)")
-        col = self.table.loc[ok, metric]
-        return self.table.loc[col.idxmin() if minimize else col.idxmax()]
+        return ranked.iloc[0]
 
     def best_params(self, metric: str = "sharpe", *, minimize: bool = False) -> dict[str, Any]:
         """Return the parameters of :meth:`best` as a dict."""
@@ -80,12 +72,31 @@ class SweepResult:
         for name in (x, y):
             if name not in self.param_names:
                 raise BacktestError(f"{name!r} is not a swept parameter: expected one of {', '.join(self.param_names)}")
-        table = self.table.assign(**{metric: self.table[metric].where(self.eligible(metric))})
+        table = self.table.assign(**{metric: self.table[metric].where(eligible(self.table, metric))})
         piv = table.pivot_table(index=y, columns=x, values=metric, aggfunc="max", dropna=False)
         fig = go.Figure(go.Heatmap(z=piv.to_numpy(), x=piv.columns, y=piv.index, colorscale="Viridis",
                                    colorbar=dict(title=metric)))
         fig.update_layout(title=f"{self.strategy}: {metric}", xaxis_title=x, yaxis_title=y)
         return fig
+
+
+def eligible(table: pd.DataFrame, metric: str) -> pd.Series:
+    """Return the mask of sweep-table rows that may be selected or ranked by ``metric``: a value
+    that is not NaN, on an account that was not ruined (a ruined combination lost everything,
+    whatever its metric on the path up to the ruin says)."""
+    if metric not in table:
+        raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
+    ok = table[metric].notna()
+    if "ruined" in table:
+        ok &= table["ruined"] != 1.0
+    return ok
+
+
+def rank_table(table: pd.DataFrame, metric: str, *, minimize: bool = False) -> pd.DataFrame:
+    """Return the eligible rows of a sweep table (see :func:`eligible`), best ``metric`` first (ties
+    keep table order). What every selection and every "top" listing ranks from."""
+    ok = eligible(table, metric)
+    return table[ok].sort_values(metric, ascending=minimize, kind="stable")
 
 
 def _py(v: Any) -> Any:
