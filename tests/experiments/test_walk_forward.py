@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from experiment_helpers import random_walk_bars
+from experiment_helpers import random_walk_bars, squeeze_bars
 
 from peaktrade.backtest import STAT_KEYS, sweep
 from peaktrade.errors import BacktestError
@@ -205,3 +205,19 @@ def test_test_segment_when_trading_from_the_first_bar_then_equals_run(bars):
     pd.testing.assert_series_equal(pos.iloc[:last], ref.positions.iloc[:last], check_names=False)
     assert len(trades) == len(ref.trades)
     assert np.allclose(trades["pnl"].iloc[:-1], ref.trades["pnl"].iloc[:-1])
+
+
+def test_walk_forward_never_selects_ruined_combination_when_its_train_metric_is_best():
+    # minimizing worst_trade would pick a ruined combination first (its worst trade is -100 %)
+    b = squeeze_bars(1200, seed=1)
+    wf = walk_forward("ma_crossover", b, train=400, test=200, metric="worst_trade", minimize=True,
+                      direction="both", fees=0.001, fast=[3, 5, 8, 13], slow=[20, 40, 80])
+    assert any(sw.table["ruined"].sum() > 0 for sw in wf.sweeps)
+    for sw, (_, fold) in zip(wf.sweeps, wf.folds.iterrows()):
+        t = sw.table
+        if (t["ruined"] == 1.0).all():  # nothing to select: the fold stays flat
+            assert np.isnan(fold["fast"]) and fold["test_n_trades"] == 0
+            continue
+        row = t[(t["fast"] == fold["fast"]) & (t["slow"] == fold["slow"])].iloc[0]
+        assert row["ruined"] == 0.0
+        assert fold["train_worst_trade"] == t.loc[t["ruined"] == 0.0, "worst_trade"].min()
