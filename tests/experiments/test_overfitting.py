@@ -262,7 +262,7 @@ def test_sweep_overfitting_when_bars_differ_from_the_sweep_then_error():
 
 
 def test_sweep_overfitting_never_picks_ruined_combination_when_its_metric_is_best():
-    bars = squeeze_bars(1200, seed=1)
+    bars = squeeze_bars(800, seed=1, every=400)
     sw = sweep("ma_crossover", bars, progress=False, fees=0.001, direction="both", fast=[3, 5, 8, 13],
                slow=[20, 40, 80])
     t = sw.table
