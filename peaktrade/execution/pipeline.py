@@ -272,8 +272,13 @@ class ExecutionPipeline:
         elif (extreme > self._extreme) if pos.quantity > 0 else (extreme < self._extreme):
             self._extreme = extreme
 
-    def _trade_bar(self, time: pd.Timestamp, close_time: pd.Timestamp, o: float, h: float, lo: float, c: float,
-                   entry: bool, exit_: bool, frac: float) -> None:
+    def on_bar(self, time: pd.Timestamp, close_time: pd.Timestamp, o: float, h: float, lo: float, c: float,
+               v: float, entry: bool, exit_: bool, *, frac: float = 1.0) -> float:
+        """Process one completed bar (open time ``time``); return the equity at its close."""
+        self.bar_index += 1
+        ctx = self.context
+        ctx.time, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.bar_close, ctx.bar_volume = time, o, h, lo, c, v
+        ctx.price = o
         if self.execution == "next_open" and self.pending is not None:
             target, self.pending = self.pending, None
             self.move_to(target, o, time, frac=self._pending_frac, stop_from=time)
@@ -282,24 +287,12 @@ class ExecutionPipeline:
         # the ruin level is watched like a stop even when no stop is set
         if self._sign() != 0 and self._stop_from is not None and time >= self._stop_from:
             self._check_stops(time, o, h, lo)
-        if self.ruined:
-            return
-        target = self.target_for(entry, exit_)
+        target = None if self.ruined else self.target_for(entry, exit_)  # a ruined account sends no order
         if target is not None:
             if self.execution == "next_open":
                 self.pending, self._pending_frac = target, frac
             else:
                 self.move_to(target, c, close_time, frac=frac, stop_from=close_time)
-
-    def on_bar(self, time: pd.Timestamp, close_time: pd.Timestamp, o: float, h: float, lo: float, c: float,
-               v: float, entry: bool, exit_: bool, *, frac: float = 1.0) -> float:
-        """Process one completed bar (open time ``time``); return the equity at its close."""
-        self.bar_index += 1
-        ctx = self.context
-        ctx.time, ctx.bar_open, ctx.bar_high, ctx.bar_low, ctx.bar_close, ctx.bar_volume = time, o, h, lo, c, v
-        ctx.price = o
-        if not self.ruined:
-            self._trade_bar(time, close_time, o, h, lo, c, entry, exit_, frac)
         ctx.price, ctx.time = c, close_time
         equity = self.ledger.equity({self.symbol: c})
         for check in self.checks:
