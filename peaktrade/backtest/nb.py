@@ -474,7 +474,7 @@ def stops_nb(st, acc, sp, t, o, h, l, records, tm):
 
 
 @njit(cache=True)
-def bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, has_stops, st, acc, records):
+def bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, st, acc, records):
     """Simulate bar ``t``: pending fill at the open, ruin level and stops, the signal, then the close."""
     nxt = sp[SP_EXECUTION] == EXEC_NEXT_OPEN
     if nxt and st[ST_PENDING] != ST_NONE:
@@ -554,7 +554,7 @@ def run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, has_stops, st
                     st[ST_PREV_EQUITY] = equity
             else:
                 store_bar_acc_nb(acc, a)
-                equity = bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, has_stops, st, acc, records)
+                equity = bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, st, acc, records)
                 a = load_bar_acc_nb(acc)
         if write:
             equity_out[t] = equity
@@ -582,7 +582,7 @@ def finish_nb(st, acc, c, tm, records):
             pnl = size * (st[ST_ENTRY_PRICE] - last) - st[ST_ENTRY_FEES]
         ret = pnl / (size * st[ST_ENTRY_PRICE] + st[ST_ENTRY_FEES])
         _record_nb(st, records, pos, n - 1, last, 0.0, pnl, ret, EXIT_OPEN)
-    finish_acc_nb(acc, tm, 0.0 if st[ST_RUINED] != 0.0 else st[ST_PREV_EQUITY], pos)
+    finish_acc_nb(acc, tm, st[ST_PREV_EQUITY], pos)  # 0 after a ruin (the ruin bar closed at 0)
 
 
 @njit(cache=True)
