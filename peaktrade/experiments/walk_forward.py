@@ -33,7 +33,9 @@ Stitching
     Fold ``i`` starts with the cash fold ``i − 1`` ended with (the first with ``init_cash``), so the
     out-of-sample equity is one chained curve; its stats come from
     :func:`peaktrade.backtest.compute_stats` over the stitched equity, positions and trades. An
-    out-of-sample account ruined in a fold stays at zero (flat, no orders) in every later fold.
+    out-of-sample account ruined in a fold stays at zero (flat, no orders) in every later fold; those
+    folds' test stats are NaN except ``ruined`` (1), ``n_trades``, ``total_fees`` and
+    ``final_equity`` (0).
 """
 
 from __future__ import annotations
@@ -301,6 +303,15 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
     return equity, pos, trades
 
 
+def _stats_after_ruin() -> pd.Series:
+    """Test stats of a fold that starts with a ruined account: nothing traded, nothing to measure."""
+    from peaktrade.backtest import STAT_KEYS
+
+    st = pd.Series(math.nan, index=list(STAT_KEYS), name="stats")
+    st[["n_trades", "total_fees", "final_equity", "ruined"]] = [0.0, 0.0, 0.0, 1.0]
+    return st
+
+
 def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, step: Any = None,
                  anchored: bool = False, metric: str = "sharpe", minimize: bool = False, n_parts: int = 16,
                  progress: bool = False, **kw: Any) -> WalkForwardResult:
@@ -379,7 +390,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
             best, train_value = None, math.nan
         window = bars.iloc[a:d]
         equity, pos, trades = _test_segment(strat, window, c - a, best, opts, cash)
-        st = compute_stats(equity, pos, trades, init_cash=cash)
+        st = compute_stats(equity, pos, trades, init_cash=cash) if cash > 0.0 else _stats_after_ruin()
         row: dict[str, Any] = {
             "fold": fold,
             "train_start": bars.index[a], "train_end": bars.index[b - 1],
