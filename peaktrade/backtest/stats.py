@@ -121,6 +121,9 @@ def compute_stats(
     """
     if len(equity) != len(position):
         raise BacktestError(f"equity has {len(equity)} rows but position has {len(position)}")
+    if not (float(init_cash) > 0.0 and np.isfinite(init_cash)):
+        raise BacktestError(f"init_cash={init_cash!r} is invalid: expected a positive finite number (an account "
+                            "that starts at zero is already ruined)")
     rec = _records_from_trades(
         trades.drop(columns=["exit_reason"]).rename(columns={"exit_reason_code": "exit_reason"})
     )

@@ -223,3 +223,20 @@ def test_durations_in_calendar_time_when_bars_missing():
     closed = res.trades[~res.trades["is_open"]]
     assert s["avg_holding_time"] == pytest.approx(
         ((closed["exit_time"] - closed["entry_time"]).mean() / pd.Timedelta(days=1)))
+
+
+def test_compute_stats_stops_at_first_non_positive_equity_when_series_goes_negative():
+    from peaktrade.backtest import compute_stats
+    from peaktrade.backtest.result import trades_frame
+    from peaktrade.backtest.enums import trade_dt
+
+    idx = pd.date_range("2024-01-01", periods=5, freq="h", tz="UTC")
+    equity = pd.Series([10_000.0, 5_000.0, -3_000.0, -8_000.0, -20_000.0], index=idx)  # an unfloored series
+    pos = pd.Series(-1.0, index=idx)
+    s = compute_stats(equity, pos, trades_frame(np.empty(0, dtype=trade_dt), idx), init_cash=10_000.0)
+    rets = np.array([0.0, -0.5, -1.0])
+    assert s["ruined"] == 1.0 and s["total_return"] == -1.0 and s["max_drawdown"] == 1.0
+    assert s["sharpe"] == pytest.approx(rets.mean() / rets.std(ddof=1) * np.sqrt(8760), rel=1e-12)
+    assert s["ruin_time"] == pytest.approx(2 / 24)
+    with pytest.raises(BacktestError, match="init_cash=0 is invalid"):
+        compute_stats(equity, pos, trades_frame(np.empty(0, dtype=trade_dt), idx), init_cash=0)
