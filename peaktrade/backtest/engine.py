@@ -22,7 +22,7 @@ from peaktrade.backtest.enums import (
     STOP_PRIORITY,
 )
 from peaktrade.backtest.result import BacktestResult, trades_frame
-from peaktrade.backtest.stats import annualization
+from peaktrade.backtest.stats import close_days, nominal_bars_per_year
 from peaktrade.errors import BacktestError, bad_value
 from peaktrade.strategies.base import SIM_PARAMS, Prices, Strategy, prices_from_bars, signal_arrays
 from peaktrade.strategies.registry import get_strategy
@@ -109,7 +109,9 @@ def size_fraction(prices: Prices, index: pd.DatetimeIndex, sp: np.ndarray, vol_w
         return np.ones(1)
     if not isinstance(vol_window, (int, np.integer)) or vol_window < 2:
         raise BacktestError(bad_value("vol_window", vol_window, "an integer >= 2"))
-    ann, _, _ = annualization(index)
+    # the nominal factor, not the observed one: the observed count depends on the whole data set,
+    # which a size decided at bar t must not read
+    ann = nominal_bars_per_year(index)
     return nb.vol_target_frac_nb(prices.close, int(vol_window), float(sp[SP_SIZE]), ann, 1.0)
 
 
@@ -145,7 +147,7 @@ def _simulate(bars: pd.DataFrame, prices: Prices, entries: np.ndarray, exits: np
     sp = sim_params(**opts)
     frac = size_fraction(prices, bars.index, sp, opts.get("vol_window", SIM_DEFAULTS["vol_window"]))
     equity, cash, pos, records, _ = nb.simulate_nb(
-        entries, exits, prices.open, prices.high, prices.low, prices.close, sp, frac
+        entries, exits, prices.open, prices.high, prices.low, prices.close, close_days(bars.index), sp, frac
     )
     idx = bars.index
     return BacktestResult(

@@ -33,7 +33,8 @@ EXIT_TAKE_PROFIT = 2
 EXIT_TRAILING = 3
 EXIT_REVERSE = 4  # closed by an opposite entry (direction="both")
 EXIT_OPEN = 5  # still open at the last bar (valued at the last close, no exit costs)
-EXIT_REASON_NAMES = ("signal", "stop_loss", "take_profit", "trailing_stop", "reverse", "open")
+EXIT_RUIN = 6  # liquidated where equity reached zero (or a close that left equity <= 0): the account is ruined
+EXIT_REASON_NAMES = ("signal", "stop_loss", "take_profit", "trailing_stop", "reverse", "open", "ruin")
 
 trade_dt = np.dtype(
     [
@@ -64,7 +65,8 @@ ST_PENDING = 6  # next_open: target sign to reach at the next open (+1, 0, -1), 
 ST_STOP_FROM = 7  # first bar index on which stops are checked for the current position
 ST_TRADES = 8  # trade records written so far
 ST_PREV_EQUITY = 9
-ST_N = 10
+ST_RUINED = 10  # 1 once equity reached zero: no further orders, equity stays 0
+ST_N = 11
 ST_NONE = 99.0
 
 # Simulation parameters (one float64 vector; a sweep holds one row per combination)
@@ -88,9 +90,9 @@ AC_SUM_R = 1  # sum of bar returns
 AC_SUM_R2 = 2  # sum of squared bar returns
 AC_SUM_DOWN2 = 3  # sum of min(r, 0)^2
 AC_PEAK = 4
-AC_PEAK_IDX = 5  # last bar that closed at the running peak (-1: the initial cash)
+AC_PEAK_TIME = 5  # close time (days from the start) of the last bar at the running peak (0: initial cash)
 AC_MAX_DD = 6  # as a positive fraction
-AC_MAX_DD_BARS = 7
+AC_MAX_DD_DAYS = 7  # longest peak-to-recovery (or to the end) in calendar days
 AC_EXPOSED = 8  # bars with a non-zero position at the close
 AC_CLOSED = 9
 AC_WINS = 10
@@ -100,12 +102,15 @@ AC_SUM_PNL = 13
 AC_SUM_RET = 14
 AC_BEST = 15
 AC_WORST = 16
-AC_HOLD_BARS = 17
+AC_HOLD_DAYS = 17  # calendar days held, summed over closed trades
 AC_FEES = 18
 AC_OPEN = 19  # 1 if a position is open at the end
 AC_FINAL = 20
 AC_UNDER = 21  # 1 while below the running peak
-AC_LEN = 22
+AC_RUINED = 22  # 1 if equity reached zero
+AC_RUIN_IDX = 23  # bar on which it did (the last bar of the path the per-bar stats use)
+AC_RUIN_TIME = 24  # days from the start of the data to the open of that bar
+AC_LEN = 25
 
 #: Stable stat keys, in order; ``stats.py`` documents each.
 STAT_KEYS = (
@@ -128,4 +133,6 @@ STAT_KEYS = (
     "avg_holding_time",
     "total_fees",
     "final_equity",
+    "ruined",
+    "ruin_time",
 )

@@ -18,6 +18,15 @@ Semantics (see also docs/backtest.md):
   and take-profit both lie inside one bar the bar's path is unknown: ``stop_priority`` decides
   (stop-loss first by default: pessimistic). The trailing level uses the best price seen on
   earlier bars of the trade (and the entry price), then takes the current bar's extreme.
+* Ruin: equity (cash + position × price) reaching zero ends the account. The open position is
+  watched against the price where that happens (``-cash / position``) like a stop that is always
+  on: reached intrabar (the low for a long, the high for a short) it is liquidated there, at the
+  open when the bar gaps through it; a close that leaves cash <= 0 ruins the account too. The
+  liquidation is booked with the usual slippage and fees, the loss beyond the account is written
+  off against that trade's pnl, cash stays 0 and no order follows. Per-bar statistics use the bars
+  up to and including the ruin bar.
+* Times: ``tm[t]`` is bar t's close time in days from the open of the first bar; durations
+  (drawdowns, holding times, the ruin time) are calendar time, gaps in the data included.
 """
 
 from __future__ import annotations
@@ -33,14 +42,17 @@ from peaktrade.backtest.enums import (
     AC_FINAL,
     AC_GROSS_LOSS,
     AC_GROSS_WIN,
-    AC_HOLD_BARS,
+    AC_HOLD_DAYS,
     AC_LEN,
     AC_MAX_DD,
-    AC_MAX_DD_BARS,
+    AC_MAX_DD_DAYS,
     AC_N,
     AC_OPEN,
     AC_PEAK,
-    AC_PEAK_IDX,
+    AC_PEAK_TIME,
+    AC_RUIN_IDX,
+    AC_RUIN_TIME,
+    AC_RUINED,
     AC_SUM_DOWN2,
     AC_SUM_PNL,
     AC_SUM_R,
@@ -54,6 +66,7 @@ from peaktrade.backtest.enums import (
     EXEC_NEXT_OPEN,
     EXIT_OPEN,
     EXIT_REVERSE,
+    EXIT_RUIN,
     EXIT_SIGNAL,
     EXIT_STOP_LOSS,
     EXIT_TAKE_PROFIT,
@@ -83,6 +96,7 @@ from peaktrade.backtest.enums import (
     ST_PENDING,
     ST_POS,
     ST_PREV_EQUITY,
+    ST_RUINED,
     ST_STOP_FROM,
     ST_TRADES,
     STOP_FIRST_SL,
@@ -102,7 +116,7 @@ def init_acc_nb(init_cash):
     """Return a fresh accumulator vector."""
     acc = np.zeros(AC_LEN)
     acc[AC_PEAK] = init_cash
-    acc[AC_PEAK_IDX] = -1.0
+    acc[AC_PEAK_TIME] = 0.0  # the initial cash "closes" at the open of the first bar
     acc[AC_BEST] = -np.inf
     acc[AC_WORST] = np.inf
     acc[AC_FINAL] = init_cash
@@ -111,30 +125,30 @@ def init_acc_nb(init_cash):
 
 # The per-bar accumulators travel as a tuple of scalars through the hot loop (no array traffic,
 # no reference counting); acc_bar_nb applies the same update to the accumulator vector.
-_BAR_SLOTS = (AC_SUM_R, AC_SUM_R2, AC_SUM_DOWN2, AC_EXPOSED, AC_PEAK, AC_PEAK_IDX, AC_MAX_DD, AC_MAX_DD_BARS,
+_BAR_SLOTS = (AC_SUM_R, AC_SUM_R2, AC_SUM_DOWN2, AC_EXPOSED, AC_PEAK, AC_PEAK_TIME, AC_MAX_DD, AC_MAX_DD_DAYS,
               AC_UNDER)
 
 
 @njit(cache=True)
 def load_bar_acc_nb(acc):
-    return (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_IDX],
-            acc[AC_MAX_DD], acc[AC_MAX_DD_BARS], acc[AC_UNDER])
+    return (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
+            acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER])
 
 
 @njit(cache=True)
 def store_bar_acc_nb(acc, a):
-    (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_IDX],
-     acc[AC_MAX_DD], acc[AC_MAX_DD_BARS], acc[AC_UNDER]) = a
+    (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
+     acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER]) = a
 
 
 @njit(cache=True, inline="always")
-def bar_acc_update_nb(a, t, equity, prev_equity, pos):
-    """Return the bar accumulators ``a`` updated with one bar's closing equity.
+def bar_acc_update_nb(a, t, tm, equity, prev_equity, pos):
+    """Return the bar accumulators ``a`` updated with bar ``t``'s closing equity (``tm``: close times).
 
     A flat bar whose equity equals the previous one changes nothing, so the drivers may skip such
     bars (the bar count is set at the end): the result is the same to the last bit.
     """
-    sum_r, sum_r2, down2, exposed, peak, peak_idx, max_dd, max_dd_bars, under = a
+    sum_r, sum_r2, down2, exposed, peak, peak_time, max_dd, max_dd_days, under = a
     r = equity / prev_equity - 1.0 if prev_equity != 0.0 else 0.0
     neg = min(r, 0.0)  # branch-free: the sign of r is a coin flip for the branch predictor
     sum_r += r
@@ -143,27 +157,28 @@ def bar_acc_update_nb(a, t, equity, prev_equity, pos):
     exposed += 1.0 if pos != 0.0 else 0.0
     # the drawdown bookkeeping is written with selects, not branches: near a peak the comparison
     # flips unpredictably
-    tf = float(t)
-    peak_idx = tf - 1.0 if under == 0.0 else peak_idx  # the previous bar closed at the peak
+    now = tm[t]
+    if under == 0.0:  # the previous bar closed at the peak (skipped flat bars included)
+        peak_time = tm[t - 1] if t > 0 else 0.0
     at_peak = equity >= peak
-    dur = tf - peak_idx if (at_peak and under == 1.0) else 0.0
-    max_dd_bars = max(max_dd_bars, dur)
+    dur = now - peak_time if (at_peak and under == 1.0) else 0.0
+    max_dd_days = max(max_dd_days, dur)
     dd = 1.0 - equity / peak
     max_dd = max(max_dd, dd)  # dd <= 0 at a new peak, so this is a no-op there
     peak = equity if at_peak else peak
-    peak_idx = tf if at_peak else peak_idx
+    peak_time = now if at_peak else peak_time
     under = 0.0 if at_peak else 1.0
-    return (sum_r, sum_r2, down2, exposed, peak, peak_idx, max_dd, max_dd_bars, under)
+    return (sum_r, sum_r2, down2, exposed, peak, peak_time, max_dd, max_dd_days, under)
 
 
 @njit(cache=True)
-def acc_bar_nb(acc, t, equity, prev_equity, pos):
+def acc_bar_nb(acc, t, tm, equity, prev_equity, pos):
     """Fold one bar's closing equity into the accumulator vector."""
-    store_bar_acc_nb(acc, bar_acc_update_nb(load_bar_acc_nb(acc), t, equity, prev_equity, pos))
+    store_bar_acc_nb(acc, bar_acc_update_nb(load_bar_acc_nb(acc), t, tm, equity, prev_equity, pos))
 
 
 @njit(cache=True)
-def acc_trade_nb(acc, pnl, ret, hold_bars):
+def acc_trade_nb(acc, pnl, ret, hold_days):
     """Fold one closed trade into the accumulators."""
     acc[AC_CLOSED] += 1.0
     if pnl > 0.0:
@@ -177,23 +192,32 @@ def acc_trade_nb(acc, pnl, ret, hold_bars):
         acc[AC_BEST] = ret
     if ret < acc[AC_WORST]:
         acc[AC_WORST] = ret
-    acc[AC_HOLD_BARS] += hold_bars
+    acc[AC_HOLD_DAYS] += hold_days
 
 
 @njit(cache=True)
-def finish_acc_nb(acc, n_bars, final_equity, open_pos):
-    """Close the accumulators at the end of the data."""
+def ruin_acc_nb(acc, t, tm):
+    """Mark the account ruined on bar ``t``: the per-bar statistics end with this bar."""
+    acc[AC_RUINED] = 1.0
+    acc[AC_RUIN_IDX] = t
+    acc[AC_RUIN_TIME] = tm[t] - tm[0]  # the open of bar t, from the open of the first bar
+
+
+@njit(cache=True)
+def finish_acc_nb(acc, tm, final_equity, open_pos):
+    """Close the accumulators at the end of the path: the last bar, or the ruin bar."""
+    n_bars = acc[AC_RUIN_IDX] + 1.0 if acc[AC_RUINED] == 1.0 else float(tm.shape[0])
     acc[AC_N] = n_bars
-    if acc[AC_UNDER] == 1.0:
-        dur = (n_bars - 1) - acc[AC_PEAK_IDX]
-        if dur > acc[AC_MAX_DD_BARS]:
-            acc[AC_MAX_DD_BARS] = dur
+    if acc[AC_UNDER] == 1.0 and n_bars > 0.0:
+        dur = tm[int(n_bars) - 1] - acc[AC_PEAK_TIME]
+        if dur > acc[AC_MAX_DD_DAYS]:
+            acc[AC_MAX_DD_DAYS] = dur
     acc[AC_FINAL] = final_equity
     acc[AC_OPEN] = 1.0 if open_pos != 0.0 else 0.0
 
 
 @njit(cache=True)
-def finalize_stats_nb(acc, init_cash, ann_factor, years, bar_days, out):
+def finalize_stats_nb(acc, init_cash, ann_factor, years, out):
     """Write the stats (order of ``enums.STAT_KEYS``) from finished accumulators into ``out``."""
     n = acc[AC_N]
     final = acc[AC_FINAL]
@@ -219,7 +243,7 @@ def finalize_stats_nb(acc, init_cash, ann_factor, years, bar_days, out):
     out[4] = sortino
     out[5] = calmar
     out[6] = max_dd
-    out[7] = acc[AC_MAX_DD_BARS] * bar_days
+    out[7] = acc[AC_MAX_DD_DAYS]
     out[8] = acc[AC_EXPOSED] / n if n > 0.0 else np.nan
     out[9] = closed + acc[AC_OPEN]
     if closed > 0.0:
@@ -232,12 +256,14 @@ def finalize_stats_nb(acc, init_cash, ann_factor, years, bar_days, out):
         out[13] = acc[AC_SUM_RET] / closed
         out[14] = acc[AC_BEST]
         out[15] = acc[AC_WORST]
-        out[16] = acc[AC_HOLD_BARS] / closed * bar_days
+        out[16] = acc[AC_HOLD_DAYS] / closed
     else:
         for j in range(10, 17):
             out[j] = np.nan
     out[17] = acc[AC_FEES]
     out[18] = final
+    out[19] = acc[AC_RUINED]
+    out[20] = acc[AC_RUIN_TIME] if acc[AC_RUINED] == 1.0 else np.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,8 +318,13 @@ def open_nb(st, acc, sp, sign, price, t, frac, stop_from):
 
 
 @njit(cache=True)
-def close_nb(st, acc, sp, price, t, reason, records):
-    """Close the whole position at market ``price`` (before slippage), recording the trade."""
+def close_nb(st, acc, sp, price, t, reason, records, tm):
+    """Close the whole position at market ``price`` (before slippage), recording the trade.
+
+    A close that leaves cash <= 0 (or a ruin liquidation) ruins the account: the shortfall is
+    written off against this trade's pnl, so cash is exactly 0 and ``init_cash + Σ pnl`` still
+    equals the equity.
+    """
     pos = st[ST_POS]
     size = abs(pos)
     if pos > 0.0:
@@ -308,9 +339,16 @@ def close_nb(st, acc, sp, price, t, reason, records):
         paid = gross * sp[SP_FEES] + sp[SP_FIXED_FEES]
         st[ST_CASH] -= gross + paid
         pnl = size * (st[ST_ENTRY_PRICE] - fill) - st[ST_ENTRY_FEES] - paid
+    if reason == EXIT_RUIN or st[ST_CASH] <= 0.0:
+        pnl -= st[ST_CASH]
+        st[ST_CASH] = 0.0
+        st[ST_RUINED] = 1.0
+        st[ST_PENDING] = ST_NONE
+        reason = EXIT_RUIN
+        ruin_acc_nb(acc, t, tm)
     ret = pnl / (size * st[ST_ENTRY_PRICE] + st[ST_ENTRY_FEES])
     acc[AC_FEES] += paid
-    acc_trade_nb(acc, pnl, ret, t - st[ST_ENTRY_IDX])
+    acc_trade_nb(acc, pnl, ret, tm[t] - tm[int(st[ST_ENTRY_IDX])])
     _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason)
     st[ST_POS] = 0.0
 
@@ -336,15 +374,15 @@ def _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason):
 
 
 @njit(cache=True)
-def move_nb(st, acc, sp, target, price, t, frac, stop_from, records):
+def move_nb(st, acc, sp, target, price, t, frac, stop_from, records, tm):
     """Move the position to direction ``target`` (+1, 0, −1) at ``price``."""
     pos = st[ST_POS]
     cur = 1 if pos > 0.0 else (-1 if pos < 0.0 else 0)
     if cur == target:
         return
     if cur != 0:
-        close_nb(st, acc, sp, price, t, EXIT_SIGNAL if target == 0 else EXIT_REVERSE, records)
-    if target != 0:
+        close_nb(st, acc, sp, price, t, EXIT_SIGNAL if target == 0 else EXIT_REVERSE, records, tm)
+    if target != 0 and st[ST_RUINED] == 0.0:
         open_nb(st, acc, sp, target, price, t, frac, stop_from)
 
 
@@ -373,9 +411,14 @@ def target_nb(entry, exit_, pos, direction):
 
 
 @njit(cache=True)
-def stops_nb(st, acc, sp, t, o, h, l, records):
-    """Check stop-loss, take-profit and trailing stop of the open position on bar ``t``."""
+def stops_nb(st, acc, sp, t, o, h, l, records, tm):
+    """Check the ruin level, stop-loss, take-profit and trailing stop of the open position on bar ``t``.
+
+    The ruin level (where equity reaches zero) is an adverse stop that is always on; of the
+    adverse levels the one the price reaches first wins (the ruin level on a tie).
+    """
     pos = st[ST_POS]
+    ruin = -st[ST_CASH] / pos
     entry = st[ST_ENTRY_PRICE]
     sl = sp[SP_SL]
     tp = sp[SP_TP]
@@ -385,18 +428,21 @@ def stops_nb(st, acc, sp, t, o, h, l, records):
         tr_level = st[ST_EXTREME] * (1.0 - trail) if trail > 0.0 else -np.inf
         stop_level = sl_level if sl_level >= tr_level else tr_level
         stop_reason = EXIT_STOP_LOSS if sl_level >= tr_level else EXIT_TRAILING
+        if ruin >= stop_level:
+            stop_level = ruin
+            stop_reason = EXIT_RUIN
         tp_level = entry * (1.0 + tp) if tp > 0.0 else np.inf
         if o <= stop_level:
-            close_nb(st, acc, sp, o, t, stop_reason, records)
+            close_nb(st, acc, sp, o, t, stop_reason, records, tm)
         elif o >= tp_level:
-            close_nb(st, acc, sp, o, t, EXIT_TAKE_PROFIT, records)
+            close_nb(st, acc, sp, o, t, EXIT_TAKE_PROFIT, records, tm)
         else:
             hit_stop = l <= stop_level
             hit_tp = h >= tp_level
             if hit_stop and (not hit_tp or sp[SP_STOP_PRIORITY] == STOP_FIRST_SL):
-                close_nb(st, acc, sp, stop_level, t, stop_reason, records)
+                close_nb(st, acc, sp, stop_level, t, stop_reason, records, tm)
             elif hit_tp:
-                close_nb(st, acc, sp, tp_level, t, EXIT_TAKE_PROFIT, records)
+                close_nb(st, acc, sp, tp_level, t, EXIT_TAKE_PROFIT, records, tm)
             elif h > st[ST_EXTREME]:
                 st[ST_EXTREME] = h
     elif pos < 0.0:
@@ -404,18 +450,21 @@ def stops_nb(st, acc, sp, t, o, h, l, records):
         tr_level = st[ST_EXTREME] * (1.0 + trail) if trail > 0.0 else np.inf
         stop_level = sl_level if sl_level <= tr_level else tr_level
         stop_reason = EXIT_STOP_LOSS if sl_level <= tr_level else EXIT_TRAILING
+        if ruin <= stop_level:
+            stop_level = ruin
+            stop_reason = EXIT_RUIN
         tp_level = entry * (1.0 - tp) if tp > 0.0 else -np.inf
         if o >= stop_level:
-            close_nb(st, acc, sp, o, t, stop_reason, records)
+            close_nb(st, acc, sp, o, t, stop_reason, records, tm)
         elif o <= tp_level:
-            close_nb(st, acc, sp, o, t, EXIT_TAKE_PROFIT, records)
+            close_nb(st, acc, sp, o, t, EXIT_TAKE_PROFIT, records, tm)
         else:
             hit_stop = h >= stop_level
             hit_tp = l <= tp_level
             if hit_stop and (not hit_tp or sp[SP_STOP_PRIORITY] == STOP_FIRST_SL):
-                close_nb(st, acc, sp, stop_level, t, stop_reason, records)
+                close_nb(st, acc, sp, stop_level, t, stop_reason, records, tm)
             elif hit_tp:
-                close_nb(st, acc, sp, tp_level, t, EXIT_TAKE_PROFIT, records)
+                close_nb(st, acc, sp, tp_level, t, EXIT_TAKE_PROFIT, records, tm)
             elif l < st[ST_EXTREME]:
                 st[ST_EXTREME] = l
 
@@ -425,79 +474,88 @@ def stops_nb(st, acc, sp, t, o, h, l, records):
 
 
 @njit(cache=True)
-def bar_nb(t, entry, exit_, o, h, l, c, sp, frac, has_stops, st, acc, records):
-    """Simulate bar ``t``: pending fill at the open, stops, the signal, then the close."""
+def bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, st, acc, records):
+    """Simulate bar ``t``: pending fill at the open, ruin level and stops, the signal, then the close."""
     nxt = sp[SP_EXECUTION] == EXEC_NEXT_OPEN
     if nxt and st[ST_PENDING] != ST_NONE:
         target = int(st[ST_PENDING])
         st[ST_PENDING] = ST_NONE
-        move_nb(st, acc, sp, target, o[t], t, frac[t - 1] if frac.shape[0] > 1 else frac[0], t, records)
-    if has_stops and st[ST_POS] != 0.0 and t >= st[ST_STOP_FROM]:
-        stops_nb(st, acc, sp, t, o[t], h[t], l[t], records)
-    if entry or exit_:
+        move_nb(st, acc, sp, target, o[t], t, frac[t - 1] if frac.shape[0] > 1 else frac[0], t, records, tm)
+    if st[ST_POS] != 0.0 and t >= st[ST_STOP_FROM]:
+        stops_nb(st, acc, sp, t, o[t], h[t], l[t], records, tm)
+    if (entry or exit_) and st[ST_RUINED] == 0.0:
         target = target_nb(entry, exit_, st[ST_POS], int(sp[SP_DIRECTION]))
         if target != ST_NONE:
             if nxt:
                 st[ST_PENDING] = target
             else:
                 move_nb(st, acc, sp, int(target), c[t], t, frac[t] if frac.shape[0] > 1 else frac[0],
-                        t + 1, records)
+                        t + 1, records, tm)
     pos = st[ST_POS]
     equity = st[ST_CASH] + pos * c[t] if pos != 0.0 else st[ST_CASH]
-    acc_bar_nb(acc, t, equity, st[ST_PREV_EQUITY], pos)
+    acc_bar_nb(acc, t, tm, equity, st[ST_PREV_EQUITY], pos)
     st[ST_PREV_EQUITY] = equity
     return equity
 
 
 @njit(cache=True)
 def stop_touched_nb(st, sp, t, h, l):
-    """Return True if bar ``t``'s range reaches a stop of the open position (cheap pre-check)."""
+    """Return True if bar ``t``'s range reaches the ruin level or a stop of the open position (cheap
+    pre-check; a bar that opens beyond a level also reaches it)."""
     if t < st[ST_STOP_FROM]:
         return False
     pos = st[ST_POS]
+    ruin = -st[ST_CASH] / pos
     entry = st[ST_ENTRY_PRICE]
     sl = sp[SP_SL]
     tp = sp[SP_TP]
     trail = sp[SP_TRAIL]
     if pos > 0.0:
-        return ((sl > 0.0 and l <= entry * (1.0 - sl)) or (tp > 0.0 and h >= entry * (1.0 + tp))
+        return (l <= ruin or (sl > 0.0 and l <= entry * (1.0 - sl)) or (tp > 0.0 and h >= entry * (1.0 + tp))
                 or (trail > 0.0 and l <= st[ST_EXTREME] * (1.0 - trail)))
-    return ((sl > 0.0 and h >= entry * (1.0 + sl)) or (tp > 0.0 and l <= entry * (1.0 - tp))
+    return (h >= ruin or (sl > 0.0 and h >= entry * (1.0 + sl)) or (tp > 0.0 and l <= entry * (1.0 - tp))
             or (trail > 0.0 and h >= st[ST_EXTREME] * (1.0 + trail)))
 
 
 @njit(cache=True)
-def run_range_nb(t0, t1, entries, exits, o, h, l, c, sp, frac, has_stops, st, acc, records,
+def run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, has_stops, st, acc, records,
                  equity_out, cash_out, pos_out):
     """Simulate bars ``t0..t1-1`` (signals at ``entries[t - t0]``), optionally writing per-bar series.
 
     Bars on which nothing but the mark to market can happen take a short path inline; the full
-    :func:`bar_nb` runs only on bars with a signal, a pending order or a touched stop. Both paths
-    give the same numbers (a flat bar with unchanged equity leaves the accumulators unchanged).
+    :func:`bar_nb` runs only on bars with a signal, a pending order or a touched stop or ruin
+    level. Both paths give the same numbers (a flat bar with unchanged equity leaves the
+    accumulators unchanged). After a ruin nothing happens any more: equity stays 0 and the bars
+    are not part of the per-bar statistics.
     """
     write = equity_out.shape[0] > 0
     a = load_bar_acc_nb(acc)
     for t in range(t0, t1):
-        entry = entries[t - t0]
-        exit_ = exits[t - t0]
-        pos = st[ST_POS]
-        if (not entry and not exit_ and st[ST_PENDING] == ST_NONE
-                and (pos == 0.0 or not has_stops or not stop_touched_nb(st, sp, t, h[t], l[t]))):
-            if pos == 0.0:
-                equity = st[ST_CASH]
-            else:
-                if has_stops:
-                    if pos > 0.0 and h[t] > st[ST_EXTREME]:
-                        st[ST_EXTREME] = h[t]
-                    elif pos < 0.0 and l[t] < st[ST_EXTREME]:
-                        st[ST_EXTREME] = l[t]
-                equity = st[ST_CASH] + pos * c[t]
-                a = bar_acc_update_nb(a, t, equity, st[ST_PREV_EQUITY], pos)
-                st[ST_PREV_EQUITY] = equity
+        if st[ST_RUINED] != 0.0:
+            if not write:
+                break
+            equity = 0.0
         else:
-            store_bar_acc_nb(acc, a)
-            equity = bar_nb(t, entry, exit_, o, h, l, c, sp, frac, has_stops, st, acc, records)
-            a = load_bar_acc_nb(acc)
+            entry = entries[t - t0]
+            exit_ = exits[t - t0]
+            pos = st[ST_POS]
+            if (not entry and not exit_ and st[ST_PENDING] == ST_NONE
+                    and (pos == 0.0 or not stop_touched_nb(st, sp, t, h[t], l[t]))):
+                if pos == 0.0:
+                    equity = st[ST_CASH]
+                else:
+                    if has_stops:
+                        if pos > 0.0 and h[t] > st[ST_EXTREME]:
+                            st[ST_EXTREME] = h[t]
+                        elif pos < 0.0 and l[t] < st[ST_EXTREME]:
+                            st[ST_EXTREME] = l[t]
+                    equity = st[ST_CASH] + pos * c[t]
+                    a = bar_acc_update_nb(a, t, tm, equity, st[ST_PREV_EQUITY], pos)
+                    st[ST_PREV_EQUITY] = equity
+            else:
+                store_bar_acc_nb(acc, a)
+                equity = bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, st, acc, records)
+                a = load_bar_acc_nb(acc)
         if write:
             equity_out[t] = equity
             cash_out[t] = st[ST_CASH]
@@ -511,7 +569,7 @@ def has_stops_nb(sp):
 
 
 @njit(cache=True)
-def finish_nb(st, acc, c, records):
+def finish_nb(st, acc, c, tm, records):
     """Record a position still open at the last bar (valued at the last close) and close the books."""
     n = c.shape[0]
     pos = st[ST_POS]
@@ -524,12 +582,12 @@ def finish_nb(st, acc, c, records):
             pnl = size * (st[ST_ENTRY_PRICE] - last) - st[ST_ENTRY_FEES]
         ret = pnl / (size * st[ST_ENTRY_PRICE] + st[ST_ENTRY_FEES])
         _record_nb(st, records, pos, n - 1, last, 0.0, pnl, ret, EXIT_OPEN)
-    finish_acc_nb(acc, n, st[ST_PREV_EQUITY], pos)
+    finish_acc_nb(acc, tm, st[ST_PREV_EQUITY], pos)  # 0 after a ruin (the ruin bar closed at 0)
 
 
 @njit(cache=True)
-def simulate_nb(entries, exits, o, h, l, c, sp, frac):
-    """Simulate one parameter set over precomputed signals.
+def simulate_nb(entries, exits, o, h, l, c, tm, sp, frac):
+    """Simulate one parameter set over precomputed signals (``tm``: bar close times in days).
 
     Returns
     -------
@@ -544,27 +602,40 @@ def simulate_nb(entries, exits, o, h, l, c, sp, frac):
     equity = np.empty(n)
     cash = np.empty(n)
     position = np.empty(n)
-    run_range_nb(0, n, entries, exits, o, h, l, c, sp, frac, has_stops_nb(sp), st, acc, records,
+    run_range_nb(0, n, entries, exits, o, h, l, c, tm, sp, frac, has_stops_nb(sp), st, acc, records,
                  equity, cash, position)
-    finish_nb(st, acc, c, records)
+    finish_nb(st, acc, c, tm, records)
     return equity, cash, position, records[: int(st[ST_TRADES])].copy(), acc
 
 
 @njit(cache=True)
-def stats_from_series_nb(equity, position, trades, init_cash):
-    """Rebuild the metric accumulators from an equity/position series and trade records."""
+def stats_from_series_nb(equity, position, trades, init_cash, tm):
+    """Rebuild the metric accumulators from an equity/position series and trade records.
+
+    The first bar whose equity is <= 0 is the ruin: the per-bar statistics stop there (exactly
+    as the simulation's accumulators do), and a series that goes negative is never read past it.
+    """
     acc = init_acc_nb(init_cash)
     prev = init_cash
+    last = equity.shape[0] - 1
     for t in range(equity.shape[0]):
-        acc_bar_nb(acc, t, equity[t], prev, position[t])
-        prev = equity[t]
+        e = equity[t]
+        if e <= 0.0:
+            e = 0.0
+            acc_bar_nb(acc, t, tm, e, prev, position[t])
+            ruin_acc_nb(acc, t, tm)
+            prev = e
+            last = t
+            break
+        acc_bar_nb(acc, t, tm, e, prev, position[t])
+        prev = e
     for k in range(trades.shape[0]):
         tr = trades[k]
         if tr["exit_reason"] != EXIT_OPEN:
-            acc_trade_nb(acc, tr["pnl"], tr["ret"], tr["exit_idx"] - tr["entry_idx"])
+            acc_trade_nb(acc, tr["pnl"], tr["ret"], tm[tr["exit_idx"]] - tm[tr["entry_idx"]])
         acc[AC_FEES] += tr["entry_fees"] + tr["exit_fees"]
-    last_pos = position[equity.shape[0] - 1] if equity.shape[0] > 0 else 0.0
-    finish_acc_nb(acc, equity.shape[0], prev, last_pos)
+    last_pos = position[last] if equity.shape[0] > 0 else 0.0
+    finish_acc_nb(acc, tm, prev, last_pos)
     return acc
 
 
@@ -577,9 +648,9 @@ SWEEP_SIG = types.void(
     types.int64,  # n_state
     _F64_2D,  # spar: simulation parameters per combination
     types.float64[::1],  # frac: vol-target size fraction per bar (or length 1)
+    types.float64[::1],  # tm: bar close times in days from the first bar's open
     types.float64,  # ann_factor
     types.float64,  # years
-    types.float64,  # bar_days
     types.int64,  # block
     types.int64[::1],  # bounds: S+1 partition boundaries for per-partition return sums
     types.float64[:, :, ::1],  # part_sums out: (n_combos, S, 2) sum of returns and of squares per part
@@ -588,13 +659,14 @@ SWEEP_SIG = types.void(
 
 
 @njit(SWEEP_SIG, cache=True, parallel=True)
-def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years, bar_days, block, bounds,
+def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
              part_sums, out):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
     Memory per worker is O(block); no bars × combinations array is ever built. Besides the stats,
     the sums of bar returns and of their squares over each part ``bounds[s]..bounds[s+1]-1`` are
-    written to ``part_sums`` (what CSCV needs to score any union of parts).
+    written to ``part_sums`` (what CSCV needs to score any union of parts). A ruined combination
+    stops at its ruin: its later parts hold no returns.
     """
     o = ind[0]
     h = ind[1]
@@ -615,14 +687,16 @@ def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, ann_factor, years,
             r0 = acc[AC_SUM_R]
             r2 = acc[AC_SUM_R2]
             for t0 in range(bounds[part], bounds[part + 1], block):
+                if st[ST_RUINED] != 0.0:
+                    break
                 t1 = min(t0 + block, bounds[part + 1])
                 signal_fn(ind, cols[k], fpar[k], state, t0, t1, entries, exits)
-                run_range_nb(t0, t1, entries, exits, o, h, l, c, sp, frac, stops, st, acc, records,
+                run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, stops, st, acc, records,
                              none, none, none)
             part_sums[k, part, 0] = acc[AC_SUM_R] - r0
             part_sums[k, part, 1] = acc[AC_SUM_R2] - r2
-        finish_nb(st, acc, c, records)
-        finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, bar_days, out[k])
+        finish_nb(st, acc, c, tm, records)
+        finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, out[k])
 
 
 @njit(cache=True)

@@ -81,6 +81,12 @@ class BacktestResult(EquityViews):
     params: dict[str, Any] = field(default_factory=dict)
     strategy: str | None = None
 
+    @property
+    def ruin_time(self) -> pd.Timestamp | None:
+        """Open time of the bar on which equity reached zero (the account was ruined), else None."""
+        hit = np.flatnonzero(self.equity.to_numpy() <= 0.0)
+        return self.equity.index[hit[0]] if len(hit) else None
+
     def stats(self) -> pd.Series:
         """Return the statistics (see :mod:`peaktrade.backtest.stats` for each key)."""
         from peaktrade.backtest.stats import compute_stats

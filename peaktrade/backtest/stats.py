@@ -1,18 +1,23 @@
 """Backtest statistics: pure functions returning a ``pd.Series`` with stable snake_case keys.
 
-Annualization comes from the actual bar interval of a 24/7 market (365 days a year: hourly bars
-give 8,760 bars a year), never from a constant. Keys (``enums.STAT_KEYS``):
+Annualization counts the bars actually observed per calendar year of a 24/7 market (365 days):
+``bars per year = n / years`` with ``years = (last − first + interval) / 365 d`` and ``interval``
+the most common spacing of the index. Without gaps that is exactly the nominal 365 d / interval
+(hourly bars: 8,760); with missing bars it is lower (full BTC hourly history: ~7,588), so a
+per-bar mean and std are scaled by the number of returns a year really holds. Durations are
+calendar time from the timestamps, gaps included. Keys (``enums.STAT_KEYS``):
 
 =========================  =========================================================================
 total_return               final equity / initial cash − 1
 cagr                       (final / initial) ** (1 / years) − 1, years = (last − first + interval) / 365 d
-volatility                 std of bar returns (ddof=1) × sqrt(bars per year)
+volatility                 std of bar returns (ddof=1) × sqrt(bars per year, observed)
 sharpe                     mean / std of bar returns × sqrt(bars per year) (risk-free rate 0)
 sortino                    mean / sqrt(mean(min(r, 0)²)) × sqrt(bars per year)
 calmar                     cagr / max_drawdown
 max_drawdown               largest peak-to-trough fall of equity, a positive fraction (initial cash is
                            the first peak)
-max_drawdown_duration      longest time from a peak to its recovery (or the end), in days
+max_drawdown_duration      longest calendar time from a peak's close to the close that recovers it (or to
+                           the end of the path), in days
 exposure                   share of bars with an open position at the close
 n_trades                   trades, the one still open at the end included
 win_rate                   share of closed trades with pnl > 0
@@ -20,12 +25,18 @@ profit_factor              gross profit / gross loss of closed trades
 expectancy                 mean pnl per closed trade (quote currency, net of fees)
 avg_trade_return           mean return per closed trade
 best_trade / worst_trade   best / worst closed-trade return
-avg_holding_time           mean bars held per closed trade × bar interval, in days
+avg_holding_time           mean calendar time from the entry bar to the exit bar per closed trade, in
+                           days
 total_fees                 all fees paid
 final_equity               equity at the last close
+ruined                     1.0 if equity reached zero (the account was liquidated), else 0.0
+ruin_time                  days from the open of the first bar to the open of the ruin bar (NaN if
+                           not ruined); ``BacktestResult.ruin_time`` gives the timestamp
 =========================  =========================================================================
 
-Bar returns are equity[t] / equity[t−1] − 1 with equity[−1] = initial cash.
+Bar returns are equity[t] / equity[t−1] − 1 with equity[−1] = initial cash. The path ends at a
+ruin: every per-bar statistic (returns, volatility, Sharpe, Sortino, drawdowns, exposure) uses the
+bars up to and including the bar on which equity reached zero, never a bar after it.
 """
 
 from __future__ import annotations
@@ -53,10 +64,28 @@ def bar_interval(index: pd.DatetimeIndex) -> pd.Timedelta:
 
 
 def annualization(index: pd.DatetimeIndex) -> tuple[float, float, float]:
-    """Return (bars per year, years covered, days per bar) for a bar index."""
+    """Return (observed bars per year, years covered, days per bar) for a bar index.
+
+    Observed bars per year = ``len(index) / years``; without gaps it equals the nominal
+    ``365 d / interval`` exactly (the ratio below is then 1.0 to the bit).
+    """
     step = bar_interval(index)
     span = (index[-1] - index[0]) + step
-    return YEAR / step, span / YEAR, step / pd.Timedelta(days=1)
+    nominal = YEAR / step
+    coverage = len(index) * step.value / span.value  # share of the span's bar slots that hold a bar
+    return nominal * coverage, span / YEAR, step / pd.Timedelta(days=1)
+
+
+def nominal_bars_per_year(index: pd.DatetimeIndex) -> float:
+    """Return 365 d / bar interval (a causal factor: it does not depend on the bars still to come)."""
+    return YEAR / bar_interval(index)
+
+
+def close_days(index: pd.DatetimeIndex) -> np.ndarray:
+    """Return each bar's close time in days from the first bar's open (what the kernels measure
+    durations with)."""
+    step = bar_interval(index)
+    return np.ascontiguousarray(((index - index[0]) + step) / pd.Timedelta(days=1), dtype=np.float64)
 
 
 def _records_from_trades(trades: pd.DataFrame) -> np.ndarray:
@@ -69,9 +98,9 @@ def _records_from_trades(trades: pd.DataFrame) -> np.ndarray:
 
 def stats_from_acc(acc: np.ndarray, *, init_cash: float, index: pd.DatetimeIndex) -> pd.Series:
     """Return the stats Series from finished accumulators (shared by runs and sweeps)."""
-    ann, years, bar_days = annualization(index)
+    ann, years, _ = annualization(index)
     out = np.empty(N_STATS)
-    finalize_stats_nb(acc, float(init_cash), ann, years, bar_days, out)
+    finalize_stats_nb(acc, float(init_cash), ann, years, out)
     return pd.Series(out, index=list(STAT_KEYS), name="stats")
 
 
@@ -92,6 +121,9 @@ def compute_stats(
     """
     if len(equity) != len(position):
         raise BacktestError(f"equity has {len(equity)} rows but position has {len(position)}")
+    if not (float(init_cash) > 0.0 and np.isfinite(init_cash)):
+        raise BacktestError(f"init_cash={init_cash!r} is invalid: expected a positive finite number (an account "
+                            "that starts at zero is already ruined)")
     rec = _records_from_trades(
         trades.drop(columns=["exit_reason"]).rename(columns={"exit_reason_code": "exit_reason"})
     )
@@ -100,5 +132,6 @@ def compute_stats(
         np.ascontiguousarray(position.to_numpy(dtype=np.float64)),
         rec,
         float(init_cash),
+        close_days(equity.index),
     )
     return stats_from_acc(acc, init_cash=init_cash, index=equity.index)

@@ -15,7 +15,7 @@ import pandas as pd
 from peaktrade.backtest import nb
 from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, sim_params, size_fraction, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
-from peaktrade.backtest.stats import annualization
+from peaktrade.backtest.stats import annualization, close_days
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import SIM_PARAMS, prices_from_bars
 from peaktrade.strategies.registry import get_strategy
@@ -46,14 +46,18 @@ class SweepResult:
     def param_names(self) -> list[str]:
         return list(self.grid)
 
+    def eligible(self, metric: str = "sharpe") -> pd.Series:
+        """Return the mask of the rows that may be selected by ``metric`` (see :func:`eligible`)."""
+        return eligible(self.table, metric)
+
     def best(self, metric: str = "sharpe", *, minimize: bool = False) -> pd.Series:
-        """Return the row with the best ``metric`` (NaN rows never win)."""
-        if metric not in self.table:
-            raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
-        col = self.table[metric]
-        if col.notna().sum() == 0:
-            raise BacktestError(f"no combination has a finite {metric}")
-        return self.table.loc[col.idxmin() if minimize else col.idxmax()]
+        """Return the row with the best ``metric`` (NaN rows and ruined combinations never win)."""
+        ranked = rank_table(self.table, metric, minimize=minimize)
+        if not len(ranked):
+            n_ruined = int((self.table["ruined"] == 1.0).sum()) if "ruined" in self.table else 0
+            raise BacktestError(f"no combination has a finite {metric} without ruin "
+                                f"({n_ruined} of {len(self.table)} ruined)")
+        return ranked.iloc[0]
 
     def best_params(self, metric: str = "sharpe", *, minimize: bool = False) -> dict[str, Any]:
         """Return the parameters of :meth:`best` as a dict."""
@@ -61,17 +65,38 @@ class SweepResult:
         return {k: _py(self.table.at[label, k]) for k in self.param_names}
 
     def heatmap(self, x: str, y: str, metric: str = "sharpe"):
-        """Return a plotly heatmap of ``metric`` over parameters ``x`` and ``y`` (best over the rest)."""
+        """Return a plotly heatmap of ``metric`` over parameters ``x`` and ``y`` (best over the rest;
+        ruined combinations are left blank)."""
         import plotly.graph_objects as go
 
         for name in (x, y):
             if name not in self.param_names:
                 raise BacktestError(f"{name!r} is not a swept parameter: expected one of {', '.join(self.param_names)}")
-        piv = self.table.pivot_table(index=y, columns=x, values=metric, aggfunc="max")
+        table = self.table.assign(**{metric: self.table[metric].where(eligible(self.table, metric))})
+        piv = table.pivot_table(index=y, columns=x, values=metric, aggfunc="max", dropna=False)
         fig = go.Figure(go.Heatmap(z=piv.to_numpy(), x=piv.columns, y=piv.index, colorscale="Viridis",
                                    colorbar=dict(title=metric)))
         fig.update_layout(title=f"{self.strategy}: {metric}", xaxis_title=x, yaxis_title=y)
         return fig
+
+
+def eligible(table: pd.DataFrame, metric: str) -> pd.Series:
+    """Return the mask of sweep-table rows that may be selected or ranked by ``metric``: a value
+    that is not NaN, on an account that was not ruined (a ruined combination lost everything,
+    whatever its metric on the path up to the ruin says)."""
+    if metric not in table:
+        raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
+    ok = table[metric].notna()
+    if "ruined" in table:
+        ok &= table["ruined"] != 1.0
+    return ok
+
+
+def rank_table(table: pd.DataFrame, metric: str, *, minimize: bool = False) -> pd.DataFrame:
+    """Return the eligible rows of a sweep table (see :func:`eligible`), best ``metric`` first (ties
+    keep table order). What every selection and every "top" listing ranks from."""
+    ok = eligible(table, metric)
+    return table[ok].sort_values(metric, ascending=minimize, kind="stable")
 
 
 def _py(v: Any) -> Any:
@@ -144,7 +169,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     base_sp = sim_params(**opts)
     frac = size_fraction(prices, bars.index, base_sp, opts.get("vol_window", SIM_DEFAULTS["vol_window"]))
-    ann, years, bar_days = annualization(bars.index)
+    ann, years, _ = annualization(bars.index)
     n = len(combos)
     out = np.full((n, len(STAT_KEYS)), np.nan)
     if not (isinstance(n_parts, int) and 1 <= n_parts <= len(bars)):
@@ -163,8 +188,8 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         n_state = max(strat.n_state, 1)
         chunk = chunk or max(64, min(4096, n // 20 or 1))
         show = progress if progress is not None else n * len(bars) > 50_000_000
-        _run_chunks(strat, prep, n_state, spar, frac, (ann, years, bar_days), bounds, part_sums, out, chunk,
-                    show)
+        _run_chunks(strat, prep, n_state, spar, frac, (close_days(bars.index), ann, years), bounds, part_sums, out,
+                    chunk, show)
     params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
     table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
     return SweepResult(

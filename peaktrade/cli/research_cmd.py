@@ -75,7 +75,9 @@ def top_table(table, metric: str, n: int, params: list[str]) -> Table:
     t = Table(title=f"top {n} by {metric}")
     for c in cols:
         t.add_column(c, justify="right")
-    for _, row in table.sort_values(metric, ascending=False, na_position="last").head(n).iterrows():
+    from peaktrade.backtest.sweep import rank_table
+
+    for _, row in rank_table(table, metric).head(n).iterrows():  # ruined combinations are never ranked
         t.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols))
     return t
 

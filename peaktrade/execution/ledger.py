@@ -7,6 +7,7 @@ books do not drift: ``equity == initial cash + Σ trade pnl`` at every step (tes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -107,6 +108,21 @@ class Ledger:
         rest = abs(signed) - closing
         if rest > 0:  # the fill flips the position
             self._open(pos, math.copysign(rest, signed), fill, fill.fee * (1 - share))
+
+    def write_off(self) -> float:
+        """Book a ruin after the liquidating fill: cash <= 0 is set to exactly 0 and the shortfall
+        (the loss beyond the account) is written off against the last trade's pnl, which becomes a
+        ``"ruin"`` exit; ``equity == initial cash + Σ trade pnl`` still holds. Returns the shortfall
+        (as the backtest kernel's ``close_nb`` books it)."""
+        shortfall = -self.cash
+        self.cash = 0.0
+        self.realized_pnl += shortfall
+        if self.trades:
+            t = self.trades[-1]
+            pnl = t.pnl + shortfall
+            self.trades[-1] = dataclasses.replace(t, pnl=pnl, ret=pnl / (t.size * t.entry_price + t.entry_fees),
+                                                  exit_reason="ruin")
+        return shortfall
 
     def _open(self, pos: Position, signed: float, fill: OrderFill, fee: float) -> None:
         if pos.quantity == 0.0:

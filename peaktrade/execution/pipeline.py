@@ -6,7 +6,9 @@ docs/backtest.md): under ``next_open`` a signal on bar t's close is executed at 
 stops are watched intrabar from the bar's OHLC with gap-through fills at the open and the same
 stop priority; sizing and costs are the same. A paper replay therefore reproduces the backtest
 trade for trade (tested on real data), while every order passes the same safety layer that guards
-testnet and live.
+testnet and live. Ruin too is the kernel's: the position is liquidated where equity reaches zero
+(intrabar, or at the open on a gap), the shortfall is written off (``Ledger.write_off``) and the
+pipeline sends no further order (``ruined``).
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ class ExecutionPipeline:
         self._stop_from: pd.Timestamp | None = None
         self.denials: list[tuple[OrderRequest, Decision]] = []
         self.bar_index = -1
+        self.ruined = False  # equity reached zero: no further orders
 
     # -- orders ----------------------------------------------------------------------------
     def submit(self, request: OrderRequest, *, price: float, now: pd.Timestamp) -> OrderExecutionResult | None:
@@ -177,7 +180,11 @@ class ExecutionPipeline:
         side = "sell" if self._sign() > 0 else "buy"
         self.context.price, self.context.time = price, now
         res = self.submit(OrderRequest(self.symbol, side, qty, reduce_only=True, tag=tag), price=price, now=now)
-        return res is not None and res.status == OrderStatus.FILLED
+        filled = res is not None and res.status == OrderStatus.FILLED
+        if filled and self._sign() == 0 and (tag == "ruin" or self.ledger.cash <= 0.0):
+            self.ledger.write_off()
+            self.ruined, self.pending = True, None
+        return filled and not self.ruined
 
     def _open(self, sign: int, price: float, now: pd.Timestamp, frac: float, stop_from: pd.Timestamp) -> None:
         side = "buy" if sign > 0 else "sell"
@@ -227,6 +234,7 @@ class ExecutionPipeline:
     def _check_stops(self, t: pd.Timestamp, o: float, h: float, lo: float) -> None:
         pos = self.ledger.positions[self.symbol]
         entry = pos.avg_price
+        ruin = -self.ledger.cash / pos.quantity  # where equity reaches zero: an adverse stop always on
         s = self.stops
         sl = s.sl_stop if s._on(s.sl_stop) else 0.0
         tp = s.tp_stop if s._on(s.tp_stop) else 0.0
@@ -236,6 +244,8 @@ class ExecutionPipeline:
             tr_level = self._extreme * (1.0 - tr) if tr > 0 else -math.inf
             stop_level = max(sl_level, tr_level)
             reason = "stop_loss" if sl_level >= tr_level else "trailing_stop"
+            if ruin >= stop_level:
+                stop_level, reason = ruin, "ruin"
             tp_level = entry * (1.0 + tp) if tp > 0 else math.inf
             gap_stop, gap_tp = o <= stop_level, o >= tp_level
             hit_stop, hit_tp = lo <= stop_level, h >= tp_level
@@ -245,6 +255,8 @@ class ExecutionPipeline:
             tr_level = self._extreme * (1.0 + tr) if tr > 0 else math.inf
             stop_level = min(sl_level, tr_level)
             reason = "stop_loss" if sl_level <= tr_level else "trailing_stop"
+            if ruin <= stop_level:
+                stop_level, reason = ruin, "ruin"
             tp_level = entry * (1.0 - tp) if tp > 0 else -math.inf
             gap_stop, gap_tp = o >= stop_level, o <= tp_level
             hit_stop, hit_tp = h >= stop_level, lo <= tp_level
@@ -272,9 +284,10 @@ class ExecutionPipeline:
             self.move_to(target, o, time, frac=self._pending_frac, stop_from=time)
         for res in getattr(self.executor, "on_bar", lambda: [])():
             self._book(res)
-        if self.stops.active and self._sign() != 0 and self._stop_from is not None and time >= self._stop_from:
+        # the ruin level is watched like a stop even when no stop is set
+        if self._sign() != 0 and self._stop_from is not None and time >= self._stop_from:
             self._check_stops(time, o, h, lo)
-        target = self.target_for(entry, exit_)
+        target = None if self.ruined else self.target_for(entry, exit_)  # a ruined account sends no order
         if target is not None:
             if self.execution == "next_open":
                 self.pending, self._pending_frac = target, frac

@@ -425,6 +425,18 @@ def pbo_from_part_sums(part_sums: Any, part_bars: Any = None, *, metric: str = "
 # sweeps
 
 
+def _sweep_pbo(sweep_result: Any) -> float:
+    """PBO over the sweep's combinations that were not ruined (NaN when it cannot be computed)."""
+    ps = sweep_result.part_sums
+    if ps is None or ps.shape[1] % 2 != 0:
+        return math.nan
+    table = sweep_result.table
+    keep = (table["ruined"] != 1.0).to_numpy() if "ruined" in table else np.ones(ps.shape[0], dtype=bool)
+    if keep.sum() < 2:
+        return math.nan
+    return pbo_from_part_sums(np.ascontiguousarray(ps[keep]), sweep_result.part_bars).pbo
+
+
 def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "sharpe", minimize: bool = False,
                       **run_kw: Any) -> pd.Series:
     """Return the overfitting statistics of a sweep's best combination.
@@ -436,7 +448,9 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     their per-bar Sharpe variance is the variance (ddof=1) of the table's annualized ``sharpe``
     divided by the bars per year of ``bars`` (combinations without a Sharpe ratio, e.g. never
     trading, are left out of the variance). The PBO comes from the sweep's per-part sums and always
-    ranks by Sharpe ratio.
+    ranks by Sharpe ratio. Ruined combinations (equity reached zero) are never the best one and are
+    left out of the PBO's candidates (a ruined account has no returns after its ruin, which CSCV
+    would score as flat); they still count as trials.
 
     Parameters
     ----------
@@ -486,8 +500,7 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
                                      skew=mom["skew"], kurtosis=mom["kurtosis"]) if ok else math.nan,
         "psr": probabilistic_sharpe_ratio(sr, n_obs=mom["n_obs"], skew=mom["skew"],
                                           kurtosis=mom["kurtosis"]) if ok else math.nan,
-        "pbo": pbo_from_part_sums(sweep_result.part_sums, sweep_result.part_bars).pbo
-        if sweep_result.part_sums is not None and sweep_result.part_sums.shape[1] % 2 == 0 else math.nan,
+        "pbo": _sweep_pbo(sweep_result),
         "n_trials": n_trials,
         "sharpe": sr * math.sqrt(ann) if ok else math.nan,
         "sharpe_per_bar": sr,

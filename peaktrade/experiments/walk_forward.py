@@ -16,8 +16,9 @@ Windows
 
 Optimization
     ``peaktrade.backtest.sweep(strategy, train_bars, progress=progress, n_parts=n_parts, **kw)`` and
-    the best row by ``metric`` (``minimize`` for e.g. ``max_drawdown``). When no combination has a
-    finite ``metric`` (nothing traded) the fold stays flat in its test window.
+    the best row by ``metric`` (``minimize`` for e.g. ``max_drawdown``), never a combination that was
+    ruined in the train window (``SweepResult.best``). When no combination has a finite ``metric``
+    without ruin (nothing traded, or everything went bust) the fold stays flat in its test window.
 
 Test runs (no lookahead, warm indicators)
     The best parameters' signals are computed on the bars from the train window's start to the
@@ -31,7 +32,10 @@ Test runs (no lookahead, warm indicators)
 Stitching
     Fold ``i`` starts with the cash fold ``i − 1`` ended with (the first with ``init_cash``), so the
     out-of-sample equity is one chained curve; its stats come from
-    :func:`peaktrade.backtest.compute_stats` over the stitched equity, positions and trades.
+    :func:`peaktrade.backtest.compute_stats` over the stitched equity, positions and trades. An
+    out-of-sample account ruined in a fold stays at zero (flat, no orders) in every later fold; those
+    folds' test stats are NaN except ``ruined`` (1), ``n_trades``, ``total_fees`` and
+    ``final_equity`` (0).
 """
 
 from __future__ import annotations
@@ -260,9 +264,9 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
     from peaktrade.strategies.base import prices_from_bars, signal_arrays
 
     n = len(window)
-    if params is None:  # no tradable combination in the train window: stay flat
+    if params is None or cash <= 0.0:  # nothing selectable, or the account is ruined: stay flat
         idx = window.index[off:]
-        equity = pd.Series(cash, index=idx, name="equity", dtype=float)
+        equity = pd.Series(max(cash, 0.0), index=idx, name="equity", dtype=float)
         empty = trades_frame(np.empty(0, dtype=trade_dt), idx)
         return equity, pd.Series(0.0, index=idx, name="position"), empty
     resolved, stops = resolve_params(strat, params)
@@ -297,6 +301,15 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
         trades.loc[i, "exit_reason"] = "window_end"
         trades.loc[i, "is_open"] = False
     return equity, pos, trades
+
+
+def _stats_after_ruin() -> pd.Series:
+    """Test stats of a fold that starts with a ruined account: nothing traded, nothing to measure."""
+    from peaktrade.backtest import STAT_KEYS
+
+    st = pd.Series(math.nan, index=list(STAT_KEYS), name="stats")
+    st[["n_trades", "total_fees", "final_equity", "ruined"]] = [0.0, 0.0, 0.0, 1.0]
+    return st
 
 
 def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, step: Any = None,
@@ -368,8 +381,8 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         sweeps.append(sw)
         if not param_names:
             param_names = sw.param_names
-        col = sw.table[metric] if len(sw.table) else pd.Series(dtype=float)
-        if col.notna().any():
+        # a ruined combination is never selected, whatever its metric on the path up to the ruin
+        if len(sw.table) and sw.eligible(metric).any():
             best_row = sw.best(metric, minimize=minimize)
             best = _typed(strat, sw.best_params(metric, minimize=minimize))
             train_value = float(best_row[metric])
@@ -377,7 +390,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
             best, train_value = None, math.nan
         window = bars.iloc[a:d]
         equity, pos, trades = _test_segment(strat, window, c - a, best, opts, cash)
-        st = compute_stats(equity, pos, trades, init_cash=cash)
+        st = compute_stats(equity, pos, trades, init_cash=cash) if cash > 0.0 else _stats_after_ruin()
         row: dict[str, Any] = {
             "fold": fold,
             "train_start": bars.index[a], "train_end": bars.index[b - 1],

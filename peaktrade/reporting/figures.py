@@ -128,7 +128,9 @@ def sweep_figure(sweep: Any, xy: tuple[str, ...], metric: str):
         fig = sweep.heatmap(xy[0], xy[1], metric)
     else:
         x = xy[0]
-        s = sweep.table.groupby(x)[metric].max().sort_index()
+        from peaktrade.backtest.sweep import eligible
+
+        s = sweep.table[metric].where(eligible(sweep.table, metric)).groupby(sweep.table[x]).max().sort_index()
         fig = go.Figure(go.Scatter(x=s.index, y=s.to_numpy(), mode="lines+markers", name=metric))
         fig.update_layout(title=f"{sweep.strategy}: {metric}", xaxis_title=x, yaxis_title=metric)
     fig.update_layout(height=520, margin=dict(l=60, r=20, t=60, b=50))

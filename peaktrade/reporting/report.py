@@ -104,7 +104,10 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
     table = sweep.table
     if metric not in table:
         raise PeakTradeError(f"sweep_metric={metric!r} is invalid: expected a column of the sweep table")
+    from peaktrade.backtest.sweep import rank_table
+
     n_finite = int(table[metric].notna().sum())
+    ranked = rank_table(table, metric)
     info = {
         "strategy": sweep.strategy,
         "combinations": len(table),
@@ -112,6 +115,7 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
         "bars": getattr(sweep, "n_bars", None),
         "elapsed (s)": round(float(getattr(sweep, "elapsed", 0.0)), 3),
         f"combinations with a finite {metric}": n_finite,
+        "ruined combinations (never ranked)": int((table["ruined"] == 1.0).sum()) if "ruined" in table else 0,
     }
     grid = {k: _grid_text(v) for k, v in sweep.grid.items()}
     parts = [f'<div class="grid">{h.kv_table(info, title="sweep")}{h.kv_table(grid, title="grid")}']
@@ -121,12 +125,12 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
     if xy and n_finite:
         parts.append(f"<h3>{h.esc(metric)} over {h.esc(' × '.join(xy))}</h3>")
         parts.append(figs.html(f.sweep_figure(sweep, xy, metric), "sweep-params"))
-    if n_finite:
-        top = table.sort_values(metric, ascending=False, na_position="last").head(SWEEP_TOP_ROWS)
+    if len(ranked):
+        top = ranked.head(SWEEP_TOP_ROWS)
         parts.append(f"<h3>top {len(top)} by {h.esc(metric)}</h3>")
         parts.append(h.frame_table(top, css_id="sweep-top-table"))
     else:
-        parts.append(f'<p class="note">no combination has a finite {h.esc(metric)}</p>')
+        parts.append(f'<p class="note">no combination has a finite {h.esc(metric)} without ruin</p>')
     return "".join(parts)
 
 

@@ -251,8 +251,10 @@ def log_sweep(
         if options is not None:
             params.update({f"sim.{k}": _py(v) for k, v in opts.items()})
         params.update({"metric": metric, "top_n": n_top})
+        from peaktrade.backtest.sweep import rank_table
+
         finite = table[metric].notna() & np.isfinite(pd.to_numeric(table[metric], errors="coerce"))
-        ranked = table[finite].sort_values(metric, ascending=False, kind="stable")
+        ranked = rank_table(table[finite], metric)  # ruined combinations are never the best nor a top child
         if len(ranked):
             best_id = ranked.index[0]
             params.update({f"best.{k}": _py(table.at[best_id, k]) for k in names})

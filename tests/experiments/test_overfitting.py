@@ -7,7 +7,7 @@ from itertools import product
 
 import numpy as np
 import pytest
-from experiment_helpers import random_walk_bars
+from experiment_helpers import random_walk_bars, squeeze_bars
 
 from peaktrade.backtest import run, sweep
 from peaktrade.errors import BacktestError
@@ -259,3 +259,19 @@ def test_sweep_overfitting_when_bars_differ_from_the_sweep_then_error():
     sw = sweep("ma_crossover", bars, progress=False, fast=[5, 10], slow=[40])
     with pytest.raises(BacktestError, match="999 rows but the sweep ran on 1000"):
         sweep_overfitting(sw, bars.iloc[1:])
+
+
+def test_sweep_overfitting_never_picks_ruined_combination_when_its_metric_is_best():
+    bars = squeeze_bars(800, seed=1, every=400)
+    sw = sweep("ma_crossover", bars, progress=False, fees=0.001, direction="both", fast=[3, 5, 8, 13],
+               slow=[20, 40, 80])
+    t = sw.table
+    assert 0 < int(t["ruined"].sum()) < len(t)
+    assert t.loc[t["worst_trade"].idxmin(), "ruined"] == 1.0  # a naive argmin would pick a ruined one
+    out = sweep_overfitting(sw, bars, metric="worst_trade", minimize=True)
+    row = t[(t["fast"] == out["fast"]) & (t["slow"] == out["slow"])].iloc[0]
+    assert row["ruined"] == 0.0
+    assert row["worst_trade"] == t.loc[t["ruined"] == 0.0, "worst_trade"].min()
+    keep = (t["ruined"] == 0.0).to_numpy()
+    assert out["pbo"] == pbo_from_part_sums(sw.part_sums[keep], sw.part_bars).pbo
+    assert out["n_trials"] == len(t)  # ruined combinations were still tried

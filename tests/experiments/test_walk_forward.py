@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from experiment_helpers import random_walk_bars
+from experiment_helpers import random_walk_bars, squeeze_bars
 
 from peaktrade.backtest import STAT_KEYS, sweep
 from peaktrade.errors import BacktestError
@@ -205,3 +205,41 @@ def test_test_segment_when_trading_from_the_first_bar_then_equals_run(bars):
     pd.testing.assert_series_equal(pos.iloc[:last], ref.positions.iloc[:last], check_names=False)
     assert len(trades) == len(ref.trades)
     assert np.allclose(trades["pnl"].iloc[:-1], ref.trades["pnl"].iloc[:-1])
+
+
+def test_walk_forward_never_selects_ruined_combination_when_its_train_metric_is_best():
+    # minimizing worst_trade would pick a ruined combination first (its worst trade is -100 %)
+    b = squeeze_bars(1200, seed=1)
+    wf = walk_forward("ma_crossover", b, train=400, test=200, metric="worst_trade", minimize=True,
+                      direction="both", fees=0.001, fast=[3, 5, 8, 13], slow=[20, 40, 80])
+    assert any(sw.table["ruined"].sum() > 0 for sw in wf.sweeps)
+    for sw, (_, fold) in zip(wf.sweeps, wf.folds.iterrows()):
+        t = sw.table
+        if (t["ruined"] == 1.0).all():  # nothing to select: the fold stays flat
+            assert np.isnan(fold["fast"]) and fold["test_n_trades"] == 0
+            continue
+        row = t[(t["fast"] == fold["fast"]) & (t["slow"] == fold["slow"])].iloc[0]
+        assert row["ruined"] == 0.0
+        assert fold["train_worst_trade"] == t.loc[t["ruined"] == 0.0, "worst_trade"].min()
+
+
+@pytest.mark.realdata
+def test_walk_forward_when_real_btc_4h_bollinger_both_then_ruined_account_stays_at_zero(shared_data):
+    from peaktrade.data import read_kraken_ohlcvt
+    from peaktrade.data.resample import resample_bars
+
+    b4 = resample_bars(read_kraken_ohlcvt(shared_data / "XBTUSD_60.csv.gz", symbol="BTC/USD", timeframe="1h"), "4h")
+    wf = walk_forward("bollinger_reversion", b4, train=4000, test=2000, fees=0.001, direction="both",
+                      window=[10, 20, 30, 40, 50, 60, 80, 100], k=[1.0, 1.5, 2.0, 2.5, 3.0])
+    f = wf.folds
+    for sw, (_, fold) in zip(wf.sweeps, f.iterrows()):
+        if not np.isnan(fold["window"]):
+            t = sw.table
+            assert t[(t["window"] == fold["window"]) & (t["k"] == fold["k"])]["ruined"].iloc[0] == 0.0
+    assert (wf.oos_equity >= 0.0).all()
+    first = int(np.flatnonzero(f["test_ruined"].to_numpy() == 1.0)[0])  # out of sample, a short still blows up
+    later = f.iloc[first + 1:]
+    assert len(later) and (later["test_n_trades"] == 0).all() and (later["test_final_equity"] == 0).all()
+    assert wf.oos_equity.loc[f["test_start"].iloc[first + 1]:].eq(0.0).all()
+    s = wf.stats()
+    assert s["ruined"] == 1.0 and s["total_return"] == -1.0 and s["sharpe"] <= 0.0

@@ -55,3 +55,43 @@ def test_paper_replay_matches_backtest_when_directions_and_sizing_vary(btc, kw):
     bars = btc.iloc[-15_000:]
     args = dict(fees=0.001, slippage=0.0002, fast=10, slow=60, **kw)
     assert_parity(run("ma_crossover", bars, **args), paper_replay("ma_crossover", bars, **args))
+
+
+def _squeeze(n=600, seed=4):
+    """Slides that turn a crossover short, then squeezes that ruin the short (intrabar and on gaps)."""
+    rng = np.random.default_rng(seed)
+    r = rng.normal(0, 0.01, n)
+    r[200:260] -= 0.004
+    r[262] += 1.2
+    close = 100.0 * np.exp(np.cumsum(r))
+    open_ = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.003, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.003, n)))
+    idx = pd.date_range("2022-01-01", periods=n, freq="1h", tz="UTC", name="time")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1.0}, index=idx)
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+@pytest.mark.parametrize("kw", [dict(), dict(sl_stop=0.999, tp_stop=0.5), dict(size=6_000.0, size_type="value")])
+def test_paper_replay_ruins_like_backtest_when_short_squeezed(execution, kw):
+    args = dict(fees=0.001, slippage=0.0005, fixed_fees=0.1, direction="both", execution=execution, fast=5,
+                slow=40, **kw)
+    bars = _squeeze()
+    bt, pr = run("ma_crossover", bars, **args), paper_replay("ma_crossover", bars, **args)
+    assert bt.stats()["ruined"] == 1.0 and bt.trades["exit_reason"].iloc[-1] == "ruin"
+    assert_parity(bt, pr)
+    assert pr.stats()["ruined"] == 1.0 and pr.equity.iloc[-1] == 0.0
+    pd.testing.assert_series_equal(pr.stats(), bt.stats(), rtol=1e-9)
+
+
+@pytest.mark.realdata
+def test_paper_replay_ruins_like_backtest_when_real_btc_4h_bollinger_both(btc):
+    from peaktrade.data.resample import resample_bars
+
+    b4 = resample_bars(btc, "4h")
+    args = dict(fees=0.001, direction="both")
+    bt, pr = run("bollinger_reversion", b4, **args), paper_replay("bollinger_reversion", b4, **args)
+    s = bt.stats()
+    assert s["ruined"] == 1.0 and s["total_return"] == -1.0 and s["sharpe"] <= 0.0
+    assert (bt.equity >= 0.0).all()
+    assert_parity(bt, pr)

@@ -204,3 +204,17 @@ def test_report_cli_when_target_is_bad_then_one_line_error(tmp_path, cli, cfg, w
     out = cli("report", target.format(tmp=tmp_path))
     assert out.exit_code == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_build_report_when_a_ruined_combination_has_the_top_metric_then_it_is_not_ranked(tmp_path, rsweep):
+    import dataclasses
+
+    table = rsweep.table.copy()
+    table.loc[0, ["sharpe", "ruined", "ruin_time"]] = [98765.0, 1.0, 3.0]  # a pre-ruin path can look great
+    sw = dataclasses.replace(rsweep, table=table)
+    html = build_report(title="sw", path=tmp_path / "sw.html", sweep=sw).read_text(encoding="utf-8")
+    top = html[html.index('id="sweep-top-table"'):]
+    top = top[:top.index("</table>")]
+    assert "98,765" not in top and "98765" not in top
+    assert top.count("<tr>") == 1 + len(table) - 1  # header + every combination but the ruined one
+    assert "ruined combinations (never ranked)" in html
