@@ -27,7 +27,7 @@ def _say(text: str) -> None:
 def _switch(cfg):
     from peaktrade.safety import DecisionLog, KillSwitch
 
-    state_dir = cfg.resolve_path(cfg.safety.state_dir)
+    state_dir = cfg.state_dir
     log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
     return KillSwitch(state_dir, None, log=log), state_dir
 
@@ -86,7 +86,7 @@ def kill_status(ctx: typer.Context) -> None:
 def _gates(cfg, confirm: Optional[str], log=None):
     from peaktrade.safety import KillSwitch, current_readiness_probe, live_gates
 
-    ks = KillSwitch(cfg.resolve_path(cfg.safety.state_dir), "live")
+    ks = KillSwitch(cfg.state_dir, "live")
     return live_gates(cfg, confirm=confirm, readiness=current_readiness_probe(), kill_switch=ks, log=log)
 
 
@@ -128,7 +128,7 @@ def run(
     )
 
     cfg = load_cfg(ctx.obj)
-    state_dir = cfg.resolve_path(cfg.safety.state_dir)
+    state_dir = cfg.state_dir
     log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
     auth = assert_live_allowed(cfg, confirm=confirm, readiness=current_readiness_probe(),
                                kill_switch=KillSwitch(state_dir, "live"), log=log)

@@ -110,7 +110,7 @@ class RiskLimits:
                     log: DecisionLog | None = None, clock: Clock | None = None) -> RiskLimits:
         """Return limits from ``config`` ([risk]); testnet/live persist the start-of-day equity in state_dir."""
         env = TradingEnvironment.parse(environment)
-        state_dir = config.resolve_path(config.safety.state_dir)
+        state_dir = config.state_dir
         daily = None if env.simulated else state_dir / f"daily_loss.{env.value}.json"
         return cls(config.risk, environment=env, kill_switch=kill_switch, log=log, daily_state_path=daily,
                    clock=clock)
