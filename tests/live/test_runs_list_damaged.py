@@ -41,3 +41,12 @@ def test_read_meta_when_not_an_object_then_clear_error_naming_the_file(tmp_path)
     (tmp_path / "meta.json").write_text("[]")
     with pytest.raises(RunLogError, match="meta.json is not a JSON object \\(it holds a list\\)"):
         read_meta(tmp_path)
+
+
+def test_runs_show_when_meta_not_an_object_then_one_line_error_exit_2(cfg, cli):
+    run = cfg.runs_dir / "20260101-000000-paper-ma_crossover-abcdef"
+    run.mkdir(parents=True)
+    (run / "meta.json").write_text("[]")
+    r = cli("runs", "show", run.name)
+    assert r.exit_code == 2 and "not a JSON object" in r.stderr and r.stderr.count("\n") == 1
+    assert "Traceback" not in r.stderr
