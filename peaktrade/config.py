@@ -17,6 +17,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -29,6 +30,37 @@ ENV_PREFIX = "PEAKTRADE__"
 #: Environment variables read as secrets (also from ``.env``), mapped to ``Secrets`` fields.
 SECRET_VARS = {"KRAKEN_API_KEY": "kraken_api_key", "KRAKEN_API_SECRET": "kraken_api_secret"}
 MASK = "***"
+#: Environment variable naming the per-user safety state directory when ``[safety] state_dir`` is unset.
+STATE_DIR_VAR = "PEAKTRADE_STATE_DIR"
+
+
+def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Return the per-user safety state directory: ``$PEAKTRADE_STATE_DIR``, else
+    ``$XDG_STATE_HOME/peaktrade``, else ``~/.local/state/peaktrade`` — never relative to the working directory.
+    """
+    env = os.environ if env is None else env
+    if env.get(STATE_DIR_VAR):
+        p = Path(env[STATE_DIR_VAR]).expanduser()
+        if not p.is_absolute():
+            raise ConfigError(f"{STATE_DIR_VAR}={env[STATE_DIR_VAR]!r} is invalid: expected an absolute path "
+                              "(safety state must not depend on the working directory)")
+        return p
+    xdg = env.get("XDG_STATE_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec: a relative value is ignored
+        return Path(xdg) / "peaktrade"
+    home = env.get("HOME") or str(Path.home())
+    return Path(home).expanduser() / ".local" / "state" / "peaktrade"
+
+
+def _absolute_or_none(v: Path | None, what: str) -> Path | None:
+    if v is None:
+        return None
+    p = Path(v).expanduser()
+    if not p.is_absolute():
+        raise ValueError(f"{what} must be an absolute path (or ~/...), not relative: safety state is one directory "
+                         "per user, shared by every process whatever its working directory; leave it unset for "
+                         f"the default (${STATE_DIR_VAR}, $XDG_STATE_HOME/peaktrade or ~/.local/state/peaktrade)")
+    return p
 
 
 class _Section(BaseModel):
@@ -142,8 +174,9 @@ class RiskConfig(_Section):
 class SafetyConfig(_Section):
     """Safety layer: persisted state (kill switch), audit trail and endpoint allow-lists."""
 
-    #: Kill-switch state files and the audit trail (relative to the project root).
-    state_dir: Path = Path("runs/state")
+    #: Kill switch, audit trail, daily P&L and testnet budgets: one directory per user, absolute. Unset:
+    #: ``$PEAKTRADE_STATE_DIR``, else ``$XDG_STATE_HOME/peaktrade``, else ``~/.local/state/peaktrade``.
+    state_dir: Path | None = None
     #: Append every safety decision (allow and deny) to ``<state_dir>/audit.jsonl``.
     audit: bool = True
     #: Hosts a testnet session may reach (exact host names).
@@ -155,6 +188,11 @@ class SafetyConfig(_Section):
     @classmethod
     def _testnet_hosts_not_live(cls, v: list[str]) -> list[str]:
         return _no_live_hosts("safety.testnet_hosts", v)
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir_absolute(cls, v: Path | None) -> Path | None:
+        return _absolute_or_none(v, "state_dir")
 
 
 TESTNET_MODES = ("kraken-validate", "kraken-sim")
@@ -200,8 +238,8 @@ class TestnetConfig(_Section):
     max_run_seconds: float = Field(4 * 3600.0, gt=0)
     #: Symbols a testnet run may trade.
     symbols: list[str] = ["BTC/USD", "ETH/USD"]
-    #: SQLite file holding budget usage (relative to the project root).
-    budget_db: Path = Path("runs/state/testnet_budget.sqlite")
+    #: SQLite file holding budget usage (absolute); unset: ``<[safety] state_dir>/testnet_budget.sqlite``.
+    budget_db: Path | None = None
     #: Starting cash of a testnet run's ledger (quote currency).
     init_cash: float = Field(1000.0, gt=0)
     profiles: dict[str, TestnetProfileConfig] = {
@@ -223,6 +261,12 @@ class TestnetConfig(_Section):
         if why is not None:
             raise _unsafe("testnet.sim_url", self.sim_url, why)
         return self
+
+
+    @field_validator("budget_db")
+    @classmethod
+    def _budget_db_absolute(cls, v: Path | None) -> Path | None:
+        return _absolute_or_none(v, "budget_db")
 
 
 class Secrets(_Section):
@@ -273,6 +317,17 @@ class Config(_Section):
     def data_dir(self) -> Path:
         """Return the absolute data directory."""
         return self.resolve_path(self.data.dir)
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the per-user safety state directory (``[safety] state_dir``, else :func:`default_state_dir`)."""
+        return self.safety.state_dir if self.safety.state_dir is not None else default_state_dir()
+
+    @property
+    def budget_db_path(self) -> Path:
+        """Return the testnet budget database (``[testnet] budget_db``, else in :attr:`state_dir`)."""
+        return self.testnet.budget_db if self.testnet.budget_db is not None else \
+            self.state_dir / "testnet_budget.sqlite"
 
     @property
     def runs_dir(self) -> Path:

@@ -45,6 +45,19 @@ def write_toml(path: Path, data: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def isolated_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give every test its own safety state directory (kill switch, audit, daily P&L, testnet budgets).
+
+    The real per-user state (``~/.local/state/peaktrade``) is never touched by the suite: a config that
+    leaves ``[safety] state_dir`` unset resolves to this temporary directory, in this process and in
+    every process the test starts.
+    """
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("PEAKTRADE_STATE_DIR", str(state))
+    return state
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Remove peaktrade overrides and exchange secrets from the environment."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import subprocess
 from typing import Optional
@@ -32,7 +33,9 @@ def ui(
     if dry_run:
         return
     artifact_root(cfg).mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(cmd)
+    from peaktrade._telemetry import TELEMETRY_OFF
+
+    proc = subprocess.Popen(cmd, env={**os.environ, **TELEMETRY_OFF})  # the UI server never phones home
     try:
         code = proc.wait()
     except KeyboardInterrupt:

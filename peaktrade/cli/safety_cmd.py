@@ -27,7 +27,7 @@ def _say(text: str) -> None:
 def _switch(cfg):
     from peaktrade.safety import DecisionLog, KillSwitch
 
-    state_dir = cfg.resolve_path(cfg.safety.state_dir)
+    state_dir = cfg.state_dir
     log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
     return KillSwitch(state_dir, None, log=log), state_dir
 
@@ -120,7 +120,7 @@ def run(
     from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks
 
     cfg = load_cfg(ctx.obj)
-    state_dir = cfg.resolve_path(cfg.safety.state_dir)
+    state_dir = cfg.state_dir
     log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
     auth = assert_live_allowed(cfg, confirm=confirm, log=log)
     build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)

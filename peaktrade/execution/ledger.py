@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from peaktrade.orders.model import OrderFill
+from peaktrade.errors import PeakTradeError
+from peaktrade.orders.model import OrderFill, check_notional
+
+
+class LedgerError(PeakTradeError, ValueError):
+    """A fill cannot be booked (the message names what was wrong); nothing was booked."""
 
 
 @dataclass
@@ -90,8 +95,20 @@ class Ledger:
         return sum(abs(p.quantity) * marks[s] for s, p in self.positions.items() if p.quantity)
 
     def apply(self, fill: OrderFill) -> None:
-        """Book one fill: cash, fees, position, and a trade record when a round trip completes."""
+        """Book one fill: cash, fees, position, and a trade record when a round trip completes.
+
+        A fill with a non-finite or absurd quantity, price or fee raises :class:`LedgerError` before
+        anything is booked, so the books never hold NaN or infinity.
+        """
         q = fill.quantity
+        for name, v in (("quantity", q), ("price", fill.price), ("fee", fill.fee)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or \
+                    (name != "fee" and v <= 0):  # a fee may be negative (a maker rebate), never NaN
+                raise LedgerError(f"fill {fill.client_order_id}: {name} {v!r} cannot be booked: expected a finite "
+                                  f"number{'' if name == 'fee' else ' > 0'} (nothing was booked)")
+        absurd = check_notional(q, fill.price, what="fill") or check_notional(1.0, fill.fee, what="fill fee")
+        if absurd is not None:
+            raise LedgerError(f"fill {fill.client_order_id}: {absurd} (nothing was booked)")
         if fill.side == "buy":
             self.cash -= q * fill.price + fill.fee
         else:

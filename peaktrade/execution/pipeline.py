@@ -21,8 +21,15 @@ from typing import Any, Protocol
 import pandas as pd
 
 from peaktrade.execution.ledger import Ledger
-from peaktrade.orders.model import OrderExecutionResult, OrderExecutor, OrderFill, OrderRequest, OrderStatus
-from peaktrade.orders.paper import PaperMarketContext
+from peaktrade.orders.model import (
+    OrderExecutionResult,
+    OrderExecutor,
+    OrderFill,
+    OrderRequest,
+    OrderStatus,
+    check_notional,
+)
+from peaktrade.orders.paper import PaperMarketContext, executable_price
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,12 @@ class Decision:
 
 
 class OrderCheck(Protocol):
-    """A pre-trade check (SafetyGuard, RiskLimits). A check that cannot decide must deny."""
+    """A pre-trade check (SafetyGuard, RiskLimits). A check that cannot decide must deny.
+
+    ``price`` is the order's *executable* price (:meth:`ExecutionPipeline.executable_price`): the most
+    one unit can cost or be worth when it fills, slippage bound and fees included, so that
+    ``quantity × price`` bounds the fill's notional. NaN when it is unknown.
+    """
 
     def check(self, request: OrderRequest, *, ledger: Ledger, price: float, now: pd.Timestamp) -> Decision:
         ...
@@ -143,17 +155,69 @@ class ExecutionPipeline:
         self.ruined = False  # equity reached zero: no further orders
 
     # -- orders ----------------------------------------------------------------------------
+    def market_price(self, side: str, fallback: float) -> float:
+        """Return the price an order of ``side`` trades against now, as the executor sees it (ask/bid).
+
+        Executors without a quote (or failing to give one) fall back to ``fallback``, the bar's price.
+        """
+        fn = getattr(self.executor, "market_price", None)
+        if fn is None:
+            return fallback
+        try:
+            m = float(fn(self.symbol, side))
+        except Exception:  # noqa: BLE001 — sizing falls back; the executable price decides (fail closed)
+            return fallback
+        return m if m > 0 and math.isfinite(m) else fallback
+
+    def executable_price(self, request: OrderRequest, price: float) -> float:
+        """Return the price ``request`` is checked at: the most one unit can cost or be worth when it fills.
+
+        The executor's own quote when it has one (``executable_price``: its ask/bid plus its slippage
+        bound, fees included, e.g. today's venue price for a catch-up order of a bar hours old); else
+        ``price`` with this pipeline's cost model. NaN when the executor cannot quote.
+        """
+        fn = getattr(self.executor, "executable_price", None)
+        if fn is None:
+            s = self.sizing
+            return executable_price(request, price, slippage=s.slippage, fees=s.fees, fixed_fees=s.fixed_fees)
+        try:
+            return float(fn(request))
+        except Exception:  # noqa: BLE001 — unknown: denied below unless it is an exit
+            return math.nan
+
+    def _deny(self, request: OrderRequest, decision: Decision) -> None:
+        self.denials.append((request, decision))
+        for h in self.hooks.on_denial:
+            h(request, decision)
+
     def submit(self, request: OrderRequest, *, price: float, now: pd.Timestamp) -> OrderExecutionResult | None:
-        """Run ``request`` through every check, then the executor; book its fills. None if denied."""
+        """Run ``request`` through every check at its executable price, then the executor; book its fills.
+
+        Returns None if denied. Every check sees the executable price (:meth:`executable_price`), never
+        the bar's price: limits and budgets hold for the price the order actually fills at.
+        """
+        px = self.executable_price(request, price)
+        if not (px > 0 and math.isfinite(px)):
+            if not request.reduce_only:
+                self._deny(request, Decision(False, "executable_price",
+                                             f"executable_price: no executable price for {request.side} "
+                                             f"{request.symbol} ({px!r}): the order cannot be checked (fail closed)"))
+                return None
+            # an exit must not be trapped by a missing quote: check it at the bar's price (the guard
+            # still denies a reduce-only order that would not reduce)
+            s = self.sizing
+            px = executable_price(request, price, slippage=s.slippage, fees=s.fees, fixed_fees=s.fixed_fees)
+        absurd = check_notional(request.quantity, px)
+        if absurd is not None:
+            self._deny(request, Decision(False, "order_size", absurd))
+            return None
         for check in self.checks:
             try:
-                decision = check.check(request, ledger=self.ledger, price=price, now=now)
+                decision = check.check(request, ledger=self.ledger, price=px, now=now)
             except Exception as e:  # noqa: BLE001 — a check that cannot decide denies (fail closed)
                 decision = Decision(False, type(check).__name__, f"check failed: {type(e).__name__}: {e}")
             if not decision.allowed:
-                self.denials.append((request, decision))
-                for h in self.hooks.on_denial:
-                    h(request, decision)
+                self._deny(request, decision)
                 return None
         for h in self.hooks.before_order:
             h(request)
@@ -188,10 +252,11 @@ class ExecutionPipeline:
 
     def _open(self, sign: int, price: float, now: pd.Timestamp, frac: float, stop_from: pd.Timestamp) -> None:
         side = "buy" if sign > 0 else "sell"
-        qty = self.sizing.quantity(self.ledger.cash, price, side, frac)
+        self.context.price, self.context.time = price, now
+        # size at the price the order trades against now (a catch-up bar's price may be hours old)
+        qty = self.sizing.quantity(self.ledger.cash, self.market_price(side, price), side, frac)
         if qty <= 0:
             return
-        self.context.price, self.context.time = price, now
         res = self.submit(OrderRequest(self.symbol, side, qty, tag="entry"), price=price, now=now)
         if res is not None and res.fills:
             self._extreme = res.average_price

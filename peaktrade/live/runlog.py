@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import socket
 import warnings
@@ -488,11 +489,16 @@ def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Return a run's ``meta.json``."""
     path = Path(run_dir) / META_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunLogError(f"no run metadata at {path}") from None
     except (ValueError, UnicodeDecodeError) as e:
         raise RunLogError(f"{path} is not valid JSON: {e}") from None
+    except OSError as e:
+        raise RunLogError(f"{path} cannot be read: {e.strerror or e}") from None
+    if not isinstance(meta, dict):
+        raise RunLogError(f"{path} is not a JSON object (it holds a {type(meta).__name__})")
+    return meta
 
 
 def count_events(run_dir: str | os.PathLike[str]) -> int:
@@ -558,7 +564,8 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
     """Return the :class:`RunInfo` of one run directory (effective status, event count, equity)."""
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
-    summary = meta.get("summary") or {}
+    summary = meta.get("summary")
+    summary = summary if isinstance(summary, dict) else {}
     equity = summary.get("final_equity")
     if equity is None:
         ev = last_event(run_dir, "equity")
@@ -567,19 +574,37 @@ def run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
                    float(equity) if isinstance(equity, (int, float)) else None)
 
 
+#: Status of a run directory whose ``meta.json`` is missing, unreadable or not a JSON object.
+DAMAGED = "damaged"
+_RUN_ID = re.compile(r"^\d{8}-\d{6}-")
+
+
+def _looks_like_run(d: Path) -> bool:
+    """A directory is a run when it holds a run file or is named like a run id (never e.g. ``notebooks``)."""
+    return (d / META_FILE).exists() or (d / EVENTS_FILE).exists() or bool(_RUN_ID.match(d.name))
+
+
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[RunInfo]:
-    """Return the runs under ``runs_dir``, newest first; unreadable ones get status ``invalid``."""
+    """Return the runs under ``runs_dir``, newest first.
+
+    A run whose ``meta.json`` is missing, unreadable or not a JSON object is listed with status
+    ``damaged`` (its ``meta`` holds only ``error``), never hidden and never a crash of the listing.
+    """
     root = Path(runs_dir)
     if not root.is_dir():
         return []
     out = []
     for d in root.iterdir():
-        if not d.is_dir() or not (d / META_FILE).exists():
+        if not d.is_dir() or not _looks_like_run(d):
             continue
         try:
             out.append(run_info(d))
-        except RunLogError as e:
-            out.append(RunInfo(d.name, d, {"error": str(e)}, "invalid", count_events(d), None))
+        except (RunLogError, OSError) as e:
+            try:
+                n = count_events(d)
+            except OSError:
+                n = 0
+            out.append(RunInfo(d.name, d, {"error": str(e)}, DAMAGED, n, None))
     out.sort(key=lambda r: (str(r.meta.get("started_at") or ""), r.run_id), reverse=True)
     return out
 

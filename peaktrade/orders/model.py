@@ -35,6 +35,26 @@ OrderType = Literal["market", "limit"]
 TimeInForce = Literal["GTC", "IOC", "FOK"]
 
 
+#: The largest notional (quantity × price, quote currency) an order or fill may have. Beyond it float64 books
+#: no longer hold cents exactly (2**53 cents ≈ 9e13); a larger size is a bug or an attack, never a trade.
+MAX_NOTIONAL = 1e13
+
+
+def check_notional(quantity: float, price: float, *, what: str = "order") -> str | None:
+    """Return why ``quantity`` × ``price`` cannot be booked (not finite, or > :data:`MAX_NOTIONAL`), else None."""
+    try:
+        notional = float(quantity) * float(price)
+    except (TypeError, ValueError, OverflowError):
+        return f"{what} size: quantity {quantity!r} × price {price!r} is not a number"
+    if not math.isfinite(notional):
+        return (f"{what} size: quantity {quantity!r} × price {price!r} = {notional!r} is not a finite notional; "
+                f"expected at most {MAX_NOTIONAL:,.0f}")
+    if abs(notional) > MAX_NOTIONAL:
+        return (f"{what} size: notional {notional:,.2f} (quantity {quantity!r} × price {price!r}) is absurd: "
+                f"expected at most {MAX_NOTIONAL:,.0f}")
+    return None
+
+
 def new_client_order_id() -> str:
     """Return a fresh unique client order id."""
     return "pt-" + uuid.uuid4().hex[:24]
@@ -161,3 +181,8 @@ class OrderExecutor(Protocol):
     def open_orders(self) -> list[OrderRequest]:
         """Return the resting orders."""
         ...
+
+    # Optional (the pipeline uses them when present; see ExecutionPipeline.executable_price):
+    #   market_price(symbol, side) -> float   the price an order of ``side`` trades against now (ask/bid)
+    #   executable_price(request) -> float    the most one unit of ``request`` can cost or be worth when it
+    #                                         fills: market price plus the slippage bound, plus fees per unit

@@ -9,12 +9,39 @@ are the market time of the context, never the wall clock.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from peaktrade.errors import bad_value
-from peaktrade.orders.model import OrderError, OrderExecutionResult, OrderFill, OrderRequest, OrderStatus
+from peaktrade.orders.model import (
+    OrderError,
+    OrderExecutionResult,
+    OrderFill,
+    OrderRequest,
+    OrderStatus,
+    check_notional,
+)
+
+
+def executable_price(request: OrderRequest, market: float, *, slippage: float, fees: float,
+                     fixed_fees: float) -> float:
+    """Return the most one unit of ``request`` can cost or be worth when it fills against ``market``.
+
+    The fill-price bound is the market price (ask for a buy, bid for a sell) moved up by the slippage
+    bound (a buy pays up to it; a sell's notional is bounded by it), a limit order's limit when that is
+    higher, plus the fees of the whole order spread per unit. ``quantity × executable_price`` is then an
+    upper bound of the fill's notional and its fees: what risk limits and budgets must be checked at.
+    NaN when the market price is unknown (the checks then deny).
+    """
+    market = float(market)
+    if not market > 0 or not math.isfinite(market):
+        return math.nan
+    bound = market * (1.0 + slippage)
+    if request.type == "limit" and request.limit_price is not None:
+        bound = max(bound, float(request.limit_price))
+    return bound * (1.0 + fees) + fixed_fees / request.quantity
 
 
 @dataclass
@@ -74,6 +101,15 @@ class PaperExecutor:
     def fee(self, notional: float) -> float:
         return notional * self.fees + self.fixed_fees
 
+    def market_price(self, symbol: str, side: str) -> float:
+        """Return the price a market order trades against now: the context's price (one price, no spread)."""
+        return float(self.context.price) if symbol == self.context.symbol else math.nan
+
+    def executable_price(self, request: OrderRequest) -> float:
+        """Return the most one unit of ``request`` can cost or be worth (see :func:`executable_price`)."""
+        return executable_price(request, self.market_price(request.symbol, request.side), slippage=self.slippage,
+                                fees=self.fees, fixed_fees=self.fixed_fees)
+
     def _fill(self, req: OrderRequest, qty: float, price: float) -> OrderFill:
         return OrderFill(req.client_order_id, req.symbol, req.side, qty, price, self.fee(qty * price),
                          self.context.time, req.tag)
@@ -89,6 +125,9 @@ class PaperExecutor:
         price = self.context.price
         if not price > 0:
             return OrderExecutionResult(request, OrderStatus.REJECTED, reason="no market price yet")
+        absurd = check_notional(request.quantity, self.executable_price(request))
+        if absurd is not None:  # rejected before anything is booked: the books stay finite
+            return OrderExecutionResult(request, OrderStatus.REJECTED, reason=absurd)
         self._seen.add(request.client_order_id)
         if request.type == "market":
             fill = self._fill(request, request.quantity, self.fill_price(request.side, price))
@@ -145,4 +184,4 @@ class PaperExecutor:
         return out
 
 
-__all__ = ["PaperExecutor", "PaperMarketContext"]
+__all__ = ["PaperExecutor", "PaperMarketContext", "executable_price"]

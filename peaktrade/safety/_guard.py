@@ -105,7 +105,7 @@ class SafetyGuard:
                     authorization: LiveAuthorization | None = None, clock: Clock | None = None) -> SafetyGuard:
         """Return a guard configured from ``config`` ([safety], [live]) with the persisted kill switch."""
         env = TradingEnvironment.parse(environment)
-        state_dir = config.resolve_path(config.safety.state_dir)
+        state_dir = config.state_dir
         if log is None:
             log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
         if kill_switch is None:

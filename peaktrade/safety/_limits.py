@@ -21,9 +21,15 @@ orders-per-minute window. The trading *state* (kill switch) is the SafetyGuard's
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import math
+import os
+import uuid
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +73,80 @@ def _finite_pos(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed): one process at a time in the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class DailyPnLBook:
+    """Today's P&L (realized + unrealized) of every session of one (environment, account), shared on disk.
+
+    One JSON file per (environment, account) in the state directory holds the UTC day and, per
+    session, its P&L since its start-of-day equity and that equity. Every update is a locked
+    read-modify-write (``flock`` + atomic replace), so sessions in concurrent processes add up instead
+    of overwriting each other. A file of an earlier day is started over; an unreadable file raises
+    ``ValueError`` (the limits then deny exposure-increasing orders: fail closed).
+    """
+
+    def __init__(self, path: Path, *, environment: str, account: str, session: str | None = None) -> None:
+        self.path = Path(path)
+        self.environment = environment
+        self.account = account
+        self.session = session or uuid.uuid4().hex
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{type(e).__name__}: {e}") from None
+        sessions = data.get("sessions") if isinstance(data, dict) else None
+        if not isinstance(sessions, dict) or not isinstance(data.get("day"), str) or not all(
+                isinstance(v, dict) and all(isinstance(v.get(k), (int, float)) and math.isfinite(v[k])
+                                            for k in ("pnl", "start_equity")) for v in sessions.values()):
+            raise ValueError("not a daily P&L book (day, sessions{pnl, start_equity})")
+        return data
+
+    def update(self, day: str, *, pnl: float, start_equity: float) -> tuple[float, float]:
+        """Record this session's P&L of ``day``; return (Σ P&L of the *other* sessions that day, the day's
+        first start-of-day equity)."""
+        with _file_lock(self.path.with_name(self.path.name + ".lock")):
+            data = self._read()
+            if data.get("day") != day:
+                if data.get("day", "") > day:
+                    raise ValueError(f"holds day {data['day']}, later than {day}")
+                data = {"version": 1, "environment": self.environment, "account": self.account, "day": day,
+                        "sessions": {}}
+            sessions = data["sessions"]
+            others = sum(float(v["pnl"]) for k, v in sessions.items() if k != self.session)
+            base = min((float(v["start_equity"]) for v in sessions.values()
+                        if v is not sessions.get(self.session)), default=start_equity)
+            mine = {"pnl": float(pnl), "start_equity": float(start_equity)}
+            if sessions.get(self.session) != mine:
+                sessions[self.session] = mine
+                _atomic_write_json(self.path, data)
+            return others, base
+
+
+def account_id(config: Any, environment: TradingEnvironment) -> str:
+    """Return the account a session trades: ``key-<sha256 of the API key, 12 hex>`` on an exchange, else ``default``.
+
+    Only a digest of the (non-secret) key name is used, never the secret.
+    """
+    key = getattr(getattr(config, "secrets", None), "kraken_api_key", None)
+    if environment.simulated or key is None:
+        return "default"
+    return "key-" + hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:12]
+
+
 class RiskLimits:
     """Pre-trade limits of one session (implements the pipeline's ``OrderCheck`` and its callbacks).
 
@@ -81,21 +161,25 @@ class RiskLimits:
         these limits deny exposure-increasing orders for the rest of the UTC day.
     log
         Where decisions are recorded (shared with the SafetyGuard by :func:`build_checks`).
-    daily_state_path
-        When set, the start-of-day equity is persisted there, so a restart on the same UTC day keeps
-        the day's baseline (testnet and live; an unreadable file denies exposure-increasing orders).
+    daily_book
+        When set, the day's P&L of this session is shared there with every other session of the same
+        (environment, account), and the daily loss limits apply to their sum: two runs losing 70 each
+        breach a limit of 100. Only the current UTC day (by ``clock``) is shared: a replay of past days
+        is measured on its own. An unreadable book denies exposure-increasing orders.
     """
 
     name = "RiskLimits"
 
     def __init__(self, limits: RiskConfig | None = None, *, environment: TradingEnvironment | str = "paper",
                  kill_switch: KillSwitch | None = None, log: DecisionLog | None = None,
-                 daily_state_path: Path | None = None, clock: Clock | None = None) -> None:
+                 daily_book: DailyPnLBook | None = None, clock: Clock | None = None) -> None:
         self.limits = limits if limits is not None else RiskConfig()
         self.environment = TradingEnvironment.parse(environment)
         self.kill_switch = kill_switch
         self.log = log if log is not None else DecisionLog(clock=clock)
-        self.daily_state_path = Path(daily_state_path) if daily_state_path is not None else None
+        self.daily_book = daily_book
+        self._others = 0.0  # P&L of the other sessions of this account today (from the book)
+        self._base: float | None = None  # the account's start-of-day equity (the day's first session)
         self.marks: dict[str, float] = {}
         self._orders: deque[pd.Timestamp] = deque()
         self._day: pd.Timestamp | None = None
@@ -108,12 +192,12 @@ class RiskLimits:
     @classmethod
     def from_config(cls, environment: TradingEnvironment | str, config: Any, *, kill_switch: KillSwitch | None = None,
                     log: DecisionLog | None = None, clock: Clock | None = None) -> RiskLimits:
-        """Return limits from ``config`` ([risk]); testnet/live persist the start-of-day equity in state_dir."""
+        """Return limits from ``config`` ([risk]) sharing the day's P&L in ``<state_dir>/daily_pnl/``."""
         env = TradingEnvironment.parse(environment)
-        state_dir = config.resolve_path(config.safety.state_dir)
-        daily = None if env.simulated else state_dir / f"daily_loss.{env.value}.json"
-        return cls(config.risk, environment=env, kill_switch=kill_switch, log=log, daily_state_path=daily,
-                   clock=clock)
+        account = account_id(config, env)
+        book = DailyPnLBook(config.state_dir / "daily_pnl" / f"{env.value}.{account}.json", environment=env.value,
+                            account=account)
+        return cls(config.risk, environment=env, kill_switch=kill_switch, log=log, daily_book=book, clock=clock)
 
     @property
     def decisions(self) -> list[DecisionRecord]:
@@ -253,56 +337,54 @@ class RiskLimits:
 
     # -- daily loss --------------------------------------------------------------------------
     def _observe(self, t: pd.Timestamp, equity: float) -> None:
-        """Track the start-of-day equity: the equity as of 00:00 UTC (or the first seen that day)."""
+        """Track the start-of-day equity (the equity as of 00:00 UTC, or the first seen that day) and share
+        this session's P&L of today with the other sessions of the account."""
         day = t.floor("D")
         if self._day is None or day > self._day:
             if t == day or self._last is None or self._last[0] >= day:
                 base = equity
             else:
                 base = self._last[1]
-            self._day, self._day_start = day, self._persisted_start(day, base)
+            self._day, self._day_start = day, base
+            self._others, self._base = 0.0, base
         if self._last is None or t >= self._last[0]:
             self._last = (t, equity)
+        self._share(day, equity)
 
-    def _persisted_start(self, day: pd.Timestamp, base: float) -> float:
-        path = self.daily_state_path
-        if path is None:
-            return base
-        key = day.strftime("%Y-%m-%d")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or not isinstance(data.get("start_equity"), (int, float)):
-                raise ValueError("not a daily-loss state object")
-            if data.get("day") == key and data.get("environment") == self.environment.value:
-                self._daily_error = None
-                return float(data["start_equity"])
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as e:
-            self._daily_error = (f"daily-loss state file {path} is unreadable ({type(e).__name__}: {e}): "
-                                 "fix or delete it (fail closed)")
-            return base
-        try:
-            _atomic_write_json(path, {"version": 1, "environment": self.environment.value, "day": key,
-                                      "start_equity": base})
+    def _share(self, day: pd.Timestamp, equity: float) -> None:
+        book, start = self.daily_book, self._day_start
+        if book is None or start is None or day != self._day:
+            return
+        # only the account's real day is shared: a replay of past market days is measured on its own
+        today = utc(self.log.clock()).floor("D")
+        if day != today:
             self._daily_error = None
-        except OSError as e:
-            self._daily_error = f"cannot write daily-loss state file {path}: {e.strerror or e}"
-        return base
+            return
+        try:
+            self._others, self._base = book.update(day.strftime("%Y-%m-%d"), pnl=equity - start, start_equity=start)
+            self._daily_error = None
+        except (OSError, ValueError) as e:
+            self._daily_error = (f"daily P&L book {book.path} is unusable ({type(e).__name__}: "
+                                 f"{getattr(e, 'strerror', None) or e}): fix or delete it (fail closed)")
 
     def _evaluate(self, t: pd.Timestamp, equity: float) -> tuple[str, str] | None:
         lim, start = self.limits, self._day_start
         if start is None:
             return None
-        loss = start - equity
+        own = start - equity
+        loss = own - self._others
+        base = self._base if self._base is not None else start
         ctx = (f"(start-of-day equity {fmt_money(start)}, equity {fmt_money(equity)}, "
                f"UTC day {t.strftime('%Y-%m-%d')})")
+        if self._others:
+            ctx = (f"(this run {fmt_money(own)}, other runs of the {self.environment} account today "
+                   f"{fmt_money(-self._others)}; start-of-day equity {fmt_money(base)}, UTC day {t.strftime('%Y-%m-%d')})")
         if lim.max_daily_loss is not None and loss > lim.max_daily_loss:
             return "max_daily_loss", f"max_daily_loss: loss {fmt_money(loss)} > {fmt_money(lim.max_daily_loss)} {ctx}"
         if lim.max_daily_loss_pct is not None:
-            if not start > 0:
+            if not base > 0:
                 return "max_daily_loss_pct", f"max_daily_loss_pct: start-of-day equity is not positive {ctx}"
-            pct = loss / start * 100.0
+            pct = loss / base * 100.0
             if pct > lim.max_daily_loss_pct:
                 return ("max_daily_loss_pct",
                         f"max_daily_loss_pct: loss {pct:.2f}% > {lim.max_daily_loss_pct:.2f}% {ctx}")

@@ -156,7 +156,7 @@ def local_readiness(config: Any, *, kill_switch: Any = None) -> ReadinessReport:
 
     items = []
     try:
-        ks = kill_switch or KillSwitch(config.resolve_path(config.safety.state_dir), "live")
+        ks = kill_switch or KillSwitch(config.state_dir, "live")
         st = ks.status()
         items.append(ReadinessItem("kill_switch_off", not st.engaged, st.describe()))
     except Exception as e:  # noqa: BLE001

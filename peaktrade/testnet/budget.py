@@ -205,6 +205,20 @@ class TestnetBudget:
             con.execute("UPDATE usage SET status = 'released' WHERE client_order_id = ?", (client_order_id,))
             con.execute("COMMIT")
 
+    def count_fill(self, client_order_id: str, filled: float) -> None:
+        """Count at least ``filled`` (what the order's fills cost so far, fees included) for ``client_order_id``.
+
+        The reservation was made at the executable price; a fill the venue executed dearer raises the
+        counted notional to what it actually cost, so usage never under-counts.
+        """
+        if isinstance(filled, bool) or not isinstance(filled, (int, float)) or not math.isfinite(filled):
+            return
+        with closing(self._connect()) as con:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute("UPDATE usage SET notional = MAX(notional, ?) WHERE client_order_id = ?",
+                        (float(filled), client_order_id))
+            con.execute("COMMIT")
+
     def usage(self, *, run_id: str | None = None, day: str | None = None) -> dict[str, Any]:
         """Return what is used and left today (and for ``run_id`` when given)."""
         day = day or self.day()
@@ -253,6 +267,7 @@ class BudgetCheck:
         self.monotonic = monotonic
         self.started = monotonic() if started is None else started
         self.allow_reducing = allow_reducing_over_budget
+        self._filled: dict[str, float] = {}  # client order id -> notional + fees of its fills so far
 
     def expired(self) -> bool:
         return self.monotonic() - self.started > self.budget.limits.max_run_seconds
@@ -282,3 +297,12 @@ class BudgetCheck:
                 return Decision(True, self.name, f"exposure-reducing order past the budget, recorded ({e})")
             return Decision(False, e.limit, str(e))
         return Decision(True, self.name, f"reserved {notional:,.2f}")
+
+    def on_fill(self, fill: Any, *, ledger: Any) -> None:
+        """Count the fill's actual notional (fees included) when it exceeds what was reserved."""
+        cid = fill.client_order_id
+        self._filled[cid] = self._filled.get(cid, 0.0) + float(fill.notional) + float(fill.fee)
+        try:
+            self.budget.count_fill(cid, self._filled[cid])
+        except sqlite3.Error:
+            pass  # the reservation at the executable price stays counted; booking the fill must go on

@@ -22,7 +22,7 @@ from typing import Any
 
 from peaktrade.adapters.errors import ExchangeError, InvalidOrderError
 from peaktrade.orders.model import OrderExecutionResult, OrderFill, OrderRequest, OrderStatus
-from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
+from peaktrade.orders.paper import PaperExecutor, PaperMarketContext, executable_price
 
 _DONE = ("closed", "canceled", "expired", "rejected")
 
@@ -77,6 +77,24 @@ class TestnetExecutor:
             return ()
         return (OrderFill(req.client_order_id, req.symbol, req.side, float(filled), float(average), float(fee),
                           self.context.time, req.tag),)
+
+    # -- the price orders are checked at (ExecutionPipeline.executable_price) ---------------
+    def market_price(self, symbol: str, side: str) -> float:
+        """Return what an order of ``side`` trades against now: the venue's ask (buy) or bid (sell).
+
+        Validate-only fills are simulated at the context's price, so that is their market price.
+        """
+        if self.validate_only:
+            return self._paper.market_price(symbol, side)
+        t = self.client.fetch_ticker(symbol)
+        px = t.ask if side == "buy" else t.bid
+        return float(px) if px else float("nan")
+
+    def executable_price(self, request: OrderRequest) -> float:
+        """Return the most one unit of ``request`` can cost or be worth: venue ask/bid + slippage bound + fees."""
+        p = self._paper
+        return executable_price(request, self.market_price(request.symbol, request.side), slippage=p.slippage,
+                                fees=p.fees, fixed_fees=p.fixed_fees)
 
     # -- OrderExecutor ---------------------------------------------------------------------
     def submit(self, request: OrderRequest) -> OrderExecutionResult:

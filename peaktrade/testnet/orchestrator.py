@@ -67,7 +67,7 @@ def get_profile(config: Any, name: str) -> Any:
 def budget_from_config(config: Any, profile: Any = None, *, clock: Callable[[], Any] | None = None) -> TestnetBudget:
     """Return the budget store of ``config`` with the limits of ``profile`` (or of ``[testnet]``)."""
     kw = {"clock": clock} if clock is not None else {}
-    return TestnetBudget(config.resolve_path(config.testnet.budget_db), BudgetLimits.from_config(config, profile), **kw)
+    return TestnetBudget(config.budget_db_path, BudgetLimits.from_config(config, profile), **kw)
 
 
 def resolve_mode(config: Any, mode: str | None) -> str:

@@ -172,6 +172,9 @@ def open_store(config: Any = None, *, must_exist: bool = False) -> Store:
         raise PeakTradeError(f"no MLflow store at {db} (nothing tracked yet; tracking URI {redact_uri(uri)})")
     if db is not None and not must_exist:
         check_sqlite(db)
+    from peaktrade._telemetry import mlflow_telemetry_off
+
+    mlflow_telemetry_off()  # before MLflow's first import in this process (and again if it came first)
     from mlflow import MlflowClient
 
     return Store(client=MlflowClient(tracking_uri=uri), uri=uri, artifacts=artifact_root(cfg))
