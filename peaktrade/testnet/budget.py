@@ -213,7 +213,7 @@ class TestnetBudget:
         """
         if isinstance(filled, bool) or not isinstance(filled, (int, float)) or not math.isfinite(filled):
             return
-        with closing(self._connect()) as con:
+        with self._db() as con:
             con.execute("BEGIN IMMEDIATE")
             con.execute("UPDATE usage SET notional = MAX(notional, ?) WHERE client_order_id = ?",
                         (float(filled), client_order_id))
