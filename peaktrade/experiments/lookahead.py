@@ -31,7 +31,9 @@ timestamp). Use :func:`peaktrade.data.higher_timeframe` for such merges, inside 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -56,7 +58,7 @@ class LookaheadReport:
     Attributes
     ----------
     changes : pandas.DataFrame
-        Signals that differ between two histories, one row per (bar, signal, combination, pair):
+        Signals that differ between two histories, the first bar per (signal, combination, pair):
         ``time``, ``bar`` (position), ``signal`` (``"entries"``/``"exits"``), ``combo`` (index in
         :attr:`combos`), ``k`` and ``value`` (on ``bars[:k]``), ``k_more`` and ``value_more`` (on the
         longer history ``bars[:k_more]``; ``k_more == len(bars)`` is the full history).
@@ -96,7 +98,7 @@ class LookaheadReport:
                 i = int(df["bar"].to_numpy().argmin())
                 row = df.iloc[i]
                 cands.append({"bar": int(row["bar"]), "time": row["time"], "output": str(row[what]),
-                              "text": _change_text(row, what)})
+                              "combo": int(row["combo"]), "text": _change_text(row, what)})
         cands += list(self.problems)
         return min(cands, key=lambda c: c["bar"]) if cands else None
 
@@ -125,9 +127,9 @@ class LookaheadReport:
         if f is None:
             return (f"strategy '{self.strategy}' passed the lookahead check ({len(self.combos)} combination(s), "
                     f"{len(self.checkpoints)} truncated histories)")
-        combo = ""
-        if len(self.combos) > 1 or self.params:
-            combo = " with " + ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        j = f.get("combo", -1)
+        params = self.combos[j] if 0 <= j < len(self.combos) else (self.params if len(self.combos) <= 1 else {})
+        combo = " with " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
         return f"strategy '{self.strategy}'{combo} reads the future: {f['text']}"
 
     def __repr__(self) -> str:
@@ -227,7 +229,10 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
         prices = whole._make(None if a is None else a[:k].copy() for a in whole) if data is None \
             else prices_from_bars(data)
         try:
-            r = _run(strat, prices, combos)
+            # tiny histories make user code warn (mean of an empty slice): expected here, not news
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                r = _run(strat, prices, combos)
         except Exception as e:  # noqa: BLE001 — a history the strategy cannot compute fails the check
             where = f"the first {k} bars" if data is None else "unrelated random-walk bars"
             problems.append({"bar": max(k - 1, 0), "time": index[max(k - 1, 0)], "output": "prepare",
@@ -333,10 +338,12 @@ def _row_pairs(a: _Run, b: _Run) -> list[tuple[str, int, int, int]]:
 
 
 def _compare(a: _Run, b: _Run, index: pd.Index, sig_rows: list, ind_rows: list) -> None:
-    """Append what differs on bars < a.k between the shorter run ``a`` and the longer run ``b``."""
+    """Append the first bar < a.k where each output differs between the shorter run ``a`` and the longer ``b``."""
     k = a.k
     for name, va, vb in (("entries", a.entries, b.entries[:, :k]), ("exits", a.exits, b.exits[:, :k])):
-        for j, t in zip(*np.nonzero(va != vb)):
+        diff = va != vb
+        for j in np.flatnonzero(diff.any(axis=1)):
+            t = int(np.argmax(diff[j]))
             sig_rows.append({"time": index[t], "bar": int(t), "signal": name, "combo": int(j), "k": k,
                              "value": bool(va[j, t]), "k_more": b.k, "value_more": bool(vb[j, t])})
     pairs = _row_pairs(a, b)
@@ -392,4 +399,57 @@ def _unrelated_bars(bars: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=idx)
 
 
-__all__ = ["CHECK_VERSION", "LookaheadReport", "default_checkpoints", "lookahead_check"]
+
+
+def strategy_code_hash(strategy: Any) -> str:
+    """Return a hash of the source of the strategy's module(s): the modules defining its ``prepare`` and
+    ``signal_nb`` and, transitively, every project module they reference (indicators, members of a
+    wrapper, helpers). Standard-library and installed third-party modules are left out."""
+    import hashlib
+    import sys
+    import sysconfig
+    import types
+
+    from peaktrade.strategies.base import Strategy
+    from peaktrade.strategies.registry import get_strategy
+
+    strat = get_strategy(strategy)
+    skip = tuple(str(Path(sysconfig.get_paths()[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib"))
+
+    def modules_of(obj: Any) -> list[str]:
+        if isinstance(obj, types.ModuleType):
+            return [obj.__name__]
+        if isinstance(obj, Strategy):
+            return modules_of(obj.prepare) + modules_of(obj.signal_nb)
+        obj = getattr(obj, "py_func", obj)  # a numba dispatcher: its Python function
+        m = getattr(obj, "__module__", None)
+        return [m] if isinstance(m, str) else []
+
+    sources: dict[str, bytes] = {}
+    stack = modules_of(strat)
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        mod = sys.modules.get(name)
+        path = getattr(mod, "__file__", None)
+        if mod is None or not path or not path.endswith(".py"):
+            continue
+        resolved = str(Path(path).resolve())
+        if resolved.startswith(skip):
+            continue
+        try:
+            sources[name] = Path(path).read_bytes()
+        except OSError:
+            continue
+        for v in list(vars(mod).values()):
+            stack += modules_of(v)
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        h.update(name.encode() + b"\0" + sources[name] + b"\0")
+    return h.hexdigest()
+
+
+__all__ = ["CHECK_VERSION", "LookaheadReport", "default_checkpoints", "lookahead_check", "strategy_code_hash"]
