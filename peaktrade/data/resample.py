@@ -179,7 +179,7 @@ def higher_timeframe(
     out_cols = ["open", "high", "low", "close", "volume"]
     if source_timeframe is None and len(bars) < 2:
         out = pd.DataFrame(np.nan, index=bars.index, columns=out_cols)
-        out["htf_open"] = pd.NaT
+        out["htf_open"] = pd.DatetimeIndex([pd.NaT] * len(bars)).tz_localize("UTC")
         return out
     htf = resample_bars(bars[[c for c in bars.columns if c in out_cols]], timeframe,
                         source_timeframe=source_timeframe)
@@ -188,12 +188,12 @@ def higher_timeframe(
     # the last higher bar closed at or before each lower bar's open
     pos = np.searchsorted(closes, bars.index.as_unit("ns").asi8, side="right") - 1
     seen = pos >= 0
-    out = pd.DataFrame(np.nan, index=bars.index, columns=out_cols)
+    cols: dict[str, Any] = {}
     for c in out_cols:
         vals = np.full(len(bars), np.nan)
         vals[seen] = htf[c].to_numpy(dtype=np.float64)[pos[seen]]
-        out[c] = vals
-    opens = pd.Series(pd.NaT, index=bars.index, dtype=htf.index.dtype)
-    opens[seen] = htf.index[pos[seen]]
-    out["htf_open"] = opens
-    return out
+        cols[c] = vals
+    opens = np.full(len(bars), np.iinfo(np.int64).min)  # NaT
+    opens[seen] = htf.index.as_unit("ns").asi8[pos[seen]]
+    cols["htf_open"] = pd.DatetimeIndex(opens.view("M8[ns]")).tz_localize("UTC")
+    return pd.DataFrame(cols, index=bars.index)

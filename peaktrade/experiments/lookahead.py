@@ -92,15 +92,16 @@ class LookaheadReport:
         return not len(self.changes) and not len(self.indicator_changes) and not self.problems
 
     def _first(self) -> dict[str, Any] | None:
+        # on a tie the indicator is named before the signal it moved (the cause before the effect)
         cands = []
-        for df, what in ((self.changes, "signal"), (self.indicator_changes, "output")):
+        for order, (df, what) in enumerate(((self.indicator_changes, "output"), (self.changes, "signal"))):
             if len(df):
                 i = int(df["bar"].to_numpy().argmin())
                 row = df.iloc[i]
                 cands.append({"bar": int(row["bar"]), "time": row["time"], "output": str(row[what]),
-                              "combo": int(row["combo"]), "text": _change_text(row, what)})
-        cands += list(self.problems)
-        return min(cands, key=lambda c: c["bar"]) if cands else None
+                              "combo": int(row["combo"]), "text": _change_text(row, what), "order": 2 * order})
+        cands += [{**p, "order": 1} for p in self.problems]
+        return min(cands, key=lambda c: (c["bar"], c["order"])) if cands else None
 
     @property
     def first_leak(self) -> pd.Timestamp | None:
@@ -374,9 +375,8 @@ def _same_on_unrelated(u: _Run, full: _Run, index: pd.Index) -> list[dict[str, A
         if np.array_equal(x, y, equal_nan=True):
             t = int(np.flatnonzero(~np.isnan(x))[0])
             out.append({"bar": t, "time": index[t], "output": full.names[r],
-                        "text": f"indicator '{full.names[r]}' is identical on unrelated bars: prepare reads a "
-                                "cache or a global instead of the bars it is given (first value at bar "
-                                f"{t}, {index[t]})"})
+                        "text": f"indicator '{full.names[r]}' at bar {t} ({index[t]}) and on is identical on "
+                                "unrelated bars: prepare reads a cache or a global instead of the bars it is given"})
     return out
 
 

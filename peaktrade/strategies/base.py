@@ -236,6 +236,8 @@ class IndicatorTable:
 
 def row_name(key: Any) -> str:
     """Return the display name of an indicator key: ``("sma", 20)`` → ``"sma(20)"``."""
+    if isinstance(key, tuple) and len(key) == 1 and isinstance(key[0], str):
+        return key[0]
     if isinstance(key, tuple) and key and isinstance(key[0], str):
         return f"{key[0]}({', '.join(str(v) for v in key[1:])})"
     return str(key)
