@@ -31,6 +31,7 @@ timestamp). Use :func:`peaktrade.data.higher_timeframe` for such merges, inside 
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,7 +201,7 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     """
     from peaktrade.backtest.engine import check_bars, split_params
     from peaktrade.backtest.sweep import expand_grid
-    from peaktrade.strategies.base import prices_from_bars
+    from peaktrade.strategies.base import Prices, prices_from_bars
     from peaktrade.strategies.registry import get_strategy
 
     strat = get_strategy(strategy)
@@ -227,8 +228,8 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
 
     def run(k: int, data: pd.DataFrame | None = None) -> _Run | None:
         # copies, so that a prepare writing into its input cannot touch the other histories
-        prices = whole._make(None if a is None else a[:k].copy() for a in whole) if data is None \
-            else prices_from_bars(data)
+        prices = Prices(*(a[:k].copy() for a in whole), time=None if whole.time is None else whole.time[:k].copy()) \
+            if data is None else prices_from_bars(data)
         try:
             # tiny histories make user code warn (mean of an empty slice): expected here, not news
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -283,7 +284,9 @@ def _combos(strat: Any, params: dict[str, Any], expand_grid: Any, split_params: 
         strat.resolve({k: v for k, v in params.items() if np.isscalar(v)})  # raises naming the broken constraint
         raise BacktestError(f"every parameter combination of '{strat.name}' breaks a constraint: "
                             f"{', '.join(skipped)}")
-    sig = [strat.resolve(split_params(strat, c)[0]) for c in combos]
+    # distinct signal parameters only (a swept stop gives the same signals)
+    sig = list({json.dumps(r, sort_keys=True, default=str): r
+                for r in (strat.resolve(split_params(strat, c)[0]) for c in combos)}.values())
     if not (isinstance(max_combos, int) and max_combos >= 1):
         raise BacktestError(bad_value("max_combos", max_combos, "an int >= 1"))
     if len(sig) <= max_combos:

@@ -48,20 +48,28 @@ SIGNAL_FN_TYPE = types.FunctionType(SIGNAL_SIG)
 SIM_PARAMS = ("sl_stop", "tp_stop", "sl_trail")
 
 
-class Prices(NamedTuple):
-    """Bars as C-contiguous float64 arrays (what ``prepare`` receives).
-
-    ``time`` holds the bar open times (int64 ns since the epoch, UTC) when the bars came from a
-    DataFrame (:func:`prices_from_bars`), else None; :meth:`frame` rebuilds the bars from it, e.g.
-    for :func:`peaktrade.data.higher_timeframe`.
-    """
-
+class _PriceArrays(NamedTuple):
     open: np.ndarray
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
-    time: np.ndarray | None = None
+
+
+class Prices(_PriceArrays):
+    """Bars as C-contiguous float64 arrays (what ``prepare`` receives): a 5-tuple open, high, low,
+    close, volume.
+
+    ``time`` (an attribute, not part of the tuple) holds the bar open times (int64 ns since the
+    epoch, UTC) when the bars came from a DataFrame (:func:`prices_from_bars`), else None;
+    :meth:`frame` rebuilds the bars from it, e.g. for :func:`peaktrade.data.higher_timeframe`.
+    """
+
+    def __new__(cls, open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,  # noqa: A002
+                volume: np.ndarray, time: np.ndarray | None = None) -> Prices:
+        self = super().__new__(cls, open, high, low, close, volume)
+        self.time = time
+        return self
 
     @property
     def n(self) -> int:
