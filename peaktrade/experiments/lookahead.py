@@ -77,6 +77,8 @@ class LookaheadReport:
         The first resolved parameter combination.
     combos : list of dict
         Every parameter combination checked.
+    signal_bars_skipped : int
+        Signal bars not checked because of ``max_signal_bars`` (0 by default).
     """
 
     changes: pd.DataFrame
@@ -86,6 +88,7 @@ class LookaheadReport:
     params: dict[str, Any] = field(default_factory=dict)
     combos: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    signal_bars_skipped: int = 0
 
     @property
     def passed(self) -> bool:
@@ -170,7 +173,8 @@ class _Run(NamedTuple):
 
 
 def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = None, signal_bars: bool = True,
-                    n_random: int = 50, seed: int = 0, max_combos: int = 64, **params: Any) -> LookaheadReport:
+                    n_random: int = 50, seed: int = 0, max_combos: int = 64, max_signal_bars: int | None = None,
+                    **params: Any) -> LookaheadReport:
     """Recompute a strategy on truncated histories and report what the future changed.
 
     Parameters
@@ -186,6 +190,11 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
         Also check ``bars[:t+1]`` for every bar ``t`` on which any signal fired (default).
     n_random, seed
         Number of seeded random checkpoints, and the seed (also of the unrelated bars).
+    max_signal_bars
+        Bound the signal-bar histories (each costs a run on up to ``len(bars)`` bars, so a signal that
+        is on for most bars of a long history costs O(n²)): beyond it, every bar where a signal turns
+        on or off is kept and the rest sampled (seeded); ``report.signal_bars_skipped`` counts the
+        bars left out. Default None: every signal bar.
     max_combos
         At most this many parameter combinations are checked: a larger grid is sampled (seeded),
         always keeping the combinations that hold a parameter's smallest or largest value.
@@ -223,6 +232,7 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     ind_rows: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
     fired = np.zeros(n, dtype=bool)
+    turned = np.zeros(n, dtype=bool)  # a signal turned on or off on the bar
 
     whole = prices_from_bars(b)
 
@@ -242,7 +252,9 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
                                      "a strategy must compute on any history to be checked"})
             return None
         if data is None:
-            fired[:k] |= r.entries.any(axis=0) | r.exits.any(axis=0)
+            for sig in (r.entries, r.exits):
+                fired[:k] |= sig.any(axis=0)
+                turned[:k] |= (sig != np.concatenate([np.zeros((sig.shape[0], 1), bool), sig[:, :-1]], axis=1)).any(axis=0)
         return r
 
     # 1. unrelated bars first: an indicator that does not depend on its input shows up identical
@@ -260,11 +272,19 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     # 3. every bar on which a signal fired, as the last bar of its history, against the full run
     done = set(ks.tolist())
     extra: list[int] = []
+    skipped = 0
     if full is not None and signal_bars and not explicit:
-        for t in np.flatnonzero(fired[: n - 1]):
+        todo = np.array([t for t in np.flatnonzero(fired[: n - 1]) if int(t) + 1 not in done], dtype=np.int64)
+        if max_signal_bars is not None and len(todo) > max_signal_bars:
+            edges = todo[turned[todo]]
+            rest = todo[~turned[todo]]
+            room = max(0, max_signal_bars - len(edges))
+            pick = np.random.default_rng([seed, 1]).choice(rest, size=min(room, len(rest)), replace=False)
+            kept = np.sort(np.concatenate([edges, pick]))
+            skipped = len(todo) - len(kept)
+            todo = kept
+        for t in todo:
             k = int(t) + 1
-            if k in done:
-                continue
             cur = run(k)
             extra.append(k)
             if cur is not None:
@@ -273,7 +293,7 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     return LookaheadReport(changes=pd.DataFrame(sig_rows, columns=_SIG_COLUMNS),
                            indicator_changes=pd.DataFrame(ind_rows, columns=_IND_COLUMNS),
                            checkpoints=checked, strategy=strat.name, params=dict(combos[0]),
-                           combos=[dict(c) for c in combos], problems=problems)
+                           combos=[dict(c) for c in combos], problems=problems, signal_bars_skipped=skipped)
 
 
 def _combos(strat: Any, params: dict[str, Any], expand_grid: Any, split_params: Any, *, max_combos: int,

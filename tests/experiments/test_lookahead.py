@@ -230,3 +230,13 @@ def test_strategy_code_hash_when_its_module_or_a_module_it_uses_changes_then_has
         for m in ("hashed_mod", "hashed_helper"):
             sys.modules.pop(m, None)
     assert strategy_code_hash("ma_crossover") != strategy_code_hash("macd")
+
+
+def test_lookahead_check_when_signal_bars_are_capped_then_edges_kept_and_the_rest_counted(bars):
+    full = lookahead_check("momentum", bars)
+    capped = lookahead_check("momentum", bars, max_signal_bars=300)
+    assert full.signal_bars_skipped == 0 and capped.signal_bars_skipped > 0
+    assert len(capped.checkpoints) + capped.signal_bars_skipped == len(full.checkpoints)
+    assert capped.passed
+    # the rare-event peek turns on at each event: a cap still checks it
+    assert not lookahead_check(leaks.RARE_PEEK, bars, max_signal_bars=1).passed
