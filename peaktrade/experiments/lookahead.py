@@ -254,7 +254,8 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
         if data is None:
             for sig in (r.entries, r.exits):
                 fired[:k] |= sig.any(axis=0)
-                turned[:k] |= (sig != np.concatenate([np.zeros((sig.shape[0], 1), bool), sig[:, :-1]], axis=1)).any(axis=0)
+                before = np.concatenate([np.zeros((sig.shape[0], 1), bool), sig[:, :-1]], axis=1)
+                turned[:k] |= (sig != before).any(axis=0)
         return r
 
     # 1. unrelated bars first: an indicator that does not depend on its input shows up identical
