@@ -20,9 +20,15 @@ def run(
     parallel: int = typer.Option(1, "--parallel", help="Notebooks executed at once."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and list the runs; execute nothing."),
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for the executed notebooks."),
+    allow_lookahead: bool = typer.Option(
+        False, "--allow-lookahead",
+        help="Run even if a strategy fails the lookahead check (like allow_lookahead = true in the spec)."),
 ) -> None:
-    """Execute each parameter set of SPEC with papermill, tracked in MLflow; exit 1 if any run failed."""
-    from peaktrade.experiments.batch import load_spec, run_experiment
+    """Execute each parameter set of SPEC with papermill, tracked in MLflow; exit 1 if any run failed.
+
+    Every strategy the runs use is lookahead-checked first (cached per strategy code and parameters);
+    a strategy that reads the future refuses the experiment (exit 2) unless allowed."""
+    from peaktrade.experiments.batch import check_lookahead, load_spec, run_experiment
 
     cfg = load_cfg(ctx.obj)
     s = load_spec(spec)
@@ -32,10 +38,15 @@ def run(
     for i, p in enumerate(s.parameter_sets):
         t.add_row(str(i), ", ".join(f"{k}={v!r}" for k, v in p.items()))
     console.print(t)
+    for v in check_lookahead(s, config=cfg, allow=allow_lookahead):
+        line = f"lookahead check of {v.strategy}: " + ("passed" if v.passed else f"FAILED, allowed: {v.message}")
+        (console if v.passed else err_console).print(line + (" (cached)" if v.cached else ""), highlight=False,
+                                                     markup=False, soft_wrap=True)
     if dry_run:
-        console.print("dry run: every parameter is declared by the notebook; nothing executed")
+        console.print("dry run: every parameter is declared by the notebook, every strategy checked; "
+                      "nothing executed")
         return
-    outcomes = run_experiment(s, config=cfg, parallel=parallel, out_dir=out)
+    outcomes = run_experiment(s, config=cfg, parallel=parallel, out_dir=out, allow_lookahead=allow_lookahead)
     res = Table(title="results")
     for c in ("#", "status", "seconds", "MLflow run", "executed notebook"):
         res.add_column(c)

@@ -17,7 +17,7 @@ from peaktrade.data._api import demo_dataset, import_file, load_bars, quality_su
 from peaktrade.data.download import DownloadReport, download_ohlcv
 from peaktrade.data.gaps import GapReport, apply_gap_policy, audit_gaps
 from peaktrade.data.kraken_csv import read_kraken_ohlcvt
-from peaktrade.data.resample import resample_bars
+from peaktrade.data.resample import higher_timeframe, resample_bars
 from peaktrade.data.schema import BARS_COLUMNS, parse_timeframe, timeframe_to_minutes, validate_bars
 from peaktrade.data.store import BarStore, Manifest
 from peaktrade.data.synthetic import synthetic_bars
@@ -32,6 +32,7 @@ __all__ = [
     "audit_gaps",
     "demo_dataset",
     "download_ohlcv",
+    "higher_timeframe",
     "import_file",
     "load_bars",
     "parse_timeframe",

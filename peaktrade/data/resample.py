@@ -12,9 +12,16 @@ Periods without any source bar (inside a hole) are not emitted. The last period 
 the source does not cover it to its end (last source open + source timeframe < period end): it
 is still forming. A first period that starts before the data does is kept, like any period with
 missing source bars.
+
+:func:`higher_timeframe` puts higher-timeframe bars on the index of the lower-timeframe bars they
+were built from, each visible only once it has closed: the safe way to merge a higher timeframe
+into a strategy's inputs (a plain ``resample(...).reindex(..., method="ffill")`` shows each higher
+bar from its open, i.e. its close before it happened).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -136,3 +143,57 @@ def _resample(bars: pd.DataFrame, source: int, target: int) -> pd.DataFrame:
     if "filled" in bars.columns:
         cols["filled"] = np.logical_and.reduceat(col("filled"), starts)
     return bars_from_arrays(origin + key[starts] * target, cols)
+
+
+def higher_timeframe(
+    bars: Any, timeframe: str | pd.Timedelta, *, source_timeframe: str | pd.Timedelta | None = None
+) -> pd.DataFrame:
+    """Return the last CLOSED higher-timeframe bar as of each bar of ``bars``, on ``bars``' index.
+
+    The higher bar opening at ``T`` (``resample_bars``' periods, anchored as there) closes at
+    ``T + timeframe``; it is visible from the first bar of ``bars`` that opens at or after that
+    time, never earlier: on 1h bars the 00:00–04:00 4h bar appears on the 04:00 bar (it would
+    change while 00:00–03:00 are still open). Before the first higher bar closes, rows are NaN.
+    A higher bar still forming when the data end is not emitted, so the result on ``bars[:k]`` is
+    the first ``k`` rows of the result on ``bars``: it passes the lookahead check.
+
+    Parameters
+    ----------
+    bars
+        Validated bars DataFrame, or :class:`~peaktrade.strategies.Prices` that carry ``time``
+        (what ``prepare`` receives from the backtests and the lookahead check).
+    timeframe
+        The higher timeframe, a whole multiple of ``source_timeframe`` (e.g. ``"4h"`` on ``"1h"``).
+    source_timeframe
+        Timeframe of ``bars``. Pass it inside strategies: inferred from the bar spacing otherwise,
+        which a short or gappy history can get wrong (and fewer than 2 bars cannot infer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        float64 ``open``, ``high``, ``low``, ``close``, ``volume`` of the visible higher bar and
+        ``htf_open`` (its open time), indexed like ``bars``.
+    """
+    if hasattr(bars, "frame") and hasattr(bars, "close") and not isinstance(bars, pd.DataFrame):
+        bars = bars.frame()
+    out_cols = ["open", "high", "low", "close", "volume"]
+    if source_timeframe is None and len(bars) < 2:
+        out = pd.DataFrame(np.nan, index=bars.index, columns=out_cols)
+        out["htf_open"] = pd.DatetimeIndex([pd.NaT] * len(bars)).tz_localize("UTC")
+        return out
+    htf = resample_bars(bars[[c for c in bars.columns if c in out_cols]], timeframe,
+                        source_timeframe=source_timeframe)
+    step = parse_timeframe(timeframe).value
+    closes = htf.index.as_unit("ns").asi8 + step
+    # the last higher bar closed at or before each lower bar's open
+    pos = np.searchsorted(closes, bars.index.as_unit("ns").asi8, side="right") - 1
+    seen = pos >= 0
+    cols: dict[str, Any] = {}
+    for c in out_cols:
+        vals = np.full(len(bars), np.nan)
+        vals[seen] = htf[c].to_numpy(dtype=np.float64)[pos[seen]]
+        cols[c] = vals
+    opens = np.full(len(bars), np.iinfo(np.int64).min)  # NaT
+    opens[seen] = htf.index.as_unit("ns").asi8[pos[seen]]
+    cols["htf_open"] = pd.DatetimeIndex(opens.view("M8[ns]")).tz_localize("UTC")
+    return pd.DataFrame(cols, index=bars.index)

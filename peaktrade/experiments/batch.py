@@ -21,7 +21,11 @@ its lists) or an explicit list of parameter sets::
     [[runs]]                    # ... or (and) one run per table
     execution = "close"
 
-Every parameter is checked against the notebook's ``parameters`` cell before anything runs.
+Every parameter is checked against the notebook's ``parameters`` cell before anything runs, and
+every strategy the runs use passes the lookahead check (:func:`check_lookahead`) before anything
+runs: an experiment using a strategy that reads the future is refused, unless the spec says
+``allow_lookahead = true`` (top-level key) or the caller passes ``allow_lookahead=True``
+(``peaktrade experiment run --allow-lookahead``).
 MLflow: one parent run for the batch; under it one run per parameter set holding its parameters,
 status, the executed notebook (and, on failure, the failing cell and error); the notebook logs its
 own analysis runs (backtest, sweep, walk-forward) under that run through its ``parent_run_id``
@@ -30,7 +34,11 @@ parameter.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import itertools
+import json
+import os
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -57,6 +65,8 @@ class ExperimentSpec:
     description: str
     parameter_sets: tuple[dict[str, Any], ...]
     source: Path
+    #: Run even when a strategy fails the lookahead check (spec key ``allow_lookahead = true``).
+    allow_lookahead: bool = False
 
 
 @dataclass
@@ -93,13 +103,16 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ExperimentError(f"experiment spec {p} is not valid TOML: {e}") from None
-    allowed = {"name", "notebook", "description", "data", "parameters", "grid", "runs"}
+    allowed = {"name", "notebook", "description", "data", "parameters", "grid", "runs", "allow_lookahead"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ExperimentError(f"unknown key(s) {', '.join(unknown)} in {p}: expected some of {', '.join(sorted(allowed))}")
     for key in ("name", "notebook"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise ExperimentError(f"'{key}' is missing in {p}: expected a non-empty string")
+    allow = raw.get("allow_lookahead", False)
+    if not isinstance(allow, bool):
+        raise ExperimentError(f"'allow_lookahead' in {p} is {allow!r}: expected true or false")
     root = root or p.resolve().parent.parent  # a spec lives in <project>/experiments/
     nb_path = Path(raw["notebook"])
     nb_path = nb_path if nb_path.is_absolute() else root / nb_path
@@ -129,7 +142,130 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
         reserved = sorted(set(s) & set(RUNNER_PARAMS))
         if reserved:
             raise ExperimentError(f"{p} sets {', '.join(reserved)}: these are set by the batch runner")
-    return ExperimentSpec(raw["name"], nb_path, raw.get("description", ""), tuple(sets), p)
+    return ExperimentSpec(raw["name"], nb_path, raw.get("description", ""), tuple(sets), p, allow)
+
+
+#: The bars the lookahead gate checks strategies on: synthetic and seeded, so that a verdict depends
+#: only on the strategy's code, its parameters and the timeframe (what the cache is keyed by).
+GATE_BARS = 3000
+GATE_SEED = 11
+#: Notebook parameters that hold a strategy's parameters (a dict; lists in ``grid`` are swept).
+_STRATEGY_KWARGS = ("fixed", "params", "grid")
+
+
+@dataclass(frozen=True)
+class LookaheadVerdict:
+    """The lookahead check of one strategy and parameter grid an experiment uses."""
+
+    strategy: str
+    params: dict[str, Any]
+    passed: bool
+    message: str
+    cached: bool
+
+
+def _default(declared: dict[str, Any], name: str) -> Any:
+    try:
+        return ast.literal_eval(declared[name].get("default", "None"))
+    except (ValueError, SyntaxError):
+        return None
+
+
+def strategy_uses(spec: ExperimentSpec) -> list[tuple[str, dict[str, Any], str]]:
+    """Return the distinct (strategy, strategy keywords, timeframe) the runs of ``spec`` use, with the
+    notebook's defaults for what a run does not set; empty when the notebook takes no ``strategy``."""
+    declared = notebook_parameters(spec.notebook)
+    if "strategy" not in declared:
+        return []
+    out: dict[str, tuple[str, dict[str, Any], str]] = {}
+    for s in spec.parameter_sets:
+        name = s.get("strategy", _default(declared, "strategy"))
+        kw: dict[str, Any] = {}
+        for key in _STRATEGY_KWARGS:
+            if key in declared:
+                v = s.get(key, _default(declared, key))
+                kw.update(v if isinstance(v, dict) else {})
+        tf = s.get("timeframe", _default(declared, "timeframe") if "timeframe" in declared else None) or "1h"
+        if isinstance(name, str):
+            out.setdefault(json.dumps([name, kw, tf], sort_keys=True, default=str), (name, kw, str(tf)))
+    return list(out.values())
+
+
+def check_lookahead(spec: ExperimentSpec, *, config: Any = None, allow: bool = False) -> list[LookaheadVerdict]:
+    """Run the lookahead check on every strategy (with every parameter combination) ``spec`` uses.
+
+    Verdicts are cached in ``<runs dir>/cache/lookahead/`` keyed by the check's version
+    (:data:`~peaktrade.experiments.lookahead.CHECK_VERSION`), the source of the strategy's modules
+    (:func:`~peaktrade.experiments.lookahead.strategy_code_hash`), its parameters and the timeframe;
+    the bars are :data:`GATE_BARS` synthetic bars (seed :data:`GATE_SEED`) of the run's timeframe.
+    A strategy or parameter the library does not know is left to the run, which reports it.
+
+    Raises
+    ------
+    ExperimentError
+        One line naming the strategy, the first offending bar and output, when a strategy fails and
+        neither ``allow`` nor the spec's ``allow_lookahead`` is set.
+    """
+    from peaktrade.errors import BacktestError, StrategyError
+    from peaktrade.experiments.lookahead import CHECK_VERSION, strategy_code_hash
+    from peaktrade.strategies.registry import get_strategy
+
+    if config is None:
+        from peaktrade.config import load_config
+
+        config = load_config()
+    cache_dir = config.runs_dir / "cache" / "lookahead"
+    verdicts: list[LookaheadVerdict] = []
+    for name, kw, tf in strategy_uses(spec):
+        try:
+            strat = get_strategy(name)
+        except StrategyError:
+            continue  # the run fails naming the unknown strategy
+        key = hashlib.sha256(json.dumps(
+            {"check": CHECK_VERSION, "code": strategy_code_hash(strat), "strategy": name, "params": kw,
+             "bars": [GATE_BARS, GATE_SEED, tf]}, sort_keys=True, default=str).encode()).hexdigest()
+        path = cache_dir / f"{key}.json"
+        verdict = _cached_verdict(path, name, kw)
+        if verdict is None:
+            try:
+                verdict = _check_one(strat, kw, tf)
+            except (StrategyError, BacktestError):
+                continue  # bad parameters: the run fails naming them
+            _write_verdict(path, verdict)
+        verdicts.append(verdict)
+        if not verdict.passed and not (allow or spec.allow_lookahead):
+            raise ExperimentError(
+                f"experiment '{spec.name}' refused: lookahead check failed: {verdict.message} (fix the strategy, "
+                "or set allow_lookahead = true in the spec or pass --allow-lookahead to run it anyway)")
+    return verdicts
+
+
+def _check_one(strat: Any, kw: dict[str, Any], timeframe: str) -> LookaheadVerdict:
+    from peaktrade.data.synthetic import synthetic_bars
+    from peaktrade.experiments.lookahead import lookahead_check
+
+    bars = synthetic_bars(GATE_BARS, timeframe=timeframe, seed=GATE_SEED)
+    rep = lookahead_check(strat, bars, **kw)
+    return LookaheadVerdict(strat.name, kw, rep.passed, " ".join(rep.message.split()), False)
+
+
+def _cached_verdict(path: Path, name: str, kw: dict[str, Any]) -> LookaheadVerdict | None:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return LookaheadVerdict(name, kw, bool(d["passed"]), str(d["message"]), True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or unreadable: check again
+
+
+def _write_verdict(path: Path, v: LookaheadVerdict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"strategy": v.strategy, "passed": v.passed, "message": v.message}),
+                       encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs a re-check
 
 
 def _failure(exc: Exception) -> tuple[str, str | None]:
@@ -141,7 +277,7 @@ def _failure(exc: Exception) -> tuple[str, str | None]:
 
 def run_experiment(spec: ExperimentSpec, *, config: Any = None, parallel: int = 1, out_dir: Path | None = None,
                    kernel: str = "python3", progress: bool = True, timeout: int | None = 1800,
-                   track: bool = True) -> list[RunOutcome]:
+                   track: bool = True, allow_lookahead: bool = False) -> list[RunOutcome]:
     """Execute every parameter set of ``spec`` with papermill; failures are reported, not raised.
 
     Parameters
@@ -152,6 +288,13 @@ def run_experiment(spec: ExperimentSpec, *, config: Any = None, parallel: int = 
         Where executed notebooks are kept (default ``<reports dir>/experiments/<name>/<timestamp>``).
     track
         Log the batch to MLflow (a tracking failure is reported and never stops the batch).
+    allow_lookahead
+        Run even when a strategy fails the lookahead check (as the spec's ``allow_lookahead``).
+
+    Raises
+    ------
+    ExperimentError
+        Before anything runs, when a strategy fails the lookahead check (see :func:`check_lookahead`).
     """
     from peaktrade.tracking import tracked_run
 
@@ -161,12 +304,16 @@ def run_experiment(spec: ExperimentSpec, *, config: Any = None, parallel: int = 
         config = load_config()
     if not (isinstance(parallel, int) and parallel >= 1):
         raise ExperimentError(f"parallel={parallel!r} is invalid: expected an int >= 1")
+    verdicts = check_lookahead(spec, config=config, allow=allow_lookahead)
+    lookahead = ("not applicable" if not verdicts else "passed" if all(v.passed for v in verdicts)
+                 else "FAILED (allowed)")
     out_dir = out_dir or config.reports_dir / "experiments" / spec.name / time.strftime("%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     n = len(spec.parameter_sets)
     batch_params = {"experiment": spec.name, "notebook": spec.notebook.name, "n_runs": n, "parallel": parallel}
     with _maybe(track, lambda: tracked_run(config=config, run_name=f"batch {spec.name}", params=batch_params,
-                                           tags={"peaktrade.kind": "batch", "peaktrade.spec": str(spec.source)})) \
+                                           tags={"peaktrade.kind": "batch", "peaktrade.spec": str(spec.source),
+                                                 "peaktrade.lookahead": lookahead})) \
             as parent:
         parent_id = parent.run_id if parent is not None else None
         outcomes: list[RunOutcome] = []

@@ -111,8 +111,11 @@ class SessionResult:
 
 
 # -- signals -------------------------------------------------------------------------------------
-def _prices(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray) -> Prices:
-    return Prices(*(np.ascontiguousarray(a, dtype=np.float64) for a in (o, h, lo, c, v)))
+def _prices(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+            time: np.ndarray | None = None) -> Prices:
+    # the bar times go along, so a strategy merging a higher timeframe (data.higher_timeframe) runs live too
+    return Prices(*(np.ascontiguousarray(a, dtype=np.float64) for a in (o, h, lo, c, v)),
+                  time=None if time is None else np.asarray(time, dtype=np.int64).copy())
 
 
 class RollingSignalStepper:
@@ -154,7 +157,7 @@ class RollingSignalStepper:
         self.cols = [np.asarray(h[c].to_numpy(dtype=np.float64) if c in h else np.zeros(len(h)))
                      for c in ("open", "high", "low", "close", "volume")]
         if len(h):
-            prep = strategy.prepare(_prices(*self.cols), [self.params])
+            prep = strategy.prepare(_prices(*self.cols, time=self.times), [self.params])
             for t in range(len(h)):
                 self._step(prep, t)
 
@@ -169,7 +172,7 @@ class RollingSignalStepper:
         self.times = np.append(self.times, ts.as_unit("ns").value)[-self.max_history:]
         for i, x in enumerate((o, h, lo, c, v)):
             self.cols[i] = np.append(self.cols[i], float(x))[-self.max_history:]
-        prices = _prices(*self.cols)
+        prices = _prices(*self.cols, time=self.times)
         prep = self.strategy.prepare(prices, [self.params])
         e, x = self._step(prep, len(self.times) - 1)
         f = 1.0

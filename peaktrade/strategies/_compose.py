@@ -129,7 +129,8 @@ def prepare_members(
         rowmap = np.arange(prep.ind.shape[0], dtype=np.int64)
         for r in range(N_BAR_ROWS, prep.ind.shape[0]):
             row = prep.ind[r]
-            rowmap[r] = tab.row(_key(row), lambda row=row: row)
+            name = f"{m.prefix}{prep.names[r]}" if len(prep.names) == prep.ind.shape[0] else None
+            rowmap[r] = tab.row(_key(row), lambda row=row: row, name=name)
         mc = rowmap[prep.cols]
         kc, kf = mc.shape[1], prep.fpar.shape[1]
         cols = np.zeros((n, kc), np.int64)

@@ -48,18 +48,42 @@ SIGNAL_FN_TYPE = types.FunctionType(SIGNAL_SIG)
 SIM_PARAMS = ("sl_stop", "tp_stop", "sl_trail")
 
 
-class Prices(NamedTuple):
-    """Bars as C-contiguous float64 arrays (what ``prepare`` receives)."""
-
+class _PriceArrays(NamedTuple):
     open: np.ndarray
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
 
+
+class Prices(_PriceArrays):
+    """Bars as C-contiguous float64 arrays (what ``prepare`` receives): a 5-tuple open, high, low,
+    close, volume.
+
+    ``time`` (an attribute, not part of the tuple) holds the bar open times (int64 ns since the
+    epoch, UTC) when the bars came from a DataFrame (:func:`prices_from_bars`), else None;
+    :meth:`frame` rebuilds the bars from it, e.g. for :func:`peaktrade.data.higher_timeframe`.
+    """
+
+    def __new__(cls, open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,  # noqa: A002
+                volume: np.ndarray, time: np.ndarray | None = None) -> Prices:
+        self = super().__new__(cls, open, high, low, close, volume)
+        self.time = time
+        return self
+
     @property
     def n(self) -> int:
         return self.close.shape[0]
+
+    def frame(self):
+        """Return the bars as a DataFrame indexed by open time; raise when ``time`` is missing."""
+        import pandas as pd
+
+        if self.time is None:
+            raise StrategyError("these prices carry no bar times (time=None): build them with prices_from_bars(bars)")
+        idx = pd.DatetimeIndex(pd.to_datetime(self.time, unit="ns", utc=True), name="time")
+        return pd.DataFrame({"open": self.open, "high": self.high, "low": self.low, "close": self.close,
+                             "volume": self.volume}, index=idx)
 
 
 class Prepared(NamedTuple):
@@ -68,6 +92,8 @@ class Prepared(NamedTuple):
     ind: np.ndarray  # (n_rows, n_bars) float64
     cols: np.ndarray  # (n_combos, k) int64
     fpar: np.ndarray  # (n_combos, m) float64
+    #: One name per row of ``ind`` (e.g. ``"sma(20)"``), for reports such as the lookahead check; may be empty.
+    names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,21 +210,24 @@ class IndicatorTable:
     """Collects indicator rows for ``prepare``, computing each distinct key once.
 
     Rows 0–4 are the bars; ``row(key, fn)`` returns the row index of ``key``, calling ``fn()``
-    (which returns a float64 array of n_bars) only the first time the key is seen.
+    (which returns a float64 array of n_bars) only the first time the key is seen. Each row is
+    named after its key (``("sma", 20)`` → ``"sma(20)"``) unless ``name`` is given.
     """
 
     def __init__(self, prices: Prices) -> None:
         self.prices = prices
         self._rows: list[np.ndarray] = [prices.open, prices.high, prices.low, prices.close, prices.volume]
+        self._names: list[str] = ["open", "high", "low", "close", "volume"]
         self._index: dict[Any, int] = {}
 
-    def row(self, key: Any, fn: Callable[[], np.ndarray]) -> int:
+    def row(self, key: Any, fn: Callable[[], np.ndarray], *, name: str | None = None) -> int:
         if key not in self._index:
             arr = np.ascontiguousarray(fn(), dtype=np.float64)
             if arr.shape != (self.prices.n,):
                 raise ValueError(f"indicator {key!r} has shape {arr.shape}, expected ({self.prices.n},)")
             self._index[key] = len(self._rows)
             self._rows.append(arr)
+            self._names.append(name if name is not None else row_name(key))
         return self._index[key]
 
     def build(self, cols: Sequence[Sequence[int]], fpar: Sequence[Sequence[float]]) -> Prepared:
@@ -210,13 +239,25 @@ class IndicatorTable:
             c = np.zeros((n, 1), dtype=np.int64)
         if f.shape[1] == 0:
             f = np.zeros((n, 1), dtype=np.float64)
-        return Prepared(np.ascontiguousarray(np.vstack(self._rows)), c, f)
+        return Prepared(np.ascontiguousarray(np.vstack(self._rows)), c, f, tuple(self._names))
+
+
+def row_name(key: Any) -> str:
+    """Return the display name of an indicator key: ``("sma", 20)`` → ``"sma(20)"``."""
+    if isinstance(key, tuple) and len(key) == 1 and isinstance(key[0], str):
+        return key[0]
+    if isinstance(key, tuple) and key and isinstance(key[0], str):
+        return f"{key[0]}({', '.join(str(v) for v in key[1:])})"
+    return str(key)
 
 
 def prices_from_bars(bars: Any) -> Prices:
     """Return :class:`Prices` (C-contiguous float64 arrays) from a bars DataFrame."""
+    import pandas as pd
+
+    time = bars.index.as_unit("ns").asi8.copy() if isinstance(bars.index, pd.DatetimeIndex) else None
     return Prices(*(np.ascontiguousarray(bars[c].to_numpy(dtype=np.float64)) for c in
-                    ("open", "high", "low", "close", "volume")))
+                    ("open", "high", "low", "close", "volume")), time=time)
 
 
 def signal_arrays(strategy: Strategy, prices: Prices, params: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:

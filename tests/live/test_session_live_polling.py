@@ -40,6 +40,22 @@ def test_rolling_signals_equal_replay_signals_when_same_bars(demo, name):
     assert got == expected[300:]
 
 
+def test_rolling_signals_equal_replay_signals_when_strategy_merges_a_higher_timeframe(demo):
+    # the rolling stepper hands prepare the bar times, so data.higher_timeframe works live as in a backtest
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    from leaky_strategies import SAFE_HTF
+
+    bars = demo.iloc[:300]
+    replay = SignalStepper(SAFE_HTF, bars, {})
+    expected = [replay.step(t) for t in range(len(bars))]
+    rolling = RollingSignalStepper(SAFE_HTF, {}, history=bars.iloc[:100])
+    got = [rolling.push(ts, *row)[:2] for ts, row in zip(bars.index[100:], bars.to_numpy()[100:, :5])]
+    assert got == expected[100:] and any(e for e, _ in got) and any(x for _, x in got)
+
+
 def test_live_session_processes_each_completed_bar_once_when_polls_overlap(cfg, demo, no_disk_sync):
     bars = demo.iloc[:400]
     fake = fake_at(bars, WARM)

@@ -3,6 +3,7 @@ failures reported with the failing cell, the others carried on, non-zero exit.""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import mlflow
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def batch_cfg(make_cfg, tmp_path):
     return make_cfg(tracking={"uri": f"sqlite:///{tmp_path}/mlruns.db", "artifacts": str(tmp_path / "art")},
-                    reports={"dir": str(tmp_path / "reports")})
+                    reports={"dir": str(tmp_path / "reports")}, runs={"dir": str(tmp_path / "runs")})
 
 
 def _spec(tmp_path: Path, strategies: list[str]) -> Path:
@@ -51,6 +52,7 @@ def test_batch_runs_every_set_and_tracks_parent_and_children_when_all_succeed(ba
         sweeps = [s for s in by_kind["sweep"] if s.data.tags["mlflow.parentRunId"] == x.info.run_id]
         assert len(sweeps) == 1 and "dsr" in sweeps[0].data.metrics and "pbo" in sweeps[0].data.metrics
     assert parent.data.metrics["n_ok"] == 2 and parent.data.metrics["n_failed"] == 0
+    assert parent.data.tags["peaktrade.lookahead"] == "passed"  # ma_crossover's grid was checked first
 
 
 def test_batch_reports_failing_cell_and_carries_on_when_one_run_fails(batch_cfg, cli, tmp_path):
@@ -68,3 +70,95 @@ def test_dry_run_executes_nothing(batch_cfg, cli, tmp_path):
     r = cli("experiment", "run", str(ROOT / "experiments" / "btc-ma-sweep.toml"), "--dry-run")
     assert r.exit_code == 0 and "4 run(s) of 20-sweep.ipynb" in r.stdout
     assert not (tmp_path / "mlruns.db").exists()
+
+
+# -- lookahead gate ---------------------------------------------------------------------------------
+sys.path.insert(0, str(ROOT / "tests" / "experiments"))
+import leaky_strategies as leaks  # noqa: E402
+
+
+@pytest.fixture
+def leaky():
+    """Register a planted leak (a kernel peeking at the next close on rare events) for this test only."""
+    from peaktrade.strategies.registry import _REGISTRY, register
+
+    register(leaks.RARE_PEEK)
+    yield leaks.RARE_PEEK.name
+    _REGISTRY.pop(leaks.RARE_PEEK.name, None)
+
+
+def _leaky_spec(tmp_path: Path, strategy: str, *, allow: bool | None = None) -> Path:
+    spec = _spec(tmp_path, [strategy])
+    # the notebook's default params are ma_crossover's: the planted strategy takes none
+    spec.write_text(spec.read_text().replace(f'strategy = "{strategy}"\n', f'strategy = "{strategy}"\nparams = {{}}\n'))
+    if allow is not None:
+        spec.write_text(f"allow_lookahead = {'true' if allow else 'false'}\n" + spec.read_text())
+    return spec
+
+
+def test_experiment_run_when_a_strategy_reads_the_future_then_refused_in_one_line(batch_cfg, cli, tmp_path, leaky):
+    r = cli("experiment", "run", str(_leaky_spec(tmp_path, leaky)), "--out", str(tmp_path / "out"))
+    assert r.exit_code == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: experiment 't' refused: lookahead check failed: strategy "
+                               f"'{leaky}' reads the future: signal 'entries' at bar ")
+    assert "allow_lookahead = true" in lines[0] and "--allow-lookahead" in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not list((tmp_path / "out").glob("*.ipynb")) and not (tmp_path / "mlruns.db").exists()
+
+
+def test_experiment_run_when_lookahead_is_allowed_by_flag_or_spec_then_not_refused(batch_cfg, cli, tmp_path, leaky):
+    r = cli("experiment", "run", str(_leaky_spec(tmp_path, leaky)), "--dry-run", "--allow-lookahead")
+    assert r.exit_code == 0, r.stderr
+    assert f"lookahead check of {leaky}: FAILED, allowed: strategy '{leaky}' reads the future" in r.stderr
+    r = cli("experiment", "run", str(_leaky_spec(tmp_path, leaky, allow=True)), "--dry-run")
+    assert r.exit_code == 0 and "FAILED, allowed" in r.stderr and "(cached)" in r.stderr
+    r = cli("experiment", "run", str(_leaky_spec(tmp_path, leaky, allow=False)), "--dry-run")
+    assert r.exit_code == 2 and "refused" in r.stderr
+
+
+def test_check_lookahead_when_checked_before_then_cached_until_the_code_or_check_version_changes(
+        batch_cfg, tmp_path, leaky, monkeypatch):
+    import peaktrade.experiments.lookahead as la
+    from peaktrade.experiments.batch import ExperimentError, check_lookahead, load_spec
+
+    spec = load_spec(_leaky_spec(tmp_path, leaky))
+    calls = []
+    real = la.lookahead_check
+    monkeypatch.setattr(la, "lookahead_check", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with pytest.raises(ExperimentError, match="lookahead check failed") as first:
+        check_lookahead(spec, config=batch_cfg)
+    assert len(calls) == 1 and len(list((tmp_path / "runs" / "cache" / "lookahead").glob("*.json"))) == 1
+    with pytest.raises(ExperimentError) as again:
+        check_lookahead(spec, config=batch_cfg)
+    assert len(calls) == 1 and str(again.value) == str(first.value)  # served from the cache
+    (v,) = check_lookahead(spec, config=batch_cfg, allow=True)
+    assert v.cached and not v.passed and len(calls) == 1
+    monkeypatch.setattr(la, "strategy_code_hash", lambda s: "edited source")
+    check_lookahead(spec, config=batch_cfg, allow=True)
+    assert len(calls) == 2  # the strategy's code changed: checked again
+    monkeypatch.setattr(la, "CHECK_VERSION", la.CHECK_VERSION + 1)
+    check_lookahead(spec, config=batch_cfg, allow=True)
+    assert len(calls) == 3  # the check changed: checked again
+
+
+def test_check_lookahead_when_spec_uses_library_strategies_then_each_grid_is_checked_and_passes(batch_cfg):
+    from peaktrade.experiments.batch import check_lookahead, load_spec
+
+    spec = load_spec(ROOT / "experiments" / "eth-rsi-walk-forward.toml")
+    verdicts = check_lookahead(spec, config=batch_cfg)
+    # three runs, two distinct parameter grids (trend 0 and trend 200; anchored does not matter)
+    assert [v.strategy for v in verdicts] == ["rsi_reversion", "rsi_reversion"]
+    assert all(v.passed for v in verdicts)
+    assert {v.params["trend"] for v in verdicts} == {0, 200}
+    assert verdicts[0].params["window"] == [7, 14, 21]
+
+
+def test_load_spec_when_allow_lookahead_is_not_a_bool_then_error_names_it(tmp_path):
+    from peaktrade.experiments.batch import ExperimentError, load_spec
+
+    spec = _spec(tmp_path, ["ma_crossover"])
+    spec.write_text('allow_lookahead = "yes"\n' + spec.read_text())
+    with pytest.raises(ExperimentError, match="'allow_lookahead' in .* is 'yes': expected true or false"):
+        load_spec(spec)
