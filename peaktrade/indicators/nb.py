@@ -57,24 +57,37 @@ def two_prod_nb(a, b):
 
 
 @njit(cache=True)
-def dd_add_nb(hi, lo, x):
-    """Return the double-double ``(hi, lo) + x``, normalized (``|lo| <= ulp(hi) / 2``)."""
+def acc_add_nb(hi, lo, x):
+    """Return the accumulator ``(hi, lo)`` plus ``x``: ``hi`` the float sum, ``lo`` its exact errors.
+
+    One step of Ogita-Rump-Oishi's Sum2: only ``hi + x`` is on the loop-carried path, the TwoSum
+    error goes to ``lo``, so a running sum costs little more than a plain one. ``lo`` is left
+    unnormalized (see :func:`dd_norm_nb`).
+    """
     s, e = two_sum_nb(hi, x)
-    e += lo
-    h = s + e
-    return h, e - (h - s)
+    return s, lo + e
 
 
 @njit(cache=True)
-def dd_div_nb(hi, lo, d):
-    """Return the double-double ``hi + lo`` divided by the float ``d``, rounded once to a float.
+def dd_norm_nb(hi, lo):
+    """Return ``hi + lo`` as a normalized double-double (``|lo| <= ulp(hi) / 2``); needs ``|lo| <= |hi|``."""
+    h = hi + lo
+    return h, lo - (h - hi)
 
-    ``q = fl(hi / d)`` is corrected by the exact remainder ``hi + lo - q * d`` (TwoProduct), so the
-    result is the correctly rounded quotient except within ~2**-100 of a rounding boundary.
+
+@njit(cache=True)
+def dd_div_nb(hi, lo, w):
+    """Return the double-double ``hi + lo`` divided by the whole number ``w < 2**26``, rounded once.
+
+    ``q = fl(hi / w)`` is corrected by the exact remainder ``hi + lo - q * w`` (TwoProduct; ``w``
+    needs no split), so the result is the correctly rounded quotient (exact halfway cases included)
+    except within ~2**-100 of a rounding boundary.
     """
-    q = hi / d
-    p, pe = two_prod_nb(q, d)
-    return q + (((hi - p) - pe) + lo) / d
+    q = hi / w
+    p = q * w
+    qh, ql = _split_nb(q)
+    pe = (qh * w - p) + ql * w
+    return q + (((hi - p) - pe) + lo) / w
 
 
 @njit(cache=True)
@@ -92,14 +105,14 @@ def window_sums_nb(x, window, squares):
 
     Returns ``(s_hi, s_lo, q_hi, q_lo)``: ``s_hi + s_lo`` is the sum of the window's values and,
     when ``squares`` is true, ``q_hi + q_lo`` the sum of their squares (each square exact as a
-    TwoProduct); otherwise ``q_*`` are zeros. ``s_hi`` is NaN during warm-up and for a window
+    TwoProduct); otherwise ``q_*`` are empty. ``s_hi`` is NaN during warm-up and for a window
     holding a NaN.
     """
     n = x.shape[0]
     s_hi = np.full(n, np.nan)
     s_lo = np.zeros(n)
-    q_hi = np.zeros(n)
-    q_lo = np.zeros(n)
+    q_hi = np.zeros(n if squares else 0)
+    q_lo = np.zeros(n if squares else 0)
     if window < 1:
         return s_hi, s_lo, q_hi, q_lo
     cnt = 0  # consecutive non-NaN values ending at bar i
@@ -121,36 +134,33 @@ def window_sums_nb(x, window, squares):
         cnt += 1
         since += 1
         if since > window and cnt > window:
-            # re-accumulate the window ending at i from scratch (once per `window` bars: O(n) in all)
+            # re-accumulate the window ending at i from scratch (once per `window` bars: O(n) in all);
+            # this also bounds the growth of the unnormalized error terms
             sh = 0.0
             sl = 0.0
             qh = 0.0
             ql = 0.0
             for j in range(i - window + 1, i + 1):
-                sh, sl = dd_add_nb(sh, sl, x[j])
+                sh, sl = acc_add_nb(sh, sl, x[j])
                 if squares:
                     p, e = two_prod_nb(x[j], x[j])
-                    qh, ql = dd_add_nb(qh, ql, p)
-                    qh, ql = dd_add_nb(qh, ql, e)
+                    qh, ql = acc_add_nb(qh, ql + e, p)
             since = 1
         else:
-            sh, sl = dd_add_nb(sh, sl, v)
+            sh, sl = acc_add_nb(sh, sl, v)
             if squares:
                 p, e = two_prod_nb(v, v)
-                qh, ql = dd_add_nb(qh, ql, p)
-                qh, ql = dd_add_nb(qh, ql, e)
+                qh, ql = acc_add_nb(qh, ql + e, p)
             if cnt > window:
                 y = x[i - window]
-                sh, sl = dd_add_nb(sh, sl, -y)
+                sh, sl = acc_add_nb(sh, sl, -y)
                 if squares:
                     p, e = two_prod_nb(y, y)
-                    qh, ql = dd_add_nb(qh, ql, -p)
-                    qh, ql = dd_add_nb(qh, ql, -e)
+                    qh, ql = acc_add_nb(qh, ql - e, -p)
         if cnt >= window:
-            s_hi[i] = sh
-            s_lo[i] = sl
-            q_hi[i] = qh
-            q_lo[i] = ql
+            s_hi[i], s_lo[i] = dd_norm_nb(sh, sl)
+            if squares:
+                q_hi[i], q_lo[i] = dd_norm_nb(qh, ql)
     return s_hi, s_lo, q_hi, q_lo
 
 
@@ -160,7 +170,8 @@ def _window_mean_nb(x, start, window):
     sh = 0.0
     sl = 0.0
     for j in range(start, start + window):
-        sh, sl = dd_add_nb(sh, sl, x[j])
+        sh, sl = acc_add_nb(sh, sl, x[j])
+    sh, sl = dd_norm_nb(sh, sl)
     return dd_div_nb(sh, sl, float(window))
 
 
