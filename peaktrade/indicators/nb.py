@@ -11,6 +11,12 @@ Conventions shared by every kernel here:
   each kernel documents what it returns then.
 * Standard deviations are **population** standard deviations (ddof=0) unless a ``ddof`` is given:
   that is Bollinger's definition and vectorbt's default (``BBANDS``, ``MSTD``).
+* Window means, variances and deviations from the mean (SMA, rolling std, Bollinger, z-score,
+  realized vol, the EMA/RMA seeds) come from **exact window sums** (double-double, see below):
+  the SMA is the exact mean of the window rounded once, so it does not drift over any length of
+  data and two windows with equal exact means give identical floats (a crossover at an exact tie
+  is a tie); the standard deviation is within a few ulps of the exact one. Tested against integer
+  arithmetic on the real BTC and ETH hourly closes.
 """
 
 from __future__ import annotations

@@ -204,3 +204,13 @@ def test_report_cli_when_target_is_bad_then_one_line_error(tmp_path, cli, cfg, w
     out = cli("report", target.format(tmp=tmp_path))
     assert out.exit_code == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_build_report_when_overfitting_has_a_pbo_then_its_convention_and_null_mean_are_shown(tmp_path, rsweep):
+    html = build_report(title="pbo", path=tmp_path / "pbo.html", sweep=rsweep,
+                        overfitting={"dsr": 0.91, "pbo": 0.2}).read_text(encoding="utf-8")
+    n = rsweep.part_sums.shape[0]
+    table = html[html.index('id="overfitting-table"'):]
+    table = table[:table.index("</table>")]
+    assert "pbo_null_mean" in table and "pbo_convention" in table
+    assert f"S={rsweep.part_sums.shape[1]}" in table and f"N={n}" in table and "null mean" in table
