@@ -32,7 +32,9 @@ from numba import njit
 # the value that leaves the window the same way keeps the window sum exact for price data (whose
 # window sums need far fewer than 106 bits), so nothing drifts however long the series; the sums are
 # still re-accumulated from scratch once per ``window`` bars, which bounds any rounding of ``lo`` on
-# data that would need more bits. The mean is then the window sum divided by the window length and
+# data that would need more bits. (A sum of squares can need more: it is then accurate to ~2**-100
+# relative, and a standard deviation may differ from the exact one, or from the same window's
+# value on a truncated history, in its last bit.) The mean is then the window sum divided by the window length and
 # rounded once, i.e. the correctly rounded mean of the exact sum: two windows whose means are equal
 # in exact arithmetic give bit-identical floats (a crossover at an exact tie is a tie), and a
 # prefix/running sum's error (up to 3e-12 relative on BTC hourly; 3.5e-3 for a 5-bar std) is gone.

@@ -181,3 +181,17 @@ def test_sma_when_float64_windows_have_equal_exact_means_then_bit_identical(clos
     ties = [i for i in range(39, len(x)) if ex.window_sum(i, 10) * 40 == ex.window_sum(i, 40) * 10]
     assert len(ties) >= 1
     assert all(sma_f[t] == sma_s[t] for t in ties)
+
+
+def test_rolling_kernels_when_history_is_truncated_then_sma_is_bit_identical_and_std_within_an_ulp(closes):
+    # a window's SMA depends on the window only (not on a prefix sum of all earlier bars), so a live
+    # session recomputing on a rolling history gets exactly the backtest's numbers. The sum of
+    # squares can need more than 106 bits, so the std may differ in its last bit (never more).
+    x = closes["XBTUSD"]["close"].to_numpy()
+    for start in (1, 997, 40_001):
+        for w in (7, 50):
+            np.testing.assert_array_equal(nb.sma_nb(x[start:], w)[w:], nb.sma_nb(x, w)[start + w:])
+            np.testing.assert_allclose(nb.rolling_std_nb(x[start:], w, 0)[w:], nb.rolling_std_nb(x, w, 0)[start + w:],
+                                       rtol=3e-16, atol=0)
+            np.testing.assert_allclose(nb.zscore_nb(x[start:], w)[w:], nb.zscore_nb(x, w)[start + w:],
+                                       rtol=1e-15, atol=1e-300)
