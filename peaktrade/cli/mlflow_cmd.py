@@ -84,6 +84,10 @@ def runs(
         metrics = "  ".join(f"{c}={_fmt(r[c])}" for c in metric_cols if _fmt(r[c]))
         if metrics:
             typer.echo(f"    {metrics}")
+    if "pbo" in metric_cols:
+        typer.echo("pbo: CSCV probability of backtest overfitting (share of IS/OOS splits whose IS-best ranks at "
+                   "or below the OOS median, w = rank/(N+1), ties at the average rank); compare it with "
+                   "pbo_null_mean, its value without skill: 0.5 + 1/(2N) for odd N, 0.5 for even N")
 
 
 def register(root: typer.Typer) -> None:

@@ -23,6 +23,8 @@ _LAZY = {
     "expected_max_sharpe": "peaktrade.experiments.overfitting",
     "pbo": "peaktrade.experiments.overfitting",
     "pbo_from_part_sums": "peaktrade.experiments.overfitting",
+    "pbo_null_mean": "peaktrade.experiments.overfitting",
+    "pbo_label": "peaktrade.experiments.overfitting",
     "PBOResult": "peaktrade.experiments.overfitting",
     "sweep_overfitting": "peaktrade.experiments.overfitting",
     "lookahead_check": "peaktrade.experiments.lookahead",

@@ -10,16 +10,23 @@ Methods of :func:`monte_carlo`:
     bar returns starting at uniformly drawn bars in ``0 .. n − block`` (no wrap-around), cut to n
     bars. Keeps the dependence inside a block.
 ``"trades"``
-    Trade-order shuffle: the closed trades' returns on equity, ``pnl / equity before the trade``
-    (so that compounding them in their real order gives the real final equity), permuted without
-    replacement; the path has one step per trade. The final return is the same on every path
-    (a product does not depend on the order): what varies is the path, hence the drawdown.
+    Trade-order shuffle. The backtest's bar returns are cut into **trade segments**: each trade's
+    bars from its entry bar up to the next trade's entry (its exit and the flat bars after it
+    included; the flat bars before the first trade are a segment of their own), the trade still
+    open at the end included. The segments are permuted without replacement and concatenated, so a
+    path has one step per bar and keeps every trade's intra-trade swings. The final return and the
+    Sharpe ratio are the same on every path (neither depends on the order): what varies is the
+    path, hence the drawdown.
 ``"trades_bootstrap"``
-    Closed trades' returns drawn with replacement (the final return varies too).
+    Trade segments drawn with replacement, concatenated and cut to the number of bars (the final
+    return varies too).
 
 The Sharpe ratio of a path is annualized from the bar interval as in :mod:`peaktrade.backtest.stats`
-(mean / std of the bar returns, ddof=1, × sqrt(bars per year)). Trade steps have no fixed
-interval, so for the trade methods it is NaN.
+(mean / std of the bar returns, ddof=1, × sqrt(bars per year)).
+
+``observed_*`` in the summary is the backtest itself: for a :class:`~peaktrade.backtest.BacktestResult`
+source, its ``stats()`` ``total_return``, ``max_drawdown`` and ``sharpe`` (the unshuffled path of
+every method is the backtest's own bar-return path); for a returns Series, the unshuffled series.
 
 The random draws come from ``numpy.random.default_rng(seed)`` in the Python layer, sims in chunks
 of a size fixed by the data length; the same seed gives identical results.
@@ -51,15 +58,16 @@ class MonteCarloResult:
     ----------
     distribution : pandas.DataFrame
         One row per simulation: ``final_return``, ``max_drawdown`` (positive fraction),
-        ``sharpe`` (annualized; NaN for trade methods), ``final_equity``.
+        ``sharpe`` (annualized), ``final_equity``.
     quantiles : pandas.DataFrame
-        Index ``step`` (0 = start; bars, or trades for trade methods), columns ``q05 q25 q50 q75
+        Index ``step`` (0 = start; one step per bar for every method), columns ``q05 q25 q50 q75
         q95``: quantiles across simulations of the equity as a multiple of the start. At most
         ``max_steps`` + 1 evenly spaced steps (the last one included).
     summary : pandas.Series
         ``prob_loss``, ``final_return_q05/q50/q95``, ``max_drawdown_q50/q95``,
         ``sharpe_q05/q50/q95``, ``observed_final_return``, ``observed_max_drawdown``,
-        ``observed_sharpe``, ``n_steps``, ``n_sims``, ``method``.
+        ``observed_sharpe`` (the backtest's own ``total_return``, ``max_drawdown``, ``sharpe``),
+        ``n_steps``, ``n_sims``, ``method``.
     method : str
     """
 
@@ -108,6 +116,9 @@ def _source_returns(source: Any) -> tuple[np.ndarray, pd.DatetimeIndex, float | 
 def trade_returns(result: Any) -> np.ndarray:
     """Return each closed trade's return on equity: ``pnl / equity before the trade``.
 
+    A trade-level summary (not what the ``"trades"`` methods resample: they shuffle trade segments
+    of bar returns, see :func:`trade_segments`).
+
     With one position at a time the equity before a trade is the initial cash plus the pnl of the
     trades closed before it, so compounding these returns in order gives the real final equity
     of the closed trades. The trade still open at the end, if any, is left out.
@@ -119,6 +130,37 @@ def trade_returns(result: Any) -> np.ndarray:
     return pnl / before
 
 
+def trade_segments(result: Any) -> np.ndarray:
+    """Return the first bar of each trade segment: bar 0 and every trade's entry bar, increasing.
+
+    Segment ``k`` runs from its first bar to the next one's (the last to the end), so the
+    segments partition the bar returns and each trade, the open one included, lies in one segment.
+    """
+    entries = result.trades["entry_idx"].to_numpy(dtype=np.int64)
+    return np.unique(np.concatenate([[0], entries]))
+
+
+def _segment_draws(rng: np.random.Generator, k: int, seg_start: np.ndarray, n: int, replace: bool) -> np.ndarray:
+    """Return ``(k, n)`` bar indices: each row concatenates segments (permuted, or drawn with replacement)."""
+    seg_len = np.diff(np.append(seg_start, n))
+    m = seg_start.shape[0]
+    out = np.empty((k, n), dtype=np.int64)
+    steps = np.arange(n, dtype=np.int64)
+    for row in range(k):
+        if replace:
+            ids = rng.integers(0, m, size=m)
+            while seg_len[ids].sum() < n:
+                ids = np.concatenate([ids, rng.integers(0, m, size=m)])
+        else:
+            ids = rng.permutation(m)
+        lens = seg_len[ids]
+        ends = np.cumsum(lens)
+        # bar index = segment start + position inside the segment = steps - (segment offset - start)
+        shift = np.repeat(seg_start[ids] - (ends - lens), lens)
+        out[row] = steps + shift[:n]
+    return out
+
+
 def _grid(n_steps: int, max_steps: int) -> np.ndarray:
     if n_steps <= max_steps:
         return np.arange(n_steps + 1, dtype=np.int64)
@@ -126,11 +168,11 @@ def _grid(n_steps: int, max_steps: int) -> np.ndarray:
 
 
 def _draws(method: str, rng: np.random.Generator, k: int, n: int, block: int) -> np.ndarray:
-    if method == "iid" or method == "trades_bootstrap":
+    if method == "iid":
         return rng.integers(0, n, size=(k, n), dtype=np.int64)
     if method == "block":
         return rng.integers(0, n - block + 1, size=(k, -(-n // block)), dtype=np.int64)
-    return rng.permuted(np.tile(np.arange(n, dtype=np.int64), (k, 1)), axis=1)
+    raise AssertionError(method)
 
 
 def monte_carlo(source: Any, *, method: str = "iid", n_sims: int = 1000, block: int = 24, seed: Any = 0,
@@ -168,20 +210,19 @@ def monte_carlo(source: Any, *, method: str = "iid", n_sims: int = 1000, block: 
         raise BacktestError(bad_value("method", method, "one of " + ", ".join(map(repr, METHODS))))
     n_sims = _int_arg("n_sims", n_sims, 1)
     max_steps = _int_arg("max_steps", max_steps, 1)
+    if method.startswith("trades") and not isinstance(source, BacktestResult):
+        raise BacktestError(f"source is a {type(source).__name__}: method={method!r} needs a BacktestResult "
+                            "(its trades)")
+    r, index, cash0 = _source_returns(source)
+    if r.shape[0] < 2:
+        raise BacktestError(f"source has {r.shape[0]} return(s): expected at least 2")
+    ann = annualization(index)[0]
+    segments = None
     if method.startswith("trades"):
-        if not isinstance(source, BacktestResult):
-            raise BacktestError(f"source is a {type(source).__name__}: method={method!r} needs a BacktestResult "
-                                "(its trades)")
-        r = trade_returns(source)
-        ann = math.nan
-        cash0 = source.init_cash
-        if r.shape[0] < 2:
-            raise BacktestError(f"the backtest has {r.shape[0]} closed trade(s): method={method!r} needs at least 2")
-    else:
-        r, index, cash0 = _source_returns(source)
-        if r.shape[0] < 2:
-            raise BacktestError(f"source has {r.shape[0]} return(s): expected at least 2")
-        ann = annualization(index)[0]
+        segments = trade_segments(source)
+        if source.trades.shape[0] < 2:
+            raise BacktestError(f"the backtest has {source.trades.shape[0]} trade(s): method={method!r} "
+                                "needs at least 2")
     if not np.isfinite(r).all() or (r <= -1.0).any():
         raise BacktestError("source has NaN, inf or returns <= -1: expected finite simple returns > -1")
     n = r.shape[0]
@@ -205,11 +246,20 @@ def monte_carlo(source: Any, *, method: str = "iid", n_sims: int = 1000, block: 
     chunk = max(1, _DRAWS_PER_CHUNK // n)
     for a in range(0, n_sims, chunk):
         b = min(a + chunk, n_sims)
-        starts = _draws(method, rng, b - a, n, blk)
+        if segments is not None:
+            starts = _segment_draws(rng, b - a, segments, n, method == "trades_bootstrap")
+        else:
+            starts = _draws(method, rng, b - a, n, blk)
         nb.resample_paths_nb(r, starts, blk, n, grid, ann, stats[a:b], paths[a:b])
     observed = np.empty((1, nb.MC_N_STATS))
     nb.resample_paths_nb(r, np.arange(n, dtype=np.int64)[None, :], 1, n, grid, ann, observed,
                          np.empty((1, grid.shape[0])))
+    if isinstance(source, BacktestResult):
+        # the backtest's own numbers, not a recomputation: "observed" is exactly what stats() reports
+        st = source.stats()
+        observed[0, nb.MC_FINAL_RETURN] = float(st["total_return"])
+        observed[0, nb.MC_MAX_DRAWDOWN] = float(st["max_drawdown"])
+        observed[0, nb.MC_SHARPE] = float(st["sharpe"])
 
     dist = pd.DataFrame(stats, columns=["final_return", "max_drawdown", "sharpe"])
     dist["final_equity"] = cash * (1.0 + dist["final_return"])
@@ -233,9 +283,9 @@ def monte_carlo(source: Any, *, method: str = "iid", n_sims: int = 1000, block: 
         "sharpe_q05": q("sharpe", 0.05),
         "sharpe_q50": q("sharpe", 0.5),
         "sharpe_q95": q("sharpe", 0.95),
-        "observed_final_return": float(observed[0, 0]),
-        "observed_max_drawdown": float(observed[0, 1]),
-        "observed_sharpe": float(observed[0, 2]),
+        "observed_final_return": float(observed[0, nb.MC_FINAL_RETURN]),
+        "observed_max_drawdown": float(observed[0, nb.MC_MAX_DRAWDOWN]),
+        "observed_sharpe": float(observed[0, nb.MC_SHARPE]),
         "n_steps": n,
         "n_sims": n_sims,
         "method": method,
@@ -287,4 +337,4 @@ def cost_sensitivity(strategy: Any, bars: pd.DataFrame, *, fees: Any = DEFAULT_F
     return pd.DataFrame(rows)
 
 
-__all__ = ["METHODS", "MonteCarloResult", "cost_sensitivity", "monte_carlo", "trade_returns"]
+__all__ = ["METHODS", "MonteCarloResult", "cost_sensitivity", "monte_carlo", "trade_returns", "trade_segments"]

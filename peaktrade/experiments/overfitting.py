@@ -20,6 +20,10 @@ Backtest Overfitting by combinatorially symmetric cross-validation (CSCV).
   in-sample (the rest out-of-sample) select the in-sample best strategy, take its relative rank
   ω = rank / (N + 1) out of sample and the logit λ = ln(ω / (1 − ω)). PBO is the share of
   combinations with λ ≤ 0: the in-sample best lands at or below the out-of-sample median.
+  Out-of-sample ties get the average rank. With no skill (the out-of-sample rank uniform on
+  1..N) this convention gives a PBO of ``P(rank <= (N + 1) / 2)``: 0.5 for an even N but
+  0.5 + 1/(2N) for an odd N (0.6 at N = 5), because the median rank itself counts as overfit;
+  :func:`pbo_null_mean` returns it, and every printed PBO carries it (:func:`pbo_label`).
 
   The Sharpe ratio of a union of parts only needs each part's bar count, sum of returns and sum of
   squared returns, which is what every sweep keeps (``SweepResult.part_sums``):
@@ -203,6 +207,32 @@ def return_moments(returns: Any) -> dict[str, float]:
 # PBO by CSCV
 
 
+def pbo_null_mean(n_strategies: int) -> float:
+    """Return the mean PBO of strategies without skill: ``0.5 + 1/(2N)`` for odd N, 0.5 for even N.
+
+    Under the null the out-of-sample rank of the in-sample best is uniform on 1..N, and a
+    combination counts as overfit when λ ≤ 0, i.e. rank ≤ (N + 1) / 2: ``ceil(N/2) / N`` of the ranks.
+    """
+    if isinstance(n_strategies, bool) or not isinstance(n_strategies, (int, np.integer)) or n_strategies < 1:
+        raise BacktestError(bad_value("n_strategies", n_strategies, "an integer >= 1"))
+    n = int(n_strategies)
+    return ((n + 1) // 2) / n
+
+
+def pbo_convention(n_splits: int, n_strategies: int) -> str:
+    """Return the one-line statement of how a PBO was computed and what it means under no skill."""
+    n = int(n_strategies)
+    null = f"0.5+1/(2N) = {pbo_null_mean(n):.3f} for N={n}" if n % 2 else f"0.5 for even N={n}"
+    return (f"CSCV, S={n_splits}, C(S,S/2)={math.comb(n_splits, n_splits // 2)} splits, N={n}: share of splits "
+            f"whose IS-best has OOS logit ln(w/(1-w)) <= 0, w = rank/(N+1), ties at the average rank; "
+            f"null mean {null}")
+
+
+def pbo_label(value: float, n_splits: int, n_strategies: int) -> str:
+    """Return ``"PBO 0.24 (CSCV, S=16, ...; null mean ...)"``: a PBO printed with its convention."""
+    return f"PBO {value:.3f} ({pbo_convention(n_splits, n_strategies)})"
+
+
 @dataclass(frozen=True)
 class PBOResult:
     """Probability of Backtest Overfitting and the CSCV details behind it.
@@ -250,10 +280,25 @@ class PBOResult:
         slope, intercept = np.polyfit(x[ok], y[ok], 1)
         return float(slope), float(intercept)
 
+    @property
+    def null_mean(self) -> float:
+        """Mean PBO of N strategies without skill under this convention (:func:`pbo_null_mean`)."""
+        return pbo_null_mean(self.n_strategies)
+
+    def __str__(self) -> str:
+        return pbo_label(self.pbo, self.n_splits, self.n_strategies)
+
+    def __repr__(self) -> str:
+        return (f"PBOResult(pbo={self.pbo!r}, null_mean={self.null_mean!r}, n_combinations={self.n_combinations}, "
+                f"n_splits={self.n_splits}, n_strategies={self.n_strategies}, metric={self.metric!r}; "
+                f"{pbo_convention(self.n_splits, self.n_strategies)})")
+
     def summary(self) -> pd.Series:
-        """Return the headline numbers as a Series."""
+        """Return the headline numbers as a Series (the PBO with its null mean and convention)."""
         slope, _ = self.degradation
-        return pd.Series({"pbo": self.pbo, "logit_mean": float(np.mean(self.logits)),
+        return pd.Series({"pbo": self.pbo, "pbo_null_mean": self.null_mean,
+                          "pbo_convention": pbo_convention(self.n_splits, self.n_strategies),
+                          "logit_mean": float(np.mean(self.logits)),
                           "prob_oos_loss": self.prob_oos_loss, "degradation_slope": slope,
                           "n_combinations": self.n_combinations, "n_splits": self.n_splits,
                           "n_strategies": self.n_strategies, "metric": self.metric}, name="pbo")
@@ -425,16 +470,47 @@ def pbo_from_part_sums(part_sums: Any, part_bars: Any = None, *, metric: str = "
 # sweeps
 
 
-def _sweep_pbo(sweep_result: Any) -> float:
-    """PBO over the sweep's combinations that were not ruined (NaN when it cannot be computed)."""
-    ps = sweep_result.part_sums
-    if ps is None or ps.shape[1] % 2 != 0:
-        return math.nan
+def _pbo_part_sums(sweep_result: Any) -> np.ndarray | None:
+    """The sweep's part sums of the combinations that were not ruined (None when PBO cannot be computed)."""
+    ps = getattr(sweep_result, "part_sums", None)
+    if ps is None or getattr(ps, "ndim", 0) != 3 or ps.shape[1] % 2:
+        return None
     table = sweep_result.table
     keep = (table["ruined"] != 1.0).to_numpy() if "ruined" in table else np.ones(ps.shape[0], dtype=bool)
-    if keep.sum() < 2:
-        return math.nan
-    return pbo_from_part_sums(np.ascontiguousarray(ps[keep]), sweep_result.part_bars).pbo
+    return np.ascontiguousarray(ps[keep]) if keep.sum() >= 2 else None
+
+
+def _pbo_entries(sweep_result: Any) -> dict[str, Any]:
+    """``pbo`` with its ``pbo_null_mean`` and ``pbo_convention`` (NaN / empty when not computable).
+
+    Ruined combinations are never candidates (they are still counted as trials for the DSR).
+    """
+    ps = _pbo_part_sums(sweep_result)
+    if ps is None:
+        return {"pbo": math.nan, "pbo_null_mean": math.nan, "pbo_convention": ""}
+    res = pbo_from_part_sums(ps, sweep_result.part_bars)
+    return {"pbo": res.pbo, "pbo_null_mean": res.null_mean,
+            "pbo_convention": pbo_convention(res.n_splits, res.n_strategies)}
+
+
+def with_pbo_convention(overfitting: pd.Series, sweep_result: Any) -> pd.Series:
+    """Return ``overfitting`` with ``pbo_null_mean`` and ``pbo_convention`` right after a finite ``pbo``.
+
+    For callers that print or log a PBO of ``sweep_result`` (reports, MLflow): entries already
+    present are kept; without a finite ``pbo`` or the sweep's part sums nothing is added.
+    """
+    ps = _pbo_part_sums(sweep_result)
+    v = overfitting.get("pbo")
+    if ("pbo_convention" in overfitting or ps is None
+            or not isinstance(v, (int, float, np.floating)) or not math.isfinite(v)):
+        return overfitting
+    extra = {"pbo_null_mean": pbo_null_mean(ps.shape[0]), "pbo_convention": pbo_convention(ps.shape[1], ps.shape[0])}
+    items: dict[str, Any] = {}
+    for k, val in overfitting.items():
+        items[k] = val
+        if k == "pbo":
+            items.update(extra)
+    return pd.Series(items, name=overfitting.name, dtype=object)
 
 
 def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "sharpe", minimize: bool = False,
@@ -466,7 +542,8 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     Returns
     -------
     pandas.Series
-        ``dsr``, ``psr``, ``pbo``, ``n_trials``, ``sharpe`` (annualized), ``sharpe_per_bar``,
+        ``dsr``, ``psr``, ``pbo``, ``pbo_null_mean`` (its value without skill, :func:`pbo_null_mean`),
+        ``pbo_convention`` (how it was computed), ``n_trials``, ``sharpe`` (annualized), ``sharpe_per_bar``,
         ``expected_max_sharpe`` (per bar), ``trials_sharpe_variance`` (per bar), ``skew``,
         ``kurtosis`` (raw), ``n_obs``, then the best parameters by name.
     """
@@ -500,7 +577,7 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
                                      skew=mom["skew"], kurtosis=mom["kurtosis"]) if ok else math.nan,
         "psr": probabilistic_sharpe_ratio(sr, n_obs=mom["n_obs"], skew=mom["skew"],
                                           kurtosis=mom["kurtosis"]) if ok else math.nan,
-        "pbo": _sweep_pbo(sweep_result),
+        **_pbo_entries(sweep_result),
         "n_trials": n_trials,
         "sharpe": sr * math.sqrt(ann) if ok else math.nan,
         "sharpe_per_bar": sr,
@@ -522,7 +599,11 @@ __all__ = [
     "norm_cdf",
     "norm_ppf",
     "pbo",
+    "pbo_convention",
     "pbo_from_part_sums",
+    "pbo_label",
+    "pbo_null_mean",
+    "with_pbo_convention",
     "probabilistic_sharpe_ratio",
     "return_moments",
     "sweep_overfitting",

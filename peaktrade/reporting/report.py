@@ -120,6 +120,9 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
     grid = {k: _grid_text(v) for k, v in sweep.grid.items()}
     parts = [f'<div class="grid">{h.kv_table(info, title="sweep")}{h.kv_table(grid, title="grid")}']
     if overfitting is not None and len(overfitting):
+        from peaktrade.experiments.overfitting import with_pbo_convention
+
+        overfitting = with_pbo_convention(overfitting, sweep)  # a PBO is shown with its null mean
         parts.append(h.kv_table(overfitting, title="overfitting", css_id="overfitting-table"))
     parts.append("</div>")
     if xy and n_finite:

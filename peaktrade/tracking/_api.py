@@ -270,7 +270,13 @@ def log_sweep(
             summary[f"best_{metric}"] = float(ranked.iloc[0][metric])
         parent.log_metrics(summary)
         if overfitting is not None:
-            parent.log_metrics(overfitting)
+            from peaktrade.experiments.overfitting import with_pbo_convention
+
+            # a PBO is logged with its null mean (metric) and its convention (tag)
+            overfitting = with_pbo_convention(overfitting, sw)
+            parent.log_metrics(overfitting.drop("pbo_convention", errors="ignore"))
+            if overfitting.get("pbo_convention"):
+                parent.set_tags({"peaktrade.pbo_convention": overfitting["pbo_convention"]})
         parent.log_files({
             "table.parquet": table,
             "table.csv": table,

@@ -20,7 +20,7 @@ from peaktrade.tracking._store import artifact_root, load, open_store, redact_ur
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Metrics shown by :func:`recent_runs` when a run has them (in this order).
 KEY_METRICS = ("sharpe", "total_return", "max_drawdown", "n_trades", "oos_sharpe", "oos_total_return",
-               "best_sharpe", "n_combinations", "dsr", "pbo")
+               "best_sharpe", "n_combinations", "dsr", "pbo", "pbo_null_mean")
 
 
 def ui_command(config: Any = None, *, host: str = "127.0.0.1", port: int = 5000,

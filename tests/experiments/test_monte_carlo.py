@@ -10,7 +10,8 @@ from experiment_helpers import random_walk_bars
 from peaktrade.backtest import STAT_KEYS, run
 from peaktrade.errors import BacktestError
 from peaktrade.experiments import MonteCarloResult, cost_sensitivity, monte_carlo
-from peaktrade.experiments.monte_carlo import trade_returns
+from peaktrade.data.kraken_csv import read_kraken_ohlcvt
+from peaktrade.experiments.monte_carlo import _segment_draws, trade_returns, trade_segments
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +88,31 @@ def test_monte_carlo_when_block_then_keeps_the_autocorrelation_iid_destroys():
     assert 2.0 < ratio < 4.0
 
 
-def test_monte_carlo_when_trade_shuffle_then_final_return_is_fixed_and_drawdown_varies(res):
+def test_monte_carlo_when_trade_shuffle_then_final_return_is_the_backtests_and_drawdown_varies(res):
+    # trade segments of bar returns are permuted: the product (final return) and the Sharpe ratio do
+    # not depend on the order, the drawdown does; the open trade is part of the path
     mc = monte_carlo(res, method="trades", n_sims=300, seed=0)
     d = mc.distribution
-    closed = res.trades[~res.trades["is_open"]]
-    expected = closed["pnl"].sum() / res.init_cash
-    assert np.allclose(d["final_return"], expected, rtol=1e-9)
+    st = res.stats()
+    assert np.allclose(d["final_return"], st["total_return"], rtol=1e-9)
+    assert np.allclose(d["sharpe"], st["sharpe"], rtol=1e-9)
     assert d["max_drawdown"].nunique() > 50
-    assert d["sharpe"].isna().all()
-    assert list(mc.quantiles.index) == list(range(len(closed) + 1))
+    assert mc.quantiles.index[-1] == len(res.equity)
+
+
+def test_trade_segments_when_permuted_then_each_trade_keeps_its_bars_in_order(res):
+    seg = trade_segments(res)
+    assert seg[0] == 0 and (np.diff(seg) > 0).all()
+    assert set(res.trades["entry_idx"]) <= set(seg.tolist())
+    rng = np.random.default_rng(0)
+    idx = _segment_draws(rng, 3, seg, len(res.equity), replace=False)
+    for row in idx:
+        assert sorted(row.tolist()) == list(range(len(res.equity)))
+        # each segment appears whole, its bars in their order
+        pos = np.argsort(row)
+        for a, b in zip(seg, np.append(seg[1:], len(row))):
+            np.testing.assert_array_equal(row[pos[a]:pos[a] + (b - a)], np.arange(a, b))
+    assert not np.array_equal(idx[0], idx[1])
 
 
 def test_monte_carlo_when_trade_bootstrap_then_final_return_varies(res):
@@ -108,6 +125,26 @@ def test_trade_returns_when_compounded_in_order_then_give_the_closed_trades_equi
     closed = res.trades[~res.trades["is_open"]]
     assert len(g) == len(closed)
     assert res.init_cash * np.prod(1.0 + g) == pytest.approx(res.init_cash + closed["pnl"].sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["trades", "trades_bootstrap", "iid", "block"])
+def test_monte_carlo_when_real_btc_backtest_with_open_trade_then_observed_equals_the_backtest(shared_data, method):
+    bars = read_kraken_ohlcvt(shared_data / "XBTUSD_60.csv.gz", symbol="BTC/USD", timeframe="1h")
+    res = run("ma_crossover", bars, fees=0.001)
+    assert res.trades["is_open"].iloc[-1], "the default crossover on BTC ends in an open trade"
+    st = res.stats()
+    mc = monte_carlo(res, method=method, n_sims=20, seed=0)
+    s = mc.summary
+    assert s["observed_final_return"] == st["total_return"]
+    assert s["observed_max_drawdown"] == st["max_drawdown"]
+    assert s["observed_sharpe"] == st["sharpe"]
+    # and the distribution is on the same footing: an unshuffled path reproduces the backtest
+    one = monte_carlo(res, method="block", block=len(res.equity), n_sims=1).distribution.iloc[0]
+    assert one["final_return"] == pytest.approx(st["total_return"], rel=1e-9)
+    assert one["max_drawdown"] == pytest.approx(st["max_drawdown"], rel=1e-9)
+    if method == "trades":
+        assert np.allclose(mc.distribution["final_return"], st["total_return"], rtol=1e-9)
+        assert mc.summary["max_drawdown_q50"] < st["max_drawdown"] * 2
 
 
 def test_monte_carlo_when_returns_series_then_uses_its_bar_interval():

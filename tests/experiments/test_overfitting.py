@@ -17,6 +17,8 @@ from peaktrade.experiments import (
     expected_max_sharpe,
     pbo,
     pbo_from_part_sums,
+    pbo_label,
+    pbo_null_mean,
     probabilistic_sharpe_ratio,
     sweep_overfitting,
 )
@@ -136,6 +138,33 @@ def test_pbo_when_pure_noise_strategies_then_about_one_half():
     assert np.mean(vals) == pytest.approx(0.5, abs=0.04)
 
 
+@pytest.mark.parametrize("n_strategies", [5, 4, 3])
+def test_pbo_null_mean_when_pure_noise_simulated_then_matches_half_plus_one_over_2n_for_odd_n(n_strategies):
+    # the median OOS rank counts as overfit (logit <= 0): for odd N the null mean is ceil(N/2)/N,
+    # not 0.5 (0.6 at N = 5); average 1,500 noise matrices (se ~0.006)
+    vals = np.array([pbo(np.random.default_rng(s).normal(0, 0.01, (160, n_strategies)), n_splits=4,
+                         metric="mean").pbo for s in range(1500)])
+    se = vals.std(ddof=1) / np.sqrt(len(vals))
+    assert abs(vals.mean() - pbo_null_mean(n_strategies)) < 4 * se
+    expected = 0.5 + 1 / (2 * n_strategies) if n_strategies % 2 else 0.5
+    assert pbo_null_mean(n_strategies) == expected
+    if n_strategies % 2:
+        assert abs(vals.mean() - 0.5) > 4 * se  # the naive 0.5 is rejected
+
+
+def test_pbo_result_when_printed_then_states_convention_and_null_mean():
+    res = pbo(np.random.default_rng(0).normal(0, 1, (200, 5)), n_splits=4)
+    for text in (str(res), repr(res)):
+        assert "CSCV" in text and "S=4" in text and "N=5" in text and "ties at the average rank" in text
+        assert "null mean 0.5+1/(2N) = 0.600" in text
+    assert str(res).startswith(f"PBO {res.pbo:.3f} (")
+    s = res.summary()
+    assert s["pbo_null_mean"] == 0.6 and "null mean" in s["pbo_convention"]
+    assert "0.5 for even N=4" in pbo_label(0.25, 16, 4)
+    with pytest.raises(BacktestError, match="n_strategies=0"):
+        pbo_null_mean(0)
+
+
 def test_pbo_when_one_strategy_has_a_persistent_edge_then_near_zero():
     rng = np.random.default_rng(1)
     m = rng.normal(0, 0.01, (2000, 30))
@@ -246,6 +275,7 @@ def test_sweep_overfitting_when_sweep_then_reports_dsr_psr_pbo_and_best_params()
     v = np.var(sw.table["sharpe"].to_numpy() / np.sqrt(ann), ddof=1)
     assert out["trials_sharpe_variance"] == pytest.approx(v, rel=1e-12)
     assert out["pbo"] == pbo_from_part_sums(sw).pbo
+    assert out["pbo_null_mean"] == 0.5 and "N=12" in out["pbo_convention"] and "S=16" in out["pbo_convention"]
     r = run("ma_crossover", bars, fees=0.001, fast=out["fast"], slow=out["slow"]).returns
     assert out["kurtosis"] == pytest.approx(((r - r.mean()) ** 4).mean() / r.var(ddof=0) ** 2, rel=1e-9)
     assert out["dsr"] == pytest.approx(deflated_sharpe_ratio(

@@ -218,3 +218,13 @@ def test_build_report_when_a_ruined_combination_has_the_top_metric_then_it_is_no
     assert "98,765" not in top and "98765" not in top
     assert top.count("<tr>") == 1 + len(table) - 1  # header + every combination but the ruined one
     assert "ruined combinations (never ranked)" in html
+
+
+def test_build_report_when_overfitting_has_a_pbo_then_its_convention_and_null_mean_are_shown(tmp_path, rsweep):
+    html = build_report(title="pbo", path=tmp_path / "pbo.html", sweep=rsweep,
+                        overfitting={"dsr": 0.91, "pbo": 0.2}).read_text(encoding="utf-8")
+    n = rsweep.part_sums.shape[0]
+    table = html[html.index('id="overfitting-table"'):]
+    table = table[:table.index("</table>")]
+    assert "pbo_null_mean" in table and "pbo_convention" in table
+    assert f"S={rsweep.part_sums.shape[1]}" in table and f"N={n}" in table and "null mean" in table

@@ -92,3 +92,13 @@ def test_log_sweep_when_no_combination_is_finite_then_parent_is_logged_without_b
     run = client.get_run(pid)
     assert run.data.metrics["n_finite"] == 0 and "best_sharpe" not in run.data.metrics
     assert _children(client, pid) == []
+
+
+def test_log_sweep_when_overfitting_has_a_pbo_then_null_mean_metric_and_convention_tag(tcfg, client, sweep_result):
+    pid = log_sweep(sweep_result, config=tcfg, top_n=0, overfitting=pd.Series({"dsr": 0.42, "pbo": 0.25}))
+    parent = client.get_run(pid)
+    assert parent.data.metrics["pbo"] == 0.25
+    assert parent.data.metrics["pbo_null_mean"] == 0.5  # N = 12 combinations: even
+    tag = parent.data.tags["peaktrade.pbo_convention"]
+    assert "CSCV" in tag and "N=12" in tag and "S=16" in tag and "null mean 0.5 for even N=12" in tag
+    assert "peaktrade.nonfinite_metrics" not in parent.data.tags

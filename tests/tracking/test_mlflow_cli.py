@@ -91,6 +91,17 @@ def test_mlflow_runs_when_runs_exist_then_lists_newest_first_with_ids_and_key_me
     assert "sharpe=" in out.stdout and "FINISHED" in out.stdout
 
 
+def test_mlflow_runs_when_a_sweep_has_a_pbo_then_its_null_mean_and_convention_are_printed(tcfg, cli,
+                                                                                          sweep_result):
+    import pandas as pd
+
+    log_sweep(sweep_result, config=tcfg, top_n=0, report=False, overfitting=pd.Series({"pbo": 0.25}))
+    out = cli("mlflow", "runs")
+    assert out.exit_code == 0, out.stderr
+    assert "pbo=0.25  pbo_null_mean=0.5" in out.stdout  # N = 12 combinations
+    assert "0.5 + 1/(2N) for odd N" in out.stdout
+
+
 def test_mlflow_runs_when_experiment_is_unknown_then_one_line_error(tcfg, cli):
     with tracked_run(config=tcfg):
         pass
