@@ -104,6 +104,9 @@ def _source_returns(source: Any) -> tuple[np.ndarray, pd.DatetimeIndex, float | 
 
     if isinstance(source, BacktestResult):
         r = source.returns
+        ruin = source.ruin_time
+        if ruin is not None:  # the path up to the ruin bar (its return is -1); nothing after it is a return
+            r = r.loc[:ruin]
         return r.to_numpy(dtype=float), r.index, source.init_cash
     if isinstance(source, pd.Series):
         if not isinstance(source.index, pd.DatetimeIndex):
@@ -223,8 +226,9 @@ def monte_carlo(source: Any, *, method: str = "iid", n_sims: int = 1000, block: 
         if source.trades.shape[0] < 2:
             raise BacktestError(f"the backtest has {source.trades.shape[0]} trade(s): method={method!r} "
                                 "needs at least 2")
-    if not np.isfinite(r).all() or (r <= -1.0).any():
-        raise BacktestError("source has NaN, inf or returns <= -1: expected finite simple returns > -1")
+    if not np.isfinite(r).all() or (r < -1.0).any():
+        raise BacktestError("source has NaN, inf or returns < -1: expected finite simple returns >= -1 "
+                            "(-1 is a ruin)")
     n = r.shape[0]
     blk = 1
     if method == "block":

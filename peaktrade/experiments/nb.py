@@ -25,7 +25,8 @@ def resample_paths_nb(r, starts, block, n_steps, grid, ann_factor, out_stats, ou
     Parameters
     ----------
     r : float64 (n,)
-        Returns to draw from (simple returns, > -1).
+        Returns to draw from (simple returns, >= -1). A return of -1 ruins the path: its equity
+        stays at 0 from there and its Sharpe ratio uses the steps up to the ruin only.
     starts : int64 (n_sims, m)
         Draws, as described above (``m * block >= n_steps``).
     block : int
@@ -52,14 +53,21 @@ def resample_paths_nb(r, starts, block, n_steps, grid, ann_factor, out_stats, ou
         s1 = 0.0
         s2 = 0.0
         g = 0
+        m = n_steps  # steps that count for the Sharpe ratio: all, or up to the ruin
         while g < n_grid and grid[g] == 0:
             out_grid[s, g] = 1.0
             g += 1
         for t in range(n_steps):
-            x = r[starts[s, t // block] + t % block]
+            if eq <= 0.0:
+                x = 0.0  # ruined: equity stays at zero, no more returns
+            else:
+                x = r[starts[s, t // block] + t % block]
+                s1 += x
+                s2 += x * x
+                if x <= -1.0:
+                    x = -1.0
+                    m = t + 1
             eq *= 1.0 + x
-            s1 += x
-            s2 += x * x
             if eq >= peak:
                 peak = eq
             else:
@@ -72,9 +80,9 @@ def resample_paths_nb(r, starts, block, n_steps, grid, ann_factor, out_stats, ou
         out_stats[s, MC_FINAL_RETURN] = eq - 1.0
         out_stats[s, MC_MAX_DRAWDOWN] = mdd
         sharpe = np.nan
-        if n_steps > 1 and not np.isnan(ann_factor):
-            mean = s1 / n_steps
-            var = (s2 - n_steps * mean * mean) / (n_steps - 1.0)
+        if m > 1 and not np.isnan(ann_factor):
+            mean = s1 / m
+            var = (s2 - m * mean * mean) / (m - 1.0)
             if var > 0.0:
                 sharpe = mean / np.sqrt(var) * np.sqrt(ann_factor)
         out_stats[s, MC_SHARPE] = sharpe

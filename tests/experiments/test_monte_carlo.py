@@ -195,3 +195,26 @@ def test_cost_sensitivity_when_levels_then_one_row_each_and_costs_hurt():
     with pytest.raises(BacktestError, match="fees="):
         cost_sensitivity("ma_crossover", bars, fees="high")
 
+
+
+@pytest.mark.parametrize("method", ["iid", "block", "trades", "trades_bootstrap"])
+def test_monte_carlo_when_backtest_ruined_then_observed_is_the_ruin_and_ruined_paths_stay_at_zero(method):
+    from experiment_helpers import squeeze_bars
+
+    bars = squeeze_bars(1200, seed=3)
+    res = run("bollinger_reversion", bars, direction="both", fees=0.001, window=20, k=1.0)
+    assert res.ruin_time is not None, "the squeeze must ruin this backtest"
+    mc = monte_carlo(res, method=method, n_sims=300, seed=1)
+    s = mc.summary
+    st = res.stats()
+    assert s["observed_final_return"] == -1.0 == st["total_return"]
+    assert s["observed_max_drawdown"] == 1.0
+    assert s["observed_sharpe"] == st["sharpe"]
+    # the path up to the ruin bar only: no NaN return after it is drawn
+    assert s["n_steps"] == res.equity.index.get_loc(res.ruin_time) + 1
+    d = mc.distribution
+    assert np.isfinite(d["final_return"]).all() and (d["final_return"] >= -1.0).all()
+    ruined = d["final_return"] == -1.0
+    assert ruined.any()
+    assert (d.loc[ruined, "max_drawdown"] == 1.0).all()
+    assert (mc.quantiles.to_numpy() >= 0.0).all()
