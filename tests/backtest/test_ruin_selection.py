@@ -91,3 +91,17 @@ def test_report_top_table_lists_only_the_survivor_when_all_but_one_ruined(tmp_pa
     top = html[html.index('id="sweep-top-table"'):]
     top = top[:top.index("</table>")]
     assert top.count("<tr>") == 2 and "1,000,000,000" not in top and "1e+09" not in top
+
+
+@pytest.mark.realdata
+def test_best_skips_ruined_combination_when_real_btc_ruined_path_has_top_sharpe(btc_bars):
+    # a short eating the account swings its equity by tens of percent a bar: the mean bar return up
+    # to the ruin stays positive, so a ruined combination can carry the highest Sharpe ratio
+    sw = sweep("bollinger_reversion", btc_bars, progress=False, fees=0.001, direction="both", window=[10, 120],
+               k=[1.0, 1.5])
+    t = sw.table
+    top = t["sharpe"].idxmax()
+    assert t.loc[top, "ruined"] == 1.0 and t.loc[top, "sharpe"] > 4.0 and t.loc[top, "total_return"] == -1.0
+    best = sw.best("sharpe")
+    assert best["ruined"] == 0.0 and (best["window"], best["k"]) == (10, 1.5)
+    assert best["sharpe"] == t.loc[t["ruined"] == 0.0, "sharpe"].max() < 0.0
