@@ -17,7 +17,7 @@ DIRECTION = {"long": DIR_LONG, "short": DIR_SHORT, "both": DIR_BOTH}
 
 # Sizing
 SIZE_PERCENT = 0  # invest `size` × equity (1.0 = all-in)
-SIZE_VALUE = 1  # invest a fixed notional `size` (capped by available cash for longs)
+SIZE_VALUE = 1  # invest a fixed notional `size` (capped by the available cash, shorts included: no leverage)
 SIZE_VOL_TARGET = 2  # invest min(1, target_vol / realized_vol[t]) × equity
 SIZE_TYPE = {"percent": SIZE_PERCENT, "value": SIZE_VALUE, "vol_target": SIZE_VOL_TARGET}
 

@@ -259,7 +259,10 @@ class ExecutionPipeline:
             return
         res = self.submit(OrderRequest(self.symbol, side, qty, tag="entry"), price=price, now=now)
         if res is not None and res.fills:
-            self._extreme = res.average_price
+            # the trail starts at the entry price the stop-loss is measured from (the ledger's), not
+            # at the order's average (notional / quantity can differ from it in the last bit, which
+            # turns a stop-loss/trailing tie into a different exit reason than the backtest's)
+            self._extreme = self.ledger.positions[self.symbol].avg_price
             self._stop_from = stop_from
 
     def move_to(self, target: int, price: float, now: pd.Timestamp, *, frac: float = 1.0,

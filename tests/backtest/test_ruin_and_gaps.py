@@ -240,3 +240,28 @@ def test_compute_stats_stops_at_first_non_positive_equity_when_series_goes_negat
     assert s["ruin_time"] == pytest.approx(2 / 24)
     with pytest.raises(BacktestError, match="init_cash=0 is invalid"):
         compute_stats(equity, pos, trades_frame(np.empty(0, dtype=trade_dt), idx), init_cash=0)
+
+
+@pytest.mark.realdata
+def test_issue_numbers_when_full_btc_hourly_with_gaps(btc_bars):
+    # issue 10 item 2: run("ma_crossover", BTC 1h, fees=0.0026) — 0.857 not 0.921, 666 d not 498 d
+    ann, years, _ = annualization(btc_bars.index)
+    assert ann == pytest.approx(7587.5, abs=0.1) and len(btc_bars) == 70_253
+    res = run("ma_crossover", btc_bars, fees=0.0026)
+    s = res.stats()
+    eq = res.equity
+    r = (eq / eq.shift(1).fillna(res.init_cash) - 1).to_numpy()
+    observed = len(btc_bars) / ((btc_bars.index[-1] - btc_bars.index[0] + pd.Timedelta(hours=1)) / pd.Timedelta(days=365))
+    assert s["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(observed), rel=1e-9)
+    assert s["sharpe"] == pytest.approx(0.857, abs=5e-4)
+    assert s["sharpe"] * np.sqrt(8760 / ann) == pytest.approx(0.921, abs=5e-4)  # what 8,760 gave
+    # the longest drawdown: 11,953 bars from the peak to the recovery (498 d counted as hours) span
+    # 665.75 calendar days
+    under = np.r_[res.init_cash, eq.to_numpy()]
+    assert s["max_drawdown_duration"] == pytest.approx(665.75, abs=0.01)
+    peak = np.maximum.accumulate(under)
+    longest = run_len = 0
+    for u in (under < peak)[1:]:
+        run_len = run_len + 1 if u else 0
+        longest = max(longest, run_len)
+    assert (longest + 1) / 24 == pytest.approx(498.04, abs=0.01)

@@ -95,3 +95,24 @@ def test_paper_replay_ruins_like_backtest_when_real_btc_4h_bollinger_both(btc):
     assert s["ruined"] == 1.0 and s["total_return"] == -1.0 and s["sharpe"] <= 0.0
     assert (bt.equity >= 0.0).all()
     assert_parity(bt, pr)
+
+
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+@pytest.mark.parametrize("direction", ["long", "both"])
+def test_paper_replay_exit_reasons_match_backtest_when_stop_loss_and_trailing_stop_tie(execution, direction):
+    # sl_stop == sl_trail: until the price rises above the entry both levels are the same number,
+    # and the tie must go to the stop-loss in both engines (the paper trail once started from the
+    # order's average price, a last-bit different number, and called it a trailing stop)
+    rng = np.random.default_rng(0)
+    n = 2000
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.004, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.004, n)))
+    idx = pd.date_range("2022-01-01", periods=n, freq="1h", tz="UTC", name="time")
+    bars = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1.0}, index=idx)
+    args = dict(fast=3, slow=8, sl_stop=0.01, sl_trail=0.01, fees=0.001, slippage=0.0005, execution=execution,
+                direction=direction)
+    bt, pr = run("ma_crossover", bars, **args), paper_replay("ma_crossover", bars, **args)
+    assert (bt.trades["exit_reason"] == "stop_loss").sum() > 10
+    assert_parity(bt, pr)
