@@ -314,3 +314,26 @@ def test_cl_ord_id_when_peaktrade_id_too_long_for_kraken_then_mapped_determinist
     order = client_over(fake).create_order("BTC/USD", "buy", "market", 0.01, client_order_id=cid)
     assert order.client_order_id == cid and fake.count("create_order") == 1
     assert [o["clientOrderId"] for o in fake.orders.values()] == [venue]
+
+
+def test_client_when_handed_a_real_ccxt_exchange_at_kraken_then_its_transport_is_guarded(monkeypatch):
+    """``exchange=`` is documented for tests, but a real ``ccxt.kraken`` handed in still sends over HTTP, to
+    its own URLs (Kraken's), whatever ``base_url`` says: the URL it actually sends to is checked."""
+    from kraken_fakes import RecordingTransport
+
+    monkeypatch.delenv("KRAKEN_API_KEY", raising=False)
+    ex = ccxt.kraken({"apiKey": KEY, "secret": SECRET, "enableRateLimit": False})
+    ex.session = RecordingTransport()
+    c = KrakenClient(guard=sim_guard(), base_url="http://127.0.0.1:9", exchange=ex, order_deadline=None)
+    assert not c.validate_only  # loopback is a testnet host: orders would be placed
+    with pytest.raises(EndpointDenied, match="api.kraken.com is a live kraken host"):
+        c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-injected1")
+    assert ex.session.private() == []  # not one private request reached api.kraken.com
+
+
+def test_simulator_client_when_handed_an_exchange_holding_the_live_key_then_refused(monkeypatch):
+    monkeypatch.setenv("KRAKEN_API_KEY", KEY)
+    ex = ccxt.kraken({"apiKey": KEY, "secret": SECRET})
+    with pytest.raises(EndpointDenied, match="live KRAKEN_API_"):
+        KrakenClient(guard=sim_guard(), base_url="http://127.0.0.1:9", exchange=ex, simulator=True,
+                     api_key="sim-key", api_secret=SECRET)

@@ -242,7 +242,8 @@ class KrakenClient:
         self.order_deadline = order_deadline
         self._clock = clock
         self.base_url = (base_url or KRAKEN_API_URL).rstrip("/")
-        self._guarded = exchange is None
+        # a ccxt exchange (built here or handed in) sends over HTTP: its transport is guarded (below)
+        self._guarded = exchange is None or callable(getattr(exchange, "fetch", None))
         bad = base_url_problem(self.base_url)
         if bad is None and self.simulator:
             bad = sim_host_problem(url_host(self.base_url) or "", self._sim_hosts)
@@ -251,7 +252,8 @@ class KrakenClient:
         if self.simulator or live_venue_of(url_host(self.base_url)) is None:
             # the live credentials are only ever sent to the live venue: anything else could replay them there
             live = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS} - {None, ""}
-            if (key and key in live) or (secret and secret in live):
+            given = {key, secret, getattr(exchange, "apiKey", None), getattr(exchange, "secret", None)}
+            if live & given:
                 raise EndpointDenied(f"refused: the live KRAKEN_API_* credentials were given for {self.base_url!r}, "
                                      "which is not a live venue host (a simulator signs with PEAKTRADE_SIM_API_KEY / "
                                      "PEAKTRADE_SIM_API_SECRET)", operation="connect")
@@ -268,6 +270,8 @@ class KrakenClient:
             if base_url is not None:
                 exchange.urls["api"]["public"] = self.base_url
                 exchange.urls["api"]["private"] = self.base_url
+        if self._guarded:
+            # also a ccxt exchange handed in: the URL it actually sends to is checked, whatever base_url says
             self._install_transport_guard(exchange)
         self._ex = exchange
         # order-placing requests that reached the HTTP transport (None: a ccxt-like fake without one,
