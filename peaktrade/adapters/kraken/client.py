@@ -90,6 +90,7 @@ KRAKEN_CAPABILITIES = Capabilities(
 
 #: Private methods that place orders: in validate-only mode their body must carry validate=true.
 _PLACING = ("AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder")
+_PLACING_LOWER = frozenset(m.lower() for m in _PLACING)
 _ORDER_GONE = ("Unknown order", "Invalid order", "OrderNotFound")
 #: Process environment variables holding the live credentials (a simulator client never signs with them).
 _LIVE_CREDENTIAL_VARS = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
@@ -115,6 +116,11 @@ def _request_target(url: str, headers: Any = None) -> tuple[bool, str]:
     if "/public/" in path and not keyed:
         return False, path.rsplit("/", 1)[-1]
     return True, ""
+
+
+def _is_placing(private: bool, method: str) -> bool:
+    """Whether a request may place an order: a placing method in any letter case, or an unrecognized private one."""
+    return private and (not method or method.lower() in _PLACING_LOWER)
 
 
 @dataclass(frozen=True)
@@ -310,7 +316,7 @@ class KrakenClient:
 
         def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
             self._check_request(url, body, headers)
-            if urlsplit(str(url)).path.rsplit("/", 1)[-1] in _PLACING:
+            if _is_placing(*_request_target(str(url), headers)):
                 self._placing_on_wire += 1  # from here on the venue may hold the order
             return original(url, method, headers, body)
 
@@ -328,7 +334,7 @@ class KrakenClient:
         if not private:
             return  # public market data may come from anywhere
         params = _body_params(body)
-        placing = method in _PLACING or not method  # an unrecognized private request may place an order
+        placing = _is_placing(private, method)
         validated = _validate_flag(params.get("validate"))
         name = method or "<unrecognized private request>"
         if placing and self._validate_only and not validated:
