@@ -216,3 +216,13 @@ def test_request_boundary_when_base_url_percent_encodes_kraken_then_no_order_lea
     with pytest.raises(EndpointDenied, match="api.kraken.com is a live kraken host"):
         c._ex.private_post_addorder({"pair": "XXBTZUSD", "type": "buy", "ordertype": "market", "volume": "1"})
     assert not [h for h in lookups if "kraken" in h], lookups
+
+
+@pytest.mark.parametrize("var", ["PEAKTRADE__SAFETY__TESTNET_HOSTS", "PEAKTRADE__TESTNET__SIM_URL"])
+def test_load_config_when_env_override_names_a_live_host_then_error_names_the_variable(make_cfg, clean_env, var):
+    """The one line says which variable to unset, not only which key it set."""
+    make_cfg(risk=ALL_LIMITS)
+    clean_env.setenv(var, OVERRIDES[var][0])
+    with pytest.raises(ConfigError) as ei:
+        load_config()
+    assert var in str(ei.value) and "\n" not in str(ei.value), str(ei.value)
