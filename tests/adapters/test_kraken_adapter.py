@@ -337,3 +337,15 @@ def test_simulator_client_when_handed_an_exchange_holding_the_live_key_then_refu
     with pytest.raises(EndpointDenied, match="live KRAKEN_API_"):
         KrakenClient(guard=sim_guard(), base_url="http://127.0.0.1:9", exchange=ex, simulator=True,
                      api_key="sim-key", api_secret=SECRET)
+
+
+def test_amend_order_when_sent_with_validate_to_kraken_in_testnet_then_refused_before_sending():
+    """Kraken documents no ``validate`` for AmendOrder: with it the request would amend a real order, so the
+    flag does not make it validate-only (a raw ccxt call from a testnet session)."""
+    c, wire = real_ccxt_with_transport(guard=sim_guard())
+    assert c.validate_only  # Kraken's URL in testnet
+    with pytest.raises(EndpointDenied, match="refused before sending"):
+        c._ex.private_post_amendorder({"txid": "OAAAAA-BBBBB-CCCCCC", "order_qty": "5", "validate": "true"})
+    assert wire.private() == []
+    c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-still-validates")  # AddOrder still passes
+    assert [r["params"].get("validate") for r in wire.private()] == ["true"]

@@ -91,6 +91,8 @@ KRAKEN_CAPABILITIES = Capabilities(
 #: Private methods that place orders: in validate-only mode their body must carry validate=true.
 _PLACING = ("AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder")
 _PLACING_LOWER = frozenset(m.lower() for m in _PLACING)
+#: Placing methods Kraken documents ``validate`` for; on any other (AmendOrder) the flag proves nothing.
+_VALIDATABLE_LOWER = frozenset({"addorder", "addorderbatch", "editorder"})
 _ORDER_GONE = ("Unknown order", "Invalid order", "OrderNotFound")
 #: Process environment variables holding the live credentials (a simulator client never signs with them).
 _LIVE_CREDENTIAL_VARS = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
@@ -335,7 +337,7 @@ class KrakenClient:
             return  # public market data may come from anywhere
         params = _body_params(body)
         placing = _is_placing(private, method)
-        validated = _validate_flag(params.get("validate"))
+        validated = _validate_flag(params.get("validate")) and method.lower() in _VALIDATABLE_LOWER
         name = method or "<unrecognized private request>"
         if placing and self._validate_only and not validated:
             raise EndpointDenied(f"refused before sending: {name} to {host} without "
