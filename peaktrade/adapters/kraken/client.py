@@ -120,6 +120,22 @@ def _request_target(url: str, headers: Any = None) -> tuple[bool, str]:
     return True, ""
 
 
+def _live_credentials() -> set[str]:
+    """Return the live ``KRAKEN_API_*`` values of this process: its environment and the project's ``.env``
+    (where :func:`peaktrade.config.load_config` also reads them from)."""
+    values = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS}
+    from peaktrade.config import _read_dotenv, find_project_root
+
+    root = find_project_root()
+    if root is not None:
+        try:
+            dotenv = _read_dotenv(root / ".env")
+        except (OSError, UnicodeDecodeError):
+            dotenv = {}
+        values |= {dotenv.get(v) for v in _LIVE_CREDENTIAL_VARS}
+    return {v for v in values if v}
+
+
 def _is_placing(private: bool, method: str) -> bool:
     """Whether a request may place an order: a placing method in any letter case, or an unrecognized private one."""
     return private and (not method or method.lower() in _PLACING_LOWER)
@@ -259,7 +275,7 @@ class KrakenClient:
             raise EndpointDenied(f"base_url {self.base_url!r} refused: {bad}", operation="connect")
         if self.simulator or live_venue_of(url_host(self.base_url)) is None:
             # the live credentials are only ever sent to the live venue: anything else could replay them there
-            live = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS} - {None, ""}
+            live = _live_credentials()
             given = {key, secret, getattr(exchange, "apiKey", None), getattr(exchange, "secret", None)}
             if live & given:
                 raise EndpointDenied(f"refused: the live KRAKEN_API_* credentials were given for {self.base_url!r}, "
