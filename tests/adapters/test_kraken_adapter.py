@@ -349,3 +349,17 @@ def test_amend_order_when_sent_with_validate_to_kraken_in_testnet_then_refused_b
     assert wire.private() == []
     c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-still-validates")  # AddOrder still passes
     assert [r["params"].get("validate") for r in wire.private()] == ["true"]
+
+
+@pytest.mark.parametrize("body", [
+    "nonce=1&ordertype=market&pair=XXBTZUSD&type=buy&volume=1&validate=false&validate=true",
+    '{"nonce": "1", "validate": false, "validate": true, "orders": []}',
+])
+def test_order_when_body_repeats_validate_then_not_taken_as_validate_only_and_refused(body):
+    """Which of two ``validate`` values the venue reads is unknown: a repeated key proves nothing (raw request
+    from a testnet session to Kraken, where only validate-only orders may go)."""
+    c, wire = real_ccxt_with_transport(guard=sim_guard())
+    method = "AddOrderBatch" if body.startswith("{") else "AddOrder"
+    with pytest.raises(EndpointDenied, match="refused before sending"):
+        c._ex.fetch(f"https://api.kraken.com/0/private/{method}", "POST", {"API-Key": KEY}, body)
+    assert wire.private() == []

@@ -188,13 +188,18 @@ def _body_params(body: Any) -> dict[str, Any]:
     if isinstance(body, dict):
         return body
     text = str(body).strip()
+    # a key given twice has no value here (None): which one the venue reads is unknown, so it proves nothing
     if text.startswith("{"):
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [k for k, _ in items]
+            return {k: (v if keys.count(k) == 1 else None) for k, v in items}
+
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=pairs)
             return data if isinstance(data, dict) else {}
         except ValueError:
             return {}
-    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    return {k: (v[0] if len(v) == 1 else None) for k, v in parse_qs(text, keep_blank_values=True).items()}
 
 
 def _f(x: Any) -> float | None:
