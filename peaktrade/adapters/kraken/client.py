@@ -26,7 +26,8 @@ Guarantees (each tested):
   :class:`~peaktrade.adapters.errors.EndpointDenied` and nothing is sent. Without a guard, private
   requests are refused (fail closed). A request is public only when its URL's path is a
   ``/public/`` path and it carries no API key; anything else is checked as private. A base URL with a
-  query, fragment or user info is refused when the client is built.
+  query, fragment, user info, a ``%``-escape or a non-ASCII host is refused when the client is built.
+  A ccxt exchange handed in (``exchange=``) gets the same transport check as one built here.
 - Every order-placing request asks :meth:`peaktrade.safety.SafetyGuard.check_wire` at the transport,
   on each attempt, right before it is sent: the kill switch's state is read there (halted: no order;
   reducing: only an order that provably reduces the position, unknown counts as increasing). Cancels
