@@ -69,7 +69,8 @@ class _Section(BaseModel):
 
 def _unsafe(key: str, value: Any, why: str) -> PydanticCustomError:
     """Return the one-line error of an endpoint setting that could reach a live venue (names key and value)."""
-    return PydanticCustomError("unsafe_endpoint", "{detail}", {"detail": f"{key} = {value!r} is refused: {why}"})
+    return PydanticCustomError("unsafe_endpoint", "{detail}", {"detail": f"{key} = {value!r} is refused: {why}",
+                                                               "key": key})
 
 
 def _no_live_hosts(key: str, hosts: list[str]) -> list[str]:
@@ -385,7 +386,8 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return out
 
 
-def _format_validation(err: ValidationError, raw: dict[str, Any], source: str) -> str:
+def _format_validation(err: ValidationError, raw: dict[str, Any], source: str,
+                       env_keys: dict[str, str] | None = None) -> str:
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
@@ -393,7 +395,8 @@ def _format_validation(err: ValidationError, raw: dict[str, Any], source: str) -
         for p in e["loc"]:
             value = value.get(p, "<missing>") if isinstance(value, dict) else value
         if e["type"] == "unsafe_endpoint":
-            lines.append(f"{e['msg']} (in {source})")
+            var = (env_keys or {}).get(str((e.get("ctx") or {}).get("key", "")))
+            lines.append(f"{e['msg']} (in {source}{f': {var}' if var else ''})")
         elif e["type"] == "extra_forbidden":
             lines.append(f"unknown key '{loc}' (value {value!r}) in {source}")
         else:
@@ -440,6 +443,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
             root = p.resolve().parent.parent
     root = root or Path.cwd()
 
+    env_keys: dict[str, str] = {}  # "section.key" -> the PEAKTRADE__ variable that set it (named in errors)
     for key, val in sorted(env.items()):
         if not key.startswith(ENV_PREFIX):
             continue
@@ -450,6 +454,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
         if section not in Config.model_fields or section in ("secrets", "root", "source"):
             raise ConfigError(f"unknown key '{section}' in environment override {key}={val!r}")
         raw.setdefault(section, {})[name] = _parse_env_value(val)
+        env_keys[f"{section}.{name}"] = key
         if not source.endswith(" + environment"):
             source = f"{source} + environment"
 
@@ -458,7 +463,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e, raw, source)) from None
+        raise ConfigError(_format_validation(e, raw, source, env_keys)) from None
     return cfg.model_copy(
         update={"secrets": Secrets(**{k: v for k, v in secrets.items() if v}), "root": root, "source": source}
     )

@@ -10,8 +10,9 @@ used when the config is loaded and again at the request boundary (the adapter's 
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from peaktrade.adapters.base import Capabilities
 
@@ -26,8 +27,19 @@ def venue_capabilities() -> tuple[Capabilities, ...]:
 
 
 def normalize_host(host: str) -> str:
-    """Return ``host`` lower-cased, without brackets, a trailing dot or surrounding space."""
-    return str(host).strip().strip("[]").lower().rstrip(".")
+    """Return ``host`` as it is reached on the wire: lower-cased, without brackets, a trailing dot or space.
+
+    Percent-escapes are decoded (HTTP clients do: ``requests`` sends ``https://api%2ekraken.com`` to
+    ``api.kraken.com``) and a non-ASCII name is IDNA-mapped (``ａｐｉ。kraken。com`` is ``api.kraken.com``),
+    so an encoded spelling of a live host is still recognized as live.
+    """
+    h = unquote(str(host).strip()).strip().strip("[]")
+    if not h.isascii():
+        try:
+            h = h.encode("idna").decode("ascii")
+        except UnicodeError:
+            h = unicodedata.normalize("NFKC", h)
+    return h.lower().rstrip(".")
 
 
 def _matches(host: str, pattern: str) -> bool:
@@ -94,6 +106,8 @@ def base_url_problem(url: str) -> str | None:
         return "contains '?' or '#' (expected scheme://host[:port][/path])"
     if "@" in parts.netloc:
         return "contains user info '@' (expected scheme://host[:port][/path])"
+    if "%" in parts.netloc or not parts.netloc.isascii():
+        return "has a percent-encoded or non-ASCII host (expected scheme://host[:port][/path], host in plain ASCII)"
     return None
 
 

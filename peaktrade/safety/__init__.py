@@ -14,6 +14,7 @@ from peaktrade.safety._limits import RiskLimits, require_limits_for
 from peaktrade.safety._live import (
     LIVE_GATES,
     READINESS_ITEMS,
+    GateInputRefused,
     GateResult,
     LiveAuthorization,
     ProbeResult,
@@ -30,7 +31,8 @@ from peaktrade.safety._live import (
 from peaktrade.safety._orders import is_reducing
 
 __all__ = [
-    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DecisionLog", "DecisionRecord", "GateResult",
+    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DecisionLog", "DecisionRecord", "GateInputRefused",
+    "GateResult",
     "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
     "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SwitchState", "TradingEnvironment",
     "TradingState", "arm_value", "assert_live_allowed", "build_checks", "confirm_token", "current_readiness_probe",

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from peaktrade.adapters.hosts import live_venue_of
+from peaktrade.adapters.hosts import live_venue_of, normalize_host
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision
 from peaktrade.orders.model import OrderRequest
@@ -54,7 +54,7 @@ def endpoint_host(url: str) -> tuple[str, str] | None:
         return None
     if not host:
         return None
-    return parts.scheme.lower(), host.lower().rstrip(".")
+    return parts.scheme.lower(), normalize_host(host)  # as reached on the wire (%-escapes, IDNA)
 
 
 class SafetyGuard:

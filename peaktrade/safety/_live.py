@@ -201,7 +201,30 @@ def probe_readiness(config: Any, probe: ReadinessProbe) -> ReadinessReport:
     return ReadinessReport((reach, clock, balances))
 
 
-def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = None) -> list[GateResult]:
+class GateInputRefused(LiveGateClosed, TypeError):
+    """A caller handed in a gate input (``env=``, ``readiness=``, ``kill_switch=``) that only the gates may read.
+
+    Both a closed gate (:class:`LiveGateClosed`, so the CLI prints one line) and a ``TypeError`` (the
+    call is wrong): earlier versions took these arguments, and a forged one must never open a gate.
+    """
+
+
+_NOT_GIVEN: Any = object()
+
+
+def _refuse_handed_in(env: Any, readiness: Any, kill_switch: Any) -> None:
+    if env is not _NOT_GIVEN:
+        raise GateInputRefused("live_armed", "env= is not accepted: the arming variable is read from this "
+                                             "process's environment (os.environ) only")
+    if readiness is not _NOT_GIVEN or kill_switch is not _NOT_GIVEN:
+        what = "readiness=" if readiness is not _NOT_GIVEN else "kill_switch="
+        raise GateInputRefused("readiness", f"{what} is not accepted: readiness is decided by the gate itself "
+                                            "(the config's persisted kill switch, its risk limits and the "
+                                            "registered exchange probe, run here)")
+
+
+def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = None, env: Any = _NOT_GIVEN,
+               readiness: Any = _NOT_GIVEN, kill_switch: Any = _NOT_GIVEN) -> list[GateResult]:
     """Evaluate every live gate in order and record each result.
 
     The inputs a caller could fake are not parameters: the arming variable is read from this process's
@@ -216,7 +239,11 @@ def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = No
         The ``--confirm`` token given on the command line (None: not given).
     log
         Where to record the results.
+    env, readiness, kill_switch
+        Never accepted: handing any of them in raises :class:`GateInputRefused` (a closed gate and a
+        ``TypeError``).
     """
+    _refuse_handed_in(env, readiness, kill_switch)
     env = os.environ
     readiness = current_readiness_probe()
     results: list[GateResult] = []
@@ -282,7 +309,8 @@ def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = No
 
 
 def assert_live_allowed(config: Any, *, confirm: str | None, log: DecisionLog | None = None,
-                        clock: Clock | None = None) -> LiveAuthorization:
+                        clock: Clock | None = None, env: Any = _NOT_GIVEN, readiness: Any = _NOT_GIVEN,
+                        kill_switch: Any = _NOT_GIVEN) -> LiveAuthorization:
     """Return a :class:`LiveAuthorization` for ``config`` when every live gate is open (see :func:`live_gates`).
 
     The authorization is registered under a random token with the config hash it was granted for;
@@ -292,7 +320,10 @@ def assert_live_allowed(config: Any, *, confirm: str | None, log: DecisionLog | 
     ------
     LiveGateClosed
         Naming the first closed gate (also when the decisions could not be written to the audit file).
+    GateInputRefused
+        When ``env``, ``readiness`` or ``kill_switch`` is handed in (never accepted; see :func:`live_gates`).
     """
+    _refuse_handed_in(env, readiness, kill_switch)
     config_hash = config.config_hash()
     results = live_gates(config, confirm=confirm, log=log)
     for r in results:

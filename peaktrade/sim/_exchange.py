@@ -44,6 +44,8 @@ MAX_ADVANCE_BARS = 1e9
 MAX_ADVANCE_SECONDS = 1e12
 MAX_SPEED = 1e6
 MAX_BALANCE = 1e12
+#: the highest limit price an order may carry (above it Kraken-style formatting would overflow: 1e308 * 10**d)
+MAX_PRICE = 1e12
 STATUSES = ("online", "maintenance", "cancel_only", "post_only")
 #: Kraken's nonce is an unsigned 64-bit integer
 MAX_NONCE = 2**64 - 1
@@ -542,7 +544,7 @@ class SimExchange:
             raw = str(params.get("price", ""))
             try:
                 dprice = _decimal(raw)
-                if dprice <= 0 or raw[:1] in "+-#" or raw.endswith("%"):
+                if dprice <= 0 or dprice > MAX_PRICE or raw[:1] in "+-#" or raw.endswith("%"):
                     raise InvalidOperation
             except (InvalidOperation, ValueError):
                 raise KrakenError("EGeneral:Invalid arguments:price") from None

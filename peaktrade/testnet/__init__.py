@@ -1,7 +1,14 @@
 """Testnet: budgets, profiles and the orchestrator that runs a profile against Kraken validate-only
 endpoints or the local simulator (see docs/testnet.md)."""
 
-from peaktrade.testnet.budget import BudgetCheck, BudgetExceeded, BudgetLimits, TestnetBudget
+from peaktrade.testnet.budget import (
+    BudgetCheck,
+    BudgetExceeded,
+    BudgetLimits,
+    BudgetStoreError,
+    DuplicateClientOrderId,
+    TestnetBudget,
+)
 from peaktrade.testnet.executor import TestnetExecutor
 from peaktrade.testnet.orchestrator import (
     MODES,
@@ -20,6 +27,8 @@ __all__ = [
     "BudgetCheck",
     "BudgetExceeded",
     "BudgetLimits",
+    "BudgetStoreError",
+    "DuplicateClientOrderId",
     "TestnetBudget",
     "TestnetError",
     "TestnetExecutor",

@@ -314,3 +314,52 @@ def test_cl_ord_id_when_peaktrade_id_too_long_for_kraken_then_mapped_determinist
     order = client_over(fake).create_order("BTC/USD", "buy", "market", 0.01, client_order_id=cid)
     assert order.client_order_id == cid and fake.count("create_order") == 1
     assert [o["clientOrderId"] for o in fake.orders.values()] == [venue]
+
+
+def test_client_when_handed_a_real_ccxt_exchange_at_kraken_then_its_transport_is_guarded(monkeypatch):
+    """``exchange=`` is documented for tests, but a real ``ccxt.kraken`` handed in still sends over HTTP, to
+    its own URLs (Kraken's), whatever ``base_url`` says: the URL it actually sends to is checked."""
+    from kraken_fakes import RecordingTransport
+
+    monkeypatch.delenv("KRAKEN_API_KEY", raising=False)
+    ex = ccxt.kraken({"apiKey": KEY, "secret": SECRET, "enableRateLimit": False})
+    ex.session = RecordingTransport()
+    c = KrakenClient(guard=sim_guard(), base_url="http://127.0.0.1:9", exchange=ex, order_deadline=None)
+    assert not c.validate_only  # loopback is a testnet host: orders would be placed
+    with pytest.raises(EndpointDenied, match="api.kraken.com is a live kraken host"):
+        c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-injected1")
+    assert ex.session.private() == []  # not one private request reached api.kraken.com
+
+
+def test_simulator_client_when_handed_an_exchange_holding_the_live_key_then_refused(monkeypatch):
+    monkeypatch.setenv("KRAKEN_API_KEY", KEY)
+    ex = ccxt.kraken({"apiKey": KEY, "secret": SECRET})
+    with pytest.raises(EndpointDenied, match="live KRAKEN_API_"):
+        KrakenClient(guard=sim_guard(), base_url="http://127.0.0.1:9", exchange=ex, simulator=True,
+                     api_key="sim-key", api_secret=SECRET)
+
+
+def test_amend_order_when_sent_with_validate_to_kraken_in_testnet_then_refused_before_sending():
+    """Kraken documents no ``validate`` for AmendOrder: with it the request would amend a real order, so the
+    flag does not make it validate-only (a raw ccxt call from a testnet session)."""
+    c, wire = real_ccxt_with_transport(guard=sim_guard())
+    assert c.validate_only  # Kraken's URL in testnet
+    with pytest.raises(EndpointDenied, match="refused before sending"):
+        c._ex.private_post_amendorder({"txid": "OAAAAA-BBBBB-CCCCCC", "order_qty": "5", "validate": "true"})
+    assert wire.private() == []
+    c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-still-validates")  # AddOrder still passes
+    assert [r["params"].get("validate") for r in wire.private()] == ["true"]
+
+
+@pytest.mark.parametrize("body", [
+    "nonce=1&ordertype=market&pair=XXBTZUSD&type=buy&volume=1&validate=false&validate=true",
+    '{"nonce": "1", "validate": false, "validate": true, "orders": []}',
+])
+def test_order_when_body_repeats_validate_then_not_taken_as_validate_only_and_refused(body):
+    """Which of two ``validate`` values the venue reads is unknown: a repeated key proves nothing (raw request
+    from a testnet session to Kraken, where only validate-only orders may go)."""
+    c, wire = real_ccxt_with_transport(guard=sim_guard())
+    method = "AddOrderBatch" if body.startswith("{") else "AddOrder"
+    with pytest.raises(EndpointDenied, match="refused before sending"):
+        c._ex.fetch(f"https://api.kraken.com/0/private/{method}", "POST", {"API-Key": KEY}, body)
+    assert wire.private() == []

@@ -289,3 +289,25 @@ def test_authorization_when_config_changes_after_grant_then_refused_at_use(live_
     d = guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001)
     assert not d.allowed and d.gate == "live_authorization"
     assert not guard.check_endpoint("https://api.kraken.com/0/private/AddOrder").allowed
+
+
+def test_assert_live_allowed_when_made_up_env_and_report_handed_in_then_closed_gate_and_no_addorder_sent(
+        live_cfg, gate_inputs):
+    """The issue's reproduction, written against the old signature: the call is refused as a closed gate (a
+    PeakTradeError the CLI prints in one line, and a TypeError), and no AddOrder can leave without it."""
+    from peaktrade.safety import GateInputRefused
+
+    cfg = gate_inputs(live_cfg(), probe=None, arm=None)
+    made_up_env = {cfg.live.arm_env: arm_value(cfg)}
+    report = ReadinessReport(tuple(ReadinessItem(n, True, "hand-built") for n in
+                                   ("kill_switch_off", "risk_limits_configured", "exchange_reachable", "clock_skew",
+                                    "balances_readable")))
+    for forged, gate in (({"env": made_up_env, "readiness": report}, "live_armed"), ({"readiness": report}, "readiness"),
+                         ({"kill_switch": KillSwitch(None, "live")}, "readiness")):
+        with pytest.raises(LiveGateClosed) as ei:
+            assert_live_allowed(cfg, confirm=confirm_token(cfg), **forged)
+        assert isinstance(ei.value, (PeakTradeError, TypeError)) and isinstance(ei.value, GateInputRefused)
+        assert ei.value.gate == gate and "not accepted" in str(ei.value) and "\n" not in str(ei.value)
+    guard = SafetyGuard.from_config("live", cfg, executor_kind="exchange")
+    assert not guard.check_endpoint("https://api.kraken.com/0/private/AddOrder").allowed
+    assert not guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001).allowed

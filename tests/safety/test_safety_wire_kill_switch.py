@@ -126,3 +126,22 @@ def test_smoke_order_cli_when_kill_switch_on_then_refused_and_no_order_sent(cli,
     assert cli("kill-switch", "off", "--scope", "testnet", "--confirm").exit_code == 0
     r = cli("testnet", "smoke-order", "--mode", "kraken-sim")
     assert r.exit_code == 0 and len(sim.arrived) == 1 and sim.arrived[0].get("validate") == "true", r
+
+
+@pytest.mark.parametrize("method", ["addorder", "ADDORDER", "editOrder"])
+def test_raw_request_when_halted_and_placing_method_in_other_letter_case_then_refused_before_sending(tmp_path, method):
+    """A raw ccxt request to ``/0/private/addorder`` is still an order: the wire check does not depend on case."""
+    from wire_helpers import start_listener, stop_listener
+
+    listener = start_listener()
+    try:
+        switch = KillSwitch(tmp_path / "state", "testnet")
+        guard = SafetyGuard("testnet", executor_kind="exchange", kill_switch=switch)
+        c = KrakenClient(guard=guard, base_url=listener.url, api_key="k", api_secret="c2VjcmV0", rate_limit=False)
+        switch.engage("incident 9")
+        with pytest.raises(EndpointDenied, match="halted"):
+            c._ex.fetch(f"{listener.url}/0/private/{method}", "POST", {"API-Key": "k"},
+                        "nonce=1&pair=XXBTZUSD&type=buy&ordertype=market&volume=1")
+        assert listener.requests == []
+    finally:
+        stop_listener(listener)

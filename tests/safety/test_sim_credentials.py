@@ -150,3 +150,21 @@ def test_build_client_when_validate_mode_points_elsewhere_then_live_credentials_
     assert "credentials=none" in repr(build_client(cfg, guard=guard, mode="kraken-validate",
                                                    base_url="http://127.0.0.1:9"))
     assert "credentials=set" in repr(build_client(cfg, guard=guard, mode="kraken-validate"))  # Kraken itself
+
+
+def test_client_when_live_credentials_come_from_the_project_dotenv_then_refused_for_a_simulator(tmp_path, clean_env):
+    """``load_config`` reads KRAKEN_API_* from the project's ``.env`` too: a simulator client built by hand
+    with them (``cfg.secrets``) is refused just as with the process environment's."""
+    from peaktrade.config import load_config
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text("", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / ".env").write_text(f"KRAKEN_API_KEY={LIVE_KEY}\nKRAKEN_API_SECRET='{LIVE_SECRET}'\n", encoding="utf-8")
+    clean_env.chdir(tmp_path)
+    cfg = load_config()
+    assert cfg.secrets.kraken_api_secret.get_secret_value() == LIVE_SECRET
+    with pytest.raises(EndpointDenied, match="live KRAKEN_API_\\* credentials") as ei:
+        KrakenClient(guard=SafetyGuard("testnet", executor_kind="exchange"), base_url="http://127.0.0.1:9",
+                     simulator=True, api_key=cfg.secrets.kraken_api_key, api_secret=cfg.secrets.kraken_api_secret)
+    assert LIVE_SECRET not in str(ei.value) and LIVE_KEY not in str(ei.value)

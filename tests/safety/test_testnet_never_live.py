@@ -179,3 +179,50 @@ def test_load_config_when_a_configured_live_host_is_also_a_testnet_or_sim_host_t
     guard = SafetyGuard("testnet", executor_kind="exchange", testnet_hosts=["gw.example.net"],
                         live_hosts=["gw.example.net"])
     assert not guard.check_endpoint("https://gw.example.net/0/private/BalanceEx").allowed
+
+
+@pytest.mark.parametrize("host", ["api%2ekraken.com", "%61pi%2Ekraken%2Ecom", "ａｐｉ。ｋｒａｋｅｎ。ｃｏｍ", "API.KRAKEN.COM."])
+def test_live_venue_of_when_host_is_percent_encoded_or_unicode_then_still_the_live_host(host):
+    """HTTP clients decode %-escapes in a host (requests sends https://api%2ekraken.com to api.kraken.com)."""
+    assert live_venue_of(host) == "kraken"
+
+
+@pytest.mark.parametrize("line, named", [
+    ('[testnet]\nsim_hosts = ["api%2ekraken%2ecom"]\nsim_url = "https://api%2ekraken%2ecom"',
+     "testnet.sim_hosts = 'api%2ekraken%2ecom'"),
+    ('[safety]\ntestnet_hosts = ["127.0.0.1", "api%2ekraken%2ecom"]', "safety.testnet_hosts = 'api%2ekraken%2ecom'"),
+    ('[testnet]\nsim_hosts = ["sim.lab"]\nsim_url = "http://sim%2elab:8765"', "testnet.sim_url = 'http://sim%2elab:8765'"),
+])
+def test_load_config_when_a_live_host_is_percent_encoded_then_refused_naming_key_and_value(tmp_path, clean_env, line,
+                                                                                           named):
+    path = tmp_path / "cfg.toml"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as ei:
+        load_config(path)
+    assert "\n" not in str(ei.value) and named in str(ei.value), str(ei.value)
+
+
+def test_request_boundary_when_base_url_percent_encodes_kraken_then_no_order_leaves(clean_env, listener):
+    """Code that skips config validation: a guard told ``api%2ekraken.com`` is a testnet host, a client whose
+    base URL spells Kraken with a %-escape. requests would send it to api.kraken.com, so it is refused at
+    construction, and at the transport for a URL changed afterwards."""
+    lookups = record_lookups(clean_env)
+    guard = SafetyGuard("testnet", executor_kind="exchange", testnet_hosts=["127.0.0.1", "api%2ekraken.com"])
+    with pytest.raises(EndpointDenied, match="percent-encoded"):
+        KrakenClient(guard=guard, base_url="https://api%2ekraken.com", api_key="k", api_secret="c2VjcmV0")
+    c = KrakenClient(guard=guard, base_url=listener.url, api_key="k", api_secret="c2VjcmV0", rate_limit=False)
+    assert not c.validate_only
+    c._ex.urls["api"]["private"] = "https://api%2ekraken.com"
+    with pytest.raises(EndpointDenied, match="api.kraken.com is a live kraken host"):
+        c._ex.private_post_addorder({"pair": "XXBTZUSD", "type": "buy", "ordertype": "market", "volume": "1"})
+    assert not [h for h in lookups if "kraken" in h], lookups
+
+
+@pytest.mark.parametrize("var", ["PEAKTRADE__SAFETY__TESTNET_HOSTS", "PEAKTRADE__TESTNET__SIM_URL"])
+def test_load_config_when_env_override_names_a_live_host_then_error_names_the_variable(make_cfg, clean_env, var):
+    """The one line says which variable to unset, not only which key it set."""
+    make_cfg(risk=ALL_LIMITS)
+    clean_env.setenv(var, OVERRIDES[var][0])
+    with pytest.raises(ConfigError) as ei:
+        load_config()
+    assert var in str(ei.value) and "\n" not in str(ei.value), str(ei.value)

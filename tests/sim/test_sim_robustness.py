@@ -389,3 +389,16 @@ def test_keep_alive_when_idle_past_timeout_then_server_closes_and_ccxt_reconnect
             assert k.fetch_balance()["total"]["USD"] == first == 100000.0
         finally:
             k.session.close()
+
+
+@pytest.mark.parametrize("price", ["1e308", "1" + "0" * 300, "1e13"])
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_add_order_when_limit_price_is_absurdly_large_then_kraken_error_and_nothing_placed(make_exchange, price, side):
+    """A finite but absurd price used to overflow the order's description (OverflowError: a 500 over HTTP)."""
+    ex = make_exchange(speed=0)
+    answer = ex.call("AddOrder", pair="XBTUSD", type=side, ordertype="limit", volume="0.01", price=price)
+    assert answer["error"] == ["EGeneral:Invalid arguments:price"]
+    assert ex.orders == {}
+    answer = ex.call("AddOrder", pair="XBTUSD", type=side, ordertype="limit", volume="0.01", price=price,
+                     validate="true")
+    assert answer["error"] == ["EGeneral:Invalid arguments:price"]

@@ -26,7 +26,8 @@ Guarantees (each tested):
   :class:`~peaktrade.adapters.errors.EndpointDenied` and nothing is sent. Without a guard, private
   requests are refused (fail closed). A request is public only when its URL's path is a
   ``/public/`` path and it carries no API key; anything else is checked as private. A base URL with a
-  query, fragment or user info is refused when the client is built.
+  query, fragment, user info, a ``%``-escape or a non-ASCII host is refused when the client is built.
+  A ccxt exchange handed in (``exchange=``) gets the same transport check as one built here.
 - Every order-placing request asks :meth:`peaktrade.safety.SafetyGuard.check_wire` at the transport,
   on each attempt, right before it is sent: the kill switch's state is read there (halted: no order;
   reducing: only an order that provably reduces the position, unknown counts as increasing). Cancels
@@ -90,6 +91,9 @@ KRAKEN_CAPABILITIES = Capabilities(
 
 #: Private methods that place orders: in validate-only mode their body must carry validate=true.
 _PLACING = ("AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder")
+_PLACING_LOWER = frozenset(m.lower() for m in _PLACING)
+#: Placing methods Kraken documents ``validate`` for; on any other (AmendOrder) the flag proves nothing.
+_VALIDATABLE_LOWER = frozenset({"addorder", "addorderbatch", "editorder"})
 _ORDER_GONE = ("Unknown order", "Invalid order", "OrderNotFound")
 #: Process environment variables holding the live credentials (a simulator client never signs with them).
 _LIVE_CREDENTIAL_VARS = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
@@ -115,6 +119,27 @@ def _request_target(url: str, headers: Any = None) -> tuple[bool, str]:
     if "/public/" in path and not keyed:
         return False, path.rsplit("/", 1)[-1]
     return True, ""
+
+
+def _live_credentials() -> set[str]:
+    """Return the live ``KRAKEN_API_*`` values of this process: its environment and the project's ``.env``
+    (where :func:`peaktrade.config.load_config` also reads them from)."""
+    values = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS}
+    from peaktrade.config import _read_dotenv, find_project_root
+
+    root = find_project_root()
+    if root is not None:
+        try:
+            dotenv = _read_dotenv(root / ".env")
+        except (OSError, UnicodeDecodeError):
+            dotenv = {}
+        values |= {dotenv.get(v) for v in _LIVE_CREDENTIAL_VARS}
+    return {v for v in values if v}
+
+
+def _is_placing(private: bool, method: str) -> bool:
+    """Whether a request may place an order: a placing method in any letter case, or an unrecognized private one."""
+    return private and (not method or method.lower() in _PLACING_LOWER)
 
 
 @dataclass(frozen=True)
@@ -164,13 +189,18 @@ def _body_params(body: Any) -> dict[str, Any]:
     if isinstance(body, dict):
         return body
     text = str(body).strip()
+    # a key given twice has no value here (None): which one the venue reads is unknown, so it proves nothing
     if text.startswith("{"):
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [k for k, _ in items]
+            return {k: (v if keys.count(k) == 1 else None) for k, v in items}
+
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=pairs)
             return data if isinstance(data, dict) else {}
         except ValueError:
             return {}
-    return {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    return {k: (v[0] if len(v) == 1 else None) for k, v in parse_qs(text, keep_blank_values=True).items()}
 
 
 def _f(x: Any) -> float | None:
@@ -242,7 +272,8 @@ class KrakenClient:
         self.order_deadline = order_deadline
         self._clock = clock
         self.base_url = (base_url or KRAKEN_API_URL).rstrip("/")
-        self._guarded = exchange is None
+        # a ccxt exchange (built here or handed in) sends over HTTP: its transport is guarded (below)
+        self._guarded = exchange is None or callable(getattr(exchange, "fetch", None))
         bad = base_url_problem(self.base_url)
         if bad is None and self.simulator:
             bad = sim_host_problem(url_host(self.base_url) or "", self._sim_hosts)
@@ -250,8 +281,9 @@ class KrakenClient:
             raise EndpointDenied(f"base_url {self.base_url!r} refused: {bad}", operation="connect")
         if self.simulator or live_venue_of(url_host(self.base_url)) is None:
             # the live credentials are only ever sent to the live venue: anything else could replay them there
-            live = {os.environ.get(v) for v in _LIVE_CREDENTIAL_VARS} - {None, ""}
-            if (key and key in live) or (secret and secret in live):
+            live = _live_credentials()
+            given = {key, secret, getattr(exchange, "apiKey", None), getattr(exchange, "secret", None)}
+            if live & given:
                 raise EndpointDenied(f"refused: the live KRAKEN_API_* credentials were given for {self.base_url!r}, "
                                      "which is not a live venue host (a simulator signs with PEAKTRADE_SIM_API_KEY / "
                                      "PEAKTRADE_SIM_API_SECRET)", operation="connect")
@@ -268,6 +300,8 @@ class KrakenClient:
             if base_url is not None:
                 exchange.urls["api"]["public"] = self.base_url
                 exchange.urls["api"]["private"] = self.base_url
+        if self._guarded:
+            # also a ccxt exchange handed in: the URL it actually sends to is checked, whatever base_url says
             self._install_transport_guard(exchange)
         self._ex = exchange
         # order-placing requests that reached the HTTP transport (None: a ccxt-like fake without one,
@@ -306,7 +340,7 @@ class KrakenClient:
 
         def guarded_fetch(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
             self._check_request(url, body, headers)
-            if urlsplit(str(url)).path.rsplit("/", 1)[-1] in _PLACING:
+            if _is_placing(*_request_target(str(url), headers)):
                 self._placing_on_wire += 1  # from here on the venue may hold the order
             return original(url, method, headers, body)
 
@@ -324,8 +358,8 @@ class KrakenClient:
         if not private:
             return  # public market data may come from anywhere
         params = _body_params(body)
-        placing = method in _PLACING or not method  # an unrecognized private request may place an order
-        validated = _validate_flag(params.get("validate"))
+        placing = _is_placing(private, method)
+        validated = _validate_flag(params.get("validate")) and method.lower() in _VALIDATABLE_LOWER
         name = method or "<unrecognized private request>"
         if placing and self._validate_only and not validated:
             raise EndpointDenied(f"refused before sending: {name} to {host} without "
