@@ -67,7 +67,8 @@ class SafetyGuard:
     executor_kind
         ``"paper"`` (simulated fills) or ``"exchange"`` (an exchange adapter); must match the environment.
     kill_switch
-        The persisted trading state; default: an in-memory switch (always active until engaged).
+        The persisted trading state; default: the per-user switch in
+        :func:`~peaktrade.config.default_state_dir` (the one ``peaktrade kill-switch`` sets).
     log
         Where decisions are recorded (shared with RiskLimits by :func:`build_checks`).
     authorization
@@ -89,8 +90,11 @@ class SafetyGuard:
         self.environment = TradingEnvironment.parse(environment)
         self.executor_kind = parse_executor_kind(executor_kind)
         self.log = log if log is not None else DecisionLog(clock=clock)
-        self.kill_switch = kill_switch if kill_switch is not None else KillSwitch(None, self.environment,
-                                                                                   log=self.log)
+        if kill_switch is None:  # the user's persisted switch: `peaktrade kill-switch on` stops a hand-built guard too
+            from peaktrade.config import default_state_dir
+
+            kill_switch = KillSwitch(default_state_dir(), self.environment, clock=clock, log=self.log)
+        self.kill_switch = kill_switch
         self.authorization = authorization
         self.config_hash = config_hash
         self._config: Any = None  # from_config: the config, re-hashed at use (live)

@@ -214,6 +214,12 @@ def run_testnet_session(
     checks, guard = testnet_guard(cfg)
     if client is None:
         client = build_client(cfg, guard=guard, mode=mode, exchange=exchange, base_url=base_url)
+    else:
+        # a client handed in keeps its own guard: it must be a testnet guard (a live client would trade live)
+        env = getattr(getattr(getattr(client, "guard", None), "environment", None), "value", None)
+        if env != "testnet":
+            raise TestnetError(f"the client given to the testnet session is guarded for {env or 'no environment'}: "
+                               "expected a client built with a testnet SafetyGuard (build_client)")
     run_id = run_id or new_run_id("testnet", plan.strategy.name)
     info = {"profile": profile, "mode": mode, "url": getattr(client, "base_url", None),
             "validate_only": bool(getattr(client, "validate_only", False)), "run_seconds": run_seconds,

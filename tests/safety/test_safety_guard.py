@@ -225,3 +225,14 @@ def test_guard_when_audit_file_cannot_be_written_then_allowed_order_is_denied(ma
     d = g.check(order(), ledger=ledger_with(), price=100.0, now=T0)
     assert not d.allowed and d.gate == "audit" and "cannot append to audit file" in d.reason
     assert g.decisions[-1].gate == "audit" and not g.decisions[-1].allowed
+
+
+def test_guard_when_built_by_hand_and_user_kill_switch_engaged_then_orders_denied(isolated_state_dir):
+    from peaktrade.config import default_state_dir
+
+    assert default_state_dir() == isolated_state_dir
+    g = guard()  # no kill_switch= given: the user's persisted switch, not an in-memory one
+    assert decide(g, order()).allowed
+    KillSwitch(default_state_dir()).engage("operator stop", scope="all")  # what `peaktrade kill-switch on` does
+    d = decide(g, order())
+    assert not d.allowed and "halted" in d.reason

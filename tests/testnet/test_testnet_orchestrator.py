@@ -200,3 +200,17 @@ def test_budget_check_when_run_older_than_max_seconds_then_entries_denied_exits_
     d = check.check(OrderRequest("BTC/USD", "buy", 1.0), ledger=ledger, price=10.0, now=now)
     assert not d.allowed and d.gate == "max_run_seconds"
     assert check.check(OrderRequest("BTC/USD", "sell", 1.0), ledger=ledger, price=10.0, now=now).allowed
+
+
+@pytest.mark.parametrize("env", ["live", "paper"])
+def test_orchestrate_when_client_handed_in_is_not_guarded_for_testnet_then_refused_before_any_order(tcfg, env):
+    from peaktrade.adapters.kraken.client import KrakenClient
+    from peaktrade.safety import SafetyGuard
+
+    cfg = tcfg()
+    fake = _fake()
+    kind = "exchange" if env == "live" else "paper"
+    client = KrakenClient(guard=SafetyGuard(env, executor_kind=kind), exchange=fake)
+    with pytest.raises(TestnetError, match=f"guarded for {env}"):
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=client, track=False)
+    assert client.sent_orders == 0
