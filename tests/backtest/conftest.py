@@ -36,3 +36,19 @@ def btc_bars(shared_data) -> pd.DataFrame:
     from peaktrade.data import read_kraken_ohlcvt
 
     return read_kraken_ohlcvt(shared_data / "XBTUSD_60.csv.gz", symbol="BTC/USD", timeframe="1h")
+
+
+def sig(n, on):
+    """A boolean signal of length ``n``, True at the bars ``on``."""
+    s = np.zeros(n, dtype=bool)
+    s[list(on)] = True
+    return s
+
+
+def fs(bars, entries_on, exits_on, **kw):
+    """``from_signals`` on ``bars`` with entries / exits at the given bar numbers."""
+    from peaktrade.backtest import from_signals
+
+    n = len(bars)
+    return from_signals(bars["close"], sig(n, entries_on), sig(n, exits_on), open=bars["open"],
+                        high=bars["high"], low=bars["low"], **kw)

@@ -11,19 +11,8 @@ from hypothesis import strategies as st
 from peaktrade.backtest import from_signals, run
 from peaktrade.errors import BacktestError, StrategyError
 
-from .conftest import bars_from, make_bars
+from .conftest import bars_from, fs as _fs, make_bars, sig as _sig
 
-
-def _sig(n, on):
-    s = np.zeros(n, dtype=bool)
-    s[list(on)] = True
-    return s
-
-
-def _fs(bars, entries_on, exits_on, **kw):
-    n = len(bars)
-    return from_signals(bars["close"], _sig(n, entries_on), _sig(n, exits_on), open=bars["open"],
-                        high=bars["high"], low=bars["low"], **kw)
 
 
 FLAT = [(100, 101, 99, 100)] * 3 + [(102, 104, 101, 103), (103, 106, 102, 105), (106, 107, 104, 106),

@@ -10,19 +10,8 @@ from peaktrade.backtest import STAT_KEYS, from_signals, run, sweep
 from peaktrade.backtest.stats import annualization
 from peaktrade.errors import BacktestError
 
-from .conftest import bars_from, make_bars
+from .conftest import bars_from, fs as _fs, make_bars, sig as _sig
 
-
-def _sig(n, on):
-    s = np.zeros(n, dtype=bool)
-    s[list(on)] = True
-    return s
-
-
-def _fs(bars, entries_on, exits_on, **kw):
-    n = len(bars)
-    return from_signals(bars["close"], _sig(n, entries_on), _sig(n, exits_on), open=bars["open"],
-                        high=bars["high"], low=bars["low"], **kw)
 
 
 def _issue_repro():
