@@ -43,11 +43,13 @@ import pandas as pd
 from peaktrade.errors import BacktestError, bad_value
 
 #: Version of the check's rules; part of every cached verdict's key (bump when the rules change).
-CHECK_VERSION = 2
+CHECK_VERSION = 3
 
 _SIG_COLUMNS = ["time", "bar", "signal", "combo", "k", "value", "k_more", "value_more"]
 _IND_COLUMNS = ["time", "bar", "output", "combo", "k", "value", "k_more", "value_more"]
 _N_BAR_ROWS = 5
+#: ``output`` of a problem that is a raise, not a value (see :meth:`LookaheadReport._first`).
+_RAISED = ("prepare", "signal_nb")
 #: Bar spacings the unrelated bars are shifted by (a prime, so no calendar period lines up).
 _SHIFT_BARS = 7919
 
@@ -105,7 +107,9 @@ class LookaheadReport:
                 cands.append({"bar": int(row["bar"]), "time": row["time"], "output": str(row[what]),
                               "combo": int(row["combo"]), "text": _change_text(row, what), "order": 2 * order})
         cands += [{**p, "order": 1} for p in self.problems]
-        return min(cands, key=lambda c: (c["bar"], c["order"])) if cands else None
+        # a value that changed is named before a history the strategy raised on (np.gradient raises on
+        # one bar and reads t + 1 on every other): the raise fails the check too, but names no leak
+        return min(cands, key=lambda c: (c["output"] in _RAISED, c["bar"], c["order"])) if cands else None
 
     @property
     def first_leak(self) -> pd.Timestamp | None:
@@ -167,6 +171,7 @@ class _Run(NamedTuple):
     k: int
     ind: np.ndarray
     cols: np.ndarray
+    fpar: np.ndarray
     names: tuple[str, ...]
     entries: np.ndarray  # (n_combos, k)
     exits: np.ndarray
@@ -199,7 +204,7 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
         At most this many parameter combinations are checked: a larger grid is sampled (seeded),
         always keeping the combinations that hold a parameter's smallest or largest value.
     **params
-        Strategy parameters by name; an iterable sweeps a parameter as in
+        Strategy parameters by name (or as one dict, ``params={"fast": 10}``); an iterable sweeps a parameter as in
         :func:`~peaktrade.backtest.sweep` (``fast=[5, 10], slow=100``), so every combination a sweep
         would run is checked. Simulator stops are accepted and ignored.
 
@@ -214,6 +219,8 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     from peaktrade.strategies.registry import get_strategy
 
     strat = get_strategy(strategy)
+    if isinstance(params.get("params"), dict) and "params" not in strat.param_names:
+        params = {**params.pop("params"), **params}  # lookahead_check(s, bars, params={"fast": 10}) reads naturally
     check_bars(bars)
     combos = _combos(strat, params, expand_grid, split_params, max_combos=max_combos, seed=seed)
     b = bars if "volume" in bars else bars.assign(volume=0.0)
@@ -275,6 +282,7 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     extra: list[int] = []
     skipped = 0
     if full is not None and signal_bars and not explicit:
+        fired |= _rare_values(full)  # an event flag computed in prepare (a veto) fires there too
         todo = np.array([t for t in np.flatnonzero(fired[: n - 1]) if int(t) + 1 not in done], dtype=np.int64)
         if max_signal_bars is not None and len(todo) > max_signal_bars:
             edges = todo[turned[todo]]
@@ -290,6 +298,17 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
             extra.append(k)
             if cur is not None:
                 _compare(cur, full, index, sig_rows, ind_rows)
+    # 4. the kernel on every bar as the last bar of its data (the full run's indicators cut there, the
+    # state it carried into the bar): a read past the end hidden behind a bounds check shows on any bar,
+    # also where it SUPPRESSES a signal (a breakout skipped when the next close falls never fires)
+    if full is not None and not explicit:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                _kernel_each_bar(strat, full, index, sig_rows)
+        except Exception as e:  # noqa: BLE001 — a kernel that cannot run block by block cannot be checked
+            problems.append({"bar": n - 1, "time": index[n - 1], "output": "signal_nb",
+                             "text": f"signal_nb raised when called one bar at a time ({type(e).__name__}: {e})"})
     checked = np.unique(np.concatenate([ks, np.asarray(extra, dtype=np.int64)])).astype(np.int64)
     return LookaheadReport(changes=pd.DataFrame(sig_rows, columns=_SIG_COLUMNS),
                            indicator_changes=pd.DataFrame(ind_rows, columns=_IND_COLUMNS),
@@ -312,16 +331,24 @@ def _combos(strat: Any, params: dict[str, Any], expand_grid: Any, split_params: 
         raise BacktestError(bad_value("max_combos", max_combos, "an int >= 1"))
     if len(sig) <= max_combos:
         return sig
-    # keep the extremes of every parameter (where a parameter-dependent read reaches furthest), then sample
+    # keep the extremes of every parameter (where a parameter-dependent read reaches furthest), then every
+    # value of every parameter at least once (a leak for one value only, e.g. a bug at window=77), then
+    # sample: coverage may take more than max_combos, which bounds only the sampled rest
     keep: list[int] = []
     for name in strat.param_names:
         vals = [c[name] for c in sig]
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
             keep += [int(np.argmin(vals)), int(np.argmax(vals))]
-    keep = list(dict.fromkeys(keep))[:max_combos]
-    rest = np.setdiff1d(np.arange(len(sig)), keep)
+    keep = list(dict.fromkeys(keep))
     rng = np.random.default_rng(seed)
-    keep += rng.choice(rest, size=max_combos - len(keep), replace=False).tolist()
+    covered = {(k, json.dumps(sig[i][k], default=str)) for i in keep for k in strat.param_names}
+    for i in rng.permutation(len(sig)).tolist():
+        have = {(k, json.dumps(sig[i][k], default=str)) for k in strat.param_names}
+        if not have <= covered:
+            keep.append(i)
+            covered |= have
+    rest = np.setdiff1d(np.arange(len(sig)), keep)
+    keep += rng.choice(rest, size=min(len(rest), max(0, max_combos - len(keep))), replace=False).tolist()
     return [sig[i] for i in sorted(keep)]
 
 
@@ -337,7 +364,58 @@ def _run(strat: Any, prices: Any, combos: list[dict[str, Any]]) -> _Run:
     names = tuple(getattr(prep, "names", ()) or ())
     if len(names) != prep.ind.shape[0] or len(set(names)) != len(names):
         names = tuple(f"row {r}" for r in range(prep.ind.shape[0]))
-    return _Run(n, prep.ind, prep.cols, names, entries, exits)
+    return _Run(n, prep.ind, prep.cols, prep.fpar, names, entries, exits)
+
+
+def _rare_values(full: _Run, *, max_values: int = 8, max_share: float = 0.05) -> np.ndarray:
+    """Return the bars on which a discrete indicator row (at most ``max_values`` distinct values) holds a
+    value other than its most common one, for rows where that happens on at most ``max_share`` of the
+    bars: the events of a flag computed in ``prepare``. A flag that reads the future (a breakout vetoed
+    because the next close falls) differs only on its events, which random checkpoints hit by luck; a
+    frequent one shows on the random checkpoints."""
+    out = np.zeros(full.k, dtype=bool)
+    for r in range(_N_BAR_ROWS, full.ind.shape[0]):
+        x = full.ind[r]
+        ok = ~np.isnan(x)
+        vals, counts = np.unique(x[ok], return_counts=True)
+        if not 2 <= len(vals) <= max_values:
+            continue
+        rare = ok & (x != vals[np.argmax(counts)])
+        if rare.sum() <= max_share * full.k:
+            out |= rare
+    return out
+
+
+def _kernel_each_bar(strat: Any, full: _Run, index: pd.Index, sig_rows: list) -> None:
+    """Append the first bar per (signal, combination) where ``signal_nb`` called for bar t alone, on the
+    full run's indicators cut after t and with the state it carried into t, differs from the full run.
+
+    A causal kernel's state before t and its output at t depend on ``ind[:, :t+1]`` only, so they agree
+    (the contract lets the simulators call the kernel block by block). Costs one copy of ``ind[:, :t+1]``
+    per bar and one kernel call per bar and combination."""
+    ind, cols = full.ind, full.cols
+    n = full.k
+    m = cols.shape[0]
+    prep_fpar = full.fpar
+    n_state = max(strat.n_state, 1)
+    states = np.zeros((m, n_state), dtype=np.float64)
+    e1 = np.zeros(1, dtype=np.bool_)
+    x1 = np.zeros(1, dtype=np.bool_)
+    first = {}
+    buf = np.empty(ind.size, dtype=np.float64)
+    for t in range(n - 1):  # the last bar already is the last bar of the full run
+        cut = buf[: ind.shape[0] * (t + 1)].reshape(ind.shape[0], t + 1)
+        cut[:] = ind[:, : t + 1]
+        for j in range(m):
+            st = states[j].copy()
+            strat.signal_nb(cut, cols[j], prep_fpar[j], st, t, t + 1, e1, x1)
+            for name, v, full_sig in (("entries", e1[0], full.entries), ("exits", x1[0], full.exits)):
+                if v != full_sig[j, t] and (name, j) not in first:
+                    first[(name, j)] = t
+                    sig_rows.append({"time": index[t], "bar": t, "signal": name, "combo": j, "k": t + 1,
+                                     "value": bool(v), "k_more": n, "value_more": bool(full_sig[j, t])})
+            # advance the state through bar t on the full indicators, as the full run did
+            strat.signal_nb(ind, cols[j], prep_fpar[j], states[j], t, t + 1, e1, x1)
 
 
 def _row_pairs(a: _Run, b: _Run) -> list[tuple[str, int, int, int]]:

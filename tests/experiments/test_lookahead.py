@@ -98,8 +98,10 @@ def test_lookahead_check_when_a_rare_event_peeks_behind_a_bounds_check_then_caug
     # caught where the event bar is the last bar of the history, a history no fixed checkpoint holds
     assert (ch["k"] == ch["bar"] + 1).all() and not ch["value"].any() and ch["value_more"].all()
     assert not set(ch["k"]) & set(default_checkpoints(len(bars)).tolist())
-    # the random, warm-up and tail checkpoints alone miss it: the signal bars are what catches it
-    assert lookahead_check(strat, bars, signal_bars=False).passed
+    # the random, warm-up and tail checkpoints alone miss it (explicit checkpoints run nothing else); the
+    # signal bars catch it, and so does the kernel checked on every bar without them
+    assert lookahead_check(strat, bars, checkpoints=default_checkpoints(len(bars))).passed
+    assert not lookahead_check(strat, bars, signal_bars=False).passed
 
 
 def test_lookahead_check_when_a_cache_was_filled_by_a_full_run_before_the_check_then_still_caught(bars):
@@ -126,12 +128,16 @@ def test_lookahead_check_when_a_peek_depends_on_a_parameter_then_the_grid_is_che
     assert "with confirm=2 reads the future" in rep.message
 
 
-def test_lookahead_check_when_the_grid_is_larger_than_max_combos_then_sampled_keeping_extremes(bars):
+def test_lookahead_check_when_the_grid_is_larger_than_max_combos_then_sampled_covering_every_value(bars):
+    # every value of every parameter is checked at least once (a leak may hide at one value); max_combos
+    # bounds only the sampled rest
     rep = lookahead_check("ma_crossover", bars.iloc[:400], fast=range(2, 22), slow=[30, 60, 90], max_combos=8)
-    fasts = [c["fast"] for c in rep.combos]
-    assert len(rep.combos) == 8 and 2 in fasts and 21 in fasts
-    assert {c["slow"] for c in rep.combos} >= {30, 90}
+    assert {c["fast"] for c in rep.combos} == set(range(2, 22))
+    assert {c["slow"] for c in rep.combos} == {30, 60, 90}
+    assert len(rep.combos) <= 22 < 60
     assert rep.passed
+    wide = lookahead_check("ma_crossover", bars.iloc[:400], fast=range(2, 22), slow=[30, 60, 90], max_combos=40)
+    assert len(wide.combos) == 40 and wide.passed
 
 
 def test_lookahead_check_when_prepare_raises_on_a_short_history_then_fails_naming_it(bars):
