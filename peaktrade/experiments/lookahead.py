@@ -20,6 +20,11 @@ How the histories are chosen and ordered, and why:
 3. **Every bar on which a signal fires.** For each bar ``t`` on which any combination fired in any
    run above, the history ``bars[:t+1]`` (``t`` is its last bar) is compared with the full run. A
    kernel that peeks at ``t + 1`` behind a bounds check for a rare event is caught on that event.
+   The bars where a discrete indicator row (an event flag from ``prepare``) takes a rare value join them.
+4. **The kernel on every bar.** ``signal_nb`` is called for each bar ``t`` alone on the full run's
+   indicators cut after ``t``, with the state it carried into ``t``: a read past the end shows on any
+   bar, also where it suppresses a signal (a breakout skipped when the next close falls), which the
+   signal bars of step 3 never look at.
 
 A prepare or kernel that raises on a truncated history fails the check (it cannot be verified).
 The report names the first offending bar and output (:attr:`LookaheadReport.message`).
@@ -190,7 +195,8 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
         Bars DataFrame (open, high, low, close; volume optional).
     checkpoints
         History lengths ``k`` (each in [1, len(bars))) to use instead of the default ones
-        (:func:`default_checkpoints`); with explicit checkpoints no signal bars are added.
+        (:func:`default_checkpoints`); with explicit checkpoints no signal bars are added and the kernel is
+        not checked bar by bar.
     signal_bars
         Also check ``bars[:t+1]`` for every bar ``t`` on which any signal fired (default).
     n_random, seed
@@ -392,30 +398,20 @@ def _kernel_each_bar(strat: Any, full: _Run, index: pd.Index, sig_rows: list) ->
 
     A causal kernel's state before t and its output at t depend on ``ind[:, :t+1]`` only, so they agree
     (the contract lets the simulators call the kernel block by block). Costs one copy of ``ind[:, :t+1]``
-    per bar and one kernel call per bar and combination."""
-    ind, cols = full.ind, full.cols
-    n = full.k
-    m = cols.shape[0]
-    prep_fpar = full.fpar
-    n_state = max(strat.n_state, 1)
-    states = np.zeros((m, n_state), dtype=np.float64)
-    e1 = np.zeros(1, dtype=np.bool_)
-    x1 = np.zeros(1, dtype=np.bool_)
-    first = {}
-    buf = np.empty(ind.size, dtype=np.float64)
-    for t in range(n - 1):  # the last bar already is the last bar of the full run
-        cut = buf[: ind.shape[0] * (t + 1)].reshape(ind.shape[0], t + 1)
-        cut[:] = ind[:, : t + 1]
-        for j in range(m):
-            st = states[j].copy()
-            strat.signal_nb(cut, cols[j], prep_fpar[j], st, t, t + 1, e1, x1)
-            for name, v, full_sig in (("entries", e1[0], full.entries), ("exits", x1[0], full.exits)):
-                if v != full_sig[j, t] and (name, j) not in first:
-                    first[(name, j)] = t
-                    sig_rows.append({"time": index[t], "bar": t, "signal": name, "combo": j, "k": t + 1,
-                                     "value": bool(v), "k_more": n, "value_more": bool(full_sig[j, t])})
-            # advance the state through bar t on the full indicators, as the full run did
-            strat.signal_nb(ind, cols[j], prep_fpar[j], states[j], t, t + 1, e1, x1)
+    per bar and two kernel calls per bar and combination (:func:`~peaktrade.experiments.nb.kernel_each_bar_nb`)."""
+    from peaktrade.experiments.nb import kernel_each_bar_nb
+
+    n, m = full.k, full.cols.shape[0]
+    first = np.full((m, 2), -1, dtype=np.int64)
+    kernel_each_bar_nb(strat.signal_nb, np.ascontiguousarray(full.ind), np.ascontiguousarray(full.cols),
+                       np.ascontiguousarray(full.fpar, dtype=np.float64), strat.n_state,
+                       np.ascontiguousarray(full.entries), np.ascontiguousarray(full.exits), first)
+    for j, s, name, sig in ((j, s, name, sig) for j in range(m)
+                            for s, (name, sig) in enumerate((("entries", full.entries), ("exits", full.exits)))):
+        t = int(first[j, s])
+        if t >= 0:
+            sig_rows.append({"time": index[t], "bar": t, "signal": name, "combo": j, "k": t + 1,
+                             "value": not bool(sig[j, t]), "k_more": n, "value_more": bool(sig[j, t])})
 
 
 def _row_pairs(a: _Run, b: _Run) -> list[tuple[str, int, int, int]]:

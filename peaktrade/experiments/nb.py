@@ -89,3 +89,39 @@ def resample_paths_nb(r, starts, block, n_steps, grid, ann_factor, out_stats, ou
 
 
 __all__ = ["MC_FINAL_RETURN", "MC_MAX_DRAWDOWN", "MC_N_STATS", "MC_SHARPE", "resample_paths_nb"]
+
+
+def _kernel_each_bar_sig():
+    from numba import types
+
+    from peaktrade.strategies.base import SIGNAL_FN_TYPE
+
+    return types.void(SIGNAL_FN_TYPE, types.float64[:, ::1], types.int64[:, ::1], types.float64[:, ::1],
+                      types.int64, types.boolean[:, ::1], types.boolean[:, ::1], types.int64[:, ::1])
+
+
+@njit(_kernel_each_bar_sig(), cache=True)
+def kernel_each_bar_nb(signal_fn, ind, cols, fpar, n_state, full_e, full_x, first):
+    """Call ``signal_fn`` for each bar t alone on ``ind[:, :t+1]`` with the state it carried into t, and
+    write into ``first[j, 0]`` / ``first[j, 1]`` the first bar where combination j's entry / exit differs
+    from the full run's ``full_e`` / ``full_x`` (-1: none). The state is advanced bar by bar on the full
+    ``ind``, as a simulator calling the kernel block by block would."""
+    rows, n = ind.shape
+    m = cols.shape[0]
+    buf = np.empty(rows * n)
+    e1 = np.zeros(1, dtype=np.bool_)
+    x1 = np.zeros(1, dtype=np.bool_)
+    states = np.zeros((m, max(n_state, 1)))
+    first[:, :] = -1
+    for t in range(n - 1):  # the last bar already is the last bar of the full run
+        cut = buf[: rows * (t + 1)].reshape((rows, t + 1))
+        for r in range(rows):
+            cut[r, :] = ind[r, : t + 1]
+        for j in range(m):
+            st = states[j].copy()
+            signal_fn(cut, cols[j], fpar[j], st, t, t + 1, e1, x1)
+            if first[j, 0] < 0 and e1[0] != full_e[j, t]:
+                first[j, 0] = t
+            if first[j, 1] < 0 and x1[0] != full_x[j, t]:
+                first[j, 1] = t
+            signal_fn(ind, cols[j], fpar[j], states[j], t, t + 1, e1, x1)
