@@ -16,8 +16,8 @@ import hashlib
 import json
 import os
 import tomllib
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -262,7 +262,6 @@ class TestnetConfig(_Section):
         if why is not None:
             raise _unsafe("testnet.sim_url", self.sim_url, why)
         return self
-
 
     @field_validator("budget_db")
     @classmethod

@@ -178,12 +178,15 @@ class ExecutionPipeline:
         """
         fn = getattr(self.executor, "executable_price", None)
         if fn is None:
-            s = self.sizing
-            return executable_price(request, price, slippage=s.slippage, fees=s.fees, fixed_fees=s.fixed_fees)
+            return self._modelled_price(request, price)
         try:
             return float(fn(request))
         except Exception:  # noqa: BLE001 — unknown: denied below unless it is an exit
             return math.nan
+
+    def _modelled_price(self, request: OrderRequest, price: float) -> float:
+        s = self.sizing  # this pipeline's cost model at ``price``
+        return executable_price(request, price, slippage=s.slippage, fees=s.fees, fixed_fees=s.fixed_fees)
 
     def _deny(self, request: OrderRequest, decision: Decision) -> None:
         self.denials.append((request, decision))
@@ -205,8 +208,7 @@ class ExecutionPipeline:
                 return None
             # an exit must not be trapped by a missing quote: check it at the bar's price (the guard
             # still denies a reduce-only order that would not reduce)
-            s = self.sizing
-            px = executable_price(request, price, slippage=s.slippage, fees=s.fees, fixed_fees=s.fixed_fees)
+            px = self._modelled_price(request, price)
         absurd = check_notional(request.quantity, px)
         if absurd is not None:
             self._deny(request, Decision(False, "order_size", absurd))

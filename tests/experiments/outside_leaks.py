@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from leaky_strategies import _above_nb  # the causal kernel: the leaks below are in their indicators
+
 from peaktrade.indicators.nb import sma_nb
 from peaktrade.strategies import CLOSE, SIGNAL_SIG, IndicatorTable, Param, Strategy
 
@@ -38,15 +40,6 @@ def _ind_peek_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     for t in range(t0, t1):
         entries[t - t0] = t + 1 < n and x[t + 1] > c[t] * 1.004
         exits[t - t0] = False
-
-
-@njit(SIGNAL_SIG)
-def _above_nb(ind, cols, fpar, state, t0, t1, entries, exits):
-    x = ind[cols[0]]
-    c = ind[CLOSE]
-    for t in range(t0, t1):
-        entries[t - t0] = c[t] > x[t]
-        exits[t - t0] = c[t] < x[t]
 
 
 @njit(SIGNAL_SIG)
