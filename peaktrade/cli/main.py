@@ -18,6 +18,7 @@ from peaktrade.cli import (
     report_cmd,
     research_cmd,
     safety_cmd,
+    session_cmd,
     sim_cmd,
     strategies_cmd,
     testnet_cmd,
@@ -36,8 +37,9 @@ app.add_typer(data_cmd.app, name="data", help="Import, download, list and inspec
 app.add_typer(strategies_cmd.app, name="strategies", help="List and describe strategies.")
 research_cmd.register(app)
 safety_cmd.register(app)
-live_cmd.register(app)
+session_cmd.register(app)
 testnet_cmd.register(app)
+live_cmd.register(app)
 mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)

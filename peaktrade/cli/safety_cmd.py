@@ -1,23 +1,19 @@
-"""``peaktrade kill-switch on|off|status`` and ``peaktrade live gates|run``."""
+"""``peaktrade kill-switch on|off|status``."""
 
 from __future__ import annotations
-
-from typing import Optional
 
 import typer
 
 from peaktrade.cli._common import console, load_cfg
 
 kill_app = typer.Typer(no_args_is_help=True)
-live_app = typer.Typer(no_args_is_help=True)
 
 _SCOPE_HELP = "Which switch: all (every environment, the default), paper, shadow, testnet or live."
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``kill-switch`` and ``live`` command groups to the root app."""
+    """Add the ``kill-switch`` command group to the root app."""
     app.add_typer(kill_app, name="kill-switch", help="Engage, release and show the persisted kill switch.")
-    app.add_typer(live_app, name="live", help="Live trading: show the live gates; run a live session.")
 
 
 def _say(text: str) -> None:
@@ -81,48 +77,3 @@ def kill_off(
 def kill_status(ctx: typer.Context) -> None:
     """Show every kill-switch scope and the effective state of each environment."""
     _print_status(load_cfg(ctx.obj))
-
-
-def _gates(cfg, confirm: Optional[str], log=None):
-    from peaktrade.safety import live_gates
-
-    return live_gates(cfg, confirm=confirm, log=log)
-
-
-@live_app.command("gates")
-def gates(
-    ctx: typer.Context,
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="Token to check against this config."),
-) -> None:
-    """Show each live gate and whether it is open (exit 1 when any is closed). Prints no secrets."""
-    from peaktrade.safety import arm_value, confirm_token
-
-    cfg = load_cfg(ctx.obj)
-    results = _gates(cfg, confirm)
-    _say(f"live gates for {cfg.source} (config hash {cfg.config_hash()}):")
-    for i, r in enumerate(results, 1):
-        _say(f"  {i}. {r.name:<14} {'open' if r.open else 'CLOSED':<7} {r.detail}")
-    _say(f"arm this config for one process: {cfg.live.arm_env}={arm_value(cfg)}")
-    _say(f"confirm token for this config:   --confirm {confirm_token(cfg)}")
-    if not all(r.open for r in results):
-        raise typer.Exit(1)
-
-
-@live_app.command("run")
-def run(
-    ctx: typer.Context,
-    strategy: str = typer.Option(..., "--strategy", help="Strategy name."),
-    symbol: str = typer.Option(..., "--symbol", help="Market symbol, e.g. BTC/USD."),
-    timeframe: str = typer.Option(..., "--timeframe", help="Bar timeframe, e.g. 1h."),
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
-) -> None:
-    """Run a live session: refused unless every live gate is open (see `peaktrade live gates`)."""
-    from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks
-
-    cfg = load_cfg(ctx.obj)
-    state_dir = cfg.state_dir
-    log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
-    auth = assert_live_allowed(cfg, confirm=confirm, log=log)
-    build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
-    raise SafetyError(f"every live gate is open, but nothing was sent: the live session runner arrives with the "
-                      f"Kraken adapter ({strategy} on {symbol} {timeframe} not started)")

@@ -40,14 +40,14 @@ def _budget_lines(u: dict[str, Any]) -> None:
 @app.command("budget")
 def budget_cmd(ctx: typer.Context) -> None:
     """Show today's testnet budget: used and left, per-run caps, allowed symbols, runs of the day."""
-    from peaktrade.testnet import budget_from_config
+    from peaktrade.live.testnet import budget_from_config
 
     cfg = load_cfg(ctx.obj)
     _budget_lines(budget_from_config(cfg).usage())
 
 
 def _list_profiles(cfg: Any) -> None:
-    from peaktrade.testnet.budget import BudgetLimits
+    from peaktrade.live.budget import BudgetLimits
 
     if not cfg.testnet.profiles:
         _say("no testnet profiles configured ([testnet.profiles.NAME] in the config)")
@@ -74,7 +74,8 @@ def orchestrate_cmd(
     notebook: bool = typer.Option(False, "--notebook", help="Run notebooks/60-testnet-session.ipynb with papermill."),
 ) -> None:
     """List profiles, show the budget, or run a profile as a testnet session within its budget."""
-    from peaktrade.testnet import budget_from_config, run_notebook, run_testnet_session
+    from peaktrade.live.testnet import budget_from_config, run_notebook, run_testnet_session
+    from peaktrade.tracking.session_runs import log_testnet_run
 
     cfg = load_cfg(ctx.obj)
     if not (list_ or budget or profile):
@@ -99,7 +100,7 @@ def orchestrate_cmd(
                  f"{p['symbol']} {p['timeframe']}, {p['warmup_bars']} warm-up bars, {p['catch_up_bars']} catch-up "
                  f"bars, up to {p['run_seconds']:g} s")
         elif kind in ("order", "fill", "denial") or (kind == "session" and p.get("event") != "end"):
-            from peaktrade.cli.live_cmd import event_line
+            from peaktrade.cli.session_cmd import event_line
 
             _say(event_line(ev))
 
@@ -115,24 +116,24 @@ def orchestrate_cmd(
         _say(f"  today left      notional {res.budget['daily_notional_left']:,.2f}, trades {res.budget['daily_trades_left']}")
         _say("  nothing was sent and no run log was written")
         return
+    mlflow_run_id = log_testnet_run(res, config=cfg)  # the caller logs: the trading layer never imports tracking
     s = res.summary
     b = res.budget
     _say(f"testnet run {res.run_id}: {res.status}")
     for k, v in (("bars", s["bars"]), ("orders / fills / denials", f"{s['n_orders']} / {s['n_fills']} / {s['n_denials']}"),
                  ("final equity", f"{s['final_equity']:,.2f}"), ("position", f"{s['position']:.6g}"),
                  ("budget used (run)", f"{b.get('run_trades', 0)} trades, {b.get('run_notional', 0.0):,.2f} notional"),
-                 ("mlflow run", res.mlflow_run_id or "-"), ("run log", str(res.run_dir))):
+                 ("mlflow run", mlflow_run_id or "-"), ("run log", str(res.run_dir))):
         _say(f"  {k:<26}{v}")
 
 
-def _client(cfg: Any, mode: Optional[str], *, validate_only: bool = False):
+def _client(cfg: Any, mode: Optional[str]):
+    from peaktrade.live.testnet import build_client, resolve_mode
     from peaktrade.safety import SafetyGuard
-    from peaktrade.testnet import build_client
-    from peaktrade.testnet.orchestrator import resolve_mode
 
     mode = resolve_mode(cfg, mode)
     guard = SafetyGuard.from_config("testnet", cfg, executor_kind="exchange")
-    return mode, build_client(cfg, guard=guard, mode=mode, validate_only=validate_only)
+    return mode, build_client(cfg, guard=guard, mode=mode)
 
 
 @app.command("ping")
@@ -178,19 +179,13 @@ def ping_cmd(ctx: typer.Context, mode: Optional[str] = _MODE,
 def smoke_order_cmd(ctx: typer.Context, mode: Optional[str] = _MODE,
                     symbol: str = typer.Option("BTC/USD", "--symbol", help="Market of the order."),
                     side: str = typer.Option("buy", "--side", help="buy or sell.")) -> None:
-    """Send one minimal validate-only market order (checked by the venue, never placed); print its description."""
-    from peaktrade.orders.model import new_client_order_id
+    """Send one minimal validate-only market order through the pipeline and the testnet checks; print the venue's
+    description (checked by the venue, never placed)."""
+    from peaktrade.live.testnet import smoke_order
 
-    cfg = load_cfg(ctx.obj)
-    if symbol not in cfg.testnet.symbols:
-        raise PeakTradeError(f"symbol {symbol} is not in [testnet] symbols ({', '.join(cfg.testnet.symbols)})")
-    mode, client = _client(cfg, mode, validate_only=True)
-    market = client.load_markets().get(symbol)
-    if market is None:
-        raise PeakTradeError(f"the venue lists no market {symbol}")
-    amount = market.amount_min or 0.0001
-    cid = new_client_order_id()
-    order = client.create_order(symbol, side, "market", amount, client_order_id=cid)
-    _say(f"smoke order ({mode}) validate-only {side} {amount:g} {symbol} market, cl_ord_id {cid}")
-    _say(f"  venue description: {order.description or '(none)'}")
-    _say(f"  placed: {'no (validated only)' if order.validated_only else 'YES ' + str(order.id)}")
+    r = smoke_order(load_cfg(ctx.obj), mode=mode, symbol=symbol, side=side)
+    q = r.request
+    _say(f"smoke order ({r.mode}) validate-only {q.side} {q.quantity:g} {q.symbol} market, "
+         f"cl_ord_id {q.client_order_id}: {r.status} (checks passed)")
+    _say(f"  venue description: {r.description or '(none)'}")
+    _say(f"  placed: {'YES' if r.placed else 'no (validated only)'}")

@@ -227,6 +227,11 @@ class ExecutionPipeline:
         self._book(result)
         return result
 
+    def book(self, result: OrderExecutionResult) -> None:
+        """Book the fills of a result the executor reported outside :meth:`submit` and :meth:`on_bar`
+        (e.g. orders settled at the end of a run)."""
+        self._book(result)
+
     def _book(self, result: OrderExecutionResult) -> None:
         for fill in result.fills:
             self.ledger.apply(fill)

@@ -1,4 +1,4 @@
-"""Paper replay: the live execution pipeline driven by stored bars, in-process.
+"""Paper replay: the execution pipeline of sessions driven by stored bars, in-process.
 
 The same strategy code as the backtest produces the signals (its ``signal_nb`` stepped one bar at
 a time with persistent state), the same cost model fills the orders, and every order passes the
@@ -18,35 +18,12 @@ from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, res
 from peaktrade.backtest.enums import EXIT_OPEN, EXIT_REASON_NAMES, trade_dt
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import bar_interval
+from peaktrade.execution.assembly import build_pipeline
 from peaktrade.execution.ledger import Ledger
-from peaktrade.execution.pipeline import ExecutionPipeline, Hooks, OrderCheck, SizingModel, StopRules
-from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
+from peaktrade.execution.pipeline import Hooks, OrderCheck
 from peaktrade.strategies.base import Strategy, prices_from_bars
 from peaktrade.strategies.registry import get_strategy
-
-
-class SignalStepper:
-    """Produce a strategy's signals one bar at a time from causal indicator rows.
-
-    ``prepare`` runs once over the bars (indicators at bar t use bars ≤ t only, which
-    :func:`peaktrade.experiments.lookahead_check` verifies for every library strategy); the signal
-    kernel then advances one bar per call with its state carried over, exactly as the sweep's
-    block loop does.
-    """
-
-    def __init__(self, strategy: Strategy, bars: pd.DataFrame, params: dict[str, Any]) -> None:
-        prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-        self.strategy = strategy
-        self.prep = strategy.prepare(prices, [params])
-        self.state = np.zeros(max(strategy.n_state, 1))
-        self._e = np.zeros(1, dtype=np.bool_)
-        self._x = np.zeros(1, dtype=np.bool_)
-
-    def step(self, t: int) -> tuple[bool, bool]:
-        """Return (entry, exit) of bar ``t``; call with t = 0, 1, 2, ... in order."""
-        self.strategy.signal_nb(self.prep.ind, self.prep.cols[0], self.prep.fpar[0], self.state, t, t + 1,
-                                self._e, self._x)
-        return bool(self._e[0]), bool(self._x[0])
+from peaktrade.strategies.stepping import SignalStepper
 
 
 def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[OrderCheck] | None = None,
@@ -66,18 +43,8 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     frac = size_fraction(prices, bars.index, sp, o["vol_window"])
     symbol = str(bars.attrs.get("symbol", "BTC/USD"))
-    ctx = PaperMarketContext(symbol)
-    ledger = Ledger(float(o["init_cash"]))
-    executor = PaperExecutor(ctx, fees=float(o["fees"]), fixed_fees=float(o["fixed_fees"]),
-                             slippage=float(o["slippage"]))
-    pipe = ExecutionPipeline(
-        symbol=symbol, executor=executor, ledger=ledger, context=ctx, checks=checks or [],
-        execution=o["execution"], direction=o["direction"],
-        sizing=SizingModel(float(o["size"]), o["size_type"], float(o["fees"]), float(o["fixed_fees"]),
-                           float(o["slippage"])),
-        stops=StopRules(stops.get("sl_stop"), stops.get("tp_stop"), stops.get("sl_trail"), o["stop_priority"]),
-        hooks=hooks,
-    )
+    pipe = build_pipeline(symbol, o, stops, checks=checks or [], hooks=hooks)
+    ledger = pipe.ledger
     bar_of: dict[str, int] = {}
     pipe.hooks.after_fill.append(lambda f: bar_of.setdefault(f.client_order_id, pipe.bar_index))
     stepper = SignalStepper(strat, bars, resolved)

@@ -1,5 +1,6 @@
-"""Orders: requests, fills, execution results, the executor protocol, and the paper executor."""
+"""Orders: requests, fills, execution results, the executor protocol, the paper and exchange executors."""
 
+from peaktrade.orders.exchange import ExchangeExecutor
 from peaktrade.orders.model import (
     OrderError,
     OrderExecutionResult,
@@ -11,6 +12,7 @@ from peaktrade.orders.model import (
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
 
 __all__ = [
+    "ExchangeExecutor",
     "OrderError",
     "OrderExecutionResult",
     "OrderExecutor",

@@ -31,6 +31,8 @@ class FakeExchange:
         self.now = int(pd.Timestamp(now).value // 1_000_000)
         self.tf_ms = timeframe_ms
         self.max_limit = max_limit
+        # what an ExchangeClient declares (adapters.base.Capabilities): the poller reads its candle limit here
+        self.capabilities = types.SimpleNamespace(venue="fake", ohlcv_history_limit=max_limit)
         self.calls: list[dict[str, Any]] = []
         self.fail: list[BaseException] = []
         self.sleeps: list[float] = []

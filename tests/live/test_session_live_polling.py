@@ -9,10 +9,11 @@ import pytest
 from live_session_helpers import FakeExchange, no_disk_sync, stub_safety  # noqa: F401 (fixture)
 
 from peaktrade.data import load_bars
-from peaktrade.live import SignalStepper
+from peaktrade.live.feeds import BarPoller
 from peaktrade.live.runlog import read_events, read_meta
-from peaktrade.live.session import RollingSignalStepper, SessionError, run_session
+from peaktrade.live.session import SessionError, run_session
 from peaktrade.strategies import get_strategy, list_strategies
+from peaktrade.strategies.stepping import RollingSignalStepper, SignalStepper
 
 COSTS = dict(fees=0.001, slippage=0.0005, init_cash=10_000.0)
 WARM = 120
@@ -59,7 +60,7 @@ def test_rolling_signals_equal_replay_signals_when_strategy_merges_a_higher_time
 def test_live_session_processes_each_completed_bar_once_when_polls_overlap(cfg, demo, no_disk_sync):
     bars = demo.iloc[:400]
     fake = fake_at(bars, WARM)
-    res = run_session("ma_crossover", live=True, client=fake, sleep=lambda s: fake.sleep(s * 2.5), warmup=WARM,
+    res = run_session("ma_crossover", poll=True, client=fake, sleep=lambda s: fake.sleep(s * 2.5), warmup=WARM,
                       max_bars=200, poll_interval=1800, params={"fast": 5, "slow": 20}, checks=[], config=cfg,
                       **COSTS)
     ev = read_events(res.run_dir)
@@ -71,7 +72,35 @@ def test_live_session_processes_each_completed_bar_once_when_polls_overlap(cfg, 
     served = sum(1 for c in fake.calls)  # polls overlapped: many fetches returned bars already processed
     assert served > res.summary["bars"] / 3
     meta = read_meta(res.run_dir)
-    assert meta["mode"] == "live" and meta["warmup"]["bars"] == WARM and res.status == "completed"
+    assert meta["mode"] == "poll" and meta["warmup"]["bars"] == WARM and res.status == "completed"
+
+
+def test_poll_session_when_venue_serves_fewer_candles_than_warmup_then_requests_capped_at_its_limit(cfg, demo):
+    bars = demo.iloc[:300]
+    fake = FakeExchange(bars, now=bars.index[WARM] + pd.Timedelta(minutes=30), max_limit=50)
+    res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=100, max_bars=3,
+                      params={"fast": 5, "slow": 20}, checks=[], config=cfg, **COSTS)
+    assert res.status == "completed" and res.summary["bars"] == 3
+    assert fake.calls and max(c["limit"] for c in fake.calls) == 50  # never more than the venue declares
+    assert read_meta(res.run_dir)["warmup"]["bars"] == 49  # 50 served, the unfinished candle dropped
+
+
+def test_bar_poller_when_client_has_no_capabilities_then_requested_limit_used(demo):
+    class Bare:  # a ccxt exchange object: no peaktrade capabilities
+        def __init__(self) -> None:
+            self.limits: list[int | None] = []
+
+        def milliseconds(self) -> int:
+            return int(demo.index[10].value // 1_000_000)
+
+        def fetch_ohlcv(self, symbol, timeframe, since=None, limit=None):
+            self.limits.append(limit)
+            return []
+
+    client = Bare()
+    poller = BarPoller(client, "BTC/USD", "1h", limit=2000)
+    poller.fetch_completed()
+    assert poller.venue_limit is None and client.limits == [2000]
 
 
 def test_live_session_waits_for_the_candle_to_complete_when_polled_mid_candle(cfg, demo):
@@ -83,7 +112,7 @@ def test_live_session_waits_for_the_candle_to_complete_when_polled_mid_candle(cf
         if ev["type"] == "bar":
             seen.append((pd.Timestamp(ev["time"]), fake.now))
 
-    run_session("ma_crossover", live=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=5,
+    run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=5,
                 poll_interval=600, checks=[], config=cfg, on_event=on_event)
     for t, now_ms in seen:  # processed only after its close, and soon after it (the poller wakes at the close)
         close_ms = (t + pd.Timedelta(hours=1)).value // 1_000_000
@@ -97,7 +126,7 @@ def test_live_session_trades_equal_replay_session_when_same_bars(cfg, demo, no_d
     params = {"fast": 8, "slow": 30}
     opts = dict(COSTS, size=0.5, size_type="vol_target", vol_window=48)
     fake = fake_at(bars, WARM)
-    live = run_session("ma_crossover", live=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=n - 1,
+    live = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=n - 1,
                        poll_interval=3600, params=params, checks=[], config=cfg, **opts)
     replay = run_session("ma_crossover", bars=bars.iloc[:-1], replay=f"{bars.index[WARM].isoformat()}:",
                          warmup=WARM, params=params, checks=[], config=cfg, **opts)
@@ -123,7 +152,7 @@ def test_live_session_retries_when_network_fails(cfg, demo):
         return orig(*a, **k)
 
     fake.fetch_ohlcv = flaky
-    res = run_session("ma_crossover", live=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=10,
+    res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=10,
                       poll_interval=600, checks=[], config=cfg)
     errors = [e for e in read_events(res.run_dir).of_type("session") if e["payload"]["event"] == "data_error"]
     assert len(errors) == 2 and "NetworkError" in errors[0]["payload"]["error"]
@@ -147,7 +176,7 @@ def test_live_session_crashes_with_clear_error_when_fetch_fails_for_good(cfg, de
 
     fake.fetch_ohlcv = failing
     with pytest.raises(SessionError, match="cannot poll BTC/USD 1h bars: BadSymbol"):
-        run_session("ma_crossover", live=True, client=fake, sleep=fake.sleep, warmup=WARM, poll_interval=3600,
+        run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, poll_interval=3600,
                     checks=[], config=cfg)
     (run_dir,) = cfg.runs_dir.iterdir()
     meta = read_meta(run_dir)
@@ -160,13 +189,13 @@ def test_live_session_leaves_no_run_dir_when_symbol_unknown_to_the_exchange(cfg,
     fake = fake_at(demo, WARM)
     fake.fail = [ccxt.BadSymbol("kraken does not have market symbol DOGE/XYZ")]
     with pytest.raises(SessionError, match="cannot fetch DOGE/XYZ 1h bars from kraken: BadSymbol"):
-        run_session("ma_crossover", symbol="DOGE/XYZ", live=True, client=fake, checks=[], config=cfg)
+        run_session("ma_crossover", symbol="DOGE/XYZ", poll=True, client=fake, checks=[], config=cfg)
     assert not cfg.runs_dir.exists()
 
 
 def test_live_session_refuses_synthetic_exchange_when_no_client(cfg):
     with pytest.raises(SessionError, match="'synthetic' is offline demo data"):
-        run_session("ma_crossover", live=True, exchange="synthetic", checks=[], config=cfg)
+        run_session("ma_crossover", poll=True, exchange="synthetic", checks=[], config=cfg)
     assert not cfg.runs_dir.exists()
 
 
@@ -174,7 +203,7 @@ def test_shadow_session_logs_shadow_environment_when_live(cfg, demo, monkeypatch
     calls = stub_safety(monkeypatch)
     bars = demo.iloc[:200]
     fake = fake_at(bars, WARM)
-    res = run_session("ma_crossover", environment="shadow", live=True, client=fake, sleep=fake.sleep, warmup=WARM,
+    res = run_session("ma_crossover", environment="shadow", poll=True, client=fake, sleep=fake.sleep, warmup=WARM,
                       max_bars=20, poll_interval=600, config=cfg)
     meta = read_meta(res.run_dir)
     assert meta["environment"] == "shadow" and meta["executor"] == "paper" and "-shadow-" in res.run_id
@@ -184,7 +213,7 @@ def test_shadow_session_logs_shadow_environment_when_live(cfg, demo, monkeypatch
 def test_live_session_starts_from_now_when_warmup_is_zero(cfg, demo):
     bars = demo.iloc[:200]
     fake = fake_at(bars, WARM)
-    res = run_session("ma_crossover", live=True, client=fake, sleep=fake.sleep, warmup=0, max_bars=3, checks=[],
+    res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=0, max_bars=3, checks=[],
                       config=cfg)
     times = [e["time"] for e in read_events(res.run_dir).of_type("bar")]
     assert times == [t.isoformat() for t in bars.index[WARM:WARM + 3]]  # no backlog replayed as live bars
@@ -194,7 +223,7 @@ def test_live_session_skips_and_logs_candle_when_prices_are_not_finite(cfg, demo
     bars = demo.iloc[:200].copy()
     bars.iloc[WARM + 2, bars.columns.get_loc("close")] = np.nan
     fake = fake_at(bars, WARM)
-    res = run_session("ma_crossover", live=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=4,
+    res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=4,
                       poll_interval=3600, checks=[], config=cfg)
     ev = read_events(res.run_dir)
     times = [e["time"] for e in ev.of_type("bar")]

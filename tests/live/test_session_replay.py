@@ -13,7 +13,8 @@ from live_session_helpers import no_disk_sync, stub_safety  # noqa: F401 (fixtur
 from peaktrade.data import load_bars
 from peaktrade.errors import DataError, PeakTradeError, StrategyError
 from peaktrade.execution import Decision
-from peaktrade.live import SignalStepper, paper_replay
+from peaktrade.live import paper_replay
+from peaktrade.strategies.stepping import SignalStepper
 from peaktrade.live.runlog import read_events, read_meta
 from peaktrade.live.session import SessionError, parse_replay, run_session
 from peaktrade.strategies import get_strategy
@@ -140,7 +141,7 @@ def test_session_refuses_when_safety_factory_raises(cfg, demo, monkeypatch):
     (dict(replay="soon:later"), SessionError, "replay='soon:later' is invalid"),
     (dict(replay="2020-02-01:2020-01-01"), SessionError, "START before END"),
     (dict(replay=None), SessionError, "needs a data source"),
-    (dict(live=True), SessionError, "exclusive"),
+    (dict(poll=True), SessionError, "exclusive"),
     (dict(environment="shadow"), SessionError, "shadow session runs on live market data"),
     (dict(environment="live"), SessionError, "environment='live' is invalid"),
     (dict(speed=-1), SessionError, "speed=-1 is invalid"),

@@ -109,7 +109,7 @@ def test_testnet_catch_up_when_real_btc_1h_then_no_fill_above_limit_and_budget_c
     from peaktrade.config import load_config
     from peaktrade.live.runlog import read_events
     from peaktrade.sim._sources import load_feeds
-    from peaktrade.testnet.orchestrator import SIM_API_KEY, SIM_API_SECRET, budget_from_config, run_testnet_session
+    from peaktrade.live.testnet import SIM_API_KEY, SIM_API_SECRET, budget_from_config, run_testnet_session
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testnet"))
     from testnet_helpers import write_testnet_config
@@ -127,7 +127,7 @@ def test_testnet_catch_up_when_real_btc_1h_then_no_fill_above_limit_and_budget_c
     cfg = load_config(path)
     with sim.serve_in_thread(ex) as srv:
         res = run_testnet_session("h", config=cfg, mode="kraken-sim", base_url=srv.url, warmup=10, catch_up=168,
-                                  max_bars=168, handle_signals=False, track=False)
+                                  max_bars=168, handle_signals=False)
     fills = [e["payload"] for e in read_events(res.run_dir).of_type("fill")]
     entries = [f for f in fills if f["side"] == "buy"]
     assert len(entries) >= 15  # the catch-up traded

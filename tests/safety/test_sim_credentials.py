@@ -140,7 +140,7 @@ def test_sim_serve_when_running_then_key_and_secret_never_on_stdout_or_admin_sta
 
 
 def test_build_client_when_validate_mode_points_elsewhere_then_live_credentials_stay_home(make_cfg, clean_env):
-    from peaktrade.testnet import build_client
+    from peaktrade.live.testnet import build_client
 
     clean_env.setenv("KRAKEN_API_KEY", LIVE_KEY)
     clean_env.setenv("KRAKEN_API_SECRET", LIVE_SECRET)

@@ -19,7 +19,7 @@ from peaktrade import config as config_mod
 from peaktrade.config import Config, load_config
 from peaktrade.errors import ConfigError
 from peaktrade.safety import SafetyGuard
-from peaktrade.testnet import build_client
+from peaktrade.live.testnet import build_client
 
 LIVE_KEY = "LIVE-KEY-must-never-leave"
 LIVE_SECRET = "TElWRS1TRUNSRVQtbXVzdC1uZXZlci1sZWF2ZS0wMTIzNDU2Nzg5"  # base64

@@ -60,8 +60,11 @@ def test_runs_list_says_so_when_no_runs(cfg, live_cli):
     (["paper", "run", "--strategy", "ma_crossover", "--exchange", "synthetic", "--symbol", "DOGE/XYZ",
       "--replay", ":"], "no synthetic DOGE/XYZ bars"),
     (["paper", "run", "--strategy", "ma_crossover", "--exchange", "synthetic"], "give --replay START:END"),
-    (["paper", "run", "--strategy", "ma_crossover", "--replay", ":", "--live"], "exclusive"),
-    (["paper", "run", "--strategy", "ma_crossover", "--live", "--speed", "2"], "--speed paces a replay"),
+    (["paper", "run", "--strategy", "ma_crossover", "--replay", ":", "--poll-exchange"], "exclusive"),
+    (["paper", "run", "--strategy", "ma_crossover", "--poll-exchange", "--speed", "2"], "--speed paces a replay"),
+    (["paper", "run", "--strategy", "ma_crossover", "--replay", ":", "--live"], "renamed --poll-exchange"),
+    (["paper", "run", "--strategy", "ma_crossover", "--live"], "renamed --poll-exchange"),
+    (["shadow", "run", "--strategy", "ma_crossover", "--live"], "shadow sessions always poll the exchange"),
     (["paper", "run", "--strategy", "nope", "--exchange", "synthetic", "--replay", ":"], "nope"),
     (["paper", "run", "--strategy", "ma_crossover", "--exchange", "synthetic", "--replay", "later:"],
      "replay='later:' is invalid"),
@@ -108,10 +111,10 @@ def test_shadow_run_polls_live_bars_when_client_injected(cfg, live_cli, monkeypa
     bars = load_bars("BTC/USD", "1h", exchange="synthetic", config=cfg).iloc[:300]
     fake = FakeExchange(bars, now=bars.index[200])
     monkeypatch.setattr("peaktrade.adapters.kraken.public_client", lambda exchange_id="kraken", **kw: fake)
-    monkeypatch.setattr("peaktrade.live.session._Clock.pause", lambda self, s: fake.sleep(s))
+    monkeypatch.setattr("peaktrade.live.feeds.Clock.pause", lambda self, s: fake.sleep(s))
     r = live_cli("shadow", "run", "--strategy", "ma_crossover", "--exchange", "kraken", "--max-bars", "3",
                  "--warmup", "100")
     assert r.exit_code == 0, r.stderr
     assert "shadow session" in r.stdout and r.stdout.count("\nbar 2020-") == 3  # one line per live bar
     (info,) = list_runs(cfg.runs_dir)
-    assert info.environment == "shadow" and read_meta(info.run_dir)["mode"] == "live"
+    assert info.environment == "shadow" and read_meta(info.run_dir)["mode"] == "poll"

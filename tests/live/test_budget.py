@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from peaktrade.testnet import BudgetExceeded, BudgetLimits, TestnetBudget
-from peaktrade.testnet.budget import BudgetStoreError, DuplicateClientOrderId
+from peaktrade.live.budget import BudgetExceeded, BudgetLimits, TestnetBudget
+from peaktrade.live.budget import BudgetStoreError, DuplicateClientOrderId
 from testnet_helpers import REPO_ROOT  # noqa: F401 — puts tests/adapters (kraken_fakes) on sys.path
 
 LIM = BudgetLimits(run_notional=100.0, run_trades=3, daily_notional=250.0, daily_trades=5,
@@ -51,14 +51,15 @@ def test_pipeline_when_one_client_order_id_is_reused_six_times_then_one_order_re
     from peaktrade.orders.model import OrderRequest
     from peaktrade.orders.paper import PaperMarketContext
     from peaktrade.safety import SafetyGuard
-    from peaktrade.testnet import BudgetCheck, TestnetExecutor
+    from peaktrade.live.budget import BudgetCheck
+    from peaktrade.orders.exchange import ExchangeExecutor
 
     fake = FakeCcxtKraken(price=100.0)
     client = KrakenClient(guard=SafetyGuard("testnet", executor_kind="exchange"), base_url="http://127.0.0.1:9",
                           exchange=fake, sleep=lambda s: None, retry=RetryPolicy(max_attempts=1))
     budget = TestnetBudget(tmp_path / "b.sqlite", LIM)  # run cap: 3 trades
     ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=100.0)
-    pipe = ExecutionPipeline(symbol="BTC/USD", executor=TestnetExecutor(client, ctx, budget=budget, sleep=lambda s: None),
+    pipe = ExecutionPipeline(symbol="BTC/USD", executor=ExchangeExecutor(client, ctx, budget=budget, sleep=lambda s: None),
                              ledger=Ledger(1000.0), context=ctx, checks=[BudgetCheck(budget, run_id="r1")])
     results = [pipe.submit(OrderRequest("BTC/USD", "buy", 0.01, client_order_id="same-id"), price=100.0,
                            now=ctx.time) for _ in range(6)]
@@ -72,8 +73,8 @@ def test_processes_when_one_reuses_a_client_order_id_of_another_then_rejected(tm
     path = tmp_path / "b.sqlite"
     code = f"""
 import sys
-from peaktrade.testnet import BudgetLimits, TestnetBudget
-from peaktrade.testnet.budget import DuplicateClientOrderId
+from peaktrade.live.budget import BudgetLimits, TestnetBudget
+from peaktrade.live.budget import DuplicateClientOrderId
 b = TestnetBudget({str(path)!r}, BudgetLimits(100.0, 3, 250.0, 5, ("BTC/USD",), 60.0))
 try:
     b.reserve(run_id=sys.argv[1], symbol="BTC/USD", notional=1.0, client_order_id="shared-id")
@@ -179,7 +180,7 @@ def test_processes_when_racing_for_the_last_budget_then_exactly_the_budget_is_sp
     start = time.time() + 1.5
     code = f"""
 import sys, time
-from peaktrade.testnet import BudgetExceeded, BudgetLimits, TestnetBudget
+from peaktrade.live.budget import BudgetExceeded, BudgetLimits, TestnetBudget
 lim = BudgetLimits(1e9, 10**6, daily_notional=50.0, daily_trades=10**6, symbols=("BTC/USD",), max_run_seconds=60)
 b = TestnetBudget({str(path)!r}, lim)
 k = sys.argv[1]

@@ -1,9 +1,9 @@
-"""TestnetExecutor: the pipeline's ``OrderExecutor`` backed by the Kraken adapter.
+"""ExchangeExecutor: the pipeline's ``OrderExecutor`` backed by an exchange client (the ``ExchangeClient`` port).
 
-- Validate-only client (``kraken-validate``): each order goes to Kraken with ``validate=true``;
-  when Kraken accepts it, the fill is simulated locally at the live price (the paper cost model),
-  and Kraken's description of the order is kept in the result's ``reason``.
-- Placing client (``kraken-sim``): the order is placed; its fills are read back from the venue
+- Validate-only client (e.g. ``kraken-validate``): each order goes to the venue with ``validate=true``;
+  when the venue accepts it, the fill is simulated locally at the current price (the paper cost
+  model), and the venue's description of the order is kept in the result's ``reason``.
+- Placing client (e.g. ``kraken-sim``): the order is placed; its fills are read back from the venue
   (``fetch_order``) and booked at the venue's average price and fee.
 
 An order's budget is released only on proof that the venue does not hold it: the adapter marks
@@ -27,26 +27,26 @@ from peaktrade.orders.paper import PaperExecutor, PaperMarketContext, executable
 _DONE = ("closed", "canceled", "expired", "rejected")
 
 
-class TestnetExecutor:
+class ExchangeExecutor:
     """Orders through an :class:`~peaktrade.adapters.base.ExchangeClient` (see the module docstring).
 
     Parameters
     ----------
     client
-        The adapter (``KrakenClient``).
+        The adapter (e.g. ``KrakenClient``).
     context
         The pipeline's market context (live price and market time).
     fees, slippage
         Cost model of simulated fills (validate-only mode).
     budget
-        A :class:`~peaktrade.testnet.budget.TestnetBudget` to release refused orders from.
+        Anything with ``release(client_order_id)`` (e.g. :class:`~peaktrade.live.budget.TestnetBudget`):
+        told when an order is proven absent at the venue, so its reservation is given back.
     fill_wait, poll
         How long to wait for a placed market order to close, and the polling step (seconds).
     sleep
         Waiting (tests inject a fake).
     """
 
-    __test__ = False
     kind = "exchange"
 
     def __init__(self, client: Any, context: PaperMarketContext, *, fees: float = 0.0, slippage: float = 0.0,

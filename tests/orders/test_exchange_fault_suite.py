@@ -20,7 +20,7 @@ from peaktrade.execution.ledger import Ledger  # noqa: E402
 from peaktrade.orders.model import OrderRequest, OrderStatus  # noqa: E402
 from peaktrade.orders.paper import PaperMarketContext  # noqa: E402
 from peaktrade.safety import SafetyGuard  # noqa: E402
-from peaktrade.testnet import TestnetExecutor  # noqa: E402
+from peaktrade.orders.exchange import ExchangeExecutor  # noqa: E402
 
 KEY, SECRET = "fault-key", "ZmF1bHQtc3VpdGUtc2VjcmV0LTAxMjM0NTY3ODk="
 SCHEDULES = int(os.environ.get("PEAKTRADE_FAULT_SCHEDULES", "200"))
@@ -50,7 +50,7 @@ def test_fault_schedules_when_hundreds_randomized_then_no_duplicates_no_lost_fil
                               retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
         ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=30_000.0)
         ledger = Ledger(0.0)
-        executor = TestnetExecutor(client, ctx, fill_wait=0.2, poll=0.0, sleep=lambda s: None)
+        executor = ExchangeExecutor(client, ctx, fill_wait=0.2, poll=0.0, sleep=lambda s: None)
         ours: dict[str, str] = {}  # venue cl_ord_id -> our id
         booked: dict[str, float] = {}
         for seed in range(SCHEDULES):
@@ -111,7 +111,7 @@ EXT_METHODS = "AddOrder+CancelOrder+OpenOrders+ClosedOrders+QueryOrders"
 def test_fault_schedules_when_cancels_race_fills_and_lookups_fail_then_no_duplicate_no_lost_or_phantom_fill(tmp_path):
     from peaktrade.adapters.errors import ExchangeError
     from peaktrade.sim._faults import Fault
-    from peaktrade.testnet import BudgetLimits, TestnetBudget
+    from peaktrade.live.budget import BudgetLimits, TestnetBudget
 
     ex = sim.SimExchange(keys={KEY: SECRET}, seed=EXT_SEED % 1000, speed=0.0, wall_clock=FastWall(), tier="pro")
     start = dict(ex.balances)
@@ -127,7 +127,7 @@ def test_fault_schedules_when_cancels_race_fills_and_lookups_fail_then_no_duplic
                               retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
         ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=30_000.0)
         ledger = Ledger(0.0)
-        executor = TestnetExecutor(client, ctx, budget=budget, fill_wait=0.0, poll=0.0, sleep=lambda s: None)
+        executor = ExchangeExecutor(client, ctx, budget=budget, fill_wait=0.0, poll=0.0, sleep=lambda s: None)
         ours: dict[str, str] = {}  # venue cl_ord_id -> our id
         booked: dict[str, float] = {}
 

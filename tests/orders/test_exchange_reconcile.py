@@ -22,7 +22,8 @@ from peaktrade.orders.model import OrderRequest, OrderStatus
 from peaktrade.orders.paper import PaperMarketContext
 from peaktrade.safety import SafetyGuard
 from peaktrade.sim._faults import Fault
-from peaktrade.testnet import BudgetLimits, TestnetBudget, TestnetExecutor
+from peaktrade.live.budget import BudgetLimits, TestnetBudget
+from peaktrade.orders.exchange import ExchangeExecutor
 
 KEY, SECRET = "reconcile-key", "cmVjb25jaWxlLXN1aXRlLXNlY3JldC0wMTIzNDU2Nzg5"
 PAIR = "XXBTZUSD"
@@ -41,7 +42,7 @@ class Venue:
                                                                       max_delay=0.002))
         self.ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=30_000.0)
         self.budget = TestnetBudget(tmp_path / "budget.sqlite", LIM)
-        self.executor = TestnetExecutor(self.client, self.ctx, budget=self.budget, fill_wait=0.0, poll=0.0,
+        self.executor = ExchangeExecutor(self.client, self.ctx, budget=self.budget, fill_wait=0.0, poll=0.0,
                                         sleep=lambda s: None)
         self.ledger = Ledger(0.0)
         self.start = dict(ex.balances)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from testnet_helpers import write_testnet_config
-from peaktrade.testnet.orchestrator import SIM_API_KEY, SIM_API_SECRET
+from peaktrade.live.testnet import SIM_API_KEY, SIM_API_SECRET
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from testnet_helpers import FakeCcxtKraken, write_testnet_config, zigzag_bars
 from peaktrade.config import load_config
 from peaktrade.errors import ConfigError
 from peaktrade.live.runlog import read_events, read_meta
-from peaktrade.testnet import TestnetError, budget_from_config, run_testnet_session
+from peaktrade.live.testnet import TestnetError, budget_from_config, run_testnet_session
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_orchestrate_when_sim_mode_then_orders_placed_booked_and_ledger_equals_v
     cfg = tcfg()
     fake = _fake()
     res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
-                              max_bars=40, handle_signals=False, track=False)
+                              max_bars=40, handle_signals=False)
     assert res.status == "completed" and res.summary["bars"] == 40
     placed = [c for c in fake.calls if c[0] == "create_order"]
     assert res.summary["n_orders"] == len(placed) >= 2
@@ -51,7 +51,7 @@ def test_orchestrate_when_validate_mode_then_every_order_validated_and_fills_sim
     cfg = tcfg()
     fake = _fake()
     res = run_testnet_session("fast", config=cfg, mode="kraken-validate", exchange=fake, warmup=10, catch_up=40,
-                              max_bars=40, handle_signals=False, track=False)
+                              max_bars=40, handle_signals=False)
     placed = [c for c in fake.calls if c[0] == "create_order"]
     assert placed and all(c[2]["params"]["validate"] == "true" for c in placed)
     assert fake.orders == {} and res.summary["n_fills"] == len(placed)
@@ -64,7 +64,7 @@ def test_orchestrate_when_budget_small_then_orders_past_it_denied_and_never_sent
                                   "max_notional": 5000.0, "max_trades": 1}})
     fake = _fake()
     res = run_testnet_session("tiny", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
-                              max_bars=40, handle_signals=False, track=False)
+                              max_bars=40, handle_signals=False)
     sides = [c[1][2] for c in fake.calls if c[0] == "create_order"]
     assert sides == ["buy", "sell"]  # one entry; its exit passes past the budget (never trap a position)
     denials = read_events(res.run_dir).of_type("denial")
@@ -77,7 +77,7 @@ def test_orchestrate_when_budget_small_then_orders_past_it_denied_and_never_sent
 def test_orchestrate_when_dry_run_then_nothing_sent_and_no_run_log(tcfg):
     cfg = tcfg()
     fake = _fake()
-    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, dry_run=True, track=False)
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, dry_run=True)
     assert res.status == "dry-run" and res.run_dir is None and fake.calls == []
     assert not cfg.runs_dir.exists() or not any(p.name != "state" for p in cfg.runs_dir.iterdir())
 
@@ -86,37 +86,47 @@ def test_orchestrate_when_risk_limits_unset_then_refuses_to_start(tcfg):
     cfg = tcfg()
     cfg = cfg.model_copy(update={"risk": cfg.risk.model_copy(update={"max_order_notional": None})})
     with pytest.raises(ConfigError, match="max_order_notional"):
-        run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), track=False)
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake())
 
 
 def test_orchestrate_when_profile_unknown_or_symbol_not_allowed_then_one_line_error(tcfg):
     cfg = tcfg(profiles={"doge": {"strategy": "ma_crossover", "symbol": "DOGE/USD", "timeframe": "1m"}})
     with pytest.raises(TestnetError, match="one of doge"):
-        run_testnet_session("nope", config=cfg, track=False)
+        run_testnet_session("nope", config=cfg)
     with pytest.raises(TestnetError, match="not in \\[testnet\\] symbols"):
-        run_testnet_session("doge", config=cfg, track=False)
+        run_testnet_session("doge", config=cfg)
 
 
-def test_orchestrate_when_tracked_then_mlflow_run_logged(tcfg):
+def test_log_testnet_run_when_caller_logs_the_result_then_mlflow_run_recorded(tcfg):
+    from peaktrade.tracking import recent_runs
+    from peaktrade.tracking.session_runs import log_testnet_run
+
     cfg = tcfg()
     res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), warmup=10, catch_up=20,
-                              max_bars=20, handle_signals=False, track=True)
-    assert res.mlflow_run_id
-    from peaktrade.tracking import recent_runs
-
+                              max_bars=20, handle_signals=False)
+    mlflow_id = log_testnet_run(res, config=cfg)
+    assert mlflow_id
     runs = recent_runs(config=cfg)
-    assert any(str(getattr(r, "run_id", r.get("run_id") if isinstance(r, dict) else "")) == res.mlflow_run_id
+    assert any(str(getattr(r, "run_id", r.get("run_id") if isinstance(r, dict) else "")) == mlflow_id
                for r in (runs.to_dict("records") if hasattr(runs, "to_dict") else runs))
+
+
+def test_log_testnet_run_when_dry_run_then_nothing_logged(tcfg):
+    from peaktrade.tracking.session_runs import log_testnet_run
+
+    cfg = tcfg()
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), dry_run=True)
+    assert log_testnet_run(res, config=cfg) is None
 
 
 def test_budget_when_two_runs_then_shared_daily_budget_counts_both(tcfg):
     cfg = tcfg(testnet={"max_daily_trades": 3})
     f1, f2 = _fake(), _fake()
     run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=f1, warmup=10, catch_up=40, max_bars=40,
-                        handle_signals=False, track=False)
+                        handle_signals=False)
     try:
         run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=f2, warmup=10, catch_up=40,
-                            max_bars=40, handle_signals=False, track=False)
+                            max_bars=40, handle_signals=False)
     except TestnetError as e:
         assert "budget is spent" in str(e)
     total = f1.count("create_order") + f2.count("create_order")
@@ -136,7 +146,7 @@ def test_orchestrators_when_two_run_at_once_then_daily_budget_never_overspent(tc
         try:
             go.wait()
             run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
-                                max_bars=40, handle_signals=False, track=False)
+                                max_bars=40, handle_signals=False)
         except TestnetError as e:  # the other run may have spent the day before this one started
             errors.append(e)
         except BaseException as e:  # noqa: BLE001 — reported by the assertion below
@@ -177,7 +187,7 @@ def test_orchestrate_when_duration_elapses_while_polling_then_run_ends_completed
     fake = _fake()
     t0 = _time.monotonic()
     res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, duration=0.5,
-                              poll_interval=0.05, handle_signals=False, track=False)
+                              poll_interval=0.05, handle_signals=False)
     assert res.status == "completed" and res.summary["bars"] == 0
     assert _time.monotonic() - t0 < 10 and fake.count("fetch_ohlcv") >= 2  # it polled until the timer fired
 
@@ -187,7 +197,7 @@ def test_budget_check_when_run_older_than_max_seconds_then_entries_denied_exits_
 
     from peaktrade.execution.ledger import Ledger
     from peaktrade.orders.model import OrderFill, OrderRequest
-    from peaktrade.testnet import BudgetCheck, BudgetLimits, TestnetBudget
+    from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
 
     lim = BudgetLimits(1000.0, 10, 1000.0, 10, ("BTC/USD",), max_run_seconds=60.0)
     clock = {"t": 0.0}
@@ -212,5 +222,5 @@ def test_orchestrate_when_client_handed_in_is_not_guarded_for_testnet_then_refus
     kind = "exchange" if env == "live" else "paper"
     client = KrakenClient(guard=SafetyGuard(env, executor_kind=kind), exchange=fake)
     with pytest.raises(TestnetError, match=f"guarded for {env}"):
-        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=client, track=False)
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=client)
     assert client.sent_orders == 0

@@ -1,32 +1,42 @@
-"""Testnet orchestrator: run a ``[testnet.profiles.NAME]`` profile as a testnet session.
+"""Testnet sessions: run a ``[testnet.profiles.NAME]`` profile against Kraken validate-only endpoints or
+the local simulator.
 
-The session is the paper/shadow session machinery of :mod:`peaktrade.live.session` (plan, live
-poller, signal stepping, run log, recorder) with two differences: orders go to a
-:class:`~peaktrade.testnet.executor.TestnetExecutor` backed by the Kraken adapter, and every order
+A testnet session is a polled session on the run loop of :mod:`peaktrade.live.session` (plan,
+poller, signal stepping, recorder, run log) with two differences: orders go to an
+:class:`~peaktrade.orders.exchange.ExchangeExecutor` backed by the Kraken adapter, and every order
 passes the testnet checks — :func:`peaktrade.safety.build_checks` ``("testnet", executor_kind="exchange")``
-then the :class:`~peaktrade.testnet.budget.BudgetCheck` — inside the execution pipeline.
+then the :class:`~peaktrade.live.budget.BudgetCheck` — inside the execution pipeline.
 
-Each run writes its run log under ``[runs] dir`` (environment ``testnet``) and an MLflow run.
+Each run writes its run log under ``[runs] dir`` (environment ``testnet``). Logging it to MLflow is
+the caller's (the trading layer never imports the research layer):
+:func:`peaktrade.tracking.session_runs.log_testnet_run` does it for the CLI and the notebook.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from peaktrade.errors import PeakTradeError, bad_value
+from peaktrade.execution.assembly import build_pipeline
+from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
+from peaktrade.live.feeds import Bar, Clock
+from peaktrade.live.plan import SessionPlan, plan_polling, plan_session
+from peaktrade.live.recorder import Recorder, session_meta
+from peaktrade.live.runlog import RunLog, new_run_id
+from peaktrade.live.session import run_bars
+from peaktrade.orders.exchange import ExchangeExecutor
 from peaktrade.sim._credentials import DEFAULT_SIM_API_KEY as SIM_API_KEY  # noqa: F401 — documented defaults
 from peaktrade.sim._credentials import DEFAULT_SIM_API_SECRET as SIM_API_SECRET  # noqa: F401
 from peaktrade.sim._credentials import sim_credentials
-from peaktrade.testnet.budget import BudgetCheck, BudgetLimits, TestnetBudget
+from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 MODES = ("kraken-validate", "kraken-sim")
 #: Where the scheduled testnet notebook is looked for (relative to the project root).
@@ -41,7 +51,11 @@ class TestnetError(PeakTradeError):
 
 @dataclass
 class TestnetResult:
-    """The outcome of :func:`run_testnet_session` (``run_dir`` None for a dry run)."""
+    """The outcome of :func:`run_testnet_session` (``run_dir`` None for a dry run).
+
+    ``testnet_summary`` is what the run log's meta holds under that key (budget used, orders the
+    venue saw, unsettled orders); ``plan`` is the session plan (strategy, parameters, market).
+    """
 
     __test__ = False
 
@@ -52,11 +66,12 @@ class TestnetResult:
     profile: str
     summary: dict[str, Any]
     budget: dict[str, Any]
-    mlflow_run_id: str | None = None
+    plan: SessionPlan | None = None
+    testnet_summary: dict[str, Any] | None = None
     ledger: Any = None
 
 
-def get_profile(config: Any, name: str) -> Any:
+def get_profile(config: Config, name: str) -> Any:
     """Return ``[testnet.profiles.<name>]``; raise :class:`TestnetError` listing the profiles when unknown."""
     profiles = config.testnet.profiles
     if name not in profiles:
@@ -64,20 +79,20 @@ def get_profile(config: Any, name: str) -> Any:
     return profiles[name]
 
 
-def budget_from_config(config: Any, profile: Any = None, *, clock: Callable[[], Any] | None = None) -> TestnetBudget:
+def budget_from_config(config: Config, profile: Any = None, *, clock: Callable[[], Any] | None = None) -> TestnetBudget:
     """Return the budget store of ``config`` with the limits of ``profile`` (or of ``[testnet]``)."""
     kw = {"clock": clock} if clock is not None else {}
     return TestnetBudget(config.budget_db_path, BudgetLimits.from_config(config, profile), **kw)
 
 
-def resolve_mode(config: Any, mode: str | None) -> str:
+def resolve_mode(config: Config, mode: str | None) -> str:
     mode = mode or config.testnet.mode
     if mode not in MODES:
         raise TestnetError(bad_value("mode", mode, " or ".join(MODES)))
     return mode
 
 
-def build_client(config: Any, *, guard: Any, mode: str | None = None, exchange: Any = None,
+def build_client(config: Config, *, guard: Any, mode: str | None = None, exchange: Any = None,
                  base_url: str | None = None, sleep: Callable[[float], None] | None = None,
                  validate_only: bool = False) -> Any:
     """Return the :class:`~peaktrade.adapters.kraken.KrakenClient` of a testnet ``mode``.
@@ -106,7 +121,7 @@ def build_client(config: Any, *, guard: Any, mode: str | None = None, exchange: 
                         sim_hosts=config.testnet.sim_hosts, **kw)
 
 
-def testnet_guard(config: Any) -> tuple[list[Any], Any]:
+def testnet_guard(config: Config) -> tuple[list[Any], Any]:
     """Return ``(checks, guard)``: the testnet pre-trade checks and their SafetyGuard (fail closed)."""
     from peaktrade.safety import SafetyGuard, build_checks
 
@@ -123,19 +138,10 @@ def testnet_guard(config: Any) -> tuple[list[Any], Any]:
     return checks, guard
 
 
-def _bars_rows(poller: Any, n: int) -> pd.DataFrame:
-    from peaktrade.live.session import _bars_frame
-
-    rows = poller.fetch_completed(limit=max(n, 1) + 1)
-    if rows:
-        poller.last_ts = int(rows[-1][0])
-    return _bars_frame(rows[-n:] if n > 0 else [])
-
-
 def run_testnet_session(
     profile: str,
     *,
-    config: Any = None,
+    config: Config | None = None,
     mode: str | None = None,
     duration: float | None = None,
     dry_run: bool = False,
@@ -150,7 +156,6 @@ def run_testnet_session(
     handle_signals: bool = True,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     sleep: Callable[[float], None] | None = None,
-    track: bool = True,
     budget: TestnetBudget | None = None,
     base_url: str | None = None,
 ) -> TestnetResult:
@@ -174,23 +179,19 @@ def run_testnet_session(
         Completed bars loaded as indicator history (never traded).
     catch_up
         Trade the last ``catch_up`` completed bars right away (signals on them, orders at the
-        venue now), then follow live bars. 0: live bars only.
+        venue now), then follow new bars. 0: new bars only.
     poll_interval, max_bars, run_id, stop, handle_signals, on_event, sleep
         As in :func:`peaktrade.live.run_session`.
-    track
-        Log an MLflow run (fail-soft).
     budget
         The budget store (default from ``[testnet]``).
     base_url
         Override the endpoint of ``mode`` (e.g. an in-process simulator's URL).
-    """
-    from peaktrade.execution.ledger import Ledger
-    from peaktrade.execution.pipeline import ExecutionPipeline, Hooks, SizingModel, StopRules
-    from peaktrade.live import session as S
-    from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
-    from peaktrade.orders.paper import PaperMarketContext
-    from peaktrade.testnet.executor import TestnetExecutor
 
+    Returns
+    -------
+    TestnetResult
+        Log it to MLflow with :func:`peaktrade.tracking.session_runs.log_testnet_run` (the caller's job).
+    """
     if config is None:
         from peaktrade.config import load_config
 
@@ -208,9 +209,10 @@ def run_testnet_session(
     run_seconds = min(float(duration if duration is not None else prof.duration), limits.max_run_seconds)
     budget = budget or budget_from_config(cfg, prof)
     usage = budget.usage()
-    plan = S._plan(prof.strategy, cfg, symbol=prof.symbol, timeframe=prof.timeframe, params=dict(prof.parameters),
-                   options={"init_cash": float(cfg.testnet.init_cash), "size_type": "value",
-                            "size": float(prof.order_notional)})
+    plan = plan_session(prof.strategy, cfg, symbol=prof.symbol, timeframe=prof.timeframe,
+                        params=dict(prof.parameters),
+                        options={"init_cash": float(cfg.testnet.init_cash), "size_type": "value",
+                                 "size": float(prof.order_notional)})
     checks, guard = testnet_guard(cfg)
     if client is None:
         client = build_client(cfg, guard=guard, mode=mode, exchange=exchange, base_url=base_url)
@@ -226,120 +228,124 @@ def run_testnet_session(
             "limits": limits.__dict__ | {"symbols": list(limits.symbols)}}
     if dry_run:
         return TestnetResult(run_id, None, "dry-run", mode, profile, {"plan": info, "strategy": plan.strategy.name,
-                                                                     "params": plan.resolved}, usage)
+                                                                     "params": plan.resolved}, usage, plan)
     if usage["daily_trades_left"] <= 0 or usage["daily_notional_left"] <= 0:
         raise TestnetError(f"today's testnet budget is spent ({usage['daily_trades']} trades, "
                            f"{usage['daily_notional']:,.2f} notional): see `peaktrade testnet budget`")
 
     # -- data: warm-up (+ catch-up bars) through the adapter -------------------------------------
-    poller = S.LivePoller(client, plan.symbol, plan.timeframe, poll_interval=poll_interval,
-                          limit=max(warmup + catch_up, 2) + 2)
     try:
-        loaded = _bars_rows(poller, warmup + catch_up)
+        catch = plan_polling(plan, cfg, exchange="kraken", client=client, warmup=warmup,
+                             poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, catch_up=catch_up)
     except PeakTradeError as e:
         raise TestnetError(f"cannot fetch {plan.symbol} {plan.timeframe} bars ({mode}): {e}") from e
-    history = loaded.iloc[:len(loaded) - catch_up] if catch_up else loaded
-    catch = loaded.iloc[len(loaded) - catch_up:] if catch_up else loaded.iloc[:0]
-    plan.mode, plan.exchange, plan.poller, plan.history = "live", "kraken", poller, history
-    plan.signals = S.RollingSignalStepper(plan.strategy, plan.resolved, history=history, frac=plan.frac)
+    poller = plan.poller
+    if poller is None:  # plan_polling always sets it
+        raise TestnetError("internal: the polled plan has no poller")
 
     # -- pipeline --------------------------------------------------------------------------------
-    o, stops = plan.options, plan.stops
-    ctx = PaperMarketContext(plan.symbol)
-    executor = TestnetExecutor(client, ctx, fees=float(o["fees"]), slippage=float(o["slippage"]), budget=budget)
-    budget_check = BudgetCheck(budget, run_id=run_id, profile=profile)
-    all_checks = [*checks, budget_check]
-    pipe = ExecutionPipeline(
-        symbol=plan.symbol, executor=executor, ledger=Ledger(float(o["init_cash"])), context=ctx, checks=all_checks,
-        execution=o["execution"], direction=o["direction"],
-        sizing=SizingModel(float(o["size"]), o["size_type"], float(o["fees"]), float(o["fixed_fees"]),
-                           float(o["slippage"])),
-        stops=StopRules(stops.get("sl_stop"), stops.get("tp_stop"), stops.get("sl_trail"), o["stop_priority"]),
-        hooks=Hooks())
-    meta = S._meta(plan, cfg, environment="testnet", checks=all_checks, live=True, poll_interval=poll_interval,
-                   max_history=S.DEFAULT_MAX_HISTORY, warmup=warmup, max_bars=max_bars)
-    meta["executor"] = f"exchange:{mode}"
+    o = plan.options
+    all_checks = [*checks, BudgetCheck(budget, run_id=run_id, profile=profile)]
+    pipe = build_pipeline(plan.symbol, o, plan.stops, checks=all_checks, executor=lambda ctx: ExchangeExecutor(
+        client, ctx, fees=float(o["fees"]), slippage=float(o["slippage"]), budget=budget))
+    executor: ExchangeExecutor = pipe.executor  # type: ignore[assignment]
+    meta = session_meta(plan, cfg, environment="testnet", checks=all_checks, executor=f"exchange:{mode}",
+                        poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, warmup=warmup,
+                        max_bars=max_bars)
     meta["testnet"] = info | {"catch_up": catch_up, "budget_at_start": usage}
 
-    stop = stop if stop is not None else threading.Event()
-    clock = S._Clock(stop, sleep)
-    timer = threading.Timer(run_seconds, stop.set)
-    timer.daemon = True
-    mlflow_id = None
-    with S._StopOnSignals(stop, enabled=handle_signals) as signals:
-        log = RunLog.create(cfg.runs_dir, run_id, meta)
-        rec = S._Recorder(log, pipe, plan, on_event)
-        status, error = CRASHED, None
-        timer.start()
-        try:
-            rec.emit("session", None, {"event": "start", "run_id": run_id, "environment": "testnet", "mode": "live",
-                                       "testnet_mode": mode, "profile": profile, "strategy": plan.strategy.name,
-                                       "symbol": plan.symbol, "timeframe": plan.timeframe,
-                                       "warmup_bars": len(history), "catch_up_bars": len(catch),
-                                       "run_seconds": run_seconds, "pid": os.getpid(), "host": socket.gethostname()})
-            log.flush()
+    def feed(clock: Clock, rec: Recorder) -> Iterable[Bar]:
+        for ts, row in catch.iterrows():
+            yield ts, row["open"], row["high"], row["low"], row["close"], row["volume"]
+        yield from poller.bars(clock, rec.data_error)
 
-            def source() -> Iterator[Any]:
-                for ts, row in catch.iterrows():
-                    yield ts, row["open"], row["high"], row["low"], row["close"], row["volume"]
-                yield from poller.bars(clock, rec.data_error)
+    def settle(rec: Recorder) -> None:
+        for res in executor.settle_all():
+            pipe.book(res)
+        if executor.pending:
+            rec.emit("session", None, {"event": "unsettled_orders", "client_order_ids": executor.pending})
 
-            for bar in source():
-                if stop.is_set():
-                    break
-                rec.bar(*bar)
-                if (max_bars is not None and rec.n_bars >= max_bars) or stop.is_set():
-                    break
-            for res in executor.settle_all():
-                pipe._book(res)
-            if executor.pending:
-                rec.emit("session", None, {"event": "unsettled_orders", "client_order_ids": executor.pending})
-            status = STOPPED if signals.received else COMPLETED
-            if signals.received:
-                rec.emit("session", None, {"event": "stop_requested", "signal": signals.received})
-        except KeyboardInterrupt:
-            status, error = STOPPED, "interrupted twice: stopped immediately, mid-bar"
-        except BaseException as e:
-            status, error = CRASHED, f"{type(e).__name__}: {e}"
-            raise
-        finally:
-            timer.cancel()
-            signals.closing = True
-            summary = rec.close(status, error)
-            summary_extra = {"budget": budget.usage(run_id=run_id), "venue_orders_sent": getattr(client, "sent_orders", None),
-                             "validated_descriptions": executor.descriptions[-5:], "unsettled": executor.pending}
-            log.update_meta(testnet_summary=summary_extra)
-            if track:
-                mlflow_id = _track(cfg, run_id, profile, mode, plan, summary, summary_extra, log.run_dir)
-    return TestnetResult(run_id, log.run_dir, status, mode, profile, summary, summary_extra["budget"], mlflow_id,
+    extra: dict[str, Any] = {}
+
+    def write_testnet_summary(log: RunLog) -> None:
+        extra.update(budget=budget.usage(run_id=run_id), venue_orders_sent=getattr(client, "sent_orders", None),
+                     validated_descriptions=executor.descriptions[-5:], unsettled=executor.pending)
+        log.update_meta(testnet_summary=extra)
+
+    run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
+                   start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
+                          "run_seconds": run_seconds},
+                   max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
+                   on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
+    return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
 
 
-def _track(cfg: Any, run_id: str, profile: str, mode: str, plan: Any, summary: Mapping[str, Any],
-           extra: Mapping[str, Any], run_dir: Path) -> str | None:
-    """Log the run to MLflow (fail-soft: returns None when tracking is unavailable)."""
-    try:
-        from peaktrade.tracking import tracked_run
+@dataclass
+class SmokeOrder:
+    """The outcome of :func:`smoke_order`: the order, what the venue said, whether it was placed."""
 
-        params = {"profile": profile, "testnet_mode": mode, "strategy": plan.strategy.name, **{
-            f"param.{k}": v for k, v in plan.resolved.items()}}
-        with tracked_run(config=cfg, run_name=f"testnet {profile} {run_id}", params=params,
-                         tags={"peaktrade.environment": "testnet", "peaktrade.run_id": run_id,
-                               "peaktrade.testnet_mode": mode},
-                         strategy=plan.strategy.name, symbol=plan.symbol, timeframe=plan.timeframe) as run:
-            b = extra.get("budget") or {}
-            run.log_metrics({k: summary.get(k) for k in ("final_equity", "total_return", "n_orders", "n_fills",
-                                                        "n_denials", "n_trades", "fees_paid", "bars")
-                             if isinstance(summary.get(k), (int, float))}
-                            | {"budget_run_notional": b.get("run_notional", 0.0),
-                               "budget_run_trades": b.get("run_trades", 0)})
-            run.log_artifact(run_dir / "meta.json")
-            return run.run_id
-    except Exception:  # noqa: BLE001 — tracking never fails a run
-        return None
+    mode: str
+    request: Any
+    status: str
+    description: str
+    placed: bool
 
 
-def run_notebook(profile: str, *, config: Any, duration: float | None = None, mode: str | None = None,
+def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/USD", side: str = "buy",
+                client: Any = None) -> SmokeOrder:
+    """Send one minimal validate-only market order through the execution pipeline and the testnet checks.
+
+    The order is the venue's minimum amount of ``symbol``; it passes the testnet pre-trade checks
+    (SafetyGuard, RiskLimits: :func:`testnet_guard`) at the venue's current price, then an
+    :class:`~peaktrade.orders.exchange.ExchangeExecutor` over a validate-only client: the venue
+    checks it and never places it. A denied order raises :class:`TestnetError` naming the gate.
+    """
+    import pandas as pd
+
+    from peaktrade.backtest.engine import SIM_DEFAULTS
+    from peaktrade.orders.model import OrderRequest, new_client_order_id
+
+    if symbol not in config.testnet.symbols:
+        raise TestnetError(f"symbol {symbol} is not in [testnet] symbols ({', '.join(config.testnet.symbols)})")
+    if side not in ("buy", "sell"):
+        raise TestnetError(bad_value("side", side, "buy or sell"))
+    mode = resolve_mode(config, mode)
+    checks, guard = testnet_guard(config)
+    if client is None:
+        client = build_client(config, guard=guard, mode=mode, validate_only=True)
+    if not getattr(client, "validate_only", False):
+        raise TestnetError("a smoke order needs a validate-only client: it must never be placed")
+    market = client.load_markets().get(symbol)
+    if market is None:
+        raise TestnetError(f"the venue lists no market {symbol}")
+    price = client.fetch_ticker(symbol).last
+    if not price or not price > 0:
+        raise TestnetError(f"the venue gives no last price for {symbol}: the order cannot be checked")
+    o = {**SIM_DEFAULTS, "init_cash": float(config.testnet.init_cash), "fees": float(config.backtest.fees),
+         "slippage": float(config.backtest.slippage)}
+    pipe = build_pipeline(symbol, o, {}, checks=checks, executor=lambda ctx: ExchangeExecutor(
+        client, ctx, fees=o["fees"], slippage=o["slippage"]))
+    denials: list[Any] = []
+    pipe.hooks.on_denial.append(lambda _req, d: denials.append(d))
+    now = pd.Timestamp.now(tz="UTC")
+    ctx = pipe.context
+    ctx.time, ctx.price = now, float(price)
+    ctx.bar_open = ctx.bar_high = ctx.bar_low = ctx.bar_close = float(price)
+    req = OrderRequest(symbol, side, float(market.amount_min or 0.0001), "market", client_order_id=new_client_order_id(),
+                       tag="smoke")
+    res = pipe.submit(req, price=float(price), now=now)
+    if res is None:
+        d = denials[-1] if denials else None
+        raise TestnetError(f"smoke order denied by {d.gate}: {d.reason}" if d is not None else "smoke order denied")
+    executor: ExchangeExecutor = pipe.executor  # type: ignore[assignment]
+    if res.status.value == "rejected":
+        raise TestnetError(f"smoke order rejected: {res.reason}")
+    return SmokeOrder(mode, req, res.status.value, executor.descriptions[-1] if executor.descriptions else "",
+                      placed=not executor.descriptions)
+
+
+def run_notebook(profile: str, *, config: Config, duration: float | None = None, mode: str | None = None,
                  output_dir: Path | None = None, notebook: Path | None = None, timeout: int = 3600) -> Path:
     """Execute ``notebooks/60-testnet-session.ipynb`` with papermill for ``profile``; return the output notebook."""
     import papermill as pm

@@ -1,0 +1,154 @@
+"""Strategy stepping: a strategy's signals one bar at a time, for paper replay and sessions.
+
+Three steppers, one per way bars arrive:
+
+:class:`SignalStepper`
+    ``prepare`` once over known bars, ``signal_nb`` advanced one bar per call (paper replay).
+:class:`ReplaySignalStepper`
+    A :class:`SignalStepper` over warm-up + replayed bars, stepped through the warm-up on
+    construction; ``push`` returns each replayed bar's signals and size fraction.
+:class:`RollingSignalStepper`
+    Bars arrive one by one (polled sessions): ``prepare`` is recomputed on the rolling history at
+    each new bar and ``signal_nb`` is stepped for the newest bar with its state carried over.
+
+Replay and rolling stepping give the same signals on the same bars (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from peaktrade.errors import StrategyError, bad_value
+from peaktrade.strategies.base import Prices, Strategy, prices_from_bars
+
+#: Default cap of the rolling history a polled session recomputes indicators on.
+DEFAULT_MAX_HISTORY = 10_000
+
+#: ``frac(prices, index) -> array``: the per-bar size fraction (vol targeting).
+SizeFraction = Callable[[Prices, pd.DatetimeIndex], np.ndarray]
+
+
+def _prices(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+            time: np.ndarray | None = None) -> Prices:
+    # the bar times go along, so a strategy merging a higher timeframe (data.higher_timeframe) runs live too
+    return Prices(*(np.ascontiguousarray(a, dtype=np.float64) for a in (o, h, lo, c, v)),
+                  time=None if time is None else np.asarray(time, dtype=np.int64).copy())
+
+
+class SignalStepper:
+    """Produce a strategy's signals one bar at a time from causal indicator rows.
+
+    ``prepare`` runs once over the bars (indicators at bar t use bars ≤ t only, which
+    :func:`peaktrade.experiments.lookahead_check` verifies for every library strategy); the signal
+    kernel then advances one bar per call with its state carried over, exactly as the sweep's
+    block loop does.
+    """
+
+    def __init__(self, strategy: Strategy, bars: pd.DataFrame, params: dict[str, Any]) -> None:
+        prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
+        self.strategy = strategy
+        self.prep = strategy.prepare(prices, [params])
+        self.state = np.zeros(max(strategy.n_state, 1))
+        self._e = np.zeros(1, dtype=np.bool_)
+        self._x = np.zeros(1, dtype=np.bool_)
+
+    def step(self, t: int) -> tuple[bool, bool]:
+        """Return (entry, exit) of bar ``t``; call with t = 0, 1, 2, ... in order."""
+        self.strategy.signal_nb(self.prep.ind, self.prep.cols[0], self.prep.fpar[0], self.state, t, t + 1,
+                                self._e, self._x)
+        return bool(self._e[0]), bool(self._x[0])
+
+
+class RollingSignalStepper:
+    """Signals of the newest bar, with ``prepare`` recomputed on the rolling history at each bar.
+
+    Parameters
+    ----------
+    strategy
+        The strategy.
+    params
+        Its resolved signal parameters.
+    history
+        Warm-up bars (never traded): ``prepare`` runs over them once and ``signal_nb`` is stepped
+        through them so its state is that of a run that started at the first history bar.
+    max_history
+        Bars kept for ``prepare``; older ones are dropped. Indicators with finite lookback are
+        unaffected as long as it exceeds the lookback; recursive ones (EMA) then start from the
+        window instead of the first bar.
+    frac
+        ``frac(prices, index) -> array``: the per-bar size fraction (vol targeting); the last value
+        is returned with each signal. None: always 1.
+    """
+
+    def __init__(self, strategy: Strategy, params: Mapping[str, Any], *, history: pd.DataFrame | None = None,
+                 max_history: int = DEFAULT_MAX_HISTORY, frac: SizeFraction | None = None) -> None:
+        if isinstance(max_history, bool) or not isinstance(max_history, int) or max_history < 2:
+            raise StrategyError(bad_value("max_history", max_history, "an integer >= 2"))
+        self.strategy = strategy
+        self.params = dict(params)
+        self.max_history = max_history
+        self.frac_fn = frac
+        self.state = np.zeros(max(strategy.n_state, 1))
+        self._e = np.zeros(1, dtype=np.bool_)
+        self._x = np.zeros(1, dtype=np.bool_)
+        h = history if history is not None else pd.DataFrame(columns=["open", "high", "low", "close", "volume"])
+        h = h.iloc[-max_history:]
+        self.times = np.asarray(pd.DatetimeIndex(h.index).as_unit("ns").asi8 if len(h) else [], dtype=np.int64)
+        self.cols = [np.asarray(h[c].to_numpy(dtype=np.float64) if c in h else np.zeros(len(h)))
+                     for c in ("open", "high", "low", "close", "volume")]
+        if len(h):
+            prep = strategy.prepare(_prices(*self.cols, time=self.times), [self.params])
+            for t in range(len(h)):
+                self._step(prep, t)
+
+    def _step(self, prep: Any, t: int) -> tuple[bool, bool]:
+        self.strategy.signal_nb(prep.ind, prep.cols[0], prep.fpar[0], self.state, t, t + 1, self._e, self._x)
+        return bool(self._e[0]), bool(self._x[0])
+
+    def push(self, time: pd.Timestamp, o: float, h: float, lo: float, c: float, v: float) -> tuple[bool, bool, float]:
+        """Append one completed bar; return its (entry, exit, size fraction)."""
+        ts = pd.Timestamp(time)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+        self.times = np.append(self.times, ts.as_unit("ns").value)[-self.max_history:]
+        for i, x in enumerate((o, h, lo, c, v)):
+            self.cols[i] = np.append(self.cols[i], float(x))[-self.max_history:]
+        prices = _prices(*self.cols, time=self.times)
+        prep = self.strategy.prepare(prices, [self.params])
+        e, x = self._step(prep, len(self.times) - 1)
+        f = 1.0
+        if self.frac_fn is not None:
+            arr = self.frac_fn(prices, pd.DatetimeIndex(self.times, tz="UTC"))
+            f = float(arr[-1] if len(arr) > 1 else arr[0])
+        return e, x, f
+
+
+class ReplaySignalStepper:
+    """A :class:`SignalStepper` over warm-up + replayed bars, stepped through the warm-up on construction.
+
+    ``push`` takes the replayed bars in order (their values are already known to ``prepare``) and
+    returns each one's (entry, exit, size fraction).
+    """
+
+    def __init__(self, strategy: Strategy, params: Mapping[str, Any], bars: pd.DataFrame, n_warm: int,
+                 frac: SizeFraction | None) -> None:
+        self.stepper = SignalStepper(strategy, bars, dict(params))
+        self.t = 0
+        self.frac = np.ones(1)
+        if frac is not None:
+            b = bars if "volume" in bars else bars.assign(volume=0.0)
+            self.frac = frac(_prices(*(b[c].to_numpy() for c in ("open", "high", "low", "close", "volume"))),
+                             bars.index)
+        for _ in range(n_warm):
+            self.stepper.step(self.t)
+            self.t += 1
+
+    def push(self, time: pd.Timestamp, o: float, h: float, lo: float, c: float, v: float) -> tuple[bool, bool, float]:
+        """Return the (entry, exit, size fraction) of the next replayed bar."""
+        e, x = self.stepper.step(self.t)
+        f = float(self.frac[self.t if len(self.frac) > 1 else 0])
+        self.t += 1
+        return e, x, f
