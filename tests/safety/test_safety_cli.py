@@ -54,7 +54,7 @@ def test_live_run_when_gates_open_one_by_one_then_each_refusal_names_the_first_c
 
     r = cli(*RUN, "--confirm", confirm_token(cfg))  # every gate open: still nothing is sent
     assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
-    assert "live session runner arrives with the Kraken adapter" in r.stderr and "nothing was sent" in r.stderr
+    assert "no live session runner is implemented yet" in r.stderr and "nothing was sent" in r.stderr
     assert len(probe.calls) == 1
 
 
