@@ -96,6 +96,26 @@ def test_smoke_order_when_simulator_then_validate_only_description_printed(tcli,
     assert "placed: no (validated only)" in r.stdout and sim_server.exchange.orders == {}
 
 
+def test_smoke_order_when_risk_limit_denies_then_one_line_error_and_nothing_reaches_the_venue(tcli, sim_server):
+    # the smoke order goes through the pipeline's pre-trade checks (RiskLimits here), not straight to the client
+    arrived: list[dict] = []
+    real = sim_server.exchange._priv_AddOrder
+
+    def counting(params, ks):
+        arrived.append(dict(params))
+        return real(params, ks)
+
+    sim_server.exchange._priv_AddOrder = counting
+    r = tcli("testnet", "smoke-order", testnet={"mode": "kraken-sim", "sim_url": sim_server.url},
+             risk={"max_order_notional": 0.5})
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "smoke order denied by" in r.stderr and "max_order_notional" in r.stderr, r.stderr
+    assert arrived == []
+    r = tcli("testnet", "smoke-order", testnet={"mode": "kraken-sim", "sim_url": sim_server.url})
+    assert r.exit_code == 0 and "checks passed" in r.stdout and len(arrived) == 1, r.stderr + r.stdout
+    assert arrived[0].get("validate") == "true"
+
+
 def test_budget_when_database_is_corrupt_then_one_line_error_and_file_kept(tcli, tmp_path):
     db = tmp_path / "budget.sqlite"
     junk = b"not a sqlite database, a half-copied file\n" * 100
