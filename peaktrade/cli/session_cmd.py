@@ -325,6 +325,6 @@ def runs_tail(
 
 def register(app: typer.Typer) -> None:
     """Add the ``paper``, ``shadow`` and ``runs`` command groups to the root app."""
-    app.add_typer(paper_app, name="paper", help="Paper trading: replayed stored bars or polled bars, simulated orders.")
-    app.add_typer(shadow_app, name="shadow", help="Shadow trading: real market data polled, orders simulated, never sent.")
+    app.add_typer(paper_app, name="paper", help="Paper trading: replayed or polled bars, simulated orders.")
+    app.add_typer(shadow_app, name="shadow", help="Shadow trading: polled market data, orders simulated, never sent.")
     app.add_typer(runs_app, name="runs", help="List, show and tail session run logs.")

@@ -4,12 +4,15 @@ endpoints or the local simulator (docs/testnet.md)."""
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from peaktrade.cli._common import console, load_cfg
 from peaktrade.errors import PeakTradeError
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -46,7 +49,7 @@ def budget_cmd(ctx: typer.Context) -> None:
     _budget_lines(budget_from_config(cfg).usage())
 
 
-def _list_profiles(cfg: Any) -> None:
+def _list_profiles(cfg: Config) -> None:
     from peaktrade.live.budget import BudgetLimits
 
     if not cfg.testnet.profiles:
@@ -127,7 +130,7 @@ def orchestrate_cmd(
         _say(f"  {k:<26}{v}")
 
 
-def _client(cfg: Any, mode: Optional[str]):
+def _client(cfg: Config, mode: Optional[str]):
     from peaktrade.live.testnet import build_client, resolve_mode
     from peaktrade.safety import SafetyGuard
 

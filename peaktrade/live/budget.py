@@ -17,11 +17,14 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from peaktrade.errors import PeakTradeError
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage (
@@ -72,7 +75,7 @@ class BudgetLimits:
     max_run_seconds: float
 
     @classmethod
-    def from_config(cls, config: Any, profile: Any = None) -> BudgetLimits:
+    def from_config(cls, config: Config, profile: Any = None) -> BudgetLimits:
         """Return the ``[testnet]`` limits, tightened by ``profile`` (its max_notional, max_trades, duration)."""
         t = config.testnet
         run_n, run_t, secs = t.max_run_notional, t.max_run_trades, t.max_run_seconds

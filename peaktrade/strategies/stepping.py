@@ -34,7 +34,7 @@ SizeFraction = Callable[[Prices, pd.DatetimeIndex], np.ndarray]
 
 def _prices(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
             time: np.ndarray | None = None) -> Prices:
-    # the bar times go along, so a strategy merging a higher timeframe (data.higher_timeframe) runs live too
+    # the bar times go along, so a strategy merging a higher timeframe (data.higher_timeframe) runs bar by bar too
     return Prices(*(np.ascontiguousarray(a, dtype=np.float64) for a in (o, h, lo, c, v)),
                   time=None if time is None else np.asarray(time, dtype=np.int64).copy())
 

@@ -1,4 +1,4 @@
-"""Helpers of the session and run-log tests: a fake exchange (offline live polling) and a stub safety
+"""Helpers of the session and run-log tests: a fake exchange (offline polling) and a stub safety
 layer for the unit tests that inspect how sessions call it."""
 
 from __future__ import annotations

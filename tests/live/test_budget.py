@@ -9,10 +9,9 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-
-from peaktrade.live.budget import BudgetExceeded, BudgetLimits, TestnetBudget
-from peaktrade.live.budget import BudgetStoreError, DuplicateClientOrderId
 from testnet_helpers import REPO_ROOT  # noqa: F401 — puts tests/adapters (kraken_fakes) on sys.path
+
+from peaktrade.live.budget import BudgetExceeded, BudgetLimits, BudgetStoreError, DuplicateClientOrderId, TestnetBudget
 
 LIM = BudgetLimits(run_notional=100.0, run_trades=3, daily_notional=250.0, daily_trades=5,
                    symbols=("BTC/USD",), max_run_seconds=60.0)
@@ -42,17 +41,17 @@ def test_reserve_when_client_order_id_reused_then_rejected_and_budget_untouched(
 
 
 def test_pipeline_when_one_client_order_id_is_reused_six_times_then_one_order_reaches_the_venue(tmp_path):
-    from kraken_fakes import FakeCcxtKraken
     import pandas as pd
+    from kraken_fakes import FakeCcxtKraken
 
     from peaktrade.adapters.kraken import KrakenClient, RetryPolicy
     from peaktrade.execution.ledger import Ledger
     from peaktrade.execution.pipeline import ExecutionPipeline
+    from peaktrade.live.budget import BudgetCheck
+    from peaktrade.orders.exchange import ExchangeExecutor
     from peaktrade.orders.model import OrderRequest
     from peaktrade.orders.paper import PaperMarketContext
     from peaktrade.safety import SafetyGuard
-    from peaktrade.live.budget import BudgetCheck
-    from peaktrade.orders.exchange import ExchangeExecutor
 
     fake = FakeCcxtKraken(price=100.0)
     client = KrakenClient(guard=SafetyGuard("testnet", executor_kind="exchange"), base_url="http://127.0.0.1:9",

@@ -10,6 +10,7 @@ import pytest
 from peaktrade.backtest import run
 from peaktrade.live import paper_replay
 
+
 @pytest.fixture(scope="module")
 def btc(shared_data):
     from peaktrade.data import read_kraken_ohlcvt

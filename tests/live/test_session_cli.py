@@ -115,6 +115,6 @@ def test_shadow_run_polls_live_bars_when_client_injected(cfg, live_cli, monkeypa
     r = live_cli("shadow", "run", "--strategy", "ma_crossover", "--exchange", "kraken", "--max-bars", "3",
                  "--warmup", "100")
     assert r.exit_code == 0, r.stderr
-    assert "shadow session" in r.stdout and r.stdout.count("\nbar 2020-") == 3  # one line per live bar
+    assert "shadow session" in r.stdout and r.stdout.count("\nbar 2020-") == 3  # one line per polled bar
     (info,) = list_runs(cfg.runs_dir)
     assert info.environment == "shadow" and read_meta(info.run_dir)["mode"] == "poll"

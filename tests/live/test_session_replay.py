@@ -14,10 +14,10 @@ from peaktrade.data import load_bars
 from peaktrade.errors import DataError, PeakTradeError, StrategyError
 from peaktrade.execution import Decision
 from peaktrade.live import paper_replay
-from peaktrade.strategies.stepping import SignalStepper
 from peaktrade.live.runlog import read_events, read_meta
 from peaktrade.live.session import SessionError, parse_replay, run_session
 from peaktrade.strategies import get_strategy
+from peaktrade.strategies.stepping import SignalStepper
 
 COSTS = dict(fees=0.001, slippage=0.0005, fixed_fees=0.1, init_cash=10_000.0)
 

@@ -4,8 +4,8 @@ smoke-order (against the simulator over HTTP)."""
 from __future__ import annotations
 
 import pytest
-
 from testnet_helpers import write_testnet_config
+
 from peaktrade.live.testnet import SIM_API_KEY, SIM_API_SECRET
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nbformat
 import papermill
-
 from testnet_helpers import write_testnet_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ log and an MLflow run; dry runs send nothing; the safety layer fails closed."""
 from __future__ import annotations
 
 import pytest
-
 from testnet_helpers import FakeCcxtKraken, write_testnet_config, zigzag_bars
+
 from peaktrade.config import load_config
 from peaktrade.errors import ConfigError
 from peaktrade.live.runlog import read_events, read_meta
@@ -196,8 +196,8 @@ def test_budget_check_when_run_older_than_max_seconds_then_entries_denied_exits_
     import pandas as pd
 
     from peaktrade.execution.ledger import Ledger
-    from peaktrade.orders.model import OrderFill, OrderRequest
     from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
+    from peaktrade.orders.model import OrderFill, OrderRequest
 
     lim = BudgetLimits(1000.0, 10, 1000.0, 10, ("BTC/USD",), max_run_seconds=60.0)
     clock = {"t": 0.0}

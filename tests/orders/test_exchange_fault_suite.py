@@ -13,14 +13,13 @@ import pandas as pd
 import pytest
 
 import peaktrade.sim as sim
-
 from peaktrade.adapters.kraken import KrakenClient, RetryPolicy  # noqa: E402
 from peaktrade.adapters.kraken.client import kraken_cl_ord_id  # noqa: E402
 from peaktrade.execution.ledger import Ledger  # noqa: E402
+from peaktrade.orders.exchange import ExchangeExecutor  # noqa: E402
 from peaktrade.orders.model import OrderRequest, OrderStatus  # noqa: E402
 from peaktrade.orders.paper import PaperMarketContext  # noqa: E402
 from peaktrade.safety import SafetyGuard  # noqa: E402
-from peaktrade.orders.exchange import ExchangeExecutor  # noqa: E402
 
 KEY, SECRET = "fault-key", "ZmF1bHQtc3VpdGUtc2VjcmV0LTAxMjM0NTY3ODk="
 SCHEDULES = int(os.environ.get("PEAKTRADE_FAULT_SCHEDULES", "200"))
@@ -110,8 +109,8 @@ EXT_METHODS = "AddOrder+CancelOrder+OpenOrders+ClosedOrders+QueryOrders"
 
 def test_fault_schedules_when_cancels_race_fills_and_lookups_fail_then_no_duplicate_no_lost_or_phantom_fill(tmp_path):
     from peaktrade.adapters.errors import ExchangeError
-    from peaktrade.sim._faults import Fault
     from peaktrade.live.budget import BudgetLimits, TestnetBudget
+    from peaktrade.sim._faults import Fault
 
     ex = sim.SimExchange(keys={KEY: SECRET}, seed=EXT_SEED % 1000, speed=0.0, wall_clock=FastWall(), tier="pro")
     start = dict(ex.balances)

@@ -18,12 +18,12 @@ import peaktrade.sim as sim
 from peaktrade.adapters.errors import InvalidOrderError, OutcomeUnknown
 from peaktrade.adapters.kraken import KrakenClient, RetryPolicy
 from peaktrade.execution.ledger import Ledger
+from peaktrade.live.budget import BudgetLimits, TestnetBudget
+from peaktrade.orders.exchange import ExchangeExecutor
 from peaktrade.orders.model import OrderRequest, OrderStatus
 from peaktrade.orders.paper import PaperMarketContext
 from peaktrade.safety import SafetyGuard
 from peaktrade.sim._faults import Fault
-from peaktrade.live.budget import BudgetLimits, TestnetBudget
-from peaktrade.orders.exchange import ExchangeExecutor
 
 KEY, SECRET = "reconcile-key", "cmVjb25jaWxlLXN1aXRlLXNlY3JldC0wMTIzNDU2Nzg5"
 PAIR = "XXBTZUSD"

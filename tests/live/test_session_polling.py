@@ -1,4 +1,4 @@
-"""Live polling, offline: a fake ccxt client with a fake clock. Each completed bar is processed
+"""Polled sessions, offline: a fake exchange client with a fake clock. Each completed bar is processed
 exactly once, the unfinished candle never; rolling-mode signals equal replay-mode signals."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_rolling_signals_equal_replay_signals_when_strategy_merges_a_higher_time
     assert got == expected[100:] and any(e for e, _ in got) and any(x for _, x in got)
 
 
-def test_live_session_processes_each_completed_bar_once_when_polls_overlap(cfg, demo, no_disk_sync):
+def test_poll_session_processes_each_completed_bar_once_when_polls_overlap(cfg, demo, no_disk_sync):
     bars = demo.iloc[:400]
     fake = fake_at(bars, WARM)
     res = run_session("ma_crossover", poll=True, client=fake, sleep=lambda s: fake.sleep(s * 2.5), warmup=WARM,
@@ -103,7 +103,7 @@ def test_bar_poller_when_client_has_no_capabilities_then_requested_limit_used(de
     assert poller.venue_limit is None and client.limits == [2000]
 
 
-def test_live_session_waits_for_the_candle_to_complete_when_polled_mid_candle(cfg, demo):
+def test_poll_session_waits_for_the_candle_to_complete_when_polled_mid_candle(cfg, demo):
     bars = demo.iloc[:200]
     fake = fake_at(bars, WARM, minutes=59)
     seen = []
@@ -120,7 +120,7 @@ def test_live_session_waits_for_the_candle_to_complete_when_polled_mid_candle(cf
     assert fake.sleeps[0] == pytest.approx(62.0)  # first wake-up: the close of the current bar + 2 s grace
 
 
-def test_live_session_trades_equal_replay_session_when_same_bars(cfg, demo, no_disk_sync):
+def test_poll_session_trades_equal_replay_session_when_same_bars(cfg, demo, no_disk_sync):
     bars = demo.iloc[:600]
     n = len(bars) - WARM
     params = {"fast": 8, "slow": 30}
@@ -137,7 +137,7 @@ def test_live_session_trades_equal_replay_session_when_same_bars(cfg, demo, no_d
     np.testing.assert_array_equal(live.equity.to_numpy(), replay.equity.to_numpy())
 
 
-def test_live_session_retries_when_network_fails(cfg, demo):
+def test_poll_session_retries_when_network_fails(cfg, demo):
     import ccxt
 
     bars = demo.iloc[:200]
@@ -160,7 +160,7 @@ def test_live_session_retries_when_network_fails(cfg, demo):
     assert res.status == "completed" and res.summary["bars"] == 10
 
 
-def test_live_session_crashes_with_clear_error_when_fetch_fails_for_good(cfg, demo):
+def test_poll_session_crashes_with_clear_error_when_fetch_fails_for_good(cfg, demo):
     import ccxt
 
     bars = demo.iloc[:200]
@@ -183,7 +183,7 @@ def test_live_session_crashes_with_clear_error_when_fetch_fails_for_good(cfg, de
     assert meta["status"] == "crashed" and "BadSymbol" in meta["error"] and meta["summary"]["bars"] == 2
 
 
-def test_live_session_leaves_no_run_dir_when_symbol_unknown_to_the_exchange(cfg, demo):
+def test_poll_session_leaves_no_run_dir_when_symbol_unknown_to_the_exchange(cfg, demo):
     import ccxt
 
     fake = fake_at(demo, WARM)
@@ -193,13 +193,13 @@ def test_live_session_leaves_no_run_dir_when_symbol_unknown_to_the_exchange(cfg,
     assert not cfg.runs_dir.exists()
 
 
-def test_live_session_refuses_synthetic_exchange_when_no_client(cfg):
+def test_poll_session_refuses_synthetic_exchange_when_no_client(cfg):
     with pytest.raises(SessionError, match="'synthetic' is offline demo data"):
         run_session("ma_crossover", poll=True, exchange="synthetic", checks=[], config=cfg)
     assert not cfg.runs_dir.exists()
 
 
-def test_shadow_session_logs_shadow_environment_when_live(cfg, demo, monkeypatch):
+def test_shadow_session_logs_shadow_environment_when_polled(cfg, demo, monkeypatch):
     calls = stub_safety(monkeypatch)
     bars = demo.iloc[:200]
     fake = fake_at(bars, WARM)
@@ -210,16 +210,16 @@ def test_shadow_session_logs_shadow_environment_when_live(cfg, demo, monkeypatch
     assert [c["environment"] for c in calls] == ["shadow"] and calls[0]["executor_kind"] == "paper"
 
 
-def test_live_session_starts_from_now_when_warmup_is_zero(cfg, demo):
+def test_poll_session_starts_from_now_when_warmup_is_zero(cfg, demo):
     bars = demo.iloc[:200]
     fake = fake_at(bars, WARM)
     res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=0, max_bars=3, checks=[],
                       config=cfg)
     times = [e["time"] for e in read_events(res.run_dir).of_type("bar")]
-    assert times == [t.isoformat() for t in bars.index[WARM:WARM + 3]]  # no backlog replayed as live bars
+    assert times == [t.isoformat() for t in bars.index[WARM:WARM + 3]]  # no backlog replayed as new bars
 
 
-def test_live_session_skips_and_logs_candle_when_prices_are_not_finite(cfg, demo):
+def test_poll_session_skips_and_logs_candle_when_prices_are_not_finite(cfg, demo):
     bars = demo.iloc[:200].copy()
     bars.iloc[WARM + 2, bars.columns.get_loc("close")] = np.nan
     fake = fake_at(bars, WARM)
