@@ -15,7 +15,8 @@ from peaktrade.errors import DataError, PeakTradeError, StrategyError
 from peaktrade.execution import Decision
 from peaktrade.live import paper_replay
 from peaktrade.live.runlog import read_events, read_meta
-from peaktrade.live.session import SessionError, parse_replay, run_session
+from peaktrade.live.feeds import SessionError, parse_replay
+from peaktrade.live.session import run_session
 from peaktrade.strategies import get_strategy
 from peaktrade.strategies.stepping import SignalStepper
 
