@@ -10,7 +10,7 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p.stem < "60")  # 60: tests/testnet
+NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p.stem < "60")  # 60: tests/live
 KINDS = {"01-data-quality": "run", "10-backtest": "backtest", "20-sweep": "sweep",
          "30-walk-forward": "walk_forward", "40-robustness": "run"}
 
