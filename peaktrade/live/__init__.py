@@ -1,7 +1,7 @@
 """Live layer: paper replay, sessions (paper/shadow), run logs."""
 
 from peaktrade.live.replay import SignalStepper, paper_replay
-from peaktrade.live.runlog import (
+from peaktrade.live.runs import (
     EVENT_TYPES,
     EventLog,
     EventTail,

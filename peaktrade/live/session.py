@@ -50,7 +50,7 @@ from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision, ExecutionPipeline, Hooks, OrderCheck, SizingModel, StopRules
 from peaktrade.live.replay import SignalStepper
-from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
+from peaktrade.live.runs import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
 from peaktrade.orders.model import OrderFill, OrderRequest
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
 from peaktrade.strategies.base import SIM_PARAMS, Prices, Strategy

@@ -187,7 +187,7 @@ def run_testnet_session(
     from peaktrade.execution.ledger import Ledger
     from peaktrade.execution.pipeline import ExecutionPipeline, Hooks, SizingModel, StopRules
     from peaktrade.live import session as S
-    from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
+    from peaktrade.live.runs import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
     from peaktrade.orders.paper import PaperMarketContext
     from peaktrade.testnet.executor import TestnetExecutor
 
