@@ -23,7 +23,8 @@ from peaktrade.sim._credentials import (
     key_label,
     sim_credentials,
 )
-from peaktrade.sim._exchange import KrakenError, SimExchange
+from peaktrade.sim._book import KrakenError
+from peaktrade.sim._rest import SimExchange
 from peaktrade.sim._faults import KINDS as FAULT_KINDS
 from peaktrade.sim._faults import Fault, parse_profile
 from peaktrade.sim._market import ASSETS, PAIRS, Feed, synthetic_feeds

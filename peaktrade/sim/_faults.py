@@ -67,7 +67,8 @@ class Fault:
 def fill_named_order(exchange: Any, body: bytes, content_type: str) -> int:
     """Fill the open order(s) a request body names by ``txid`` or ``cl_ord_id`` at their limit price
     (maker); return how many. Call with ``exchange.lock`` held."""
-    from peaktrade.sim._exchange import KrakenError, parse_body
+    from peaktrade.sim._book import KrakenError
+    from peaktrade.sim._rest import parse_body
 
     try:
         params = parse_body(body, content_type)

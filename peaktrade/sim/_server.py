@@ -22,7 +22,8 @@ from typing import Any, Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 from peaktrade.sim._auth import is_loopback
-from peaktrade.sim._exchange import MalformedRequest, SimExchange, check_number, parse_body
+from peaktrade.sim._book import check_number
+from peaktrade.sim._rest import MalformedRequest, SimExchange, parse_body
 from peaktrade.sim._faults import Fault, fill_named_order, parse_profile
 
 #: seconds a client has to send a whole request (from its first byte) and to start the next one

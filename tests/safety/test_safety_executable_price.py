@@ -107,7 +107,7 @@ def test_testnet_catch_up_when_real_btc_1h_then_no_fill_above_limit_and_budget_c
     """Real BTC 1h bars served by the simulator; 168 catch-up bars traded at the venue's price of today."""
     import peaktrade.sim as sim
     from peaktrade.config import load_config
-    from peaktrade.live.runlog import read_events
+    from peaktrade.live.runs import read_events
     from peaktrade.sim._sources import load_feeds
     from peaktrade.live.testnet import SIM_API_KEY, SIM_API_SECRET, budget_from_config, run_testnet_session
 

@@ -16,7 +16,8 @@ import pytest
 from sim_test_support import KEY, SECRET
 
 from peaktrade.sim import KrakenError, api_sign, serve_in_thread
-from peaktrade.sim._exchange import PRIVATE_METHODS, PUBLIC_METHODS, KeyState
+from peaktrade.sim._auth import KeyState
+from peaktrade.sim._rest import PRIVATE_METHODS, PUBLIC_METHODS
 from peaktrade.sim._server import SimHTTPServer
 
 # a client that waits longer than this for one answer has met a hang (tests never assert speed)

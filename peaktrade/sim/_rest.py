@@ -1,21 +1,22 @@
-"""The simulated exchange: state, matching and Kraken's REST methods (transport-free)."""
+"""Kraken's REST methods over the simulated exchange: request parsing, auth, response building.
+
+:class:`SimExchange` is the :class:`~peaktrade.sim._book.OrderBook` that speaks Kraken's protocol
+(transport-free: :mod:`peaktrade.sim._server` carries it over HTTP). Each ``_pub_<Method>`` and
+``_priv_<Method>`` parses its parameters the way Kraken does, asks the book, and formats the
+answer as Kraken's JSON.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import numbers
 import random
 import re
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 from urllib.parse import parse_qsl
-
-import pandas as pd
 
 from peaktrade.sim._auth import (
     HISTORY_CALLS,
@@ -26,9 +27,10 @@ from peaktrade.sim._auth import (
     cancel_penalty,
     signature_ok,
 )
+from peaktrade.sim._book import KrakenError, Order, OrderBook, _fmt
 from peaktrade.sim._credentials import key_label
 from peaktrade.sim._faults import FaultPlan, Profile
-from peaktrade.sim._market import ASSETS, PAIRS, Feed, resolve_pair, round_to, synthetic_feeds
+from peaktrade.sim._market import ASSETS, PAIRS, Feed, resolve_pair
 
 PUBLIC_METHODS = ("Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "OHLC", "Depth")
 PRIVATE_METHODS = ("Balance", "BalanceEx", "AddOrder", "CancelOrder", "OpenOrders", "ClosedOrders",
@@ -37,29 +39,13 @@ OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 PAGE = 50
 _CL_ORD_RE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
                         r"|[0-9a-fA-F]{32}|[\x21-\x7e]{1,18})$")
-_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-DEFAULT_BALANCES = {"ZUSD": 100_000.0, "XXBT": 1.0, "XETH": 10.0}
-#: bounds of the admin inputs: beyond them a value is a mistake (or an attack), not a request
-MAX_ADVANCE_BARS = 1e9
-MAX_ADVANCE_SECONDS = 1e12
-MAX_SPEED = 1e6
-MAX_BALANCE = 1e12
 #: the highest limit price an order may carry (above it Kraken-style formatting would overflow: 1e308 * 10**d)
 MAX_PRICE = 1e12
-STATUSES = ("online", "maintenance", "cancel_only", "post_only")
 #: Kraken's nonce is an unsigned 64-bit integer
 MAX_NONCE = 2**64 - 1
 # ASCII only: Python's int()/float() also accept '²', '١٢', ' 1 ', '1_0' and 'nan'
 _INT_RE = re.compile(r"-?[0-9]{1,20}")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
-
-
-class KrakenError(Exception):
-    """A Kraken error string, answered as HTTP 200 ``{"error": [message]}``."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MalformedRequest(KrakenError):
@@ -83,43 +69,6 @@ def ascii_float(raw: Any, error: str) -> float:
     return float(s)
 
 
-def check_number(name: str, value: Any, *, lo: float, hi: float, what: str, integer: bool = False) -> float:
-    """Return ``value`` as a float when it is a real number in [lo, hi] (not a bool, not a string;
-    NaN fails the comparison, ±inf the range); else raise ValueError naming the field and what is
-    expected."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and lo <= value <= hi
-    if not ok or (integer and value != int(value)):
-        try:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
-        except ValueError:  # an int of more than 4300 digits has no repr
-            shown = "<a huge integer>"
-        raise ValueError(f"{name}={shown} is invalid: expected {what} in [{lo:g}, {hi:g}]")
-    return float(value)
-
-
-@dataclass
-class Order:
-    txid: str
-    pair: str
-    side: str
-    ordertype: str
-    vol: float
-    price: float | None  # limit price
-    opentm: float
-    opened_wall: float
-    userref: int | None = None
-    cl_ord_id: str | None = None
-    oflags: tuple[str, ...] = ()
-    status: str = "open"
-    vol_exec: float = 0.0
-    cost: float = 0.0
-    fee: float = 0.0
-    avg_price: float = 0.0
-    closetm: float | None = None
-    reason: str | None = None
-    trades: list[str] = field(default_factory=list)
-
-
 def _decimal(raw: Any) -> Decimal:
     """An ASCII decimal that stays finite as a float (Decimal() also takes '١', '1_0', '1e400')."""
     s = str(raw)
@@ -132,11 +81,7 @@ def _truthy(v: Any) -> bool:
     return v is True or (isinstance(v, (str, int)) and str(v).lower() in ("true", "1"))
 
 
-def _fmt(x: float, d: int) -> str:
-    return f"{round_to(x, d):.{d}f}"
-
-
-class SimExchange:
+class SimExchange(OrderBook):
     """A Kraken-protocol spot exchange in memory: replayed prices, balances, orders, fills.
 
     Parameters
@@ -171,48 +116,15 @@ class SimExchange:
                  warmup: int = 720) -> None:
         if tier not in REST_TIERS:
             raise ValueError(f"tier={tier!r} is invalid: expected one of {', '.join(REST_TIERS)}")
-        speed = check_number("speed", speed, lo=0, hi=MAX_SPEED, what="bars per wall second, a number")
-        self.lock = threading.RLock()
-        self.feeds = feeds or synthetic_feeds(seed=seed)
-        unknown = set(self.feeds) - set(PAIRS)
-        if unknown:
-            raise ValueError(f"feeds has unknown pair(s) {sorted(unknown)}: expected ids of {sorted(PAIRS)}")
-        missing = set(PAIRS) - set(self.feeds)
-        if missing:  # every listed pair needs prices: synthesize the missing ones on the same grid
-            ref = next(iter(self.feeds.values()))
-            syn = synthetic_feeds(seed=seed, n=len(ref.t), timeframe=f"{ref.interval // 60}m",
-                                  start=pd.Timestamp(int(ref.t[0]), unit="s", tz="UTC"))
-            for pid in missing:
-                self.feeds[pid] = syn[pid]
+        super().__init__(feeds=feeds, seed=seed, speed=speed, start=start, balances=balances,
+                         spread_bps=spread_bps, wall_clock=wall_clock, warmup=warmup)
         self.tier = tier
         self.keys: dict[str, KeyState] = {}
         for k, s in (keys or {}).items():
             self.add_key(k, s)
-        self.wall = wall_clock
-        self.spread_bps = float(spread_bps)
-        self.rng = random.Random(seed)
-        self.book_seed = seed
-        self.interval = min(f.interval for f in self.feeds.values())
-        first = min(float(f.t[0]) for f in self.feeds.values())
-        self._end = min(f.end for f in self.feeds.values())
-        if start is None:  # "now" when the data covers it (live-looking timestamps), else after the warmup
-            start = first + warmup * self.interval
-            wall_now = time.time()
-            if start <= wall_now <= self._end:
-                start = float(int(wall_now))
-        self._anchor_sim = min(start, self._end)
-        self._anchor_wall = self.wall()
-        self.speed = float(speed)
-        self.balances = {a: 0.0 for a in ASSETS}
-        self.set_balances(balances or DEFAULT_BALANCES)
-        self.orders: dict[str, Order] = {}
-        self.trades: dict[str, dict[str, Any]] = {}
-        self._trade_seq = 0
-        self._synced_at = self.now()
-        self.status = "online"
         self.faults = FaultPlan(faults)
 
-    # ----------------------------------------------------------------------------- clock, prices
+    # ----------------------------------------------------------------------------- keys
     def add_key(self, key: str, secret: str) -> None:
         """Register an API key with its base64 secret."""
         import base64
@@ -223,123 +135,6 @@ class SimExchange:
         except (binascii.Error, ValueError):
             raise ValueError("api secret is invalid: expected base64 (as Kraken issues it)") from None
         self.keys[key] = KeyState(secret, self.tier)
-
-    def now(self) -> float:
-        """Simulated time (unix seconds)."""
-        t = self._anchor_sim + (self.wall() - self._anchor_wall) * self.speed * self.interval
-        return min(t, self._end)
-
-    def set_speed(self, speed: float) -> None:
-        """Change the clock's speed (bars per wall second) from now on."""
-        speed = check_number("speed", speed, lo=0, hi=MAX_SPEED, what="bars per wall second, a number")
-        with self.lock:
-            self._anchor_sim, self._anchor_wall = self.now(), self.wall()
-            self.speed = speed
-
-    def advance(self, *, bars: float = 0.0, seconds: float = 0.0) -> float:
-        """Move the simulated clock forward, fill crossed limit orders, return the new time.
-
-        The clock stops at the end of the data; it never moves back (bars and seconds >= 0).
-        """
-        # validated before anything moves: one NaN here would make the clock NaN for good
-        bars = check_number("bars", bars, lo=0, hi=MAX_ADVANCE_BARS, what="a number of bars")
-        seconds = check_number("seconds", seconds, lo=0, hi=MAX_ADVANCE_SECONDS, what="a number of seconds")
-        with self.lock:
-            self._anchor_sim = min(self.now() + bars * self.interval + seconds, self._end)
-            self._anchor_wall = self.wall()
-            self.sync()
-            return self.now()
-
-    def set_status(self, status: str) -> None:
-        """Set the market status Kraken reports (SystemStatus) and enforces on AddOrder."""
-        if status not in STATUSES:
-            raise ValueError(f"status={str(status)[:40]!r} is invalid: expected one of {', '.join(STATUSES)}")
-        with self.lock:
-            self.status = status
-
-    def set_balances(self, balances: dict[str, Any]) -> None:
-        """Set the balance of each given asset (all checked before any is set)."""
-        if not isinstance(balances, dict):
-            raise ValueError("balances is invalid: expected an object of ASSET: AMOUNT")
-        for a, v in balances.items():
-            if a not in ASSETS:
-                raise ValueError(f"balance asset {str(a)[:40]!r} is invalid: expected one of {', '.join(ASSETS)}")
-            check_number(f"balance {a}", v, lo=0, hi=MAX_BALANCE, what="an amount")
-        with self.lock:
-            self.balances.update({a: float(v) for a, v in balances.items()})
-
-    def quote(self, pair: str) -> tuple[float, float, float]:
-        """Return (bid, ask, last) of ``pair`` now: the replayed price ± half the spread, on ticks."""
-        return self._quote_at(pair, self.feeds[pair].price_at(self.now()))
-
-    def _quote_at(self, pair: str, p: float) -> tuple[float, float, float]:
-        d = PAIRS[pair]["pair_decimals"]
-        tick = 10.0**-d
-        half = p * self.spread_bps / 20_000.0
-        bid = math.floor((p - half) / tick + 1e-9) * tick
-        ask = math.ceil((p + half) / tick - 1e-9) * tick
-        if ask <= bid:
-            ask = bid + tick
-        return round(bid, d), round(ask, d), round(p, d)
-
-    # ----------------------------------------------------------------------------- matching
-    def sync(self) -> None:
-        """Fill resting limit orders crossed by the price path since the last sync."""
-        now = self.now()
-        t0, self._synced_at = self._synced_at, now
-        for o in sorted((o for o in self.orders.values() if o.status == "open"), key=lambda o: o.opentm):
-            lo, hi = self.feeds[o.pair].range_between(max(t0, o.opentm), now)
-            ask_lo = self._quote_at(o.pair, lo)[1]
-            bid_hi = self._quote_at(o.pair, hi)[0]
-            if (o.side == "buy" and ask_lo <= o.price) or (o.side == "sell" and bid_hi >= o.price):
-                self._fill(o, o.price, maker=True)
-
-    def _fill(self, o: Order, price: float, *, maker: bool) -> None:
-        spec = PAIRS[o.pair]
-        base, quote = spec["base"], spec["quote"]
-        qd = ASSETS[quote]["decimals"]
-        vol = o.vol - o.vol_exec
-        fee_pct = (spec["fees_maker"] if maker else spec["fees"])[0][1]
-        cost = round_to(price * vol, qd)
-        fee = round_to(cost * fee_pct / 100.0, qd)
-        if o.side == "buy":
-            self.balances[quote] = round_to(self.balances[quote] - cost - fee, qd)
-            self.balances[base] = round_to(self.balances[base] + vol, ASSETS[base]["decimals"])
-        else:
-            self.balances[base] = round_to(self.balances[base] - vol, ASSETS[base]["decimals"])
-            self.balances[quote] = round_to(self.balances[quote] + cost - fee, qd)
-        now = self.now()
-        self._trade_seq += 1
-        tid = self._new_id("T")
-        self.trades[tid] = {
-            "ordertxid": o.txid, "postxid": self._new_id("T"), "pair": o.pair, "time": round(now, 4),
-            "type": o.side, "ordertype": o.ordertype, "price": _fmt(price, spec["pair_decimals"]),
-            "cost": _fmt(cost, spec["cost_decimals"]), "fee": _fmt(fee, spec["cost_decimals"]),
-            "vol": _fmt(vol, spec["lot_decimals"]), "margin": "0.00000", "leverage": "0", "misc": "",
-            "trade_id": self._trade_seq, "maker": maker,
-        }
-        o.vol_exec, o.cost, o.fee = o.vol, o.cost + cost, o.fee + fee
-        o.avg_price = o.cost / o.vol_exec if o.vol_exec else 0.0
-        o.status, o.closetm = "closed", round(now, 4)
-        o.trades.append(tid)
-
-    def _new_id(self, prefix: str) -> str:
-        c = lambda n: "".join(self.rng.choice(_ID_CHARS) for _ in range(n))  # noqa: E731
-        return f"{prefix}{c(5)}-{c(5)}-{c(6)}"
-
-    def holds(self) -> dict[str, float]:
-        """Amount of each asset held by open orders (buys: cost + maker fee; sells: volume)."""
-        out = {a: 0.0 for a in self.balances}
-        for o in self.orders.values():
-            if o.status != "open":
-                continue
-            spec = PAIRS[o.pair]
-            rem = o.vol - o.vol_exec
-            if o.side == "buy":
-                out[spec["quote"]] += rem * o.price * (1 + spec["fees_maker"][0][1] / 100.0)
-            else:
-                out[spec["base"]] += rem
-        return {a: round_to(v, ASSETS.get(a, {"decimals": 10})["decimals"]) for a, v in out.items()}
 
     # ----------------------------------------------------------------------------- protocol entry
     def handle_public(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -567,43 +362,13 @@ class SimExchange:
             cl = str(cl)
             if userref is not None or not _CL_ORD_RE.match(cl):
                 raise KrakenError("EGeneral:Invalid arguments:cl_ord_id")
-        bid, ask, _ = self.quote(pid)
-        if self.status == "maintenance":
-            raise KrakenError("EService:Unavailable")
-        if self.status == "cancel_only" or (self.status == "post_only" and "post" not in oflags):
-            raise KrakenError(f"EService:Market in {self.status} mode")
-        if vol < float(spec["ordermin"]) - 1e-12:
-            raise KrakenError("EOrder:Order minimum not met")
-        ref_price = price if price is not None else (ask if side == "buy" else bid)
-        if vol * ref_price < float(spec["costmin"]) - 1e-12:
-            raise KrakenError("EOrder:Cost minimum not met")
+        bid, ask = self.check_order(pid, side, vol, price, oflags)
         descr = {"order": f"{side} {vol:.8f} {spec['altname']} @ "
                           + (f"limit {_fmt(price, spec['pair_decimals'])}" if price is not None else "market")}
         if _truthy(params.get("validate")):
             return {"descr": descr}  # validated only: nothing placed, no txid
-        if cl is not None and any(o.cl_ord_id == cl and o.status == "open" for o in self.orders.values()):
-            raise KrakenError("EOrder:Duplicate order")
-        if sum(1 for o in self.orders.values() if o.pair == pid and o.status == "open") >= OPEN_ORDER_LIMITS[ks.tier]:
-            raise KrakenError("EOrder:Orders limit exceeded")
-        # funds: what this order could take at most, against what is not held already
-        holds = self.holds()
-        if side == "buy":
-            need = vol * (price if price is not None and price < ask else ask) * (1 + spec["fees"][0][1] / 100.0)
-            free = self.balances[spec["quote"]] - holds.get(spec["quote"], 0.0)
-        else:
-            need, free = vol, self.balances[spec["base"]] - holds.get(spec["base"], 0.0)
-        if need > free + 1e-9:
-            raise KrakenError("EOrder:Insufficient funds")
-        o = Order(self._new_id("O"), pid, side, ordertype, vol, price, round(self.now(), 4), self.wall(),
-                  userref, cl, oflags)
-        self.orders[o.txid] = o
-        crosses = ordertype == "market" or (side == "buy" and price >= ask) or (side == "sell" and price <= bid)
-        if crosses and "post" in oflags:
-            o.status, o.closetm, o.reason = "canceled", o.opentm, "Post only order"
-        elif crosses:
-            self._fill(o, ask if side == "buy" else bid, maker=False)
-        elif tif == "IOC":
-            o.status, o.closetm, o.reason = "canceled", o.opentm, "Unfilled IOC"
+        o = self.place(pid, side, ordertype, vol, price, bid=bid, ask=ask, oflags=oflags, tif=tif, userref=userref,
+                       cl_ord_id=cl, max_open=OPEN_ORDER_LIMITS[ks.tier])
         return {"descr": descr, "txid": [o.txid]}
 
     def _priv_CancelOrder(self, params, ks):
@@ -623,8 +388,7 @@ class SimExchange:
         for o in hits:
             if not ks.trading_counter(o.pair).try_add(cancel_penalty(now_wall - o.opened_wall), now_wall):
                 raise KrakenError("EOrder:Rate limit exceeded")
-        for o in hits:
-            o.status, o.closetm, o.reason = "canceled", round(self.now(), 4), "User requested"
+        self.cancel(hits)
         return {"count": len(hits)}
 
     def order_json(self, o: Order, *, trades: bool = False) -> dict[str, Any]:
