@@ -1,13 +1,14 @@
-"""``download_ohlcv`` end to end over real HTTP: unmodified ccxt against the local Kraken simulator."""
+"""``download_ohlcv`` end to end over real HTTP: the key-less Kraken client (unmodified ccxt inside) against
+the local Kraken simulator."""
 
 from __future__ import annotations
 
-import ccxt
 import numpy as np
 import pandas as pd
 
+from peaktrade.adapters.kraken import public_client
 from peaktrade.data import BarStore, download_ohlcv
-from peaktrade.sim import SimExchange, ccxt_config, serve_in_thread
+from peaktrade.sim import SimExchange, serve_in_thread
 
 KEY, SECRET = "dl-key", "c2VjcmV0LWRsLWtleS0wMTIzNDU2Nzg5"
 
@@ -16,7 +17,7 @@ def test_download_paginates_then_resumes_incrementally_when_served_by_simulator(
     sim = SimExchange(keys={KEY: SECRET}, seed=11, speed=0.0)
     store = BarStore(tmp_path / "store")
     with serve_in_thread(sim) as srv:
-        client = ccxt.kraken(ccxt_config(srv.url, KEY, SECRET))
+        client = public_client("kraken", base_url=srv.url, simulator=True)
         since = pd.Timestamp(sim.now(), unit="s", tz="UTC") - pd.Timedelta(minutes=300)
         first = download_ohlcv(client, "BTC/USD", "1m", store=store, since=since, limit=100, progress=False)
         assert first.pages >= 3 and first.added >= 295  # 300 minutes in pages of 100
