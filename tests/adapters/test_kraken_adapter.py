@@ -330,9 +330,9 @@ def test_core_data_code_when_reaching_a_venue_then_imports_only_the_port():
         for node in ast.walk(ast.parse(path.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            port = ("peaktrade.adapters.base", "peaktrade.adapters.errors")
             bad += [f"{path.name}: {n}" for n in names
-                    if n.split(".")[0] == "ccxt" or (n.startswith("peaktrade.adapters")
-                                                     and n not in ("peaktrade.adapters.base", "peaktrade.adapters.errors"))]
+                    if n.split(".")[0] == "ccxt" or (n.startswith("peaktrade.adapters") and n not in port)]
     assert bad == []
 
 

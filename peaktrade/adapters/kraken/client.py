@@ -313,7 +313,8 @@ class KrakenClient:
         secret = api_secret.get_secret_value() if hasattr(api_secret, "get_secret_value") else api_secret
         self._secrets = (key, secret)
         self.public_only = bool(public_only)
-        if self.public_only and (key or secret or getattr(exchange, "apiKey", None) or getattr(exchange, "secret", None)):
+        given_keys = (key, secret, getattr(exchange, "apiKey", None), getattr(exchange, "secret", None))
+        if self.public_only and any(given_keys):
             raise EndpointDenied("refused: a public-data client takes no API credentials", operation="connect")
         self.simulator = bool(simulator)
         self._sim_hosts = frozenset(normalize_host(h) for h in sim_hosts)
