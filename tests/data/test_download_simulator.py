@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.adapters.kraken import public_client
 from peaktrade.data import BarStore, download_ohlcv
 from peaktrade.sim import SimExchange, serve_in_thread
@@ -34,3 +36,6 @@ def test_download_paginates_then_resumes_incrementally_when_served_by_simulator(
         pd.testing.assert_frame_equal(again.iloc[: len(stored)], stored)
         venue = client.fetch_ohlcv("BTC/USD", "1m", since=int(again.index[-1].value // 1_000_000))
         assert venue[0][4] == again["close"].iloc[-1]  # what we stored is what the venue serves
+        assert client.capabilities.ohlcv_history_limit == 720
+        with pytest.raises(EndpointDenied, match="key-less"):  # the download client cannot reach an account
+            client.fetch_balance()
