@@ -2,10 +2,14 @@
 
 Guarantees (each tested):
 
-- Every ccxt exception is translated at this boundary into a
+- Every ccxt exception is translated at this boundary, by the one classifier
+  (:func:`peaktrade.adapters.kraken.classify`), into a
   :class:`~peaktrade.adapters.errors.RetryableError`, :class:`~peaktrade.adapters.errors.InvalidOrderError`
   or :class:`~peaktrade.adapters.errors.OperationalError`; only retryable ones are retried, with
-  exponential backoff and jitter (``sleep`` and ``rand`` are injectable).
+  exponential backoff and jitter (``sleep`` and ``rand`` are injectable). Every read goes through the one
+  retry loop, :func:`call_with_retry`; placing an order never re-sends before reconciling (below).
+- A key-less client (``public_only=True``, what :func:`peaktrade.adapters.kraken.public_client` builds for
+  market data) takes no credentials and refuses every private request before it is sent.
 - Every order carries a client order id (Kraken ``cl_ord_id``). When placing an order ends in an
   error that is not the venue's own refusal (a timeout, a dropped connection, an HTTP status
   without a Kraken error body such as 401, 407, 422, 5xx, 511: the venue may have taken it), the
