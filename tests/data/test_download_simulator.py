@@ -24,7 +24,8 @@ def test_download_paginates_then_resumes_incrementally_when_served_by_simulator(
         first = download_ohlcv(client, "BTC/USD", "1m", store=store, since=since, limit=100, progress=False)
         assert first.pages >= 3 and first.added >= 295  # 300 minutes in pages of 100
         stored = store.read("kraken", "BTC/USD", "1m")
-        assert stored.index[-1] + pd.Timedelta("1m") <= pd.Timestamp(sim.now(), unit="s", tz="UTC")  # no unfinished candle
+        now = pd.Timestamp(sim.now(), unit="s", tz="UTC")
+        assert stored.index[-1] + pd.Timedelta("1m") <= now  # no unfinished candle
         assert (np.diff(stored.index.asi8) > 0).all()
 
         sim.advance(bars=30)  # 30 more minutes of market; "now" is the simulator's clock from here on

@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from peaktrade.adapters.base import Balance, Capabilities, Market, OrderBook, Ticker, VenueOrder, VenueTrade
+from peaktrade.adapters.base import (
+    Balance,
+    Capabilities,
+    ExchangeClient,
+    Market,
+    OrderBook,
+    Ticker,
+    VenueOrder,
+    VenueTrade,
+)
 from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.adapters.kraken._errors import translate
 from peaktrade.adapters.kraken.client import (
@@ -33,7 +42,7 @@ from peaktrade.errors import PeakTradeError, bad_value
 _DEFAULT_OHLCV_LIMIT = 500
 
 
-def public_client(exchange_id: str = "kraken", **opts: Any) -> Any:
+def public_client(exchange_id: str = "kraken", **opts: Any) -> ExchangeClient:
     """Return a key-less :class:`~peaktrade.adapters.base.ExchangeClient` for public market data.
 
     ``"kraken"`` is a :class:`~peaktrade.adapters.kraken.KrakenClient` with ``public_only=True``; any
