@@ -109,8 +109,13 @@ class Capabilities:
     query_by_client_order_id: bool
     order_types: tuple[str, ...]
     time_in_force: tuple[str, ...]
+    #: Most candles one OHLCV request returns (Kraken: 720). The downloader's page size and the live
+    #: poller's request size default to it; no caller hard-codes a venue's number.
     ohlcv_history_limit: int
     timeframes: tuple[str, ...] = ()
+    #: True when the OHLCV endpoint serves only the latest ``ohlcv_history_limit`` candles of an interval
+    #: (Kraken): older history cannot be downloaded through the API at all.
+    ohlcv_latest_only: bool = False
     #: Hosts of the venue's real-money API (exact names or ``*.domain`` patterns): never a testnet host or
     #: a simulator, whatever the config says (see :mod:`peaktrade.adapters.hosts`).
     live_hosts: tuple[str, ...] = ()

@@ -82,7 +82,9 @@ def download(
         None, "--exchange", "-e", help="ccxt exchange id (default: [data] exchange)."
     ),
     since: Optional[str] = typer.Option(None, "--since", help="First bar wanted, e.g. 2024-01-01 (default: resume)."),
-    limit: int = typer.Option(720, "--limit", help="Candles per request."),
+    limit: Optional[int] = typer.Option(
+        None, "--limit", help="Candles per request (default: the most the exchange serves per request)."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Download finished candles from the exchange's public API into the store (incremental)."""
@@ -103,7 +105,6 @@ def download(
         f"{report.pages} requests, {report.fetched:,} candles received, "
         f"{report.added:,} bars added, {report.updated:,} updated"
         + (f", {report.unfinished} unfinished candle(s) skipped" if report.unfinished else "")
-        + (f", {report.retries} retries" if report.retries else "")
     )
     m = report.manifest
     if m is not None:

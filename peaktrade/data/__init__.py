@@ -1,4 +1,4 @@
-"""Market data: the bars contract, Kraken OHLCVT import, ccxt download, synthetic bars, Parquet
+"""Market data: the bars contract, Kraken OHLCVT import, download through the exchange port, synthetic bars, Parquet
 store, resampling and gap audit.
 
 Bars are a DataFrame indexed by bar open time (UTC) with float64 ``open``, ``high``, ``low``,

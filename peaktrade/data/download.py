@@ -1,26 +1,26 @@
-"""Download OHLCV candles through a ccxt-like client into the bar store.
+"""Download OHLCV candles through the ``ExchangeClient`` port into the bar store.
 
-The client is any object with ccxt's ``fetch_ohlcv(symbol, timeframe, since=ms, limit=n)`` and
-``milliseconds()`` (and optionally ``rateLimit``, ``enableRateLimit`` and ``timeframes``); real
-use passes :func:`peaktrade.adapters.kraken.public_client`. The download
+The client is any :class:`~peaktrade.adapters.base.ExchangeClient` (real use passes the key-less
+:func:`peaktrade.adapters.kraken.public_client`); its ``capabilities`` say how many candles a request
+returns, which timeframes exist and whether only the latest candles are served. The download
 
 - is paginated: each request starts just after the last candle returned so far;
 - is incremental: without ``since`` it resumes after the last stored bar;
 - never stores the unfinished current candle (open + timeframe > now);
 - stops when a page brings no candle newer than those already received;
-- retries rate-limit and network errors with exponential backoff (bounded), and spaces requests
-  by ``client.rateLimit`` milliseconds when the client does not throttle itself.
+- leaves retries, backoff and rate limiting to the adapter (one retry loop, one error classifier):
+  a :class:`~peaktrade.adapters.errors.ExchangeError` reaching here is final and becomes a
+  :class:`~peaktrade.errors.DataError` naming the data set.
 
-Kraken's OHLC endpoint serves only the latest 720 candles of an interval: when the requested
-start is older, the report carries a warning pointing to ``peaktrade data import`` of Kraken's
-downloadable OHLCVT files, and what is available is downloaded.
+When the venue serves only the latest ``ohlcv_history_limit`` candles of an interval (Kraken: 720)
+and the requested start is older, the report carries a warning pointing to ``peaktrade data import``
+of Kraken's downloadable OHLCVT files, and what is available is downloaded.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -36,9 +36,8 @@ from peaktrade.data.schema import (
 from peaktrade.data.store import BarStore, Manifest
 from peaktrade.errors import DataError, bad_value
 
-#: Candles of history served by an exchange's OHLCV endpoint (capabilities as data).
-HISTORY_LIMITS = {"kraken": 720}
-_MAX_BACKOFF_S = 60.0
+if TYPE_CHECKING:
+    from peaktrade.adapters.base import ExchangeClient
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,6 @@ class DownloadReport:
         Candles dropped because they were still forming.
     added, updated
         Bars added to and changed in the store.
-    retries
-        Requests retried after a rate-limit or network error.
     first, last
         Open times of the first and last finished candle received (None when none).
     warning
@@ -78,7 +75,6 @@ class DownloadReport:
     unfinished: int
     added: int
     updated: int
-    retries: int
     first: pd.Timestamp | None
     last: pd.Timestamp | None
     warning: str | None
@@ -86,25 +82,24 @@ class DownloadReport:
 
 
 def download_ohlcv(
-    client: Any,
+    client: ExchangeClient,
     symbol: str,
     timeframe: str,
     *,
     store: BarStore,
-    exchange: str = "kraken",
+    exchange: str | None = None,
     since: Any = None,
-    limit: int = 720,
+    limit: int | None = None,
     progress: bool = True,
     now_ms: int | None = None,
-    max_retries: int = 5,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> DownloadReport:
     """Download finished candles into ``store`` and report what happened.
 
     Parameters
     ----------
     client
-        ccxt exchange or any object with ``fetch_ohlcv`` and ``milliseconds``.
+        The venue (:class:`~peaktrade.adapters.base.ExchangeClient`), e.g.
+        ``peaktrade.adapters.kraken.public_client("kraken")``.
     symbol
         Pair in ccxt notation, e.g. ``"BTC/USD"``.
     timeframe
@@ -112,21 +107,17 @@ def download_ohlcv(
     store
         Where to write the bars.
     exchange
-        Exchange name of the data set (and of its history limit, see :data:`HISTORY_LIMITS`).
+        Exchange name of the data set (default: the client's ``capabilities.venue``).
     since
         First open time wanted (str, datetime, Timestamp, or int milliseconds). Default: after
         the last stored bar, or the latest ``limit`` candles when nothing is stored.
     limit
-        Candles per request.
+        Candles per request (default: the venue's ``capabilities.ohlcv_history_limit``).
     progress
         Show a progress bar on stderr.
     now_ms
         Current time in ms (default ``client.milliseconds()``); candles open later than
         ``now_ms - timeframe`` are unfinished and dropped.
-    max_retries
-        Retries of one request on rate-limit and network errors before giving up.
-    sleep
-        Function used to wait (injectable for tests).
 
     Returns
     -------
@@ -135,16 +126,19 @@ def download_ohlcv(
     Raises
     ------
     DataError
-        For invalid arguments, a request that fails for good, or malformed candles.
+        For invalid arguments, a request that fails for good (the adapter has retried what could be
+        retried; the venue's error is the ``__cause__``), or malformed candles.
     """
+    caps = client.capabilities
+    exchange = exchange or caps.venue
     tf = canonical_timeframe(timeframe)
     step = timeframe_to_minutes(tf) * 60_000
+    limit = caps.ohlcv_history_limit if limit is None else limit
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise DataError(bad_value("limit", limit, "a positive number of candles per request"))
     store.paths(exchange, symbol, tf)  # validates the names before any request
-    supported = getattr(client, "timeframes", None)
-    if isinstance(supported, dict) and supported and tf not in supported:
-        raise DataError(f"{exchange} has no {tf} candles (available: {', '.join(supported)})")
+    if caps.timeframes and tf not in caps.timeframes:
+        raise DataError(f"{exchange} has no {tf} candles (available: {', '.join(caps.timeframes)})")
     now = int(now_ms if now_ms is not None else client.milliseconds())
     current_open = now // step * step
 
@@ -160,7 +154,7 @@ def download_ohlcv(
     start = -(-start // step) * step  # first candle open at or after start
 
     warning = None
-    history = HISTORY_LIMITS.get(exchange.lower())
+    history = caps.ohlcv_history_limit if caps.ohlcv_latest_only else None
     oldest = current_open - (history - 1) * step if history else None
     if oldest is not None and start < oldest:
         warning = (
@@ -169,7 +163,7 @@ def download_ohlcv(
             "cannot be downloaded: import Kraken's downloadable OHLCVT files with `peaktrade data import`"
         )
 
-    ctx = _Requests(client, sleep=sleep, max_retries=max_retries, label=f"{exchange} {symbol} {tf}")
+    label = f"{exchange} {symbol} {tf}"
     chunks: list[np.ndarray] = []
     pages = fetched = unfinished = 0
     last_seen = -1
@@ -177,9 +171,9 @@ def download_ohlcv(
     total = max(1, (current_open - max(start, oldest or start)) // step)
     with _progress(progress, f"{exchange} {symbol} {tf}", total) as advance:
         while cursor + step <= now:
-            page = ctx.fetch(symbol, tf, since=cursor, limit=limit)
+            page = _fetch(client, label, symbol, tf, since=cursor, limit=limit)
             pages += 1
-            rows = _as_rows(page, ctx.label)
+            rows = _as_rows(page, label)
             fetched += len(rows)
             if len(rows) == 0:
                 break
@@ -200,7 +194,7 @@ def download_ohlcv(
         rows = np.concatenate(chunks)
         ns = rows[:, 0].astype(np.int64) * 1_000_000
         bars = bars_from_arrays(ns, {c: rows[:, i + 1].copy() for i, c in enumerate(BARS_COLUMNS)})
-        bars = validate_bars(bars, name=f"{ctx.label} candles")
+        bars = validate_bars(bars, name=f"{label} candles")
         first, last = bars.index[0], bars.index[-1]
         manifest = store.write(exchange, symbol, tf, bars, source=f"ccxt:{exchange.lower()}")
         added, updated = manifest.changes.added, manifest.changes.updated
@@ -214,7 +208,6 @@ def download_ohlcv(
         unfinished=unfinished,
         added=added,
         updated=updated,
-        retries=ctx.retries,
         first=first,
         last=last,
         warning=warning,
@@ -251,48 +244,16 @@ def _as_rows(page: Any, label: str) -> np.ndarray:
     return rows[keep]
 
 
-class _Requests:
-    """Issue ``fetch_ohlcv`` calls with spacing, retries and exponential backoff."""
+def _fetch(client: ExchangeClient, label: str, symbol: str, timeframe: str, *, since: int, limit: int) -> Any:
+    """Return one page of candles; a venue error (already retried by the adapter) becomes a ``DataError``."""
+    from peaktrade.adapters.errors import ExchangeError, RetryableError
 
-    def __init__(self, client: Any, *, sleep: Callable[[float], None], max_retries: int, label: str) -> None:
-        self.client = client
-        self.sleep = sleep
-        self.max_retries = max_retries
-        self.label = label
-        self.retries = 0
-        self.rate_s = max(0.0, float(getattr(client, "rateLimit", 0) or 0) / 1000)
-        self.self_throttled = bool(getattr(client, "enableRateLimit", False))
-        self.last_request: float | None = None
-
-    def fetch(self, symbol: str, timeframe: str, *, since: int, limit: int) -> Any:
-        from peaktrade.adapters.kraken import describe_error, is_exchange_error, is_rate_limit, is_retryable
-
-        attempt = 0
-        while True:
-            self._space()
-            try:
-                return self.client.fetch_ohlcv(symbol, timeframe, since=since, limit=limit)
-            except Exception as exc:
-                if not is_exchange_error(exc):
-                    raise
-                if not is_retryable(exc):
-                    raise DataError(f"{self.label}: the exchange refused the request ({describe_error(exc)})") from exc
-                if attempt >= self.max_retries:
-                    raise DataError(
-                        f"{self.label}: giving up after {attempt} retries ({describe_error(exc)})"
-                    ) from exc
-                base = max(1.0, self.rate_s) * (2.0 if is_rate_limit(exc) else 1.0)
-                self.sleep(min(_MAX_BACKOFF_S, base * 2**attempt))
-                attempt += 1
-                self.retries += 1
-
-    def _space(self) -> None:
-        """Wait ``rateLimit`` between requests when the client does not throttle itself."""
-        if not self.self_throttled and self.rate_s and self.last_request is not None:
-            wait = self.rate_s - (time.monotonic() - self.last_request)
-            if wait > 0:
-                self.sleep(wait)
-        self.last_request = time.monotonic()
+    try:
+        return client.fetch_ohlcv(symbol, timeframe, since=since, limit=limit)
+    except RetryableError as e:
+        raise DataError(f"{label}: the exchange did not answer after retries ({e})") from e
+    except ExchangeError as e:
+        raise DataError(f"{label}: the exchange refused the request ({e})") from e
 
 
 class _progress:

@@ -15,7 +15,15 @@ from peaktrade.adapters.errors import (
     OutcomeUnknown,
     RetryableError,
 )
-from peaktrade.adapters.kraken import KrakenClient, RetryPolicy, classify, is_retryable
+from peaktrade.adapters.kraken import (
+    PUBLIC_DATA_RETRY,
+    CcxtPublicClient,
+    KrakenClient,
+    RetryPolicy,
+    classify,
+    is_retryable,
+    public_client,
+)
 from peaktrade.errors import PeakTradeError
 from peaktrade.safety import SafetyGuard
 
@@ -47,7 +55,8 @@ def client_over(fake, *, sleeps=None, **kw) -> KrakenClient:
     (ccxt.AuthenticationError("kraken EAPI:Invalid key"), OperationalError),
     (ccxt.ExchangeError("kraken EAPI:Invalid signature"), OperationalError),
     (ccxt.DDoSProtection("kraken EGeneral:Temporary lockout"), OperationalError),
-    (ccxt.OnMaintenance("kraken EService:Market in cancel_only mode"), OperationalError),
+    (ccxt.OnMaintenance("kraken EService:Market in cancel_only mode"), RetryableError),
+    (ccxt.OnMaintenance("binance system maintenance"), RetryableError),
     (ccxt.PermissionDenied("kraken EGeneral:Permission denied"), OperationalError),
     (ccxt.ExchangeError("kraken something new"), OperationalError),
     (ValueError("boom"), OperationalError),
@@ -228,9 +237,104 @@ def test_no_guard_when_private_request_then_refused_before_sending():
     assert c.fetch_ticker("BTC/USD").last == 100.0  # public data needs no guard
 
 
-def test_classifier_of_downloader_when_translated_error_then_still_works():
+def test_is_retryable_when_asked_then_answers_with_the_one_classifier():
     assert is_retryable(RetryableError("x")) and not is_retryable(InvalidOrderError("x"))
     assert is_retryable(ccxt.RequestTimeout("t")) and not is_retryable(ccxt.BadSymbol("b"))
+    assert is_retryable(ccxt.OnMaintenance("kraken EService:Market in cancel_only mode"))
+
+
+# -- one classifier, one retry loop: the downloader and the order path agree -----------------------------
+@pytest.mark.parametrize("exc", [
+    ccxt.OnMaintenance("kraken EService:Market in cancel_only mode"),
+    ccxt.ExchangeNotAvailable("kraken EService:Unavailable"),
+    ccxt.RequestTimeout("kraken timed out"),
+    ccxt.RateLimitExceeded("kraken EAPI:Rate limit exceeded"),
+    ccxt.BadSymbol("kraken does not have market symbol FOO/BAR"),
+    ccxt.AuthenticationError("kraken EAPI:Invalid key"),
+], ids=lambda e: type(e).__name__)
+def test_same_ccxt_error_when_met_by_downloader_and_order_path_then_same_port_error_and_same_retry_decision(
+        exc, tmp_path):
+    from peaktrade.data import BarStore, download_ohlcv
+    from peaktrade.errors import DataError
+
+    kind = classify(exc)
+    data = FakeCcxtKraken()
+    data.faults["fetch_ohlcv"] = [exc] * 10
+    reader = public_client("kraken", exchange=data, sleep=[].append, rand=lambda: 0.5,
+                           retry=RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=8.0))
+    with pytest.raises(DataError) as dl:
+        download_ohlcv(reader, "BTC/USD", "1h", store=BarStore(tmp_path), progress=False)
+    orders = FakeCcxtKraken()
+    orders.faults["create_order"] = [exc] * 10
+    with pytest.raises(PeakTradeError) as od:
+        client_over(orders).create_order("BTC/USD", "buy", "market", 0.01, client_order_id="pt-same")
+    assert type(dl.value.__cause__) is type(od.value) is kind
+    retried = issubclass(kind, RetryableError)
+    assert (data.count("fetch_ohlcv") == 4) is retried and (orders.count("create_order") == 4) is retried
+    assert od.value.not_placed and orders.orders == {}  # the venue refused every attempt: nothing placed
+
+
+def test_create_order_when_market_in_maintenance_then_reconciled_before_each_resend_and_not_placed():
+    fake = FakeCcxtKraken()
+    fake.faults["create_order"] = [ccxt.OnMaintenance('kraken {"error":["EService:Market in cancel_only mode"]}')] * 9
+    with pytest.raises(RetryableError) as ei:
+        client_over(fake).create_order("BTC/USD", "buy", "market", 0.01, client_order_id="pt-maint")
+    assert ei.value.not_placed  # the venue said so, and the lookups found nothing
+    assert fake.count("create_order") == 4 and fake.count("fetch_open_orders") == 4  # a lookup after each refusal
+
+
+def test_public_client_when_kraken_then_keyless_port_client_refuses_private_calls_before_sending(monkeypatch):
+    from kraken_fakes import RecordingTransport
+
+    c = public_client("kraken")
+    assert isinstance(c, KrakenClient) and isinstance(c, ExchangeClient) and c.public_only
+    assert c.capabilities.ohlcv_history_limit == 720 and c.capabilities.ohlcv_latest_only
+    assert c._ex.enableRateLimit and c.retry == PUBLIC_DATA_RETRY and "public only" in repr(c)
+    c._ex.session = RecordingTransport()
+    with pytest.raises(EndpointDenied, match="key-less"):
+        c.fetch_balance()
+    with pytest.raises(EndpointDenied, match="key-less"):
+        c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-pub")
+    with pytest.raises(EndpointDenied, match="key-less"):
+        c._ex.fetch("https://api.kraken.com/0/private/AddOrder", "POST", {}, "pair=XBTUSD")  # any code path
+    assert c._ex.session.private() == []
+    with pytest.raises(EndpointDenied, match="takes no API credentials"):
+        public_client("kraken", api_key=KEY, api_secret=SECRET)
+
+
+def test_public_client_when_other_ccxt_exchange_then_capabilities_come_from_ccxt_and_private_calls_refused():
+    c = public_client("binance")
+    assert isinstance(c, CcxtPublicClient) and isinstance(c, ExchangeClient)
+    caps = c.capabilities
+    assert caps.venue == "binance" and caps.ohlcv_history_limit == 1000 and not caps.ohlcv_latest_only
+    assert "1h" in caps.timeframes and c._ex.enableRateLimit
+    for call in (c.fetch_balance, lambda: c.create_order("BTC/USDT", "buy", "market", 1.0, client_order_id="x"),
+                 lambda: c.cancel_order(order_id="1"), c.fetch_open_orders, lambda: c.find_order("x")):
+        with pytest.raises(EndpointDenied, match="binance client is key-less"):
+            call()
+
+
+def test_public_data_retry_when_errors_persist_then_backoff_doubles_and_is_capped_at_a_minute():
+    delays = [PUBLIC_DATA_RETRY.delay(n, lambda: 1.0) for n in range(PUBLIC_DATA_RETRY.max_attempts + 3)]
+    assert delays[:3] == [2.0, 4.0, 8.0] and max(delays) == 60.0
+
+
+def test_core_data_code_when_reaching_a_venue_then_imports_only_the_port():
+    import ast
+    from pathlib import Path
+
+    import peaktrade
+
+    root = Path(peaktrade.__file__).parent
+    bad = []
+    for path in sorted((root / "data").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            port = ("peaktrade.adapters.base", "peaktrade.adapters.errors")
+            bad += [f"{path.name}: {n}" for n in names
+                    if n.split(".")[0] == "ccxt" or (n.startswith("peaktrade.adapters") and n not in port)]
+    assert bad == []
 
 
 # -- validate enforcement and the host allow-list over a real ccxt.kraken --------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from peaktrade.adapters.kraken import KRAKEN_CAPABILITIES
 from peaktrade.data import BarStore
 
 H = 3_600_000
@@ -138,11 +139,13 @@ def test_audit_when_gaps_then_prints_summary_and_hole_table(cfg, cli, small_file
 
 
 class FakeKraken:
-    rateLimit, enableRateLimit = 1000, True
-    timeframes = {"1h": "60"}
+    """A key-less ExchangeClient with Kraken's capabilities (720 candles, only the latest served)."""
+
+    capabilities = KRAKEN_CAPABILITIES
 
     def __init__(self) -> None:
         self.now = 480_000 * H + 60_000
+        self.limits: list[int | None] = []
 
     def milliseconds(self) -> int:
         return self.now
@@ -150,14 +153,17 @@ class FakeKraken:
     def fetch_ohlcv(self, symbol, timeframe, since=None, limit=None):
         current = self.now // H * H
         first = max(current - 719 * H, since or 0)
+        self.limits.append(limit)
         return [[t, 10.0, 11.0, 9.0, 10.5, 2.0] for t in range(first, current + H, H)][:limit]
 
 
 def test_download_when_since_is_beyond_kraken_history_then_warns_and_stores_what_is_available(cfg, cli, monkeypatch):
-    monkeypatch.setattr("peaktrade.adapters.kraken.public_client", lambda exchange_id="kraken", **kw: FakeKraken())
+    fake = FakeKraken()
+    monkeypatch.setattr("peaktrade.adapters.kraken.public_client", lambda exchange_id="kraken", **kw: fake)
     r = cli("data", "download", "--exchange", "kraken", "--symbol", "BTC/USD", "--timeframe", "1h",
             "--since", "2024-01-01", "--no-progress")
     assert r.exit_code == 0, r.stderr
+    assert fake.limits[0] == 720  # no --limit: the venue's capability
     assert "warning:" in r.stderr and "720" in r.stderr and "peaktrade data import" in r.stderr
     assert "719 bars added" in r.stdout
     assert BarStore(cfg.data_dir).manifest("kraken", "BTC/USD", "1h").rows == 719

@@ -1,31 +1,30 @@
-"""Kraken through ccxt: the ``ExchangeClient`` adapter, error translation, capabilities, and the
-public (unauthenticated) client and error classifiers of the data downloader.
+"""Kraken through ccxt: the ``ExchangeClient`` adapter, the one error classifier and retry loop,
+capabilities, and key-less public market-data clients (Kraken, or any other ccxt exchange).
 
 This is the only package that imports ccxt, and it does so lazily (inside functions), so
 importing it stays cheap.
 """
 
-from peaktrade.adapters.kraken._ccxt import (
-    OHLCV_HISTORY_LIMIT,
-    describe_error,
-    is_exchange_error,
-    is_rate_limit,
-    is_retryable,
-    public_client,
+from peaktrade.adapters.kraken._errors import classify, describe_error, is_retryable, translate
+from peaktrade.adapters.kraken._public import CcxtPublicClient, capabilities_of, public_client
+from peaktrade.adapters.kraken.client import (
+    KRAKEN_API_URL,
+    KRAKEN_CAPABILITIES,
+    PUBLIC_DATA_RETRY,
+    KrakenClient,
+    RetryPolicy,
 )
-from peaktrade.adapters.kraken._errors import classify, translate
-from peaktrade.adapters.kraken.client import KRAKEN_API_URL, KRAKEN_CAPABILITIES, KrakenClient, RetryPolicy
 
 __all__ = [
     "KRAKEN_API_URL",
     "KRAKEN_CAPABILITIES",
-    "OHLCV_HISTORY_LIMIT",
+    "PUBLIC_DATA_RETRY",
+    "CcxtPublicClient",
     "KrakenClient",
     "RetryPolicy",
+    "capabilities_of",
     "classify",
     "describe_error",
-    "is_exchange_error",
-    "is_rate_limit",
     "is_retryable",
     "public_client",
     "translate",

@@ -1,4 +1,12 @@
-"""Translation of ccxt exceptions into peaktrade's three venue errors (ccxt is never imported here)."""
+"""The one classifier: ccxt exceptions into peaktrade's venue errors (ccxt is never imported here).
+
+Every call through an adapter (the order path, the data downloader, the live poller) is classified
+here, so the same venue answer means the same thing everywhere. Maintenance (ccxt ``OnMaintenance``,
+Kraken's ``EService:Market in cancel_only/post_only mode``) and ``ExchangeNotAvailable``
+(``EService:Unavailable``, ``EService:Busy``) are :class:`RetryableError`: reads retry them with
+backoff; an order refused that way is proven not placed (the venue answered with its own error) and is
+re-sent only after reconciling by client order id (see :mod:`peaktrade.adapters.kraken.client`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,7 @@ MASK = "***"
 
 # Kraken strings whose ccxt class is misleading (see docs/reference kraken_rest.md §3.4).
 _OPERATIONAL_TEXT = ("EGeneral:Temporary lockout", "EAPI:Invalid key", "EAPI:Invalid signature",
-                     "EGeneral:Permission denied", "cancel_only mode", "post_only mode")
+                     "EGeneral:Permission denied")
 _RETRYABLE_TEXT = ("EService:Unavailable", "EService:Busy", "EService:Throttled", "EAPI:Rate limit exceeded",
                    "EOrder:Rate limit exceeded", "EOrder:Domain rate limit exceeded", "EGeneral:Too many requests",
                    "EAPI:Invalid nonce")
@@ -54,9 +62,8 @@ def classify(exc: BaseException) -> type[ExchangeError]:
     if ccxt is not None and isinstance(exc, ccxt.BaseError):
         if any(t in text for t in _OPERATIONAL_TEXT):
             return OperationalError
-        if isinstance(exc, ccxt.OnMaintenance):
-            return OperationalError
-        if isinstance(exc, ccxt.NetworkError):  # timeouts, DDoS/rate limits, not available, invalid nonce
+        # timeouts, DDoS/rate limits, not available, maintenance (a temporary venue state), invalid nonce
+        if isinstance(exc, ccxt.NetworkError):
             return RetryableError
         if any(t in text for t in _RETRYABLE_TEXT):
             return RetryableError
@@ -82,3 +89,14 @@ def translate(exc: BaseException, *, operation: str, secrets: Iterable[str | Non
     name = type(exc).__name__
     return cls(f"{operation}: {name}: {msg}" if msg else f"{operation}: {name}", operation=operation,
                venue_class=name)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Return whether :func:`classify` makes ``exc`` a :class:`RetryableError` (retrying may succeed)."""
+    return issubclass(classify(exc), RetryableError)
+
+
+def describe_error(exc: BaseException) -> str:
+    """Return a one-line description of an error (class name and a shortened message)."""
+    msg = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {msg[:300]}" if msg else type(exc).__name__

@@ -2,10 +2,14 @@
 
 Guarantees (each tested):
 
-- Every ccxt exception is translated at this boundary into a
+- Every ccxt exception is translated at this boundary, by the one classifier
+  (:func:`peaktrade.adapters.kraken.classify`), into a
   :class:`~peaktrade.adapters.errors.RetryableError`, :class:`~peaktrade.adapters.errors.InvalidOrderError`
   or :class:`~peaktrade.adapters.errors.OperationalError`; only retryable ones are retried, with
-  exponential backoff and jitter (``sleep`` and ``rand`` are injectable).
+  exponential backoff and jitter (``sleep`` and ``rand`` are injectable). Every read goes through the one
+  retry loop, :func:`call_with_retry`; placing an order never re-sends before reconciling (below).
+- A key-less client (``public_only=True``, what :func:`peaktrade.adapters.kraken.public_client` builds for
+  market data) takes no credentials and refuses every private request before it is sent.
 - Every order carries a client order id (Kraken ``cl_ord_id``). When placing an order ends in an
   error that is not the venue's own refusal (a timeout, a dropped connection, an HTTP status
   without a Kraken error body such as 401, 407, 422, 5xx, 511: the venue may have taken it), the
@@ -84,7 +88,8 @@ KRAKEN_CAPABILITIES = Capabilities(
     query_by_client_order_id=True,
     order_types=("market", "limit"),
     time_in_force=("GTC", "IOC", "FOK"),
-    ohlcv_history_limit=720,
+    ohlcv_history_limit=720,  # the OHLC endpoint serves only the latest 720 candles of an interval
+    ohlcv_latest_only=True,
     timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "2w"),
     live_hosts=("api.kraken.com", "futures.kraken.com", "*.kraken.com"),
 )
@@ -154,6 +159,56 @@ class RetryPolicy:
     def delay(self, attempt: int, rand: Callable[[], float]) -> float:
         d = min(self.max_delay, self.base_delay * (2 ** attempt))
         return d / 2 + rand() * d / 2
+
+
+#: The patience of a public market-data client (downloads, polling): a venue busy, throttling or in
+#: maintenance for up to about two minutes is waited out (6 attempts, 2 s doubling to 60 s).
+PUBLIC_DATA_RETRY = RetryPolicy(max_attempts=6, base_delay=2.0, max_delay=60.0)
+
+
+def call_with_retry(operation: str, fn: Callable[[], Any], *, retry: RetryPolicy,
+                    translate: Callable[[BaseException, str], ExchangeError], sleep: Callable[[float], None],
+                    rand: Callable[[], float]) -> Any:
+    """Call ``fn``; retry :class:`RetryableError` with backoff; raise every error translated (the one retry
+    loop of every read, whatever the caller: order path, downloader, poller).
+
+    Never used for order placement, which reconciles by client order id before any re-send.
+    """
+    attempts = max(1, retry.max_attempts)
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001 — translated below
+            err = translate(e, operation)
+        if not isinstance(err, RetryableError) or attempt + 1 >= attempts:
+            raise err from None
+        sleep(retry.delay(attempt, rand))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def market_of(symbol: str, m: dict[str, Any]) -> Market:
+    """Return a ccxt market as a :class:`Market`."""
+    lim, prec = m.get("limits") or {}, m.get("precision") or {}
+    return Market(symbol, str(m.get("id")), str(m.get("base")), str(m.get("quote")),
+                  bool(m.get("active", True)), _f((lim.get("amount") or {}).get("min")),
+                  _f((lim.get("cost") or {}).get("min")), _f(prec.get("price")),
+                  _f(prec.get("amount")), _f(m.get("maker")), _f(m.get("taker")))
+
+
+def ticker_of(symbol: str, t: dict[str, Any]) -> Ticker:
+    """Return a ccxt ticker as a :class:`Ticker`."""
+    return Ticker(symbol, t.get("timestamp"), _f(t.get("bid")), _f(t.get("ask")), _f(t.get("last")))
+
+
+def order_book_of(symbol: str, b: dict[str, Any]) -> OrderBook:
+    """Return a ccxt order book as an :class:`OrderBook`."""
+    side = lambda rows: tuple((float(r[0]), float(r[1])) for r in rows or [])  # noqa: E731
+    return OrderBook(symbol, side(b.get("bids")), side(b.get("asks")), b.get("timestamp"))
+
+
+def status_of(s: Any) -> dict[str, Any]:
+    """Return ccxt's ``fetch_status`` answer reduced to ``status``, ``updated``, ``eta``, ``url``."""
+    return {k: s.get(k) for k in ("status", "updated", "eta", "url")} if isinstance(s, dict) else {}
 
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -233,6 +288,9 @@ class KrakenClient:
         and of any base URL that is not a live venue host.
     exchange
         A ccxt-like object to use instead of ``ccxt.kraken`` (tests).
+    public_only
+        A key-less client for public market data (:func:`peaktrade.adapters.kraken.public_client`): it
+        takes no credentials and refuses every private request (balance, orders, ...) before sending.
     retry, sleep, rand
         Backoff policy and its clock and randomness (tests inject them).
     timeout_ms, rate_limit
@@ -254,10 +312,14 @@ class KrakenClient:
                  rand: Callable[[], float] = random.random, timeout_ms: int = 10_000,
                  rate_limit: bool | None = None, order_deadline: float | None = 5.0,
                  clock: Callable[[], float] = time.time, simulator: bool = False,
-                 sim_hosts: Iterable[str] = ()) -> None:
+                 sim_hosts: Iterable[str] = (), public_only: bool = False) -> None:
         key = api_key.get_secret_value() if hasattr(api_key, "get_secret_value") else api_key
         secret = api_secret.get_secret_value() if hasattr(api_secret, "get_secret_value") else api_secret
         self._secrets = (key, secret)
+        self.public_only = bool(public_only)
+        given_keys = (key, secret, getattr(exchange, "apiKey", None), getattr(exchange, "secret", None))
+        if self.public_only and any(given_keys):
+            raise EndpointDenied("refused: a public-data client takes no API credentials", operation="connect")
         self.simulator = bool(simulator)
         self._sim_hosts = frozenset(normalize_host(h) for h in sim_hosts)
         self._intents: dict[str, tuple[str, str, str, float, float | None]] = {}  # venue cl_ord_id -> intent
@@ -325,7 +387,7 @@ class KrakenClient:
         return self._validate_only
 
     def __repr__(self) -> str:
-        creds = "set" if any(self._secrets) else "none"
+        creds = "public only" if self.public_only else "set" if any(self._secrets) else "none"
         return f"KrakenClient(url={self.base_url!r}, validate_only={self._validate_only}, credentials={creds})"
 
     __str__ = __repr__
@@ -357,10 +419,13 @@ class KrakenClient:
         private, method = _request_target(str(url), headers)
         if not private:
             return  # public market data may come from anywhere
+        name = method or "<unrecognized private request>"
+        if self.public_only:
+            raise EndpointDenied(f"refused before sending: {name} is a private request and this client is "
+                                 "key-less (public market data only)", operation=name)
         params = _body_params(body)
         placing = _is_placing(private, method)
         validated = _validate_flag(params.get("validate")) and method.lower() in _VALIDATABLE_LOWER
-        name = method or "<unrecognized private request>"
         if placing and self._validate_only and not validated:
             raise EndpointDenied(f"refused before sending: {name} to {host} without "
                                  "validate=true while this client is validate-only", operation=name)
@@ -402,42 +467,24 @@ class KrakenClient:
         return translate(e, operation=operation, secrets=self._secrets)
 
     def _call(self, operation: str, fn: Callable[[], Any]) -> Any:
-        """Call ``fn``; retry retryable errors with backoff; raise translated errors."""
-        attempts = max(1, self.retry.max_attempts)
-        for attempt in range(attempts):
-            try:
-                return fn()
-            except Exception as e:  # noqa: BLE001 — translated below
-                err = self._translate(e, operation)
-            if not isinstance(err, RetryableError) or attempt + 1 >= attempts:
-                raise err from None
-            self._sleep(self.retry.delay(attempt, self._rand))
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Call ``fn`` through the one retry loop (:func:`call_with_retry`)."""
+        return call_with_retry(operation, fn, retry=self.retry, translate=self._translate, sleep=self._sleep,
+                               rand=self._rand)
 
     # -- market data -------------------------------------------------------------------------
     def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
         raw = self._call("load_markets", lambda: self._ex.load_markets(reload))
-        out = {}
-        for sym, m in (raw or {}).items():
-            lim, prec = m.get("limits") or {}, m.get("precision") or {}
-            out[sym] = Market(sym, str(m.get("id")), str(m.get("base")), str(m.get("quote")),
-                              bool(m.get("active", True)), _f((lim.get("amount") or {}).get("min")),
-                              _f((lim.get("cost") or {}).get("min")), _f(prec.get("price")),
-                              _f(prec.get("amount")), _f(m.get("maker")), _f(m.get("taker")))
-        return out
+        return {sym: market_of(sym, m) for sym, m in (raw or {}).items()}
 
     def fetch_ohlcv(self, symbol: str, timeframe: str, since: int | None = None,
                     limit: int | None = None) -> list[list[float]]:
         return self._call("fetch_ohlcv", lambda: self._ex.fetch_ohlcv(symbol, timeframe, since, limit))
 
     def fetch_ticker(self, symbol: str) -> Ticker:
-        t = self._call("fetch_ticker", lambda: self._ex.fetch_ticker(symbol))
-        return Ticker(symbol, t.get("timestamp"), _f(t.get("bid")), _f(t.get("ask")), _f(t.get("last")))
+        return ticker_of(symbol, self._call("fetch_ticker", lambda: self._ex.fetch_ticker(symbol)))
 
     def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
-        b = self._call("fetch_order_book", lambda: self._ex.fetch_order_book(symbol, limit))
-        side = lambda rows: tuple((float(r[0]), float(r[1])) for r in rows or [])  # noqa: E731
-        return OrderBook(symbol, side(b.get("bids")), side(b.get("asks")), b.get("timestamp"))
+        return order_book_of(symbol, self._call("fetch_order_book", lambda: self._ex.fetch_order_book(symbol, limit)))
 
     def milliseconds(self) -> int:
         """Return the venue clock in ms: the local clock corrected by the offset measured with ``fetch_time``
@@ -463,8 +510,7 @@ class KrakenClient:
         return int(self._call("fetch_time", lambda: self._ex.fetch_time()))
 
     def fetch_status(self) -> dict[str, Any]:
-        s = self._call("fetch_status", lambda: self._ex.fetch_status())
-        return {k: s.get(k) for k in ("status", "updated", "eta", "url")} if isinstance(s, dict) else {}
+        return status_of(self._call("fetch_status", lambda: self._ex.fetch_status()))
 
     # -- account -----------------------------------------------------------------------------
     def fetch_balance(self) -> Balance:
@@ -648,4 +694,5 @@ class KrakenClient:
         return out
 
 
-__all__ = ["KRAKEN_API_URL", "KRAKEN_CAPABILITIES", "KrakenClient", "RetryPolicy", "kraken_cl_ord_id"]
+__all__ = ["KRAKEN_API_URL", "KRAKEN_CAPABILITIES", "PUBLIC_DATA_RETRY", "KrakenClient", "RetryPolicy",
+           "call_with_retry", "kraken_cl_ord_id"]
