@@ -60,7 +60,7 @@ def event_line(ev: dict[str, Any]) -> str:
 def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, timeframe: str,
          exchange: Optional[str], param: Optional[list[str]], fees: Optional[float], slippage: Optional[float],
          execution: Optional[str], direction: str, init_cash: Optional[float], replay: Optional[str], speed: float,
-         poll_exchange: bool, warmup: int, poll: float, max_bars: Optional[int], quiet: bool) -> None:
+         poll_exchange: bool, warmup: Optional[int], poll: float, max_bars: Optional[int], quiet: bool) -> None:
     from peaktrade.live.session import run_session
 
     if replay is not None and poll_exchange:
@@ -117,7 +117,8 @@ _SLIP = typer.Option(None, "--slippage", help="Proportional slippage. " + _ENGIN
 _EXEC = typer.Option(None, "--execution", help="next_open or close. " + _ENGINE_DOC)
 _DIR = typer.Option("long", "--direction", help="long, short or both.")
 _CASH = typer.Option(None, "--init-cash", help="Starting cash (quote currency). " + _ENGINE_DOC)
-_WARMUP = typer.Option(720, "--warmup", help="Completed bars loaded before the first traded bar (indicator history).")
+_WARMUP = typer.Option(None, "--warmup", help="Completed bars loaded before the first traded bar (indicator history; "
+                       "default: the session default, 720).")
 _POLL = typer.Option(30.0, "--poll", help="Polling: longest wait between polls, in seconds.")
 
 
@@ -158,7 +159,7 @@ def paper_run(
     poll_exchange: bool = typer.Option(False, "--poll-exchange",
                                        help="Poll completed bars from the exchange's public endpoint."),
     live: bool = _OLD_LIVE,
-    warmup: int = _WARMUP,
+    warmup: Optional[int] = _WARMUP,
     poll: float = _POLL,
     max_bars: Optional[int] = _MAXB,
     quiet: bool = _QUIET,
@@ -183,7 +184,7 @@ def shadow_run(
     execution: Optional[str] = _EXEC,
     direction: str = _DIR,
     init_cash: Optional[float] = _CASH,
-    warmup: int = _WARMUP,
+    warmup: Optional[int] = _WARMUP,
     poll: float = _POLL,
     max_bars: Optional[int] = _MAXB,
     quiet: bool = _QUIET,

@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from peaktrade.adapters.errors import ExchangeError, RetryableError
 from peaktrade.errors import PeakTradeError, bad_value
 
-#: Default number of completed bars loaded before the first traded bar (Kraken serves 720).
+#: Default number of completed bars loaded before the first traded bar: the session's indicator history.
+#: A polled warm-up never asks a venue for more than its ``capabilities.ohlcv_history_limit`` per request.
 DEFAULT_WARMUP = 720
 #: Default seconds between polls (the poller also wakes shortly after each bar closes).
 DEFAULT_POLL_INTERVAL = 30.0
@@ -161,16 +163,14 @@ class BarPoller:
 
     def bars(self, clock: Clock, on_error: Callable[[BaseException, float], None]) -> Iterator[Bar]:
         """Yield newly completed bars until ``clock.stop`` is set; retry retryable fetch errors."""
-        from peaktrade.adapters.kraken import describe_error, is_retryable
-
         backoff = 1.0
         while not clock.stop.is_set():
             try:
                 since = self.last_ts + 1 if self.last_ts is not None else None
                 rows = self.fetch_completed(since=since)
-            except Exception as e:  # noqa: BLE001 — classified below; only network trouble is retried
-                if not is_retryable(e):
-                    raise SessionError(f"cannot poll {self.symbol} {self.timeframe} bars: {describe_error(e)}") from e
+            except ExchangeError as e:  # the port's classification: only RetryableError may succeed later
+                if not isinstance(e, RetryableError):
+                    raise SessionError(f"cannot poll {self.symbol} {self.timeframe} bars: {e}") from e
                 wait = min(backoff, max(self.poll_interval, 1.0))
                 on_error(e, wait)
                 clock.pause(wait)

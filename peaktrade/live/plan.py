@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from peaktrade.adapters.errors import ExchangeError
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.pipeline import OrderCheck
 from peaktrade.live.feeds import BarPoller, SessionError, parse_replay
@@ -160,13 +161,8 @@ def plan_polling(plan: SessionPlan, cfg: Config, *, exchange: str | None, client
                        limit=max(warmup + catch_up, 2) + 2)
     try:
         loaded = poller.warmup(warmup + catch_up)
-    except PeakTradeError:
-        raise
-    except Exception as e:  # noqa: BLE001 — venue errors are reported in one line
-        from peaktrade.adapters.kraken import describe_error
-
-        raise SessionError(f"cannot fetch {plan.symbol} {plan.timeframe} bars from {exchange}: "
-                           f"{describe_error(e)}") from e
+    except ExchangeError as e:  # the port's errors, in one line
+        raise SessionError(f"cannot fetch {plan.symbol} {plan.timeframe} bars from {exchange}: {e}") from e
     history = loaded.iloc[:len(loaded) - catch_up] if catch_up else loaded
     plan.mode, plan.exchange, plan.poller, plan.history = POLL, exchange, poller, history
     plan.signals = RollingSignalStepper(plan.strategy, plan.resolved, history=history, max_history=max_history,

@@ -122,9 +122,7 @@ class Recorder:
 
     def data_error(self, e: BaseException, wait: float) -> None:
         """Log a fetch error the feed retries after ``wait`` seconds."""
-        from peaktrade.adapters.kraken import describe_error
-
-        self.emit("session", None, {"event": "data_error", "error": describe_error(e), "retry_in": wait})
+        self.emit("session", None, {"event": "data_error", "error": str(e), "retry_in": wait})
         self.log.flush()
 
     def drain_skipped(self) -> None:

@@ -223,7 +223,7 @@ def run_session(
     poll: bool = False,
     client: Any = None,
     poll_interval: float = DEFAULT_POLL_INTERVAL,
-    warmup: int = DEFAULT_WARMUP,
+    warmup: int | None = None,
     max_history: int = DEFAULT_MAX_HISTORY,
     max_bars: int | None = None,
     checks: Sequence[OrderCheck] | None = None,
@@ -271,7 +271,8 @@ def run_session(
         Poll: the longest wait between polls (seconds).
     warmup
         Completed bars before the first traded bar used as indicator history (never traded). In
-        replay mode they are the stored bars right before START (fewer when the store starts later).
+        replay mode they are the stored bars right before START (fewer when the store starts later). Default
+        :data:`~peaktrade.live.feeds.DEFAULT_WARMUP` (720).
     max_history
         Poll: bars kept for recomputing indicators.
     max_bars
@@ -313,6 +314,7 @@ def run_session(
     # -- everything is validated and loaded before the run directory exists ----------------------
     if bars is not None and replay is None:
         replay = True
+    warmup = DEFAULT_WARMUP if warmup is None else warmup
     check_args(environment=environment, replay=replay, poll=poll, speed=speed, warmup=warmup, max_bars=max_bars,
                poll_interval=poll_interval, max_history=max_history)
     plan = plan_session(strategy, cfg, symbol=symbol, timeframe=timeframe, params=params, options=options)

@@ -21,7 +21,6 @@ from peaktrade.adapters.kraken import (
     KrakenClient,
     RetryPolicy,
     classify,
-    is_retryable,
     public_client,
 )
 from peaktrade.errors import PeakTradeError
@@ -236,11 +235,6 @@ def test_no_guard_when_private_request_then_refused_before_sending():
     assert fake.count("fetch_balance") == 0
     assert c.fetch_ticker("BTC/USD").last == 100.0  # public data needs no guard
 
-
-def test_is_retryable_when_asked_then_answers_with_the_one_classifier():
-    assert is_retryable(RetryableError("x")) and not is_retryable(InvalidOrderError("x"))
-    assert is_retryable(ccxt.RequestTimeout("t")) and not is_retryable(ccxt.BadSymbol("b"))
-    assert is_retryable(ccxt.OnMaintenance("kraken EService:Market in cancel_only mode"))
 
 
 # -- one classifier, one retry loop: the downloader and the order path agree -----------------------------

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from live_session_helpers import FakeExchange, no_disk_sync, stub_safety  # noqa: F401 (fixture)
 
+from peaktrade.adapters.kraken import translate
 from peaktrade.data import load_bars
 from peaktrade.live.feeds import BarPoller
 from peaktrade.live.runs import read_events, read_meta
@@ -148,7 +149,8 @@ def test_poll_session_retries_when_network_fails(cfg, demo):
     def flaky(*a, **k):
         state["n"] += 1
         if state["n"] in (2, 3):  # the first two polls after the warm-up fail
-            raise ccxt.NetworkError("kraken GET https://api.kraken.com/0/public/OHLC timed out")
+            timeout = ccxt.NetworkError("kraken GET https://api.kraken.com/0/public/OHLC timed out")
+            raise translate(timeout, operation="fetch_ohlcv")  # what the adapter raises after its own retries
         return orig(*a, **k)
 
     fake.fetch_ohlcv = flaky
@@ -171,11 +173,11 @@ def test_poll_session_crashes_with_clear_error_when_fetch_fails_for_good(cfg, de
     def failing(*a, **k):
         state["n"] += 1
         if state["n"] == 5:
-            raise ccxt.BadSymbol("kraken does not have market symbol BTC/USD")
+            raise translate(ccxt.BadSymbol("kraken does not have market symbol BTC/USD"), operation="fetch_ohlcv")
         return orig(*a, **k)
 
     fake.fetch_ohlcv = failing
-    with pytest.raises(SessionError, match="cannot poll BTC/USD 1h bars: BadSymbol"):
+    with pytest.raises(SessionError, match="cannot poll BTC/USD 1h bars: fetch_ohlcv: BadSymbol"):
         run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, poll_interval=3600,
                     checks=[], config=cfg)
     (run_dir,) = cfg.runs_dir.iterdir()
@@ -187,8 +189,8 @@ def test_poll_session_leaves_no_run_dir_when_symbol_unknown_to_the_exchange(cfg,
     import ccxt
 
     fake = fake_at(demo, WARM)
-    fake.fail = [ccxt.BadSymbol("kraken does not have market symbol DOGE/XYZ")]
-    with pytest.raises(SessionError, match="cannot fetch DOGE/XYZ 1h bars from kraken: BadSymbol"):
+    fake.fail = [translate(ccxt.BadSymbol("kraken does not have market symbol DOGE/XYZ"), operation="fetch_ohlcv")]
+    with pytest.raises(SessionError, match="cannot fetch DOGE/XYZ 1h bars from kraken: fetch_ohlcv: BadSymbol"):
         run_session("ma_crossover", symbol="DOGE/XYZ", poll=True, client=fake, checks=[], config=cfg)
     assert not cfg.runs_dir.exists()
 

@@ -5,7 +5,7 @@ This is the only package that imports ccxt, and it does so lazily (inside functi
 importing it stays cheap.
 """
 
-from peaktrade.adapters.kraken._errors import classify, describe_error, is_retryable, translate
+from peaktrade.adapters.kraken._errors import classify, translate
 from peaktrade.adapters.kraken._public import CcxtPublicClient, capabilities_of, public_client
 from peaktrade.adapters.kraken.client import (
     KRAKEN_API_URL,
@@ -24,8 +24,6 @@ __all__ = [
     "RetryPolicy",
     "capabilities_of",
     "classify",
-    "describe_error",
-    "is_retryable",
     "public_client",
     "translate",
 ]

@@ -89,14 +89,3 @@ def translate(exc: BaseException, *, operation: str, secrets: Iterable[str | Non
     name = type(exc).__name__
     return cls(f"{operation}: {name}: {msg}" if msg else f"{operation}: {name}", operation=operation,
                venue_class=name)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Return whether :func:`classify` makes ``exc`` a :class:`RetryableError` (retrying may succeed)."""
-    return issubclass(classify(exc), RetryableError)
-
-
-def describe_error(exc: BaseException) -> str:
-    """Return a one-line description of an error (class name and a shortened message)."""
-    msg = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {msg[:300]}" if msg else type(exc).__name__
