@@ -30,9 +30,7 @@ from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runs import RunLog, new_run_id
 from peaktrade.live.session import run_bars
 from peaktrade.orders.exchange import ExchangeExecutor
-from peaktrade.sim._credentials import DEFAULT_SIM_API_KEY as SIM_API_KEY  # noqa: F401 — documented defaults
-from peaktrade.sim._credentials import DEFAULT_SIM_API_SECRET as SIM_API_SECRET  # noqa: F401
-from peaktrade.sim._credentials import sim_credentials
+from peaktrade.sim import sim_credentials
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
 
 if TYPE_CHECKING:
