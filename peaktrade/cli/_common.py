@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 
 from peaktrade.errors import PeakTradeError
+from peaktrade.experiments.grid import parse_value
 
 console = Console()
 err_console = Console(stderr=True)
@@ -26,18 +27,5 @@ def parse_kv(items: list[str] | None, *, option: str) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise PeakTradeError(f"{option} {item!r} is invalid: expected NAME=VALUE")
-        out[key.strip()] = parse_scalar(raw.strip())
+        out[key.strip()] = parse_value(raw.strip())
     return out
-
-
-def parse_scalar(raw: str) -> Any:
-    """Return ``raw`` as int, float or bool when it reads as one, else the string."""
-    low = raw.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,8 +15,11 @@ from peaktrade.safety._kill_switch import KillSwitch
 from peaktrade.safety._limits import RiskLimits
 from peaktrade.safety._live import LiveAuthorization, authorization_valid
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
-def build_checks(environment: TradingEnvironment | str = TradingEnvironment.PAPER, *, config: Any,
+
+def build_checks(environment: TradingEnvironment | str = TradingEnvironment.PAPER, *, config: Config,
                  executor_kind: str, now: pd.Timestamp | Clock | None = None,
                  authorization: LiveAuthorization | None = None) -> list[OrderCheck]:
     """Return ``[SafetyGuard, RiskLimits]`` for a session in ``environment``, configured from ``config``.

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from peaktrade.sim._market import PAIRS, SYNTH_BARS, SYNTH_HISTORY, Feed, resolve_pair, synthetic_feeds
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 
 def _frame_from_file(path: Path) -> pd.DataFrame:
@@ -38,7 +41,7 @@ def _frame_from_file(path: Path) -> pd.DataFrame:
     return validate_bars(df, name=str(path))
 
 
-def load_feeds(specs: list[str] | None, *, seed: int = 0, config: Any = None) -> dict[str, Feed]:
+def load_feeds(specs: list[str] | None, *, seed: int = 0, config: Config | None = None) -> dict[str, Feed]:
     """Build feeds from ``[PAIR=]SOURCE`` specs; pairs without a spec get seeded synthetic bars.
 
     ``SOURCE`` is ``synthetic[:seed=N,n=N,tf=1m]`` (history up to two weeks before now),

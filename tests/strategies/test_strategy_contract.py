@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from strategy_helpers import random_ohlcv
+from helpers import random_bars
 
 from peaktrade.errors import StrategyError
 from peaktrade.strategies import (
@@ -38,7 +38,7 @@ ACTIVE = {
 
 @pytest.fixture(scope="module")
 def walk():
-    return random_ohlcv(500, seed=42)
+    return random_bars(500, seed=42, vol=0.012)
 
 
 def test_registry_when_listed_then_every_library_module_is_registered_in_order():
