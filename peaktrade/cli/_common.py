@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from peaktrade.errors import PeakTradeError
 from peaktrade.experiments.grid import parse_value
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
 console = Console()
 err_console = Console(stderr=True)
 
 
-def load_cfg(ctx_obj: dict[str, Any] | None = None):
+def load_cfg(ctx_obj: dict[str, Any] | None = None) -> Config:
     """Load the config named by ``--config`` (stored on the typer context) or the default one."""
     from peaktrade.config import load_config
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -13,10 +13,15 @@ from peaktrade.cli._common import console, load_cfg, parse_kv
 from peaktrade.errors import PeakTradeError
 from peaktrade.experiments.grid import parse_grid
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from peaktrade.config import Config
+
 _ENGINE_DOC = "Engine option from config [backtest] when omitted."
 
 
-def _engine_opts(cfg, fees: float | None, slippage: float | None, execution: str | None,
+def _engine_opts(cfg: Config, fees: float | None, slippage: float | None, execution: str | None,
                  direction: str) -> dict[str, Any]:
     b = cfg.backtest
     return {
@@ -28,7 +33,8 @@ def _engine_opts(cfg, fees: float | None, slippage: float | None, execution: str
     }
 
 
-def _bars(cfg, symbol: str, timeframe: str, exchange: str | None, start: str | None, end: str | None):
+def _bars(cfg: Config, symbol: str, timeframe: str, exchange: str | None, start: str | None,
+          end: str | None) -> pd.DataFrame:
     from peaktrade.data import load_bars
 
     return load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)

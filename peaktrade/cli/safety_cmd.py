@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from peaktrade.cli._common import console, load_cfg
@@ -27,9 +25,7 @@ def _say(text: str) -> None:
 def _switch(cfg):
     from peaktrade.safety import DecisionLog, KillSwitch
 
-    state_dir = cfg.state_dir
-    log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
-    return KillSwitch(state_dir, None, log=log), state_dir
+    return KillSwitch(cfg.state_dir, None, log=DecisionLog.from_config(cfg)), cfg.state_dir
 
 
 def _print_status(cfg) -> None:
@@ -83,7 +79,7 @@ def kill_status(ctx: typer.Context) -> None:
     _print_status(load_cfg(ctx.obj))
 
 
-def _gates(cfg, confirm: Optional[str], log=None):
+def _gates(cfg, confirm: str | None, log=None):
     from peaktrade.safety import live_gates
 
     return live_gates(cfg, confirm=confirm, log=log)
@@ -92,7 +88,7 @@ def _gates(cfg, confirm: Optional[str], log=None):
 @live_app.command("gates")
 def gates(
     ctx: typer.Context,
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="Token to check against this config."),
+    confirm: str | None = typer.Option(None, "--confirm", help="Token to check against this config."),
 ) -> None:
     """Show each live gate and whether it is open (exit 1 when any is closed). Prints no secrets."""
     from peaktrade.safety import arm_value, confirm_token
@@ -114,14 +110,13 @@ def run(
     strategy: str = typer.Option(..., "--strategy", help="Strategy name."),
     symbol: str = typer.Option(..., "--symbol", help="Market symbol, e.g. BTC/USD."),
     timeframe: str = typer.Option(..., "--timeframe", help="Bar timeframe, e.g. 1h."),
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
+    confirm: str | None = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
 ) -> None:
     """Run a live session: refused unless every live gate is open (see `peaktrade live gates`)."""
     from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks
 
     cfg = load_cfg(ctx.obj)
-    state_dir = cfg.state_dir
-    log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
+    log = DecisionLog.from_config(cfg)
     auth = assert_live_allowed(cfg, confirm=confirm, log=log)
     build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
     raise SafetyError(f"every live gate is open, but nothing was sent: the live session runner arrives with the "

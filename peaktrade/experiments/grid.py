@@ -15,6 +15,7 @@ is a mapping whose values are either a list (TOML/Python, used as given) or a SP
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -58,8 +59,11 @@ def parse_values(spec: str, *, what: str = "grid value") -> list[Any]:
             raise PeakTradeError(f"{what} is invalid: expected START < STOP and STEP > 0")
         if all(isinstance(p, int) for p in parts):
             return list(range(start, stop, step))
-        k = int(round((stop - start) / step))
-        return [round(start + i * step, 12) for i in range(k) if start + i * step < stop]
+        # the count rounds down (0.1:0.35:0.1 has three values, not round(2.5) = two); a value within
+        # float noise of STOP is STOP itself and excluded
+        k = int(math.floor((stop - start) / step + 1e-9)) + 1
+        values = [round(start + i * step, 12) for i in range(k)]
+        return [v for v in values if v < stop - step * 1e-9]
     values = [parse_value(v.strip()) for v in spec.split(",") if v.strip()]
     if not values:
         raise PeakTradeError(f"{what} is invalid: expected {_RANGE}, A,B,C or one value")

@@ -62,7 +62,7 @@ def build_checks(environment: TradingEnvironment | str = TradingEnvironment.PAPE
                                                    "assert_live_allowed returned for this config")
     clock = make_clock(now)
     state_dir = config.state_dir
-    log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
+    log = DecisionLog.from_config(config, clock=clock)
     kill_switch = KillSwitch(state_dir, env, clock=clock, log=log)
     guard = SafetyGuard.from_config(env, config, executor_kind=kind, kill_switch=kill_switch, log=log,
                                     authorization=authorization, clock=clock)

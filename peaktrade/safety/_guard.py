@@ -114,7 +114,7 @@ class SafetyGuard:
         env = TradingEnvironment.parse(environment)
         state_dir = config.state_dir
         if log is None:
-            log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
+            log = DecisionLog.from_config(config, clock=clock)
         if kill_switch is None:
             kill_switch = KillSwitch(state_dir, env, clock=clock, log=log)
         guard = cls(env, executor_kind=executor_kind, kill_switch=kill_switch, log=log, authorization=authorization,
