@@ -215,8 +215,10 @@ def test_resolve_when_constraint_broken_then_error_names_it(name, params, text):
 
 
 def test_resolve_when_member_constraint_broken_but_member_unused_then_accepted():
-    get_strategy("vol_regime_filter").resolve({"inner": "momentum", "ma_fast": 30, "ma_slow": 10})
-    get_strategy("composite").resolve({"w_macd": 0, "macd_fast": 30})
+    r = get_strategy("vol_regime_filter").resolve({"inner": "momentum", "ma_fast": 30, "ma_slow": 10})
+    assert (r["inner"], r["ma_fast"], r["ma_slow"]) == ("momentum", 30, 10)  # kept as given, not "fixed"
+    r = get_strategy("composite").resolve({"w_macd": 0, "macd_fast": 30})
+    assert (r["w_macd"], r["macd_fast"], r["macd_slow"]) == (0.0, 30, 26)
 
 
 def test_resolve_when_choice_invalid_then_error_names_it():
