@@ -13,8 +13,9 @@ from peaktrade.strategies.base import (
     Prepared,
     Prices,
     Strategy,
+    prices_from_bars,
+    signal_arrays,
 )
-from peaktrade.strategies.base import prices_from_bars, signal_arrays
 from peaktrade.strategies.registry import generate_signals, get_strategy, list_strategies, register
 
 __all__ = [
