@@ -58,6 +58,7 @@ from peaktrade.experiments.grid import parse_grid
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
+    from peaktrade.strategies.base import Strategy
 
 #: Parameters every notebook declares and the batch runner sets itself.
 RUNNER_PARAMS = ("parent_run_id", "track")
@@ -261,7 +262,7 @@ def check_lookahead(spec: ExperimentSpec, *, config: Config | None = None, allow
     return verdicts
 
 
-def _check_one(strat: Any, kw: dict[str, Any], timeframe: str) -> LookaheadVerdict:
+def _check_one(strat: Strategy, kw: dict[str, Any], timeframe: str) -> LookaheadVerdict:
     from peaktrade.data.synthetic import synthetic_bars
     from peaktrade.experiments.lookahead import lookahead_check
 
