@@ -30,8 +30,9 @@ def random_bars(
 ) -> pd.DataFrame:
     """Return seeded, valid OHLCV bars (UTC open times, index named ``time``).
 
-    The closes are a geometric random walk from 100 (log returns ~ N(``drift``, ``vol``)) unless ``close``
-    is given; each open is the previous close (100 for the first bar of a walk) times exp(N(0, vol/5)); highs
+    The closes are a geometric random walk from 100 (log returns ~ N(``drift``, ``vol``)), each open the
+    previous close (100 for the first) times exp(N(0, vol/5)); or the given ``close``, each open exactly the
+    previous close (the first: its own close); highs
     and lows wrap open and close by exp(|N(0, vol/2)|); volume is uniform in [1, 10); ``trades`` adds an
     integer trade count. The bars are ``n`` bars from ``start`` every ``freq``, or the given ``times``.
     """
@@ -45,13 +46,12 @@ def random_bars(
     rng = np.random.default_rng(seed)
     if close is None:
         c = 100.0 * np.exp(np.cumsum(rng.normal(drift, vol, m)))
-        first = 100.0
-    else:
+        o = np.r_[100.0, c[:-1]][:m] * np.exp(rng.normal(0.0, vol / 5, m))
+    else:  # the caller's closes: each open is exactly the previous close (tests compute from them)
         c = np.asarray(close, dtype=float)
         if len(c) != m:
             raise ValueError(f"close has {len(c)} values for {m} bars")
-        first = c[0] if m else 100.0
-    o = np.r_[first, c[:-1]][:m] * np.exp(rng.normal(0.0, vol / 5, m))
+        o = np.r_[c[:1], c[:-1]][:m]
     h = np.maximum(o, c) * np.exp(np.abs(rng.normal(0.0, vol / 2, m)))
     lo = np.minimum(o, c) * np.exp(-np.abs(rng.normal(0.0, vol / 2, m)))
     cols = {"open": o, "high": h, "low": lo, "close": c, "volume": rng.uniform(1, 10, m)}
