@@ -139,14 +139,11 @@ def sweep(
         console.print(f"table written to {out}")
 
 
-DEMO_SPECS = ("experiments/demo-backtest.toml", "experiments/demo.toml")
-
-
 def demo(ctx: typer.Context) -> None:
     """Run the flagship experiment offline: data quality, then the backtest and sweep notebooks via
     papermill, tracked in MLflow, with HTML reports."""
     from peaktrade.data import demo_dataset, quality_summary
-    from peaktrade.experiments.batch import load_spec, run_experiment
+    from peaktrade.experiments.batch import demo_specs, run_experiment
 
     t0 = time.perf_counter()
     cfg = load_cfg(ctx.obj)
@@ -158,8 +155,7 @@ def demo(ctx: typer.Context) -> None:
         t.add_row(str(k), f"{v:,.6g}" if isinstance(v, float) else str(v))
     console.print(t)
     failed = 0
-    for rel in DEMO_SPECS:
-        spec = load_spec(cfg.root / rel if (cfg.root / rel).is_file() else Path(__file__).parents[2] / rel)
+    for spec in demo_specs(cfg):
         for o in run_experiment(spec, config=cfg, parallel=2):
             status = "ok" if o.ok else f"[red]FAILED[/] {o.error}"
             console.print(f"{spec.name} #{o.index}: {status} in {o.seconds:.1f} s, MLflow run {o.run_id or '-'}, "

@@ -157,6 +157,17 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
     return ExperimentSpec(raw["name"], nb_path, raw.get("description", ""), tuple(sets), p, allow)
 
 
+#: The experiments ``peaktrade demo`` runs, in order (paths relative to the project root).
+DEMO_SPECS = ("experiments/demo-backtest.toml", "experiments/demo.toml")
+
+
+def demo_specs(config: Config) -> list[ExperimentSpec]:
+    """Return the demo experiments: the project's own spec files when it has them (``config.root``), else
+    the ones shipped beside the package (a checkout run from elsewhere)."""
+    shipped = Path(__file__).resolve().parents[2]
+    return [load_spec(config.root / rel if (config.root / rel).is_file() else shipped / rel) for rel in DEMO_SPECS]
+
+
 def _grid(grid: Any, what: str) -> dict[str, list[Any]]:
     if not isinstance(grid, dict):
         raise ExperimentError(f"{what} {grid!r} is invalid: expected a table of name = list or range string")
