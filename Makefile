@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.peaktrade-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo lint test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "peaktrade needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -18,7 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/peaktrade demo
 
-test: $(STAMP)
+# Layering (import-linter, contracts in pyproject.toml) and lint (ruff), then the suite.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
+from helpers import random_bars, write_toml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_KRAKEN = REPO_ROOT.parent / "shared" / "data" / "kraken"
@@ -24,25 +25,6 @@ def shared_data() -> Path:
     if not (SHARED_KRAKEN / "XBTUSD_60.csv.gz").is_file():
         pytest.skip("../shared/data/kraken not found: real-data tests need the shared Kraken files")
     return SHARED_KRAKEN
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def write_toml(path: Path, data: dict[str, dict[str, Any]]) -> Path:
-    """Write a two-level ``{section: {key: value}}`` mapping as TOML."""
-    lines = []
-    for section, values in data.items():
-        lines.append(f"[{section}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -130,42 +112,16 @@ def tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
-def make_bars(
-    times: list[str] | pd.DatetimeIndex,
-    close: list[float] | np.ndarray | None = None,
-    *,
-    trades: bool = False,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Build valid bars at the given open times (UTC), with random consistent OHLCV."""
-    index = pd.DatetimeIndex(pd.to_datetime(times, utc=True), name="time").as_unit("ns")
-    n = len(index)
-    rng = np.random.default_rng(seed)
-    c = np.asarray(close, float) if close is not None else 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    o = np.r_[c[0], c[:-1]] if n else c
-    h = np.maximum(o, c) * (1 + rng.uniform(0, 0.01, n))
-    lo = np.minimum(o, c) * (1 - rng.uniform(0, 0.01, n))
-    cols = {"open": o, "high": h, "low": lo, "close": c, "volume": rng.uniform(1, 10, n)}
-    if trades:
-        cols["trades"] = rng.integers(1, 50, n).astype(float)
-    return pd.DataFrame(cols, index=index)
-
-
-def hourly(start: str, n: int, **kw: Any) -> pd.DataFrame:
-    """Return ``n`` consecutive hourly bars from ``start``."""
-    return make_bars(pd.date_range(start, periods=n, freq="h", tz="UTC"), **kw)
-
-
 @pytest.fixture
 def bars_of() -> Callable[..., pd.DataFrame]:
-    """Return :func:`make_bars` (``bars_of(times, close=None, *, trades=False, seed=0)``)."""
-    return make_bars
+    """Return ``bars_of(times, close=None, **kw)``: :func:`helpers.random_bars` at the given open times."""
+    return lambda times, close=None, **kw: random_bars(times=times, close=close, **kw)
 
 
 @pytest.fixture
 def hourly_bars() -> Callable[..., pd.DataFrame]:
-    """Return :func:`hourly` (``hourly_bars(start, n, **kw)``)."""
-    return hourly
+    """Return ``hourly_bars(start, n, **kw)``: ``n`` consecutive hourly :func:`helpers.random_bars` from ``start``."""
+    return lambda start, n, **kw: random_bars(n, start=start, freq="h", **kw)
 
 
 @pytest.fixture

@@ -11,35 +11,31 @@ from peaktrade import __version__
 from peaktrade.config import MASK, Config, load_config
 from peaktrade.errors import ConfigError
 
+from helpers import write_toml
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY = "kraken-key-THIS-MUST-NOT-LEAK"
 SECRET_SECRET = "kraken-secret-NOR-THIS"
 
 
-def toml(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def project(root: Path, data_dir: str) -> Path:
     """Create a minimal project (pyproject.toml + config/config.toml) at ``root``."""
-    toml(root / "pyproject.toml", "[project]\nname = 'x'\n")
-    toml(root / "config" / "config.toml", f'[data]\ndir = "{data_dir}"\n')
+    write_toml(root / "pyproject.toml", "[project]\nname = 'x'\n")
+    write_toml(root / "config" / "config.toml", f'[data]\ndir = "{data_dir}"\n')
     return root
 
 
 def test_load_when_explicit_path_then_it_wins_over_env_var_and_project(tmp_path, monkeypatch):
     monkeypatch.chdir(project(tmp_path / "proj", "from-project"))
-    explicit = toml(tmp_path / "a.toml", '[data]\ndir = "from-explicit"\n')
-    env_file = toml(tmp_path / "b.toml", '[data]\ndir = "from-env"\n')
+    explicit = write_toml(tmp_path / "a.toml", '[data]\ndir = "from-explicit"\n')
+    env_file = write_toml(tmp_path / "b.toml", '[data]\ndir = "from-env"\n')
     cfg = load_config(explicit, env={"PEAK_TRADE_CONFIG_PATH": str(env_file)})
     assert cfg.data.dir == Path("from-explicit") and cfg.source == str(explicit)
 
 
 def test_load_when_env_var_set_then_it_wins_over_project_config(tmp_path, monkeypatch):
     monkeypatch.chdir(project(tmp_path / "proj", "from-project"))
-    env_file = toml(tmp_path / "b.toml", '[data]\ndir = "from-env"\n')
+    env_file = write_toml(tmp_path / "b.toml", '[data]\ndir = "from-env"\n')
     cfg = load_config(env={"PEAK_TRADE_CONFIG_PATH": str(env_file)})
     assert cfg.data.dir == Path("from-env") and cfg.data_dir == tmp_path / "from-env"
 
@@ -66,7 +62,7 @@ def test_defaults_when_compared_then_equal_the_shipped_config_file():
 
 
 def test_load_when_env_overrides_given_then_applied_with_types(tmp_path):
-    path = toml(tmp_path / "c.toml", '[data]\ndir = "data"\n[backtest]\nfees = 0.002\n')
+    path = write_toml(tmp_path / "c.toml", '[data]\ndir = "data"\n[backtest]\nfees = 0.002\n')
     cfg = load_config(path, env={"PEAKTRADE__DATA__DIR": "/srv/bars", "PEAKTRADE__BACKTEST__FEES": "0.001",
                                  "PEAKTRADE__DATA__GAPS": "fill"})
     assert cfg.data.dir == Path("/srv/bars") and cfg.data_dir == Path("/srv/bars")
@@ -75,7 +71,7 @@ def test_load_when_env_overrides_given_then_applied_with_types(tmp_path):
 
 
 def test_load_when_env_override_is_invalid_then_raises_naming_it(tmp_path):
-    path = toml(tmp_path / "c.toml", "")
+    path = write_toml(tmp_path / "c.toml", "")
     with pytest.raises(ConfigError, match="PEAKTRADE__DATA is invalid: expected PEAKTRADE__SECTION__KEY"):
         load_config(path, env={"PEAKTRADE__DATA": "x"})
     with pytest.raises(ConfigError, match=r"unknown key 'nosection' in environment override PEAKTRADE__NOSECTION__X"):
@@ -87,12 +83,12 @@ def test_load_when_env_override_is_invalid_then_raises_naming_it(tmp_path):
 
 
 def test_load_when_file_has_unknown_key_then_raises_naming_key_value_and_file(tmp_path):
-    path = toml(tmp_path / "bad.toml", '[data]\ndir = "data"\ncolour = "blue"\n')
+    path = write_toml(tmp_path / "bad.toml", '[data]\ndir = "data"\ncolour = "blue"\n')
     with pytest.raises(ConfigError) as e:
         load_config(path, env={})
     assert "unknown key 'data.colour'" in str(e.value) and "'blue'" in str(e.value) and str(path) in str(e.value)
     with pytest.raises(ConfigError, match=r"unknown key 'extra'"):
-        load_config(toml(tmp_path / "bad2.toml", "[extra]\nx = 1\n"), env={})
+        load_config(write_toml(tmp_path / "bad2.toml", "[extra]\nx = 1\n"), env={})
 
 
 @pytest.mark.parametrize(
@@ -104,7 +100,7 @@ def test_load_when_file_has_unknown_key_then_raises_naming_key_value_and_file(tm
      ('[backtest]\nexecution = "instant"\n', "backtest.execution", "'instant'")],
 )
 def test_load_when_value_has_wrong_type_or_range_then_raises_naming_key_value_and_file(tmp_path, text, key, value):
-    path = toml(tmp_path / "typed.toml", text)
+    path = write_toml(tmp_path / "typed.toml", text)
     with pytest.raises(ConfigError) as e:
         load_config(path, env={})
     msg = str(e.value)
@@ -112,7 +108,7 @@ def test_load_when_value_has_wrong_type_or_range_then_raises_naming_key_value_an
 
 
 def test_load_when_file_holds_secrets_then_refuses(tmp_path):
-    path = toml(tmp_path / "s.toml", '[secrets]\nkraken_api_key = "abc"\n')
+    path = write_toml(tmp_path / "s.toml", '[secrets]\nkraken_api_key = "abc"\n')
     with pytest.raises(ConfigError, match="secrets come only from the environment or .env"):
         load_config(path, env={})
 
@@ -121,11 +117,11 @@ def test_load_when_file_missing_or_not_toml_then_raises_naming_it(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml", env={})
     with pytest.raises(ConfigError, match=r"broken.toml is not valid TOML"):
-        load_config(toml(tmp_path / "broken.toml", "[data\n"), env={})
+        load_config(write_toml(tmp_path / "broken.toml", "[data\n"), env={})
 
 
 def test_secrets_when_in_env_then_loaded_and_masked_everywhere(tmp_path):
-    path = toml(tmp_path / "c.toml", "")
+    path = write_toml(tmp_path / "c.toml", "")
     cfg = load_config(path, env={"KRAKEN_API_KEY": SECRET_KEY, "KRAKEN_API_SECRET": SECRET_SECRET})
     assert cfg.secrets.kraken_api_key.get_secret_value() == SECRET_KEY
     out = cfg.sanitized()
@@ -135,7 +131,7 @@ def test_secrets_when_in_env_then_loaded_and_masked_everywhere(tmp_path):
 
 
 def test_secrets_when_in_dotenv_then_loaded_and_env_wins(tmp_path):
-    path = toml(tmp_path / "c.toml", "")
+    path = write_toml(tmp_path / "c.toml", "")
     (tmp_path / ".env").write_text(
         f"# local secrets\nexport KRAKEN_API_KEY='{SECRET_KEY}'\nKRAKEN_API_SECRET=\"{SECRET_SECRET}\"\n\nJUNK\n"
     )
@@ -158,9 +154,9 @@ def test_config_show_when_secrets_set_then_output_is_masked(cfg, cli, tmp_path, 
 
 
 def test_config_hash_when_toml_reordered_then_same_and_when_value_changes_then_different(tmp_path):
-    a = toml(tmp_path / "a.toml", '[data]\ndir = "d"\ngaps = "keep"\n[backtest]\nfees = 0.001\nslippage = 0.0\n')
-    b = toml(tmp_path / "b.toml", '[backtest]\nslippage = 0.0\nfees = 0.001\n[data]\ngaps = "keep"\ndir = "d"\n')
-    c = toml(tmp_path / "c.toml", '[data]\ndir = "d"\ngaps = "keep"\n[backtest]\nfees = 0.002\nslippage = 0.0\n')
+    a = write_toml(tmp_path / "a.toml", '[data]\ndir = "d"\ngaps = "keep"\n[backtest]\nfees = 0.001\nslippage = 0.0\n')
+    b = write_toml(tmp_path / "b.toml", '[backtest]\nslippage = 0.0\nfees = 0.001\n[data]\ngaps = "keep"\ndir = "d"\n')
+    c = write_toml(tmp_path / "c.toml", '[data]\ndir = "d"\ngaps = "keep"\n[backtest]\nfees = 0.002\nslippage = 0.0\n')
     ha = load_config(a, env={}).config_hash()
     assert ha == load_config(b, env={}).config_hash()
     assert ha != load_config(c, env={}).config_hash()
@@ -181,7 +177,7 @@ def test_cli_version_when_asked_then_prints_version(cli):
 
 
 def test_cli_when_config_file_invalid_then_one_line_error_exit_2(cli, tmp_path, clean_env):
-    bad = toml(tmp_path / "bad.toml", '[data]\ngaps = "[drop]"\n')
+    bad = write_toml(tmp_path / "bad.toml", '[data]\ngaps = "[drop]"\n')
     r = cli("--config", str(bad), "config", "show")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "invalid value for 'data.gaps': '[drop]'" in r.stderr

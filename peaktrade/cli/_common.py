@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from peaktrade.errors import PeakTradeError
+from peaktrade.experiments.grid import parse_value
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-def load_cfg(ctx_obj: dict[str, Any] | None = None):
+def load_cfg(ctx_obj: dict[str, Any] | None = None) -> Config:
     """Load the config named by ``--config`` (stored on the typer context) or the default one."""
     from peaktrade.config import load_config
 
@@ -26,18 +30,5 @@ def parse_kv(items: list[str] | None, *, option: str) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise PeakTradeError(f"{option} {item!r} is invalid: expected NAME=VALUE")
-        out[key.strip()] = parse_scalar(raw.strip())
+        out[key.strip()] = parse_value(raw.strip())
     return out
-
-
-def parse_scalar(raw: str) -> Any:
-    """Return ``raw`` as int, float or bool when it reads as one, else the string."""
-    low = raw.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw

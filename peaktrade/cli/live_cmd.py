@@ -57,7 +57,7 @@ def run(
     from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks
 
     cfg = load_cfg(ctx.obj)
-    log = DecisionLog(cfg.state_dir / "audit.jsonl" if cfg.safety.audit else None)
+    log = DecisionLog.from_config(cfg)
     auth = assert_live_allowed(cfg, confirm=confirm, log=log)
     build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
     raise SafetyError(NOT_IMPLEMENTED.format(what=f"{strategy} on {symbol} {timeframe}"))

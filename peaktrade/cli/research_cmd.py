@@ -4,44 +4,24 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
-from peaktrade.cli._common import console, load_cfg, parse_kv, parse_scalar
+from peaktrade.cli._common import console, load_cfg, parse_kv
 from peaktrade.errors import PeakTradeError
+from peaktrade.experiments.grid import parse_grid
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from peaktrade.config import Config
 
 _ENGINE_DOC = "Engine option from config [backtest] when omitted."
 
 
-def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
-    """Parse ``--grid`` values: ``name=start:stop[:step]`` (stop exclusive), ``name=a,b,c`` or ``name=v``."""
-    out: dict[str, list[Any]] = {}
-    for item in items or []:
-        name, sep, spec = item.partition("=")
-        name, spec = name.strip(), spec.strip()
-        if not sep or not name or not spec:
-            raise PeakTradeError(f"--grid {item!r} is invalid: expected NAME=START:STOP[:STEP] or NAME=A,B,C")
-        if ":" in spec:
-            parts = [parse_scalar(p) for p in spec.split(":")]
-            if len(parts) not in (2, 3) or not all(isinstance(p, (int, float)) for p in parts):
-                raise PeakTradeError(f"--grid {item!r} is invalid: expected NAME=START:STOP[:STEP] with numbers")
-            start, stop = parts[0], parts[1]
-            step = parts[2] if len(parts) == 3 else 1
-            if step <= 0 or stop <= start:
-                raise PeakTradeError(f"--grid {item!r} is invalid: expected START < STOP and STEP > 0")
-            if all(isinstance(p, int) for p in parts):
-                out[name] = list(range(start, stop, step))
-            else:
-                k = int(round((stop - start) / step))
-                out[name] = [round(start + i * step, 12) for i in range(k) if start + i * step < stop]
-        else:
-            out[name] = [parse_scalar(v.strip()) for v in spec.split(",") if v.strip()]
-    return out
-
-
-def _engine_opts(cfg, fees: float | None, slippage: float | None, execution: str | None,
+def _engine_opts(cfg: Config, fees: float | None, slippage: float | None, execution: str | None,
                  direction: str) -> dict[str, Any]:
     b = cfg.backtest
     return {
@@ -53,7 +33,8 @@ def _engine_opts(cfg, fees: float | None, slippage: float | None, execution: str
     }
 
 
-def _bars(cfg, symbol: str, timeframe: str, exchange: str | None, start: str | None, end: str | None):
+def _bars(cfg: Config, symbol: str, timeframe: str, exchange: str | None, start: str | None,
+          end: str | None) -> pd.DataFrame:
     from peaktrade.data import load_bars
 
     return load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)
@@ -98,13 +79,13 @@ def backtest(
     strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
-    exchange: Optional[str] = _EXCHANGE,
-    start: Optional[str] = _START,
-    end: Optional[str] = _END,
-    param: Optional[list[str]] = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."),
-    fees: Optional[float] = _FEES,
-    slippage: Optional[float] = _SLIP,
-    execution: Optional[str] = _EXEC,
+    exchange: str | None = _EXCHANGE,
+    start: str | None = _START,
+    end: str | None = _END,
+    param: list[str] | None = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."),
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIP,
+    execution: str | None = _EXEC,
     direction: str = _DIR,
 ) -> None:
     """Backtest one strategy on stored bars and print its statistics."""
@@ -123,17 +104,17 @@ def sweep(
     grid: list[str] = typer.Option(..., "--grid", help="NAME=START:STOP[:STEP] (stop exclusive) or NAME=A,B,C."),
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
-    exchange: Optional[str] = _EXCHANGE,
-    start: Optional[str] = _START,
-    end: Optional[str] = _END,
-    param: Optional[list[str]] = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE."),
-    fees: Optional[float] = _FEES,
-    slippage: Optional[float] = _SLIP,
-    execution: Optional[str] = _EXEC,
+    exchange: str | None = _EXCHANGE,
+    start: str | None = _START,
+    end: str | None = _END,
+    param: list[str] | None = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE."),
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIP,
+    execution: str | None = _EXEC,
     direction: str = _DIR,
     metric: str = typer.Option("sharpe", "--metric", help="Ranking metric."),
     top: int = typer.Option(10, "--top", help="Rows to print."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the full table (.parquet or .csv)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the full table (.parquet or .csv)."),
 ) -> None:
     """Sweep parameter grids (fused, parallel), print the top rows and write the table."""
     from peaktrade.backtest import STAT_KEYS
@@ -158,14 +139,11 @@ def sweep(
         console.print(f"table written to {out}")
 
 
-DEMO_SPECS = ("experiments/demo-backtest.toml", "experiments/demo.toml")
-
-
 def demo(ctx: typer.Context) -> None:
     """Run the flagship experiment offline: data quality, then the backtest and sweep notebooks via
     papermill, tracked in MLflow, with HTML reports."""
     from peaktrade.data import demo_dataset, quality_summary
-    from peaktrade.experiments.batch import load_spec, run_experiment
+    from peaktrade.experiments.batch import demo_specs, run_experiment
 
     t0 = time.perf_counter()
     cfg = load_cfg(ctx.obj)
@@ -177,8 +155,7 @@ def demo(ctx: typer.Context) -> None:
         t.add_row(str(k), f"{v:,.6g}" if isinstance(v, float) else str(v))
     console.print(t)
     failed = 0
-    for rel in DEMO_SPECS:
-        spec = load_spec(cfg.root / rel if (cfg.root / rel).is_file() else Path(__file__).parents[2] / rel)
+    for spec in demo_specs(cfg):
         for o in run_experiment(spec, config=cfg, parallel=2):
             status = "ok" if o.ok else f"[red]FAILED[/] {o.error}"
             console.print(f"{spec.name} #{o.index}: {status} in {o.seconds:.1f} s, MLflow run {o.run_id or '-'}, "

@@ -23,9 +23,7 @@ def _say(text: str) -> None:
 def _switch(cfg):
     from peaktrade.safety import DecisionLog, KillSwitch
 
-    state_dir = cfg.state_dir
-    log = DecisionLog(state_dir / "audit.jsonl" if cfg.safety.audit else None)
-    return KillSwitch(state_dir, None, log=log), state_dir
+    return KillSwitch(cfg.state_dir, None, log=DecisionLog.from_config(cfg)), cfg.state_dir
 
 
 def _print_status(cfg) -> None:

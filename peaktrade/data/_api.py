@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,11 +24,14 @@ from peaktrade.data.store import BarStore, Manifest
 from peaktrade.data.synthetic import synthetic_bars
 from peaktrade.errors import DataError
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
 DEMO_EXCHANGE = "synthetic"
 DEMO_START = "2020-01-01"
 
 
-def _config(config: Any):
+def _config(config: Config | None) -> Config:
     if config is not None:
         return config
     from peaktrade.config import load_config
@@ -42,7 +45,7 @@ def import_file(
     symbol: str,
     timeframe: str,
     exchange: str = "kraken",
-    config: Any = None,
+    config: Config | None = None,
 ) -> Manifest:
     """Import a Kraken OHLCVT file into the store, applying the configured gap policy.
 
@@ -78,7 +81,7 @@ def load_bars(
     exchange: str | None = None,
     start: Any = None,
     end: Any = None,
-    config: Any = None,
+    config: Config | None = None,
 ) -> pd.DataFrame:
     """Return validated bars from the store, resampled on the fly when needed.
 
@@ -139,7 +142,7 @@ def load_bars(
     return validate_bars(out, name=f"{exchange} {sym} {tf} (resampled from {src.timeframe})")
 
 
-def demo_dataset(config: Any = None) -> pd.DataFrame:
+def demo_dataset(config: Config | None = None) -> pd.DataFrame:
     """Return the offline demo bars, generating and storing them on first use.
 
     The data set is synthetic (:func:`~peaktrade.data.synthetic_bars` with the ``[demo]``

@@ -13,10 +13,11 @@ pipeline sends no further order (``ruined``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -51,6 +52,59 @@ class OrderCheck(Protocol):
 
     def check(self, request: OrderRequest, *, ledger: Ledger, price: float, now: pd.Timestamp) -> Decision:
         ...
+
+
+@runtime_checkable
+class FillObserver(Protocol):
+    """A check that also follows the fills it let through (RiskLimits: turnover, realized P&L, budgets).
+
+    The pipeline calls ``on_fill`` on every check that has it, after the fill is booked in ``ledger``.
+    """
+
+    def on_fill(self, fill: OrderFill, *, ledger: Ledger) -> None:
+        ...
+
+
+@runtime_checkable
+class EquityObserver(Protocol):
+    """A check that also follows the equity at each bar's close (RiskLimits: daily loss, drawdown)."""
+
+    def on_equity(self, time: pd.Timestamp, equity: float, *, ledger: Ledger) -> None:
+        ...
+
+
+@runtime_checkable
+class BarDrivenExecutor(Protocol):
+    """An executor with resting orders the bar drives (paper limit/stop orders, a venue's fills polled
+    once a bar): the pipeline calls ``on_bar`` at each bar's open and books what it returns."""
+
+    def on_bar(self) -> list[OrderExecutionResult]:
+        ...
+
+
+@runtime_checkable
+class QuotingExecutor(Protocol):
+    """An executor that quotes: what an order trades against now and the most one unit can cost.
+
+    Without it the pipeline sizes at the bar's price and checks at its own cost model
+    (:meth:`ExecutionPipeline.executable_price`).
+    """
+
+    def market_price(self, symbol: str, side: str) -> float:
+        """Return the price an order of ``side`` trades against now (ask for a buy, bid for a sell)."""
+        ...
+
+    def executable_price(self, request: OrderRequest) -> float:
+        """Return the most one unit of ``request`` can cost or be worth when it fills (slippage bound and
+        fees per unit included)."""
+        ...
+
+
+@functools.cache
+def _implements(cls: type, protocol: type) -> bool:
+    # per class, once: ``isinstance`` against a runtime protocol costs tens of µs a call on Python 3.11,
+    # which a replay of 100k bars would pay several times a bar
+    return issubclass(cls, protocol)
 
 
 @dataclass
@@ -160,11 +214,10 @@ class ExecutionPipeline:
 
         Executors without a quote (or failing to give one) fall back to ``fallback``, the bar's price.
         """
-        fn = getattr(self.executor, "market_price", None)
-        if fn is None:
+        if not _implements(type(self.executor), QuotingExecutor):
             return fallback
         try:
-            m = float(fn(self.symbol, side))
+            m = float(self.executor.market_price(self.symbol, side))
         except Exception:  # noqa: BLE001 — sizing falls back; the executable price decides (fail closed)
             return fallback
         return m if m > 0 and math.isfinite(m) else fallback
@@ -176,11 +229,10 @@ class ExecutionPipeline:
         bound, fees included, e.g. today's venue price for a catch-up order of a bar hours old); else
         ``price`` with this pipeline's cost model. NaN when the executor cannot quote.
         """
-        fn = getattr(self.executor, "executable_price", None)
-        if fn is None:
+        if not _implements(type(self.executor), QuotingExecutor):
             return self._modelled_price(request, price)
         try:
-            return float(fn(request))
+            return float(self.executor.executable_price(request))
         except Exception:  # noqa: BLE001 — unknown: denied below unless it is an exit
             return math.nan
 
@@ -236,9 +288,8 @@ class ExecutionPipeline:
         for fill in result.fills:
             self.ledger.apply(fill)
             for check in self.checks:
-                on_fill = getattr(check, "on_fill", None)
-                if on_fill is not None:
-                    on_fill(fill, ledger=self.ledger)
+                if _implements(type(check), FillObserver):
+                    check.on_fill(fill, ledger=self.ledger)
             for h in self.hooks.after_fill:
                 h(fill)
 
@@ -357,8 +408,9 @@ class ExecutionPipeline:
         if self.execution == "next_open" and self.pending is not None:
             target, self.pending = self.pending, None
             self.move_to(target, o, time, frac=self._pending_frac, stop_from=time)
-        for res in getattr(self.executor, "on_bar", lambda: [])():
-            self._book(res)
+        if _implements(type(self.executor), BarDrivenExecutor):
+            for res in self.executor.on_bar():
+                self._book(res)
         # the ruin level is watched like a stop even when no stop is set
         if self._sign() != 0 and self._stop_from is not None and time >= self._stop_from:
             self._check_stops(time, o, h, lo)
@@ -371,9 +423,8 @@ class ExecutionPipeline:
         ctx.price, ctx.time = c, close_time
         equity = self.ledger.equity({self.symbol: c})
         for check in self.checks:
-            on_equity = getattr(check, "on_equity", None)
-            if on_equity is not None:
-                on_equity(close_time, equity, ledger=self.ledger)
+            if _implements(type(check), EquityObserver):
+                check.on_equity(close_time, equity, ledger=self.ledger)
         event = {"time": time, "close": c, "entry": bool(entry), "exit": bool(exit_), "equity": equity,
                  "position": self.ledger.position(self.symbol), "cash": self.ledger.cash}
         for hook in self.hooks.on_bar:

@@ -15,11 +15,18 @@ its lists) or an explicit list of parameter sets::
     [parameters]                # fixed parameters of every run
     strategy = "ma_crossover"
 
+    grid = { fast = "5:50:5", slow = [60, 80, 100] }   # the notebook's strategy grid
+
     [grid]                      # one run per combination ...
     fees = [0.001, 0.0026]
+    execution = "next_open,close"
 
     [[runs]]                    # ... or (and) one run per table
     execution = "close"
+
+Grids (the ``[grid]`` table and a notebook's ``grid`` parameter) are written in the grammar of
+:mod:`peaktrade.experiments.grid` (``peaktrade sweep --grid`` uses it too): a list, or a string
+``START:STOP[:STEP]`` (stop exclusive), ``A,B,C`` or one value; the notebook receives the lists.
 
 Every parameter is checked against the notebook's ``parameters`` cell before anything runs, and
 every strategy the runs use passes the lookahead check (:func:`check_lookahead`) before anything
@@ -44,9 +51,14 @@ import tomllib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peaktrade.errors import PeakTradeError
+from peaktrade.experiments.grid import parse_grid
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+    from peaktrade.strategies.base import Strategy
 
 #: Parameters every notebook declares and the batch runner sets itself.
 RUNNER_PARAMS = ("parent_run_id", "track")
@@ -117,10 +129,7 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
     nb_path = Path(raw["notebook"])
     nb_path = nb_path if nb_path.is_absolute() else root / nb_path
     fixed = {**raw.get("data", {}), **raw.get("parameters", {})}
-    grid = raw.get("grid", {})
-    for k, v in grid.items():
-        if not isinstance(v, list) or not v:
-            raise ExperimentError(f"grid entry '{k}' in {p} is invalid: expected a non-empty list")
+    grid = _grid(raw.get("grid", {}), f"[grid] of {p}:")
     runs = raw.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
         raise ExperimentError(f"'runs' in {p} is invalid: expected an array of tables ([[runs]])")
@@ -131,6 +140,9 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
     sets += [{**fixed, **r} for r in runs]
     if not sets:
         sets = [dict(fixed)]
+    for s in sets:  # a notebook's ``grid`` parameter is written in the same grammar: expanded here
+        if isinstance(s.get("grid"), dict):
+            s["grid"] = _grid(s["grid"], f"grid of {p}:")
     declared = notebook_parameters(nb_path)
     for s in sets:
         bad = sorted(set(s) - set(declared))
@@ -143,6 +155,26 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
         if reserved:
             raise ExperimentError(f"{p} sets {', '.join(reserved)}: these are set by the batch runner")
     return ExperimentSpec(raw["name"], nb_path, raw.get("description", ""), tuple(sets), p, allow)
+
+
+#: The experiments ``peaktrade demo`` runs, in order (paths relative to the project root).
+DEMO_SPECS = ("experiments/demo-backtest.toml", "experiments/demo.toml")
+
+
+def demo_specs(config: Config) -> list[ExperimentSpec]:
+    """Return the demo experiments: the project's own spec files when it has them (``config.root``), else
+    the ones shipped beside the package (a checkout run from elsewhere)."""
+    shipped = Path(__file__).resolve().parents[2]
+    return [load_spec(config.root / rel if (config.root / rel).is_file() else shipped / rel) for rel in DEMO_SPECS]
+
+
+def _grid(grid: Any, what: str) -> dict[str, list[Any]]:
+    if not isinstance(grid, dict):
+        raise ExperimentError(f"{what} {grid!r} is invalid: expected a table of name = list or range string")
+    try:
+        return parse_grid(grid, what=what)
+    except PeakTradeError as e:
+        raise ExperimentError(str(e)) from None
 
 
 #: The bars the lookahead gate checks strategies on: synthetic and seeded, so that a verdict depends
@@ -184,14 +216,15 @@ def strategy_uses(spec: ExperimentSpec) -> list[tuple[str, dict[str, Any], str]]
         for key in _STRATEGY_KWARGS:
             if key in declared:
                 v = s.get(key, _default(declared, key))
-                kw.update(v if isinstance(v, dict) else {})
+                if isinstance(v, dict):
+                    kw.update(_grid(v, f"{key} of {spec.source}:") if key == "grid" else v)
         tf = s.get("timeframe", _default(declared, "timeframe") if "timeframe" in declared else None) or "1h"
         if isinstance(name, str):
             out.setdefault(json.dumps([name, kw, tf], sort_keys=True, default=str), (name, kw, str(tf)))
     return list(out.values())
 
 
-def check_lookahead(spec: ExperimentSpec, *, config: Any = None, allow: bool = False) -> list[LookaheadVerdict]:
+def check_lookahead(spec: ExperimentSpec, *, config: Config | None = None, allow: bool = False) -> list[LookaheadVerdict]:
     """Run the lookahead check on every strategy (with every parameter combination) ``spec`` uses.
 
     Verdicts are cached in ``<runs dir>/cache/lookahead/`` keyed by the check's version
@@ -240,7 +273,7 @@ def check_lookahead(spec: ExperimentSpec, *, config: Any = None, allow: bool = F
     return verdicts
 
 
-def _check_one(strat: Any, kw: dict[str, Any], timeframe: str) -> LookaheadVerdict:
+def _check_one(strat: Strategy, kw: dict[str, Any], timeframe: str) -> LookaheadVerdict:
     from peaktrade.data.synthetic import synthetic_bars
     from peaktrade.experiments.lookahead import lookahead_check
 
@@ -275,7 +308,7 @@ def _failure(exc: Exception) -> tuple[str, str | None]:
     return f"{ename}: {evalue}", getattr(exc, "source", None)
 
 
-def run_experiment(spec: ExperimentSpec, *, config: Any = None, parallel: int = 1, out_dir: Path | None = None,
+def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parallel: int = 1, out_dir: Path | None = None,
                    kernel: str = "python3", progress: bool = True, timeout: int | None = 1800,
                    track: bool = True, allow_lookahead: bool = False) -> list[RunOutcome]:
     """Execute every parameter set of ``spec`` with papermill; failures are reported, not raised.
@@ -334,7 +367,7 @@ class _RunFailed(Exception):
     """Raised inside a run's tracking context so that the MLflow run ends FAILED."""
 
 
-def _run_one(spec: ExperimentSpec, i: int, out_dir: Path, config: Any, parent_id: str | None, kernel: str,
+def _run_one(spec: ExperimentSpec, i: int, out_dir: Path, config: Config, parent_id: str | None, kernel: str,
              timeout: int | None) -> RunOutcome:
     import papermill
 

@@ -182,7 +182,7 @@ class OrderExecutor(Protocol):
         """Return the resting orders."""
         ...
 
-    # Optional (the pipeline uses them when present; see ExecutionPipeline.executable_price):
-    #   market_price(symbol, side) -> float   the price an order of ``side`` trades against now (ask/bid)
-    #   executable_price(request) -> float    the most one unit of ``request`` can cost or be worth when it
-    #                                         fills: market price plus the slippage bound, plus fees per unit
+    # Optional, declared as protocols in peaktrade.execution.pipeline (the pipeline uses them when present):
+    #   QuotingExecutor: market_price(symbol, side), executable_price(request) (ask/bid; the most one unit
+    #                    can cost or be worth when it fills, slippage bound and fees per unit included)
+    #   BarDrivenExecutor: on_bar() -> the results of resting orders the bar filled

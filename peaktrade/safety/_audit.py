@@ -6,11 +6,16 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
 Clock = Callable[[], pd.Timestamp]
+#: The audit file in the state directory (one JSON line per decision).
+AUDIT_FILE = "audit.jsonl"
 
 
 def wall_clock() -> pd.Timestamp:
@@ -70,6 +75,12 @@ class DecisionLog:
         self.clock = clock or wall_clock
         self.records: list[DecisionRecord] = []
         self.error: str | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, *, clock: Clock | None = None) -> DecisionLog:
+        """Return the decision log ``config`` asks for: ``<state_dir>/audit.jsonl`` when ``[safety] audit``,
+        else in memory only."""
+        return cls(config.state_dir / AUDIT_FILE if config.safety.audit else None, clock=clock)
 
     def record(self, *, component: str, kind: str, allowed: bool, gate: str, reason: str, environment: str,
                market_time: Any = None, subject: dict[str, Any] | None = None) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,8 +15,11 @@ from peaktrade.safety._kill_switch import KillSwitch
 from peaktrade.safety._limits import RiskLimits
 from peaktrade.safety._live import LiveAuthorization, authorization_valid
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
-def build_checks(environment: TradingEnvironment | str = TradingEnvironment.PAPER, *, config: Any,
+
+def build_checks(environment: TradingEnvironment | str = TradingEnvironment.PAPER, *, config: Config,
                  executor_kind: str, now: pd.Timestamp | Clock | None = None,
                  authorization: LiveAuthorization | None = None) -> list[OrderCheck]:
     """Return ``[SafetyGuard, RiskLimits]`` for a session in ``environment``, configured from ``config``.
@@ -59,7 +62,7 @@ def build_checks(environment: TradingEnvironment | str = TradingEnvironment.PAPE
                                                    "assert_live_allowed returned for this config")
     clock = make_clock(now)
     state_dir = config.state_dir
-    log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
+    log = DecisionLog.from_config(config, clock=clock)
     kill_switch = KillSwitch(state_dir, env, clock=clock, log=log)
     guard = SafetyGuard.from_config(env, config, executor_kind=kind, kill_switch=kill_switch, log=log,
                                     authorization=authorization, clock=clock)

@@ -18,7 +18,7 @@ before it is sent (the kill switch is read there again: the pipeline is not the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -32,6 +32,9 @@ from peaktrade.safety._environment import TradingEnvironment, TradingState, pars
 from peaktrade.safety._kill_switch import KillSwitch
 from peaktrade.safety._live import LiveAuthorization, authorization_valid
 from peaktrade.safety._orders import exposure_change, fmt_qty, order_subject, post_position
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 _SCHEMES = ("http", "https", "ws", "wss")
 _SECURE = ("https", "wss")
@@ -97,21 +100,21 @@ class SafetyGuard:
         self.kill_switch = kill_switch
         self.authorization = authorization
         self.config_hash = config_hash
-        self._config: Any = None  # from_config: the config, re-hashed at use (live)
+        self._config: Config | None = None  # from_config: the config, re-hashed at use (live)
         self._approved_reducing: dict[str, tuple[str, str, float]] = {}  # cid -> (symbol, side, qty)
         self.testnet_hosts = _hosts(testnet_hosts)
         self.validate_hosts = _hosts(validate_hosts)
         self.live_hosts = _hosts(live_hosts)
 
     @classmethod
-    def from_config(cls, environment: TradingEnvironment | str, config: Any, *, executor_kind: str,
+    def from_config(cls, environment: TradingEnvironment | str, config: Config, *, executor_kind: str,
                     kill_switch: KillSwitch | None = None, log: DecisionLog | None = None,
                     authorization: LiveAuthorization | None = None, clock: Clock | None = None) -> SafetyGuard:
         """Return a guard configured from ``config`` ([safety], [live]) with the persisted kill switch."""
         env = TradingEnvironment.parse(environment)
         state_dir = config.state_dir
         if log is None:
-            log = DecisionLog(state_dir / "audit.jsonl" if config.safety.audit else None, clock=clock)
+            log = DecisionLog.from_config(config, clock=clock)
         if kill_switch is None:
             kill_switch = KillSwitch(state_dir, env, clock=clock, log=log)
         guard = cls(env, executor_kind=executor_kind, kill_switch=kill_switch, log=log, authorization=authorization,

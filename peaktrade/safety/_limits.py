@@ -31,7 +31,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -45,6 +45,9 @@ from peaktrade.safety._errors import SafetyError
 from peaktrade.safety._kill_switch import KillSwitch, _atomic_write_json
 from peaktrade.safety._orders import exposure_change, fmt_money, fmt_qty, order_subject, post_position
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
 _MINUTE = pd.Timedelta(seconds=60)
 
 
@@ -56,7 +59,7 @@ class _Undecidable(Exception):
         self.gate = gate
 
 
-def require_limits_for(environment: TradingEnvironment | str, config: Any) -> None:
+def require_limits_for(environment: TradingEnvironment | str, config: Config) -> None:
     """Raise :class:`~peaktrade.errors.ConfigError` when ``environment`` is testnet/live and a limit is unset."""
     config.risk.require_limits_for(TradingEnvironment.parse(environment).value)
 
@@ -136,7 +139,7 @@ class DailyPnLBook:
             return others, base
 
 
-def account_id(config: Any, environment: TradingEnvironment) -> str:
+def account_id(config: Config, environment: TradingEnvironment) -> str:
     """Return the account a session trades: ``key-<sha256 of the API key, 12 hex>`` on an exchange, else ``default``.
 
     Only a digest of the (non-secret) key name is used, never the secret.
@@ -190,7 +193,7 @@ class RiskLimits:
         self._eval_error: str | None = None  # the last equity event could not be evaluated
 
     @classmethod
-    def from_config(cls, environment: TradingEnvironment | str, config: Any, *, kill_switch: KillSwitch | None = None,
+    def from_config(cls, environment: TradingEnvironment | str, config: Config, *, kill_switch: KillSwitch | None = None,
                     log: DecisionLog | None = None, clock: Clock | None = None) -> RiskLimits:
         """Return limits from ``config`` ([risk]) sharing the day's P&L in ``<state_dir>/daily_pnl/``."""
         env = TradingEnvironment.parse(environment)

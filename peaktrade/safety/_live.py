@@ -33,10 +33,14 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peaktrade.safety._audit import Clock, DecisionLog, iso, wall_clock
 from peaktrade.safety._errors import LiveGateClosed
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+    from peaktrade.safety._kill_switch import KillSwitch
 
 LIVE_GATES = ("live_enabled", "live_armed", "confirm_token", "readiness")
 #: Items a readiness report must hold, all passed. The first two are evaluated locally.
@@ -126,12 +130,12 @@ def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None)
             and len(auth.gates) == len(LIVE_GATES) and all(g.open for g in auth.gates))
 
 
-def arm_value(config: Any) -> str:
+def arm_value(config: Config) -> str:
     """Return the value the arming variable must hold for ``config``: its full config hash."""
     return config.config_hash()
 
 
-def confirm_token(config: Any) -> str:
+def confirm_token(config: Config) -> str:
     """Return the ``--confirm`` token for ``config``: ``LIVE-`` and the first 8 characters of its hash."""
     return f"LIVE-{config.config_hash()[:8]}"
 
@@ -150,7 +154,7 @@ def current_readiness_probe() -> ReadinessProbe | None:
     return _PROBE["probe"]
 
 
-def local_readiness(config: Any, *, kill_switch: Any = None) -> ReadinessReport:
+def local_readiness(config: Config, *, kill_switch: KillSwitch | None = None) -> ReadinessReport:
     """Return the readiness items decided without the exchange: kill switch off, risk limits set."""
     from peaktrade.safety._kill_switch import KillSwitch
 
@@ -170,7 +174,7 @@ def local_readiness(config: Any, *, kill_switch: Any = None) -> ReadinessReport:
     return ReadinessReport(tuple(items))
 
 
-def probe_readiness(config: Any, probe: ReadinessProbe) -> ReadinessReport:
+def probe_readiness(config: Config, probe: ReadinessProbe) -> ReadinessReport:
     """Run ``probe`` and judge what it measured; a probe that raises fails every exchange item."""
     names = ("exchange_reachable", "clock_skew", "balances_readable")
     try:
@@ -223,7 +227,7 @@ def _refuse_handed_in(env: Any, readiness: Any, kill_switch: Any) -> None:
                                             "registered exchange probe, run here)")
 
 
-def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = None, env: Any = _NOT_GIVEN,
+def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None = None, env: Any = _NOT_GIVEN,
                readiness: Any = _NOT_GIVEN, kill_switch: Any = _NOT_GIVEN) -> list[GateResult]:
     """Evaluate every live gate in order and record each result.
 
@@ -308,7 +312,7 @@ def live_gates(config: Any, *, confirm: str | None, log: DecisionLog | None = No
     return results
 
 
-def assert_live_allowed(config: Any, *, confirm: str | None, log: DecisionLog | None = None,
+def assert_live_allowed(config: Config, *, confirm: str | None, log: DecisionLog | None = None,
                         clock: Clock | None = None, env: Any = _NOT_GIVEN, readiness: Any = _NOT_GIVEN,
                         kill_switch: Any = _NOT_GIVEN) -> LiveAuthorization:
     """Return a :class:`LiveAuthorization` for ``config`` when every live gate is open (see :func:`live_gates`).

@@ -13,9 +13,10 @@ from peaktrade.strategies.base import (
     Prepared,
     Prices,
     Strategy,
+    prices_from_bars,
+    signal_arrays,
 )
-from peaktrade.strategies.base import generate_signals, prices_from_bars, signal_arrays
-from peaktrade.strategies.registry import get_strategy, list_strategies, register
+from peaktrade.strategies.registry import generate_signals, get_strategy, list_strategies, register
 
 __all__ = [
     "CLOSE", "HIGH", "LOW", "OPEN", "SIGNAL_SIG", "VOLUME", "Constraint", "IndicatorTable", "Param",

@@ -269,19 +269,3 @@ def signal_arrays(strategy: Strategy, prices: Prices, params: Mapping[str, Any])
     state = np.zeros(max(strategy.n_state, 1), dtype=np.float64)
     strategy.signal_nb(prep.ind, prep.cols[0], prep.fpar[0], state, 0, n, entries, exits)
     return entries, exits
-
-
-def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):
-    """Return the strategy's (entries, exits) as bool Series on the bars' index.
-
-    Parameters are validated by name; unknown names, bad values and broken constraints raise
-    :class:`~peaktrade.errors.StrategyError`.
-    """
-    import pandas as pd
-
-    from peaktrade.strategies.registry import get_strategy
-
-    strat = get_strategy(strategy)
-    resolved = strat.resolve(params)
-    e, x = signal_arrays(strat, prices_from_bars(bars), resolved)
-    return pd.Series(e, index=bars.index, name="entries"), pd.Series(x, index=bars.index, name="exits")

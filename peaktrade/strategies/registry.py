@@ -6,9 +6,10 @@ Each library strategy lives in its own module exposing ``STRATEGY``; modules loa
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from peaktrade.errors import StrategyError
-from peaktrade.strategies.base import Strategy
+from peaktrade.strategies.base import Strategy, prices_from_bars, signal_arrays
 
 #: Library strategy modules, in display order.
 LIBRARY = (
@@ -70,3 +71,17 @@ def list_strategies() -> list[Strategy]:
     _load_library()
     order = {n: i for i, n in enumerate(LIBRARY)}
     return sorted(_REGISTRY.values(), key=lambda s: (order.get(s.name, len(order)), s.name))
+
+
+def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):
+    """Return the strategy's (entries, exits) as bool Series on the bars' index.
+
+    Parameters are validated by name; unknown names, bad values and broken constraints raise
+    :class:`~peaktrade.errors.StrategyError`.
+    """
+    import pandas as pd
+
+    strat = get_strategy(strategy)
+    resolved = strat.resolve(params)
+    e, x = signal_arrays(strat, prices_from_bars(bars), resolved)
+    return pd.Series(e, index=bars.index, name="entries"), pd.Series(x, index=bars.index, name="exits")

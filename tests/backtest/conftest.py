@@ -3,23 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-
-def make_bars(n: int = 500, *, seed: int = 0, start: str = "2021-01-01", freq: str = "1h") -> pd.DataFrame:
-    """Seeded random-walk OHLCV bars satisfying the bars contract."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
-    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.004, n)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.004, n)))
-    idx = pd.date_range(start, periods=n, freq=freq, tz="UTC", name="time")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                         "volume": rng.uniform(1, 10, n)}, index=idx)
+from helpers import random_bars
 
 
 @pytest.fixture
 def bars() -> pd.DataFrame:
-    return make_bars(600, seed=3)
+    return random_bars(600, seed=3)
 
 
 def bars_from(prices: list[tuple[float, float, float, float]], freq: str = "1h") -> pd.DataFrame:

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from peaktrade.backtest import from_signals, run
 from peaktrade.errors import BacktestError, StrategyError
 
-from .conftest import bars_from, fs as _fs, make_bars, sig as _sig
+from helpers import random_bars
+
+from .conftest import bars_from, fs as _fs, sig as _sig
 
 
 
@@ -129,7 +131,7 @@ def test_fixed_notional_when_size_value():
 
 
 def test_size_scales_inversely_with_volatility_when_vol_target():
-    calm, wild = make_bars(400, seed=1), make_bars(400, seed=1)
+    calm, wild = random_bars(400, seed=1), random_bars(400, seed=1)
     wild["close"] = 100 * np.exp(np.log(wild["close"] / 100) * 4)
     wild["open"] = wild["close"].shift(1).fillna(100.0)
     wild["high"] = wild[["open", "close"]].max(axis=1)
@@ -145,7 +147,7 @@ def test_size_scales_inversely_with_volatility_when_vol_target():
        execution=st.sampled_from(["close", "next_open"]), sl=st.sampled_from([None, 0.01, 0.03]),
        tp=st.sampled_from([None, 0.02]), trail=st.sampled_from([None, 0.02]))
 def test_equity_equals_cash_plus_trade_pnl_when_any_signals(seed, direction, execution, sl, tp, trail):
-    b = make_bars(300, seed=seed)
+    b = random_bars(300, seed=seed)
     rng = np.random.default_rng(seed)
     res = from_signals(b["close"], rng.random(300) < 0.05, rng.random(300) < 0.05, open=b["open"],
                        high=b["high"], low=b["low"], fees=0.001, fixed_fees=0.5, slippage=0.0005,
@@ -155,7 +157,7 @@ def test_equity_equals_cash_plus_trade_pnl_when_any_signals(seed, direction, exe
 
 
 def test_past_unchanged_when_future_bars_change():
-    b = make_bars(400, seed=5)
+    b = random_bars(400, seed=5)
     full = run("ma_crossover", b, fast=5, slow=30)
     b2 = b.copy()
     b2.iloc[250:, :4] *= 1.5
@@ -174,14 +176,14 @@ def test_past_unchanged_when_future_bars_change():
     (dict(leverage=2), "unknown option(s) leverage"),
 ])
 def test_error_names_argument_when_option_invalid(kw, needle):
-    b = make_bars(50)
+    b = random_bars(50)
     with pytest.raises(BacktestError, match=None) as ei:
         from_signals(b["close"], np.zeros(50, bool), np.zeros(50, bool), **kw)
     assert needle in str(ei.value)
 
 
 def test_error_when_signals_misaligned_or_prices_bad():
-    b = make_bars(50)
+    b = random_bars(50)
     with pytest.raises(BacktestError, match="entries has 10 rows"):
         from_signals(b["close"], np.zeros(10, bool), np.zeros(50, bool))
     bad = b.copy()

@@ -10,7 +10,9 @@ from peaktrade.backtest import STAT_KEYS, from_signals, run, sweep
 from peaktrade.backtest.stats import annualization
 from peaktrade.errors import BacktestError
 
-from .conftest import bars_from, fs as _fs, make_bars, sig as _sig
+from helpers import random_bars
+
+from .conftest import bars_from, fs as _fs, sig as _sig
 
 
 
@@ -106,7 +108,7 @@ def test_stop_fills_before_ruin_when_stop_level_reached_first():
 
 
 def test_not_ruined_when_long_without_leverage_on_positive_prices():
-    b = make_bars(400, seed=11)
+    b = random_bars(400, seed=11)
     r = _fs(b, range(0, 400, 7), range(3, 400, 7), fees=0.01, slippage=0.01)
     assert r.stats()["ruined"] == 0.0 and np.isnan(r.stats()["ruin_time"]) and r.ruin_time is None
 
@@ -161,7 +163,7 @@ def test_best_never_picks_ruined_combination_when_its_metric_is_highest():
 
 
 def _gappy(n=3000, seed=7, keep=0.8):
-    b = make_bars(n, seed=seed)
+    b = random_bars(n, seed=seed)
     rng = np.random.default_rng(seed)
     mask = rng.random(n) < keep
     mask[0] = mask[-1] = True
@@ -169,7 +171,7 @@ def _gappy(n=3000, seed=7, keep=0.8):
 
 
 def test_annualization_uses_observed_bars_per_year_when_bars_missing():
-    full = make_bars(3000, seed=7)
+    full = random_bars(3000, seed=7)
     ann_full, years_full, _ = annualization(full.index)
     assert ann_full == 8760.0  # no gaps: exactly the nominal factor
     g = _gappy()

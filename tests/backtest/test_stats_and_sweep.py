@@ -12,7 +12,7 @@ import pytest
 from peaktrade.backtest import STAT_KEYS, run, sweep
 from peaktrade.errors import BacktestError, StrategyError
 
-from .conftest import make_bars
+from helpers import random_bars
 
 GOLDEN = Path(__file__).with_name("golden_btc_ma_crossover.json")
 
@@ -48,7 +48,7 @@ def _independent(res) -> dict[str, float]:
 
 
 def test_stats_match_independent_formulas_when_random_walk():
-    b = make_bars(3000, seed=11)
+    b = random_bars(3000, seed=11)
     res = run("ma_crossover", b, fast=8, slow=40, fees=0.001)
     s = res.stats()
     assert list(s.index) == list(STAT_KEYS)
@@ -58,7 +58,7 @@ def test_stats_match_independent_formulas_when_random_walk():
 
 
 def test_annualization_follows_bar_interval_when_daily_bars():
-    hourly = make_bars(500, seed=2, freq="1h")
+    hourly = random_bars(500, seed=2, freq="1h")
     daily = hourly.copy()
     daily.index = pd.date_range("2020-01-01", periods=500, freq="1D", tz="UTC", name="time")
     sh = run("ma_crossover", hourly, fast=5, slow=20).stats()

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from peaktrade.cli.research_cmd import parse_grid
-from peaktrade.errors import PeakTradeError
-
 
 def test_demo_prints_quality_backtest_and_sweep_when_store_empty(cfg, cli):
     r = cli("demo")
@@ -50,10 +47,3 @@ def test_one_line_error_and_nonzero_exit_when_input_bad(cfg, cli, argv, needle):
     r = cli(*argv)
     assert r.exit_code != 0
     assert needle in r.stderr and "Traceback" not in r.stderr
-
-
-def test_parse_grid_reads_ranges_lists_and_floats():
-    assert parse_grid(["fast=5:20:5", "kind=sma,ema", "sl_stop=0.01:0.04:0.01"]) == {
-        "fast": [5, 10, 15], "kind": ["sma", "ema"], "sl_stop": [0.01, 0.02, 0.03]}
-    with pytest.raises(PeakTradeError):
-        parse_grid(["fast=1:2:0"])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import leaky_strategies as leaks
-from experiment_helpers import random_walk_bars
+from helpers import random_bars
 from numba import njit
 
 from peaktrade.errors import BacktestError
@@ -38,7 +38,7 @@ PEEK = Strategy(name="peek_next_close", summary="buys when the next close is hig
 
 @pytest.fixture(scope="module")
 def bars():
-    return random_walk_bars(2000, seed=21)
+    return random_bars(2000, seed=21)
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import re
 
 import outside_leaks as out
 import pytest
-from experiment_helpers import random_walk_bars
+from helpers import random_bars
 
 from peaktrade.experiments import lookahead_check
 
@@ -21,7 +21,7 @@ def _empty_memo():
 @pytest.mark.parametrize("kind", list(out.OUTSIDE_LEAKS))
 def test_lookahead_check_when_an_outside_leak_is_written_then_caught_naming_first_bar_and_output(kind):
     strat, params, output = out.OUTSIDE_LEAKS[kind]
-    bars = random_walk_bars(300 if params else 800, seed=21)
+    bars = random_bars(300 if params else 800, seed=21)
     rep = lookahead_check(strat, bars, **params)
     assert not rep.passed, kind
     assert re.match(output, rep.first_output), (kind, rep.first_output, rep.message)
@@ -33,7 +33,7 @@ def test_lookahead_check_when_an_outside_leak_is_written_then_caught_naming_firs
 def test_lookahead_check_when_the_next_bar_vetoes_a_signal_then_caught_where_it_never_fires(strat):
     # seed 2: no default checkpoint ends on a vetoed breakout, and the full run never fires there (so the
     # signal bars miss it); was passed
-    bars = random_walk_bars(1500, seed=2)
+    bars = random_bars(1500, seed=2)
     rep = lookahead_check(strat, bars)
     assert not rep.passed and re.match("entries|veto", rep.first_output), rep.message
     ch = rep.changes if strat is out.VETO else rep.indicator_changes
@@ -45,7 +45,7 @@ def test_lookahead_check_when_the_next_bar_vetoes_a_signal_then_caught_where_it_
 
 def test_lookahead_check_when_one_value_of_a_large_grid_leaks_then_every_value_is_checked():
     # 115 windows > max_combos=64; seed 2 used to sample a grid without window=77 and pass
-    bars = random_walk_bars(300, seed=5)
+    bars = random_bars(300, seed=5)
     rep = lookahead_check(out.ONE_WINDOW, bars, window=list(range(5, 120)), seed=2)
     assert sorted(c["window"] for c in rep.combos) == list(range(5, 120))
     assert not rep.passed and "sma_maybe_centered(77)" in rep.message
@@ -55,7 +55,7 @@ def test_lookahead_check_when_one_value_of_a_large_grid_leaks_then_every_value_i
 def test_lookahead_check_when_params_given_as_a_dict_or_strategy_by_object_then_same_as_keywords():
     from peaktrade.strategies import get_strategy
 
-    bars = random_walk_bars(400, seed=1)
+    bars = random_bars(400, seed=1)
     a = lookahead_check("ma_crossover", bars, fast=5, slow=30)
     b = lookahead_check(get_strategy("ma_crossover"), bars, params={"fast": 5, "slow": 30})
     assert a.passed and b.passed and a.combos == b.combos == [{"fast": 5, "slow": 30, "kind": "sma"}]

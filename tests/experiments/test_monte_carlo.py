@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from experiment_helpers import random_walk_bars
+from helpers import random_bars
 
 from peaktrade.backtest import STAT_KEYS, run
 from peaktrade.errors import BacktestError
@@ -16,7 +16,7 @@ from peaktrade.experiments.monte_carlo import _segment_draws, trade_returns, tra
 
 @pytest.fixture(scope="module")
 def res():
-    bars = random_walk_bars(2000, seed=3)
+    bars = random_bars(2000, seed=3)
     return run("ma_crossover", bars, fast=5, slow=30, fees=0.001)
 
 
@@ -184,7 +184,7 @@ def test_monte_carlo_when_trades_asked_of_a_returns_series_then_error(res):
 
 
 def test_cost_sensitivity_when_levels_then_one_row_each_and_costs_hurt():
-    bars = random_walk_bars(1500, seed=4)
+    bars = random_bars(1500, seed=4)
     df = cost_sensitivity("ma_crossover", bars, fees=[0.0, 0.001, 0.0026], slippage=[0.0, 0.001], fast=5, slow=30)
     assert len(df) == 6 and list(df.columns) == ["fees", "slippage", *STAT_KEYS]
     base = run("ma_crossover", bars, fast=5, slow=30).stats()

@@ -7,7 +7,8 @@ from itertools import product
 
 import numpy as np
 import pytest
-from experiment_helpers import random_walk_bars, squeeze_bars
+from experiment_helpers import squeeze_bars
+from helpers import random_bars
 
 from peaktrade.backtest import run, sweep
 from peaktrade.errors import BacktestError
@@ -218,7 +219,7 @@ def test_pbo_when_total_return_metric_then_ranks_by_compounded_return():
 
 
 def test_pbo_from_part_sums_when_sweep_then_equals_cscv_of_the_rerun_returns():
-    bars = random_walk_bars(2400, seed=9)
+    bars = random_bars(2400, seed=9)
     grid = {"fast": [5, 10, 20], "slow": [40, 80, 120]}
     sw = sweep("ma_crossover", bars, progress=False, fees=0.001, **grid)
     returns = np.column_stack([run("ma_crossover", bars, fees=0.001, fast=f, slow=s).returns.to_numpy()
@@ -261,7 +262,7 @@ def test_pbo_when_inputs_are_invalid_then_error_names_them(call, words):
 
 
 def test_sweep_overfitting_when_sweep_then_reports_dsr_psr_pbo_and_best_params():
-    bars = random_walk_bars(3000, seed=11)
+    bars = random_bars(3000, seed=11)
     sw = sweep("ma_crossover", bars, progress=False, fees=0.001, fast=[5, 10, 20, 30], slow=[50, 100, 150])
     out = sweep_overfitting(sw, bars, fees=0.001)
     assert {"dsr", "psr", "pbo", "n_trials", "sharpe", "sharpe_per_bar", "expected_max_sharpe",
@@ -285,7 +286,7 @@ def test_sweep_overfitting_when_sweep_then_reports_dsr_psr_pbo_and_best_params()
 
 
 def test_sweep_overfitting_when_bars_differ_from_the_sweep_then_error():
-    bars = random_walk_bars(1000, seed=1)
+    bars = random_bars(1000, seed=1)
     sw = sweep("ma_crossover", bars, progress=False, fast=[5, 10], slow=[40])
     with pytest.raises(BacktestError, match="999 rows but the sweep ran on 1000"):
         sweep_overfitting(sw, bars.iloc[1:])

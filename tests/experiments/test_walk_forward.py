@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from experiment_helpers import random_walk_bars, squeeze_bars
+from experiment_helpers import squeeze_bars
+from helpers import random_bars
 
 from peaktrade.backtest import STAT_KEYS, sweep
 from peaktrade.errors import BacktestError
@@ -17,7 +18,7 @@ GRID = {"fast": [5, 10, 20], "slow": [40, 80]}
 
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
-    return random_walk_bars(3000, seed=7)
+    return random_bars(3000, seed=7)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +132,7 @@ def test_walk_forward_when_time_spans_then_windows_follow_the_calendar(bars):
 
 
 def test_walk_forward_when_calendar_offsets_then_windows_follow_month_starts():
-    bars = random_walk_bars(4000, seed=2)  # 2023-01-01 .. 2023-06-16, hourly
+    bars = random_bars(4000, seed=2)  # 2023-01-01 .. 2023-06-16, hourly
     wf = walk_forward("ma_crossover", bars, train="2MS", test="1MS", fast=[5, 10], slow=[40])
     assert list(wf.folds["test_start"].dt.month) == [3, 4, 5]
     assert (wf.folds["test_start"].dt.day == 1).all() and (wf.folds["test_start"].dt.hour == 0).all()

@@ -162,3 +162,12 @@ def test_load_spec_when_allow_lookahead_is_not_a_bool_then_error_names_it(tmp_pa
     spec.write_text('allow_lookahead = "yes"\n' + spec.read_text())
     with pytest.raises(ExperimentError, match="'allow_lookahead' in .* is 'yes': expected true or false"):
         load_spec(spec)
+
+
+def test_demo_specs_when_config_root_has_no_specs_then_the_shipped_ones_in_order(cfg):
+    from peaktrade.experiments.batch import demo_specs
+
+    assert not (cfg.root / "experiments" / "demo.toml").is_file() or cfg.root == ROOT
+    specs = demo_specs(cfg)
+    assert [s.name for s in specs] == ["demo-backtest", "demo"]
+    assert all(s.source.parent == ROOT / "experiments" for s in specs)

@@ -4,29 +4,34 @@ stripped, and every experiment spec passes only parameters its notebook declares
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import papermill
 import pytest
+from helpers import NOTEBOOKS, REPO_ROOT, RESEARCH_PARAMS, research_notebooks
 
 from peaktrade.experiments.batch import RUNNER_PARAMS, ExperimentError, load_spec
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-#: Research notebooks share the data/tracking parameters; 60-testnet-session has its own contract
-#: (tests/testnet/test_testnet_notebook.py).
-RESEARCH = [p for p in NOTEBOOKS if p.stem < "60"]
+ROOT = REPO_ROOT
+#: Research notebooks (discovered: they declare the data/tracking parameters) are executed by
+#: test_notebooks_execute.py; any other notebook has its own contract test that names it.
+RESEARCH = research_notebooks()
 SPECS = sorted((ROOT / "experiments").glob("*.toml"))
 LINE = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*): (?P<type>str|int|float|bool|dict|list) = (?P<default>.+?)  # (?P<help>[^=]+)$")
-COMMON = ("symbol", "timeframe", "exchange", "start", "end", *RUNNER_PARAMS)
+COMMON = RESEARCH_PARAMS
 
 
 def test_notebooks_and_specs_exist():
-    names = [p.stem for p in NOTEBOOKS]
-    assert names == ["01-data-quality", "10-backtest", "20-sweep", "30-walk-forward", "40-robustness",
-                     "60-testnet-session"]
-    assert len(SPECS) >= 2
+    assert NOTEBOOKS and RESEARCH and len(SPECS) >= 2
+    assert all(re.fullmatch(r"\d\d-[a-z0-9-]+", p.stem) for p in NOTEBOOKS)  # NN-topic.ipynb
+    assert len({p.stem[:2] for p in NOTEBOOKS}) == len(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p not in RESEARCH], ids=lambda p: p.stem)
+def test_notebook_when_not_a_research_notebook_then_a_test_names_it(path):
+    # a research notebook is executed automatically; any other one must have its own test
+    tests = [t for t in (ROOT / "tests").rglob("test_*.py") if path.name in t.read_text(encoding="utf-8")]
+    assert tests, f"{path.name} declares no research parameters and no test under tests/ names it"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -3,16 +3,31 @@ and logs an MLflow run to the real SQLite store."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mlflow
 import papermill
 import pytest
+from helpers import notebook_source, research_notebooks
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if p.stem < "60")  # 60: tests/live
-KINDS = {"01-data-quality": "run", "10-backtest": "backtest", "20-sweep": "sweep",
-         "30-walk-forward": "walk_forward", "40-robustness": "run"}
+#: Every research notebook (discovered by its parameters; see tests/helpers.py), so a new one is run too.
+NOTEBOOKS = research_notebooks()
+#: The MLflow run kind each tracking call of a notebook logs.
+_KIND_OF_CALL = {"log_backtest": "backtest", "log_sweep": "sweep", "log_walk_forward": "walk_forward",
+                 "tracked_run": "run"}
+
+
+def expected_kinds(path: Path) -> set[str]:
+    """Return the run kinds ``path`` logs, read from the tracking calls in its code."""
+    src = notebook_source(path)
+    return {kind for call, kind in _KIND_OF_CALL.items() if re.search(rf"\b{call}\(", src)}
+
+
+def test_expected_kinds_when_read_from_the_notebooks_then_every_research_notebook_logs_a_run():
+    assert NOTEBOOKS
+    for path in NOTEBOOKS:
+        assert expected_kinds(path), f"{path.name} makes no tracking call (log_backtest, log_sweep, ...)"
 
 
 @pytest.fixture
@@ -31,6 +46,6 @@ def test_notebook_runs_with_defaults_and_logs_mlflow_run(path, nb_cfg, tmp_path)
     exp = client.get_experiment_by_name(nb_cfg.tracking.experiment)
     runs = client.search_runs([exp.experiment_id])
     kinds = {r.data.tags.get("peaktrade.kind") for r in runs}
-    assert KINDS[path.stem] in kinds
+    assert expected_kinds(path) <= kinds
     assert all(r.info.status == "FINISHED" for r in runs)
     assert all(r.data.tags.get("peaktrade.config_hash") == nb_cfg.config_hash() for r in runs)

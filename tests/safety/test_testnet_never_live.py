@@ -12,10 +12,10 @@ import pytest
 from safety_helpers import ALL_LIMITS
 from wire_helpers import CLI_WITH_LOOKUP_LOG, record_lookups, start_listener, stop_listener
 
+from peaktrade import config as config_mod
 from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.adapters.hosts import live_venue_of, sim_url_problem
 from peaktrade.adapters.kraken import KRAKEN_CAPABILITIES, KrakenClient
-from peaktrade import config as config_mod
 from peaktrade.config import Config, load_config
 from peaktrade.errors import ConfigError
 from peaktrade.safety import SafetyGuard

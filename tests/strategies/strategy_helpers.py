@@ -18,18 +18,6 @@ def bars_from_close(close, *, spread: float = 0.5) -> pd.DataFrame:
     )
 
 
-def random_ohlcv(n: int = 500, *, seed: int = 42) -> pd.DataFrame:
-    """Return a seeded geometric random walk as OHLCV bars."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0.0, 0.012, n)))
-    open_ = np.r_[close[0], close[:-1]] * (1 + rng.normal(0, 0.001, n))
-    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, n)))
-    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, n)))
-    idx = pd.date_range("2024-01-01", periods=n, freq="h", tz="UTC")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                         "volume": rng.uniform(1, 10, n)}, index=idx)
-
-
 def signal_bars(name, bars, **params) -> tuple[list[int], list[int]]:
     """Return the bar numbers of the entries and of the exits."""
     e, x = generate_signals(name, bars, **params)

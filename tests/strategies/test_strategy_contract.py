@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from strategy_helpers import random_ohlcv
+from helpers import random_bars
 
 from peaktrade.errors import StrategyError
 from peaktrade.strategies import (
@@ -38,7 +38,7 @@ ACTIVE = {
 
 @pytest.fixture(scope="module")
 def walk():
-    return random_ohlcv(500, seed=42)
+    return random_bars(500, seed=42, vol=0.012)
 
 
 def test_registry_when_listed_then_every_library_module_is_registered_in_order():
@@ -215,8 +215,10 @@ def test_resolve_when_constraint_broken_then_error_names_it(name, params, text):
 
 
 def test_resolve_when_member_constraint_broken_but_member_unused_then_accepted():
-    get_strategy("vol_regime_filter").resolve({"inner": "momentum", "ma_fast": 30, "ma_slow": 10})
-    get_strategy("composite").resolve({"w_macd": 0, "macd_fast": 30})
+    r = get_strategy("vol_regime_filter").resolve({"inner": "momentum", "ma_fast": 30, "ma_slow": 10})
+    assert (r["inner"], r["ma_fast"], r["ma_slow"]) == ("momentum", 30, 10)  # kept as given, not "fixed"
+    r = get_strategy("composite").resolve({"w_macd": 0, "macd_fast": 30})
+    assert (r["w_macd"], r["macd_fast"], r["macd_slow"]) == (0.0, 30, 26)
 
 
 def test_resolve_when_choice_invalid_then_error_names_it():

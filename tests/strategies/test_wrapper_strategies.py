@@ -7,14 +7,15 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from strategy_helpers import bars_from_close, implied_position, random_ohlcv
+from helpers import random_bars
+from strategy_helpers import bars_from_close, implied_position
 
 from peaktrade.strategies import composite, generate_signals, get_strategy, prices_from_bars, vol_regime_filter
 
 
 @pytest.fixture(scope="module")
 def walk():
-    return random_ohlcv(600, seed=3)
+    return random_bars(600, seed=3, vol=0.012)
 
 
 def regime_bars() -> pd.DataFrame:
