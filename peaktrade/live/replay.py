@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, resolve_params, sim_params, size_fraction
+from peaktrade.backtest.engine import check_bars, pop_options, resolve_params
 from peaktrade.backtest.enums import EXIT_OPEN, EXIT_REASON_NAMES, trade_dt
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import bar_interval
@@ -60,11 +60,10 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     strat = get_strategy(strategy)
     check_bars(bars)
     opts = pop_options(kwargs)
-    o = {**SIM_DEFAULTS, **opts}
     resolved, stops = resolve_params(strat, kwargs)
-    sp = sim_params(**opts, **stops)  # validates every option exactly as run() does
+    o = opts.replace(**stops).to_dict()  # validates every option exactly as run() does
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-    frac = size_fraction(prices, bars.index, sp, o["vol_window"])
+    frac = opts.size_fraction(prices, bars.index)
     symbol = str(bars.attrs.get("symbol", "BTC/USD"))
     ctx = PaperMarketContext(symbol)
     ledger = Ledger(float(o["init_cash"]))

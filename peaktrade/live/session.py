@@ -53,7 +53,7 @@ from peaktrade.live.replay import SignalStepper
 from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
 from peaktrade.orders.model import OrderFill, OrderRequest
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
-from peaktrade.strategies.base import SIM_PARAMS, Prices, Strategy
+from peaktrade.strategies.base import STOP_PARAMS, Prices, Strategy
 
 #: Environments a session can run in (testnet and live need real executors: not here).
 ENVIRONMENTS = ("paper", "shadow")
@@ -69,8 +69,6 @@ POLL_GRACE = 2.0
 META_TRADES = 50
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-#: The options from config ``[backtest]`` a session uses when not given.
-_CONFIG_OPTIONS = ("init_cash", "fees", "slippage", "execution")
 
 
 class SessionError(PeakTradeError):
@@ -621,27 +619,24 @@ class _Plan:
 def _plan(strategy: str | Strategy, cfg: Any, *, symbol: str, timeframe: str, params: Mapping[str, Any] | None,
           options: dict[str, Any]) -> _Plan:
     """Resolve the strategy, its parameters and the simulator options exactly as ``run()`` does."""
-    from peaktrade.backtest.engine import SIM_DEFAULTS, sim_params, size_fraction, resolve_params
+    from peaktrade.backtest.engine import resolve_params
+    from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
     from peaktrade.data.schema import canonical_timeframe, parse_timeframe
     from peaktrade.strategies.registry import get_strategy
 
     timeframe = canonical_timeframe(timeframe)
     strat = get_strategy(strategy)
-    unknown = sorted(k for k in options if k not in SIM_DEFAULTS or k in SIM_PARAMS)
+    unknown = sorted(k for k in options if k not in OPTION_NAMES or k in STOP_PARAMS)
     if unknown:
         raise SessionError(f"unknown option(s) {', '.join(unknown)}: expected some of "
-                           f"{', '.join(k for k in SIM_DEFAULTS if k not in SIM_PARAMS)} "
+                           f"{', '.join(k for k in OPTION_NAMES if k not in STOP_PARAMS)} "
                            f"(strategy parameters and stops go in params)")
-    opts = {**{k: getattr(cfg.backtest, k) for k in _CONFIG_OPTIONS}, **options}
-    o = {**SIM_DEFAULTS, **opts}
     resolved, stops = resolve_params(strat, dict(params or {}))
-    sp = sim_params(**opts, **stops)  # validates every option exactly as run() does
-
-    def vol_frac(prices: Prices, index: pd.DatetimeIndex) -> np.ndarray:
-        return size_fraction(prices, index, sp, o["vol_window"])
-
+    opts = BacktestOptions.from_config(cfg, **options)
+    opts.replace(**stops)  # validates every option exactly as run() does
+    o = opts.to_dict()
     return _Plan(strat, symbol, timeframe, parse_timeframe(timeframe), resolved, stops, o,
-                 vol_frac if o["size_type"] == "vol_target" else None)
+                 opts.size_fraction if o["size_type"] == "vol_target" else None)
 
 
 def _plan_replay(plan: _Plan, cfg: Any, *, exchange: str | None, replay: Any, bars: pd.DataFrame | None,
@@ -721,7 +716,7 @@ def _pipeline(plan: _Plan, checks: list[OrderCheck]) -> ExecutionPipeline:
 def _meta(plan: _Plan, cfg: Any, *, environment: str, checks: list[OrderCheck], live: bool, poll_interval: float,
           max_history: int, warmup: int, max_bars: int | None) -> dict[str, Any]:
     from peaktrade import __version__
-    from peaktrade.backtest.engine import SIM_DEFAULTS
+    from peaktrade.backtest.options import OPTION_NAMES
 
     h = plan.history if plan.history is not None else pd.DataFrame()
     return {
@@ -729,7 +724,7 @@ def _meta(plan: _Plan, cfg: Any, *, environment: str, checks: list[OrderCheck], 
         "mode": plan.mode,
         "strategy": plan.strategy.name,
         "params": {**plan.resolved, **plan.stops},
-        "options": {k: plan.options[k] for k in SIM_DEFAULTS if k not in SIM_PARAMS},
+        "options": {k: plan.options[k] for k in OPTION_NAMES if k not in STOP_PARAMS},
         "symbol": plan.symbol,
         "timeframe": plan.timeframe,
         "exchange": plan.exchange,
