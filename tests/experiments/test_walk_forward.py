@@ -36,6 +36,15 @@ def test_walk_forward_when_rolling_bar_counts_then_test_windows_tile_the_data_af
     assert wf.oos_equity.index.equals(bars.index[1000:])
 
 
+def test_walk_forward_when_positions_closed_at_window_end_then_exit_reason_names_its_code(wf):
+    from peaktrade.backtest.enums import EXIT_REASON_NAMES, EXIT_WINDOW_END
+
+    tr = wf.oos_trades
+    assert (tr["exit_reason_code"] == EXIT_WINDOW_END).any()
+    # every exit reason is a valid name, the one its code stands for
+    assert list(tr["exit_reason"]) == [EXIT_REASON_NAMES[c] for c in tr["exit_reason_code"]]
+
+
 def test_walk_forward_when_run_then_folds_have_params_train_metric_and_every_test_stat(wf):
     cols = set(wf.folds.columns)
     assert {"fold", "train_start", "train_end", "test_start", "test_end", "fast", "slow", "train_sharpe"} <= cols
