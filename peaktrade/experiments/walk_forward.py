@@ -78,7 +78,7 @@ class WalkForwardResult:
     strategy : str
         The strategy's name.
     options : dict
-        The simulator options the sweeps and test runs used (the defaults filled in).
+        The backtest options the sweeps and test runs used (flat, the defaults filled in).
     sweeps : list
         The train-window ``SweepResult`` of each fold (e.g. for ``pbo_from_part_sums``).
     n_skipped_folds : int
