@@ -33,15 +33,21 @@ def _choice(name: str, value: Any, table: dict[str, int]) -> int:
     return table[value]
 
 
-def _stop(name: str, value: Any, *, upper: float = 1.0) -> float | None:
-    """Validate a stop distance: None (off), NaN (off) or a fraction in [0, ``upper``)."""
+def _stop(name: str, value: Any) -> float | None:
+    """Validate a stop distance: None (off), NaN (off) or a fraction in [0, 1) ([0, inf) for ``tp_stop``)."""
     if value is None:
         return None
     try:
         v = float(value)
     except (TypeError, ValueError):
         raise BacktestError(bad_value(name, value, "a number")) from None
-    return v if math.isnan(v) else check_fraction(name, v, upper=upper)
+    return v if math.isnan(v) else check_fraction(name, v, upper=math.inf if name == "tp_stop" else 1.0)
+
+
+def stop_distance(name: str, value: Any) -> float:
+    """Return the kernel's value of stop ``name`` (NaN = off), validated as in :class:`Stops`."""
+    v = _stop(name, value)
+    return math.nan if v is None else v
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,9 +86,8 @@ class Stops:
     stop_priority: str = "sl"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sl_stop", _stop("sl_stop", self.sl_stop))
-        object.__setattr__(self, "tp_stop", _stop("tp_stop", self.tp_stop, upper=math.inf))
-        object.__setattr__(self, "sl_trail", _stop("sl_trail", self.sl_trail))
+        for name in STOP_PARAMS:
+            object.__setattr__(self, name, _stop(name, getattr(self, name)))
         _choice("stop_priority", self.stop_priority, STOP_PRIORITY)
 
 
@@ -157,9 +162,7 @@ class BacktestOptions:
         sp[:] = [
             self.init_cash, c.fees, c.fixed_fees, c.slippage, EXECUTION[self.execution], DIRECTION[self.direction],
             SIZE_TYPE[z.size_type], z.size,
-            math.nan if s.sl_stop is None else s.sl_stop,
-            math.nan if s.tp_stop is None else s.tp_stop,
-            math.nan if s.sl_trail is None else s.sl_trail,
+            *(math.nan if getattr(s, k) is None else getattr(s, k) for k in STOP_PARAMS),
             STOP_PRIORITY[s.stop_priority],
         ]
         return sp
@@ -186,4 +189,4 @@ _PART_FIELDS = {part: tuple(f.name for f in dataclasses.fields(cls))
 OPTION_NAMES = ("init_cash", "fees", "fixed_fees", "slippage", "execution", "direction", "size", "size_type",
                 "vol_window", "sl_stop", "tp_stop", "sl_trail", "stop_priority")
 
-__all__ = ["OPTION_NAMES", "BacktestOptions", "Sizing", "Stops"]
+__all__ = ["OPTION_NAMES", "BacktestOptions", "Sizing", "Stops", "stop_distance"]

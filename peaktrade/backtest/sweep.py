@@ -15,7 +15,7 @@ import pandas as pd
 from peaktrade.backtest import nb
 from peaktrade.backtest.engine import check_bars, pop_options, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
-from peaktrade.backtest.options import BacktestOptions
+from peaktrade.backtest.options import stop_distance
 from peaktrade.backtest.stats import annualization, close_days
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
@@ -184,7 +184,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
             vals = [c.get(key) for c in combos]
             if any(v is not None for v in vals):
-                spar[:, col] = [BacktestOptions.parse(**{key: v}).kernel_params()[col] for v in vals]
+                spar[:, col] = [stop_distance(key, v) for v in vals]
         spar = np.ascontiguousarray(spar)
         n_state = max(strat.n_state, 1)
         chunk = chunk or max(64, min(4096, n // 20 or 1))

@@ -60,7 +60,7 @@ class PaperExecutor:
     context
         The shared market context, updated by the caller as market time advances.
     fees, fixed_fees, slippage
-        The backtest's cost model.
+        The backtest's cost model (:class:`~peaktrade.backtest.costs.Costs`, kept as ``costs``).
     volume_share
         When set, a limit order fills at most this share of a bar's volume per bar (partial fills).
     """
@@ -70,6 +70,8 @@ class PaperExecutor:
     fixed_fees: float = 0.0
     slippage: float = 0.0
     volume_share: float | None = None
+    #: the cost model built from ``fees``, ``fixed_fees`` and ``slippage`` (validated there)
+    costs: Costs = field(init=False, repr=False)
     _resting: dict[str, OrderRequest] = field(default_factory=dict)
     _filled: dict[str, float] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
