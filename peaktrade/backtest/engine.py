@@ -16,6 +16,7 @@ from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, Prices, Strategy, prices_from_bars, signal_arrays
 from peaktrade.strategies.registry import get_strategy
 
+
 def _as_bool(name: str, s: Any, index: pd.Index) -> np.ndarray:
     if len(s) != len(index):
         raise BacktestError(f"{name} has {len(s)} rows: expected {len(index)} (one per bar)")

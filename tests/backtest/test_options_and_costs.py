@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-import peaktrade.backtest as backtest
+from peaktrade import backtest
 from peaktrade.backtest import BacktestOptions, Costs, from_signals, run
 from peaktrade.backtest.options import OPTION_NAMES
 from peaktrade.config import BacktestConfig, Config
