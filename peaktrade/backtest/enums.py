@@ -34,7 +34,8 @@ EXIT_TRAILING = 3
 EXIT_REVERSE = 4  # closed by an opposite entry (direction="both")
 EXIT_OPEN = 5  # still open at the last bar (valued at the last close, no exit costs)
 EXIT_RUIN = 6  # liquidated where equity reached zero (or a close that left equity <= 0): the account is ruined
-EXIT_REASON_NAMES = ("signal", "stop_loss", "take_profit", "trailing_stop", "reverse", "open", "ruin")
+EXIT_WINDOW_END = 7  # closed at the last close of a walk-forward test window (never written by the kernels)
+EXIT_REASON_NAMES = ("signal", "stop_loss", "take_profit", "trailing_stop", "reverse", "open", "ruin", "window_end")
 
 trade_dt = np.dtype(
     [

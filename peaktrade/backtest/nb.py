@@ -267,6 +267,48 @@ def finalize_stats_nb(acc, init_cash, ann_factor, years, out):
 
 
 # --------------------------------------------------------------------------------------------
+# costs: the one cost model (the backtest's kernels, and through :mod:`peaktrade.backtest.costs`
+# the paper executor, the pipeline's sizing and walk-forward's window-end close)
+
+
+@njit(cache=True)
+def fill_price_nb(price, sign, slippage):
+    """Return the fill price of a market order at ``price``: a buy (``sign`` > 0) pays up, a sell receives less."""
+    return price * (1.0 + slippage) if sign > 0 else price * (1.0 - slippage)
+
+
+@njit(cache=True)
+def fee_nb(notional, fees, fixed_fees):
+    """Return the fees of one order of ``notional``: proportional plus fixed."""
+    return notional * fees + fixed_fees
+
+
+@njit(cache=True)
+def entry_order_nb(cash, price, sign, size_type, size, frac, fees, fixed_fees, slippage):
+    """Return ``(ok, units, fill price, budget)`` of an entry of direction ``sign`` at market ``price``.
+
+    The budget (cash spent on a long, cash set aside on a short, fees included) is ``size`` × cash
+    (percent), the notional ``size`` plus its fees (value) or ``frac`` × cash (vol target), capped
+    by the cash; ``ok`` is False when nothing can be bought (no cash, no price, the budget does not
+    cover the fixed fee).
+    """
+    if cash <= 0.0 or not (price > 0.0):
+        return False, 0.0, 0.0, 0.0
+    if size_type == SIZE_PERCENT:
+        budget = size * cash
+    elif size_type == SIZE_VALUE:
+        budget = size * (1.0 + fees) + fixed_fees
+    else:
+        budget = frac * cash
+    if budget > cash:
+        budget = cash
+    if not (budget > fixed_fees):
+        return False, 0.0, 0.0, 0.0
+    fill = fill_price_nb(price, sign, slippage)
+    return True, (budget - fixed_fees) / (1.0 + fees) / fill, fill, budget
+
+
+# --------------------------------------------------------------------------------------------
 # orders
 
 
@@ -284,23 +326,10 @@ def init_state_nb(sp):
 def open_nb(st, acc, sp, sign, price, t, frac, stop_from):
     """Open a position of direction ``sign`` (+1/-1) at market ``price``; return True if filled."""
     cash = st[ST_CASH]
-    if cash <= 0.0 or not (price > 0.0):
+    ok, size, fill, budget = entry_order_nb(cash, price, sign, int(sp[SP_SIZE_TYPE]), sp[SP_SIZE], frac,
+                                            sp[SP_FEES], sp[SP_FIXED_FEES], sp[SP_SLIPPAGE])
+    if not ok:
         return False
-    fees = sp[SP_FEES]
-    fixed = sp[SP_FIXED_FEES]
-    size_type = int(sp[SP_SIZE_TYPE])
-    if size_type == SIZE_PERCENT:
-        budget = sp[SP_SIZE] * cash
-    elif size_type == SIZE_VALUE:
-        budget = sp[SP_SIZE] * (1.0 + fees) + fixed
-    else:
-        budget = frac * cash
-    if budget > cash:
-        budget = cash
-    if not (budget > fixed):
-        return False
-    fill = price * (1.0 + sp[SP_SLIPPAGE]) if sign > 0 else price * (1.0 - sp[SP_SLIPPAGE])
-    size = (budget - fixed) / (1.0 + fees) / fill
     paid = budget - size * fill
     if sign > 0:
         st[ST_CASH] = cash - budget
@@ -328,15 +357,15 @@ def close_nb(st, acc, sp, price, t, reason, records, tm):
     pos = st[ST_POS]
     size = abs(pos)
     if pos > 0.0:
-        fill = price * (1.0 - sp[SP_SLIPPAGE])
+        fill = fill_price_nb(price, -1, sp[SP_SLIPPAGE])
         gross = size * fill
-        paid = gross * sp[SP_FEES] + sp[SP_FIXED_FEES]
+        paid = fee_nb(gross, sp[SP_FEES], sp[SP_FIXED_FEES])
         st[ST_CASH] += gross - paid
         pnl = size * (fill - st[ST_ENTRY_PRICE]) - st[ST_ENTRY_FEES] - paid
     else:
-        fill = price * (1.0 + sp[SP_SLIPPAGE])
+        fill = fill_price_nb(price, 1, sp[SP_SLIPPAGE])
         gross = size * fill
-        paid = gross * sp[SP_FEES] + sp[SP_FIXED_FEES]
+        paid = fee_nb(gross, sp[SP_FEES], sp[SP_FIXED_FEES])
         st[ST_CASH] -= gross + paid
         pnl = size * (st[ST_ENTRY_PRICE] - fill) - st[ST_ENTRY_FEES] - paid
     if reason == EXIT_RUIN or st[ST_CASH] <= 0.0:

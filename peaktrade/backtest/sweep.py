@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.backtest import nb
-from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, sim_params, size_fraction, split_params
+from peaktrade.backtest.engine import check_bars, pop_options, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
+from peaktrade.backtest.options import stop_distance
 from peaktrade.backtest.stats import annualization, close_days
 from peaktrade.errors import BacktestError
-from peaktrade.strategies.base import SIM_PARAMS, prices_from_bars
+from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
 from peaktrade.strategies.registry import get_strategy
 
 BLOCK = 1024  # bars per signal block: small enough to stay in L1/L2, large enough to amortize the call
@@ -39,7 +40,7 @@ class SweepResult:
     part_sums: np.ndarray | None = None
     #: bars in each part
     part_bars: np.ndarray | None = None
-    #: simulator options the sweep ran with (``run(**options, **params)`` reproduces a row)
+    #: backtest options the sweep ran with (``run(**options, **params)`` reproduces a row)
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,7 +121,7 @@ def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, An
     combos: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     by_name = {p.name: p for p in strat.params}
-    unknown = sorted(set(names) - set(by_name) - set(SIM_PARAMS))
+    unknown = sorted(set(names) - set(by_name) - set(STOP_PARAMS))
     if unknown:
         strat.resolve(dict.fromkeys(unknown, 0))  # raises the standard unknown-parameter error
     # coerce each distinct value once (raises naming the parameter on a bad value)
@@ -153,7 +154,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         Number of contiguous equal parts of the bars over which per-combination return sums are
         kept (``SweepResult.part_sums``), for the Probability of Backtest Overfitting.
     **kwargs
-        Simulator options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
+        Backtest options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
         ``sweep("ma_crossover", bars, fees=0.0026, fast=range(5, 55), slow=range(60, 260, 5))``.
         ``sl_stop``, ``tp_stop`` and ``sl_trail`` may be swept too.
@@ -163,12 +164,12 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     check_bars(bars)
     opts = pop_options(kwargs)
     grids = dict(kwargs)
-    for k, v in strat.sim_defaults.items():
+    for k, v in strat.stop_defaults.items():
         grids.setdefault(k, v)
     combos, skipped = expand_grid(strat, grids)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-    base_sp = sim_params(**opts)
-    frac = size_fraction(prices, bars.index, base_sp, opts.get("vol_window", SIM_DEFAULTS["vol_window"]))
+    base_sp = opts.kernel_params()
+    frac = opts.size_fraction(prices, bars.index)
     ann, years, _ = annualization(bars.index)
     n = len(combos)
     out = np.full((n, len(STAT_KEYS)), np.nan)
@@ -183,7 +184,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
             vals = [c.get(key) for c in combos]
             if any(v is not None for v in vals):
-                spar[:, col] = [sim_params(**{key: v})[col] for v in vals]
+                spar[:, col] = [stop_distance(key, v) for v in vals]
         spar = np.ascontiguousarray(spar)
         n_state = max(strat.n_state, 1)
         chunk = chunk or max(64, min(4096, n // 20 or 1))
@@ -202,7 +203,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         n_bars=len(bars),
         part_sums=part_sums,
         part_bars=np.diff(bounds),
-        options={**SIM_DEFAULTS, **opts},
+        options=opts.to_dict(),
     )
 
 

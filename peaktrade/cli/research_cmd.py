@@ -23,14 +23,10 @@ _ENGINE_DOC = "Engine option from config [backtest] when omitted."
 
 def _engine_opts(cfg: Config, fees: float | None, slippage: float | None, execution: str | None,
                  direction: str) -> dict[str, Any]:
-    b = cfg.backtest
-    return {
-        "init_cash": b.init_cash,
-        "fees": b.fees if fees is None else fees,
-        "slippage": b.slippage if slippage is None else slippage,
-        "execution": b.execution if execution is None else execution,
-        "direction": direction,
-    }
+    from peaktrade.backtest.options import BacktestOptions
+
+    given = {"fees": fees, "slippage": slippage, "execution": execution, "direction": direction}
+    return BacktestOptions.from_config(cfg, **{k: v for k, v in given.items() if v is not None}).to_dict(stops=False)
 
 
 def _bars(cfg: Config, symbol: str, timeframe: str, exchange: str | None, start: str | None,

@@ -28,7 +28,7 @@ def list_cmd() -> None:
 
 @app.command("show")
 def show_cmd(name: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`).")) -> None:
-    """Print a strategy's parameters (``name: type = default in [low, high]  # help``), constraints, sim defaults."""
+    """Print a strategy's parameters (``name: type = default in [low, high]  # help``), constraints, stop defaults."""
     from peaktrade.strategies import get_strategy
 
     s = get_strategy(name)  # unknown name: StrategyError, printed by main() as one line
@@ -40,9 +40,9 @@ def show_cmd(name: str = typer.Argument(..., help="Strategy name (see `peaktrade
     out("constraints:" + ("" if s.constraints else " none"))
     for c in s.constraints:
         out(f"  {escape(c.text)}", highlight=False, soft_wrap=True)
-    if s.sim_defaults:
-        shown = ", ".join(f"{k}={v!r}" for k, v in s.sim_defaults.items())
-        out(f"sim defaults: {escape(shown)}", highlight=False, soft_wrap=True)
+    if s.stop_defaults:
+        shown = ", ".join(f"{k}={v!r}" for k, v in s.stop_defaults.items())
+        out(f"stop defaults: {escape(shown)}", highlight=False, soft_wrap=True)
     else:
-        out("sim defaults: none (sl_stop, tp_stop, sl_trail accepted as simulator options)",
+        out("stop defaults: none (sl_stop, tp_stop, sl_trail accepted as backtest options)",
             highlight=False, soft_wrap=True)

@@ -1,7 +1,8 @@
 """Pipeline assembly: the one way an :class:`~peaktrade.execution.pipeline.ExecutionPipeline` is built.
 
 Paper replay, paper/shadow sessions and testnet sessions all build their pipeline here from the
-backtest's resolved simulator options and stops, so sizing, costs and stop rules are those of
+backtest's typed options (:class:`~peaktrade.backtest.options.BacktestOptions`, stops included),
+so sizing, costs and stop rules are those of
 :func:`peaktrade.backtest.run` everywhere. Only the executor differs: the paper executor (the
 backtest's cost model) by default, or whatever ``executor`` builds on the pipeline's market context
 (e.g. :class:`~peaktrade.orders.exchange.ExchangeExecutor`).
@@ -9,16 +10,16 @@ backtest's cost model) by default, or whatever ``executor`` builds on the pipeli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
+from peaktrade.backtest.options import BacktestOptions
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import ExecutionPipeline, Hooks, OrderCheck, SizingModel, StopRules
 from peaktrade.orders.model import OrderExecutor
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
 
 
-def build_pipeline(symbol: str, options: Mapping[str, Any], stops: Mapping[str, Any], *,
+def build_pipeline(symbol: str, options: BacktestOptions, *,
                    checks: Sequence[OrderCheck] = (), hooks: Hooks | None = None,
                    executor: Callable[[PaperMarketContext], OrderExecutor] | None = None) -> ExecutionPipeline:
     """Return the execution pipeline of one symbol.
@@ -28,11 +29,8 @@ def build_pipeline(symbol: str, options: Mapping[str, Any], stops: Mapping[str, 
     symbol
         The market traded.
     options
-        Every simulator option, resolved (``{**SIM_DEFAULTS, **given}``): ``init_cash``, ``fees``,
-        ``fixed_fees``, ``slippage``, ``execution``, ``direction``, ``size``, ``size_type``,
-        ``stop_priority``.
-    stops
-        ``sl_stop``, ``tp_stop``, ``sl_trail`` (absent: no such stop).
+        The account's options: cash, costs, execution, direction, sizing and the strategy's stops
+        (``options.replace(**stops)``).
     checks
         Pre-trade checks, in order (a SafetyGuard, RiskLimits, a budget).
     hooks
@@ -40,18 +38,16 @@ def build_pipeline(symbol: str, options: Mapping[str, Any], stops: Mapping[str, 
     executor
         ``executor(context) -> OrderExecutor``; default the paper executor with the options' costs.
     """
-    o = options
+    c, z, s = options.costs, options.sizing, options.stops
     ctx = PaperMarketContext(symbol)
     if executor is None:
-        ex: OrderExecutor = PaperExecutor(ctx, fees=float(o["fees"]), fixed_fees=float(o["fixed_fees"]),
-                                          slippage=float(o["slippage"]))
+        ex: OrderExecutor = PaperExecutor(ctx, fees=c.fees, fixed_fees=c.fixed_fees, slippage=c.slippage)
     else:
         ex = executor(ctx)
     return ExecutionPipeline(
-        symbol=symbol, executor=ex, ledger=Ledger(float(o["init_cash"])), context=ctx, checks=list(checks),
-        execution=o["execution"], direction=o["direction"],
-        sizing=SizingModel(float(o["size"]), o["size_type"], float(o["fees"]), float(o["fixed_fees"]),
-                           float(o["slippage"])),
-        stops=StopRules(stops.get("sl_stop"), stops.get("tp_stop"), stops.get("sl_trail"), o["stop_priority"]),
+        symbol=symbol, executor=ex, ledger=Ledger(options.init_cash), context=ctx, checks=list(checks),
+        execution=options.execution, direction=options.direction,
+        sizing=SizingModel(z.size, z.size_type, c.fees, c.fixed_fees, c.slippage),
+        stops=StopRules(s.sl_stop, s.tp_stop, s.sl_trail, s.stop_priority),
         hooks=hooks if hooks is not None else Hooks(),
     )

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from peaktrade.backtest.costs import Costs
 from peaktrade.execution.ledger import Ledger
 from peaktrade.orders.model import (
     OrderExecutionResult,
@@ -120,7 +121,7 @@ class Hooks:
 
 @dataclass
 class SizingModel:
-    """How much an entry buys, exactly as the backtest sizes it (see ``nb.open_nb``)."""
+    """How much an entry buys, exactly as the backtest sizes it (the kernels' ``entry_order_nb``)."""
 
     size: float = 1.0
     size_type: str = "percent"  # "percent" | "value" | "vol_target" (fraction given per bar)
@@ -128,21 +129,14 @@ class SizingModel:
     fixed_fees: float = 0.0
     slippage: float = 0.0
 
+    @property
+    def costs(self) -> Costs:
+        """The cost model this pipeline sizes and checks orders with."""
+        return Costs(fees=self.fees, fixed_fees=self.fixed_fees, slippage=self.slippage)
+
     def quantity(self, cash: float, price: float, side: str, frac: float = 1.0) -> float:
         """Return the units an entry at market ``price`` buys (or sells short), 0 if none."""
-        if cash <= 0 or not price > 0:
-            return 0.0
-        if self.size_type == "percent":
-            budget = self.size * cash
-        elif self.size_type == "value":
-            budget = self.size * (1.0 + self.fees) + self.fixed_fees
-        else:
-            budget = frac * cash
-        budget = min(budget, cash)
-        if not budget > self.fixed_fees:
-            return 0.0
-        fill = price * (1.0 + self.slippage) if side == "buy" else price * (1.0 - self.slippage)
-        return (budget - self.fixed_fees) / (1.0 + self.fees) / fill
+        return self.costs.entry_quantity(cash, price, side, size=self.size, size_type=self.size_type, frac=frac)
 
 
 @dataclass
@@ -237,8 +231,7 @@ class ExecutionPipeline:
             return math.nan
 
     def _modelled_price(self, request: OrderRequest, price: float) -> float:
-        s = self.sizing  # this pipeline's cost model at ``price``
-        return executable_price(request, price, slippage=s.slippage, fees=s.fees, fixed_fees=s.fixed_fees)
+        return executable_price(request, price, self.sizing.costs)  # this pipeline's cost model at ``price``
 
     def _deny(self, request: OrderRequest, decision: Decision) -> None:
         self.denials.append((request, decision))

@@ -44,12 +44,15 @@ import datetime as _dt
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from peaktrade.errors import BacktestError, bad_value
+
+if TYPE_CHECKING:
+    from peaktrade.backtest.options import BacktestOptions
 
 
 @dataclass
@@ -75,7 +78,7 @@ class WalkForwardResult:
     strategy : str
         The strategy's name.
     options : dict
-        The simulator options the sweeps and test runs used (the defaults filled in).
+        The backtest options the sweeps and test runs used (flat, the defaults filled in).
     sweeps : list
         The train-window ``SweepResult`` of each fold (e.g. for ``pbo_from_part_sums``).
     n_skipped_folds : int
@@ -254,12 +257,12 @@ def _typed(strat: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, Any] | None,
-                  opts: dict[str, Any], cash: float) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+                  options: BacktestOptions, cash: float) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
     """Simulate ``params`` over ``window`` trading only from bar ``off``; return the test part's
     equity, positions and trades (indices relative to the test part), flat at its end."""
     from peaktrade.backtest import from_signals
     from peaktrade.backtest.engine import resolve_params
-    from peaktrade.backtest.enums import EXIT_SIGNAL, trade_dt
+    from peaktrade.backtest.enums import EXIT_REASON_NAMES, EXIT_WINDOW_END, trade_dt
     from peaktrade.backtest.result import trades_frame
     from peaktrade.strategies.base import prices_from_bars, signal_arrays
 
@@ -275,7 +278,7 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
     entries[:off] = False
     exits[:off] = False
     res = from_signals(window["close"], entries, exits, open=window["open"], high=window["high"],
-                       low=window["low"], **{**opts, **stops, "init_cash": cash})
+                       low=window["low"], **options.replace(**stops, init_cash=cash).to_dict())
     equity = res.equity.iloc[off:].copy()
     pos = res.positions.iloc[off:].copy()
     trades = res.trades.copy()
@@ -284,21 +287,20 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
     if len(trades) and bool(trades["is_open"].iloc[-1]):
         # close the open position at the test window's last close, paying the exit costs
         i = trades.index[-1]
-        o = res.options
+        costs = options.costs
         size = float(trades.at[i, "size"])
         c = float(window["close"].iloc[n - 1])
-        slip, fee, fixed = float(o["slippage"]), float(o["fees"]), float(o["fixed_fees"])
         long = int(trades.at[i, "direction"]) > 0
-        fill = c * (1.0 - slip) if long else c * (1.0 + slip)
-        paid = size * fill * fee + fixed
+        fill = costs.fill_price("sell" if long else "buy", c)
+        paid = costs.fee(size * fill)
         entry_px, entry_fees = float(trades.at[i, "entry_price"]), float(trades.at[i, "entry_fees"])
         pnl = (size * (fill - entry_px) if long else size * (entry_px - fill)) - entry_fees - paid
         equity.iloc[-1] += pnl - float(trades.at[i, "pnl"])
         pos.iloc[-1] = 0.0
         trades.loc[i, ["exit_price", "exit_fees", "pnl", "ret"]] = [
             fill, paid, pnl, pnl / (size * entry_px + entry_fees)]
-        trades.loc[i, "exit_reason_code"] = EXIT_SIGNAL
-        trades.loc[i, "exit_reason"] = "window_end"
+        trades.loc[i, "exit_reason_code"] = EXIT_WINDOW_END
+        trades.loc[i, "exit_reason"] = EXIT_REASON_NAMES[EXIT_WINDOW_END]
         trades.loc[i, "is_open"] = False
     return equity, pos, trades
 
@@ -338,8 +340,8 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     progress
         Passed to each train sweep (a progress bar per sweep).
     **kw
-        Simulator options (scalars) and parameter grids, forwarded to
-        :func:`peaktrade.backtest.sweep`; the simulator options also apply to the test runs.
+        Backtest options (scalars) and parameter grids, forwarded to
+        :func:`peaktrade.backtest.sweep`; the backtest options also apply to the test runs.
 
     Returns
     -------
@@ -350,8 +352,9 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     See the module docstring for how windows, warm-up, open positions and stitching work.
     """
     from peaktrade.backtest import STAT_KEYS, compute_stats, sweep
-    from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, sim_params
-    from peaktrade.strategies.base import SIM_PARAMS
+    from peaktrade.backtest.engine import check_bars
+    from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
+    from peaktrade.strategies.base import STOP_PARAMS
     from peaktrade.strategies.registry import get_strategy
 
     strat = get_strategy(strategy)
@@ -360,9 +363,9 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         raise BacktestError(bad_value("metric", metric, "one of " + ", ".join(STAT_KEYS)))
     if isinstance(n_parts, bool) or not isinstance(n_parts, (int, np.integer)) or n_parts < 1:
         raise BacktestError(bad_value("n_parts", n_parts, "a positive integer"))
-    opts = {k: v for k, v in kw.items() if k in SIM_DEFAULTS and k not in SIM_PARAMS}
-    sim_params(**opts)  # validate the simulator options once, before any fold runs
-    init_cash = float(opts.get("init_cash", SIM_DEFAULTS["init_cash"]))
+    # parsed (validated) once, before any fold runs
+    options = BacktestOptions.parse(**{k: v for k, v in kw.items() if k in OPTION_NAMES and k not in STOP_PARAMS})
+    init_cash = options.init_cash
     windows, skipped = _windows(bars.index, train, test, step, anchored, max(2, int(n_parts)))
     if not windows:
         raise BacktestError(f"train={train!r}, test={test!r} give no fold with enough bars: bars has {len(bars)} rows "
@@ -389,7 +392,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         else:
             best, train_value = None, math.nan
         window = bars.iloc[a:d]
-        equity, pos, trades = _test_segment(strat, window, c - a, best, opts, cash)
+        equity, pos, trades = _test_segment(strat, window, c - a, best, options, cash)
         st = compute_stats(equity, pos, trades, init_cash=cash) if cash > 0.0 else _stats_after_ruin()
         row: dict[str, Any] = {
             "fold": fold,
@@ -424,7 +427,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         params=param_names,
         init_cash=init_cash,
         strategy=strat.name,
-        options={**SIM_DEFAULTS, **opts},
+        options=options.to_dict(),
         minimize=minimize,
         anchored=anchored,
         sweeps=sweeps,

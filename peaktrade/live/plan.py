@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.adapters.errors import ExchangeError
+from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.pipeline import OrderCheck
 from peaktrade.live.feeds import BarPoller, SessionError, parse_replay
-from peaktrade.strategies.base import SIM_PARAMS, Prices, Strategy
+from peaktrade.strategies.base import STOP_PARAMS, Strategy
 from peaktrade.strategies.stepping import ReplaySignalStepper, RollingSignalStepper, SizeFraction
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 #: Environments :func:`~peaktrade.live.run_session` runs (testnet: :mod:`peaktrade.live.testnet`;
 #: live needs a real-money runner, not here).
 ENVIRONMENTS = ("paper", "shadow")
-#: The options from config ``[backtest]`` a session uses when not given.
-CONFIG_OPTIONS = ("init_cash", "fees", "slippage", "execution")
 #: Modes of a plan: stored bars replayed, or completed bars polled from a venue.
 REPLAY, POLL = "replay", "poll"
 
@@ -47,7 +46,7 @@ class SessionPlan:
     step: pd.Timedelta
     resolved: dict[str, Any]
     stops: dict[str, Any]
-    options: dict[str, Any]
+    options: BacktestOptions  # stops included
     frac: SizeFraction | None
     mode: str = REPLAY
     exchange: str = ""
@@ -88,27 +87,21 @@ def check_args(*, environment: str, replay: Any, poll: bool, speed: Any, warmup:
 def plan_session(strategy: str | Strategy, cfg: Config, *, symbol: str, timeframe: str,
                  params: Mapping[str, Any] | None, options: dict[str, Any]) -> SessionPlan:
     """Resolve the strategy, its parameters and the simulator options exactly as ``run()`` does."""
-    from peaktrade.backtest.engine import SIM_DEFAULTS, resolve_params, sim_params, size_fraction
+    from peaktrade.backtest.engine import resolve_params
     from peaktrade.data.schema import canonical_timeframe, parse_timeframe
     from peaktrade.strategies.registry import get_strategy
 
     timeframe = canonical_timeframe(timeframe)
     strat = get_strategy(strategy)
-    unknown = sorted(k for k in options if k not in SIM_DEFAULTS or k in SIM_PARAMS)
+    unknown = sorted(k for k in options if k not in OPTION_NAMES or k in STOP_PARAMS)
     if unknown:
         raise SessionError(f"unknown option(s) {', '.join(unknown)}: expected some of "
-                           f"{', '.join(k for k in SIM_DEFAULTS if k not in SIM_PARAMS)} "
+                           f"{', '.join(k for k in OPTION_NAMES if k not in STOP_PARAMS)} "
                            f"(strategy parameters and stops go in params)")
-    opts = {**{k: getattr(cfg.backtest, k) for k in CONFIG_OPTIONS}, **options}
-    o = {**SIM_DEFAULTS, **opts}
     resolved, stops = resolve_params(strat, dict(params or {}))
-    sp = sim_params(**opts, **stops)  # validates every option exactly as run() does
-
-    def vol_frac(prices: Prices, index: pd.DatetimeIndex) -> np.ndarray:
-        return size_fraction(prices, index, sp, o["vol_window"])
-
-    return SessionPlan(strat, symbol, timeframe, parse_timeframe(timeframe), resolved, stops, o,
-                       vol_frac if o["size_type"] == "vol_target" else None)
+    opts = BacktestOptions.from_config(cfg, **options).replace(**stops)  # validated exactly as run() does
+    return SessionPlan(strat, symbol, timeframe, parse_timeframe(timeframe), resolved, stops, opts,
+                       opts.size_fraction if opts.sizing.size_type == "vol_target" else None)
 
 
 def plan_replay(plan: SessionPlan, cfg: Config, *, exchange: str | None, replay: Any, bars: pd.DataFrame | None,

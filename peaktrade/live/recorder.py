@@ -21,7 +21,6 @@ from peaktrade.execution.pipeline import Decision, ExecutionPipeline, OrderCheck
 from peaktrade.live.plan import POLL, SessionPlan
 from peaktrade.live.runs import RunLog
 from peaktrade.orders.model import OrderFill, OrderRequest
-from peaktrade.strategies.base import SIM_PARAMS
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
@@ -34,7 +33,6 @@ def session_meta(plan: SessionPlan, cfg: Config, *, environment: str, checks: Se
                  poll_interval: float, max_history: int, warmup: int, max_bars: int | None) -> dict[str, Any]:
     """Return the run log's header (``meta.json``) of a session about to start."""
     from peaktrade import __version__
-    from peaktrade.backtest.engine import SIM_DEFAULTS
 
     h = plan.history if plan.history is not None else pd.DataFrame()
     return {
@@ -42,7 +40,7 @@ def session_meta(plan: SessionPlan, cfg: Config, *, environment: str, checks: Se
         "mode": plan.mode,
         "strategy": plan.strategy.name,
         "params": {**plan.resolved, **plan.stops},
-        "options": {k: plan.options[k] for k in SIM_DEFAULTS if k not in SIM_PARAMS},
+        "options": plan.options.to_dict(stops=False),
         "symbol": plan.symbol,
         "timeframe": plan.timeframe,
         "exchange": plan.exchange,

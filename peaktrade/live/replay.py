@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.backtest.engine import SIM_DEFAULTS, check_bars, pop_options, resolve_params, sim_params, size_fraction
+from peaktrade.backtest.engine import check_bars, pop_options, resolve_params
 from peaktrade.backtest.enums import EXIT_OPEN, EXIT_REASON_NAMES, trade_dt
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import bar_interval
@@ -37,13 +37,12 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     strat = get_strategy(strategy)
     check_bars(bars)
     opts = pop_options(kwargs)
-    o = {**SIM_DEFAULTS, **opts}
     resolved, stops = resolve_params(strat, kwargs)
-    sp = sim_params(**opts, **stops)  # validates every option exactly as run() does
+    o = opts.replace(**stops)  # validates every option exactly as run() does
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-    frac = size_fraction(prices, bars.index, sp, o["vol_window"])
+    frac = opts.size_fraction(prices, bars.index)
     symbol = str(bars.attrs.get("symbol", "BTC/USD"))
-    pipe = build_pipeline(symbol, o, stops, checks=checks or [], hooks=hooks)
+    pipe = build_pipeline(symbol, o, checks=checks or [], hooks=hooks)
     ledger = pipe.ledger
     bar_of: dict[str, int] = {}
     pipe.hooks.after_fill.append(lambda f: bar_of.setdefault(f.client_order_id, pipe.bar_index))
@@ -64,9 +63,9 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     return BacktestResult(
         bars=bars, equity=pd.Series(equity, index=idx, name="equity"), cash=pd.Series(cash, index=idx, name="cash"),
         positions=pd.Series(pos, index=idx, name="position"),
-        trades=trades_frame(records, idx, execution=o["execution"]),
+        trades=trades_frame(records, idx, execution=o.execution),
         entries=pd.Series(entries, index=idx, name="entries"), exits=pd.Series(exits, index=idx, name="exits"),
-        init_cash=float(o["init_cash"]), options={**o, **stops, "mode": "paper_replay"},
+        init_cash=o.init_cash, options={**o.to_dict(), **stops, "mode": "paper_replay"},
         params={**resolved, **stops}, strategy=strat.name,
     )
 

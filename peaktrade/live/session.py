@@ -324,7 +324,7 @@ def run_session(
     else:
         plan_replay(plan, cfg, exchange=exchange, replay=replay, bars=bars, warmup=warmup, speed=speed)
     checks = safety_checks(environment, cfg) if checks is None else list(checks)
-    pipe = build_pipeline(plan.symbol, plan.options, plan.stops, checks=checks)
+    pipe = build_pipeline(plan.symbol, plan.options, checks=checks)
     run_id = run_id or new_run_id(environment, plan.strategy.name)
     meta = session_meta(plan, cfg, environment=environment, checks=checks, executor="paper",
                         poll_interval=poll_interval, max_history=max_history, warmup=warmup, max_bars=max_bars)

@@ -242,10 +242,10 @@ def run_testnet_session(
         raise TestnetError("internal: the polled plan has no poller")
 
     # -- pipeline --------------------------------------------------------------------------------
-    o = plan.options
+    costs = plan.options.costs
     all_checks = [*checks, BudgetCheck(budget, run_id=run_id, profile=profile)]
-    pipe = build_pipeline(plan.symbol, o, plan.stops, checks=all_checks, executor=lambda ctx: ExchangeExecutor(
-        client, ctx, fees=float(o["fees"]), slippage=float(o["slippage"]), budget=budget))
+    pipe = build_pipeline(plan.symbol, plan.options, checks=all_checks, executor=lambda ctx: ExchangeExecutor(
+        client, ctx, fees=costs.fees, slippage=costs.slippage, budget=budget))
     executor: ExchangeExecutor = pipe.executor  # type: ignore[assignment]
     meta = session_meta(plan, cfg, environment="testnet", checks=all_checks, executor=f"exchange:{mode}",
                         poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, warmup=warmup,
@@ -301,7 +301,7 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
     """
     import pandas as pd
 
-    from peaktrade.backtest.engine import SIM_DEFAULTS
+    from peaktrade.backtest.options import BacktestOptions
     from peaktrade.orders.model import OrderRequest, new_client_order_id
 
     if symbol not in config.testnet.symbols:
@@ -320,10 +320,9 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
     price = client.fetch_ticker(symbol).last
     if not price or not price > 0:
         raise TestnetError(f"the venue gives no last price for {symbol}: the order cannot be checked")
-    o = {**SIM_DEFAULTS, "init_cash": float(config.testnet.init_cash), "fees": float(config.backtest.fees),
-         "slippage": float(config.backtest.slippage)}
-    pipe = build_pipeline(symbol, o, {}, checks=checks, executor=lambda ctx: ExchangeExecutor(
-        client, ctx, fees=o["fees"], slippage=o["slippage"]))
+    opts = BacktestOptions.from_config(config, init_cash=float(config.testnet.init_cash))
+    pipe = build_pipeline(symbol, opts, checks=checks, executor=lambda ctx: ExchangeExecutor(
+        client, ctx, fees=opts.costs.fees, slippage=opts.costs.slippage))
     denials: list[Any] = []
     pipe.hooks.on_denial.append(lambda _req, d: denials.append(d))
     now = pd.Timestamp.now(tz="UTC")

@@ -92,9 +92,7 @@ class ExchangeExecutor:
 
     def executable_price(self, request: OrderRequest) -> float:
         """Return the most one unit of ``request`` can cost or be worth: venue ask/bid + slippage bound + fees."""
-        p = self._paper
-        return executable_price(request, self.market_price(request.symbol, request.side), slippage=p.slippage,
-                                fees=p.fees, fixed_fees=p.fixed_fees)
+        return executable_price(request, self.market_price(request.symbol, request.side), self._paper.costs)
 
     # -- OrderExecutor ---------------------------------------------------------------------
     def submit(self, request: OrderRequest) -> OrderExecutionResult:

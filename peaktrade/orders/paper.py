@@ -1,7 +1,7 @@
 """Paper executor: simulated fills with exactly the backtest's cost model.
 
 Market orders fill at the context's current price moved by slippage (buys up, sells down), with
-fees ``fees × notional + fixed_fees``, as in :mod:`peaktrade.backtest.nb`. Limit orders rest and
+fees ``fees × notional + fixed_fees``: the backtest's :class:`~peaktrade.backtest.costs.Costs`. Limit orders rest and
 fill when a bar trades through their price (at the limit, or at the open when the bar opens
 beyond it), optionally capped per bar at a share of the bar's volume (partial fills). Fill times
 are the market time of the context, never the wall clock.
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from peaktrade.errors import bad_value
+from peaktrade.backtest.costs import Costs
+from peaktrade.errors import BacktestError, bad_value
 from peaktrade.orders.model import (
     OrderError,
     OrderExecutionResult,
@@ -25,23 +26,11 @@ from peaktrade.orders.model import (
 )
 
 
-def executable_price(request: OrderRequest, market: float, *, slippage: float, fees: float,
-                     fixed_fees: float) -> float:
-    """Return the most one unit of ``request`` can cost or be worth when it fills against ``market``.
-
-    The fill-price bound is the market price (ask for a buy, bid for a sell) moved up by the slippage
-    bound (a buy pays up to it; a sell's notional is bounded by it), a limit order's limit when that is
-    higher, plus the fees of the whole order spread per unit. ``quantity × executable_price`` is then an
-    upper bound of the fill's notional and its fees: what risk limits and budgets must be checked at.
-    NaN when the market price is unknown (the checks then deny).
-    """
-    market = float(market)
-    if not market > 0 or not math.isfinite(market):
-        return math.nan
-    bound = market * (1.0 + slippage)
-    if request.type == "limit" and request.limit_price is not None:
-        bound = max(bound, float(request.limit_price))
-    return bound * (1.0 + fees) + fixed_fees / request.quantity
+def executable_price(request: OrderRequest, market: float, costs: Costs) -> float:
+    """Return the most one unit of ``request`` can cost or be worth when it fills against ``market``
+    (see :meth:`Costs.executable_price <peaktrade.backtest.costs.Costs.executable_price>`)."""
+    limit = request.limit_price if request.type == "limit" else None
+    return costs.executable_price(market, quantity=request.quantity, limit_price=limit)
 
 
 @dataclass
@@ -71,7 +60,7 @@ class PaperExecutor:
     context
         The shared market context, updated by the caller as market time advances.
     fees, fixed_fees, slippage
-        The backtest's cost model.
+        The backtest's cost model (:class:`~peaktrade.backtest.costs.Costs`, kept as ``costs``).
     volume_share
         When set, a limit order fills at most this share of a bar's volume per bar (partial fills).
     """
@@ -81,25 +70,27 @@ class PaperExecutor:
     fixed_fees: float = 0.0
     slippage: float = 0.0
     volume_share: float | None = None
+    #: the cost model built from ``fees``, ``fixed_fees`` and ``slippage`` (validated there)
+    costs: Costs = field(init=False, repr=False)
     _resting: dict[str, OrderRequest] = field(default_factory=dict)
     _filled: dict[str, float] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        for name in ("fees", "slippage"):
-            v = getattr(self, name)
-            if not 0 <= v < 1:
-                raise OrderError(bad_value(name, v, "a fraction in [0, 1)"))
+        try:
+            self.costs = Costs(fees=self.fees, fixed_fees=self.fixed_fees, slippage=self.slippage)
+        except BacktestError as e:
+            raise OrderError(str(e)) from None
         if self.volume_share is not None and not 0 < self.volume_share <= 1:
             raise OrderError(bad_value("volume_share", self.volume_share, "a fraction in (0, 1]"))
 
     # -- cost model ------------------------------------------------------------------------
     def fill_price(self, side: str, price: float) -> float:
         """Return the fill price of a market order at ``price`` (slippage against the trader)."""
-        return price * (1.0 + self.slippage) if side == "buy" else price * (1.0 - self.slippage)
+        return self.costs.fill_price(side, price)
 
     def fee(self, notional: float) -> float:
-        return notional * self.fees + self.fixed_fees
+        return self.costs.fee(notional)
 
     def market_price(self, symbol: str, side: str) -> float:
         """Return the price a market order trades against now: the context's price (one price, no spread)."""
@@ -107,8 +98,7 @@ class PaperExecutor:
 
     def executable_price(self, request: OrderRequest) -> float:
         """Return the most one unit of ``request`` can cost or be worth (see :func:`executable_price`)."""
-        return executable_price(request, self.market_price(request.symbol, request.side), slippage=self.slippage,
-                                fees=self.fees, fixed_fees=self.fixed_fees)
+        return executable_price(request, self.market_price(request.symbol, request.side), self.costs)
 
     def _fill(self, req: OrderRequest, qty: float, price: float) -> OrderFill:
         return OrderFill(req.client_order_id, req.symbol, req.side, qty, price, self.fee(qty * price),

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from peaktrade.strategies.base import SIM_PARAMS, Constraint, IndicatorTable, Param, Strategy
+from peaktrade.strategies.base import STOP_PARAMS, Constraint, IndicatorTable, Param, Strategy
 
 #: Header floats per member in ``fpar``.
 HEADER = 6
@@ -50,7 +50,7 @@ class Member:
         return self.strategy.name
 
     def own_params(self) -> tuple[Param, ...]:
-        return tuple(p for p in self.strategy.params if p.name not in SIM_PARAMS)
+        return tuple(p for p in self.strategy.params if p.name not in STOP_PARAMS)
 
     def unprefix(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return this member's parameters from a wrapper's resolved parameters."""

@@ -44,8 +44,8 @@ SIGNAL_SIG = types.void(
 )
 SIGNAL_FN_TYPE = types.FunctionType(SIGNAL_SIG)
 
-#: Parameters every strategy accepts that go to the simulator, not to the signal.
-SIM_PARAMS = ("sl_stop", "tp_stop", "sl_trail")
+#: Parameters every strategy accepts that are the backtest's protective stops, not signal inputs.
+STOP_PARAMS = ("sl_stop", "tp_stop", "sl_trail")
 
 
 class _PriceArrays(NamedTuple):
@@ -135,7 +135,7 @@ class Param:
             raise
         except (TypeError, ValueError):
             raise StrategyError(bad_value(where, value, f"a {self.kind}")) from None
-        if self.kind == "float" and math.isnan(v) and self.name in SIM_PARAMS:
+        if self.kind == "float" and math.isnan(v) and self.name in STOP_PARAMS:
             return v
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
             raise StrategyError(bad_value(where, value, f"a {self.kind} in [{self.low}, {self.high}]"))
@@ -168,8 +168,8 @@ class Strategy:
     signal_nb: Any  # numba dispatcher compiled with SIGNAL_SIG
     constraints: tuple[Constraint, ...] = ()
     n_state: int = 0
-    #: Default simulator parameters this strategy ships with (e.g. stops for ``breakout``).
-    sim_defaults: Mapping[str, float] = field(default_factory=dict)
+    #: Default stops this strategy ships with (e.g. for ``breakout``).
+    stop_defaults: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -181,11 +181,11 @@ class Strategy:
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return full, coerced signal parameters; raise on unknown names, bad values, broken constraints."""
-        unknown = sorted(set(params) - set(self.param_names) - set(SIM_PARAMS))
+        unknown = sorted(set(params) - set(self.param_names) - set(STOP_PARAMS))
         if unknown:
             raise StrategyError(
                 f"unknown parameter(s) {', '.join(unknown)} for strategy '{self.name}': "
-                f"expected some of {', '.join(self.param_names + SIM_PARAMS)}"
+                f"expected some of {', '.join(self.param_names + STOP_PARAMS)}"
             )
         by_name = {p.name: p for p in self.params}
         out = self.defaults()

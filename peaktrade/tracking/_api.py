@@ -172,8 +172,9 @@ def log_backtest(
 def _engine_options(cfg: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
     if options is not None:
         return dict(options)
-    b = cfg.backtest
-    return {"init_cash": b.init_cash, "fees": b.fees, "slippage": b.slippage, "execution": b.execution}
+    from peaktrade.backtest.options import BacktestOptions
+
+    return BacktestOptions.from_config(cfg).to_dict(stops=False)
 
 
 def log_sweep(

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from peaktrade.backtest.engine import SIM_DEFAULTS
+from peaktrade.backtest.options import BacktestOptions
 from peaktrade.execution.assembly import build_pipeline
 from peaktrade.orders.paper import PaperExecutor
 
-OPTS = {**SIM_DEFAULTS, "init_cash": 5_000.0, "fees": 0.002, "fixed_fees": 0.5, "slippage": 0.001,
-        "size": 0.5, "size_type": "percent"}
+OPTS = BacktestOptions.parse(init_cash=5_000.0, fees=0.002, fixed_fees=0.5, slippage=0.001, size=0.5,
+                             size_type="percent")
 
 
 def test_build_pipeline_when_no_executor_given_then_paper_executor_with_the_options_costs():
-    pipe = build_pipeline("ETH/USD", OPTS, {"sl_stop": 0.05})
+    pipe = build_pipeline("ETH/USD", OPTS.replace(sl_stop=0.05))
     ex = pipe.executor
     assert isinstance(ex, PaperExecutor) and ex.context is pipe.context and pipe.context.symbol == "ETH/USD"
     assert (ex.fees, ex.fixed_fees, ex.slippage) == (0.002, 0.5, 0.001)
@@ -30,7 +30,7 @@ def test_build_pipeline_when_executor_factory_given_then_it_gets_the_pipelines_c
         return PaperExecutor(ctx)
 
     check = object()
-    pipe = build_pipeline("BTC/USD", OPTS, {}, checks=[check], executor=factory)
+    pipe = build_pipeline("BTC/USD", OPTS, checks=[check], executor=factory)
     assert seen == [pipe.context] and pipe.executor.context is pipe.context and pipe.checks == [check]
 
 

@@ -37,6 +37,15 @@ def test_walk_forward_when_rolling_bar_counts_then_test_windows_tile_the_data_af
     assert wf.oos_equity.index.equals(bars.index[1000:])
 
 
+def test_walk_forward_when_positions_closed_at_window_end_then_exit_reason_names_its_code(wf):
+    from peaktrade.backtest.enums import EXIT_REASON_NAMES, EXIT_WINDOW_END
+
+    tr = wf.oos_trades
+    assert (tr["exit_reason_code"] == EXIT_WINDOW_END).any()
+    # every exit reason is a valid name, the one its code stands for
+    assert list(tr["exit_reason"]) == [EXIT_REASON_NAMES[c] for c in tr["exit_reason_code"]]
+
+
 def test_walk_forward_when_run_then_folds_have_params_train_metric_and_every_test_stat(wf):
     cols = set(wf.folds.columns)
     assert {"fold", "train_start", "train_end", "test_start", "test_end", "fast", "slow", "train_sharpe"} <= cols
@@ -191,15 +200,15 @@ def test_walk_forward_when_windows_or_options_are_invalid_then_error_names_them(
 
 
 def test_test_segment_when_trading_from_the_first_bar_then_equals_run(bars):
-    from peaktrade.backtest import run
+    from peaktrade.backtest import BacktestOptions, run
     from peaktrade.experiments.walk_forward import _test_segment
     from peaktrade.strategies import get_strategy
 
     window = bars.iloc[:1500]
     opts = {"fees": 0.001, "slippage": 0.0005}
     ref = run("ma_crossover", window, fast=10, slow=40, **opts)
-    equity, pos, trades = _test_segment(get_strategy("ma_crossover"), window, 0, {"fast": 10, "slow": 40}, opts,
-                                        10_000.0)
+    equity, pos, trades = _test_segment(get_strategy("ma_crossover"), window, 0, {"fast": 10, "slow": 40},
+                                        BacktestOptions.parse(**opts), 10_000.0)
     open_at_end = bool(ref.trades["is_open"].iloc[-1])
     last = -1 if open_at_end else None  # the last bar differs only by the window-end exit costs
     pd.testing.assert_series_equal(equity.iloc[:last], ref.equity.iloc[:last], check_names=False)

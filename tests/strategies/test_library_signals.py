@@ -71,12 +71,12 @@ def test_breakout_when_close_clears_previous_high_then_enters_and_exits_by_the_o
 
 def test_breakout_when_resolved_then_ships_default_stops_as_sweepable_params():
     s = get_strategy("breakout")
-    assert set(s.sim_defaults) == {"sl_stop", "tp_stop", "sl_trail"}
+    assert set(s.stop_defaults) == {"sl_stop", "tp_stop", "sl_trail"}
     by_name = {p.name: p for p in s.params}
-    for name, value in s.sim_defaults.items():
+    for name, value in s.stop_defaults.items():
         assert by_name[name].kind == "float" and by_name[name].low == 0 and by_name[name].default == value
     resolved = s.resolve({"tp_stop": 0.3})
-    assert resolved["tp_stop"] == 0.3 and resolved["sl_stop"] == s.sim_defaults["sl_stop"]
+    assert resolved["tp_stop"] == 0.3 and resolved["sl_stop"] == s.stop_defaults["sl_stop"]
     assert np.isnan(s.resolve({"sl_trail": float("nan")})["sl_trail"])  # NaN = off
     # stops do not change the signal
     bars = bars_from_close(CHANNEL)

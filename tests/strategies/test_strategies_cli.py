@@ -20,12 +20,12 @@ def test_strategies_list_when_called_then_shows_every_library_strategy(capsys):
     assert "fast=20" in out  # parameters with defaults
 
 
-def test_strategies_show_when_name_known_then_prints_params_constraints_and_sim_defaults(capsys):
+def test_strategies_show_when_name_known_then_prints_params_constraints_and_stop_defaults(capsys):
     code, out, _ = run(capsys, "strategies", "show", "breakout")
     assert code == 0
     assert "window: int = 20 in [1, 10000]  # channel window" in out
     assert "sl_stop: float = 0.05 in [0.0, 1.0]  # stop-loss distance" in out
-    assert "sim defaults: sl_stop=0.05, tp_stop=0.15, sl_trail=0.08" in out
+    assert "stop defaults: sl_stop=0.05, tp_stop=0.15, sl_trail=0.08" in out
 
 
 def test_strategies_show_when_strategy_has_constraints_then_lists_them(capsys):
@@ -33,7 +33,7 @@ def test_strategies_show_when_strategy_has_constraints_then_lists_them(capsys):
     assert code == 0
     assert "kind: choice = 'sma' in ['sma', 'ema']  # moving-average type" in out
     assert "constraints:\n  fast < slow" in out
-    assert "sim defaults: none" in out
+    assert "stop defaults: none" in out
 
 
 def test_strategies_show_when_name_unknown_then_one_line_error_and_exit_2(capsys):
