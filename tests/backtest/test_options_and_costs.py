@@ -17,7 +17,9 @@ from peaktrade.execution.pipeline import SizingModel
 from peaktrade.orders.model import OrderRequest
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
 
-from .conftest import bars_from, make_bars
+from helpers import random_bars
+
+from .conftest import bars_from
 
 
 @pytest.mark.parametrize("kw, words", [
@@ -75,7 +77,7 @@ def test_backtest_api_when_listed_then_no_sim_named_option_names_remain():
 
 
 def test_run_when_options_given_then_result_options_are_the_parsed_flat_options():
-    b = make_bars(300, seed=1)
+    b = random_bars(300, seed=1)
     res = run("ma_crossover", b, fast=5, slow=20, fees=0.001, slippage=0.0002, sl_stop=0.05)
     assert res.options == BacktestOptions.parse(fees=0.001, slippage=0.0002, sl_stop=0.05).to_dict()
 

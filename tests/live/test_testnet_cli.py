@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from testnet_helpers import write_testnet_config
 
-from peaktrade.live.testnet import SIM_API_KEY, SIM_API_SECRET
+from peaktrade.sim import DEFAULT_SIM_API_KEY as SIM_API_KEY
+from peaktrade.sim import DEFAULT_SIM_API_SECRET as SIM_API_SECRET
 
 
 @pytest.fixture

@@ -109,7 +109,8 @@ def test_testnet_catch_up_when_real_btc_1h_then_no_fill_above_limit_and_budget_c
     from peaktrade.config import load_config
     from peaktrade.live.runs import read_events
     from peaktrade.sim._sources import load_feeds
-    from peaktrade.live.testnet import SIM_API_KEY, SIM_API_SECRET, budget_from_config, run_testnet_session
+    from peaktrade.sim import DEFAULT_SIM_API_KEY as SIM_API_KEY, DEFAULT_SIM_API_SECRET as SIM_API_SECRET
+    from peaktrade.live.testnet import budget_from_config, run_testnet_session
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testnet"))
     from testnet_helpers import write_testnet_config
