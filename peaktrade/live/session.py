@@ -35,7 +35,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,6 +52,7 @@ from peaktrade.live.replay import SignalStepper
 from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
 from peaktrade.orders.model import OrderFill, OrderRequest
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
+from peaktrade.provenance import git_sha
 from peaktrade.strategies.base import SIM_PARAMS, Prices, Strategy
 
 #: Environments a session can run in (testnet and live need real executors: not here).
@@ -409,16 +409,6 @@ def _safety_checks(environment: str, cfg: Any) -> list[OrderCheck]:
     return list(checks)
 
 
-def _git_sha(root: Path) -> str:
-    """Return the git commit of the repository at ``root`` ("unknown" outside git or on any failure)."""
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
-
-
 def _check_name(check: Any) -> str:
     name = getattr(check, "name", None)
     return name if isinstance(name, str) and name else type(check).__name__
@@ -745,7 +735,7 @@ def _meta(plan: _Plan, cfg: Any, *, environment: str, checks: list[OrderCheck], 
         "config_source": cfg.source,
         "config": cfg.sanitized(),
         # the code that trades is the package's: ask its checkout, not the config's project root
-        "code_version": _git_sha(Path(__file__).resolve().parent),
+        "code_version": git_sha(Path(__file__).resolve().parent),
         "peaktrade_version": __version__,
         "events_file": "events.jsonl",
         "batch": "bar",

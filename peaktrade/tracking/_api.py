@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.errors import PeakTradeError, bad_value
-from peaktrade.tracking import _provenance as prov
+from peaktrade import provenance as prov
 from peaktrade.tracking._runs import ACTIVE, Run, start_run, warn_failed
 from peaktrade.tracking._store import load, redact_uri
 from peaktrade.tracking._values import clean_key, grid_text

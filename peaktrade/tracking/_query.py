@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from peaktrade.errors import PeakTradeError
-from peaktrade.tracking import _provenance as prov
+from peaktrade import provenance as prov
 from peaktrade.tracking._store import artifact_root, load, open_store, redact_uri, tracking_uri
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")

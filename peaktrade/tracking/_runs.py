@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from peaktrade.tracking import _provenance as prov
+from peaktrade import provenance as prov
 from peaktrade.tracking._store import Store, open_store, redact_uri
 from peaktrade.tracking._values import MAX_TAG, Redactor, clean_key, param_text, split_metrics
 
