@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from peaktrade._files import atomic_write_text
 from peaktrade.errors import PeakTradeError
 from peaktrade.reporting import _html as h
 from peaktrade.reporting import figures as f
@@ -179,18 +179,6 @@ def _monte_carlo_section(mc: Any, figs: _Figures) -> str:
     return "".join(parts)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_report(
     *,
     title: str,
@@ -281,5 +269,5 @@ def build_report(
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     doc = h.page(title=title, subtitle=f"generated {now} by peaktrade {__version__}", sections=sections,
                  plotlyjs=plotlyjs, footer="peaktrade report — self-contained, opens offline")
-    _write_atomic(out, doc)
+    atomic_write_text(out, doc)
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import tempfile
 import time
@@ -14,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from peaktrade import provenance as prov
+from peaktrade._files import dumps
 from peaktrade.tracking._store import Store, open_store, redact_uri
 from peaktrade.tracking._values import MAX_TAG, Redactor, clean_key, param_text, split_metrics
 
@@ -141,8 +141,6 @@ class Run:
 
 def write_artifact(path: Path, content: Any) -> None:
     """Write one artifact file; DataFrames by suffix (.parquet or .csv), dicts as JSON, else text."""
-    from peaktrade.reporting.saved import jsonable
-
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if isinstance(content, pd.Series):
@@ -157,7 +155,8 @@ def write_artifact(path: Path, content: Any) -> None:
                 obj = content.select_dtypes(include="object").columns
                 content.assign(**{c: content[c].map(str) for c in obj}).to_parquet(path)
     elif suffix == ".json" or isinstance(content, (dict, list)):
-        path.write_text(json.dumps(jsonable(content), indent=1), encoding="utf-8")
+        # non-finite numbers as strings, as in saved results: an artifact shows what was computed
+        path.write_text(dumps(content, non_finite="string", indent=1), encoding="utf-8")
     else:
         path.write_text(str(content), encoding="utf-8")
 
