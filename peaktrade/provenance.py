@@ -10,7 +10,10 @@ import getpass
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 UNKNOWN = "unknown"
 ENVIRONMENT = "research"
@@ -63,7 +66,7 @@ def git_info(root: str | os.PathLike[str]) -> dict[str, str]:
     return {"sha": sha, "dirty": dirty}
 
 
-def provenance_tags(config: Any, *, kind: str, strategy: str | None = None, symbol: str | None = None,
+def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, symbol: str | None = None,
                     timeframe: str | None = None, data_fingerprint: str | None = None) -> dict[str, str]:
     """Return the provenance tags every peaktrade run carries.
 

@@ -179,6 +179,33 @@ def _monte_carlo_section(mc: Any, figs: _Figures) -> str:
     return "".join(parts)
 
 
+def provenance_facts(tags: Mapping[str, str], *, before: Mapping[str, Any] | None = None,
+                     after: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the provenance table of a tracked run's report.
+
+    ``before`` (run id, experiment, ...) comes first, then the code version, config hash and data
+    fingerprint read from the run's provenance ``tags`` (see :mod:`peaktrade.provenance`;
+    ``"unknown"`` when a tag is absent), then ``after``; None values are left out.
+    """
+    from peaktrade import provenance as prov
+
+    table = {k: v for k, v in (before or {}).items() if v is not None}
+    table.update({
+        "git SHA": tags.get(prov.TAG_GIT_SHA, prov.UNKNOWN),
+        "git dirty": tags.get(prov.TAG_GIT_DIRTY, prov.UNKNOWN),
+        "config hash": tags.get(prov.TAG_CONFIG_HASH, prov.UNKNOWN),
+        "data fingerprint": tags.get(prov.TAG_FINGERPRINT, prov.UNKNOWN),
+        "peaktrade version": tags.get(prov.TAG_VERSION, prov.UNKNOWN),
+    })
+    table.update({k: v for k, v in (after or {}).items() if v is not None})
+    return table
+
+
+def report_title(*parts: str | None) -> str:
+    """Return a report title from its non-empty parts (``"ma_crossover BTC/USD 1h"``)."""
+    return " ".join(p for p in parts if p)
+
+
 def build_report(
     *,
     title: str,

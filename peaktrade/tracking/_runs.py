@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -16,6 +16,9 @@ from peaktrade import provenance as prov
 from peaktrade._files import dumps
 from peaktrade.tracking._store import Store, open_store, redact_uri
 from peaktrade.tracking._values import MAX_TAG, Redactor, clean_key, param_text, split_metrics
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 logger = logging.getLogger("peaktrade.tracking")
 
@@ -39,7 +42,7 @@ class Run:
     Methods raise on store errors; the public functions catch and warn.
     """
 
-    def __init__(self, store: Store, run_id: str, config: Any, experiment: str) -> None:
+    def __init__(self, store: Store, run_id: str, config: Config, experiment: str) -> None:
         self.store = store
         self.run_id = run_id
         self.config = config
@@ -161,7 +164,7 @@ def write_artifact(path: Path, content: Any) -> None:
         path.write_text(str(content), encoding="utf-8")
 
 
-def start_run(config: Any, *, experiment: str | None, run_name: str | None, kind: str,
+def start_run(config: Config, *, experiment: str | None, run_name: str | None, kind: str,
               parent_run_id: str | None = None, strategy: str | None = None, symbol: str | None = None,
               timeframe: str | None = None, data_fingerprint: str | None = None,
               tags: Mapping[str, Any] | None = None, log_config: bool = True) -> Run:
