@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade import provenance as prov
+from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.experiments import records
 from peaktrade.experiments.overfitting import with_pbo_convention
-from peaktrade.experiments.records import plain_value as _py
+from peaktrade.experiments.records import plain_value
 from peaktrade.tracking._runs import ACTIVE, Run, start_run, warn_failed
 from peaktrade.tracking._store import load, redact_uri
 from peaktrade.tracking._values import clean_key, grid_text
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 def _backtest_params(result: Any) -> dict[str, Any]:
     """Strategy parameters by name, simulator options as ``sim.<name>``, the data span as ``data.*``."""
-    params: dict[str, Any] = {str(k): _py(v) for k, v in (getattr(result, "params", None) or {}).items()}
-    params.update({f"sim.{k}": _py(v) for k, v in (getattr(result, "options", None) or {}).items()})
+    params: dict[str, Any] = {str(k): plain_value(v) for k, v in (getattr(result, "params", None) or {}).items()}
+    params.update({f"sim.{k}": plain_value(v) for k, v in (getattr(result, "options", None) or {}).items()})
     eq = result.equity
     if len(eq):
         params.update({"data.n_bars": len(eq), "data.start": str(eq.index[0]), "data.end": str(eq.index[-1])})
@@ -138,8 +138,8 @@ def log_backtest(
         fp = data_fingerprint or prov.bars_fingerprint(getattr(result, "bars", None))
         strategy = getattr(result, "strategy", None)
         params = getattr(result, "params", None) or {}
-        name = run_name or " ".join([strategy or "signals", *(f"{k}={_py(v)}" for k, v in params.items()
-                                                              if _py(v) is not None)])[:200]
+        name = run_name or " ".join([strategy or "signals", *(f"{k}={plain_value(v)}" for k, v in params.items()
+                                                              if plain_value(v) is not None)])[:200]
         run = start_run(cfg, experiment=experiment, run_name=name, kind="backtest", parent_run_id=parent_run_id,
                         strategy=strategy, symbol=symbol, timeframe=timeframe, data_fingerprint=fp,
                         tags=extra_tags)
@@ -228,7 +228,7 @@ def log_sweep(
                            data_fingerprint=fp, tags={**(extra_tags or {}), "peaktrade.metric": metric})
         params: dict[str, Any] = {clean_key(k): grid_text(v) for k, v in sw.grid.items()}
         if options is not None:
-            params.update({f"sim.{k}": _py(v) for k, v in opts.items()})
+            params.update({f"sim.{k}": plain_value(v) for k, v in opts.items()})
         params.update({"metric": metric, "top_n": n_top})
         from peaktrade.backtest.sweep import rank_table
 
@@ -314,7 +314,7 @@ def _log_sweep_child(cfg: Config, parent: Run, sw: Any, row_id: Any, row: pd.Ser
                                symbol=symbol, timeframe=timeframe, data_fingerprint=fp)
             child.set_tags({"peaktrade.rerun_matches_table": "true" if rerun.matches_table else "false"})
         else:
-            sim = {f"sim.{k}": _py(v) for k, v in opts.items()} if opts_given else {}
+            sim = {f"sim.{k}": plain_value(v) for k, v in opts.items()} if opts_given else {}
             child.log_params({**combo, **sim})
             child.log_metrics({k: row[k] for k in STAT_KEYS if k in row})
         child.end("FINISHED")
@@ -383,7 +383,7 @@ def log_walk_forward(
                 p[attr] = getattr(wf_result, attr)
         if isinstance(getattr(wf_result, "params", None), (list, tuple)):
             p["optimized"] = list(wf_result.params)
-        p.update({f"sim.{k}": _py(v) for k, v in (getattr(wf_result, "options", None) or {}).items()})
+        p.update({f"sim.{k}": plain_value(v) for k, v in (getattr(wf_result, "options", None) or {}).items()})
         p.update(dict(params or {}))
         run.log_params(p)
         stats = wf_result.stats() if callable(getattr(wf_result, "stats", None)) else pd.Series(dtype=float)
