@@ -35,3 +35,9 @@ def test_import_peaktrade_when_done_then_no_heavy_module_and_no_experiments_load
 def test_all_when_listed_then_every_name_resolves():
     assert all(hasattr(experiments, n) for n in experiments.__all__)
     assert experiments.walk_forward.__module__ == "peaktrade.experiments.walk_forward"
+
+
+def test_import_experiments_when_done_then_numba_mlflow_and_plotly_are_not_loaded():
+    out = _run("import json, sys, peaktrade.experiments; print(json.dumps(sorted(m for m in ('numba', 'mlflow', "
+               "'plotly', 'peaktrade.backtest', 'peaktrade.tracking') if m in sys.modules)))")
+    assert json.loads(out) == []
