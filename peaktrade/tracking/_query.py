@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from peaktrade.errors import PeakTradeError
 from peaktrade import provenance as prov
 from peaktrade._files import atomic_write
+from peaktrade.errors import PeakTradeError
 from peaktrade.tracking._store import artifact_root, load, open_store, redact_uri, tracking_uri
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
     with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
         if _artifact_exists(store.client, run_id, "report/report.html"):
             local = Path(store.client.download_artifacts(run_id, "report/report.html", tmp))
-            return atomic_write(target, lambda tmp: tmp.write_bytes(local.read_bytes()))
+            return atomic_write(target, lambda part: part.write_bytes(local.read_bytes()))
         if _artifact_exists(store.client, run_id, "result/meta.json"):
             local_dir = Path(store.client.download_artifacts(run_id, "result", tmp))
             result = load_result(local_dir)
