@@ -11,7 +11,7 @@ timeframes canonical (``60m`` → ``1h``).
 Writes merge with the stored bars (union by bar time; on an overlap the incoming bar replaces the
 stored one only when it differs, and a ``filled`` incoming bar never replaces a stored one), are
 validated completely before anything touches the disk, and replace each file atomically
-(temporary file in the same directory, fsync, :func:`os.replace`). A write that changes no bar
+(:func:`peaktrade._files.atomic_write`). A write that changes no bar
 writes nothing, so re-importing the same file leaves both files byte-identical. Parquet files are
 written deterministically by pyarrow (no pandas metadata, no timestamps).
 """
@@ -19,18 +19,17 @@ written deterministically by pyarrow (no pandas metadata, no timestamps).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from dataclasses import replace as _dc_replace
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from peaktrade._files import atomic_write, atomic_write_text
 from peaktrade.data.gaps import audit_gaps
 from peaktrade.data.schema import (
     BARS_COLUMNS,
@@ -357,8 +356,8 @@ class BarStore:
         data_path, man_path = self.paths(ex, sym, tf)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         table = _to_table(merged)
-        _atomic_write(data_path, lambda p: _write_parquet(table, p))
-        _atomic_write(man_path, lambda p: p.write_text(manifest.to_json(), encoding="utf-8"))
+        atomic_write(data_path, lambda p: _write_parquet(table, p))
+        atomic_write_text(man_path, manifest.to_json())
         return manifest
 
 
@@ -444,19 +443,3 @@ def _write_parquet(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     pq.write_table(table, path, compression="zstd", use_dictionary=False, write_statistics=True)
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write ``path`` through a temporary file in its directory, then atomically replace it."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -1,63 +1,48 @@
-"""Research experiments: walk-forward optimization, Monte Carlo, overfitting statistics (DSR, PBO)
-and the lookahead check.
+"""Research experiments: walk-forward optimization, Monte Carlo, stress scenarios, overfitting
+statistics (DSR, PBO), the lookahead check, papermill batches (``batch``) and the re-runs tracking
+logs (``records``).
 
-Importing this package is cheap: each public name loads its module (and numba, pandas) on first use.
+The public names are imported explicitly. Two of them share their module's name (``walk_forward``,
+``monte_carlo``): importing them here, before any other import of those modules, binds the package
+attribute to the function for good (the import system sets a submodule attribute only when it first
+loads the submodule). These modules need only numpy and pandas; numba kernels load on first use.
+``import peaktrade`` does not import this package.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-from typing import Any
+from peaktrade.experiments.lookahead import LookaheadReport, lookahead_check
+from peaktrade.experiments.monte_carlo import MonteCarloResult, cost_sensitivity, monte_carlo
+from peaktrade.experiments.overfitting import (
+    PBOResult,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    pbo,
+    pbo_from_part_sums,
+    pbo_label,
+    pbo_null_mean,
+    probabilistic_sharpe_ratio,
+    sweep_overfitting,
+)
+from peaktrade.experiments.stress import stress_scenarios
+from peaktrade.experiments.walk_forward import WalkForwardResult, walk_forward
 
-_LAZY = {
-    "walk_forward": "peaktrade.experiments.walk_forward",
-    "WalkForwardResult": "peaktrade.experiments.walk_forward",
-    "monte_carlo": "peaktrade.experiments.monte_carlo",
-    "MonteCarloResult": "peaktrade.experiments.monte_carlo",
-    "cost_sensitivity": "peaktrade.experiments.monte_carlo",
-    "stress_scenarios": "peaktrade.experiments.stress",
-    "deflated_sharpe_ratio": "peaktrade.experiments.overfitting",
-    "probabilistic_sharpe_ratio": "peaktrade.experiments.overfitting",
-    "expected_max_sharpe": "peaktrade.experiments.overfitting",
-    "pbo": "peaktrade.experiments.overfitting",
-    "pbo_from_part_sums": "peaktrade.experiments.overfitting",
-    "pbo_null_mean": "peaktrade.experiments.overfitting",
-    "pbo_label": "peaktrade.experiments.overfitting",
-    "PBOResult": "peaktrade.experiments.overfitting",
-    "sweep_overfitting": "peaktrade.experiments.overfitting",
-    "lookahead_check": "peaktrade.experiments.lookahead",
-    "LookaheadReport": "peaktrade.experiments.lookahead",
-}
-
-__all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'peaktrade.experiments' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """Keep ``walk_forward`` and ``monte_carlo`` bound to the functions, not to their modules.
-
-    Importing the submodule ``peaktrade.experiments.walk_forward`` makes the import system set the
-    package attribute ``walk_forward`` to the module; this keeps the public function there instead
-    (the modules stay reachable as ``sys.modules[...]`` and by ``from ....walk_forward import ...``).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType) and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+__all__ = [
+    "LookaheadReport",
+    "MonteCarloResult",
+    "PBOResult",
+    "WalkForwardResult",
+    "cost_sensitivity",
+    "deflated_sharpe_ratio",
+    "expected_max_sharpe",
+    "lookahead_check",
+    "monte_carlo",
+    "pbo",
+    "pbo_from_part_sums",
+    "pbo_label",
+    "pbo_null_mean",
+    "probabilistic_sharpe_ratio",
+    "stress_scenarios",
+    "sweep_overfitting",
+    "walk_forward",
+]

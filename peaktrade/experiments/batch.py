@@ -45,7 +45,6 @@ import ast
 import hashlib
 import itertools
 import json
-import os
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -291,12 +290,10 @@ def _cached_verdict(path: Path, name: str, kw: dict[str, Any]) -> LookaheadVerdi
 
 
 def _write_verdict(path: Path, v: LookaheadVerdict) -> None:
+    from peaktrade._files import atomic_write_json
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"strategy": v.strategy, "passed": v.passed, "message": v.message}),
-                       encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_json(path, {"strategy": v.strategy, "passed": v.passed, "message": v.message}, indent=None)
     except OSError:
         pass  # a cache that cannot be written only costs a re-check
 

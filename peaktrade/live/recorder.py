@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from peaktrade.provenance import git_sha
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision, ExecutionPipeline, OrderCheck
 from peaktrade.live.plan import POLL, SessionPlan
@@ -56,21 +56,11 @@ def session_meta(plan: SessionPlan, cfg: Config, *, environment: str, checks: Se
         "config_source": cfg.source,
         "config": cfg.sanitized(),
         # the code that trades is the package's: ask its checkout, not the config's project root
-        "code_version": _git_sha(Path(__file__).resolve().parent),
+        "code_version": git_sha(Path(__file__).resolve().parent),
         "peaktrade_version": __version__,
         "events_file": "events.jsonl",
         "batch": "bar",
     }
-
-
-def _git_sha(root: Path) -> str:
-    """Return the git commit of the repository at ``root`` ("unknown" outside git or on any failure)."""
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False, env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
 def _check_name(check: Any) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from peaktrade._files import atomic_write_text
 from peaktrade.errors import PeakTradeError
 from peaktrade.reporting import _html as h
 from peaktrade.reporting import figures as f
@@ -179,16 +179,31 @@ def _monte_carlo_section(mc: Any, figs: _Figures) -> str:
     return "".join(parts)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def provenance_facts(tags: Mapping[str, str], *, before: Mapping[str, Any] | None = None,
+                     after: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the provenance table of a tracked run's report.
+
+    ``before`` (run id, experiment, ...) comes first, then the code version, config hash and data
+    fingerprint read from the run's provenance ``tags`` (see :mod:`peaktrade.provenance`;
+    ``"unknown"`` when a tag is absent), then ``after``; None values are left out.
+    """
+    from peaktrade import provenance as prov
+
+    table = {k: v for k, v in (before or {}).items() if v is not None}
+    table.update({
+        "git SHA": tags.get(prov.TAG_GIT_SHA, prov.UNKNOWN),
+        "git dirty": tags.get(prov.TAG_GIT_DIRTY, prov.UNKNOWN),
+        "config hash": tags.get(prov.TAG_CONFIG_HASH, prov.UNKNOWN),
+        "data fingerprint": tags.get(prov.TAG_FINGERPRINT, prov.UNKNOWN),
+        "peaktrade version": tags.get(prov.TAG_VERSION, prov.UNKNOWN),
+    })
+    table.update({k: v for k, v in (after or {}).items() if v is not None})
+    return table
+
+
+def report_title(*parts: str | None) -> str:
+    """Return a report title from its non-empty parts (``"ma_crossover BTC/USD 1h"``)."""
+    return " ".join(p for p in parts if p)
 
 
 def build_report(
@@ -281,5 +296,5 @@ def build_report(
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     doc = h.page(title=title, subtitle=f"generated {now} by peaktrade {__version__}", sections=sections,
                  plotlyjs=plotlyjs, footer="peaktrade report — self-contained, opens offline")
-    _write_atomic(out, doc)
+    atomic_write_text(out, doc)
     return out

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from peaktrade._files import atomic_write, atomic_write_json
 from peaktrade.backtest.result import EquityViews
 from peaktrade.errors import PeakTradeError
 
@@ -51,26 +51,6 @@ class SavedResult(EquityViews):
     def stats(self) -> pd.Series:
         """Return the saved statistics."""
         return self.saved_stats.copy()
-
-
-
-def jsonable(value: Any) -> Any:
-    """Return ``value`` as plain JSON data (numpy scalars unwrapped, non-finite floats as strings)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, (pd.Timestamp, pd.Timedelta)):
-        return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def _stat(v: Any) -> Any:
@@ -109,20 +89,20 @@ def save_result(result: Any, path: str | os.PathLike[str], *, meta: dict[str, An
         frame["position"] = pos.to_numpy()
     frame["drawdown"] = result.drawdown.to_numpy()
     frame.index.name = "time"
-    frame.to_parquet(out / "equity.parquet")
-    result.trades.to_parquet(out / "trades.parquet")
-    stats = result.stats()
-    (out / "stats.json").write_text(json.dumps(jsonable(stats.to_dict()), indent=1), encoding="utf-8")
+    atomic_write(out / "equity.parquet", frame.to_parquet)
+    atomic_write(out / "trades.parquet", result.trades.to_parquet)
+    # non-finite stats as strings: they must read back as the same float (see _stat)
+    atomic_write_json(out / "stats.json", result.stats().to_dict(), non_finite="string", indent=1)
     info = {
         "format": FORMAT,
         "strategy": getattr(result, "strategy", None),
-        "params": jsonable(dict(getattr(result, "params", {}) or {})),
-        "options": jsonable(dict(getattr(result, "options", {}) or {})),
+        "params": dict(getattr(result, "params", {}) or {}),
+        "options": dict(getattr(result, "options", {}) or {}),
         "init_cash": float(result.init_cash),
-        **jsonable(dict(getattr(result, "meta", {}) or {})),
-        **jsonable(meta or {}),
+        **{str(k): v for k, v in (getattr(result, "meta", {}) or {}).items()},
+        **{str(k): v for k, v in (meta or {}).items()},
     }
-    (out / "meta.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    atomic_write_json(out / "meta.json", info, non_finite="string", indent=1)
     return out
 
 

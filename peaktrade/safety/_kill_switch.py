@@ -14,12 +14,11 @@ needs ``confirm=True`` — the CLI's ``--confirm``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from peaktrade._files import atomic_write_json
 from peaktrade.safety._audit import Clock, DecisionLog, iso, wall_clock
 from peaktrade.safety._environment import TradingEnvironment, TradingState
 from peaktrade.safety._errors import SafetyError
@@ -216,29 +215,8 @@ def _read_file(path: Path, scope: str) -> SwitchState:
 
 
 def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename, fsync dir."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    """Write a safety state file (kill switch, daily limits) through :func:`peaktrade._files.atomic_write_json`.
+
+    The policy of these files, in one place: owner-only (they gate real orders), sorted keys.
+    """
+    atomic_write_json(path, data, sort_keys=True, mode=0o600)

@@ -26,7 +26,6 @@ from peaktrade.tracking._api import (
     log_walk_forward,
     tracked_run,
 )
-from peaktrade.tracking._provenance import git_info, provenance_tags
 from peaktrade.tracking._query import recent_runs, report_for_run, ui_command
 from peaktrade.tracking._store import artifact_root, open_store, tracking_uri
 
@@ -34,12 +33,10 @@ __all__ = [
     "TrackedRun",
     "artifact_files",
     "artifact_root",
-    "git_info",
     "log_backtest",
     "log_sweep",
     "log_walk_forward",
     "open_store",
-    "provenance_tags",
     "recent_runs",
     "report_for_run",
     "tracked_run",

@@ -8,65 +8,53 @@ None; the caller's result is never touched and nothing is raised into the comput
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from peaktrade import provenance as prov
 from peaktrade.errors import PeakTradeError, bad_value
-from peaktrade.tracking import _provenance as prov
+from peaktrade.experiments import records
+from peaktrade.experiments.overfitting import with_pbo_convention
+from peaktrade.experiments.records import plain_value
 from peaktrade.tracking._runs import ACTIVE, Run, start_run, warn_failed
 from peaktrade.tracking._store import load, redact_uri
 from peaktrade.tracking._values import clean_key, grid_text
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _py(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
 
 
 def _backtest_params(result: Any) -> dict[str, Any]:
     """Strategy parameters by name, simulator options as ``sim.<name>``, the data span as ``data.*``."""
-    params: dict[str, Any] = {str(k): _py(v) for k, v in (getattr(result, "params", None) or {}).items()}
-    params.update({f"sim.{k}": _py(v) for k, v in (getattr(result, "options", None) or {}).items()})
+    params: dict[str, Any] = {str(k): plain_value(v) for k, v in (getattr(result, "params", None) or {}).items()}
+    params.update({f"sim.{k}": plain_value(v) for k, v in (getattr(result, "options", None) or {}).items()})
     eq = result.equity
     if len(eq):
         params.update({"data.n_bars": len(eq), "data.start": str(eq.index[0]), "data.end": str(eq.index[-1])})
     return params
 
 
-def _provenance_table(run: Run, **extra: Any) -> dict[str, Any]:
-    """Facts shown at the top of a tracked report."""
-    client = run.store.client
-    tags = client.get_run(run.run_id).data.tags
-    table = {
-        "run id": run.run_id,
-        "experiment": run.experiment,
-        "tracking URI": redact_uri(run.store.uri),
-        "git SHA": tags.get(prov.TAG_GIT_SHA, prov.UNKNOWN),
-        "git dirty": tags.get(prov.TAG_GIT_DIRTY, prov.UNKNOWN),
-        "config hash": tags.get(prov.TAG_CONFIG_HASH, prov.UNKNOWN),
-        "data fingerprint": tags.get(prov.TAG_FINGERPRINT, prov.UNKNOWN),
-        "peaktrade version": tags.get(prov.TAG_VERSION, prov.UNKNOWN),
-    }
-    table.update({k: v for k, v in extra.items() if v is not None})
-    return table
+def _provenance_table(run: Run, **after: Any) -> dict[str, Any]:
+    """Facts shown at the top of a tracked report: the run, then its provenance tags, then ``after``."""
+    from peaktrade.reporting import provenance_facts
+
+    tags = run.store.client.get_run(run.run_id).data.tags
+    return provenance_facts(tags, before={"run id": run.run_id, "experiment": run.experiment,
+                                          "tracking URI": redact_uri(run.store.uri)}, after=after)
 
 
-def _log_backtest_into(run: Run, result: Any, *, report: bool, title: str, symbol: str | None,
+def _log_backtest_into(run: Run, result: Any, *, report: bool, title: tuple[str | None, ...], symbol: str | None,
                        timeframe: str | None, data_fingerprint: str | None) -> None:
-    """Log params, stats, result files and (optionally) the HTML report of one backtest into ``run``."""
-    from peaktrade.reporting import build_report, save_result
+    """Log params, stats, result files and (optionally) the HTML report (``title``: its parts) into ``run``."""
+    from peaktrade.reporting import build_report, report_title, save_result
 
     run.log_params(_backtest_params(result))
     run.log_metrics(result.stats())
@@ -77,7 +65,7 @@ def _log_backtest_into(run: Run, result: Any, *, report: bool, title: str, symbo
         save_result(result, root / "result", meta={k: v for k, v in meta.items() if v is not None})
         run.log_dir(root / "result", "result")
         if report:
-            build_report(title=title, path=root / "report" / "report.html", result=result,
+            build_report(title=report_title(*title), path=root / "report" / "report.html", result=result,
                          provenance=_provenance_table(run, strategy=getattr(result, "strategy", None),
                                                       symbol=symbol, timeframe=timeframe))
             run.log_dir(root / "report", "report")
@@ -103,7 +91,7 @@ def _check_result(result: Any, name: str = "result") -> None:
 def log_backtest(
     result: Any,
     *,
-    config: Any = None,
+    config: Config | None = None,
     experiment: str | None = None,
     run_name: str | None = None,
     symbol: str | None = None,
@@ -150,14 +138,13 @@ def log_backtest(
         fp = data_fingerprint or prov.bars_fingerprint(getattr(result, "bars", None))
         strategy = getattr(result, "strategy", None)
         params = getattr(result, "params", None) or {}
-        name = run_name or " ".join([strategy or "signals", *(f"{k}={_py(v)}" for k, v in params.items()
-                                                              if _py(v) is not None)])[:200]
+        name = run_name or " ".join([strategy or "signals", *(f"{k}={plain_value(v)}" for k, v in params.items()
+                                                              if plain_value(v) is not None)])[:200]
         run = start_run(cfg, experiment=experiment, run_name=name, kind="backtest", parent_run_id=parent_run_id,
                         strategy=strategy, symbol=symbol, timeframe=timeframe, data_fingerprint=fp,
                         tags=extra_tags)
-        title = " ".join(p for p in (strategy or "backtest", symbol, timeframe) if p)
-        _log_backtest_into(run, result, report=report, title=title, symbol=symbol, timeframe=timeframe,
-                           data_fingerprint=fp)
+        _log_backtest_into(run, result, report=report, title=(strategy or "backtest", symbol, timeframe),
+                           symbol=symbol, timeframe=timeframe, data_fingerprint=fp)
         run.end("FINISHED")
         return run.run_id
     except Exception as e:  # noqa: BLE001  (tracking must never break the computation)
@@ -169,18 +156,10 @@ def log_backtest(
 # -- sweep -----------------------------------------------------------------------------------------
 
 
-def _engine_options(cfg: Any, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    if options is not None:
-        return dict(options)
-    from peaktrade.backtest.options import BacktestOptions
-
-    return BacktestOptions.from_config(cfg).to_dict(stops=False)
-
-
 def log_sweep(
     sweep_result: Any,
     *,
-    config: Any = None,
+    config: Config | None = None,
     experiment: str | None = None,
     run_name: str | None = None,
     symbol: str | None = None,
@@ -242,15 +221,14 @@ def log_sweep(
         cfg = load(config)
         n_top = cfg.tracking.sweep_top_n if top_n is None else int(top_n)
         fp = data_fingerprint or prov.bars_fingerprint(bars)
-        opts = _engine_options(cfg, options)
+        opts = records.rerun_options(cfg, options)
         table = sw.table
-        names = list(sw.grid)
         parent = start_run(cfg, experiment=experiment, run_name=run_name or f"sweep {sw.strategy}", kind="sweep",
                            parent_run_id=parent_run_id, strategy=sw.strategy, symbol=symbol, timeframe=timeframe,
                            data_fingerprint=fp, tags={**(extra_tags or {}), "peaktrade.metric": metric})
         params: dict[str, Any] = {clean_key(k): grid_text(v) for k, v in sw.grid.items()}
         if options is not None:
-            params.update({f"sim.{k}": _py(v) for k, v in opts.items()})
+            params.update({f"sim.{k}": plain_value(v) for k, v in opts.items()})
         params.update({"metric": metric, "top_n": n_top})
         from peaktrade.backtest.sweep import rank_table
 
@@ -258,7 +236,7 @@ def log_sweep(
         ranked = rank_table(table[finite], metric)  # ruined combinations are never the best nor a top child
         if len(ranked):
             best_id = ranked.index[0]
-            params.update({f"best.{k}": _py(table.at[best_id, k]) for k in names})
+            params.update({f"best.{k}": v for k, v in records.combination(sw, best_id).items()})
         parent.log_params(params)
         summary = {
             "n_combinations": len(table),
@@ -271,8 +249,6 @@ def log_sweep(
             summary[f"best_{metric}"] = float(ranked.iloc[0][metric])
         parent.log_metrics(summary)
         if overfitting is not None:
-            from peaktrade.experiments.overfitting import with_pbo_convention
-
             # a PBO is logged with its null mean (metric) and its convention (tag)
             overfitting = with_pbo_convention(overfitting, sw)
             parent.log_metrics(overfitting.drop("pbo_convention", errors="ignore"))
@@ -287,19 +263,18 @@ def log_sweep(
 
         best_result = None
         for rank, row_id in enumerate(ranked.index[:n_top], start=1):
-            res = _log_sweep_child(cfg, parent, sw, row_id, table.loc[row_id], rank, names=names, metric=metric,
-                                   bars=bars, opts=opts, opts_given=options is not None, experiment=experiment,
+            res = _log_sweep_child(cfg, parent, sw, row_id, table.loc[row_id], rank, metric=metric, bars=bars,
+                                   opts=opts, opts_given=options is not None, experiment=experiment,
                                    symbol=symbol, timeframe=timeframe, fp=fp, report=report)
             if rank == 1:
                 best_result = res
         if report:
-            with tempfile.TemporaryDirectory(prefix="peaktrade-run-") as tmp:
-                from peaktrade.reporting import build_report
+            from peaktrade.reporting import build_report, report_title
 
+            with tempfile.TemporaryDirectory(prefix="peaktrade-run-") as tmp:
                 path = Path(tmp) / "report.html"
-                title = " ".join(p for p in (f"sweep {sw.strategy}", symbol, timeframe) if p)
-                build_report(title=title, path=path, sweep=sw, sweep_metric=metric, overfitting=overfitting,
-                             result=best_result,
+                build_report(title=report_title(f"sweep {sw.strategy}", symbol, timeframe), path=path, sweep=sw,
+                             sweep_metric=metric, overfitting=overfitting, result=best_result,
                              provenance=_provenance_table(parent, strategy=sw.strategy, symbol=symbol,
                                                           timeframe=timeframe),
                              notes=(f"Backtest section: the best combination by {metric}, re-run on the bars."
@@ -313,14 +288,14 @@ def log_sweep(
         return None
 
 
-def _log_sweep_child(cfg: Any, parent: Run, sw: Any, row_id: Any, row: pd.Series, rank: int, *, names: list[str],
+def _log_sweep_child(cfg: Config, parent: Run, sw: Any, row_id: Any, row: pd.Series, rank: int, *,
                      metric: str, bars: pd.DataFrame | None, opts: dict[str, Any], opts_given: bool,
                      experiment: str | None, symbol: str | None, timeframe: str | None, fp: str | None,
                      report: bool) -> Any:
     """Log one top combination under the sweep's parent run; return its re-run result (or None)."""
     from peaktrade.backtest import STAT_KEYS
 
-    combo = {k: _py(sw.table.at[row_id, k]) for k in names}  # by column: keeps each column's dtype
+    combo = records.combination(sw, row_id)
     child: Run | None = None
     try:
         name = f"{sw.strategy} #{rank} " + " ".join(f"{k}={v}" for k, v in combo.items() if v is not None)
@@ -328,27 +303,22 @@ def _log_sweep_child(cfg: Any, parent: Run, sw: Any, row_id: Any, row: pd.Series
                           parent_run_id=parent.run_id, strategy=sw.strategy, symbol=symbol, timeframe=timeframe,
                           data_fingerprint=fp, tags={"peaktrade.rank": rank, "peaktrade.sweep_row": row_id},
                           log_config=False)
-        result = None
+        rerun = None
         if bars is not None:
-            from peaktrade.backtest import run as run_backtest
-
             try:
-                result = run_backtest(sw.strategy, bars, **opts, **{k: v for k, v in combo.items() if v is not None})
+                rerun = records.rerun(sw, row_id, bars, options=opts, metric=metric)
             except Exception as e:  # noqa: BLE001  (the child keeps the table's numbers)
                 warn_failed(f"re-run of sweep row {row_id}", e)
-        if result is not None:
-            title = " ".join(p for p in (f"{sw.strategy} #{rank}", symbol, timeframe) if p)
-            _log_backtest_into(child, result, report=report, title=title, symbol=symbol, timeframe=timeframe,
-                               data_fingerprint=fp)
-            rerun = float(result.stats().get(metric, math.nan))
-            same = math.isclose(rerun, float(row[metric]), rel_tol=1e-6, abs_tol=1e-9)
-            child.set_tags({"peaktrade.rerun_matches_table": "true" if same else "false"})
+        if rerun is not None:
+            _log_backtest_into(child, rerun.result, report=report, title=(f"{sw.strategy} #{rank}", symbol, timeframe),
+                               symbol=symbol, timeframe=timeframe, data_fingerprint=fp)
+            child.set_tags({"peaktrade.rerun_matches_table": "true" if rerun.matches_table else "false"})
         else:
-            sim = {f"sim.{k}": _py(v) for k, v in opts.items()} if opts_given else {}
+            sim = {f"sim.{k}": plain_value(v) for k, v in opts.items()} if opts_given else {}
             child.log_params({**combo, **sim})
             child.log_metrics({k: row[k] for k in STAT_KEYS if k in row})
         child.end("FINISHED")
-        return result
+        return rerun.result if rerun is not None else None
     except Exception as e:  # noqa: BLE001
         warn_failed(f"sweep child #{rank}", e)
         _finish(child, "FAILED")
@@ -361,7 +331,7 @@ def _log_sweep_child(cfg: Any, parent: Run, sw: Any, row_id: Any, row: pd.Series
 def log_walk_forward(
     wf_result: Any,
     *,
-    config: Any = None,
+    config: Config | None = None,
     experiment: str | None = None,
     run_name: str | None = None,
     strategy: str | None = None,
@@ -413,7 +383,7 @@ def log_walk_forward(
                 p[attr] = getattr(wf_result, attr)
         if isinstance(getattr(wf_result, "params", None), (list, tuple)):
             p["optimized"] = list(wf_result.params)
-        p.update({f"sim.{k}": _py(v) for k, v in (getattr(wf_result, "options", None) or {}).items()})
+        p.update({f"sim.{k}": plain_value(v) for k, v in (getattr(wf_result, "options", None) or {}).items()})
         p.update(dict(params or {}))
         run.log_params(p)
         stats = wf_result.stats() if callable(getattr(wf_result, "stats", None)) else pd.Series(dtype=float)
@@ -438,12 +408,12 @@ def log_walk_forward(
             files.update({"param_stability.parquet": stab, "param_stability.csv": stab})
         run.log_files(files, "walk_forward")
         if report:
-            from peaktrade.reporting import build_report
+            from peaktrade.reporting import build_report, report_title
 
             with tempfile.TemporaryDirectory(prefix="peaktrade-run-") as tmp:
                 path = Path(tmp) / "report.html"
-                title = " ".join(p for p in (f"walk-forward {strat or ''}".strip(), symbol, timeframe) if p)
-                build_report(title=title, path=path, walk_forward=wf_result,
+                build_report(title=report_title(f"walk-forward {strat or ''}".strip(), symbol, timeframe), path=path,
+                             walk_forward=wf_result,
                              provenance=_provenance_table(run, strategy=strat, symbol=symbol, timeframe=timeframe))
                 run.log_file(path, "report")
         run.end("FINISHED")
@@ -536,7 +506,7 @@ class TrackedRun:
 @contextmanager
 def tracked_run(
     *,
-    config: Any = None,
+    config: Config | None = None,
     experiment: str | None = None,
     run_name: str | None = None,
     params: Mapping[str, Any] | None = None,
@@ -594,7 +564,7 @@ def tracked_run(
         ACTIVE.reset(token)
 
 
-def artifact_files(run_id: str, *, config: Any = None) -> list[str]:
+def artifact_files(run_id: str, *, config: Config | None = None) -> list[str]:
     """Return every artifact path of a run (recursively), for inspection and tests."""
     from peaktrade.tracking._store import open_store
 

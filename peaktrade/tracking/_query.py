@@ -9,13 +9,17 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from peaktrade import provenance as prov
+from peaktrade._files import atomic_write
 from peaktrade.errors import PeakTradeError
-from peaktrade.tracking import _provenance as prov
 from peaktrade.tracking._store import artifact_root, load, open_store, redact_uri, tracking_uri
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 #: Metrics shown by :func:`recent_runs` when a run has them (in this order).
@@ -23,7 +27,7 @@ KEY_METRICS = ("sharpe", "total_return", "max_drawdown", "n_trades", "oos_sharpe
                "best_sharpe", "n_combinations", "dsr", "pbo", "pbo_null_mean")
 
 
-def ui_command(config: Any = None, *, host: str = "127.0.0.1", port: int = 5000,
+def ui_command(config: Config | None = None, *, host: str = "127.0.0.1", port: int = 5000,
                workers: int = 1) -> tuple[list[str], str]:
     """Return the command line that serves the MLflow UI on the project's store, and its URL.
 
@@ -52,7 +56,7 @@ def ui_command(config: Any = None, *, host: str = "127.0.0.1", port: int = 5000,
     return cmd, f"http://{shown}:{port}"
 
 
-def recent_runs(config: Any = None, *, experiment: str | None = None, limit: int = 20) -> pd.DataFrame:
+def recent_runs(config: Config | None = None, *, experiment: str | None = None, limit: int = 20) -> pd.DataFrame:
     """Return the most recent runs of an experiment, newest first.
 
     Columns: ``run_id``, ``name``, ``status``, ``start`` (UTC), ``kind``, ``parent`` and one column
@@ -120,7 +124,7 @@ def _no_progress_bar() -> Iterator[None]:
             os.environ[key] = old
 
 
-def report_for_run(run_id: str, *, config: Any = None, out: str | Path | None = None) -> Path:
+def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path | None = None) -> Path:
     """Fetch the HTML report of a tracked run, or rebuild it from the run's result artifacts.
 
     Parameters
@@ -135,7 +139,7 @@ def report_for_run(run_id: str, *, config: Any = None, out: str | Path | None = 
     PeakTradeError
         When the store, the run, or both the report and the result artifacts are missing.
     """
-    from peaktrade.reporting import build_report, load_result
+    from peaktrade.reporting import build_report, load_result, provenance_facts, report_title
 
     cfg = load(config)
     if not RUN_ID.match(run_id or ""):
@@ -152,21 +156,13 @@ def report_for_run(run_id: str, *, config: Any = None, out: str | Path | None = 
     with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
         if _artifact_exists(store.client, run_id, "report/report.html"):
             local = Path(store.client.download_artifacts(run_id, "report/report.html", tmp))
-            target.write_bytes(local.read_bytes())
-            return target
+            return atomic_write(target, lambda part: part.write_bytes(local.read_bytes()))
         if _artifact_exists(store.client, run_id, "result/meta.json"):
             local_dir = Path(store.client.download_artifacts(run_id, "result", tmp))
             result = load_result(local_dir)
             tags = run.data.tags
-            facts = {
-                "run id": run_id,
-                "run name": run.info.run_name,
-                "git SHA": tags.get(prov.TAG_GIT_SHA, prov.UNKNOWN),
-                "config hash": tags.get(prov.TAG_CONFIG_HASH, prov.UNKNOWN),
-                "data fingerprint": tags.get(prov.TAG_FINGERPRINT, prov.UNKNOWN),
-                "rebuilt from": "result/ artifacts",
-            }
-            title = " ".join(p for p in (result.strategy or "backtest", tags.get(prov.TAG_SYMBOL),
-                                         tags.get(prov.TAG_TIMEFRAME)) if p)
+            facts = provenance_facts(tags, before={"run id": run_id, "run name": run.info.run_name},
+                                     after={"rebuilt from": "result/ artifacts"})
+            title = report_title(result.strategy or "backtest", tags.get(prov.TAG_SYMBOL), tags.get(prov.TAG_TIMEFRAME))
             return build_report(title=title, path=target, result=result, provenance=facts)
     raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from peaktrade.tracking import _provenance as prov
+from peaktrade import provenance as prov
+from peaktrade._files import dumps
 from peaktrade.tracking._store import Store, open_store, redact_uri
 from peaktrade.tracking._values import MAX_TAG, Redactor, clean_key, param_text, split_metrics
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 logger = logging.getLogger("peaktrade.tracking")
 
@@ -39,7 +42,7 @@ class Run:
     Methods raise on store errors; the public functions catch and warn.
     """
 
-    def __init__(self, store: Store, run_id: str, config: Any, experiment: str) -> None:
+    def __init__(self, store: Store, run_id: str, config: Config, experiment: str) -> None:
         self.store = store
         self.run_id = run_id
         self.config = config
@@ -141,8 +144,6 @@ class Run:
 
 def write_artifact(path: Path, content: Any) -> None:
     """Write one artifact file; DataFrames by suffix (.parquet or .csv), dicts as JSON, else text."""
-    from peaktrade.reporting.saved import jsonable
-
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if isinstance(content, pd.Series):
@@ -157,12 +158,13 @@ def write_artifact(path: Path, content: Any) -> None:
                 obj = content.select_dtypes(include="object").columns
                 content.assign(**{c: content[c].map(str) for c in obj}).to_parquet(path)
     elif suffix == ".json" or isinstance(content, (dict, list)):
-        path.write_text(json.dumps(jsonable(content), indent=1), encoding="utf-8")
+        # non-finite numbers as strings, as in saved results: an artifact shows what was computed
+        path.write_text(dumps(content, non_finite="string", indent=1), encoding="utf-8")
     else:
         path.write_text(str(content), encoding="utf-8")
 
 
-def start_run(config: Any, *, experiment: str | None, run_name: str | None, kind: str,
+def start_run(config: Config, *, experiment: str | None, run_name: str | None, kind: str,
               parent_run_id: str | None = None, strategy: str | None = None, symbol: str | None = None,
               timeframe: str | None = None, data_fingerprint: str | None = None,
               tags: Mapping[str, Any] | None = None, log_config: bool = True) -> Run:

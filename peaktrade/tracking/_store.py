@@ -7,16 +7,19 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from peaktrade.errors import PeakTradeError
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
 _LOCAL_SCHEMES = ("sqlite", "file", "")
 
 
-def load(config: Any = None):
+def load(config: Config | None = None) -> Config:
     """Return ``config`` or the loaded default configuration."""
     if config is not None:
         return config
@@ -25,7 +28,7 @@ def load(config: Any = None):
     return load_config()
 
 
-def tracking_uri(config: Any = None) -> str:
+def tracking_uri(config: Config | None = None) -> str:
     """Return the MLflow tracking URI: ``$MLFLOW_TRACKING_URI`` when set, else ``[tracking] uri``.
 
     A relative ``sqlite:///`` path (e.g. the default ``sqlite:///mlruns.db``) and a bare relative
@@ -49,7 +52,7 @@ def tracking_uri(config: Any = None) -> str:
     return uri
 
 
-def artifact_root(config: Any = None) -> Path:
+def artifact_root(config: Config | None = None) -> Path:
     """Return the absolute directory for artifacts of experiments peaktrade creates."""
     cfg = load(config)
     return cfg.resolve_path(Path(cfg.tracking.artifacts))
@@ -150,7 +153,7 @@ def check_sqlite(db: Path, *, timeout: float = 10.0) -> None:
         raise PeakTradeError(f"tracking store {db} cannot be written: {e}") from None
 
 
-def open_store(config: Any = None, *, must_exist: bool = False) -> Store:
+def open_store(config: Config | None = None, *, must_exist: bool = False) -> Store:
     """Open the configured tracking store.
 
     Parameters

@@ -9,9 +9,12 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 MAX_KEY = 250
 MAX_PARAM = 6000
@@ -92,7 +95,7 @@ class Redactor:
     the secret variables of the current environment and of the project's ``.env``.
     """
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Config) -> None:
         from peaktrade.config import SECRET_VARS, _read_dotenv
 
         found: list[str | None] = []

@@ -1,11 +1,15 @@
 """peaktrade._files: atomic writes and the explicit non-finite policy of JSON."""
 
+import ast
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+import peaktrade
 
 from peaktrade._files import atomic_write, atomic_write_json, dumps, jsonable
 
@@ -44,3 +48,56 @@ def test_atomic_write_when_writer_fails_then_old_file_kept_and_no_temp_left(tmp_
         atomic_write(p, boom)
     assert json.loads(p.read_text()) == {"v": 1}
     assert sorted(x.name for x in p.parent.iterdir()) == ["state.json"]
+
+
+# -- one writer, one sanitizer ----------------------------------------------------------------------
+
+_PACKAGE = Path(peaktrade.__file__).resolve().parent
+#: live/ (run logs) is switched to peaktrade._files with its split into live/runs (issue 11, item 6).
+_PENDING = ("live/",)
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    """Dotted names of the functions a module calls (``os.replace``, ``tempfile.mkstemp``, ...)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name):
+            out.add(f"{node.func.value.id}.{node.func.attr}")
+    return out
+
+
+def _modules() -> dict[str, ast.AST]:
+    return {str(p.relative_to(_PACKAGE)): ast.parse(p.read_text(encoding="utf-8"))
+            for p in sorted(_PACKAGE.rglob("*.py"))
+            if not str(p.relative_to(_PACKAGE)).startswith(_PENDING)}
+
+
+def test_files_are_replaced_when_any_module_writes_atomically_then_only_through_peaktrade_files():
+    writers = {name for name, tree in _modules().items()
+               if _calls(tree) & {"os.replace", "os.rename", "tempfile.mkstemp"}}
+    assert writers == {"_files.py"}
+
+
+def test_json_is_sanitized_when_any_module_needs_it_then_only_by_peaktrade_files():
+    sanitizers = {name for name, tree in _modules().items() for node in ast.walk(tree)
+                  if isinstance(node, ast.FunctionDef) and node.name.lstrip("_") == "jsonable"}
+    assert sanitizers == {"_files.py"}
+
+
+def test_build_report_when_written_then_readable_like_any_other_file_and_no_temp_left(tmp_path):
+    from peaktrade.reporting import build_report
+
+    out = build_report(title="t", path=tmp_path / "r" / "report.html", notes="n")
+    assert out.stat().st_mode & 0o777 == 0o644  # the temporary file's 0o600 no longer leaks into reports
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]
+
+
+def test_kill_switch_when_state_written_then_owner_only_sorted_json(tmp_path):
+    from peaktrade.safety import KillSwitch
+
+    KillSwitch(tmp_path, "paper").engage("breach")
+    (state,) = [p for p in tmp_path.rglob("*.json")]
+    assert state.stat().st_mode & 0o777 == 0o600
+    data = json.loads(state.read_text(encoding="utf-8"))
+    assert list(data) == sorted(data) and data["state"] == "halted"

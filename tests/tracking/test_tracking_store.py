@@ -1,15 +1,10 @@
-"""Where runs go: URI resolution, experiment artifact location, git provenance."""
+"""Where runs go: URI resolution, experiment artifact location."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import pytest
-
-from peaktrade.tracking import artifact_root, git_info, tracked_run, tracking_uri
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from peaktrade.tracking import artifact_root, tracked_run, tracking_uri
 
 
 def test_resolve_uri_when_sqlite_path_is_relative_then_it_is_under_the_project_root(make_cfg, tmp_path,
@@ -66,22 +61,3 @@ def test_log_backtest_when_default_relative_store_is_new_then_it_is_created_in_t
     assert Path(run.info.artifact_uri).is_relative_to(cfg.root / "mlartifacts")
     assert (Path(run.info.artifact_uri) / "result" / "equity.parquet").is_file()
     assert list(cwd.iterdir()) == []
-
-
-def test_git_info_when_root_is_the_repository_then_sha_is_40_hex():
-    if not (REPO_ROOT / ".git").exists():
-        pytest.skip("not a git checkout")
-    info = git_info(REPO_ROOT)
-    if info["sha"] == "unknown":
-        pytest.skip("git is not usable here (absent or refuses the repository)")
-    assert re.fullmatch(r"[0-9a-f]{40}", info["sha"])
-    assert info["dirty"] in ("true", "false")
-
-
-def test_git_info_when_root_is_not_a_repository_then_unknown(tmp_path):
-    assert git_info(tmp_path) == {"sha": "unknown", "dirty": "unknown"}
-
-
-def test_git_info_when_git_is_absent_then_unknown(monkeypatch):
-    monkeypatch.setenv("PATH", "/nonexistent")
-    assert git_info(REPO_ROOT) == {"sha": "unknown", "dirty": "unknown"}

@@ -1,4 +1,8 @@
-"""Provenance of a run: code version (git SHA, dirty flag), config hash, data fingerprint."""
+"""Provenance of a run (one place): code version (git SHA, dirty flag), config hash, data fingerprint.
+
+Used by research runs (the MLflow tags of :mod:`peaktrade.tracking`, the facts of reports) and by
+trading sessions (the ``code_version`` of a run log) alike, so it imports nothing above the core.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,10 @@ import getpass
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 UNKNOWN = "unknown"
 ENVIRONMENT = "research"
@@ -38,24 +45,28 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
+def git_sha(root: str | os.PathLike[str]) -> str:
+    """Return the commit of the repository at ``root``, ``"unknown"`` outside git or on any failure."""
+    root = Path(root)
+    sha = _git(root, "rev-parse", "--verify", "HEAD") if root.is_dir() else None
+    return sha.strip() if sha and sha.strip() else UNKNOWN
+
+
 def git_info(root: str | os.PathLike[str]) -> dict[str, str]:
     """Return ``{"sha": ..., "dirty": "true" | "false" | "unknown"}`` of the repository at ``root``.
 
     Without git, outside a repository, or on any git failure both are ``"unknown"``. Dirty means
     tracked files differ from the commit (untracked files do not count).
     """
-    root = Path(root)
-    if not root.is_dir():
+    sha = git_sha(root)
+    if sha == UNKNOWN:
         return {"sha": UNKNOWN, "dirty": UNKNOWN}
-    sha = _git(root, "rev-parse", "--verify", "HEAD")
-    if not sha or not sha.strip():
-        return {"sha": UNKNOWN, "dirty": UNKNOWN}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    status = _git(Path(root), "status", "--porcelain", "--untracked-files=no")
     dirty = UNKNOWN if status is None else ("true" if status.strip() else "false")
-    return {"sha": sha.strip(), "dirty": dirty}
+    return {"sha": sha, "dirty": dirty}
 
 
-def provenance_tags(config: Any, *, kind: str, strategy: str | None = None, symbol: str | None = None,
+def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, symbol: str | None = None,
                     timeframe: str | None = None, data_fingerprint: str | None = None) -> dict[str, str]:
     """Return the provenance tags every peaktrade run carries.
 
