@@ -53,7 +53,8 @@ def serve(
 ) -> None:
     """Serve Kraken's spot REST protocol on HOST:PORT until interrupted (Ctrl-C)."""
     from peaktrade.config import load_config
-    from peaktrade.sim import SimExchange, ccxt_config, load_feeds, parse_profile, sim_credentials, start_server
+    from peaktrade.data.venue_feeds import load_feeds
+    from peaktrade.sim import SimExchange, ccxt_config, parse_profile, sim_credentials, start_server
 
     if api_secret is not None:  # argv is visible to every user of the machine (ps, /proc/*/cmdline)
         raise PeakTradeError("sim-exchange: --api-secret is refused: a secret never goes on the command line; set "
