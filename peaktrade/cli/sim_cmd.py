@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -27,15 +26,15 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address (keep it loopback)."),
     port: int = typer.Option(8765, "--port", help="TCP port (0 picks a free one)."),
-    api_key: Optional[str] = typer.Option(
+    api_key: str | None = typer.Option(
         None, "--api-key",
         help="API key clients send as API-Key (default: $PEAKTRADE_SIM_API_KEY, else the documented default)."),
-    api_secret_file: Optional[Path] = typer.Option(
+    api_secret_file: Path | None = typer.Option(
         None, "--api-secret-file",
         help="File holding the base64 secret that verifies API-Sign (default: $PEAKTRADE_SIM_API_SECRET, else "
              "the documented default). Never given on the command line."),
-    api_secret: Optional[str] = typer.Option(None, "--api-secret", hidden=True),
-    bars: Optional[list[str]] = typer.Option(
+    api_secret: str | None = typer.Option(None, "--api-secret", hidden=True),
+    bars: list[str] | None = typer.Option(
         None, "--bars",
         help="[PAIR=]SOURCE, repeatable: synthetic[:seed=N,n=N,tf=1m] | store:SYMBOL:TF[:EXCHANGE] | FILE "
              "(.parquet/.csv/Kraken OHLCVT). Pairs without one get seeded synthetic bars."),
@@ -45,7 +44,7 @@ def serve(
     seed: int = typer.Option(0, "--seed", help="Seed of synthetic bars, ids and the book."),
     tier: str = typer.Option("starter", "--tier", help="Rate-limit tier: starter, intermediate or pro."),
     spread_bps: float = typer.Option(2.0, "--spread-bps", help="Full bid/ask spread in basis points."),
-    balance: Optional[list[str]] = typer.Option(
+    balance: list[str] | None = typer.Option(
         None, "--balance", help="ASSET=AMOUNT start balance (e.g. ZUSD=10000), repeatable."),
     verbose: bool = typer.Option(False, "--verbose", help="Log every request."),
     request_timeout: float = typer.Option(
@@ -53,7 +52,8 @@ def serve(
 ) -> None:
     """Serve Kraken's spot REST protocol on HOST:PORT until interrupted (Ctrl-C)."""
     from peaktrade.config import load_config
-    from peaktrade.sim import SimExchange, ccxt_config, load_feeds, parse_profile, sim_credentials, start_server
+    from peaktrade.data.venue_feeds import load_feeds
+    from peaktrade.sim import SimExchange, ccxt_config, parse_profile, sim_credentials, start_server
 
     if api_secret is not None:  # argv is visible to every user of the machine (ps, /proc/*/cmdline)
         raise PeakTradeError("sim-exchange: --api-secret is refused: a secret never goes on the command line; set "

@@ -15,6 +15,7 @@ See ``docs/simulator.md``. Importing this package does not import ccxt (nor need
 from __future__ import annotations
 
 from peaktrade.sim._auth import api_sign, is_loopback
+from peaktrade.sim._book import KrakenError
 from peaktrade.sim._credentials import (
     DEFAULT_SIM_API_KEY,
     DEFAULT_SIM_API_SECRET,
@@ -23,17 +24,15 @@ from peaktrade.sim._credentials import (
     key_label,
     sim_credentials,
 )
-from peaktrade.sim._book import KrakenError
-from peaktrade.sim._rest import SimExchange
 from peaktrade.sim._faults import KINDS as FAULT_KINDS
 from peaktrade.sim._faults import Fault, parse_profile
-from peaktrade.sim._market import ASSETS, PAIRS, Feed, synthetic_feeds
+from peaktrade.sim._market import ASSETS, PAIRS, Feed, resolve_pair, synthetic_feeds
+from peaktrade.sim._rest import SimExchange
 from peaktrade.sim._server import SimServer, admin_allowed, ccxt_config, serve_in_thread, start_server
-from peaktrade.sim._sources import load_feeds
 
 __all__ = [
     "DEFAULT_SIM_API_KEY", "DEFAULT_SIM_API_SECRET", "SIM_KEY_VAR", "SIM_SECRET_VAR", "key_label", "sim_credentials",
     "ASSETS", "FAULT_KINDS", "PAIRS", "Fault", "Feed", "KrakenError", "SimExchange", "SimServer",
-    "admin_allowed", "api_sign", "ccxt_config", "is_loopback", "load_feeds", "parse_profile",
+    "admin_allowed", "api_sign", "ccxt_config", "is_loopback", "parse_profile", "resolve_pair",
     "serve_in_thread", "start_server", "synthetic_feeds",
 ]

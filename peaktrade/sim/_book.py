@@ -13,8 +13,9 @@ import numbers
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -114,7 +115,7 @@ class OrderBook:
         missing = set(PAIRS) - set(self.feeds)
         if missing:  # every listed pair needs prices: synthesize the missing ones on the same grid
             ref = next(iter(self.feeds.values()))
-            syn = synthetic_feeds(seed=seed, n=len(ref.t), timeframe=f"{ref.interval // 60}m",
+            syn = synthetic_feeds(seed=seed, n=len(ref.t), interval=ref.interval,
                                   start=pd.Timestamp(int(ref.t[0]), unit="s", tz="UTC"))
             for pid in missing:
                 self.feeds[pid] = syn[pid]

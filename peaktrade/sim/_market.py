@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from peaktrade.errors import DataError, bad_value
+
 #: Kraken ``Assets`` entries (the fields ccxt reads: ``decimals``, ``status``).
 ASSETS: dict[str, dict[str, Any]] = {
     "XXBT": {"aclass": "currency", "altname": "XBT", "decimals": 10, "display_decimals": 5,
@@ -80,20 +82,43 @@ class Feed:
     interval: int  # seconds
 
     @classmethod
-    def from_frame(cls, bars: pd.DataFrame) -> "Feed":
-        """Build a feed from a bars frame (UTC DatetimeIndex of open times, OHLCV columns)."""
+    def from_frame(cls, bars: pd.DataFrame) -> Feed:
+        """Build a feed from any OHLC(V) frame indexed by bar open times (UTC; naive times are read as UTC).
+
+        ``volume`` is optional (zero when absent); ``trades`` is optional (derived from volume). Raises
+        :class:`~peaktrade.errors.DataError` naming what is wrong: fewer than 2 rows, an index that is not a
+        DatetimeIndex or not strictly increasing (sorted, no duplicates), a missing price column, or a price
+        that is not positive and finite.
+        """
+        if not isinstance(bars, pd.DataFrame):
+            raise DataError(bad_value("bars", type(bars).__name__, "a DataFrame of OHLC(V) bars"))
         if len(bars) < 2:
-            raise ValueError(f"bars has {len(bars)} rows: the simulator needs at least 2")
-        idx = pd.DatetimeIndex(bars.index)
-        t = (idx.asi8 // 10**9).astype(np.int64)  # naive times are read as UTC
+            raise DataError(f"bars has {len(bars)} rows: the simulator needs at least 2")
+        if not isinstance(bars.index, pd.DatetimeIndex):
+            raise DataError(f"bars index is a {type(bars.index).__name__}: expected a DatetimeIndex of bar open "
+                            "times (UTC)")
+        missing = [c for c in ("open", "high", "low", "close") if c not in bars.columns]
+        if missing:
+            raise DataError(f"bars has no {', '.join(missing)} column(s): expected open, high, low, close "
+                            "(volume and trades optional)")
+        # any resolution (pandas 3 builds microsecond indexes); tz-aware values are UTC instants already
+        t = (bars.index.as_unit("ns").asi8 // 10**9).astype(np.int64)
         diffs = np.diff(t)
         if (diffs <= 0).any():
-            raise ValueError("bars index is not strictly increasing")
-        interval = int(np.min(diffs))
-        f = lambda col: bars[col].to_numpy(dtype=np.float64)  # noqa: E731
+            k = int(np.flatnonzero(diffs <= 0)[0]) + 1
+            raise DataError(f"bars index is not strictly increasing at row {k} ({bars.index[k]} after "
+                            f"{bars.index[k - 1]}): expected sorted, unique open times")
+        prices = {c: bars[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close")}
+        for col, x in prices.items():
+            bad = ~(np.isfinite(x) & (x > 0))
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise DataError(f"bars {col} at {bars.index[k]} is {float(x[k])!r}: expected a positive finite price")
+        v = (bars["volume"].to_numpy(dtype=np.float64) if "volume" in bars.columns
+             else np.zeros(len(bars), dtype=np.float64))
         n = (bars["trades"].to_numpy(dtype=np.int64) if "trades" in bars.columns
-             else np.maximum(1, (f("volume") * 10).astype(np.int64)))
-        return cls(t, f("open"), f("high"), f("low"), f("close"), f("volume"), n, interval)
+             else np.maximum(1, (v * 10).astype(np.int64)))
+        return cls(t, prices["open"], prices["high"], prices["low"], prices["close"], v, n, int(np.min(diffs)))
 
     @property
     def end(self) -> float:
@@ -180,28 +205,55 @@ class Feed:
 
 #: default synthetic series: two weeks of 1m history before "now" and 30 days after it
 SYNTH_HISTORY, SYNTH_BARS = 14 * 1440, 44 * 1440
+#: the venue stand-in's price process: annual volatility, fat-tailed (Student-t) returns, hourly base volume
+_VOL_ANNUAL, _DOF, _VOLUME_PER_HOUR = 0.55, 4.0, 120.0
+_YEAR_SECONDS = 365 * 86_400
 
 
-def synthetic_feeds(*, seed: int = 0, n: int = SYNTH_BARS, timeframe: str = "1m",
-                    start: Any = None, warmup: int = SYNTH_HISTORY) -> dict[str, Feed]:
-    """Seeded synthetic bars for every pair (:func:`peaktrade.data.synthetic_bars`).
+def _synthetic_feed(rng: np.random.Generator, *, n: int, interval: int, start: int, price: float,
+                    decimals: int) -> Feed:
+    """One pair's seeded bars: Student-t log returns, open = previous close, prices on the pair's tick."""
+    sigma = _VOL_ANNUAL * math.sqrt(interval / _YEAR_SECONDS)
+    r = sigma * math.sqrt((_DOF - 2) / _DOF) * rng.standard_t(_DOF, size=n)
+    tick = 10.0**-decimals
+    close = np.maximum(np.round(price * np.exp(np.cumsum(r)), decimals), tick)
+    open_ = np.r_[round(price, decimals), close[:-1]]
+    body_hi, body_lo = np.maximum(open_, close), np.minimum(open_, close)
+    high = np.maximum(np.round(body_hi * np.exp(np.abs(rng.standard_normal(n)) * 0.6 * sigma), decimals), body_hi)
+    low = np.clip(np.round(body_lo * np.exp(-np.abs(rng.standard_normal(n)) * 0.6 * sigma), decimals), tick, body_lo)
+    # busier bars trade more: log volume rises with the size of the move
+    log_volume = (math.log(_VOLUME_PER_HOUR * interval / 3600) + 0.9 * np.log1p(np.abs(r) / sigma)
+                  + 0.4 * rng.standard_normal(n))
+    volume = np.round(np.exp(log_volume), 8)
+    trades = np.maximum(1, np.round(volume * 6.0)).astype(np.int64)
+    t = start + np.arange(n, dtype=np.int64) * interval
+    return Feed(t, open_, high, low, close, volume, trades, interval)
 
-    By default the series starts ``warmup`` bars before the current wall-clock time, so that
+
+def synthetic_feeds(*, seed: int = 0, n: int = SYNTH_BARS, interval: int = 60, start: Any = None,
+                    warmup: int | None = None) -> dict[str, Feed]:
+    """Seeded synthetic bars for every pair: the same arguments always give the identical feeds.
+
+    Each pair starts at its :data:`START_PRICES` price and moves on its own tick (``pair_decimals``).
+    ``interval`` is the bar length in seconds; ``start`` is the first open time (anything
+    :class:`pandas.Timestamp` accepts; naive values are UTC). By default the series starts ``warmup``
+    bars (default: two weeks, at most half the series) before the current wall-clock time, so that
     simulated time begins at real time with history behind it (1h OHLC has 336 rows).
     """
-    from peaktrade.data import synthetic_bars
-    from peaktrade.data.schema import timeframe_to_minutes
-
-    minutes = timeframe_to_minutes(timeframe)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise DataError(bad_value("n", n, "a whole number of bars, at least 2"))
+    if isinstance(interval, bool) or not isinstance(interval, (int, np.integer)) or interval < 1:
+        raise DataError(bad_value("interval", interval, "a positive whole number of seconds"))
+    interval = int(interval)
     if start is None:
-        step = minutes * 60
-        start = pd.Timestamp((int(time.time()) // step - warmup) * step, unit="s", tz="UTC")
-    out = {}
-    for k, pid in enumerate(PAIRS):
-        bars = synthetic_bars(n, timeframe=timeframe, seed=seed * 1000 + k, start=start,
-                              price=START_PRICES[pid])
-        out[pid] = Feed.from_frame(bars)
-    return out
+        warmup = min(SYNTH_HISTORY, max(int(n) // 2, 1)) if warmup is None else warmup
+        first = (int(time.time()) // interval - warmup) * interval
+    else:
+        ts = pd.Timestamp(start)
+        first = int((ts.tz_localize("UTC") if ts.tzinfo is None else ts).timestamp())
+    return {pid: _synthetic_feed(np.random.default_rng(seed * 1000 + k), n=int(n), interval=interval, start=first,
+                                 price=START_PRICES[pid], decimals=PAIRS[pid]["pair_decimals"])
+            for k, pid in enumerate(PAIRS)}
 
 
 def round_to(x: float, decimals: int) -> float:

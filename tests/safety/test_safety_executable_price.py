@@ -107,19 +107,18 @@ def test_testnet_catch_up_when_real_btc_1h_then_no_fill_above_limit_and_budget_c
     """Real BTC 1h bars served by the simulator; 168 catch-up bars traded at the venue's price of today."""
     import peaktrade.sim as sim
     from peaktrade.config import load_config
+    from peaktrade.data.venue_feeds import load_feeds
     from peaktrade.live.runs import read_events
-    from peaktrade.sim._sources import load_feeds
-    from peaktrade.sim import DEFAULT_SIM_API_KEY as SIM_API_KEY, DEFAULT_SIM_API_SECRET as SIM_API_SECRET
     from peaktrade.live.testnet import budget_from_config, run_testnet_session
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "testnet"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))
     from testnet_helpers import write_testnet_config
 
     for var in ("KRAKEN_API_KEY", "KRAKEN_API_SECRET"):
         monkeypatch.delenv(var, raising=False)
     feeds = load_feeds([str(shared_data / "XBTUSD_60.csv.gz")])
     start = pd.Timestamp("2021-01-08 12:00", tz="UTC").timestamp()  # BTC rose ~40% over the week before
-    ex = sim.SimExchange(feeds=feeds, keys={SIM_API_KEY: SIM_API_SECRET}, speed=0.0, start=start, tier="pro",
+    ex = sim.SimExchange(feeds=feeds, keys=dict([sim.sim_credentials()]), speed=0.0, start=start, tier="pro",
                          balances={"ZUSD": 100_000.0, "XXBT": 0.0})
     big = {"max_run_notional": 1e6, "max_run_trades": 1000, "max_daily_notional": 1e6, "max_daily_trades": 1000}
     path = write_testnet_config(tmp_path, risk={"max_order_notional": 22.0}, testnet=big, profiles={

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sim_test_support import KEY, SECRET, START
 
 from peaktrade.sim import SimExchange, ccxt_config, serve_in_thread, synthetic_feeds
-
-from sim_test_support import KEY, SECRET, START
 
 
 @pytest.fixture(scope="session")
 def sim_feeds():
     """Seeded synthetic 1m bars for every pair (built once; the exchange never mutates them)."""
-    return synthetic_feeds(seed=7, n=3000, timeframe="1m", start=START)
+    return synthetic_feeds(seed=7, n=3000, interval=60, start=START)
 
 
 @pytest.fixture

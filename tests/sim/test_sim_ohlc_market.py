@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from peaktrade.sim import SimExchange, load_feeds
+from peaktrade.data.venue_feeds import load_feeds
+from peaktrade.sim import SimExchange
 
 
 @pytest.fixture

@@ -1,4 +1,9 @@
-"""Turn ``--bars`` specifications into price feeds for the simulator."""
+"""Turn ``--bars`` specifications (bar store, files, synthetic) into price feeds for the exchange simulator.
+
+The simulator (an edge) replays any OHLC(V) frame (:meth:`peaktrade.sim.Feed.from_frame`) and has its own
+seeded market for pairs without one; reading the bar store and bar files is the data layer's job, so the
+glue from specs to frames to feeds lives here.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from peaktrade.sim._market import PAIRS, SYNTH_BARS, SYNTH_HISTORY, Feed, resolve_pair, synthetic_feeds
+from peaktrade.data._api import load_bars
+from peaktrade.data.kraken_csv import read_kraken_ohlcvt
+from peaktrade.data.schema import timeframe_to_minutes, validate_bars
+from peaktrade.sim import PAIRS, Feed, resolve_pair, synthetic_feeds
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
 
 
 def _frame_from_file(path: Path) -> pd.DataFrame:
-    from peaktrade.data import read_kraken_ohlcvt, validate_bars
-
     name = path.name.lower()
     if name.endswith(".parquet"):
         df = pd.read_parquet(path)
@@ -44,7 +50,8 @@ def _frame_from_file(path: Path) -> pd.DataFrame:
 def load_feeds(specs: list[str] | None, *, seed: int = 0, config: Config | None = None) -> dict[str, Feed]:
     """Build feeds from ``[PAIR=]SOURCE`` specs; pairs without a spec get seeded synthetic bars.
 
-    ``SOURCE`` is ``synthetic[:seed=N,n=N,tf=1m]`` (history up to two weeks before now),
+    ``SOURCE`` is ``synthetic[:seed=N,n=N,tf=1m]`` (the simulator's seeded market,
+    :func:`peaktrade.sim.synthetic_feeds`; history up to two weeks before now),
     ``store:SYMBOL:TIMEFRAME[:EXCHANGE]`` (the
     peaktrade bar store, via :func:`peaktrade.data.load_bars`) or a file (``.parquet``, ``.csv``
     with a header and a time column, or Kraken's headerless OHLCVT ``.csv``/``.csv.gz``/``.zip``).
@@ -70,8 +77,6 @@ def load_feeds(specs: list[str] | None, *, seed: int = 0, config: Config | None 
                 synth_opts[k] = v if k == "tf" else int(v)
             continue
         if source.startswith("store:"):
-            from peaktrade.data import load_bars
-
             bits = source.split(":")
             if len(bits) not in (3, 4):
                 raise ValueError(f"bars {spec!r} is invalid: expected store:SYMBOL:TIMEFRAME[:EXCHANGE]")
@@ -87,11 +92,10 @@ def load_feeds(specs: list[str] | None, *, seed: int = 0, config: Config | None 
     if feeds:
         ref = next(iter(feeds.values()))
         start = pd.Timestamp(int(ref.t[0]), unit="s", tz="UTC")
-        rest = synthetic_feeds(seed=int(synth_opts.get("seed", seed)), n=len(ref.t),
-                               timeframe=f"{ref.interval // 60}m", start=start)
+        rest = synthetic_feeds(seed=int(synth_opts.get("seed", seed)), n=len(ref.t), interval=ref.interval,
+                               start=start)
         for pid in PAIRS:
             feeds.setdefault(pid, rest[pid])
         return feeds
-    n = int(synth_opts.get("n", SYNTH_BARS))
-    return synthetic_feeds(seed=int(synth_opts.get("seed", seed)), n=n, timeframe=str(synth_opts.get("tf", "1m")),
-                           warmup=min(SYNTH_HISTORY, max(n // 2, 1)))
+    interval = timeframe_to_minutes(str(synth_opts.pop("tf", "1m"))) * 60
+    return synthetic_feeds(**{"seed": seed, **synth_opts, "interval": interval})
