@@ -179,7 +179,7 @@ def machine_info(ctx: Ctx) -> dict:
     import pandas
 
     info: dict[str, Any] = {
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
@@ -778,7 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["loadavg_at_end"] = C.loadavg()
     results["total_seconds"] = time.perf_counter() - t_start
 
-    name = args.name or f"{'quick' if args.quick else 'full'}-{_dt.datetime.now(_dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+    name = args.name or f"{'quick' if args.quick else 'full'}-{_dt.datetime.now(_dt.UTC):%Y%m%dT%H%M%SZ}"
     out_dir = C.BENCH_DIR / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"{name}.json"

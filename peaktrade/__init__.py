@@ -8,8 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from peaktrade import _numba_cache  # noqa: F401  (sets a writable NUMBA_CACHE_DIR before any kernel loads)
-from peaktrade import _telemetry  # noqa: F401  (MLflow telemetry off here and in every child process)
+from peaktrade import (
+    _numba_cache,  # noqa: F401  (sets a writable NUMBA_CACHE_DIR before any kernel loads)
+    _telemetry,  # noqa: F401  (MLflow telemetry off here and in every child process)
+)
 from peaktrade.errors import PeakTradeError
 
 __version__ = "0.1.0"

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import write_toml
 
 from peaktrade import __version__
 from peaktrade.config import MASK, Config, load_config
 from peaktrade.errors import ConfigError
-
-from helpers import write_toml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET_KEY = "kraken-key-THIS-MUST-NOT-LEAK"

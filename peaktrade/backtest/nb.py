@@ -73,7 +73,6 @@ from peaktrade.backtest.enums import (
     EXIT_TRAILING,
     SIZE_PERCENT,
     SIZE_VALUE,
-    STAT_KEYS,
     SP_DIRECTION,
     SP_EXECUTION,
     SP_FEES,
@@ -99,6 +98,7 @@ from peaktrade.backtest.enums import (
     ST_RUINED,
     ST_STOP_FROM,
     ST_TRADES,
+    STAT_KEYS,
     STOP_FIRST_SL,
     trade_dt,
 )

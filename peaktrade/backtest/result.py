@@ -95,8 +95,8 @@ class BacktestResult(EquityViews):
 
     def plot(self):
         """Return a plotly figure: price with trades, equity, drawdown."""
-        from plotly.subplots import make_subplots
         import plotly.graph_objects as go
+        from plotly.subplots import make_subplots
 
         fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.5, 0.3, 0.2],
                             vertical_spacing=0.03, subplot_titles=("price and trades", "equity", "drawdown"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Optional
 
 import typer
 from rich import box
@@ -78,11 +77,11 @@ def download(
     ctx: typer.Context,
     symbol: str = typer.Option(..., "--symbol", "-s", help="Pair in ccxt notation, e.g. BTC/USD."),
     timeframe: str = typer.Option("1h", "--timeframe", "-t", help="Candle interval, e.g. 1h."),
-    exchange: Optional[str] = typer.Option(
+    exchange: str | None = typer.Option(
         None, "--exchange", "-e", help="ccxt exchange id (default: [data] exchange)."
     ),
-    since: Optional[str] = typer.Option(None, "--since", help="First bar wanted, e.g. 2024-01-01 (default: resume)."),
-    limit: Optional[int] = typer.Option(
+    since: str | None = typer.Option(None, "--since", help="First bar wanted, e.g. 2024-01-01 (default: resume)."),
+    limit: int | None = typer.Option(
         None, "--limit", help="Candles per request (default: the most the exchange serves per request)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -151,7 +150,7 @@ def show(
     ctx: typer.Context,
     symbol: str = typer.Argument(..., help="Pair, e.g. BTC/USD."),
     timeframe: str = typer.Argument(..., help="Bar interval, e.g. 1h (coarser ones are resampled)."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Exchange (default: [data] exchange)."),
+    exchange: str | None = typer.Option(None, "--exchange", "-e", help="Exchange (default: [data] exchange)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Show rows, range, gaps, return statistics and fingerprint of a data set."""
@@ -190,7 +189,7 @@ def audit(
     ctx: typer.Context,
     symbol: str = typer.Argument(..., help="Pair, e.g. BTC/USD."),
     timeframe: str = typer.Argument(..., help="Bar interval, e.g. 1h."),
-    exchange: Optional[str] = typer.Option(None, "--exchange", "-e", help="Exchange (default: [data] exchange)."),
+    exchange: str | None = typer.Option(None, "--exchange", "-e", help="Exchange (default: [data] exchange)."),
     limit: int = typer.Option(20, "--limit", "-n", help="Holes to list (0: all)."),
     order: str = typer.Option("longest", "--order", help="List the holes by 'longest' first or by 'time'."),
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -19,7 +18,7 @@ def run(
     spec: Path = typer.Argument(..., help="Experiment spec, e.g. experiments/btc-ma-sweep.toml."),
     parallel: int = typer.Option(1, "--parallel", help="Notebooks executed at once."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and list the runs; execute nothing."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Directory for the executed notebooks."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the executed notebooks."),
     allow_lookahead: bool = typer.Option(
         False, "--allow-lookahead",
         help="Run even if a strategy fails the lookahead check (like allow_lookahead = true in the spec)."),

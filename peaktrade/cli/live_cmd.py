@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from peaktrade.cli._common import console, load_cfg
@@ -23,7 +21,7 @@ def _say(text: str) -> None:
 @live_app.command("gates")
 def gates(
     ctx: typer.Context,
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="Token to check against this config."),
+    confirm: str | None = typer.Option(None, "--confirm", help="Token to check against this config."),
 ) -> None:
     """Show each live gate and whether it is open (exit 1 when any is closed). Prints no secrets."""
     from peaktrade.safety import arm_value, confirm_token, live_gates
@@ -51,7 +49,7 @@ def run(
     strategy: str = typer.Option(..., "--strategy", help="Strategy name."),
     symbol: str = typer.Option(..., "--symbol", help="Market symbol, e.g. BTC/USD."),
     timeframe: str = typer.Option(..., "--timeframe", help="Bar timeframe, e.g. 1h."),
-    confirm: Optional[str] = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
+    confirm: str | None = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
 ) -> None:
     """Check a live session: refused unless every live gate is open; the live runner itself is not implemented."""
     from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -57,7 +56,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Optional[str] = typer.Option(None, "--config", help="Config file (default: config/config.toml)."),
+    config: str | None = typer.Option(None, "--config", help="Config file (default: config/config.toml)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:

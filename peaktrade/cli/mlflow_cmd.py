@@ -6,9 +6,9 @@ import math
 import os
 import shlex
 import subprocess
-from typing import Optional
 
 import typer
+
 from peaktrade.cli._common import load_cfg
 
 app = typer.Typer(no_args_is_help=True, help="MLflow UI and recent runs of the project's tracking store.")
@@ -61,7 +61,7 @@ def _fmt(v: object) -> str:
 @app.command("runs")
 def runs(
     ctx: typer.Context,
-    experiment: Optional[str] = typer.Option(None, "--experiment", help="Experiment (default from config [tracking])."),
+    experiment: str | None = typer.Option(None, "--experiment", help="Experiment (default from config [tracking])."),
     limit: int = typer.Option(20, "--limit", min=1, help="Runs to list, newest first."),
 ) -> None:
     """List the most recent runs: id, name, status, kind and key metrics."""

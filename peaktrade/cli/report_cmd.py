@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,7 +15,7 @@ def report(
     target: str = typer.Argument(..., metavar="RUN_ID_OR_PATH",
                                  help="An MLflow run id, or a saved result directory (equity.parquet, "
                                       "trades.parquet, stats.json, meta.json)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output .html file (default: <reports dir>/<run id>.html "
+    out: Path | None = typer.Option(None, "--out", help="Output .html file (default: <reports dir>/<run id>.html "
                                                            "for a run, <dir>/report.html for a directory)."),
 ) -> None:
     """Write the self-contained HTML report of a run or a saved result and print its path."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -58,9 +58,9 @@ def event_line(ev: dict[str, Any]) -> str:
 
 # -- sessions --------------------------------------------------------------------------------------
 def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, timeframe: str,
-         exchange: Optional[str], param: Optional[list[str]], fees: Optional[float], slippage: Optional[float],
-         execution: Optional[str], direction: str, init_cash: Optional[float], replay: Optional[str], speed: float,
-         poll_exchange: bool, warmup: Optional[int], poll: float, max_bars: Optional[int], quiet: bool) -> None:
+         exchange: str | None, param: list[str] | None, fees: float | None, slippage: float | None,
+         execution: str | None, direction: str, init_cash: float | None, replay: str | None, speed: float,
+         poll_exchange: bool, warmup: int | None, poll: float, max_bars: int | None, quiet: bool) -> None:
     from peaktrade.live.session import run_session
 
     if replay is not None and poll_exchange:
@@ -145,23 +145,23 @@ def paper_run(
     strategy: str = _STRATEGY,
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
-    exchange: Optional[str] = typer.Option(None, "--exchange", help="Replay: the store's exchange ('synthetic' "
+    exchange: str | None = typer.Option(None, "--exchange", help="Replay: the store's exchange ('synthetic' "
                                            "for the demo data); polling: the exchange polled. Default from config."),
-    param: Optional[list[str]] = _PARAM,
-    fees: Optional[float] = _FEES,
-    slippage: Optional[float] = _SLIP,
-    execution: Optional[str] = _EXEC,
+    param: list[str] | None = _PARAM,
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIP,
+    execution: str | None = _EXEC,
     direction: str = _DIR,
-    init_cash: Optional[float] = _CASH,
-    replay: Optional[str] = typer.Option(None, "--replay", help="Replay stored bars START:END (END exclusive; "
+    init_cash: float | None = _CASH,
+    replay: str | None = typer.Option(None, "--replay", help="Replay stored bars START:END (END exclusive; "
                                          "either side may be empty, ':' for all)."),
     speed: float = typer.Option(0.0, "--speed", help="Replay pacing in bars per second (0: as fast as possible)."),
     poll_exchange: bool = typer.Option(False, "--poll-exchange",
                                        help="Poll completed bars from the exchange's public endpoint."),
     live: bool = _OLD_LIVE,
-    warmup: Optional[int] = _WARMUP,
+    warmup: int | None = _WARMUP,
     poll: float = _POLL,
-    max_bars: Optional[int] = _MAXB,
+    max_bars: int | None = _MAXB,
     quiet: bool = _QUIET,
 ) -> None:
     """Paper-trade a strategy over replayed stored bars or bars polled from the exchange; orders are simulated."""
@@ -177,16 +177,16 @@ def shadow_run(
     strategy: str = _STRATEGY,
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
-    exchange: Optional[str] = typer.Option(None, "--exchange", help="ccxt exchange polled (default from config)."),
-    param: Optional[list[str]] = _PARAM,
-    fees: Optional[float] = _FEES,
-    slippage: Optional[float] = _SLIP,
-    execution: Optional[str] = _EXEC,
+    exchange: str | None = typer.Option(None, "--exchange", help="ccxt exchange polled (default from config)."),
+    param: list[str] | None = _PARAM,
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIP,
+    execution: str | None = _EXEC,
     direction: str = _DIR,
-    init_cash: Optional[float] = _CASH,
-    warmup: Optional[int] = _WARMUP,
+    init_cash: float | None = _CASH,
+    warmup: int | None = _WARMUP,
     poll: float = _POLL,
-    max_bars: Optional[int] = _MAXB,
+    max_bars: int | None = _MAXB,
     quiet: bool = _QUIET,
     live: bool = _OLD_LIVE,
 ) -> None:
@@ -288,7 +288,7 @@ def runs_tail(
     run_id: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
     lines: int = typer.Option(10, "--lines", "-n", help="Events printed first (the last N)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events until the run ends."),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="With --follow: stop after this many seconds."),
+    timeout: float | None = typer.Option(None, "--timeout", help="With --follow: stop after this many seconds."),
     interval: float = typer.Option(0.5, "--interval", help="With --follow: seconds between checks."),
     as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
 ) -> None:

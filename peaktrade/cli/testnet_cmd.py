@@ -4,7 +4,7 @@ endpoints or the local simulator (docs/testnet.md)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -66,14 +66,14 @@ def orchestrate_cmd(
     ctx: typer.Context,
     list_: bool = typer.Option(False, "--list", help="List the configured profiles."),
     budget: bool = typer.Option(False, "--budget", help="Show today's budget."),
-    profile: Optional[str] = typer.Option(None, "--profile", help="Run the profile configured as testnet.profiles.NAME."),
+    profile: str | None = typer.Option(None, "--profile", help="Run the profile configured as testnet.profiles.NAME."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check everything and show the plan; send nothing."),
-    mode: Optional[str] = _MODE,
-    duration: Optional[float] = typer.Option(None, "--duration", help="Seconds (default: the profile's)."),
+    mode: str | None = _MODE,
+    duration: float | None = typer.Option(None, "--duration", help="Seconds (default: the profile's)."),
     warmup: int = typer.Option(100, "--warmup", help="Completed bars of indicator history."),
     catch_up: int = typer.Option(0, "--catch-up", help="Trade the last N completed bars right away."),
     poll: float = typer.Option(5.0, "--poll", help="Longest wait between polls, in seconds."),
-    max_bars: Optional[int] = typer.Option(None, "--max-bars", help="End after this many traded bars."),
+    max_bars: int | None = typer.Option(None, "--max-bars", help="End after this many traded bars."),
     notebook: bool = typer.Option(False, "--notebook", help="Run notebooks/60-testnet-session.ipynb with papermill."),
 ) -> None:
     """List profiles, show the budget, or run a profile as a testnet session within its budget."""
@@ -130,7 +130,7 @@ def orchestrate_cmd(
         _say(f"  {k:<26}{v}")
 
 
-def _client(cfg: Config, mode: Optional[str]):
+def _client(cfg: Config, mode: str | None):
     from peaktrade.live.testnet import build_client, resolve_mode
     from peaktrade.safety import SafetyGuard
 
@@ -140,7 +140,7 @@ def _client(cfg: Config, mode: Optional[str]):
 
 
 @app.command("ping")
-def ping_cmd(ctx: typer.Context, mode: Optional[str] = _MODE,
+def ping_cmd(ctx: typer.Context, mode: str | None = _MODE,
              symbol: str = typer.Option("BTC/USD", "--symbol", help="Market whose ticker is fetched.")) -> None:
     """Public and private round trip: system status, clock skew, ticker, balance (exit 1 when a step fails)."""
     from peaktrade.adapters.errors import ExchangeError
@@ -179,7 +179,7 @@ def ping_cmd(ctx: typer.Context, mode: Optional[str] = _MODE,
 
 
 @app.command("smoke-order")
-def smoke_order_cmd(ctx: typer.Context, mode: Optional[str] = _MODE,
+def smoke_order_cmd(ctx: typer.Context, mode: str | None = _MODE,
                     symbol: str = typer.Option("BTC/USD", "--symbol", help="Market of the order."),
                     side: str = typer.Option("buy", "--side", help="buy or sell.")) -> None:
     """Send one minimal validate-only market order through the pipeline and the testnet checks; print the venue's

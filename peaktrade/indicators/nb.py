@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
 # ------------------------------------------------------------------ exact window sums
 #
 # Rolling means and variances are computed from window sums kept as double-doubles (an unevaluated

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +87,7 @@ class BudgetLimits:
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class TestnetBudget:
@@ -144,7 +144,7 @@ class TestnetBudget:
             raise BudgetStoreError(f"testnet budget database {self.path} {what}") from e
 
     def day(self) -> str:
-        return self.clock().astimezone(timezone.utc).strftime("%Y-%m-%d")
+        return self.clock().astimezone(UTC).strftime("%Y-%m-%d")
 
     @staticmethod
     def _sums(con: sqlite3.Connection, where: str, args: Iterable[Any]) -> tuple[float, int]:
@@ -169,7 +169,7 @@ class TestnetBudget:
                 or notional < 0:
             raise BudgetExceeded("notional", f"notional={notional!r} cannot be counted (fail closed)")
         now = self.clock()
-        day = now.astimezone(timezone.utc).strftime("%Y-%m-%d")
+        day = now.astimezone(UTC).strftime("%Y-%m-%d")
         lim = self.limits
         with self._db() as con:
             con.execute("BEGIN IMMEDIATE")  # one writer at a time: the sums cannot change under us

@@ -8,19 +8,18 @@ signals, orders, fills, denials, equity and positions (see :mod:`peaktrade.live.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from peaktrade.provenance import git_sha
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision, ExecutionPipeline, OrderCheck
 from peaktrade.live.plan import POLL, SessionPlan
 from peaktrade.live.runs import RunLog
 from peaktrade.orders.model import OrderFill, OrderRequest
+from peaktrade.provenance import git_sha
 
 if TYPE_CHECKING:
     from peaktrade.config import Config

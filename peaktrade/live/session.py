@@ -106,7 +106,7 @@ class _StopOnSignals:
         self.received = signal.Signals(signum).name
         self.stop.set()
 
-    def __enter__(self) -> "_StopOnSignals":
+    def __enter__(self) -> _StopOnSignals:
         if self.enabled:  # before the run directory exists: a stop request is never lost in between
             for s in (signal.SIGINT, signal.SIGTERM):
                 self._old[s] = signal.signal(s, self._handle)

@@ -293,7 +293,7 @@ def build_report(
         from plotly.offline import get_plotlyjs
 
         plotlyjs = get_plotlyjs()
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     doc = h.page(title=title, subtitle=f"generated {now} by peaktrade {__version__}", sections=sections,
                  plotlyjs=plotlyjs, footer="peaktrade report — self-contained, opens offline")
     atomic_write_text(out, doc)

@@ -47,7 +47,7 @@ class Fault:
             self.ms = 1000
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Fault":
+    def from_dict(cls, d: dict[str, Any]) -> Fault:
         """Build a fault from admin JSON ``{"kind", "methods"?, "count"?, "status"?, "ms"?}``."""
         unknown = set(d) - {"kind", "methods", "count", "status", "ms"}
         if unknown:

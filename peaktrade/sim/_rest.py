@@ -13,9 +13,10 @@ import math
 import random
 import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from peaktrade.sim._auth import (
@@ -228,10 +229,10 @@ class SimExchange(OrderBook):
     def _pub_Time(self, params):
         t = int(self.now())
         return {"unixtime": t,
-                "rfc1123": datetime.fromtimestamp(t, timezone.utc).strftime("%a, %d %b %y %H:%M:%S +0000")}
+                "rfc1123": datetime.fromtimestamp(t, UTC).strftime("%a, %d %b %y %H:%M:%S +0000")}
 
     def _pub_SystemStatus(self, params):
-        ts = datetime.fromtimestamp(int(self.now()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ts = datetime.fromtimestamp(int(self.now()), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"status": self.status, "timestamp": ts}
 
     def _pub_Assets(self, params):
@@ -258,7 +259,7 @@ class SimExchange(OrderBook):
             bid, ask, last = self.quote(pid)
             f = self.feeds[pid]
             today, day = f.stats_since(now, midnight), f.stats_since(now, now - 86_400)
-            px = lambda x: _fmt(x, d)  # noqa: E731
+            px = lambda x, d=d: _fmt(x, d)  # noqa: E731 — used within this iteration only
             out[pid] = {
                 "a": [px(ask), "1", "1.000"], "b": [px(bid), "1", "1.000"], "c": [px(last), "0.00100000"],
                 "v": [f"{today['v']:.8f}", f"{day['v']:.8f}"], "p": [px(today["p"]), px(day["p"])],

@@ -17,14 +17,15 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from peaktrade.sim._auth import is_loopback
 from peaktrade.sim._book import check_number
-from peaktrade.sim._rest import MalformedRequest, SimExchange, parse_body
 from peaktrade.sim._faults import Fault, fill_named_order, parse_profile
+from peaktrade.sim._rest import MalformedRequest, SimExchange, parse_body
 
 #: seconds a client has to send a whole request (from its first byte) and to start the next one
 REQUEST_TIMEOUT = 5.0
@@ -69,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
     # keep-alive client's delayed ACK stalls every request by ~40 ms (Nagle)
     wbufsize = 1 << 16
     server_version = "peaktrade-sim"
-    server: "SimHTTPServer"
+    server: SimHTTPServer
 
     def version_string(self) -> str:
         return self.server_version
@@ -361,7 +362,7 @@ class SimServer:
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def __enter__(self) -> "SimServer":
+    def __enter__(self) -> SimServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:

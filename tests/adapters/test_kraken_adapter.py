@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import ccxt
 import pytest
-
 from kraken_fakes import FakeCcxtKraken, real_ccxt_with_transport
+
 from peaktrade.adapters.base import ExchangeClient
 from peaktrade.adapters.errors import (
     EndpointDenied,

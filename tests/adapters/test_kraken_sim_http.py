@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 
-
 from peaktrade.adapters.errors import EndpointDenied, InvalidOrderError  # noqa: E402
 from peaktrade.adapters.kraken import KrakenClient, RetryPolicy  # noqa: E402
 from peaktrade.safety import SafetyGuard  # noqa: E402

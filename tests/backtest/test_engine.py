@@ -5,17 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import random_bars
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from peaktrade.backtest import from_signals, run
 from peaktrade.errors import BacktestError, StrategyError
 
-from helpers import random_bars
-
-from .conftest import bars_from, fs as _fs, sig as _sig
-
-
+from .conftest import bars_from
+from .conftest import fs as _fs
 
 FLAT = [(100, 101, 99, 100)] * 3 + [(102, 104, 101, 103), (103, 106, 102, 105), (106, 107, 104, 106),
                                      (105, 106, 103, 104), (104, 105, 103, 104)]

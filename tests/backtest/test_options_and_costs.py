@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import random_bars
 
 from peaktrade import backtest
 from peaktrade.backtest import BacktestOptions, Costs, from_signals, run
@@ -16,8 +17,6 @@ from peaktrade.errors import BacktestError
 from peaktrade.execution.pipeline import SizingModel
 from peaktrade.orders.model import OrderRequest
 from peaktrade.orders.paper import PaperExecutor, PaperMarketContext
-
-from helpers import random_bars
 
 from .conftest import bars_from
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from peaktrade.backtest import from_signals, run
-
-import vectorbt as vbt
 
 
 def _vbt(close, entries, exits, fees, slippage, init_cash):

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import random_bars
 
 from peaktrade.backtest import STAT_KEYS, from_signals, run, sweep
 from peaktrade.backtest.stats import annualization
 from peaktrade.errors import BacktestError
 
-from helpers import random_bars
-
-from .conftest import bars_from, fs as _fs, sig as _sig
-
+from .conftest import bars_from
+from .conftest import fs as _fs
 
 
 def _issue_repro():
@@ -213,13 +212,13 @@ def test_durations_in_calendar_time_when_bars_missing():
     assert s["avg_holding_time"] == pytest.approx(10.0)
     closed = res.trades[~res.trades["is_open"]]
     assert s["avg_holding_time"] == pytest.approx(
-        ((closed["exit_time"] - closed["entry_time"]).mean() / pd.Timedelta(days=1)))
+        (closed["exit_time"] - closed["entry_time"]).mean() / pd.Timedelta(days=1))
 
 
 def test_compute_stats_stops_at_first_non_positive_equity_when_series_goes_negative():
     from peaktrade.backtest import compute_stats
-    from peaktrade.backtest.result import trades_frame
     from peaktrade.backtest.enums import trade_dt
+    from peaktrade.backtest.result import trades_frame
 
     idx = pd.date_range("2024-01-01", periods=5, freq="h", tz="UTC")
     equity = pd.Series([10_000.0, 5_000.0, -3_000.0, -8_000.0, -20_000.0], index=idx)  # an unfloored series

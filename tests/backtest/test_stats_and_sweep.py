@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import random_bars
 
 from peaktrade.backtest import STAT_KEYS, run, sweep
 from peaktrade.errors import BacktestError, StrategyError
-
-from helpers import random_bars
 
 GOLDEN = Path(__file__).with_name("golden_btc_ma_crossover.json")
 
@@ -128,7 +127,7 @@ def test_constraint_breakers_skipped_and_counted_when_grid_overlaps(bars):
     assert len(res.table) == expected
     assert res.n_skipped == 5 * 2 - expected
     assert res.skipped_reasons == {"fast < slow": 5 * 2 - expected}
-    assert ((res.table["fast"] < res.table["slow"])).all()
+    assert (res.table["fast"] < res.table["slow"]).all()
 
 
 def test_best_and_heatmap_when_sweep_done(bars):

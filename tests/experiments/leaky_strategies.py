@@ -13,7 +13,7 @@ from numba import njit
 
 from peaktrade.data import higher_timeframe
 from peaktrade.indicators.nb import sma_nb
-from peaktrade.strategies import CLOSE, LOW, SIGNAL_SIG, IndicatorTable, Param, Strategy
+from peaktrade.strategies import CLOSE, SIGNAL_SIG, IndicatorTable, Param, Strategy
 
 
 # -- kernels --------------------------------------------------------------------------------------

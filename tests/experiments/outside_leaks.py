@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numba import njit
-
 from leaky_strategies import _above_nb  # the causal kernel: the leaks below are in their indicators
+from numba import njit
 
 from peaktrade.indicators.nb import sma_nb
 from peaktrade.strategies import CLOSE, SIGNAL_SIG, IndicatorTable, Param, Strategy

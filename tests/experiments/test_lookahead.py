@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+import leaky_strategies as leaks
 import numpy as np
 import pandas as pd
 import pytest
-import leaky_strategies as leaks
 from helpers import random_bars
 from numba import njit
 

@@ -8,9 +8,9 @@ import pytest
 from helpers import random_bars
 
 from peaktrade.backtest import STAT_KEYS, run
+from peaktrade.data.kraken_csv import read_kraken_ohlcvt
 from peaktrade.errors import BacktestError
 from peaktrade.experiments import MonteCarloResult, cost_sensitivity, monte_carlo
-from peaktrade.data.kraken_csv import read_kraken_ohlcvt
 from peaktrade.experiments.monte_carlo import _segment_draws, trade_returns, trade_segments
 
 

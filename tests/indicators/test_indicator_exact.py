@@ -17,8 +17,8 @@ import pytest
 
 from peaktrade.data.kraken_csv import read_kraken_ohlcvt
 from peaktrade.indicators import nb
-from peaktrade.strategies.registry import generate_signals
 from peaktrade.strategies.ma_crossover import STRATEGY as MA_CROSSOVER
+from peaktrade.strategies.registry import generate_signals
 
 RTOL = 1e-12
 

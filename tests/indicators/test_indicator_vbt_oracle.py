@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 
 from peaktrade.indicators import nb
-
-import vectorbt as vbt
 
 # vectorbt's own kernels take reflected lists; numba warns about that on their first compile.
 pytestmark = pytest.mark.filterwarnings("ignore::numba.core.errors.NumbaPendingDeprecationWarning")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from testnet_helpers import REPO_ROOT  # noqa: F401 — puts tests/adapters (kraken_fakes) on sys.path
@@ -129,13 +129,13 @@ def test_reserve_when_run_and_day_caps_reached_then_denied_and_release_gives_bac
 
 
 def test_day_when_utc_date_changes_then_daily_budget_starts_over(tmp_path):
-    now = {"t": datetime(2026, 1, 1, 23, 59, tzinfo=timezone.utc)}
+    now = {"t": datetime(2026, 1, 1, 23, 59, tzinfo=UTC)}
     b = TestnetBudget(tmp_path / "b.sqlite", LIM, clock=lambda: now["t"])
     for i in range(5):
         b.reserve(run_id=f"r{i}", symbol="BTC/USD", notional=1.0, client_order_id=f"d{i}")
     with pytest.raises(BudgetExceeded, match="max_daily_trades"):
         b.reserve(run_id="r9", symbol="BTC/USD", notional=1.0, client_order_id="d9")
-    now["t"] = datetime(2026, 1, 2, 0, 0, 1, tzinfo=timezone.utc)
+    now["t"] = datetime(2026, 1, 2, 0, 0, 1, tzinfo=UTC)
     b.reserve(run_id="r9", symbol="BTC/USD", notional=1.0, client_order_id="d9")
     assert b.usage()["daily_trades"] == 1
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 import peaktrade
-
 from peaktrade._files import atomic_write, atomic_write_json, dumps, jsonable
 
 

@@ -18,8 +18,8 @@ from peaktrade.adapters.hosts import live_venue_of, sim_url_problem
 from peaktrade.adapters.kraken import KRAKEN_CAPABILITIES, KrakenClient
 from peaktrade.config import Config, load_config
 from peaktrade.errors import ConfigError
-from peaktrade.safety import SafetyGuard
 from peaktrade.live.testnet import build_client
+from peaktrade.safety import SafetyGuard
 
 LIVE_KEY = "LIVE-KEY-must-never-leave"
 LIVE_SECRET = "TElWRS1TRUNSRVQtbXVzdC1uZXZlci1sZWF2ZS0wMTIzNDU2Nzg5"  # base64

@@ -100,9 +100,9 @@ def test_decay_counter_when_time_passes_then_level_decays_linearly():
 def test_rest_counter_when_starter_limit_hit_then_rate_limit_exceeded_until_decayed(make_exchange):
     clock = [1000.0]
     ex = make_exchange(tier="starter", wall_clock=lambda: clock[0])
-    from peaktrade.sim import serve_in_thread
-
     import ccxt
+
+    from peaktrade.sim import serve_in_thread
     with serve_in_thread(ex) as s:
         k = ccxt.kraken(ccxt_config(s.url, KEY, SECRET))
         for _ in range(15):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import ccxt
+import pytest
 
 
 def test_load_markets_when_served_then_pairs_have_kraken_precision_limits_and_fees(kraken):

@@ -6,11 +6,10 @@ import json
 import urllib.error
 import urllib.request
 
+import ccxt
 import pytest
 
 from peaktrade.sim import Fault, admin_allowed, is_loopback, parse_profile
-
-import ccxt
 
 
 def _admin(url, what, payload=None):
@@ -89,8 +88,9 @@ def test_parse_profile_when_invalid_then_value_error_names_it(spec):
 
 
 def test_flaky_profile_when_served_then_ccxt_sees_only_mapped_errors(make_exchange):
-    from peaktrade.sim import ccxt_config, serve_in_thread
     from sim_test_support import KEY, SECRET
+
+    from peaktrade.sim import ccxt_config, serve_in_thread
 
     ex = make_exchange(faults=parse_profile("flaky:seed=5,p=0.5,kinds=unavailable+rate_limit+http_error"))
     with serve_in_thread(ex) as s:

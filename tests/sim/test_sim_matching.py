@@ -103,7 +103,7 @@ def test_cl_ord_id_when_duplicate_open_then_rejected(ex):
 def test_closed_orders_when_many_then_paged_by_50_most_recent_first_with_count(make_exchange):
     ex = make_exchange(tier="pro", balances={"ZUSD": 1e7, "XXBT": 0, "XETH": 0})
     ids = []
-    for k in range(60):
+    for _ in range(60):
         ex.advance(seconds=1)
         ids.append(_add(ex, ordertype="market", volume="0.001")["result"]["txid"][0])
     page = ex.call("ClosedOrders")["result"]

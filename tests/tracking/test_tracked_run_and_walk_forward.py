@@ -49,7 +49,7 @@ def test_tracked_run_when_body_raises_then_run_is_failed_and_the_error_propagate
     with pytest.raises(ZeroDivisionError):
         with tracked_run(config=tcfg, run_name="boom") as run:
             run.log_metrics({"before": 1.0})
-            1 / 0
+            raise ZeroDivisionError("boom")
     r = client.get_run(run.run_id)
     assert r.info.status == "FAILED" and r.data.metrics["before"] == 1.0
 

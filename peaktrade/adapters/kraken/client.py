@@ -54,7 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -561,7 +561,7 @@ class KrakenClient:
             deadline = None
             if not validate and self.order_deadline is not None:
                 deadline = self._clock() + float(self.order_deadline)
-                params["deadline"] = datetime.fromtimestamp(deadline, timezone.utc).isoformat(
+                params["deadline"] = datetime.fromtimestamp(deadline, UTC).isoformat(
                     timespec="milliseconds").replace("+00:00", "Z")
             on_wire = self._placing_on_wire
             try:

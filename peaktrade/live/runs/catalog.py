@@ -13,7 +13,7 @@ import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def effective_status(meta: Mapping[str, Any]) -> str:
 # -- run ids -------------------------------------------------------------------------------------
 def new_run_id(environment: str, strategy: str, *, now: datetime | None = None) -> str:
     """Return a fresh, time-sortable run id: ``YYYYmmdd-HHMMSS-<environment>-<strategy>-<6 hex>``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     safe = "".join(c if c.isalnum() or c in "_-" else "_" for c in strategy)
     return f"{now:%Y%m%d-%H%M%S}-{environment}-{safe}-{secrets.token_hex(3)}"
 

@@ -10,7 +10,7 @@ import json
 import os
 import socket
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from peaktrade.live.runs.reader import (
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _sync(fd: int) -> None:
@@ -56,7 +56,7 @@ class RunLog:
         self.closed = False
 
     @classmethod
-    def create(cls, runs_dir: str | os.PathLike[str], run_id: str, meta: Mapping[str, Any]) -> "RunLog":
+    def create(cls, runs_dir: str | os.PathLike[str], run_id: str, meta: Mapping[str, Any]) -> RunLog:
         """Create ``runs_dir/run_id`` (which must not exist) with ``meta.json`` (status running)."""
         root = Path(runs_dir)
         root.mkdir(parents=True, exist_ok=True)
