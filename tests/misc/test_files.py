@@ -52,8 +52,6 @@ def test_atomic_write_when_writer_fails_then_old_file_kept_and_no_temp_left(tmp_
 # -- one writer, one sanitizer ----------------------------------------------------------------------
 
 _PACKAGE = Path(peaktrade.__file__).resolve().parent
-#: live/ (run logs) is switched to peaktrade._files with its split into live/runs (issue 11, item 6).
-_PENDING = ("live/",)
 
 
 def _calls(tree: ast.AST) -> set[str]:
@@ -68,8 +66,7 @@ def _calls(tree: ast.AST) -> set[str]:
 
 def _modules() -> dict[str, ast.AST]:
     return {str(p.relative_to(_PACKAGE)): ast.parse(p.read_text(encoding="utf-8"))
-            for p in sorted(_PACKAGE.rglob("*.py"))
-            if not str(p.relative_to(_PACKAGE)).startswith(_PENDING)}
+            for p in sorted(_PACKAGE.rglob("*.py"))}
 
 
 def test_files_are_replaced_when_any_module_writes_atomically_then_only_through_peaktrade_files():
