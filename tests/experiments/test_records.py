@@ -52,9 +52,13 @@ def test_plain_value_when_numpy_or_nan_then_python_or_none():
 
 
 def test_rerun_options_when_none_given_then_the_config_backtest_defaults(cfg):
+    from peaktrade.backtest.options import BacktestOptions
+
     opts = records.rerun_options(cfg, None)
     b = cfg.backtest
-    assert opts == {"init_cash": b.init_cash, "fees": b.fees, "slippage": b.slippage, "execution": b.execution}
+    assert {k: opts[k] for k in ("init_cash", "fees", "slippage", "execution")} == {
+        "init_cash": b.init_cash, "fees": b.fees, "slippage": b.slippage, "execution": b.execution}
+    assert opts == BacktestOptions.from_config(cfg).to_dict(stops=False)  # merged in the one place
     assert records.rerun_options(cfg, {"fees": 0.1}) == {"fees": 0.1}
 
 
