@@ -17,9 +17,6 @@ from peaktrade.adapters.base import (
     Balance,
     Capabilities,
     ExchangeClient,
-    Market,
-    OrderBook,
-    Ticker,
     VenueOrder,
     VenueTrade,
 )
@@ -29,12 +26,9 @@ from peaktrade.adapters.kraken.client import (
     KRAKEN_CAPABILITIES,
     PUBLIC_DATA_RETRY,
     KrakenClient,
+    PublicMarketData,
     RetryPolicy,
     call_with_retry,
-    market_of,
-    order_book_of,
-    status_of,
-    ticker_of,
 )
 from peaktrade.errors import PeakTradeError, bad_value
 
@@ -87,7 +81,7 @@ def capabilities_of(exchange: Any) -> Capabilities:
     )
 
 
-class CcxtPublicClient:
+class CcxtPublicClient(PublicMarketData):
     """Public market data of any ccxt exchange through the port (no credentials; private calls refused).
 
     Parameters
@@ -127,29 +121,10 @@ class CcxtPublicClient:
                              f"{self.capabilities.venue} client is key-less (public market data only)",
                              operation=operation)
 
-    # -- public market data ----------------------------------------------------------------------
-    def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
-        raw = self._call("load_markets", lambda: self._ex.load_markets(reload))
-        return {sym: market_of(sym, m) for sym, m in (raw or {}).items()}
-
-    def fetch_ohlcv(self, symbol: str, timeframe: str, since: int | None = None,
-                    limit: int | None = None) -> list[list[float]]:
-        return self._call("fetch_ohlcv", lambda: self._ex.fetch_ohlcv(symbol, timeframe, since, limit))
-
-    def fetch_ticker(self, symbol: str) -> Ticker:
-        return ticker_of(symbol, self._call("fetch_ticker", lambda: self._ex.fetch_ticker(symbol)))
-
-    def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
-        return order_book_of(symbol, self._call("fetch_order_book", lambda: self._ex.fetch_order_book(symbol, limit)))
-
+    # -- public market data (and PublicMarketData's) ---------------------------------------------
     def milliseconds(self) -> int:
         return int(self._ex.milliseconds())
 
-    def fetch_time(self) -> int:
-        return int(self._call("fetch_time", lambda: self._ex.fetch_time()))
-
-    def fetch_status(self) -> dict[str, Any]:
-        return status_of(self._call("fetch_status", lambda: self._ex.fetch_status()))
 
     # -- private: refused ------------------------------------------------------------------------
     def fetch_balance(self) -> Balance:

@@ -265,7 +265,35 @@ def _f(x: Any) -> float | None:
         return None
 
 
-class KrakenClient:
+class PublicMarketData:
+    """The port's public market-data methods over a ccxt exchange ``self._ex``, each through the
+    adapter's one retry loop ``self._call`` (shared by :class:`KrakenClient` and the key-less clients)."""
+
+    _ex: Any
+    _call: Callable[[str, Callable[[], Any]], Any]
+
+    def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
+        raw = self._call("load_markets", lambda: self._ex.load_markets(reload))
+        return {sym: market_of(sym, m) for sym, m in (raw or {}).items()}
+
+    def fetch_ohlcv(self, symbol: str, timeframe: str, since: int | None = None,
+                    limit: int | None = None) -> list[list[float]]:
+        return self._call("fetch_ohlcv", lambda: self._ex.fetch_ohlcv(symbol, timeframe, since, limit))
+
+    def fetch_ticker(self, symbol: str) -> Ticker:
+        return ticker_of(symbol, self._call("fetch_ticker", lambda: self._ex.fetch_ticker(symbol)))
+
+    def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
+        return order_book_of(symbol, self._call("fetch_order_book", lambda: self._ex.fetch_order_book(symbol, limit)))
+
+    def fetch_time(self) -> int:
+        return int(self._call("fetch_time", lambda: self._ex.fetch_time()))
+
+    def fetch_status(self) -> dict[str, Any]:
+        return status_of(self._call("fetch_status", lambda: self._ex.fetch_status()))
+
+
+class KrakenClient(PublicMarketData):
     """Kraken spot through ccxt (see the module docstring for the guarantees).
 
     Parameters
@@ -471,21 +499,7 @@ class KrakenClient:
         return call_with_retry(operation, fn, retry=self.retry, translate=self._translate, sleep=self._sleep,
                                rand=self._rand)
 
-    # -- market data -------------------------------------------------------------------------
-    def load_markets(self, *, reload: bool = False) -> dict[str, Market]:
-        raw = self._call("load_markets", lambda: self._ex.load_markets(reload))
-        return {sym: market_of(sym, m) for sym, m in (raw or {}).items()}
-
-    def fetch_ohlcv(self, symbol: str, timeframe: str, since: int | None = None,
-                    limit: int | None = None) -> list[list[float]]:
-        return self._call("fetch_ohlcv", lambda: self._ex.fetch_ohlcv(symbol, timeframe, since, limit))
-
-    def fetch_ticker(self, symbol: str) -> Ticker:
-        return ticker_of(symbol, self._call("fetch_ticker", lambda: self._ex.fetch_ticker(symbol)))
-
-    def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
-        return order_book_of(symbol, self._call("fetch_order_book", lambda: self._ex.fetch_order_book(symbol, limit)))
-
+    # -- market data (and PublicMarketData's) -----------------------------------------------------
     def milliseconds(self) -> int:
         """Return the venue clock in ms: the local clock corrected by the offset measured with ``fetch_time``
         (re-measured every ``clock_refresh`` seconds: a simulator's clock may run faster than ours).
@@ -506,11 +520,6 @@ class KrakenClient:
                 self._clock_offset = 0
         return local + self._clock_offset
 
-    def fetch_time(self) -> int:
-        return int(self._call("fetch_time", lambda: self._ex.fetch_time()))
-
-    def fetch_status(self) -> dict[str, Any]:
-        return status_of(self._call("fetch_status", lambda: self._ex.fetch_status()))
 
     # -- account -----------------------------------------------------------------------------
     def fetch_balance(self) -> Balance:
