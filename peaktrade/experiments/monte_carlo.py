@@ -325,7 +325,7 @@ def cost_sensitivity(strategy: Any, bars: pd.DataFrame, *, fees: Any = DEFAULT_F
         Cost levels (a number or a list); every combination is run with
         :func:`peaktrade.backtest.run`.
     **params
-        Strategy parameters and other simulator options, as for ``run``.
+        Strategy parameters and other backtest options, as for ``run``.
 
     Returns
     -------

@@ -518,7 +518,7 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     """Return the overfitting statistics of a sweep's best combination.
 
     The best combination by ``metric`` is re-run with :func:`peaktrade.backtest.run` on ``bars``
-    with the simulator options the sweep ran with (``SweepResult.options``, overridable through
+    with the backtest options the sweep ran with (``SweepResult.options``, overridable through
     ``run_kw``) to get its bar returns: their per-bar Sharpe ratio (ddof=1), skewness and raw kurtosis
     feed the PSR and the DSR. The trials are the sweep's combinations (``n_trials`` = table rows);
     their per-bar Sharpe variance is the variance (ddof=1) of the table's annualized ``sharpe``
@@ -537,7 +537,7 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     metric, minimize
         How the best combination is chosen (as in ``SweepResult.best``).
     **run_kw
-        Simulator options overriding the sweep's own for the re-run (rarely needed).
+        Backtest options overriding the sweep's own for the re-run (rarely needed).
 
     Returns
     -------

@@ -2,7 +2,7 @@
 
 A sweep keeps one row of statistics per combination, not its trades or equity. To log a top
 combination with those (and its report), :mod:`peaktrade.tracking` re-runs it here from the row's
-parameters with the simulator options the sweep ran with, and records whether the re-run agrees
+parameters with the backtest options the sweep ran with, and records whether the re-run agrees
 with the table (a disagreement means the sweep and the single backtest differ, which must show).
 """
 
@@ -55,7 +55,7 @@ def combination(sweep_result: SweepResult, row_id: Any) -> dict[str, Any]:
 
 
 def rerun_options(config: Config, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Return the simulator options of a re-run: ``options`` when given, else the config's backtest defaults."""
+    """Return the backtest options of a re-run: ``options`` when given, else the config's backtest defaults."""
     if options is not None:
         return dict(options)
     from peaktrade.backtest.options import BacktestOptions
@@ -76,7 +76,7 @@ def rerun(sweep_result: SweepResult, row_id: Any, bars: pd.DataFrame, *, options
     bars
         The bars the sweep ran on.
     options
-        Simulator options the sweep ran with (see :func:`rerun_options`).
+        Backtest options the sweep ran with (see :func:`rerun_options`).
     metric
         Statistic compared with the table's (relative tolerance :data:`REL_TOL`).
     """

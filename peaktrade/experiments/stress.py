@@ -43,7 +43,7 @@ def stress_scenarios(strategy: Any, bars: pd.DataFrame, *, shock: float = -0.3, 
     strategy, bars
         As for :func:`peaktrade.backtest.run`.
     **kwargs
-        Strategy parameters and other simulator options for every run.
+        Strategy parameters and other backtest options for every run.
     """
     from peaktrade.backtest import run
 

@@ -1,7 +1,7 @@
 """Session plan: a session's arguments checked and resolved into what it will do, before anything is written.
 
 :func:`check_args` validates the scalar arguments; :func:`plan_session` resolves the strategy, its
-parameters and the simulator options exactly as :func:`peaktrade.backtest.run` does; then
+parameters and the backtest options exactly as :func:`peaktrade.backtest.run` does; then
 :func:`plan_replay` loads the stored bars to replay or :func:`plan_polling` connects a venue and
 loads the warm-up history. :func:`safety_checks` builds the environment's pre-trade checks (fail
 closed). A bad input raises a :class:`~peaktrade.live.feeds.SessionError` (or another
@@ -85,7 +85,7 @@ def check_args(*, environment: str, replay: Any, poll: bool, speed: Any, warmup:
 
 def plan_session(strategy: str | Strategy, cfg: Config, *, symbol: str, timeframe: str,
                  params: Mapping[str, Any] | None, options: dict[str, Any]) -> SessionPlan:
-    """Resolve the strategy, its parameters and the simulator options exactly as ``run()`` does."""
+    """Resolve the strategy, its parameters and the backtest options exactly as ``run()`` does."""
     from peaktrade.backtest.engine import resolve_params
     from peaktrade.data.schema import canonical_timeframe, parse_timeframe
     from peaktrade.strategies.registry import get_strategy

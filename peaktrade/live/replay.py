@@ -30,7 +30,7 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
                  hooks: Hooks | None = None, **kwargs: Any) -> BacktestResult:
     """Replay ``bars`` through the paper execution pipeline.
 
-    Keywords are those of :func:`peaktrade.backtest.run` (simulator options and strategy
+    Keywords are those of :func:`peaktrade.backtest.run` (backtest options and strategy
     parameters by name), plus ``checks`` (pre-trade checks such as a SafetyGuard and RiskLimits)
     and ``hooks`` (pipeline callbacks, e.g. a run log).
     """

@@ -293,7 +293,7 @@ def run_session(
     sleep
         Replaces waiting (pacing, polling) — tests pass a fake clock's sleep.
     **options
-        Simulator options of :func:`peaktrade.backtest.run` (``init_cash``, ``fees``, ``slippage``,
+        Backtest options of :func:`peaktrade.backtest.run` (``init_cash``, ``fees``, ``slippage``,
         ``fixed_fees``, ``execution``, ``direction``, ``size``, ``size_type``, ``vol_window``,
         ``stop_priority``); ``init_cash``, ``fees``, ``slippage`` and ``execution`` default to
         config ``[backtest]``.

@@ -75,7 +75,7 @@ def _result_section(result: Any, figs: _Figures) -> str:
     if params:
         side.append(h.kv_table(params, title=f"parameters ({getattr(result, 'strategy', None) or 'signals'})"))
     if options:
-        side.append(h.kv_table(options, title="simulator options"))
+        side.append(h.kv_table(options, title="backtest options"))
     if side:
         parts.append(f'<div class="grid">{"".join(side)}</div>')
     bars = getattr(result, "bars", None)

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 
 
 def _backtest_params(result: Any) -> dict[str, Any]:
-    """Strategy parameters by name, simulator options as ``sim.<name>``, the data span as ``data.*``."""
+    """Strategy parameters by name, backtest options as ``backtest.<name>``, the data span as ``data.*``."""
     params: dict[str, Any] = {str(k): plain_value(v) for k, v in (getattr(result, "params", None) or {}).items()}
-    params.update({f"sim.{k}": plain_value(v) for k, v in (getattr(result, "options", None) or {}).items()})
+    params.update({f"backtest.{k}": plain_value(v) for k, v in (getattr(result, "options", None) or {}).items()})
     eq = result.equity
     if len(eq):
         params.update({"data.n_bars": len(eq), "data.start": str(eq.index[0]), "data.end": str(eq.index[-1])})
@@ -103,7 +103,7 @@ def log_backtest(
 ) -> str | None:
     """Log one backtest as an MLflow run and return its run id (None when tracking failed).
 
-    The run gets the strategy parameters and simulator options (``sim.*``) as params, the
+    The run gets the strategy parameters and backtest options (``backtest.*``) as params, the
     statistics as metrics (NaN/inf left out and listed in the ``peaktrade.nonfinite_metrics``
     tag), provenance tags (version, git SHA and dirty flag, config hash, data fingerprint,
     strategy, symbol, timeframe, environment) and artifacts: ``result/`` (equity and trades as
@@ -194,7 +194,7 @@ def log_sweep(
     bars
         The swept bars; enables child re-runs (and the data fingerprint when not given).
     options
-        Simulator options the sweep ran with (default: ``SweepResult.options``): logged as
+        Backtest options the sweep ran with (default: ``SweepResult.options``): logged as
         ``sim.*`` and used for the re-runs. Each re-run child is tagged
         ``peaktrade.rerun_matches_table`` so a mismatch shows.
     overfitting
@@ -228,7 +228,7 @@ def log_sweep(
                            data_fingerprint=fp, tags={**(extra_tags or {}), "peaktrade.metric": metric})
         params: dict[str, Any] = {clean_key(k): grid_text(v) for k, v in sw.grid.items()}
         if options is not None:
-            params.update({f"sim.{k}": plain_value(v) for k, v in opts.items()})
+            params.update({f"backtest.{k}": plain_value(v) for k, v in opts.items()})
         params.update({"metric": metric, "top_n": n_top})
         from peaktrade.backtest.sweep import rank_table
 
@@ -314,7 +314,7 @@ def _log_sweep_child(cfg: Config, parent: Run, sw: Any, row_id: Any, row: pd.Ser
                                symbol=symbol, timeframe=timeframe, data_fingerprint=fp)
             child.set_tags({"peaktrade.rerun_matches_table": "true" if rerun.matches_table else "false"})
         else:
-            sim = {f"sim.{k}": plain_value(v) for k, v in opts.items()} if opts_given else {}
+            sim = {f"backtest.{k}": plain_value(v) for k, v in opts.items()} if opts_given else {}
             child.log_params({**combo, **sim})
             child.log_metrics({k: row[k] for k in STAT_KEYS if k in row})
         child.end("FINISHED")
@@ -346,7 +346,7 @@ def log_walk_forward(
     """Log a walk-forward analysis as one run and return its run id (None when tracking failed).
 
     Params: the selection metric, the number of folds, ``minimize``, ``anchored``, the optimized
-    parameter names, the simulator options (``sim.*``) and ``params``. Metrics: the stitched
+    parameter names, the backtest options (``backtest.*``) and ``params``. Metrics: the stitched
     out-of-sample statistics as ``oos_<stat>``, ``n_skipped_folds``, and every numeric folds column
     as a per-fold series ``fold.<column>`` (step = fold number). Artifacts:
     ``walk_forward/folds.parquet`` and ``.csv``, ``oos_equity.parquet``, ``oos_trades.parquet``,
@@ -383,7 +383,7 @@ def log_walk_forward(
                 p[attr] = getattr(wf_result, attr)
         if isinstance(getattr(wf_result, "params", None), (list, tuple)):
             p["optimized"] = list(wf_result.params)
-        p.update({f"sim.{k}": plain_value(v) for k, v in (getattr(wf_result, "options", None) or {}).items()})
+        p.update({f"backtest.{k}": plain_value(v) for k, v in (getattr(wf_result, "options", None) or {}).items()})
         p.update(dict(params or {}))
         run.log_params(p)
         stats = wf_result.stats() if callable(getattr(wf_result, "stats", None)) else pd.Series(dtype=float)

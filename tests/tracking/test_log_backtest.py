@@ -27,7 +27,7 @@ def test_log_backtest_when_store_is_fresh_then_params_metrics_tags_and_artifacts
     assert run.info.experiment_id == client.get_experiment_by_name("peaktrade-test").experiment_id
     p = run.data.params
     assert (p["fast"], p["slow"]) == ("10", "40")
-    assert p["sim.fees"] == "0.001" and p["sim.execution"] == "next_open" and p["sim.init_cash"] == "10000.0"
+    assert p["backtest.fees"] == "0.001" and p["backtest.execution"] == "next_open" and p["backtest.init_cash"] == "10000.0"
     assert p["data.n_bars"] == str(len(bars))
     stats = result.stats()
     for key, value in stats.items():

@@ -63,7 +63,7 @@ def test_log_sweep_when_bars_are_given_then_children_are_rerun_with_trades_equit
         files = set(artifacts_of(kid.info.run_id))
         assert {"result/equity.parquet", "result/trades.parquet", "report/report.html"} <= files
         assert kid.data.tags["peaktrade.rerun_matches_table"] == "true"
-        assert kid.data.params["sim.fees"] == "0.001"
+        assert kid.data.params["backtest.fees"] == "0.001"
     parent_html = Path(client.download_artifacts(pid, "report/report.html"))
     html = parent_html.read_text(encoding="utf-8")
     assert 'id="section-sweep"' in html and 'id="section-backtest"' in html  # best combination re-run

@@ -71,7 +71,7 @@ def test_log_walk_forward_when_result_is_real_then_folds_oos_stats_and_equity_ar
     assert r.info.status == "FINISHED"
     assert r.data.tags["peaktrade.kind"] == "walk_forward" and r.data.tags["peaktrade.strategy"] == "ma_crossover"
     assert r.data.params["metric"] == "sharpe" and r.data.params["n_folds"] == str(len(wf.folds))
-    assert r.data.params["train"] == "600" and r.data.params["sim.fees"] == "0.001"
+    assert r.data.params["train"] == "600" and r.data.params["backtest.fees"] == "0.001"
     assert r.data.metrics["oos_total_return"] == pytest.approx(wf.stats()["total_return"])
     history = client.get_metric_history(run_id, "fold.test_sharpe")
     assert [m.step for m in history] == list(range(len(wf.folds)))
