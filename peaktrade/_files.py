@@ -113,9 +113,26 @@ def _fsync_dir(d: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *, mode: int = 0o644) -> Path:
+def _umask() -> int:
+    """Return the process umask without changing it (Linux reads it; elsewhere set-and-restore)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *, mode: int | None = None) -> Path:
     """Write ``path`` atomically: ``write(tmp)`` fills a temporary file in the same directory,
     which is fsynced, given ``mode`` and renamed over ``path``; the directory is then fsynced.
+
+    ``mode`` None gives the file the permissions :func:`open` would (``0o666`` less the umask); state
+    that must stay private passes ``0o600``.
 
     The parent directory is created. On any error the temporary file is removed and ``path`` is
     left as it was. Return ``path``.
@@ -129,7 +146,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -138,13 +155,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
     return path
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) -> Path:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; see :func:`atomic_write`."""
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), mode=mode)
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any, *, non_finite: NonFinite = "null",
-                      indent: int | None = 2, sort_keys: bool = False, mode: int = 0o644) -> Path:
+                      indent: int | None = 2, sort_keys: bool = False, mode: int | None = None) -> Path:
     """Write ``data`` as strict JSON to ``path`` atomically; see :func:`jsonable` and :func:`atomic_write`."""
     text = dumps(data, non_finite=non_finite, indent=indent, sort_keys=sort_keys) + "\n"
     return atomic_write_text(path, text, mode=mode)

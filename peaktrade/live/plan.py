@@ -21,7 +21,7 @@ from peaktrade.adapters.errors import ExchangeError
 from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.pipeline import OrderCheck
-from peaktrade.live.feeds import BarPoller, SessionError, parse_replay
+from peaktrade.live.feeds import BarPoller, SessionError, parse_replay, port_error
 from peaktrade.strategies.base import STOP_PARAMS, Strategy
 from peaktrade.strategies.stepping import ReplaySignalStepper, RollingSignalStepper, SizeFraction
 
@@ -146,15 +146,22 @@ def plan_polling(plan: SessionPlan, cfg: Config, *, exchange: str | None, client
         if exchange.lower() == "synthetic":
             raise SessionError("exchange='synthetic' is offline demo data: polled sessions poll an exchange "
                                "such as 'kraken' (replay synthetic bars with replay=...)")
-        from peaktrade.adapters.kraken import public_client
+        from peaktrade.adapters.kraken import RetryPolicy, public_client
 
-        client = public_client(exchange)
+        # one attempt per poll: the feed retries with a backoff a stop request interrupts (an adapter
+        # retry sleeps through it)
+        client = public_client(exchange, retry=RetryPolicy(max_attempts=1))
     poller = BarPoller(client, plan.symbol, plan.timeframe, poll_interval=poll_interval,
                        limit=max(warmup + catch_up, 2) + 2)
     try:
         loaded = poller.warmup(warmup + catch_up)
-    except ExchangeError as e:  # the port's errors, in one line
+    except PeakTradeError as e:
+        if not isinstance(e, ExchangeError):
+            raise
         raise SessionError(f"cannot fetch {plan.symbol} {plan.timeframe} bars from {exchange}: {e}") from e
+    except Exception as e:  # noqa: BLE001 — classified by the adapter's one classifier, reported in one line
+        raise SessionError(f"cannot fetch {plan.symbol} {plan.timeframe} bars from {exchange}: "
+                           f"{port_error(e, 'fetch_ohlcv')}") from e
     history = loaded.iloc[:len(loaded) - catch_up] if catch_up else loaded
     plan.mode, plan.exchange, plan.poller, plan.history = POLL, exchange, poller, history
     plan.signals = RollingSignalStepper(plan.strategy, plan.resolved, history=history, max_history=max_history,

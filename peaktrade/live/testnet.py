@@ -119,6 +119,14 @@ def build_client(config: Config, *, guard: Any, mode: str | None = None, exchang
                         sim_hosts=config.testnet.sim_hosts, **kw)
 
 
+def _check_testnet_client(client: Any) -> None:
+    """Refuse a client handed in unless its own guard is a testnet guard (a live client would trade live)."""
+    env = getattr(getattr(getattr(client, "guard", None), "environment", None), "value", None)
+    if env != "testnet":
+        raise TestnetError(f"the client given to the testnet session is guarded for {env or 'no environment'}: "
+                           "expected a client built with a testnet SafetyGuard (build_client)")
+
+
 def testnet_guard(config: Config) -> tuple[list[Any], Any]:
     """Return ``(checks, guard)``: the testnet pre-trade checks and their SafetyGuard (fail closed)."""
     from peaktrade.safety import SafetyGuard, build_checks
@@ -215,11 +223,7 @@ def run_testnet_session(
     if client is None:
         client = build_client(cfg, guard=guard, mode=mode, exchange=exchange, base_url=base_url)
     else:
-        # a client handed in keeps its own guard: it must be a testnet guard (a live client would trade live)
-        env = getattr(getattr(getattr(client, "guard", None), "environment", None), "value", None)
-        if env != "testnet":
-            raise TestnetError(f"the client given to the testnet session is guarded for {env or 'no environment'}: "
-                               "expected a client built with a testnet SafetyGuard (build_client)")
+        _check_testnet_client(client)
     run_id = run_id or new_run_id("testnet", plan.strategy.name)
     info = {"profile": profile, "mode": mode, "url": getattr(client, "base_url", None),
             "validate_only": bool(getattr(client, "validate_only", False)), "run_seconds": run_seconds,
@@ -281,13 +285,13 @@ def run_testnet_session(
 
 @dataclass
 class SmokeOrder:
-    """The outcome of :func:`smoke_order`: the order, what the venue said, whether it was placed."""
+    """The outcome of :func:`smoke_order`: the order and the venue's description of it (validated, never
+    placed)."""
 
     mode: str
     request: Any
     status: str
     description: str
-    placed: bool
 
 
 def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/USD", side: str = "buy",
@@ -312,6 +316,8 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
     checks, guard = testnet_guard(config)
     if client is None:
         client = build_client(config, guard=guard, mode=mode, validate_only=True)
+    else:
+        _check_testnet_client(client)
     if not getattr(client, "validate_only", False):
         raise TestnetError("a smoke order needs a validate-only client: it must never be placed")
     market = client.load_markets().get(symbol)
@@ -338,8 +344,10 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
     executor: ExchangeExecutor = pipe.executor  # type: ignore[assignment]
     if res.status.value == "rejected":
         raise TestnetError(f"smoke order rejected: {res.reason}")
-    return SmokeOrder(mode, req, res.status.value, executor.descriptions[-1] if executor.descriptions else "",
-                      placed=not executor.descriptions)
+    if not executor.descriptions:  # no validation answer: an unknown outcome is not a passed check
+        raise TestnetError(f"smoke order not confirmed: the venue gave no validation answer ({res.status.value}"
+                           f"{': ' + res.reason if res.reason else ''}); validate-only, so nothing was placed")
+    return SmokeOrder(mode, req, res.status.value, executor.descriptions[-1])
 
 
 def run_notebook(profile: str, *, config: Config, duration: float | None = None, mode: str | None = None,

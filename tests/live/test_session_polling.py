@@ -233,3 +233,42 @@ def test_poll_session_skips_and_logs_candle_when_prices_are_not_finite(cfg, demo
     bad = [e for e in ev.of_type("session") if e["payload"]["event"] == "bad_candle"]
     assert [e["time"] for e in bad] == [bars.index[WARM + 2].isoformat()]  # reported once, though polled often
     assert "non-finite" in bad[0]["payload"]["reason"]
+
+
+def test_poll_session_when_client_raises_raw_network_errors_then_classified_and_retried(cfg, demo):
+    # a client that is not a port adapter (a raw ccxt exchange) still gets the adapter's one classifier
+    import ccxt
+
+    bars = demo.iloc[:200]
+    fake = fake_at(bars, WARM)
+    orig = fake.fetch_ohlcv
+    state = {"n": 0}
+
+    def flaky(*a, **k):
+        state["n"] += 1
+        if state["n"] == 2:
+            raise ccxt.RequestTimeout("kraken GET https://api.kraken.com/0/public/OHLC timed out")
+        return orig(*a, **k)
+
+    fake.fetch_ohlcv = flaky
+    res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=5,
+                      poll_interval=600, checks=[], config=cfg)
+    errors = [e for e in read_events(res.run_dir).of_type("session") if e["payload"]["event"] == "data_error"]
+    assert len(errors) == 1 and "RequestTimeout" in errors[0]["payload"]["error"]
+    assert res.status == "completed" and res.summary["bars"] == 5
+
+
+def test_poll_session_when_no_client_given_then_public_client_makes_one_attempt_per_poll(cfg, monkeypatch):
+    # the adapter's retry sleep would not see a stop request: the feed's interruptible backoff retries instead
+    import peaktrade.adapters.kraken as kraken
+
+    seen = {}
+
+    def fake_public_client(exchange_id, **opts):
+        seen.update(opts, exchange_id=exchange_id)
+        raise SessionError("stop here")
+
+    monkeypatch.setattr(kraken, "public_client", fake_public_client)
+    with pytest.raises(SessionError, match="stop here"):
+        run_session("ma_crossover", poll=True, exchange="kraken", checks=[], config=cfg)
+    assert seen["exchange_id"] == "kraken" and seen["retry"].max_attempts == 1

@@ -128,3 +128,34 @@ def test_budget_when_database_is_corrupt_then_one_line_error_and_file_kept(tcli,
         assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
         assert "budget database" in lines[0] and "budget.sqlite" in lines[0] and "move it aside" in lines[0]
         assert db.read_bytes() == junk
+
+
+def test_smoke_order_when_venue_gives_no_validation_answer_then_error_not_a_passed_check(tmp_path, clean_env,
+                                                                                          sim_server):
+    # an unknown outcome (a timeout on the validate-only AddOrder) is not "checks passed"
+    from peaktrade.adapters.errors import OutcomeUnknown
+    from peaktrade.config import load_config
+    from peaktrade.live.testnet import TestnetError, build_client, smoke_order, testnet_guard
+
+    cfg = load_config(write_testnet_config(tmp_path, testnet={"mode": "kraken-sim", "sim_url": sim_server.url}))
+    _, guard = testnet_guard(cfg)
+    client = build_client(cfg, guard=guard, validate_only=True)
+
+    def unknown(*a, **k):
+        raise OutcomeUnknown("create_order: RequestTimeout: no answer", operation="create_order")
+
+    client.create_order = unknown
+    with pytest.raises(TestnetError, match="not confirmed: the venue gave no validation answer"):
+        smoke_order(cfg, client=client)
+    assert sim_server.exchange.orders == {}
+
+
+def test_smoke_order_when_client_guarded_for_another_environment_then_refused(tmp_path, clean_env, sim_server):
+    from peaktrade.adapters.kraken import KrakenClient
+    from peaktrade.config import load_config
+    from peaktrade.live.testnet import TestnetError, smoke_order
+
+    cfg = load_config(write_testnet_config(tmp_path, testnet={"mode": "kraken-sim", "sim_url": sim_server.url}))
+    client = KrakenClient(guard=None, base_url=sim_server.url, validate_only=True, simulator=True)
+    with pytest.raises(TestnetError, match="guarded for no environment"):
+        smoke_order(cfg, client=client)

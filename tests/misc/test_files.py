@@ -97,3 +97,17 @@ def test_kill_switch_when_state_written_then_owner_only_sorted_json(tmp_path):
     assert state.stat().st_mode & 0o777 == 0o600
     data = json.loads(state.read_text(encoding="utf-8"))
     assert list(data) == sorted(data) and data["state"] == "halted"
+
+
+def test_atomic_write_when_no_mode_given_then_the_umask_decides_like_open(tmp_path):
+    import os
+
+    old = os.umask(0o077)
+    try:
+        private = atomic_write_json(tmp_path / "a.json", {"v": 1})
+        with open(tmp_path / "b.txt", "w") as fh:
+            fh.write("x")
+    finally:
+        os.umask(old)
+    assert private.stat().st_mode & 0o777 == 0o600 == (tmp_path / "b.txt").stat().st_mode & 0o777
+    assert atomic_write_json(tmp_path / "c.json", {"v": 1}, mode=0o640).stat().st_mode & 0o777 == 0o640
