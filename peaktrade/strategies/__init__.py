@@ -1,5 +1,6 @@
 """Strategies: the library, the authoring API (pandas and numba levels) and the registry (docs/strategies.md)."""
 
+from peaktrade.strategies.authoring import PandasStrategy
 from peaktrade.strategies.base import (
     CLOSE,
     HIGH,
@@ -16,7 +17,6 @@ from peaktrade.strategies.base import (
     prices_from_bars,
     signal_arrays,
 )
-from peaktrade.strategies.authoring import PandasStrategy
 from peaktrade.strategies.registry import (
     generate_signals,
     get_strategy,

@@ -156,8 +156,14 @@ class PandasStrategy:
                                 f"{', '.join(STOP_PARAMS)}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise StrategyError(f"strategy '{label}': warmup={self.warmup!r} is invalid: expected an int >= 0 (bars)")
+        def prepare(prices: Prices, combos: Sequence[Mapping[str, Any]]) -> Prepared:
+            return self._prepare(prices, combos)
+
+        # the author's module, not this one: what the source hash of the strategy (provenance) must cover
+        prepare.__module__ = type(self).__module__
+        prepare.__qualname__ = f"{type(self).__qualname__}.prepare"
         strat = Strategy(name=self.name, summary=self.summary or (type(self).__doc__ or "").strip().split("\n")[0],
-                         params=params, prepare=self._prepare, signal_nb=_kernel(),
+                         params=params, prepare=prepare, signal_nb=_kernel(),
                          constraints=tuple(constraints), stop_defaults=dict(self.stop_defaults),
                          warmup=self.warmup)
         strat.resolve({})  # the defaults must satisfy the constraints

@@ -58,6 +58,17 @@ def test_get_strategy_when_file_in_strategies_folder_then_found_with_its_path_as
     assert get_strategy("up_cross", config=cfg).summary == "second"
 
 
+def test_strategy_code_hash_when_user_file_edited_then_changes(cfg):
+    from peaktrade.experiments.lookahead import strategy_code_hash
+
+    path = write(cfg.root / "strategies", "hashed.py", PANDAS_FILE.format(name="hashed", summary="v1"))
+    before = strategy_code_hash(get_strategy("hashed", config=cfg))
+    path.write_text(textwrap.dedent(PANDAS_FILE.format(name="hashed", summary="v1")) + "# edited\n",
+                    encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    assert strategy_code_hash(get_strategy("hashed", config=cfg)) != before
+
+
 def test_get_strategy_when_file_fails_to_import_then_error_names_path_and_error(cfg, cli):
     folder = cfg.root / "strategies"
     write(folder, "fine.py", PANDAS_FILE.format(name="fine", summary="ok"))
