@@ -157,7 +157,8 @@ def _discover(config: Config | None) -> None:
     found: dict[str, tuple[Strategy, str]] = {}
 
     def add(strat: Strategy, source: str) -> None:
-        other = found[strat.name][1] if strat.name in found else _SOURCES.get(strat.name)
+        other = found[strat.name][1] if strat.name in found else (
+            _SOURCES.get(strat.name, "register()") if strat.name in _REGISTRY else None)
         if other is not None:
             raise StrategyError(f"strategy name {strat.name!r} from {source} is already taken by {other}: "
                                 "rename one of them")
@@ -210,9 +211,11 @@ def list_strategies(*, config: Config | None = None) -> list[Strategy]:
 
 def strategy_source(name: str) -> str:
     """Return where a listed strategy came from: ``"library"``, its file path, ``"package <dist>"``, ``"register()"``."""
+    if name in _REGISTRY:
+        return _SOURCES.get(name, "register()")
     if name in _USER:
         return _USER[name][1]
-    return _SOURCES.get(name, "unknown")
+    raise StrategyError(f"unknown strategy {name!r}: list the strategies first (list_strategies) to discover it")
 
 
 def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):
