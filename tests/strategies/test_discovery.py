@@ -127,6 +127,14 @@ def test_strategies_new_when_name_given_then_template_backtests_by_name_through_
     n_trades = re.search(r"n_trades\s*│\s*(\d+)", res.stdout)
     assert n_trades is not None and int(n_trades.group(1)) > 0
     assert get_strategy(name, config=cfg).warmup == 400
+    res = cli("sweep", name, "--exchange", "synthetic", "--grid", "fast=5,10", "--grid", "slow=40,80")
+    assert res.exit_code == 0, res.stderr
+    out = " ".join(res.stdout.split())
+    assert "4 combinations × 2,000 bars" in out and "0 skipped by constraints" in out
+    shown = cli("strategies", "show", name)
+    assert shown.exit_code == 0
+    out = " ".join(shown.stdout.split())
+    assert "fast: int = 20 in [2, 100] step 2" in out and "warm-up: 400 bars" in out and "fast < slow" in out
 
 
 def test_strategies_new_when_both_levels_then_same_signals(cfg, cli):
