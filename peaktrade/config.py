@@ -117,6 +117,13 @@ class RunsConfig(_Section):
     dir: Path = Path("runs")
 
 
+class StrategiesConfig(_Section):
+    #: Folders of the user's own strategies (relative paths are relative to the project root); every
+    #: ``*.py`` in them not starting with ``_`` is loaded (docs/strategies.md). The first one is where
+    #: ``peaktrade strategies new`` writes.
+    paths: list[Path] = Field(default_factory=lambda: [Path("strategies")])
+
+
 class DemoConfig(_Section):
     symbol: str = "BTC/USD"
     timeframe: str = "1h"
@@ -283,6 +290,7 @@ class Config(_Section):
     tracking: TrackingConfig = TrackingConfig()
     reports: ReportsConfig = ReportsConfig()
     runs: RunsConfig = RunsConfig()
+    strategies: StrategiesConfig = StrategiesConfig()
     live: LiveConfig = LiveConfig()
     risk: RiskConfig = RiskConfig()
     safety: SafetyConfig = SafetyConfig()
@@ -333,6 +341,11 @@ class Config(_Section):
     def runs_dir(self) -> Path:
         """Return the absolute run-log directory."""
         return self.resolve_path(self.runs.dir)
+
+    @property
+    def strategy_dirs(self) -> list[Path]:
+        """Return the absolute user strategy folders, in ``[strategies] paths`` order."""
+        return [self.resolve_path(p) for p in self.strategies.paths]
 
     @property
     def reports_dir(self) -> Path:

@@ -48,6 +48,19 @@ def test_load_when_nothing_named_then_uses_project_config_found_upwards(tmp_path
     assert cfg.root == root.resolve() and cfg.data_dir == root.resolve() / "from-project"
 
 
+def test_strategy_dirs_when_default_or_relative_or_absolute_then_resolved_against_project_root(tmp_path, monkeypatch):
+    root = project(tmp_path / "proj", "d")
+    (root / "notebooks").mkdir()
+    monkeypatch.chdir(root / "notebooks")
+    assert load_config(env={}).strategy_dirs == [root.resolve() / "strategies"]
+    elsewhere = tmp_path / "shared-strats"
+    write_toml(root / "config" / "config.toml", f'[strategies]\npaths = ["mine", "{elsewhere}"]\n')
+    assert load_config(env={}).strategy_dirs == [root.resolve() / "mine", elsewhere]
+    write_toml(root / "config" / "config.toml", '[strategies]\npaths = "mine"\n')
+    with pytest.raises(ConfigError, match=r"strategies\.paths"):
+        load_config(env={})
+
+
 def test_load_when_no_project_and_no_file_then_uses_built_in_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = load_config(env={})

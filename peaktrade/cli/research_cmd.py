@@ -86,10 +86,11 @@ def backtest(
 ) -> None:
     """Backtest one strategy on stored bars and print its statistics."""
     from peaktrade.backtest import run
+    from peaktrade.strategies import get_strategy
 
     cfg = load_cfg(ctx.obj)
     bars = _bars(cfg, symbol, timeframe, exchange, start, end)
-    res = run(strategy, bars, **_engine_opts(cfg, fees, slippage, execution, direction),
+    res = run(get_strategy(strategy, config=cfg), bars, **_engine_opts(cfg, fees, slippage, execution, direction),
               **parse_kv(param, option="--param"))
     console.print(stats_table(res.stats(), f"{strategy} {res.params} on {symbol} {timeframe} ({len(bars):,} bars)"))
 
@@ -115,6 +116,7 @@ def sweep(
     """Sweep parameter grids (fused, parallel), print the top rows and write the table."""
     from peaktrade.backtest import STAT_KEYS
     from peaktrade.backtest import sweep as run_sweep
+    from peaktrade.strategies import get_strategy
 
     if metric not in STAT_KEYS:
         raise PeakTradeError(f"--metric {metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
@@ -123,7 +125,7 @@ def sweep(
     cfg = load_cfg(ctx.obj)
     bars = _bars(cfg, symbol, timeframe, exchange, start, end)
     grids = {**parse_kv(param, option="--param"), **parse_grid(grid)}
-    res = run_sweep(strategy, bars, progress=None, **_engine_opts(cfg, fees, slippage, execution, direction),
+    res = run_sweep(get_strategy(strategy, config=cfg), bars, progress=None, **_engine_opts(cfg, fees, slippage, execution, direction),
                     **grids)
     console.print(top_table(res.table, metric, top, res.param_names))
     console.print(f"{len(res.table):,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "

@@ -1,5 +1,6 @@
-"""Strategy library: parameter specs + numba signal kernels, and a registry."""
+"""Strategies: the library, the authoring API (pandas and numba levels) and the registry (docs/strategies.md)."""
 
+from peaktrade.strategies.authoring import PandasStrategy
 from peaktrade.strategies.base import (
     CLOSE,
     HIGH,
@@ -16,10 +17,16 @@ from peaktrade.strategies.base import (
     prices_from_bars,
     signal_arrays,
 )
-from peaktrade.strategies.registry import generate_signals, get_strategy, list_strategies, register
+from peaktrade.strategies.registry import (
+    generate_signals,
+    get_strategy,
+    list_strategies,
+    register,
+    strategy_source,
+)
 
 __all__ = [
-    "CLOSE", "HIGH", "LOW", "OPEN", "SIGNAL_SIG", "VOLUME", "Constraint", "IndicatorTable", "Param",
+    "CLOSE", "HIGH", "LOW", "OPEN", "SIGNAL_SIG", "VOLUME", "Constraint", "IndicatorTable", "PandasStrategy", "Param",
     "Prepared", "Prices", "Strategy", "generate_signals", "get_strategy", "list_strategies",
-    "prices_from_bars", "register", "signal_arrays",
+    "prices_from_bars", "register", "signal_arrays", "strategy_source",
 ]

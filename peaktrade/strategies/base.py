@@ -107,6 +107,8 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    #: Spacing of the search grid between ``low`` and ``high`` (None: no declared grid).
+    step: float | None = None
 
     def coerce(self, value: Any, *, strategy: str) -> Any:
         """Return ``value`` converted to this parameter's type, or raise naming the parameter."""
@@ -142,11 +144,23 @@ class Param:
         return v
 
     def describe(self) -> str:
-        """Return ``name: type = default  # help`` with the valid range."""
+        """Return ``name: type = default  # help`` with the valid range (and the grid step)."""
         rng = f" in {list(self.choices)}" if self.choices else (
             f" in [{self.low}, {self.high}]" if self.low is not None or self.high is not None else ""
         )
-        return f"{self.name}: {self.kind} = {self.default!r}{rng}  # {self.help}"
+        step = f" step {self.step:g}" if self.step is not None else ""
+        return f"{self.name}: {self.kind} = {self.default!r}{rng}{step}  # {self.help}"
+
+    def grid(self) -> list[Any]:
+        """Return the declared search values: the choices, both booleans, or ``low..high`` by ``step``."""
+        if self.kind == "choice":
+            return list(self.choices)
+        if self.kind == "bool":
+            return [False, True]
+        if self.low is None or self.high is None or self.step is None:
+            return [self.default]
+        vals = np.arange(self.low, self.high + self.step / 2, self.step)
+        return [int(round(v)) for v in vals] if self.kind == "int" else [float(v) for v in vals]
 
 
 @dataclass(frozen=True)
@@ -170,6 +184,8 @@ class Strategy:
     n_state: int = 0
     #: Default stops this strategy ships with (e.g. for ``breakout``).
     stop_defaults: Mapping[str, float] = field(default_factory=dict)
+    #: Bars of history the signals need before they are meaningful (declared by the author).
+    warmup: int = 0
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -1,15 +1,39 @@
 """Strategy registry: name → :class:`~peaktrade.strategies.base.Strategy`.
 
-Each library strategy lives in its own module exposing ``STRATEGY``; modules load on first lookup.
+Three sources, each strategy tagged with where it came from (:func:`strategy_source`):
+
+* the library: each module in :data:`LIBRARY` exposes ``STRATEGY``; modules load on first lookup;
+* the user's folders, ``[strategies] paths`` of the config (default ``strategies/`` at the project
+  root): every ``*.py`` not starting with ``_``; each module-level :class:`Strategy` and each concrete
+  :class:`~peaktrade.strategies.authoring.PandasStrategy` subclass defined in the file is registered;
+* the ``peaktrade.strategies`` entry-point group of installed packages: an entry point names a
+  Strategy, a PandasStrategy subclass, or a module (scanned like a file).
+
+User strategies are discovered when the strategies are listed or a name outside the library is looked
+up; a file is re-imported only when it changed. A file or entry point that fails to load raises a
+:class:`~peaktrade.errors.StrategyError` naming it and the error: never skipped silently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-from typing import Any
+import importlib.util
+import sys
+import types
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from peaktrade.errors import StrategyError
+from peaktrade.strategies.authoring import PandasStrategy, as_strategy
 from peaktrade.strategies.base import Strategy, prices_from_bars, signal_arrays
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
+#: Entry-point group installed packages register strategies under.
+ENTRY_POINT_GROUP = "peaktrade.strategies"
 
 #: Library strategy modules, in display order.
 LIBRARY = (
@@ -28,13 +52,23 @@ LIBRARY = (
 )
 
 _REGISTRY: dict[str, Strategy] = {}
+_SOURCES: dict[str, str] = {}
 _loaded = False
+#: Discovered user strategies (rebuilt by each discovery) and their sources.
+_USER: dict[str, tuple[Strategy, str]] = {}
+#: Per file: (mtime_ns, size) it was imported at, and the strategies it defined.
+_FILES: dict[Path, tuple[tuple[int, int], list[Strategy]]] = {}
+_ENTRY_POINTS: dict[tuple[str, str, str], list[Strategy]] = {}
 
 
-def register(strategy: Strategy) -> Strategy:
-    """Add ``strategy`` to the registry (a later registration under the same name replaces it)."""
-    _REGISTRY[strategy.name] = strategy
-    return strategy
+def register(strategy: Any) -> Strategy:
+    """Add ``strategy`` (a Strategy or a PandasStrategy) to the registry, replacing one of the same name."""
+    strat = as_strategy(strategy)
+    if strat is None:
+        raise StrategyError(f"cannot register {strategy!r}: expected a Strategy or a PandasStrategy subclass")
+    _REGISTRY[strat.name] = strat
+    _SOURCES.setdefault(strat.name, "register()")
+    return strat
 
 
 def _load_library() -> None:
@@ -48,29 +82,140 @@ def _load_library() -> None:
             if e.name == f"peaktrade.strategies.{mod}":
                 continue
             raise
-        register(m.STRATEGY)
+        _REGISTRY[m.STRATEGY.name] = m.STRATEGY
+        _SOURCES[m.STRATEGY.name] = "library"
     _loaded = True
 
 
-def get_strategy(name: str | Strategy) -> Strategy:
-    """Return the strategy called ``name`` (a Strategy passes through)."""
-    if isinstance(name, Strategy):
-        return name
+def strategy_paths(config: Config | None = None) -> list[Path]:
+    """Return the absolute user strategy folders (``[strategies] paths``)."""
+    from peaktrade.config import load_config
+
+    cfg = config if config is not None else load_config()
+    return cfg.strategy_dirs
+
+
+def _module_strategies(mod: types.ModuleType) -> list[Strategy]:
+    """Return the strategies a module defines: Strategy instances and concrete PandasStrategy subclasses."""
+    out: list[Strategy] = []
+    for obj in vars(mod).values():
+        if isinstance(obj, Strategy):
+            if any(obj is s for s in _REGISTRY.values()):
+                continue  # a library strategy imported by the file, not defined by it
+            out.append(obj)
+        elif (isinstance(obj, type) and issubclass(obj, PandasStrategy) and obj.__module__ == mod.__name__
+              and obj.is_concrete()):
+            out.append(obj().to_strategy())
+    return out
+
+
+def _load_file(path: Path) -> list[Strategy]:
+    st = path.stat()
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _FILES.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    mod_name = f"_peaktrade_user_{path.stem}_{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    try:
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = mod  # dataclasses, numba's cache and the code hash look modules up here
+        spec.loader.exec_module(mod)
+        found = _module_strategies(mod)
+    except StrategyError as e:
+        sys.modules.pop(mod_name, None)
+        raise StrategyError(f"strategy file {path}: {e}") from None
+    except Exception as e:  # noqa: BLE001 — any failure of user code is reported, with its path
+        sys.modules.pop(mod_name, None)
+        raise StrategyError(f"strategy file {path} failed to import: {type(e).__name__}: {e}") from e
+    _FILES[path] = (stamp, found)
+    return found
+
+
+def _load_entry_point(ep: metadata.EntryPoint) -> list[Strategy]:
+    dist = ep.dist.name if ep.dist is not None else "?"
+    key = (dist, ep.name, ep.value)
+    if key in _ENTRY_POINTS:
+        return _ENTRY_POINTS[key]
+    try:
+        obj = ep.load()
+        found = _module_strategies(obj) if isinstance(obj, types.ModuleType) else [as_strategy(obj)]
+    except Exception as e:  # noqa: BLE001 — any failure of an installed package is reported, with its name
+        raise StrategyError(f"strategy entry point {ep.name} = {ep.value} of package {dist} failed to load: "
+                            f"{type(e).__name__}: {e}") from e
+    if any(s is None for s in found):
+        raise StrategyError(f"strategy entry point {ep.name} = {ep.value} of package {dist} is {obj!r}: expected "
+                            "a Strategy, a PandasStrategy subclass or a module")
+    _ENTRY_POINTS[key] = found
+    return found
+
+
+def _discover(config: Config | None) -> None:
+    """Rebuild the user strategies from the configured folders and the installed entry points."""
+    _load_library()
+    found: dict[str, tuple[Strategy, str]] = {}
+
+    def add(strat: Strategy, source: str) -> None:
+        other = found[strat.name][1] if strat.name in found else (
+            _SOURCES.get(strat.name, "register()") if strat.name in _REGISTRY else None)
+        if other is not None:
+            raise StrategyError(f"strategy name {strat.name!r} from {source} is already taken by {other}: "
+                                "rename one of them")
+        found[strat.name] = (strat, source)
+
+    for folder in strategy_paths(config):
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.py")):
+                if not path.name.startswith("_"):
+                    for strat in _load_file(path.resolve()):
+                        add(strat, str(path))
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for strat in _load_entry_point(ep):
+            add(strat, f"package {ep.dist.name if ep.dist is not None else '?'}")
+    _USER.clear()
+    _USER.update(found)
+
+
+def get_strategy(name: Any, *, config: Config | None = None) -> Strategy:
+    """Return the strategy called ``name`` (a Strategy passes through; a PandasStrategy is converted).
+
+    A name outside the library and :func:`register` is looked up among the user's strategies
+    (``config``'s ``[strategies] paths`` and entry points; default config: :func:`~peaktrade.config.load_config`).
+    """
+    strat = as_strategy(name)
+    if strat is not None:
+        return strat
+    if not isinstance(name, str):
+        raise StrategyError(f"strategy={name!r} is invalid: expected a name, a Strategy or a PandasStrategy")
     if name not in _REGISTRY:
         _load_library()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
+    _discover(config)
+    try:
+        return _USER[name][0]
     except KeyError:
         raise StrategyError(
-            f"unknown strategy {name!r}: expected one of {', '.join(sorted(_REGISTRY))}"
+            f"unknown strategy {name!r}: expected one of {', '.join(sorted({*_REGISTRY, *_USER}))}"
         ) from None
 
 
-def list_strategies() -> list[Strategy]:
-    """Return every registered strategy, library order first."""
-    _load_library()
+def list_strategies(*, config: Config | None = None) -> list[Strategy]:
+    """Return every strategy: the library in its order, then the registered and user ones by name."""
+    _discover(config)
     order = {n: i for i, n in enumerate(LIBRARY)}
-    return sorted(_REGISTRY.values(), key=lambda s: (order.get(s.name, len(order)), s.name))
+    every = {**_REGISTRY, **{n: s for n, (s, _) in _USER.items()}}
+    return sorted(every.values(), key=lambda s: (order.get(s.name, len(order)), s.name))
+
+
+def strategy_source(name: str) -> str:
+    """Return where a listed strategy came from: ``"library"``, its file path, ``"package <dist>"``, ``"register()"``."""
+    if name in _REGISTRY:
+        return _SOURCES.get(name, "register()")
+    if name in _USER:
+        return _USER[name][1]
+    raise StrategyError(f"unknown strategy {name!r}: list the strategies first (list_strategies) to discover it")
 
 
 def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):

@@ -117,3 +117,17 @@ def test_paper_replay_exit_reasons_match_backtest_when_stop_loss_and_trailing_st
     bt, pr = run("ma_crossover", bars, **args), paper_replay("ma_crossover", bars, **args)
     assert (bt.trades["exit_reason"] == "stop_loss").sum() > 10
     assert_parity(bt, pr)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_paper_replay_matches_backtest_when_pandas_level_strategy_on_real_btc(btc, execution):
+    from authoring_helpers import PandasCross
+
+    kw = dict(fees=0.0026, slippage=0.0005, fixed_fees=0.1, execution=execution, fast=20, slow=100, sl_stop=0.05)
+    bt = run(PandasCross(), btc, **kw)
+    assert_parity(bt, paper_replay(PandasCross(), btc, **kw))
+    # and the pandas level gives the library's own trades on the same real bars
+    lib = run("ma_crossover", btc, **kw)
+    pd.testing.assert_frame_equal(bt.trades, lib.trades)
+    pd.testing.assert_series_equal(bt.equity, lib.equity)

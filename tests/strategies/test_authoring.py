@@ -1,0 +1,187 @@
+"""The pandas authoring level: a PandasStrategy runs through the same simulator, sweep, paper replay and
+lookahead check as the library, and its mistakes are one-line errors naming strategy, output and value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from authoring_helpers import PandasCross
+from helpers import random_bars
+
+from peaktrade.backtest import run, sweep
+from peaktrade.errors import StrategyError
+from peaktrade.experiments import lookahead_check
+from peaktrade.live import paper_replay
+from peaktrade.strategies import Constraint, PandasStrategy, Param, get_strategy, register, strategy_source
+
+
+@pytest.fixture(scope="module")
+def bars():
+    b = random_bars(3000, seed=11)
+    # a flat stretch: equal SMAs (ties) and the cross rule's tie handling are exercised too
+    b.loc[b.index[1500:1560], ["open", "high", "low", "close"]] = float(b["close"].iloc[1500])
+    return b
+
+
+def assert_same_trades(a, b):
+    assert len(a.trades) == len(b.trades) > 0
+    pd.testing.assert_frame_equal(a.trades, b.trades)
+    pd.testing.assert_series_equal(a.equity, b.equity)
+
+
+@pytest.mark.parametrize("params", [dict(fast=10, slow=50), dict(fast=3, slow=40, sl_stop=0.02, tp_stop=0.05)])
+def test_run_when_pandas_ma_crossover_then_trades_and_equity_equal_library(bars, params):
+    kw = dict(fees=0.001, slippage=0.0005, **params)
+    assert_same_trades(run(PandasCross(), bars, **kw), run("ma_crossover", bars, **kw))
+
+
+def test_sweep_when_pandas_ma_crossover_then_rows_equal_library_sweep_and_run(bars):
+    grid = dict(fast=[3, 10, 20], slow=[20, 50, 120], sl_stop=[0.03, float("nan")], fees=0.001)
+    mine = sweep(PandasCross, bars, **grid)
+    lib = sweep("ma_crossover", bars, **grid)
+    assert mine.n_skipped == lib.n_skipped == 2  # fast=20, slow=20 twice: broken 'fast < slow'
+    pd.testing.assert_frame_equal(mine.table, lib.table)
+    row = mine.table.iloc[4]
+    one = run(PandasCross(), bars, fees=0.001, fast=int(row["fast"]), slow=int(row["slow"]),
+              sl_stop=float(row["sl_stop"])).stats()
+    for key in ("total_return", "n_trades", "final_equity", "sharpe", "max_drawdown"):
+        assert row[key] == pytest.approx(one[key], rel=1e-12, nan_ok=True), key
+
+
+def test_prepare_when_stops_are_swept_then_signals_run_once_per_unique_combination(bars):
+    calls = []
+
+    class Counting(PandasCross):
+        name = "counting_cross"
+
+        def signals(self, bars, **params):
+            calls.append(params)
+            return super().signals(bars, **params)
+
+    res = sweep(Counting, bars, fast=[5, 10], slow=[50, 100], sl_stop=[0.01, 0.02, 0.05])
+    assert len(res.table) == 12
+    assert sorted((c["fast"], c["slow"]) for c in calls) == [(5, 50), (5, 100), (10, 50), (10, 100)]
+
+
+def test_paper_replay_when_pandas_strategy_then_equals_run(bars):
+    kw = dict(fees=0.001, slippage=0.0005, fixed_fees=0.1, fast=10, slow=50, sl_stop=0.03)
+    a, b = run(PandasCross(), bars, **kw), paper_replay(PandasCross(), bars, **kw)
+    assert len(a.trades) == len(b.trades) > 0
+    for col in ("entry_idx", "exit_idx", "exit_reason"):
+        assert (a.trades[col].to_numpy() == b.trades[col].to_numpy()).all(), col
+    np.testing.assert_allclose(b.equity.to_numpy(), a.equity.to_numpy(), rtol=1e-9)
+
+
+def test_register_when_pandas_strategy_then_run_by_name(bars):
+    class Registered(PandasCross):
+        name = "registered_pandas_cross"
+
+    register(Registered)
+    assert get_strategy("registered_pandas_cross").warmup == 100
+    assert strategy_source("registered_pandas_cross") == "register()"
+    assert_same_trades(run("registered_pandas_cross", bars, fast=10, slow=50), run("ma_crossover", bars, fast=10,
+                                                                                      slow=50))
+
+
+def test_lookahead_check_when_pandas_strategy_reads_next_close_then_caught(bars):
+    class Peeking(PandasStrategy):
+        name = "peeking"
+        params = (Param("window", "int", 10, low=2, high=100),)
+
+        def signals(self, bars, *, window):
+            up = bars["close"].shift(-1) > bars["close"]  # tomorrow's close: lookahead
+            return up & ~up.shift(1, fill_value=False), ~up & up.shift(1, fill_value=False)
+
+    rep = lookahead_check(Peeking(), bars.iloc[:600])
+    assert not rep.passed
+    assert "strategy 'peeking'" in rep.message and "reads the future" in rep.message
+    assert lookahead_check(PandasCross(), bars.iloc[:600], fast=5, slow=30).passed
+
+
+def _returning(entries, exits=None, *, name="bad_output"):
+    class Bad(PandasStrategy):
+        params = (Param("k", "int", 3, low=1, high=10),)
+
+        def signals(self, bars, *, k):
+            n = len(bars)
+            e = entries(bars) if callable(entries) else entries
+            return (e, np.zeros(n, dtype=bool) if exits is None else exits(bars))
+
+    Bad.name = name
+    return Bad()
+
+
+@pytest.mark.parametrize("entries,match", [
+    (lambda b: np.zeros(len(b) - 1, dtype=bool), r"output 'entries' has length 199: expected 200"),
+    (lambda b: np.full(len(b), "yes"), r"output 'entries' has dtype <U3: expected bool"),
+    (lambda b: np.r_[np.zeros(len(b) - 1), 0.5], r"output 'entries' is 0.5 at bar 199 .* dtype float64"),
+    (lambda b: pd.Series(np.r_[np.nan, np.zeros(len(b) - 1)], index=b.index), r"output 'entries' is NaN at bar 0"),
+    (lambda b: pd.Series(np.zeros(len(b), dtype=bool)), r"output 'entries' has an index that differs"),
+])
+def test_signals_when_output_is_malformed_then_one_line_error_names_strategy_output_and_value(bars, entries, match):
+    with pytest.raises(StrategyError, match=r"strategy 'bad_output' \(k=3\): signals\(\) " + match) as e:
+        run(_returning(entries), bars.iloc[:200])
+    assert "\n" not in str(e.value)
+
+
+def test_signals_when_output_is_01_numbers_then_accepted_as_bool(bars):
+    b = bars.iloc[:300]
+    res = run(_returning(lambda b: (np.arange(len(b)) % 50 == 0).astype(np.int64),
+                         lambda b: pd.Series((np.arange(len(b)) % 50 == 25).astype(float), index=b.index)), b)
+    assert len(res.trades) == 6
+
+
+def test_signals_when_not_a_pair_then_error_names_what_it_returned(bars):
+    class Single(PandasCross):
+        name = "single"
+
+        def signals(self, bars, **params):
+            return super().signals(bars, **params)[0]
+
+    with pytest.raises(StrategyError, match=r"strategy 'single' \(fast=20, slow=100\): signals\(\) returned Series"):
+        run(Single(), bars)
+
+
+def test_run_when_parameter_outside_declared_range_then_error_names_strategy_parameter_value(bars):
+    with pytest.raises(StrategyError, match=r"pandas_cross\.fast=0 is invalid: expected a int in \[1, 10000\]"):
+        run(PandasCross(), bars, fast=0)
+
+
+def test_run_when_constraint_violated_then_error_names_constraint_and_values(bars):
+    with pytest.raises(StrategyError, match=r"'pandas_cross' break the constraint 'fast < slow' \(fast=50, slow=20\)"):
+        run(PandasCross(), bars, fast=50, slow=20)
+
+
+@pytest.mark.parametrize("attrs,match", [
+    (dict(params=(Param("w", "int", 5),)), r"parameter 'w' has no search range"),
+    (dict(params=(Param("w", "int", 500, low=1, high=10),)), r"bad\.w=500 is invalid"),
+    (dict(constraints=("w < slow",)), r"constraint 'w < slow' names 'slow'"),
+    (dict(constraints=("__import__('os')",)), r"uses Call"),
+    (dict(constraints=("w > 6",)), r"break the constraint 'w > 6' \(w=5\)"),
+    (dict(stop_defaults={"stop": 0.1}), r"stop_defaults \['stop'\] are invalid"),
+    (dict(warmup=-1), r"warmup=-1 is invalid"),
+    (dict(name="not a name"), r"name='not a name' is invalid"),
+])
+def test_to_strategy_when_declaration_is_invalid_then_error_names_it(attrs, match):
+    base = dict(name="bad", params=(Param("w", "int", 5, low=1, high=10),),
+                signals=lambda self, bars, *, w: (bars["close"] > 0, bars["close"] < 0))
+    cls = type("Bad", (PandasStrategy,), {**base, **attrs})
+    with pytest.raises(StrategyError, match=match):
+        cls().to_strategy()
+
+
+def test_constraints_when_expression_callable_or_constraint_then_all_enforced():
+    class Three(PandasCross):
+        name = "three"
+        params = (*PandasCross.params, Param("k", "float", 1.0, low=0.0, high=5.0, step=0.5))
+        constraints = ("fast < slow and slow - fast >= 5", Constraint("k <= 4", lambda p: p["k"] <= 4),
+                       lambda p: p["fast"] % 2 == 0)
+
+    s = Three().to_strategy()
+    assert s.broken_constraint(dict(fast=20, slow=24, k=1.0)) == "fast < slow and slow - fast >= 5"
+    assert s.broken_constraint(dict(fast=20, slow=40, k=4.5)) == "k <= 4"
+    assert s.broken_constraint(dict(fast=21, slow=40, k=1.0)) == "<lambda>"
+    assert s.broken_constraint(dict(fast=20, slow=40, k=1.0)) is None
+    assert s.params[2].grid() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    assert "step 0.5" in s.params[2].describe()
