@@ -138,22 +138,27 @@ def test_poll_session_trades_equal_replay_session_when_same_bars(cfg, demo, no_d
     np.testing.assert_array_equal(live.equity.to_numpy(), replay.equity.to_numpy())
 
 
+def failing_at(fake, errors):
+    """Make ``fake.fetch_ohlcv`` raise ``errors[n]`` on its n-th call (1-based) and answer otherwise."""
+    orig, calls = fake.fetch_ohlcv, [0]
+
+    def fetch(*a, **k):
+        calls[0] += 1
+        if calls[0] in errors:
+            raise errors[calls[0]]
+        return orig(*a, **k)
+
+    fake.fetch_ohlcv = fetch
+    return fake
+
+
 def test_poll_session_retries_when_network_fails(cfg, demo):
     import ccxt
 
-    bars = demo.iloc[:200]
-    fake = fake_at(bars, WARM)
-    orig = fake.fetch_ohlcv
-    state = {"n": 0}
-
-    def flaky(*a, **k):
-        state["n"] += 1
-        if state["n"] in (2, 3):  # the first two polls after the warm-up fail
-            timeout = ccxt.NetworkError("kraken GET https://api.kraken.com/0/public/OHLC timed out")
-            raise translate(timeout, operation="fetch_ohlcv")  # what the adapter raises after its own retries
-        return orig(*a, **k)
-
-    fake.fetch_ohlcv = flaky
+    # the first two polls after the warm-up fail with what the adapter raises after its own retries
+    timeout = translate(ccxt.NetworkError("kraken GET https://api.kraken.com/0/public/OHLC timed out"),
+                        operation="fetch_ohlcv")
+    fake = failing_at(fake_at(demo.iloc[:200], WARM), {2: timeout, 3: timeout})
     res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=10,
                       poll_interval=600, checks=[], config=cfg)
     errors = [e for e in read_events(res.run_dir).of_type("session") if e["payload"]["event"] == "data_error"]
@@ -165,18 +170,8 @@ def test_poll_session_retries_when_network_fails(cfg, demo):
 def test_poll_session_crashes_with_clear_error_when_fetch_fails_for_good(cfg, demo):
     import ccxt
 
-    bars = demo.iloc[:200]
-    fake = fake_at(bars, WARM)
-    orig = fake.fetch_ohlcv
-    state = {"n": 0}
-
-    def failing(*a, **k):
-        state["n"] += 1
-        if state["n"] == 5:
-            raise translate(ccxt.BadSymbol("kraken does not have market symbol BTC/USD"), operation="fetch_ohlcv")
-        return orig(*a, **k)
-
-    fake.fetch_ohlcv = failing
+    bad = translate(ccxt.BadSymbol("kraken does not have market symbol BTC/USD"), operation="fetch_ohlcv")
+    fake = failing_at(fake_at(demo.iloc[:200], WARM), {5: bad})
     with pytest.raises(SessionError, match="cannot poll BTC/USD 1h bars: fetch_ohlcv: BadSymbol"):
         run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, poll_interval=3600,
                     checks=[], config=cfg)
@@ -239,18 +234,8 @@ def test_poll_session_when_client_raises_raw_network_errors_then_classified_and_
     # a client that is not a port adapter (a raw ccxt exchange) still gets the adapter's one classifier
     import ccxt
 
-    bars = demo.iloc[:200]
-    fake = fake_at(bars, WARM)
-    orig = fake.fetch_ohlcv
-    state = {"n": 0}
-
-    def flaky(*a, **k):
-        state["n"] += 1
-        if state["n"] == 2:
-            raise ccxt.RequestTimeout("kraken GET https://api.kraken.com/0/public/OHLC timed out")
-        return orig(*a, **k)
-
-    fake.fetch_ohlcv = flaky
+    raw = ccxt.RequestTimeout("kraken GET https://api.kraken.com/0/public/OHLC timed out")
+    fake = failing_at(fake_at(demo.iloc[:200], WARM), {2: raw})
     res = run_session("ma_crossover", poll=True, client=fake, sleep=fake.sleep, warmup=WARM, max_bars=5,
                       poll_interval=600, checks=[], config=cfg)
     errors = [e for e in read_events(res.run_dir).of_type("session") if e["payload"]["event"] == "data_error"]
