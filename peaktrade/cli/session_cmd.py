@@ -203,7 +203,7 @@ def runs_list(
     limit: int = typer.Option(20, "--limit", help="Newest runs shown (0: all)."),
 ) -> None:
     """List session runs, newest first (a 'running' run whose process is gone shows as crashed)."""
-    from peaktrade.live.runs import list_runs
+    from peaktrade.live.runlog import list_runs
 
     cfg = load_cfg(ctx.obj)
     runs = list_runs(cfg.runs_dir)
@@ -237,7 +237,7 @@ def runs_show(
     events: int = typer.Option(10, "--events", help="Last events shown."),
 ) -> None:
     """Show a run: metadata, summary and its last events."""
-    from peaktrade.live.runs import find_run, read_events, run_info
+    from peaktrade.live.runlog import find_run, read_events, run_info
 
     cfg = load_cfg(ctx.obj)
     info = run_info(find_run(cfg.runs_dir, run_id))
@@ -293,7 +293,7 @@ def runs_tail(
     as_json: bool = typer.Option(False, "--json", help="Print events as JSON lines."),
 ) -> None:
     """Print a run's last events; with --follow, print new ones as they are appended."""
-    from peaktrade.live.runs import FINAL_STATUSES, EventTail, effective_status, find_run, read_meta
+    from peaktrade.live.runlog import FINAL_STATUSES, EventTail, effective_status, find_run, read_meta
 
     cfg = load_cfg(ctx.obj)
     run_dir = find_run(cfg.runs_dir, run_id)

@@ -16,7 +16,7 @@ from peaktrade.live.feeds import BarPoller, Clock, SessionError, bars_frame, par
 from peaktrade.live.plan import SessionPlan, plan_polling, plan_replay, plan_session
 from peaktrade.live.recorder import Recorder, session_meta, session_summary
 from peaktrade.live.replay import paper_replay
-from peaktrade.live.runs import (
+from peaktrade.live.runlog import (
     EVENT_TYPES,
     EventLog,
     EventTail,

@@ -1,7 +1,7 @@
 """Session recorder: what a session does, written to its run log (one batch of events per bar).
 
 :class:`Recorder` feeds each bar to the plan's signals and the execution pipeline and logs bars,
-signals, orders, fills, denials, equity and positions (see :mod:`peaktrade.live.runs`);
+signals, orders, fills, denials, equity and positions (see :mod:`peaktrade.live.runlog`);
 :func:`session_meta` is the run log's header and :func:`session_summary` its closing summary.
 """
 
@@ -17,7 +17,7 @@ import pandas as pd
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision, ExecutionPipeline, OrderCheck
 from peaktrade.live.plan import POLL, SessionPlan
-from peaktrade.live.runs import RunLog
+from peaktrade.live.runlog import RunLog
 from peaktrade.orders.model import OrderFill, OrderRequest
 from peaktrade.provenance import git_sha
 

@@ -15,7 +15,7 @@ the recorder (:mod:`peaktrade.live.recorder`), pipeline assembly
 (:func:`peaktrade.execution.assembly.build_pipeline`) and strategy stepping
 (:mod:`peaktrade.strategies.stepping`).
 
-Every session writes a run log (see :mod:`peaktrade.live.runs`), passes every order through the
+Every session writes a run log (see :mod:`peaktrade.live.runlog`), passes every order through the
 pre-trade checks of :func:`peaktrade.safety.build_checks` (a session refuses to start when the
 safety layer is unavailable: fail closed), and stops gracefully on SIGINT/SIGTERM: the current
 bar is finished, the log flushed and the summary written with status ``stopped``.
@@ -45,7 +45,7 @@ from peaktrade.execution.pipeline import ExecutionPipeline, OrderCheck
 from peaktrade.live.feeds import DEFAULT_POLL_INTERVAL, DEFAULT_WARMUP, Bar, Clock, SessionError, replay_bars
 from peaktrade.live.plan import SessionPlan, check_args, plan_polling, plan_replay, plan_session, safety_checks
 from peaktrade.live.recorder import Recorder, session_meta
-from peaktrade.live.runs import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
+from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
 from peaktrade.strategies.base import Strategy
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
 

@@ -27,7 +27,7 @@ from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
 from peaktrade.live.feeds import Bar, Clock
 from peaktrade.live.plan import SessionPlan, plan_polling, plan_session
 from peaktrade.live.recorder import Recorder, session_meta
-from peaktrade.live.runs import RunLog, new_run_id
+from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
 from peaktrade.orders.exchange import ExchangeExecutor
 from peaktrade.sim import sim_credentials

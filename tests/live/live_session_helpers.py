@@ -82,6 +82,6 @@ def stub_safety(monkeypatch: pytest.MonkeyPatch, checks: list[Any] | None = None
 def no_disk_sync(monkeypatch: pytest.MonkeyPatch) -> None:
     """Skip the per-bar fdatasync of run logs: for tests about trades, not durability (on a busy
     shared disk each sync can take milliseconds). The crash tests keep the real sync."""
-    from peaktrade.live.runs import writer
+    from peaktrade.live.runlog import writer
 
     monkeypatch.setattr(writer, "_sync", lambda fd: None)

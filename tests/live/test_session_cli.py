@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from peaktrade.live.runs import list_runs, read_meta
+from peaktrade.live.runlog import list_runs, read_meta
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from live_session_helpers import FakeExchange, no_disk_sync, stub_safety  # noqa
 from peaktrade.adapters.kraken import translate
 from peaktrade.data import load_bars
 from peaktrade.live.feeds import BarPoller
-from peaktrade.live.runs import read_events, read_meta
+from peaktrade.live.runlog import read_events, read_meta
 from peaktrade.live.session import SessionError, run_session
 from peaktrade.strategies import get_strategy, list_strategies
 from peaktrade.strategies.stepping import RollingSignalStepper, SignalStepper

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from peaktrade.data import load_bars
-from peaktrade.live.runs import CRASHED, list_runs, read_events, read_meta
+from peaktrade.live.runlog import CRASHED, list_runs, read_events, read_meta
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from peaktrade.errors import DataError, PeakTradeError, StrategyError
 from peaktrade.execution import Decision
 from peaktrade.live import paper_replay
 from peaktrade.live.feeds import SessionError, parse_replay
-from peaktrade.live.runs import read_events, read_meta
+from peaktrade.live.runlog import read_events, read_meta
 from peaktrade.live.session import run_session
 from peaktrade.strategies import get_strategy
 from peaktrade.strategies.stepping import SignalStepper

@@ -8,7 +8,7 @@ from testnet_helpers import FakeCcxtKraken, write_testnet_config, zigzag_bars
 
 from peaktrade.config import load_config
 from peaktrade.errors import ConfigError
-from peaktrade.live.runs import read_events, read_meta
+from peaktrade.live.runlog import read_events, read_meta
 from peaktrade.live.testnet import TestnetError, budget_from_config, run_testnet_session
 
 

@@ -108,7 +108,7 @@ def test_testnet_catch_up_when_real_btc_1h_then_no_fill_above_limit_and_budget_c
     import peaktrade.sim as sim
     from peaktrade.config import load_config
     from peaktrade.data.venue_feeds import load_feeds
-    from peaktrade.live.runs import read_events
+    from peaktrade.live.runlog import read_events
     from peaktrade.live.testnet import budget_from_config, run_testnet_session
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "live"))

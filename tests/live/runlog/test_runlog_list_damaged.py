@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from peaktrade.live.runs import DAMAGED, RunLogError, list_runs, read_meta
+from peaktrade.live.runlog import DAMAGED, RunLogError, list_runs, read_meta
 
 
 @pytest.mark.parametrize("meta_text", ["[1, 2, 3]", '"just a string"', "42", "null", "{oops"])

@@ -1,6 +1,6 @@
 """The writer of one run directory: atomic ``meta.json`` and a buffered, synced ``events.jsonl``.
 
-See :mod:`peaktrade.live.runs` for the layout. :meth:`RunLog.event` is on the session loop: it only
+See :mod:`peaktrade.live.runlog` for the layout. :meth:`RunLog.event` is on the session loop: it only
 serializes into a buffer; :meth:`RunLog.flush` writes a batch with one ``write`` and one sync.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from peaktrade._files import atomic_write, atomic_write_json, iso_time, jsonable
-from peaktrade.live.runs.catalog import RUNNING, process_start_time
-from peaktrade.live.runs.reader import (
+from peaktrade.live.runlog.catalog import RUNNING, process_start_time
+from peaktrade.live.runlog.reader import (
     EVENT_TYPES,
     EVENTS_FILE,
     EVENTS_PARQUET,

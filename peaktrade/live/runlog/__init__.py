@@ -1,7 +1,7 @@
 """Run logs of paper/shadow/testnet/live sessions: ``<runs dir>/<run_id>/``.
 
-:mod:`~peaktrade.live.runs.writer` writes a run, :mod:`~peaktrade.live.runs.reader` reads its files and
-:mod:`~peaktrade.live.runs.catalog` lists runs and tells their status.
+:mod:`~peaktrade.live.runlog.writer` writes a run, :mod:`~peaktrade.live.runlog.reader` reads its files and
+:mod:`~peaktrade.live.runlog.catalog` lists runs and tells their status.
 
 Layout of one run directory:
 
@@ -30,7 +30,7 @@ A run whose meta says ``running`` but whose process is gone (pid recorded in met
 
 from __future__ import annotations
 
-from peaktrade.live.runs.catalog import (
+from peaktrade.live.runlog.catalog import (
     COMPLETED,
     CRASHED,
     DAMAGED,
@@ -45,7 +45,7 @@ from peaktrade.live.runs.catalog import (
     pid_alive,
     run_info,
 )
-from peaktrade.live.runs.reader import (
+from peaktrade.live.runlog.reader import (
     EVENT_TYPES,
     EventLog,
     EventTail,
@@ -56,7 +56,7 @@ from peaktrade.live.runs.reader import (
     read_events,
     read_meta,
 )
-from peaktrade.live.runs.writer import RunLog, events_to_parquet
+from peaktrade.live.runlog.writer import RunLog, events_to_parquet
 
 __all__ = [
     "COMPLETED", "CRASHED", "DAMAGED", "EVENT_TYPES", "FINAL_STATUSES", "RUNNING", "STOPPED",

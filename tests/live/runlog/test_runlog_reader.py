@@ -8,7 +8,7 @@ import json
 import pytest
 
 from peaktrade.errors import PeakTradeError
-from peaktrade.live.runs import EventTail, RunLogError, RunLogWarning, read_events
+from peaktrade.live.runlog import EventTail, RunLogError, RunLogWarning, read_events
 
 
 def _sha(path):

@@ -1,6 +1,6 @@
 """Readers of run logs: ``events.jsonl`` (tolerant of a torn last line), ``meta.json``, event frames.
 
-See :mod:`peaktrade.live.runs` for the layout of a run directory. Readers never modify a run's files.
+See :mod:`peaktrade.live.runlog` for the layout of a run directory. Readers never modify a run's files.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from peaktrade.live.runs.reader import EVENTS_FILE, META_FILE, RunLogError, count_events, last_event, read_meta
+from peaktrade.live.runlog.reader import EVENTS_FILE, META_FILE, RunLogError, count_events, last_event, read_meta
 
 RUNNING, COMPLETED, STOPPED, CRASHED = "running", "completed", "stopped", "crashed"
 #: Statuses after which a run never changes again.

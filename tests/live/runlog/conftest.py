@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from peaktrade.live.runs import RunLog
+from peaktrade.live.runlog import RunLog
 
 
 @pytest.fixture

@@ -9,7 +9,16 @@ import sys
 import pytest
 
 from peaktrade._files import atomic_write_json
-from peaktrade.live.runs import CRASHED, RUNNING, RunLog, RunLogError, effective_status, find_run, list_runs, read_meta
+from peaktrade.live.runlog import (
+    CRASHED,
+    RUNNING,
+    RunLog,
+    RunLogError,
+    effective_status,
+    find_run,
+    list_runs,
+    read_meta,
+)
 
 
 def test_effective_status_is_crashed_when_process_is_gone(log):

@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from peaktrade.live.runs import RUNNING, RunLog, RunLogError, events_to_parquet, read_meta
+from peaktrade.live.runlog import RUNNING, RunLog, RunLogError, events_to_parquet, read_meta
 
 
 def test_event_rejects_unknown_type_when_logged(log):
