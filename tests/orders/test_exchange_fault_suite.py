@@ -37,17 +37,20 @@ class FastWall:
         return float(next(self.t))
 
 
+def _client_and_context(srv):
+    """A testnet-guarded Kraken client on ``srv`` with near-zero backoff, and a market context at 30,000."""
+    client = KrakenClient(guard=SafetyGuard("testnet", executor_kind="exchange"), base_url=srv.url, api_key=KEY,
+                          api_secret=SECRET, rate_limit=False, sleep=lambda s: None, timeout_ms=5000,
+                          retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
+    return client, PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=30_000.0)
+
 def test_fault_schedules_when_hundreds_randomized_then_no_duplicates_no_lost_fills_and_books_match():
     ex = sim.SimExchange(keys={KEY: SECRET}, seed=11, speed=0.0, wall_clock=FastWall(), tier="pro")
     start = dict(ex.balances)
     stats = {"schedules": 0, "orders": 0, "filled": 0, "rejected": 0, "unknown_then_settled": 0,
              "faults_injected": 0}
     with sim.serve_in_thread(ex) as srv:
-        guard = SafetyGuard("testnet", executor_kind="exchange")
-        client = KrakenClient(guard=guard, base_url=srv.url, api_key=KEY, api_secret=SECRET, rate_limit=False,
-                              sleep=lambda s: None, timeout_ms=5000,
-                              retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
-        ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=30_000.0)
+        client, ctx = _client_and_context(srv)
         ledger = Ledger(0.0)
         executor = ExchangeExecutor(client, ctx, fill_wait=0.2, poll=0.0, sleep=lambda s: None)
         ours: dict[str, str] = {}  # venue cl_ord_id -> our id
@@ -120,11 +123,7 @@ def test_fault_schedules_when_cancels_race_fills_and_lookups_fail_then_no_duplic
          "lookup_faults": 0, "nonce_bursts": 0, "nonce_errors": 0, "ambiguous_status_faults": 0,
          "outcome_unknown": 0, "rejected": 0, "released": 0}
     with sim.serve_in_thread(ex) as srv:
-        guard = SafetyGuard("testnet", executor_kind="exchange")
-        client = KrakenClient(guard=guard, base_url=srv.url, api_key=KEY, api_secret=SECRET, rate_limit=False,
-                              sleep=lambda s: None, timeout_ms=5000,
-                              retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.002))
-        ctx = PaperMarketContext("BTC/USD", time=pd.Timestamp("2026-01-01", tz="UTC"), price=30_000.0)
+        client, ctx = _client_and_context(srv)
         ledger = Ledger(0.0)
         executor = ExchangeExecutor(client, ctx, budget=budget, fill_wait=0.0, poll=0.0, sleep=lambda s: None)
         ours: dict[str, str] = {}  # venue cl_ord_id -> our id
