@@ -354,7 +354,6 @@ class BarStore:
             changes=stats,
         )
         data_path, man_path = self.paths(ex, sym, tf)
-        data_path.parent.mkdir(parents=True, exist_ok=True)
         table = _to_table(merged)
         atomic_write(data_path, lambda p: _write_parquet(table, p))
         atomic_write_text(man_path, manifest.to_json())

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.adapters.errors import ExchangeError, RetryableError
+from peaktrade.adapters.errors import RetryableError
 from peaktrade.adapters.kraken import translate
 from peaktrade.errors import PeakTradeError, bad_value
 
@@ -170,7 +170,7 @@ class BarPoller:
                 since = self.last_ts + 1 if self.last_ts is not None else None
                 rows = self.fetch_completed(since=since)
             except Exception as e:  # noqa: BLE001 — classified by the adapter's one classifier
-                e = port_error(e, "fetch_ohlcv")
+                e = translate(e, operation="fetch_ohlcv")  # a non-port client's errors: the one classifier
                 if not isinstance(e, RetryableError):
                     raise SessionError(f"cannot poll {self.symbol} {self.timeframe} bars: {e}") from e
                 wait = min(backoff, max(self.poll_interval, 1.0))
@@ -185,12 +185,6 @@ class BarPoller:
                 if clock.stop.is_set():
                     return
             clock.pause(self.next_wait())
-
-
-def port_error(e: BaseException, operation: str) -> ExchangeError:
-    """Return ``e`` as the port's error: an ExchangeError as it is; anything else a client raised (a raw
-    ccxt exchange, a network error) classified by the adapter's one classifier."""
-    return translate(e, operation=operation)
 
 
 def bars_frame(rows: list[list[float]]) -> pd.DataFrame:

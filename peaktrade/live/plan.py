@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from peaktrade.adapters.errors import ExchangeError
+from peaktrade.adapters.kraken import translate
 from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.pipeline import OrderCheck
-from peaktrade.live.feeds import BarPoller, SessionError, parse_replay, port_error
+from peaktrade.live.feeds import BarPoller, SessionError, parse_replay
 from peaktrade.strategies.base import STOP_PARAMS, Strategy
 from peaktrade.strategies.stepping import ReplaySignalStepper, RollingSignalStepper, SizeFraction
 
@@ -161,7 +162,7 @@ def plan_polling(plan: SessionPlan, cfg: Config, *, exchange: str | None, client
         raise SessionError(f"cannot fetch {plan.symbol} {plan.timeframe} bars from {exchange}: {e}") from e
     except Exception as e:  # noqa: BLE001 — classified by the adapter's one classifier, reported in one line
         raise SessionError(f"cannot fetch {plan.symbol} {plan.timeframe} bars from {exchange}: "
-                           f"{port_error(e, 'fetch_ohlcv')}") from e
+                           f"{translate(e, operation='fetch_ohlcv')}") from e
     history = loaded.iloc[:len(loaded) - catch_up] if catch_up else loaded
     plan.mode, plan.exchange, plan.poller, plan.history = POLL, exchange, poller, history
     plan.signals = RollingSignalStepper(plan.strategy, plan.resolved, history=history, max_history=max_history,

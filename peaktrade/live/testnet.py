@@ -14,6 +14,7 @@ the caller's (the trading layer never imports the research layer):
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.assembly import build_pipeline
 from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
 from peaktrade.live.feeds import Bar, Clock
-from peaktrade.live.plan import SessionPlan, plan_polling, plan_session
+from peaktrade.live.plan import SessionPlan, plan_polling, plan_session, safety_checks
 from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
@@ -129,15 +130,9 @@ def _check_testnet_client(client: Any) -> None:
 
 def testnet_guard(config: Config) -> tuple[list[Any], Any]:
     """Return ``(checks, guard)``: the testnet pre-trade checks and their SafetyGuard (fail closed)."""
-    from peaktrade.safety import SafetyGuard, build_checks
+    from peaktrade.safety import SafetyGuard
 
-    try:
-        checks = list(build_checks("testnet", config=config, executor_kind="exchange"))
-    except PeakTradeError:
-        raise
-    except Exception as e:  # noqa: BLE001 — a safety layer that cannot be built must not be bypassed
-        raise TestnetError(f"cannot build the testnet safety checks ({type(e).__name__}: {e}): refusing to start "
-                           "(fail closed)") from e
+    checks = safety_checks("testnet", config, executor_kind="exchange")
     guard = next((c for c in checks if isinstance(c, SafetyGuard)), None)
     if guard is None:
         raise TestnetError("the testnet checks hold no SafetyGuard: refusing to start (fail closed)")
@@ -213,7 +208,7 @@ def run_testnet_session(
                                  or not duration > 0):
         raise TestnetError(bad_value("duration", duration, "seconds > 0"))
     run_seconds = min(float(duration if duration is not None else prof.duration), limits.max_run_seconds)
-    budget = budget or budget_from_config(cfg, prof)
+    budget = budget or TestnetBudget(cfg.budget_db_path, limits)
     usage = budget.usage()
     plan = plan_session(prof.strategy, cfg, symbol=prof.symbol, timeframe=prof.timeframe,
                         params=dict(prof.parameters),
@@ -241,9 +236,6 @@ def run_testnet_session(
                              poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, catch_up=catch_up)
     except PeakTradeError as e:
         raise TestnetError(f"cannot fetch {plan.symbol} {plan.timeframe} bars ({mode}): {e}") from e
-    poller = plan.poller
-    if poller is None:  # plan_polling always sets it
-        raise TestnetError("internal: the polled plan has no poller")
 
     # -- pipeline --------------------------------------------------------------------------------
     costs = plan.options.costs
@@ -256,14 +248,23 @@ def run_testnet_session(
                         max_bars=max_bars)
     meta["testnet"] = info | {"catch_up": catch_up, "budget_at_start": usage}
 
+    def venue_events(rec: Recorder) -> None:
+        """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent)."""
+        for ev in executor.events:
+            rec.emit("session", None, ev)
+        executor.events.clear()
+
     def feed(clock: Clock, rec: Recorder) -> Iterable[Bar]:
-        for ts, row in catch.iterrows():
-            yield ts, row["open"], row["high"], row["low"], row["close"], row["volume"]
-        yield from poller.bars(clock, rec.data_error)
+        caught = ((ts, row["open"], row["high"], row["low"], row["close"], row["volume"])
+                  for ts, row in catch.iterrows())
+        for bar in itertools.chain(caught, plan.poller.bars(clock, rec.data_error)):
+            yield bar
+            venue_events(rec)  # the bar was processed when the loop asks for the next one
 
     def settle(rec: Recorder) -> None:
         for res in executor.settle_all():
             pipe.book(res)
+        venue_events(rec)
         if executor.pending:
             rec.emit("session", None, {"event": "unsettled_orders", "client_order_ids": executor.pending})
 

@@ -224,3 +224,21 @@ def test_orchestrate_when_client_handed_in_is_not_guarded_for_testnet_then_refus
     with pytest.raises(TestnetError, match=f"guarded for {env}"):
         run_testnet_session("fast", config=cfg, mode="kraken-sim", client=client)
     assert client.sent_orders == 0
+
+
+def test_orchestrate_when_an_order_outcome_is_unknown_then_the_run_log_says_so(tcfg):
+    # the venue took the order, then every answer about it was lost: the executor's unknown outcome
+    # must reach the operator's run log, not stay in memory
+    import ccxt
+
+    cfg = tcfg()
+    fake = _fake()
+    fake.accept_then_fail = [ccxt.RequestTimeout("kraken POST AddOrder timed out")]
+    lost = [ccxt.NetworkError("kraken lookup timed out") for _ in range(400)]
+    for method in ("fetch_open_orders", "fetch_closed_orders", "fetch_order"):
+        fake.faults[method] = list(lost)
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
+                              max_bars=40, handle_signals=False)
+    venue = [e["payload"] for e in read_events(res.run_dir).of_type("session")
+             if e["payload"].get("event") == "outcome_unknown"]
+    assert len(venue) == 1 and venue[0]["client_order_id"].startswith("pt-") and "timed out" in venue[0]["error"]
