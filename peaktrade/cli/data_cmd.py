@@ -41,19 +41,51 @@ def _gap_line(report) -> str:
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    path: str = typer.Argument(..., help="Kraken OHLCVT file: .csv, .csv.gz or Kraken's .zip archive."),
-    symbol: str = typer.Option(..., "--symbol", "-s", help="Pair, e.g. BTC/USD (chooses the zip member)."),
+    path: str = typer.Argument(..., help="Kraken OHLCVT file (.csv, .csv.gz, .zip) or any exchange's CSV or Parquet."),
+    symbol: str = typer.Option(..., "--symbol", "-s", help="Pair, e.g. BTC/USD (chooses a Kraken zip member)."),
     timeframe: str = typer.Option(..., "--timeframe", "-t", help="Bar interval of the file, e.g. 1h."),
-    exchange: str = typer.Option("kraken", "--exchange", "-e", help="Exchange name of the data set."),
+    exchange: str | None = typer.Option(
+        None, "--exchange", "-e", help="Exchange name of the data set (required except for Kraken's files)."
+    ),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="auto (default), csv, parquet or kraken (Kraken's OHLCVT layout)."
+    ),
+    columns: str | None = typer.Option(
+        None, "--columns", help="FIELD=COLUMN,... e.g. time=Date,open=Open,volume=Vol (names or 1-based positions; "
+        "unmapped fields are found by name)."
+    ),
+    time_format: str | None = typer.Option(
+        None, "--time-format", help="auto (default), s, ms, us, ns, iso or a strptime format like '%Y-%m-%d %H:%M'."
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="Zone of times without an offset, e.g. Europe/Berlin or +02:00 (default UTC)."
+    ),
+    delimiter: str | None = typer.Option(None, "--delimiter", help="CSV field separator (default: detected)."),
+    header: bool | None = typer.Option(
+        None, "--header/--no-header", help="Whether the first CSV line names the columns (default: detected)."
+    ),
+    skip_rows: int | None = typer.Option(None, "--skip-rows", help="CSV lines to skip before the header or data."),
+    no_volume: bool = typer.Option(False, "--no-volume", help="The file has no volume column: store volume 0."),
+    format_file: str | None = typer.Option(
+        None, "--format-file", help="TOML file with these options ([columns] table); options given here override it."
+    ),
 ) -> None:
-    """Import a Kraken OHLCVT file into the store (idempotent: re-importing changes nothing)."""
+    """Import bars into the store: Kraken's OHLCVT files or any exchange's CSV/Parquet (idempotent; merges)."""
     from pathlib import Path
 
-    from peaktrade.data import BarStore, audit_gaps, import_file
+    from peaktrade.data import BarStore, FileFormat, audit_gaps
+    from peaktrade.data._api import _import_file
+    from peaktrade.data.ohlcv_file import format_from_options
 
     cfg = load_cfg(ctx.obj)
+    base = FileFormat.from_toml(format_file) if format_file else None
+    file_format = format_from_options(
+        base=base, kind=fmt, columns=columns, time_format=time_format, timezone=timezone, delimiter=delimiter,
+        header=header, skip_rows=skip_rows, no_volume=no_volume or None,
+    )
     t0 = time.perf_counter()
-    m = import_file(path, symbol=symbol, timeframe=timeframe, exchange=exchange, config=cfg)
+    m, read_as = _import_file(path, symbol=symbol, timeframe=timeframe, exchange=exchange, file_format=file_format,
+                              config=cfg)
     took = time.perf_counter() - t0
     c = m.changes
     read = c.added + c.updated + c.unchanged
@@ -61,6 +93,7 @@ def import_(
         f"Imported {Path(path).name} into {m.exchange} {m.symbol} {m.timeframe} "
         f"(gap policy: {cfg.data.gaps}) in {took:.2f} s"
     )
+    _say(f"  read as: {read_as}")
     _say(f"  bars read: {read:,}   added: {c.added:,}   updated: {c.updated:,}   unchanged: {c.unchanged:,}")
     if not c.changed:
         _say("  nothing changed: the store already holds these bars")

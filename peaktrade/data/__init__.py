@@ -1,4 +1,4 @@
-"""Market data: the bars contract, Kraken OHLCVT import, download through the exchange port, synthetic bars, Parquet
+"""Market data: the bars contract, Kraken OHLCVT and generic CSV/Parquet import, download through the exchange port, synthetic bars, Parquet
 store, resampling and gap audit.
 
 Bars are a DataFrame indexed by bar open time (UTC) with float64 ``open``, ``high``, ``low``,
@@ -17,6 +17,7 @@ from peaktrade.data._api import demo_dataset, import_file, load_bars, quality_su
 from peaktrade.data.download import DownloadReport, download_ohlcv
 from peaktrade.data.gaps import GapReport, apply_gap_policy, audit_gaps
 from peaktrade.data.kraken_csv import read_kraken_ohlcvt
+from peaktrade.data.ohlcv_file import ColumnMap, FileFormat, read_ohlcv_file
 from peaktrade.data.resample import higher_timeframe, resample_bars
 from peaktrade.data.schema import BARS_COLUMNS, parse_timeframe, timeframe_to_minutes, validate_bars
 from peaktrade.data.store import BarStore, Manifest
@@ -25,7 +26,9 @@ from peaktrade.data.synthetic import synthetic_bars
 __all__ = [
     "BARS_COLUMNS",
     "BarStore",
+    "ColumnMap",
     "DownloadReport",
+    "FileFormat",
     "GapReport",
     "Manifest",
     "apply_gap_policy",
@@ -38,6 +41,7 @@ __all__ = [
     "parse_timeframe",
     "quality_summary",
     "read_kraken_ohlcvt",
+    "read_ohlcv_file",
     "resample_bars",
     "synthetic_bars",
     "timeframe_to_minutes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ import pandas as pd
 
 from peaktrade.data.gaps import apply_gap_policy, audit_gaps
 from peaktrade.data.kraken_csv import read_kraken_ohlcvt
+from peaktrade.data.ohlcv_file import FileFormat, read_ohlcv_file, resolve_kind
 from peaktrade.data.resample import resample_bars
 from peaktrade.data.schema import (
     canonical_timeframe,
@@ -44,21 +46,27 @@ def import_file(
     *,
     symbol: str,
     timeframe: str,
-    exchange: str = "kraken",
+    exchange: str | None = None,
+    file_format: FileFormat | None = None,
     config: Config | None = None,
 ) -> Manifest:
-    """Import a Kraken OHLCVT file into the store, applying the configured gap policy.
+    """Import an OHLCV file into the store, applying the configured gap policy.
 
     Parameters
     ----------
     path
-        ``.csv``, ``.csv.gz`` or Kraken's ``.zip`` (see :func:`~peaktrade.data.read_kraken_ohlcvt`).
+        Kraken's OHLCVT ``.csv``, ``.csv.gz`` or ``.zip`` (see :func:`~peaktrade.data.read_kraken_ohlcvt`),
+        or any exchange's CSV or Parquet file described by ``file_format``.
     symbol
         Pair, e.g. ``"BTC/USD"``.
     timeframe
         Bar interval of the file, e.g. ``"1h"``.
     exchange
-        Exchange name of the data set.
+        Exchange name of the data set; defaults to ``"kraken"`` for Kraken's files and is required
+        for any other file.
+    file_format
+        :class:`~peaktrade.data.FileFormat` (default: detected; a headerless
+        ``seconds,o,h,l,c,v[,trades]`` file is Kraken's).
     config
         :class:`peaktrade.config.Config` (default: :func:`~peaktrade.config.load_config`); gives
         the store (``data_dir``) and the gap policy (``[data] gaps``).
@@ -67,11 +75,46 @@ def import_file(
     -------
     Manifest
         Of the data set, with ``changes`` (bars added, updated, unchanged).
+
+    Raises
+    ------
+    DataError
+        One line naming the file, line or row, column and value; nothing is written.
     """
+    return _import_file(path, symbol=symbol, timeframe=timeframe, exchange=exchange, file_format=file_format,
+                        config=config)[0]
+
+
+def _import_file(
+    path: str | PathLike[str],
+    *,
+    symbol: str,
+    timeframe: str,
+    exchange: str | None,
+    file_format: FileFormat | None,
+    config: Config | None,
+) -> tuple[Manifest, str]:
+    """:func:`import_file`, also returning one line on how the file was read (for the CLI)."""
     cfg = _config(config)
-    bars = read_kraken_ohlcvt(path, symbol=symbol, timeframe=timeframe)
+    fmt = file_format or FileFormat()
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"{p}: file not found")
+    kind = resolve_kind(p, fmt)
+    if kind == "kraken":
+        if fmt.generic:
+            raise DataError(f"{p}: Kraken's OHLCVT layout is fixed; column, time and CSV options apply to "
+                            "format csv or parquet")
+        bars = read_kraken_ohlcvt(p, symbol=symbol, timeframe=timeframe)
+        exchange, source, read_as = exchange or "kraken", f"kraken-ohlcvt:{p.name}", "Kraken OHLCVT (Unix seconds)"
+    else:
+        if not exchange:
+            raise DataError(f"{p}: name the exchange the bars come from (--exchange NAME, exchange=...); "
+                            f"only Kraken's own OHLCVT files default to 'kraken'")
+        bars, read_as = read_ohlcv_file(p, timeframe=timeframe, file_format=replace(fmt, kind=kind))
+        source = f"{kind}:{p.name}"
     bars = apply_gap_policy(bars, timeframe, cfg.data.gaps)
-    return BarStore(cfg.data_dir).write(exchange, symbol, timeframe, bars, source=f"kraken-ohlcvt:{Path(path).name}")
+    return BarStore(cfg.data_dir).write(exchange, symbol, timeframe, bars, source=source), read_as
 
 
 def load_bars(

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from peaktrade.data._rows import raise_first, row_problems
 from peaktrade.data.schema import bars_from_arrays, timeframe_to_minutes, validate_bars
 from peaktrade.errors import DataError
 
@@ -273,39 +274,20 @@ def _check(
     ts: np.ndarray, values: list[np.ndarray], names: tuple[str, ...], label: str, *, minutes: int | None
 ) -> None:
     """Vectorized checks; raise naming the first offending line."""
-    problems: list[tuple[int, str]] = []
-
-    def note(mask: np.ndarray, describe) -> None:
-        if mask.size and mask.any():
-            pos = int(np.argmax(mask))
-            problems.append((pos, describe(pos)))
 
     def when(s: int) -> str:
         return str(pd.Timestamp(s, unit="s", tz="UTC")) if 0 <= s < _MAX_SECONDS else str(s)
 
-    note((ts < 0) | (ts >= _MAX_SECONDS), lambda i: (
-        f"time {ts[i]} is not a Unix time in seconds (milliseconds?)"))
-    if len(ts) > 1:
-        d = np.concatenate(([1], np.diff(ts)))
-        note(d == 0, lambda i: f"duplicate timestamp {ts[i]} ({when(ts[i])}), same as line {i}")
-        note(d < 0, lambda i: (
-            f"rows out of order: time {ts[i]} ({when(ts[i])}) is before line {i}'s {ts[i - 1]} ({when(ts[i - 1])})"))
-        if minutes is not None:
-            step = minutes * 60
-            note((ts - ts[0]) % step != 0, lambda i: (
-                f"time {ts[i]} ({when(ts[i])}) is not on the {minutes}-minute grid of the first bar "
-                f"({when(ts[0])}); is the timeframe right?"))
-    v = dict(zip(names, values))
-    for n in names:
-        note(~np.isfinite(v[n]), lambda i, n=n: f"{n} is {v[n][i]} (values must be finite)")
-    o, h, lo, c, vol = v["open"], v["high"], v["low"], v["close"], v["volume"]
-    with np.errstate(invalid="ignore"):
-        note(h < lo, lambda i: f"high {h[i]} < low {lo[i]}")
-        note(lo > np.minimum(o, c), lambda i: f"low {lo[i]} is above min(open {o[i]}, close {c[i]})")
-        note(h < np.maximum(o, c), lambda i: f"high {h[i]} is below max(open {o[i]}, close {c[i]})")
-        note(vol < 0, lambda i: f"volume {vol[i]} is negative")
-        if "trades" in v:
-            note(v["trades"] < 0, lambda i: f"trades {v['trades'][i]} is negative")
-    if problems:
-        pos, what = min(problems, key=lambda pw: pw[0])
-        raise DataError(f"{label}: line {pos + 1}: {what}")
+    def where(i: int) -> str:
+        return f"line {i + 1}"
+
+    bad_unit = (ts < 0) | (ts >= _MAX_SECONDS)
+    problems = row_problems(
+        ts, dict(zip(names, values)), step=None if minutes is None else minutes * 60, minutes=minutes,
+        where=where, show_time=lambda i: f"{ts[i]} ({when(ts[i])})", first_utc=when(ts[0]) if len(ts) else "",
+    )
+    if bad_unit.any():
+        i = int(np.argmax(bad_unit))
+        problems.insert(0, (i, f"time {ts[i]} is not a Unix time in seconds (milliseconds?); "
+                            "for other layouts use --format csv"))
+    raise_first(problems, label, where)
