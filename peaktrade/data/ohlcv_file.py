@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import timedelta, timezone, tzinfo
+from datetime import UTC, timedelta, timezone, tzinfo
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -110,7 +110,7 @@ def parse_timezone(name: str) -> tzinfo:
         sign = 1 if m.group(1) == "+" else -1
         return timezone(sign * timedelta(hours=int(m.group(2)), minutes=int(m.group(3))))
     if name.strip().upper() in ("UTC", "Z"):
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
@@ -487,7 +487,6 @@ def _times(table: _Table, name: str, fmt: FileFormat) -> tuple[np.ndarray, Calla
         return DataError(f"{label}: {where(i)}, column {name!r} (time): {str(raw(i))[:40]!r} is not {expected}")
 
     tf, typ = fmt.time_format, arr.type
-    tz_given = fmt.timezone is not None
     if pa.types.is_timestamp(typ) or pa.types.is_date(typ):
         if tf not in ("auto", "iso"):
             raise DataError(f"{label}: column {name!r} (time) holds {typ} values; time_format {tf!r} applies to "
@@ -505,6 +504,8 @@ def _times(table: _Table, name: str, fmt: FileFormat) -> tuple[np.ndarray, Calla
         if numeric:
             num = values
         else:
+            num = _cast_numbers(arr)
+        if num is None:
             try:
                 num = np.array([float(x) if "." in x or "e" in x.lower() else int(x) for x in text])
             except ValueError:
@@ -515,6 +516,9 @@ def _times(table: _Table, name: str, fmt: FileFormat) -> tuple[np.ndarray, Calla
             first = abs(float(num[0]))
             unit = "s" if first < 1e11 else "ms" if first < 1e14 else "us" if first < 1e17 else "ns"
         mult = UNITS[unit]
+        if num.dtype.kind == "f" and np.isfinite(num).all() and (num == np.floor(num)).all() \
+                and (np.abs(num) < 2.0**62).all():
+            num = num.astype(np.int64)  # whole numbers written as 1.7e9 or 1704067200.0: exact integer path
         if num.dtype.kind == "f":
             ns = np.round(num.astype(np.float64) * mult)
             bad = ~np.isfinite(ns) | (ns < _LO_NS) | (ns >= _HI_NS)
@@ -554,6 +558,20 @@ def _times(table: _Table, name: str, fmt: FileFormat) -> tuple[np.ndarray, Calla
         _no_zone(fmt, label, name, "have a UTC offset")
         return idx.tz_convert("UTC").as_unit("ns").asi8, raw, how + " with UTC offsets"
     return _localize(idx, fmt, table, name), raw, f"{how}, {_zone_name(fmt)}"
+
+
+def _cast_numbers(arr: Any) -> np.ndarray | None:
+    """Return text as int64 (or float64 when not all whole numbers), or None when some value is no number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(arr)
+    for typ in (pa.int64(), pa.float64()):
+        try:
+            return pc.cast(trimmed, typ).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return None
 
 
 def _zone_name(fmt: FileFormat) -> str:
