@@ -209,17 +209,26 @@ def resolve_kind(path: Path, fmt: FileFormat) -> str:
     if fmt.kind != "auto":
         return fmt.kind
     with open(path, "rb") as f:
-        head = f.read(4)
+        head = f.read(1 << 16)
     name = path.name.lower()
-    if head == b"PAR1" or name.endswith((".parquet", ".pq")):
+    if head[:4] == b"PAR1" or name.endswith((".parquet", ".pq")):
         return "parquet"
     if fmt.generic:
         return "csv"
-    if head == b"PK\x03\x04":
-        return "kraken"
-    head = path.open("rb").read(1 << 16)
+    if head[:4] == b"PK\x03\x04":  # Kraken's archive names its members like XBTUSD_60.csv
+        from peaktrade.data.kraken_csv import _MEMBER_RE
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                members = [n.rsplit("/", 1)[-1] for n in zf.namelist() if not n.endswith("/")]
+        except (zipfile.BadZipFile, OSError):
+            return "kraken"  # its reader says what is wrong with the archive
+        return "kraken" if any(_MEMBER_RE.match(n) for n in members) else "csv"
     if head[:2] == b"\x1f\x8b":  # the first line of a gzip file, without decompressing all of it
-        head = zlib.decompressobj(wbits=31).decompress(head, 1 << 16)
+        try:
+            head = zlib.decompressobj(wbits=31).decompress(head, 1 << 16)
+        except zlib.error:
+            return "kraken"  # its reader names the line where the damage starts
     first = _first_line(head)
     parts = first.split(",")
     if len(parts) in (6, 7) and parts[0].strip().isdigit() and int(parts[0]) < _HI_NS // 10**9:
@@ -535,13 +544,17 @@ def _times(table: _Table, name: str, fmt: FileFormat) -> tuple[np.ndarray, Calla
         return ns, raw, how
     if numeric:
         raise DataError(f"{label}: column {name!r} (time) holds numbers; time_format {tf!r} applies to text")
-    strings = pd.Series([s.strip() for s in text], dtype=object)
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(arr)
+    strings = pd.Series(trimmed.to_numpy(zero_copy_only=False), dtype=object)
     if "%" in tf:
         aware = "%z" in tf or "%Z" in tf
         parsed = pd.to_datetime(strings, format=tf, errors="coerce", utc=aware)
         expected, how = f"a time in the format {tf!r}", f"format {tf!r}"
     else:
-        has_off = strings.str.contains(_OFFSET_RE).to_numpy(dtype=bool)
+        has_off = pc.match_substring_regex(trimmed, _OFFSET_RE.pattern, ignore_case=True).to_numpy(
+            zero_copy_only=False)
         aware = bool(has_off[0])
         mixed = has_off != aware
         if mixed.any():

@@ -6,6 +6,7 @@ import gzip
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,17 @@ def test_read_when_headerless_gzip_with_positions_and_microseconds_then_maps_by_
     got, read_as = read_ohlcv_file(path, timeframe="1h", file_format=fmt)
     assert "no header" in read_as and "Unix microseconds" in read_as
     same(got, bars.assign(trades=17.0))
+
+
+def test_import_when_zip_of_one_headerless_csv_then_detected_as_generic_and_read_by_position(cfg, tmp_path, bars):
+    rows = [f"{t // 10**6},{r.open!r},{r.high!r},{r.low!r},{r.close!r},{r.volume!r},{t // 10**6 + 3_599_999},0,5,0,0,0"
+            for t, r in zip(bars.index.asi8, bars.itertuples())]
+    path = tmp_path / "BTCUSDT-1h-2024-01.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("BTCUSDT-1h-2024-01.csv", "\n".join(rows) + "\n")
+    m = import_file(path, exchange="binance", symbol="BTC/USDT", timeframe="1h", config=cfg)
+    assert m.sources == ("csv:BTCUSDT-1h-2024-01.zip",)
+    same(stored(cfg, "binance"), bars)
 
 
 def test_import_when_rows_newest_first_then_they_are_stored_oldest_first(cfg, tmp_path, bars):
