@@ -215,9 +215,11 @@ def resolve_kind(path: Path, fmt: FileFormat) -> str:
         return "parquet"
     if fmt.generic:
         return "csv"
-    if head[:4] == b"PK\x03\x04":  # Kraken's archive names its members like XBTUSD_60.csv
-        from peaktrade.data.kraken_csv import _MEMBER_RE
+    from peaktrade.data.kraken_csv import _MEMBER_RE
 
+    if _MEMBER_RE.match(path.name[:-3] if name.endswith(".gz") else path.name):
+        return "kraken"  # named like Kraken's files (XBTUSD_60.csv): its reader checks the name and the content
+    if head[:4] == b"PK\x03\x04":  # Kraken's archive names its members like XBTUSD_60.csv
         try:
             with zipfile.ZipFile(path) as zf:
                 members = [n.rsplit("/", 1)[-1] for n in zf.namelist() if not n.endswith("/")]
