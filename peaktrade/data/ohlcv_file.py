@@ -198,7 +198,7 @@ class FileFormat:
             raise DataError(f"{p}: [columns] must map fields {', '.join(FIELDS)} to column names or positions")
         try:
             base = cls(**data, columns=ColumnMap(**cols))
-        except TypeError as e:
+        except (TypeError, DataError) as e:
             raise DataError(f"{p}: {e}") from None
         return replace(base, **overrides)
 
@@ -371,6 +371,8 @@ def _read_csv(p: Path, fmt: FileFormat) -> _Table:
     if dup:
         raise DataError(f"{label}: line {skip + 1}: the header names {dup} more than once")
     first_data = skip + (2 if header else 1)
+    if raw.count(b"\n") < first_data - 1:
+        raise DataError(f"{label}: no data rows after line {first_data - 1} (empty file)")
 
     def where(i: int) -> str:
         return f"line {first_data + i}"
@@ -384,13 +386,19 @@ def _read_csv(p: Path, fmt: FileFormat) -> _Table:
                 column_types={n: pa.string() for n in names}, null_values=[], strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
         )
-    except Exception:  # pyarrow rejected a line (field count): find and name it
-        text = raw.decode("utf-8", errors="replace").split("\n")[first_data - 1:]
+    except Exception as e:  # pyarrow rejected a line (field count, encoding): find and name it
+        text = []
+        for i, line in enumerate(raw.split(b"\n")[first_data - 1:]):
+            try:
+                text.append(line.decode("utf-8"))
+            except UnicodeDecodeError as u:
+                raise DataError(f"{label}: {where(i)}: not UTF-8 text ({u.reason} at byte {u.start + 1}: "
+                                f"{line[:60]!r}); save the file as UTF-8") from None
         for i, fs in enumerate(csv.reader((ln.rstrip("\r") for ln in text), delimiter=delim)):
             if len(fs) != len(names):
                 raise DataError(f"{label}: {where(i)}: expected {len(names)} fields separated by {delim!r} "
                                 f"like line {skip + 1}, got {len(fs)}: {delim.join(fs)[:80]!r}") from None
-        raise DataError(f"{label}: not a readable CSV file") from None
+        raise DataError(f"{label}: not a readable CSV file ({' '.join(str(e).split())[:200]})") from None
     shown = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}.get(delim, repr(delim))
     layout = f"csv, delimiter {shown}, " + ("header" if header else "no header (columns by position)")
     return _Table(label, names, {n: t.column(n).combine_chunks() for n in names}, where, layout, header)

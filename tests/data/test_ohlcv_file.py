@@ -277,6 +277,29 @@ def test_read_when_csv_is_wrong_then_error_names_line_column_value_and_expectati
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value), str(e.value)
 
 
+@pytest.mark.parametrize(("data", "message"), [
+    (b"time,open,high,low,close,volume\n", "no data rows after line 1 (empty file)"),
+    (b"time,open,high,low,close,volume\n1704067200,1,2,0.5,1.5,3\n1704070800,1,2,0.5,1.5,\xff\n",
+     "line 3: not UTF-8 text (invalid start byte at byte 24"),
+])
+def test_read_when_csv_is_empty_or_not_utf8_then_names_the_line(tmp_path, data, message):
+    path = tmp_path / "x.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataError) as e:
+        read_ohlcv_file(path, timeframe="1h")
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value), str(e.value)
+
+
+def test_format_file_when_key_unknown_or_column_bad_then_error_names_the_file(tmp_path):
+    spec = tmp_path / "f.toml"
+    spec.write_text('time_fmt = "ms"\n')
+    with pytest.raises(DataError, match=r"f.toml: unknown key\(s\) \['time_fmt'\]"):
+        FileFormat.from_toml(spec)
+    spec.write_text("[columns]\ntime = 0\n")
+    with pytest.raises(DataError, match=r"f.toml: columns.time=0 is invalid: expected a column name or a 1-based"):
+        FileFormat.from_toml(spec)
+
+
 def test_import_when_generic_file_has_no_exchange_then_refuses_to_guess(cfg, tmp_path, bars):
     path = write_myex_csv(tmp_path / "myex.csv", bars)
     with pytest.raises(DataError, match="name the exchange the bars come from"):
