@@ -354,3 +354,35 @@ def test_import_then_backtest_when_own_exchange_then_backtest_runs_on_the_import
     assert title.startswith("ma_crossover {") and "on SOL/USDT 1h (600 bars)" in title
     loaded = load_bars("SOL/USDT", "4h", exchange="myex", config=cfg)  # resampled on the fly like Kraken's
     assert len(loaded) == 150 and np.isclose(loaded["volume"].sum(), bars["volume"].sum())
+
+
+def test_console_script_when_generic_file_malformed_then_one_line_exit_2_and_no_traceback(cfg, tmp_path, bars):
+    bad = _bad_file(tmp_path, bars, "bad time")
+    out = subprocess.run([str(_peaktrade()), "data", "import", str(bad), "-e", "myex", "-s", "BTC/USDT", "-t", "1h",
+                          "--columns", ODD_MAP], capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr == (f"error: {bad}: line 8, column 'Timestamp' (time): '17O4088800000' is not a Unix time "
+                          "(a number)\n")
+    assert not Path(cfg.data_dir).exists() or not any(Path(cfg.data_dir).rglob("*.parquet"))
+
+
+@pytest.mark.realdata
+def test_import_when_real_kraken_bars_exported_as_generic_csv_then_store_holds_identical_bars(cfg, tmp_path,
+                                                                                               shared_data):
+    kraken = import_file(shared_data / "XBTUSD_60.csv.gz", symbol="BTC/USD", timeframe="1h", config=cfg)
+    real = BarStore(cfg.data_dir).read("kraken", "BTC/USD", "1h")
+    path = tmp_path / "xbtusd-export.csv"
+    df = myex_frame(real, real.index.asi8 // 10**6)
+    df["Trade Count"] = real["trades"].to_numpy()
+    df.to_csv(path, sep=";", index=False)
+    fmt = FileFormat.from_toml(_write(tmp_path / "myex.toml", "[columns]\n" + "".join(
+        f'{k} = "{v}"\n' for k, v in {**ODD, "trades": "Trade Count"}.items())))
+    mine = import_file(path, exchange="myex", symbol="BTC/USD", timeframe="1h", file_format=fmt, config=cfg)
+    assert (mine.rows, mine.gaps, mine.fingerprint) == (kraken.rows, kraken.gaps, kraken.fingerprint)
+    assert mine.rows == 70_253 and mine.gaps["n_gaps"] == 3_254
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
