@@ -189,18 +189,19 @@ class FileFormat:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as e:
             raise DataError(f"{p}: unreadable format file ({e})") from None
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        if "format" in data and "kind" not in data:  # spelled like the command-line option
+            data["kind"] = data.pop("format")
+        known = {f.name for f in fields(cls)} - {"kind"} | {"format"}
+        unknown = sorted(set(data) - known - {"kind"})
         if unknown:
             raise DataError(f"{p}: unknown key(s) {unknown}; expected {sorted(known)}")
         cols = data.pop("columns", {})
         if not isinstance(cols, dict) or set(cols) - set(FIELDS):
             raise DataError(f"{p}: [columns] must map fields {', '.join(FIELDS)} to column names or positions")
         try:
-            base = cls(**data, columns=ColumnMap(**cols))
+            return replace(cls(**data, columns=ColumnMap(**cols)), **overrides)
         except (TypeError, DataError) as e:
             raise DataError(f"{p}: {e}") from None
-        return replace(base, **overrides)
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -159,7 +159,7 @@ def test_import_when_no_volume_flag_then_volume_is_zero(cfg, cli, tmp_path, bars
 def test_import_when_format_file_given_then_options_come_from_it_and_flags_override(cfg, cli, tmp_path, bars):
     path = write_myex_csv(tmp_path / "myex.csv", bars, bars.index.asi8 // 10**9)
     spec = tmp_path / "myex.toml"
-    spec.write_text('time_format = "ms"\ndelimiter = ";"\n[columns]\n'
+    spec.write_text('format = "csv"\ntime_format = "ms"\ndelimiter = ";"\n[columns]\n'
                     + "".join(f'{k} = "{v}"\n' for k, v in ODD.items()))
     r = cli("data", "import", str(path), "-e", "myex", "-s", "BTC/USDT", "-t", "1h", "--format-file", str(spec))
     # seconds read as milliseconds land in January 1970, 3.6 s apart: off the hourly grid
