@@ -67,7 +67,7 @@ def import_(
     skip_rows: int | None = typer.Option(None, "--skip-rows", help="CSV lines to skip before the header or data."),
     no_volume: bool = typer.Option(False, "--no-volume", help="The file has no volume column: store volume 0."),
     format_file: str | None = typer.Option(
-        None, "--format-file", help="TOML file with these options ([columns] table); options given here override it."
+        None, "--format-file", help="TOML file with these options (and a \\[columns] table); options given here override it."
     ),
 ) -> None:
     """Import bars into the store: Kraken's OHLCVT files or any exchange's CSV/Parquet (idempotent; merges)."""

@@ -81,6 +81,14 @@ def test_import_when_parquet_has_ms_integers_and_no_mapping_then_finds_columns_b
     assert m.rows == 48 and m.fingerprint == fingerprint(bars)
 
 
+def test_read_when_parquet_has_naive_local_timestamps_and_timezone_then_converts_to_utc(tmp_path, bars):
+    myex_frame(bars, bars.index.tz_convert("Asia/Tokyo").tz_localize(None)).to_parquet(tmp_path / "jp.parquet")
+    fmt = FileFormat(columns=ColumnMap.parse(ODD_MAP), timezone="Asia/Tokyo")
+    got, read_as = read_ohlcv_file(tmp_path / "jp.parquet", timeframe="1h", file_format=fmt)
+    assert "naive times in Asia/Tokyo" in read_as
+    same(got, bars)
+
+
 def test_import_when_iso_strings_with_offset_then_times_are_converted_to_utc(cfg, cli, tmp_path, bars):
     local = bars.index.tz_convert("Asia/Kolkata").strftime("%Y-%m-%dT%H:%M:%S%z")  # +0530
     path = write_myex_csv(tmp_path / "iso.csv", bars, local, sep=",")
