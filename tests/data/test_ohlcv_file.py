@@ -394,3 +394,10 @@ def test_import_when_real_kraken_bars_exported_as_generic_csv_then_store_holds_i
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_read_when_local_times_repeat_the_autumn_hour_in_order_then_each_gets_its_own_utc_hour(tmp_path):
+    rows = "".join(f"2024-10-27 {h},1,2,0.5,1.5,3\n" for h in ("01:00", "02:00", "02:00", "03:00"))
+    path = _write(tmp_path / "dst.csv", "time,open,high,low,close,volume\n" + rows)
+    got, _ = read_ohlcv_file(path, timeframe="1h", file_format=FileFormat(timezone="Europe/Berlin"))
+    assert list(got.index) == list(pd.date_range("2024-10-26 23:00", periods=4, freq="h", tz="UTC"))
