@@ -46,6 +46,7 @@ def project(tmp_path, clean_env):
     shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
     shutil.copytree(REPO_ROOT / "notebooks", root / "notebooks")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["COLUMNS"] = "400"  # rich tables unwrapped: one line per row
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
 
     def sh(*argv: str, ok: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -113,7 +114,7 @@ def test_user_strategy_when_written_by_strategies_new_then_runs_from_backtest_to
     r = sh("strategies", "new", "my_strat")
     assert (root / "strategies" / "my_strat.py").is_file() and "pandas level" in r.stdout
     listed = sh("strategies", "list").stdout
-    assert "my_strat" in listed and "my_strat.py" in listed.replace("\n", "")
+    assert any("my_strat" in ln and str(root / "strategies" / "my_strat.py") in ln for ln in listed.splitlines()), listed
 
     # -- backtest: the CLI's numbers are the Python API's ------------------------------------------------------
     cost_args = ["--fees", str(COSTS["fees"]), "--slippage", str(COSTS["slippage"])]
