@@ -92,3 +92,17 @@ def test_spec_error_names_the_problem_when_spec_bad(tmp_path, body, needle):
     with pytest.raises(ExperimentError) as e:
         load_spec(spec, root=ROOT)
     assert needle in str(e.value)
+
+
+def test_write_a_strategy_notebook_when_read_then_writes_backtests_sweeps_and_checks_a_strategy():
+    # 05-write-a-strategy.ipynb is a research notebook (executed with its defaults by test_notebooks_execute.py,
+    # with a strategies/ name by tests/e2e/test_bring_your_own_strategy.py): by default it runs the strategy
+    # its own cell writes, or the one named by ``strategy``
+    path = ROOT / "notebooks" / "05-write-a-strategy.ipynb"
+    assert path in RESEARCH
+    declared = papermill.inspect_notebook(str(path))
+    assert declared["strategy"]["default"] == '""' and {"params", "grid", "metric"} <= set(declared)
+    src = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert re.search(r"^class \w+\(pts\.PandasStrategy\):", src, re.M)
+    for call in ("run(strat", "sweep(strat", "lookahead_check(strat", "log_backtest(", "log_sweep("):
+        assert call in src, call
