@@ -235,7 +235,7 @@ def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):
 
 
 #: Multiples of the default a numeric parameter without a declared ``step`` is searched at (5 points
-#: from half to twice the default, kept inside ``[low, high]``): the library's ranges are
+#: from half to twice the default, clipped to ``[low, high]``): the library's ranges are
 #: validity bounds (a window in 1..10,000), not search ranges, so spreading points over them would
 #: search mostly meaningless values.
 DEFAULT_MULTIPLES = (0.5, 0.75, 1.0, 1.5, 2.0)
@@ -248,8 +248,8 @@ def declared_values(param: Param) -> list[Any]:
     """Return the values a sweep over the declared search space gives ``param``.
 
     Choices and booleans: all of them. A number with a ``step``: ``low..high`` by ``step``
-    (:meth:`Param.grid`). A number without one: the default times :data:`DEFAULT_MULTIPLES`, rounded
-    for ints, inside ``[low, high]``, without repeats (a default of 0 or NaN: the default alone).
+    (:meth:`Param.grid`). A number without one: the default times :data:`DEFAULT_MULTIPLES`, clipped
+    to ``[low, high]``, rounded for ints, without repeats (a default of 0 or NaN: the default alone).
     """
     if param.kind in ("choice", "bool") or param.step is not None:
         return param.grid()
@@ -258,8 +258,10 @@ def declared_values(param: Param) -> list[Any]:
         return [d]
     out: list[Any] = []
     for m in DEFAULT_MULTIPLES:
-        v: Any = int(round(d * m)) if param.kind == "int" else round(float(d * m), 12)
-        if (param.low is None or v >= param.low) and (param.high is None or v <= param.high) and v not in out:
+        v: Any = min(max(d * m, -math.inf if param.low is None else param.low),
+                     math.inf if param.high is None else param.high)  # clipped to the valid range
+        v = int(round(v)) if param.kind == "int" else round(float(v), 12)
+        if v not in out:
             out.append(v)
     return sorted(out)
 
