@@ -25,7 +25,7 @@ TAG_GIT_DIRTY = "peaktrade.git_dirty"
 TAG_CONFIG_HASH = "peaktrade.config_hash"
 TAG_FINGERPRINT = "peaktrade.data_fingerprint"
 TAG_STRATEGY = "peaktrade.strategy"
-#: sha256 (16 hex) of the strategy's source: its module(s), a user's file included (see tracking.start_run).
+#: sha256 (hex) of the strategy's source: its module(s), a user's file included (see tracking.start_run).
 TAG_STRATEGY_CODE = "peaktrade.strategy_code_hash"
 TAG_SYMBOL = "peaktrade.symbol"
 TAG_TIMEFRAME = "peaktrade.timeframe"

@@ -14,6 +14,7 @@ from live_session_helpers import FakeExchange, no_disk_sync  # noqa: F401 (fixtu
 import peaktrade.strategies as pts
 from peaktrade.backtest import from_signals
 from peaktrade.data import load_bars
+from peaktrade.live.runlog import read_meta
 from peaktrade.live.session import run_session
 from peaktrade.strategies import generate_signals, get_strategy
 from peaktrade.strategies.stepping import (
@@ -94,6 +95,7 @@ def test_poll_session_when_user_strategy_file_then_trades_equal_its_backtest(cfg
     live = run_session("polled_cross", poll=True, client=fake, sleep=fake.sleep, warmup=warm, max_bars=n,
                        poll_interval=3600, checks=[], config=cfg, **opts)
     assert live.summary["bars"] == n
+    assert read_meta(live.run_dir)["poll"]["window"] == 100  # max(2 * 40, 100)
 
     # the backtest of the same bars, signals from the first traded bar on (the warm-up is never traded)
     traded = bars.iloc[:warm + n]
