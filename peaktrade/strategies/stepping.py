@@ -81,7 +81,7 @@ class SignalStepper:
 
 
 class RollingSignalStepper:
-    """Signals of the newest bar, with ``prepare`` recomputed on the rolling history at each bar.
+    """Signals of the newest bar, with ``prepare`` recomputed on the last :func:`rolling_window` bars at each bar.
 
     Parameters
     ----------
