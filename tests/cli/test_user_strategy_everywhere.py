@@ -193,3 +193,14 @@ def test_testnet_orchestrate_when_profile_runs_user_strategy_then_orders_fill_at
     assert ": completed" in r.stdout
     orders = list(sim_server.exchange.orders.values())
     assert orders and f"orders / fills / denials  {len(orders)} / {len(orders)} /" in r.stdout
+    # the MLflow run of the session carries the hash of the user's strategy file
+    from mlflow import MlflowClient
+
+    from peaktrade.config import load_config
+    from peaktrade.experiments.lookahead import strategy_code_hash
+    from peaktrade.strategies import get_strategy
+
+    (mlflow_id,) = [line.split()[-1] for line in r.stdout.splitlines() if line.strip().startswith("mlflow run")]
+    cfg = load_config(config)
+    tags = MlflowClient(tracking_uri=cfg.tracking.uri).get_run(mlflow_id).data.tags
+    assert tags["peaktrade.strategy_code_hash"] == strategy_code_hash(get_strategy("user_cross", config=cfg))
