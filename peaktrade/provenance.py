@@ -25,6 +25,8 @@ TAG_GIT_DIRTY = "peaktrade.git_dirty"
 TAG_CONFIG_HASH = "peaktrade.config_hash"
 TAG_FINGERPRINT = "peaktrade.data_fingerprint"
 TAG_STRATEGY = "peaktrade.strategy"
+#: sha256 (hex) of the strategy's source: its module(s), a user's file included (see tracking.start_run).
+TAG_STRATEGY_CODE = "peaktrade.strategy_code_hash"
 TAG_SYMBOL = "peaktrade.symbol"
 TAG_TIMEFRAME = "peaktrade.timeframe"
 TAG_ENVIRONMENT = "peaktrade.environment"
@@ -67,7 +69,8 @@ def git_info(root: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, symbol: str | None = None,
-                    timeframe: str | None = None, data_fingerprint: str | None = None) -> dict[str, str]:
+                    timeframe: str | None = None, data_fingerprint: str | None = None,
+                    strategy_code: str | None = None) -> dict[str, str]:
     """Return the provenance tags every peaktrade run carries.
 
     Parameters
@@ -80,6 +83,9 @@ def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, s
         Tagged when given.
     data_fingerprint
         sha256 of the bars (see :func:`peaktrade.data.schema.fingerprint`); ``"unknown"`` when absent.
+    strategy_code
+        Hash of the strategy's source (:func:`peaktrade.experiments.lookahead.strategy_code_hash`),
+        tagged when given: a run of an edited strategy file is told apart from the one before.
     """
     from peaktrade import __version__
 
@@ -100,7 +106,8 @@ def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, s
         tags["mlflow.user"] = getpass.getuser()
     except Exception:  # noqa: BLE001  (no user name in some containers)
         pass
-    for key, value in ((TAG_STRATEGY, strategy), (TAG_SYMBOL, symbol), (TAG_TIMEFRAME, timeframe)):
+    for key, value in ((TAG_STRATEGY, strategy), (TAG_SYMBOL, symbol), (TAG_TIMEFRAME, timeframe),
+                       (TAG_STRATEGY_CODE, strategy_code)):
         if value is not None:
             tags[key] = str(value)
     return tags

@@ -19,7 +19,7 @@ from peaktrade.backtest.options import stop_distance
 from peaktrade.backtest.stats import annualization, close_days
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
-from peaktrade.strategies.registry import get_strategy
+from peaktrade.strategies.registry import get_strategy, search_space
 
 BLOCK = 1024  # bars per signal block: small enough to stay in L1/L2, large enough to amortize the call
 
@@ -139,7 +139,7 @@ def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, An
 
 
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
-          chunk: int | None = None, **kwargs: Any) -> SweepResult:
+          chunk: int | None = None, space: str | None = None, **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
     Parameters
@@ -158,12 +158,20 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
         ``sweep("ma_crossover", bars, fees=0.0026, fast=range(5, 55), slow=range(60, 260, 5))``.
         ``sl_stop``, ``tp_stop`` and ``sl_trail`` may be swept too.
+    space
+        ``"declared"``: every strategy parameter not given by name takes the values of its declared
+        search space (:func:`peaktrade.strategies.search_space`: ``Param.grid()`` with a ``step``, else
+        five points from half to twice the default); given ones are fixed (scalar) or swept (iterable).
+        None (default): only the given grids, the other parameters at their defaults.
     """
     t_start = time.perf_counter()
     strat = get_strategy(strategy)
     check_bars(bars)
     opts = pop_options(kwargs)
-    grids = dict(kwargs)
+    if space not in (None, "declared"):
+        raise BacktestError(f"space={space!r} is invalid: expected 'declared' (the strategy's declared search "
+                            "space) or None (only the given grids)")
+    grids = search_space(strat, kwargs) if space == "declared" else dict(kwargs)
     for k, v in strat.stop_defaults.items():
         grids.setdefault(k, v)
     combos, skipped = expand_grid(strat, grids)

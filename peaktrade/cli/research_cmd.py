@@ -1,4 +1,4 @@
-"""``peaktrade demo``, ``peaktrade backtest`` and ``peaktrade sweep``."""
+"""``peaktrade demo``, ``backtest``, ``sweep``, ``walk-forward`` and ``lookahead``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,26 @@ _FEES = typer.Option(None, "--fees", help="Proportional fee per side. " + _ENGIN
 _SLIP = typer.Option(None, "--slippage", help="Proportional slippage. " + _ENGINE_DOC)
 _EXEC = typer.Option(None, "--execution", help="next_open or close. " + _ENGINE_DOC)
 _DIR = typer.Option("long", "--direction", help="long, short or both.")
+_GRID = typer.Option(None, "--grid", help="NAME=START:STOP[:STEP] (stop exclusive) or NAME=A,B,C (repeatable). "
+                     "Without --grid: the strategy's declared search space.")
+_FIXED = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE (repeatable).")
+
+
+def _search(grid: list[str] | None, param: list[str] | None) -> tuple[dict[str, Any], str | None]:
+    """Return the sweep keywords and ``space`` of ``--grid``/``--param``: the declared space without a grid.
+
+    A parameter given both a fixed value and a grid is an error (which one was meant is unknowable)."""
+    fixed = parse_kv(param, option="--param")
+    grids = parse_grid(grid)
+    both = sorted(set(fixed) & set(grids))
+    if both:
+        raise PeakTradeError(f"--param {both[0]}={fixed[both[0]]!r} conflicts with --grid {both[0]}=...: expected "
+                             "a parameter either fixed (--param) or swept (--grid), not both")
+    return {**fixed, **grids}, (None if grids else "declared")
+
+
+def _shown(values: list[Any]) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 
 def backtest(
@@ -98,13 +118,13 @@ def backtest(
 def sweep(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
-    grid: list[str] = typer.Option(..., "--grid", help="NAME=START:STOP[:STEP] (stop exclusive) or NAME=A,B,C."),
+    grid: list[str] | None = _GRID,
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
     exchange: str | None = _EXCHANGE,
     start: str | None = _START,
     end: str | None = _END,
-    param: list[str] | None = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE."),
+    param: list[str] | None = _FIXED,
     fees: float | None = _FEES,
     slippage: float | None = _SLIP,
     execution: str | None = _EXEC,
@@ -113,7 +133,10 @@ def sweep(
     top: int = typer.Option(10, "--top", help="Rows to print."),
     out: Path | None = typer.Option(None, "--out", help="Write the full table (.parquet or .csv)."),
 ) -> None:
-    """Sweep parameter grids (fused, parallel), print the top rows and write the table."""
+    """Sweep parameter grids (fused, parallel), print the top rows and write the table.
+
+    Without --grid the strategy's declared search space is swept (`peaktrade strategies show NAME`),
+    with each --param fixed."""
     from peaktrade.backtest import STAT_KEYS
     from peaktrade.backtest import sweep as run_sweep
     from peaktrade.strategies import get_strategy
@@ -124,9 +147,12 @@ def sweep(
         raise PeakTradeError(f"--out {out} is invalid: expected a .parquet or .csv path")
     cfg = load_cfg(ctx.obj)
     bars = _bars(cfg, symbol, timeframe, exchange, start, end)
-    grids = {**parse_kv(param, option="--param"), **parse_grid(grid)}
-    res = run_sweep(get_strategy(strategy, config=cfg), bars, progress=None, **_engine_opts(cfg, fees, slippage, execution, direction),
-                    **grids)
+    grids, space = _search(grid, param)
+    res = run_sweep(get_strategy(strategy, config=cfg), bars, progress=None, space=space,
+                    **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
+    if space is not None:
+        console.print("declared search space: " + ", ".join(
+            f"{k}={_shown(res.grid[k])}" for k in res.param_names))
     console.print(top_table(res.table, metric, top, res.param_names))
     console.print(f"{len(res.table):,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "
                   f"({len(res.table) * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
@@ -135,6 +161,96 @@ def sweep(
         out.parent.mkdir(parents=True, exist_ok=True)
         res.table.to_parquet(out) if out.suffix == ".parquet" else res.table.to_csv(out, index=False)
         console.print(f"table written to {out}")
+
+
+def _span(option: str, raw: str | None) -> int | str | None:
+    """A window of --train/--test/--step: a bar count (``2000``) or a time span (``180D``, ``3MS``)."""
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return int(raw)
+    if not raw:
+        raise PeakTradeError(f"{option} is empty: expected a bar count (2000) or a time span (180D, 3MS)")
+    return raw
+
+
+def walk_forward_cmd(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
+    train: str = typer.Option(..., "--train", help="Train window: bars (2000) or a span (180D, 3MS)."),
+    test: str = typer.Option(..., "--test", help="Test window: bars (500) or a span (30D, 1MS)."),
+    step: str | None = typer.Option(None, "--step", help="Window step (default: --test)."),
+    anchored: bool = typer.Option(False, "--anchored", help="Train windows all start at the first bar."),
+    grid: list[str] | None = _GRID,
+    param: list[str] | None = _FIXED,
+    symbol: str = _SYMBOL,
+    timeframe: str = _TF,
+    exchange: str | None = _EXCHANGE,
+    start: str | None = _START,
+    end: str | None = _END,
+    fees: float | None = _FEES,
+    slippage: float | None = _SLIP,
+    execution: str | None = _EXEC,
+    direction: str = _DIR,
+    metric: str = typer.Option("sharpe", "--metric", help="Metric the train sweeps are ranked by."),
+    minimize: bool = typer.Option(False, "--minimize", help="Lower --metric is better (e.g. max_drawdown)."),
+) -> None:
+    """Walk-forward optimization: sweep each train window, trade the next test window, stitch them.
+
+    Without --grid each train sweep covers the strategy's declared search space, with each --param fixed."""
+    from peaktrade.experiments.walk_forward import walk_forward
+    from peaktrade.strategies import get_strategy
+
+    cfg = load_cfg(ctx.obj)
+    strat = get_strategy(strategy, config=cfg)
+    grids, space = _search(grid, param)
+    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+    wf = walk_forward(strat, bars, train=_span("--train", train), test=_span("--test", test),
+                      step=_span("--step", step), anchored=anchored, metric=metric, minimize=minimize, space=space,
+                      **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
+    t = Table(title=f"walk-forward {strat.name} on {symbol} {timeframe}: {len(wf.folds)} folds")
+    cols = ["fold", "test_start", "test_end", *wf.params, f"train_{metric}", "test_total_return", "test_sharpe",
+            "test_n_trades"]
+    for c in cols:
+        t.add_column(c, justify="right")
+    for _, row in wf.folds.iterrows():
+        t.add_row(*(f"{row[c]:%Y-%m-%d %H:%M}" if hasattr(row[c], "strftime") else
+                    f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols))
+    console.print(t)
+    console.print(stats_table(wf.stats(), "out-of-sample (stitched test windows)"))
+    if wf.n_skipped_folds:
+        console.print(f"{wf.n_skipped_folds} fold(s) skipped for data gaps")
+
+
+def lookahead_cmd(
+    ctx: typer.Context,
+    strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
+    param: list[str] | None = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."),
+    grid: list[str] | None = typer.Option(None, "--grid", help="Also check these values: NAME=START:STOP[:STEP] "
+                                          "or NAME=A,B,C (repeatable)."),
+    symbol: str = _SYMBOL,
+    timeframe: str = _TF,
+    exchange: str | None = _EXCHANGE,
+    start: str | None = _START,
+    end: str | None = _END,
+    max_combos: int = typer.Option(64, "--max-combos", help="Most parameter combinations checked (sampled)."),
+) -> None:
+    """Check that a strategy never reads the future: recompute it on truncated histories and compare.
+
+    Exit 0 when it passed, 1 (with the first offending bar, output and value) when it did not."""
+    from peaktrade.experiments.lookahead import lookahead_check
+    from peaktrade.strategies import get_strategy
+
+    cfg = load_cfg(ctx.obj)
+    strat = get_strategy(strategy, config=cfg)
+    kw, _ = _search(grid, param)  # without --grid: the given parameters only, not the declared space
+    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+    rep = lookahead_check(strat, bars, max_combos=max_combos, **kw)
+    console.print(f"{symbol} {timeframe}, {len(bars):,} bars: {rep.message}",
+                  highlight=False, soft_wrap=True)
+    if not rep.passed:
+        raise typer.Exit(1)
 
 
 def demo(ctx: typer.Context) -> None:
@@ -173,3 +289,5 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
     app.command("backtest")(backtest)
     app.command("sweep")(sweep)
+    app.command("walk-forward")(walk_forward_cmd)
+    app.command("lookahead")(lookahead_cmd)

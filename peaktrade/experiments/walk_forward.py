@@ -340,7 +340,8 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     progress
         Passed to each train sweep (a progress bar per sweep).
     **kw
-        Backtest options (scalars) and parameter grids, forwarded to
+        Backtest options (scalars), parameter grids and ``space="declared"`` (the strategy's declared
+        search space, see :func:`peaktrade.strategies.search_space`), forwarded to
         :func:`peaktrade.backtest.sweep`; the backtest options also apply to the test runs.
 
     Returns

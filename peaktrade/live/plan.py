@@ -92,7 +92,7 @@ def plan_session(strategy: str | Strategy, cfg: Config, *, symbol: str, timefram
     from peaktrade.strategies.registry import get_strategy
 
     timeframe = canonical_timeframe(timeframe)
-    strat = get_strategy(strategy)
+    strat = get_strategy(strategy, config=cfg)  # the session's project: its [strategies] paths, not the cwd's
     unknown = sorted(k for k in options if k not in OPTION_NAMES or k in STOP_PARAMS)
     if unknown:
         raise SessionError(f"unknown option(s) {', '.join(unknown)}: expected some of "
@@ -140,9 +140,11 @@ def plan_polling(plan: SessionPlan, cfg: Config, *, exchange: str | None, client
                  poll_interval: float, max_history: int, catch_up: int = 0) -> pd.DataFrame:
     """Connect the data source and load the warm-up history (a venue error is one line, before any file).
 
-    The last ``catch_up`` completed bars are not history: they are returned, to be traded first.
+    The last ``catch_up`` completed bars are not history: they are returned, to be traded first. At
+    least the strategy's declared ``warmup`` bars are loaded (fewer would trade on unwarmed signals).
     """
     exchange = exchange or cfg.data.exchange
+    warmup = max(warmup, plan.strategy.warmup)
     if client is None:
         if exchange.lower() == "synthetic":
             raise SessionError("exchange='synthetic' is offline demo data: polled sessions poll an exchange "

@@ -46,7 +46,9 @@ def session_meta(plan: SessionPlan, cfg: Config, *, environment: str, checks: Se
         "executor": executor,
         "checks": [_check_name(c) for c in checks],
         "replay": plan.replay_info,
-        "poll": {"poll_interval": float(poll_interval), "max_history": max_history} if plan.mode == POLL else None,
+        # window: the bars prepare is recomputed on per polled bar (sized by the strategy's declared warm-up)
+        "poll": {"poll_interval": float(poll_interval), "max_history": max_history,
+                 "window": getattr(plan.signals, "window", max_history)} if plan.mode == POLL else None,
         "warmup": {"requested": warmup, "bars": len(h), "first": h.index[0] if len(h) else None,
                    "last": h.index[-1] if len(h) else None},
         "max_bars": max_bars,

@@ -22,11 +22,12 @@ from peaktrade.strategies.registry import (
     get_strategy,
     list_strategies,
     register,
+    search_space,
     strategy_source,
 )
 
 __all__ = [
     "CLOSE", "HIGH", "LOW", "OPEN", "SIGNAL_SIG", "VOLUME", "Constraint", "IndicatorTable", "PandasStrategy", "Param",
     "Prepared", "Prices", "Strategy", "generate_signals", "get_strategy", "list_strategies",
-    "prices_from_bars", "register", "signal_arrays", "strategy_source",
+    "prices_from_bars", "register", "search_space", "signal_arrays", "strategy_source",
 ]

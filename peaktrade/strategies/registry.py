@@ -19,15 +19,17 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import math
 import sys
 import types
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peaktrade.errors import StrategyError
 from peaktrade.strategies.authoring import PandasStrategy, as_strategy
-from peaktrade.strategies.base import Strategy, prices_from_bars, signal_arrays
+from peaktrade.strategies.base import Param, Strategy, prices_from_bars, signal_arrays
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
@@ -230,3 +232,56 @@ def generate_signals(strategy: Strategy | str, bars: Any, **params: Any):
     resolved = strat.resolve(params)
     e, x = signal_arrays(strat, prices_from_bars(bars), resolved)
     return pd.Series(e, index=bars.index, name="entries"), pd.Series(x, index=bars.index, name="exits")
+
+
+#: Multiples of the default a numeric parameter without a declared ``step`` is searched at (5 points
+#: from half to twice the default, clipped to ``[low, high]``): the library's ranges are
+#: validity bounds (a window in 1..10,000), not search ranges, so spreading points over them would
+#: search mostly meaningless values.
+DEFAULT_MULTIPLES = (0.5, 0.75, 1.0, 1.5, 2.0)
+
+#: Largest declared search space a sweep expands (before constraints); beyond it, fix or grid some parameters.
+MAX_SPACE_COMBOS = 250_000
+
+
+def declared_values(param: Param) -> list[Any]:
+    """Return the values a sweep over the declared search space gives ``param``.
+
+    Choices and booleans: all of them. A number with a ``step``: ``low..high`` by ``step``
+    (:meth:`Param.grid`). A number without one: the default times :data:`DEFAULT_MULTIPLES`, clipped
+    to ``[low, high]``, rounded for ints, without repeats (a default of 0 or NaN: the default alone).
+    """
+    if param.kind in ("choice", "bool") or param.step is not None:
+        return param.grid()
+    d = param.default
+    if not isinstance(d, (int, float)) or isinstance(d, bool) or not math.isfinite(d) or d == 0:
+        return [d]
+    out: list[Any] = []
+    for m in DEFAULT_MULTIPLES:
+        v: Any = min(max(d * m, -math.inf if param.low is None else param.low),
+                     math.inf if param.high is None else param.high)  # clipped to the valid range
+        v = int(round(v)) if param.kind == "int" else round(float(v), 12)
+        if v not in out:
+            out.append(v)
+    return sorted(out)
+
+
+def search_space(strategy: Any, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the strategy's declared search space as sweep grids: ``{name: [values]}`` per parameter.
+
+    Each parameter takes :func:`declared_values`, except those in ``fixed``, which keep the given
+    value (a scalar fixes it, a list sweeps those values). Constraints are applied by the sweep
+    (combinations that break one are skipped and counted). A space of more than
+    :data:`MAX_SPACE_COMBOS` combinations raises, naming its size per parameter.
+    """
+    strat = get_strategy(strategy)
+    fixed = dict(fixed or {})
+    space = {p.name: declared_values(p) for p in strat.params if p.name not in fixed}
+    n = math.prod(len(v) for v in space.values())
+    if n > MAX_SPACE_COMBOS:
+        sizes = ", ".join(f"{k}: {len(v)}" for k, v in space.items() if len(v) > 1)
+        raise StrategyError(f"the declared search space of '{strat.name}' has {n:,} combinations ({sizes}): "
+                            f"expected at most {MAX_SPACE_COMBOS:,}; fix some parameters (--param NAME=VALUE) "
+                            "or give grids (--grid)")
+    # the strategy's parameter order, then fixed extras (stops)
+    return {**{p.name: fixed.get(p.name, space.get(p.name)) for p in strat.params}, **fixed}

@@ -8,8 +8,9 @@ Three steppers, one per way bars arrive:
     A :class:`SignalStepper` over warm-up + replayed bars, stepped through the warm-up on
     construction; ``push`` returns each replayed bar's signals and size fraction.
 :class:`RollingSignalStepper`
-    Bars arrive one by one (polled sessions): ``prepare`` is recomputed on the rolling history at
-    each new bar and ``signal_nb`` is stepped for the newest bar with its state carried over.
+    Bars arrive one by one (polled sessions): ``prepare`` is recomputed on a rolling window of
+    recent bars at each new bar (:func:`rolling_window`: sized by the strategy's declared
+    ``warmup``) and ``signal_nb`` is stepped for the newest bar with its state carried over.
 
 Replay and rolling stepping give the same signals on the same bars (tested).
 """
@@ -25,8 +26,24 @@ import pandas as pd
 from peaktrade.errors import StrategyError, bad_value
 from peaktrade.strategies.base import Prices, Strategy, prices_from_bars
 
-#: Default cap of the rolling history a polled session recomputes indicators on.
+#: Default cap of the rolling history a polled session keeps (and recomputes the indicators of a
+#: strategy that declares no warm-up on).
 DEFAULT_MAX_HISTORY = 10_000
+#: Fewest bars a strategy that declares its warm-up is recomputed on at each polled bar.
+MIN_ROLLING_WINDOW = 100
+
+
+def rolling_window(strategy: Strategy, max_history: int = DEFAULT_MAX_HISTORY) -> int:
+    """Return how many recent bars a polled session recomputes ``strategy``'s ``prepare`` on per bar.
+
+    A strategy that declares ``warmup`` (bars its signals need) gets ``max(2 * warmup, 100)``: every
+    indicator with a lookback up to ``warmup`` is then exact, and recursive ones (EMA) have run for
+    ``warmup`` bars more; a pandas strategy's ``signals`` runs on that window instead of the whole
+    history at every bar. One that declares none (``warmup = 0``, as the library's numba strategies)
+    is recomputed on the whole kept history. Never more than ``max_history``.
+    """
+    w = strategy.warmup
+    return max_history if not w else min(max_history, max(2 * w, MIN_ROLLING_WINDOW))
 
 #: ``frac(prices, index) -> array``: the per-bar size fraction (vol targeting).
 SizeFraction = Callable[[Prices, pd.DatetimeIndex], np.ndarray]
@@ -64,7 +81,7 @@ class SignalStepper:
 
 
 class RollingSignalStepper:
-    """Signals of the newest bar, with ``prepare`` recomputed on the rolling history at each bar.
+    """Signals of the newest bar, with ``prepare`` recomputed on the last :func:`rolling_window` bars at each bar.
 
     Parameters
     ----------
@@ -76,9 +93,10 @@ class RollingSignalStepper:
         Warm-up bars (never traded): ``prepare`` runs over them once and ``signal_nb`` is stepped
         through them so its state is that of a run that started at the first history bar.
     max_history
-        Bars kept for ``prepare``; older ones are dropped. Indicators with finite lookback are
-        unaffected as long as it exceeds the lookback; recursive ones (EMA) then start from the
-        window instead of the first bar.
+        Bars kept (for the size fraction, and for ``prepare`` of a strategy without a declared
+        warm-up); older ones are dropped. ``prepare`` runs on the last :func:`rolling_window` bars.
+        Indicators with finite lookback are unaffected as long as the window exceeds the lookback;
+        recursive ones (EMA) then start from the window instead of the first bar.
     frac
         ``frac(prices, index) -> array``: the per-bar size fraction (vol targeting); the last value
         is returned with each signal. None: always 1.
@@ -91,6 +109,7 @@ class RollingSignalStepper:
         self.strategy = strategy
         self.params = dict(params)
         self.max_history = max_history
+        self.window = rolling_window(strategy, max_history)
         self.frac_fn = frac
         self.state = np.zeros(max(strategy.n_state, 1))
         self._e = np.zeros(1, dtype=np.bool_)
@@ -116,12 +135,12 @@ class RollingSignalStepper:
         self.times = np.append(self.times, ts.as_unit("ns").value)[-self.max_history:]
         for i, x in enumerate((o, h, lo, c, v)):
             self.cols[i] = np.append(self.cols[i], float(x))[-self.max_history:]
-        prices = _prices(*self.cols, time=self.times)
-        prep = self.strategy.prepare(prices, [self.params])
-        e, x = self._step(prep, len(self.times) - 1)
+        w = self.window
+        prep = self.strategy.prepare(_prices(*(c[-w:] for c in self.cols), time=self.times[-w:]), [self.params])
+        e, x = self._step(prep, min(w, len(self.times)) - 1)
         f = 1.0
-        if self.frac_fn is not None:
-            arr = self.frac_fn(prices, pd.DatetimeIndex(self.times, tz="UTC"))
+        if self.frac_fn is not None:  # over the whole kept history: the sizing's lookback is not the strategy's
+            arr = self.frac_fn(_prices(*self.cols, time=self.times), pd.DatetimeIndex(self.times, tz="UTC"))
             f = float(arr[-1] if len(arr) > 1 else arr[0])
         return e, x, f
 

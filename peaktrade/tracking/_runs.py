@@ -164,6 +164,20 @@ def write_artifact(path: Path, content: Any) -> None:
         path.write_text(str(content), encoding="utf-8")
 
 
+def strategy_code_tag(config: Config, strategy: Any) -> str | None:
+    """Return the hash of the source of ``strategy`` (a name is looked up in ``config``'s project), ``"unknown"``
+    when it cannot be computed, None without a strategy."""
+    if strategy is None:
+        return None
+    try:
+        from peaktrade.experiments.lookahead import strategy_code_hash
+        from peaktrade.strategies.registry import get_strategy
+
+        return strategy_code_hash(get_strategy(strategy, config=config))
+    except Exception:  # noqa: BLE001  (provenance is best effort, like the data fingerprint; the run is still logged)
+        return prov.UNKNOWN
+
+
 def start_run(config: Config, *, experiment: str | None, run_name: str | None, kind: str,
               parent_run_id: str | None = None, strategy: str | None = None, symbol: str | None = None,
               timeframe: str | None = None, data_fingerprint: str | None = None,
@@ -173,7 +187,8 @@ def start_run(config: Config, *, experiment: str | None, run_name: str | None, k
     name = experiment or config.tracking.experiment
     exp_id = store.experiment_id(name)
     all_tags: dict[str, Any] = prov.provenance_tags(config, kind=kind, strategy=strategy, symbol=symbol,
-                                                    timeframe=timeframe, data_fingerprint=data_fingerprint)
+                                                    timeframe=timeframe, data_fingerprint=data_fingerprint,
+                                                    strategy_code=strategy_code_tag(config, strategy))
     all_tags.update({str(k): v for k, v in (tags or {}).items()})
     if parent_run_id:
         all_tags[prov.TAG_PARENT] = parent_run_id
