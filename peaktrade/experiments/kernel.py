@@ -97,6 +97,9 @@ def lab_command(notebooks: str | os.PathLike[str], *, host: str = "127.0.0.1", p
     root = Path(notebooks)
     if not root.is_dir():
         raise PeakTradeError(f"notebook directory {root} does not exist: expected the project's notebooks/")
-    return [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", f"--ServerApp.ip={host}",
-            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.open_browser={open_browser}", f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}"]
+    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={root}", f"--ServerApp.ip={host}",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--ServerApp.open_browser={open_browser}", f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--ServerApp.allow_root=True")  # containers and CI run as root; Jupyter refuses it otherwise
+    return cmd
