@@ -211,4 +211,11 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
             title = report_title(result.strategy or "backtest", tags.get(prov.TAG_SYMBOL), tags.get(prov.TAG_TIMEFRAME))
             return build_report(title=title, path=target, result=result, provenance=facts,
                                 exchange=result.meta.get("exchange"), synthetic=result.meta.get("synthetic"))
-    raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from")
+    # a notebook run of `experiment run` / `demo`: its notebook wrote the report, named by this run id
+    written = sorted(cfg.reports_dir.glob(f"{run_id}-*.html"))
+    if written:
+        if out is None:
+            return written[-1]
+        return atomic_write(target, lambda part: part.write_bytes(written[-1].read_bytes()))
+    raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from, "
+                         f"and no report named by its id in {cfg.reports_dir}")

@@ -15,7 +15,7 @@ from helpers import REPO_ROOT
 KERNEL_NOISE = ("IPKernelApp", "without encryption", "KeyboardInterrupt", "Debugger warning", "frozen modules")
 
 
-def test_demo_when_it_succeeds_then_it_ends_with_the_reports_it_made_and_no_kernel_noise(make_cfg, tmp_path):
+def test_demo_when_it_succeeds_then_it_ends_with_the_reports_it_made_and_no_kernel_noise(make_cfg, tmp_path, cli):
     cfg = make_cfg(tracking={"uri": f"sqlite:///{tmp_path}/mlruns.db", "artifacts": str(tmp_path / "art")},
                    reports={"dir": str(tmp_path / "reports")}, runs={"dir": str(tmp_path / "runs")})
     older = cfg.reports_dir / "0123456789abcdef0123456789abcdef-backtest-ma_crossover-BTC-USD-1h.html"
@@ -40,3 +40,9 @@ def test_demo_when_it_succeeds_then_it_ends_with_the_reports_it_made_and_no_kern
     # ids and paths whole on one line each, never wrapped or cut mid-word
     assert all(f"notebook {o}" in r.stdout for o in re.findall(r"notebook (\S+\.ipynb)", r.stdout))
     assert "…" not in r.stdout
+    assert "data quality" in r.stdout and "peaktrade mlflow ui" in r.stdout and any(cfg.data_dir.rglob("*.parquet"))
+    # the printed notebook run ids are accepted by a 6-character prefix and lead to the run's report
+    for rid in run_ids:
+        got = cli("report", rid[:6])
+        assert got.exit_code == 0, got.stderr
+        assert Path(got.stdout.strip()).name.startswith(rid) and Path(got.stdout.strip()) in made
