@@ -1,11 +1,15 @@
-# Two set-up commands: `make demo` and `make test`. Both create .venv when missing and
-# reinstall only when pyproject.toml changed.
+# Set-up commands: `make demo`, `make lab` and `make test`. Each creates .venv when missing and
+# reinstalls only when pyproject.toml changed.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.peaktrade-installed
 
-.PHONY: install demo lint test bench clean
+# `make lab PORT=8899` serves on another port; LAB_ARGS passes more options to `peaktrade lab`.
+PORT     ?= 8888
+LAB_ARGS ?=
+
+.PHONY: install demo lab lint test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "peaktrade needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -18,11 +22,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/peaktrade demo
 
+# JupyterLab on notebooks/ with the project's kernel (registered in .venv), on 127.0.0.1, with a token.
+lab: $(STAMP)
+	$(VENV)/bin/peaktrade lab --port $(PORT) $(LAB_ARGS)
+
 # Layering (import-linter, contracts in pyproject.toml) and lint (ruff), then the suite.
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 
+# The suite includes the notebooks twice: papermill contract runs, and nbval (tests/notebooks/test_nbval.py).
 test: lint
 	$(PY) -m pytest -q
 

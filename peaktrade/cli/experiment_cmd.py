@@ -46,13 +46,11 @@ def run(
                       "nothing executed")
         return
     outcomes = run_experiment(s, config=cfg, parallel=parallel, out_dir=out, allow_lookahead=allow_lookahead)
-    res = Table(title="results")
-    for c in ("#", "status", "seconds", "MLflow run", "executed notebook"):
-        res.add_column(c)
+    # plain lines printed whole (soft wrap), not a table: run ids and paths are never cut or broken mid-word
+    console.print("results:")
     for o in outcomes:
-        res.add_row(str(o.index), "ok" if o.ok else "[red]FAILED[/]", f"{o.seconds:.1f}", o.run_id or "-",
-                    str(o.output))
-    console.print(res)
+        console.print(f"#{o.index} {'ok' if o.ok else 'FAILED'} in {o.seconds:.1f} s, MLflow run {o.run_id or '-'}, "
+                      f"notebook {o.output}", soft_wrap=True, highlight=False, markup=False)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         err_console.print(f"[red]run {o.index} failed:[/] {o.error}", highlight=False)

@@ -47,6 +47,54 @@ app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch e
 _DEBUG = {"on": False}
 
 
+@app.command("lab")
+def lab(
+    ctx: typer.Context,
+    port: int = typer.Option(8888, "--port", min=1, max=65535, help="Port to serve on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback by default)."),
+    browser: bool = typer.Option(False, "--browser/--no-browser", help="Open a web browser."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Register the kernel, print the command; start nothing."),
+) -> None:
+    """Start JupyterLab on the project's notebooks/ with the project's kernel (Ctrl-C stops it).
+
+    The ``peaktrade`` kernel spec (this environment's Python) is registered first. The server binds to
+    127.0.0.1 and asks for a token: JUPYTER_TOKEN when set, else a fresh one, in the URL it prints."""
+    import os
+    import secrets
+    import shlex
+    import signal
+    import subprocess
+
+    from peaktrade._telemetry import TELEMETRY_OFF
+    from peaktrade.cli._common import load_cfg
+    from peaktrade.experiments.kernel import ensure_kernel_spec, lab_command
+
+    cfg = load_cfg(ctx.obj)
+    cmd = lab_command(cfg.root / "notebooks", host=host, port=port, open_browser=browser)
+    spec = ensure_kernel_spec()
+    typer.echo(f"kernel: {spec}")
+    typer.echo(f"command: {shlex.join(cmd)}")
+    if dry_run:
+        return
+    # the token goes through the environment, never argv (visible to every user of the machine)
+    env = {**os.environ, **TELEMETRY_OFF, "JUPYTER_TOKEN": os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)}
+    proc = subprocess.Popen(cmd, env=env, cwd=cfg.root)
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # `kill` stops the server, not only this process
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            code = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        typer.echo("JupyterLab stopped")
+        return
+    if code and code != -signal.SIGTERM:
+        raise typer.Exit(code)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"peaktrade {__version__}")

@@ -79,7 +79,7 @@ def runs(
     typer.echo(f"{len(df)} most recent runs of {name!r} ({redact_uri(tracking_uri(cfg))}), newest first:")
     for _, r in df.iterrows():
         start = r["start"].strftime("%Y-%m-%d %H:%M") if hasattr(r["start"], "strftime") else "-"
-        kind = (r["kind"] or "-") + (f" of {r['parent'][:8]}" if r["parent"] else "")
+        kind = (r["kind"] or "-") + (f" of {r['parent']}" if r["parent"] else "")  # ids whole, never cut
         typer.echo(f"{r['run_id']}  {r['status']:<8}  {start}  {kind}  {r['name']}")
         metrics = "  ".join(f"{c}={_fmt(r[c])}" for c in metric_cols if _fmt(r[c]))
         if metrics:

@@ -255,7 +255,9 @@ def lookahead_cmd(
 
 def demo(ctx: typer.Context) -> None:
     """Run the flagship experiment offline: data quality, then the backtest and sweep notebooks via
-    papermill, tracked in MLflow, with HTML reports."""
+    papermill, tracked in MLflow, with HTML reports; ends with the paths of the reports it made."""
+    from functools import partial
+
     from peaktrade.data import demo_dataset, quality_summary
     from peaktrade.experiments.batch import demo_specs, run_experiment
 
@@ -263,23 +265,24 @@ def demo(ctx: typer.Context) -> None:
     cfg = load_cfg(ctx.obj)
     bars = demo_dataset(config=cfg)
     summary = quality_summary(bars, cfg.demo.timeframe)
-    t = Table(title=f"data quality: synthetic {cfg.demo.symbol} {cfg.demo.timeframe} (offline default)",
-              show_header=False)
+    # plain lines printed whole (soft wrap): ids, fingerprints and paths are never cut or broken mid-word
+    say = partial(console.print, soft_wrap=True, highlight=False, markup=False)
+    say(f"data quality: synthetic {cfg.demo.symbol} {cfg.demo.timeframe} (offline default)")
     for k, v in summary.items():
-        t.add_row(str(k), f"{v:,.6g}" if isinstance(v, float) else str(v))
-    console.print(t)
+        say(f"  {k:<18} {f'{v:,.6g}' if isinstance(v, float) else v}")
     failed = 0
+    reports: list[Path] = []
     for spec in demo_specs(cfg):
         for o in run_experiment(spec, config=cfg, parallel=2):
-            status = "ok" if o.ok else f"[red]FAILED[/] {o.error}"
-            console.print(f"{spec.name} #{o.index}: {status} in {o.seconds:.1f} s, MLflow run {o.run_id or '-'}, "
-                          f"notebook {o.output}")
+            say(f"{spec.name} #{o.index}: {'ok' if o.ok else 'FAILED ' + str(o.error)} in {o.seconds:.1f} s, "
+                f"MLflow run {o.run_id or '-'}, notebook {o.output}")
             failed += not o.ok
-    reports = sorted(cfg.reports_dir.glob("*.html"), key=lambda p: p.stat().st_mtime)[-4:]
-    console.print(f"\ndemo finished in {time.perf_counter() - t0:.1f} s")
+            # the notebooks name their reports by the run id `experiment run` gives them: these are this run's
+            reports += sorted(cfg.reports_dir.glob(f"{o.run_id}-*.html")) if o.run_id else []
+    say(f"\ndemo finished in {time.perf_counter() - t0:.1f} s")
+    say("MLflow: peaktrade mlflow ui   (then open the printed URL); runs: peaktrade mlflow runs")
     for r in reports:
-        console.print(f"report: {r}")
-    console.print("MLflow: peaktrade mlflow ui   (then open the printed URL); runs: peaktrade mlflow runs")
+        say(f"report: {r}")
     if failed:
         raise typer.Exit(1)
 

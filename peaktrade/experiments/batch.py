@@ -399,6 +399,7 @@ def _run_one(spec: ExperimentSpec, i: int, out_dir: Path, config: Config, parent
              timeout: int | None) -> RunOutcome:
     import papermill
 
+    from peaktrade.experiments.kernel import QuietKernelManager
     from peaktrade.tracking import tracked_run
 
     params = dict(spec.parameter_sets[i])
@@ -415,7 +416,8 @@ def _run_one(spec: ExperimentSpec, i: int, out_dir: Path, config: Config, parent
             try:
                 papermill.execute_notebook(str(spec.notebook), str(out), parameters={**params, **runner},
                                            kernel_name=kernel, cwd=str(spec.notebook.parent), progress_bar=False,
-                                           log_output=False, execution_timeout=timeout)
+                                           log_output=False, execution_timeout=timeout,
+                                           kernel_manager_class=QuietKernelManager)  # no kernel noise
                 outcome.ok = True
             except Exception as e:  # noqa: BLE001 — one failed run is reported; the batch goes on
                 outcome.error, outcome.failed_cell = _failure(e)

@@ -14,8 +14,15 @@ Importing this package does not import plotly; figures load it on first use.
 from __future__ import annotations
 
 from peaktrade.reporting.figures import monthly_returns
-from peaktrade.reporting.report import build_report, provenance_facts, report_title
+from peaktrade.reporting.report import (
+    build_report,
+    data_label,
+    new_run_id,
+    provenance_facts,
+    report_path,
+    report_title,
+)
 from peaktrade.reporting.saved import SavedResult, is_saved_result, load_result, save_result
 
-__all__ = ["SavedResult", "build_report", "is_saved_result", "load_result", "monthly_returns", "provenance_facts",
-           "report_title", "save_result"]
+__all__ = ["SavedResult", "build_report", "data_label", "is_saved_result", "load_result", "monthly_returns",
+           "new_run_id", "provenance_facts", "report_path", "report_title", "save_result"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -201,6 +203,40 @@ def provenance_facts(tags: Mapping[str, str], *, before: Mapping[str, Any] | Non
     return table
 
 
+def new_run_id() -> str:
+    """Return a fresh run id (32 hex digits, the form of MLflow's) for a report of an untracked run."""
+    return uuid.uuid4().hex
+
+
+def report_path(directory: str | os.PathLike[str], *, kind: str, run_id: str | None = None,
+                strategy: str | None = None, symbol: str | None = None, timeframe: str | None = None) -> Path:
+    """Return the file of a report: ``<directory>/<run id>-<kind>[-<strategy>][-<symbol>][-<timeframe>].html``.
+
+    A report is named by its run id first (so each run has its own file, and ``peaktrade report`` finds it
+    by any unique prefix of the id), then what makes it readable in a listing; ``BTC/USD`` is written
+    ``BTC-USD``. Without ``run_id`` (an untracked run) a fresh id is made: a report never replaces another.
+    """
+    rid = run_id or new_run_id()
+    if not re.fullmatch(r"[0-9A-Za-z_-]+", rid):
+        raise PeakTradeError(f"run_id={run_id!r} is invalid: expected letters, digits, '-' or '_'")
+    parts = [rid, kind, strategy, symbol, timeframe]
+    name = "-".join(re.sub(r"[^0-9A-Za-z_.]+", "-", str(p)).strip("-") for p in parts if p)
+    return Path(directory) / f"{name}.html"
+
+
+def data_label(exchange: str | None, synthetic: bool | None = None) -> str:
+    """Return the header label of a report's data: ``"data: kraken"``, ``"data: synthetic (SYNTHETIC ...)"``.
+
+    ``synthetic`` defaults to whether ``exchange`` is the embedded data set's (``"synthetic"``).
+    """
+    if synthetic is None:
+        from peaktrade.data._api import DEMO_EXCHANGE
+
+        synthetic = exchange == DEMO_EXCHANGE
+    text = f"data: {exchange or 'exchange not recorded'}"
+    return text + (" (SYNTHETIC: generated bars, not market prices)" if synthetic else "")
+
+
 def report_title(*parts: str | None) -> str:
     """Return a report title from its non-empty parts (``"ma_crossover BTC/USD 1h"``)."""
     return " ".join(p for p in parts if p)
@@ -219,6 +255,8 @@ def build_report(
     monte_carlo: Any = None,
     notes: str | Iterable[str] | None = None,
     provenance: Mapping[str, Any] | None = None,
+    exchange: str | None = None,
+    synthetic: bool | None = None,
 ) -> Path:
     """Write one self-contained HTML report and return its path.
 
@@ -254,6 +292,9 @@ def build_report(
         Free text (a string with blank-line-separated paragraphs, or a list of paragraphs).
     provenance
         Key/value facts shown at the top (git SHA, data fingerprint, config hash, run id, ...).
+    exchange, synthetic
+        Where the bars come from, labelled in the header (see :func:`data_label`; ``synthetic`` defaults
+        to ``exchange == "synthetic"``); no label when both are None.
     """
     if not isinstance(title, str):
         raise PeakTradeError(f"title={title!r} is invalid: expected a string")
@@ -294,7 +335,8 @@ def build_report(
 
         plotlyjs = get_plotlyjs()
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    doc = h.page(title=title, subtitle=f"generated {now} by peaktrade {__version__}", sections=sections,
+    label = data_label(exchange, synthetic) + " · " if exchange is not None or synthetic is not None else ""
+    doc = h.page(title=title, subtitle=f"{label}generated {now} by peaktrade {__version__}", sections=sections,
                  plotlyjs=plotlyjs, footer="peaktrade report — self-contained, opens offline")
     atomic_write_text(out, doc)
     return out

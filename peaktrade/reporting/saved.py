@@ -158,3 +158,40 @@ def load_result(path: str | os.PathLike[str]) -> SavedResult:
         strategy=meta.get("strategy"),
         meta={k: v for k, v in meta.items() if k not in base},
     )
+
+
+def session_result(run_dir: str | os.PathLike[str]) -> SavedResult:
+    """Read a paper, shadow, testnet or live session's run log as a result a report can show.
+
+    The equity curve (with cash and position) comes from the run's ``equity`` events, the trades from its
+    ``trades.parquet``, the statistics from the numbers of the summary in ``meta.json``; ``meta`` keeps the
+    run's metadata (run id, environment, exchange, symbol, ...).
+
+    Raises
+    ------
+    PeakTradeError
+        When the run log cannot be read or has no equity event yet (nothing to show).
+    """
+    from peaktrade.live.runlog import read_events, read_meta
+
+    p = Path(run_dir)
+    meta = read_meta(p)
+    rows = [(e.get("time"), e["payload"]) for e in read_events(p, errors="skip").of_type("equity")]
+    if not rows:
+        raise PeakTradeError(f"run {p.name} has no equity event yet: nothing to report (see `peaktrade runs show`)")
+    index = pd.DatetimeIndex(pd.to_datetime([t for t, _ in rows], utc=True, format="ISO8601"), name="time")
+    col = {k: pd.Series([float(pl.get(k, math.nan)) for _, pl in rows], index=index, name=k)
+           for k in ("equity", "cash", "position")}
+    trades_file = p / "trades.parquet"
+    trades = pd.read_parquet(trades_file) if trades_file.is_file() else pd.DataFrame()
+    summary = meta.get("summary") or {}
+    stats = pd.Series({k: _stat(v) for k, v in summary.items() if isinstance(v, (int, float)) and k != "trades"},
+                      dtype=float)
+    opts = meta.get("options") or {}
+    return SavedResult(
+        equity=col["equity"], trades=trades, saved_stats=stats,
+        init_cash=float(opts.get("init_cash") or col["equity"].iloc[0]),
+        cash=col["cash"], positions=col["position"].rename("position"),
+        params=dict(meta.get("params") or {}), options=dict(opts), strategy=meta.get("strategy"),
+        meta={"run_id": p.name, **{k: v for k, v in meta.items() if k not in ("params", "options", "strategy")}},
+    )

@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from peaktrade import provenance as prov
 from peaktrade._files import atomic_write
+from peaktrade._ids import resolve_prefix
 from peaktrade.errors import PeakTradeError
 from peaktrade.tracking._store import artifact_root, load, open_store, redact_uri, tracking_uri
 
@@ -124,15 +125,59 @@ def _no_progress_bar() -> Iterator[None]:
             os.environ[key] = old
 
 
+def _all_run_ids(client: Any) -> list[str]:
+    """Return the id of every run of the store (all experiments, deleted ones too), page by page."""
+    from mlflow.entities import ViewType
+
+    exp_ids = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
+    ids: list[str] = []
+    token = None
+    while exp_ids:
+        page = client.search_runs(exp_ids, run_view_type=ViewType.ALL, max_results=50_000, page_token=token)
+        ids += [r.info.run_id for r in page]
+        token = page.token
+        if not token:
+            break
+    return ids
+
+
+def resolve_run_id(ref: str, *, config: Config | None = None) -> str:
+    """Return the MLflow run id that ``ref`` names: a whole id, or a unique prefix of >= 6 characters.
+
+    Raises
+    ------
+    PeakTradeError
+        When the store does not exist, or ``ref`` is too short, matches no run or several (naming them).
+    """
+    cfg = load(config)
+    ref = (ref or "").strip().lower()
+    store = open_store(cfg, must_exist=True)
+    if RUN_ID.match(ref):
+        return ref  # a whole id: looked up by the caller, which says when it does not exist
+    if not re.fullmatch(r"[0-9a-f]+", ref):
+        raise PeakTradeError(f"run id {ref!r} is invalid: expected hex digits (a whole MLflow run id or a prefix)")
+    return resolve_prefix(ref, _all_run_ids(store.client), what="MLflow run", where=f" in {redact_uri(store.uri)}")
+
+
+def report_name(run_id: str, tags: Mapping[str, str]) -> str:
+    """Return the file name of a tracked run's report: its run id, then kind, strategy, symbol, timeframe."""
+    from peaktrade.reporting import report_path
+
+    kind = tags.get(prov.TAG_KIND) or "run"
+    return report_path(".", kind=kind.replace("_", "-"), run_id=run_id, strategy=tags.get(prov.TAG_STRATEGY),
+                       symbol=tags.get(prov.TAG_SYMBOL), timeframe=tags.get(prov.TAG_TIMEFRAME)).name
+
+
 def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path | None = None) -> Path:
     """Fetch the HTML report of a tracked run, or rebuild it from the run's result artifacts.
 
     Parameters
     ----------
     run_id
-        The MLflow run id.
+        The MLflow run id, or a unique prefix of it (>= 6 characters, see :func:`resolve_run_id`).
     out
-        Output file (default ``<reports dir>/<run_id>.html``).
+        Output file (default ``<reports dir>/<run id>-<kind>-<strategy>-<symbol>-<timeframe>.html``, see
+        :func:`report_name`).
 
     Raises
     ------
@@ -142,16 +187,16 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
     from peaktrade.reporting import build_report, load_result, provenance_facts, report_title
 
     cfg = load(config)
-    if not RUN_ID.match(run_id or ""):
-        raise PeakTradeError(f"run id {run_id!r} is invalid: expected 32 hex digits")
+    run_id = resolve_run_id(run_id, config=cfg)
     store = open_store(cfg, must_exist=True)
     try:
         run = store.client.get_run(run_id)
     except Exception:  # noqa: BLE001  (MLflow raises its own "not found")
         raise PeakTradeError(f"no run {run_id} in {redact_uri(store.uri)}") from None
-    target = Path(out) if out is not None else cfg.reports_dir / f"{run_id}.html"
+    name = report_name(run_id, run.data.tags)
+    target = Path(out) if out is not None else cfg.reports_dir / name
     if target.exists() and target.is_dir():
-        target = target / f"{run_id}.html"
+        target = target / name
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
         if _artifact_exists(store.client, run_id, "report/report.html"):
@@ -164,5 +209,13 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
             facts = provenance_facts(tags, before={"run id": run_id, "run name": run.info.run_name},
                                      after={"rebuilt from": "result/ artifacts"})
             title = report_title(result.strategy or "backtest", tags.get(prov.TAG_SYMBOL), tags.get(prov.TAG_TIMEFRAME))
-            return build_report(title=title, path=target, result=result, provenance=facts)
-    raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from")
+            return build_report(title=title, path=target, result=result, provenance=facts,
+                                exchange=result.meta.get("exchange"), synthetic=result.meta.get("synthetic"))
+    # a notebook run of `experiment run` / `demo`: its notebook wrote the report, named by this run id
+    written = sorted(cfg.reports_dir.glob(f"{run_id}-*.html"))
+    if written:
+        if out is None:
+            return written[-1]
+        return atomic_write(target, lambda part: part.write_bytes(written[-1].read_bytes()))
+    raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from, "
+                         f"and no report named by its id in {cfg.reports_dir}")

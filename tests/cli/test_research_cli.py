@@ -6,14 +6,6 @@ import pandas as pd
 import pytest
 
 
-def test_demo_prints_quality_backtest_and_sweep_when_store_empty(cfg, cli):
-    r = cli("demo")
-    assert r.exit_code == 0, r.stderr
-    assert "data quality" in r.stdout and "demo-backtest #1: ok" in r.stdout and "demo #1: ok" in r.stdout
-    assert "report: " in r.stdout and "peaktrade mlflow ui" in r.stdout
-    assert any(cfg.data_dir.rglob("*.parquet"))
-
-
 def test_backtest_prints_stats_when_params_given(cfg, cli):
     r = cli("backtest", "ma_crossover", "--exchange", "synthetic", "--param", "fast=10", "--param", "slow=50",
             "--fees", "0.001", "--execution", "close")

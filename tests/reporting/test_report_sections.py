@@ -197,7 +197,7 @@ def test_report_cli_when_given_a_saved_result_directory_then_writes_report_html_
 
 
 @pytest.mark.parametrize("target, message", [
-    ("not-a-run-or-path", "neither a saved result directory nor an MLflow run id"),
+    ("not-a-run-or-path", "is not a saved result directory, a session run or an MLflow run"),
     ("{tmp}", "is not a saved result: missing equity.parquet"),
 ])
 def test_report_cli_when_target_is_bad_then_one_line_error(tmp_path, cli, cfg, wired, target, message):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from peaktrade._ids import resolve_prefix
 from peaktrade.live.runlog.reader import EVENTS_FILE, META_FILE, RunLogError, count_events, last_event, read_meta
 
 RUNNING, COMPLETED, STOPPED, CRASHED = "running", "completed", "stopped", "crashed"
@@ -178,12 +179,7 @@ def find_run(runs_dir: str | os.PathLike[str], ref: str) -> Path:
     root = Path(runs_dir)
     if ref and (root / ref / META_FILE).is_file():
         return root / ref
-    matches = sorted(d.name for d in root.iterdir() if d.is_dir() and d.name.startswith(ref)) \
-        if root.is_dir() and ref else []
-    if len(matches) == 1:
-        return root / matches[0]
-    if not matches:
-        raise RunLogError(f"no run {ref!r} in {root} (see `peaktrade runs list`)")
-    raise RunLogError(f"run id {ref!r} is ambiguous in {root}: matches {', '.join(matches[:5])}"
-                      + (", ..." if len(matches) > 5 else ""))
+    # the one prefix rule of every run id (peaktrade/_ids.py): >= 6 characters, unique
+    names = [d.name for d in root.iterdir() if d.is_dir()] if root.is_dir() else []
+    return root / resolve_prefix(ref, names, where=f" in {root} (see `peaktrade runs list`)", error=RunLogError)
 

@@ -48,5 +48,5 @@ def test_find_run_matches_prefix_and_explains_when_missing_or_ambiguous(tmp_path
     assert find_run(root, str(root / "20240101-a")).name == "20240101-a"
     with pytest.raises(RunLogError, match="ambiguous"):
         find_run(root, "20240101")
-    with pytest.raises(RunLogError, match="no run 'zzz'"):
-        find_run(root, "zzz")
+    with pytest.raises(RunLogError, match="no run 'zzzzzz'"):
+        find_run(root, "zzzzzz")  # a prefix of >= 6 characters (a shorter one is refused as too short)
