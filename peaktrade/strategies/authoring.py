@@ -174,7 +174,7 @@ class PandasStrategy:
         memo = getattr(_active, "memo", None)
         if memo is None:
             return fn(*args, **kwargs)
-        return memo.get(self, fn, args, kwargs)
+        return memo.get(fn, args, kwargs, _active.used)
 
     def higher_timeframe(self, bars: pd.DataFrame, timeframe: str, *, source_timeframe: str | None = None
                          ) -> pd.DataFrame:
@@ -252,17 +252,19 @@ class PandasStrategy:
         for p in combos:  # each unique parameter combination once (a swept stop repeats them)
             uniq.setdefault(tuple(p[k] for k in names), {k: p[k] for k in names})
 
+        used: set[Any] = set()  # the memoized indicators these combinations read (the chunk's rows)
+
         def compute(params: dict[str, Any]) -> tuple[np.ndarray, ...]:
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
             where = f"strategy '{self.name}'" + (f" ({shown})" if shown else "")
-            _active.memo = memo
+            _active.memo, _active.used = memo, used
             try:
                 if position:
                     return (_position_row(self.position(memo.bars.copy(deep=False), **params), memo.bars,
                                           where, self.direction),)
                 return self._check_output(self.signals(memo.bars.copy(deep=False), **params), memo.bars, where)
             finally:
-                _active.memo = None
+                _active.memo = _active.used = None
 
         todo = list(uniq.values())
         workers = min(self.workers or os.cpu_count() or 1, len(todo))
@@ -272,7 +274,7 @@ class PandasStrategy:
         else:
             outs = [compute(p) for p in todo]
         tab = IndicatorTable(prices)
-        for key, row_name_, arr in memo.rows():  # the memoized indicators, named (for the lookahead check)
+        for key, row_name_, arr in memo.rows(used):  # the memoized indicators, named (for the lookahead check)
             tab.row(("indicator", key), lambda arr=arr: arr, name=row_name_)
         rows: dict[tuple[Any, ...], list[int]] = {}
         what = ("position",) if position else ("entries", "exits")
@@ -345,12 +347,13 @@ class _Memo:
                                 "array or a hashable value") from None
         return ("value", type(v).__name__, v), repr(v)
 
-    def get(self, strategy: PandasStrategy, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    def get(self, fn: Callable[..., Any], args: tuple, kwargs: dict, used: set[Any]) -> Any:
         parts = [self._arg_key(a) for a in args] + [
             ((k, *self._arg_key(v)[:1]), f"{k}={self._arg_key(v)[1]}") for k, v in sorted(kwargs.items())]
         key = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None), fn,
                tuple(k for k, _ in parts))
         with self._lock:
+            used.add(key)
             slot = self._slots.get(key)
             owner = slot is None
             if owner:
@@ -377,13 +380,14 @@ class _Memo:
         v = slot.value
         return v.copy(deep=False) if isinstance(v, pd.Series | pd.DataFrame) else v
 
-    def rows(self) -> list[tuple[Any, str, np.ndarray]]:
-        """Return (key, name, float64 row) of every memoized numeric 1-D result of one value per bar."""
+    def rows(self, keys: set[Any]) -> list[tuple[Any, str, np.ndarray]]:
+        """Return (key, name, float64 row) of the memoized numeric results among ``keys`` with one value per
+        bar (each numeric column of a DataFrame result)."""
         out = []
         n = len(self.bars)
         with self._lock:
-            items = [(k, self._names[k], s.value) for k, s in self._slots.items() if s.done.is_set()
-                     and s.error is None]
+            items = [(k, self._names[k], s.value) for k, s in self._slots.items() if k in keys
+                     and s.done.is_set() and s.error is None]
         for key, name, v in items:
             cols = ([(c, v[c]) for c in v.columns] if isinstance(v, pd.DataFrame) else [(None, v)])
             for c, col in cols:
