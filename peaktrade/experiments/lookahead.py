@@ -152,6 +152,9 @@ class LookaheadReport:
         j = f.get("combo", -1)
         params = self.combos[j] if 0 <= j < len(self.combos) else (self.params if len(self.combos) <= 1 else {})
         combo = " with " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
+        out = _OUTPUT_ROW.match(f["output"]) if self.authored and not params else None
+        if out is not None and out.group(2):  # a pandas output row is named after its combination
+            combo = f" with {out.group(2)}"
         return " ".join(f"strategy '{self.strategy}'{combo} reads the future: {f['text']}".split())
 
     def __repr__(self) -> str:
@@ -174,7 +177,7 @@ def _change_text(row: pd.Series, what: str, authored: str = "") -> str:
 
 
 #: Row names of a pandas strategy's outputs (see :class:`peaktrade.strategies.PandasStrategy`).
-_OUTPUT_ROW = re.compile(r"^(entries|exits|position)\(.*\)$")
+_OUTPUT_ROW = re.compile(r"^(entries|exits|position)\((.*)\)$")
 
 
 def default_checkpoints(n: int, *, n_random: int = 50, seed: int = 0, tail: int = 200,
