@@ -257,6 +257,7 @@ class PandasStrategy:
         def compute(params: dict[str, Any]) -> tuple[np.ndarray, ...]:
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
             where = f"strategy '{self.name}'" + (f" ({shown})" if shown else "")
+            outer = getattr(_active, "memo", None), getattr(_active, "used", None)  # a run() inside signals()
             _active.memo, _active.used = memo, used
             try:
                 if position:
@@ -264,7 +265,7 @@ class PandasStrategy:
                                           where, self.direction),)
                 return self._check_output(self.signals(memo.bars.copy(deep=False), **params), memo.bars, where)
             finally:
-                _active.memo = _active.used = None
+                _active.memo, _active.used = outer
 
         todo = list(uniq.values())
         workers = min(self.workers or os.cpu_count() or 1, len(todo))
