@@ -22,6 +22,9 @@ from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
 from peaktrade.strategies.registry import get_strategy, search_space
 
 BLOCK = 1024  # bars per signal block: small enough to stay in L1/L2, large enough to amortize the call
+#: Default budget (bytes) of the per-combination indicator rows one ``prepare`` may hold in a sweep
+#: (strategies with ``rows_per_combo``, e.g. the pandas level): more combinations are prepared in chunks.
+MAX_MEMORY = 512 * 2**20
 
 
 @dataclass
@@ -139,7 +142,8 @@ def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, An
 
 
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
-          chunk: int | None = None, space: str | None = None, **kwargs: Any) -> SweepResult:
+          chunk: int | None = None, space: str | None = None, max_memory: int = MAX_MEMORY,
+          **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
     Parameters
@@ -153,6 +157,11 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     n_parts
         Number of contiguous equal parts of the bars over which per-combination return sums are
         kept (``SweepResult.part_sums``), for the Probability of Backtest Overfitting.
+    max_memory
+        Bytes the indicator rows that a strategy stores per parameter combination (``rows_per_combo``:
+        the pandas level's signals) may take at once: the unique combinations are prepared and run in
+        chunks that fit (at least one combination per chunk). Strategies whose rows are per parameter
+        value (the library's numba strategies) are prepared once, whatever this is.
     **kwargs
         Backtest options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
@@ -185,9 +194,10 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {len(bars)}]")
     bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
     part_sums = np.zeros((n, n_parts, 2))
+    if not (isinstance(max_memory, int) and not isinstance(max_memory, bool) and max_memory > 0):
+        raise BacktestError(f"max_memory={max_memory!r} is invalid: expected a positive int (bytes)")
     if n:
         sig_params = [split_params(strat, c)[0] for c in combos]
-        prep = strat.prepare(prices, sig_params)
         spar = np.repeat(base_sp[None, :], n, axis=0)
         for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
             vals = [c.get(key) for c in combos]
@@ -197,8 +207,21 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         n_state = max(strat.n_state, 1)
         chunk = chunk or max(64, min(4096, n // 20 or 1))
         show = progress if progress is not None else n * len(bars) > 50_000_000
-        _run_chunks(strat, prep, n_state, spar, frac, (close_days(bars.index), ann, years), bounds, part_sums, out,
-                    chunk, show)
+        annual = (close_days(bars.index), ann, years)
+        groups = _prepare_groups(strat, sig_params, len(bars), max_memory)
+        if groups is None:  # rows per parameter value: one prepare, the fused kernel over all combinations
+            prep = strat.prepare(prices, sig_params)
+            _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show)
+        else:
+            for idx in groups:
+                prep = strat.prepare(prices, [sig_params[i] for i in idx])
+                g_out = np.full((len(idx), len(STAT_KEYS)), np.nan)
+                g_parts = np.zeros((len(idx), n_parts, 2))
+                _run_chunks(strat, prep, n_state, np.ascontiguousarray(spar[idx]), frac, annual, bounds, g_parts,
+                            g_out, chunk, show)
+                out[idx] = g_out
+                part_sums[idx] = g_parts
+                del prep
     params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
     table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
     return SweepResult(
@@ -213,6 +236,28 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         part_bars=np.diff(bounds),
         options=opts.to_dict(),
     )
+
+
+def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,
+                    max_memory: int) -> list[np.ndarray] | None:
+    """Return the combination indices to prepare together, or None to prepare all at once.
+
+    Only a strategy that stores rows per combination (``rows_per_combo``) is split: its unique signal
+    parameter sets go into chunks of ``max_memory`` bytes of rows (twice the rows: building the table
+    copies them), and every combination that repeats a set (a swept stop) goes with it.
+    """
+    per_combo = getattr(strat, "rows_per_combo", 0) * n_bars * 8 * 2
+    if not per_combo:
+        return None
+    names = strat.param_names
+    by_key: dict[tuple[Any, ...], list[int]] = {}
+    for i, p in enumerate(sig_params):
+        by_key.setdefault(tuple(p.get(k) for k in names), []).append(i)
+    keys = list(by_key.values())
+    size = max(1, max_memory // per_combo)
+    if size >= len(keys):
+        return [np.arange(len(sig_params))]
+    return [np.asarray([i for k in keys[a:a + size] for i in k], dtype=np.int64) for a in range(0, len(keys), size)]
 
 
 def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show) -> None:

@@ -37,6 +37,7 @@ timestamp). Use :func:`peaktrade.data.higher_timeframe` for such merges, inside 
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,10 @@ class LookaheadReport:
         Every parameter combination checked.
     signal_bars_skipped : int
         Signal bars not checked because of ``max_signal_bars`` (0 by default).
+    authored : str
+        ``"signals"`` or ``"position"`` for a pandas-level strategy (whose outputs are rows of
+        ``prepare`` named ``entries(...)``, ``exits(...)``, ``position(...)``: the message names them as
+        that method's output), else ``""``.
     """
 
     changes: pd.DataFrame
@@ -96,6 +101,7 @@ class LookaheadReport:
     combos: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     signal_bars_skipped: int = 0
+    authored: str = ""
 
     @property
     def passed(self) -> bool:
@@ -110,7 +116,8 @@ class LookaheadReport:
                 i = int(df["bar"].to_numpy().argmin())
                 row = df.iloc[i]
                 cands.append({"bar": int(row["bar"]), "time": row["time"], "output": str(row[what]),
-                              "combo": int(row["combo"]), "text": _change_text(row, what), "order": 2 * order})
+                              "combo": int(row["combo"]), "text": _change_text(row, what, self.authored),
+                              "order": 2 * order})
         cands += [{**p, "order": 1} for p in self.problems]
         # a value that changed is named before a history the strategy raised on (np.gradient raises on
         # one bar and reads t + 1 on every other): the raise fails the check too, but names no leak
@@ -136,7 +143,8 @@ class LookaheadReport:
 
     @property
     def message(self) -> str:
-        """One line: passed, or the first offending bar and output and what changed there."""
+        """One line: passed, or the strategy (and combination), the first offending bar and output and
+        what changed there (exception texts of a failed history are folded onto the line)."""
         f = self._first()
         if f is None:
             return (f"strategy '{self.strategy}' passed the lookahead check ({len(self.combos)} combination(s), "
@@ -144,7 +152,10 @@ class LookaheadReport:
         j = f.get("combo", -1)
         params = self.combos[j] if 0 <= j < len(self.combos) else (self.params if len(self.combos) <= 1 else {})
         combo = " with " + ", ".join(f"{k}={v!r}" for k, v in params.items()) if params else ""
-        return f"strategy '{self.strategy}'{combo} reads the future: {f['text']}"
+        out = _OUTPUT_ROW.match(f["output"]) if self.authored and not params else None
+        if out is not None and out.group(2):  # a pandas output row is named after its combination
+            combo = f" with {out.group(2)}"
+        return " ".join(f"strategy '{self.strategy}'{combo} reads the future: {f['text']}".split())
 
     def __repr__(self) -> str:
         verdict = "passed" if self.passed else (f"FAILED: {len(self.changes)} signal change(s), "
@@ -153,10 +164,20 @@ class LookaheadReport:
         return f"LookaheadReport({self.strategy}, {len(self.checkpoints)} checkpoints, {verdict})"
 
 
-def _change_text(row: pd.Series, what: str) -> str:
+def _change_text(row: pd.Series, what: str, authored: str = "") -> str:
     kind = "signal" if what == "signal" else "indicator"
-    return (f"{kind} '{row[what]}' at bar {int(row['bar'])} ({row['time']}) is {row['value']} on the first "
-            f"{int(row['k'])} bars but {row['value_more']} on the first {int(row['k_more'])}")
+    name, value, more = f"'{row[what]}'", row["value"], row["value_more"]
+    out = _OUTPUT_ROW.match(str(row[what])) if authored and what == "output" else None
+    if out is not None:  # a pandas strategy's own output, not an indicator: name it as the author wrote it
+        kind, name = f"{authored}() output", f"'{out.group(1)}'"
+        show = (lambda v: str(bool(v))) if out.group(1) != "position" else (lambda v: f"{v:g}")
+        value, more = show(value), show(more)
+    return (f"{kind} {name} at bar {int(row['bar'])} ({row['time']}) is {value} on the first "
+            f"{int(row['k'])} bars but {more} on the first {int(row['k_more'])}")
+
+
+#: Row names of a pandas strategy's outputs (see :class:`peaktrade.strategies.PandasStrategy`).
+_OUTPUT_ROW = re.compile(r"^(entries|exits|position)\((.*)\)$")
 
 
 def default_checkpoints(n: int, *, n_random: int = 50, seed: int = 0, tail: int = 200,
@@ -319,7 +340,17 @@ def lookahead_check(strategy: Any, bars: pd.DataFrame, *, checkpoints: Any = Non
     return LookaheadReport(changes=pd.DataFrame(sig_rows, columns=_SIG_COLUMNS),
                            indicator_changes=pd.DataFrame(ind_rows, columns=_IND_COLUMNS),
                            checkpoints=checked, strategy=strat.name, params=dict(combos[0]),
-                           combos=[dict(c) for c in combos], problems=problems, signal_bars_skipped=skipped)
+                           combos=[dict(c) for c in combos], problems=problems, signal_bars_skipped=skipped,
+                           authored=_authored(strat))
+
+
+def _authored(strat: Any) -> str:
+    """Return ``"signals"``/``"position"`` when ``strat`` is a pandas-level strategy, else ``""``."""
+    from peaktrade.strategies.nb import precomputed_signal_nb
+
+    if strat.signal_nb is not precomputed_signal_nb:
+        return ""
+    return "signals" if strat.rows_per_combo == 2 else "position"
 
 
 def _combos(strat: Any, params: dict[str, Any], expand_grid: Any, split_params: Any, *, max_combos: int,

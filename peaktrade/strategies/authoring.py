@@ -2,18 +2,28 @@
 
 A user subclasses :class:`PandasStrategy`, declares ``name``, ``summary``, typed ``params`` (each
 with a default and a search range or choices), ``constraints``, ``stop_defaults`` and ``warmup``, and
-writes ``signals(self, bars, **params) -> (entries, exits)``. :meth:`PandasStrategy.to_strategy`
-turns it into the engine's :class:`~peaktrade.strategies.base.Strategy`: ``prepare`` calls
-``signals`` once per unique parameter combination and stores the two outputs as indicator rows
-(0.0/1.0), and one compiled kernel (:func:`~peaktrade.strategies.nb.precomputed_signal_nb`) copies
-them out, so the same simulators, sweeps, stats, reports, paper replay and lookahead check run it.
+writes either ``signals(self, bars, **params) -> (entries, exits)`` or
+``position(self, bars, **params) -> target position`` (see :attr:`PandasStrategy.direction`).
+:meth:`PandasStrategy.to_strategy` turns it into the engine's :class:`~peaktrade.strategies.base.Strategy`:
+``prepare`` calls the author's method once per unique parameter combination (in a thread pool) and
+stores its outputs as indicator rows, and one compiled kernel
+(:func:`~peaktrade.strategies.nb.precomputed_signal_nb`) maps them onto entries/exits, so the same
+simulators, sweeps, stats, reports, paper replay and lookahead check run it.
+
+Indicators computed through :meth:`PandasStrategy.indicator` (and :meth:`PandasStrategy.higher_timeframe`)
+are memoized per bars: combinations that share ``fast=20`` compute SMA(20) once per sweep, and each
+unique indicator is also stored as a named row, so the lookahead check names the indicator that leaks.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import operator
+import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
@@ -100,10 +110,22 @@ class PandasStrategy:
         Default ``sl_stop``/``tp_stop``/``sl_trail`` of the backtest.
     warmup : int
         Bars of history the signals need (used to size live windows).
+    direction : str
+        Only for :meth:`position`: the backtest direction its target positions are written for, which
+        fixes how they map onto the engine's entries/exits (run the strategy with that ``direction``):
+        ``"long"`` positions in {0, 1} (1 = entry, 0 = exit), ``"short"`` in {-1, 0} (-1 = entry,
+        0 = exit), ``"both"`` in {-1, 1} (1 = entry: long, -1 = exit: short; the engine's "both" has no
+        flat state, so 0 is allowed only before the first -1/1, where it means no signal).
+    workers : int or None
+        Threads that call ``signals``/``position`` for the unique parameter combinations of one
+        ``prepare`` (a sweep); None: the number of CPUs.
 
     ``signals(self, bars, **params)`` returns ``(entries, exits)``: bool (or 0/1) Series or arrays
     with one value per bar of ``bars`` (a DataFrame open, high, low, close, volume indexed by bar
-    open time). The value at bar ``t`` may only depend on bars ``<= t``.
+    open time). ``position(self, bars, **params)`` instead returns one target position per bar
+    (numbers, see ``direction``). The value at bar ``t`` may only depend on bars ``<= t``.
+    A class defines one of the two. Both may be called from several threads at once: keep them
+    free of shared mutable state (``bars`` is each call's own shallow copy).
     """
 
     name: ClassVar[str] = ""
@@ -112,15 +134,57 @@ class PandasStrategy:
     constraints: ClassVar[tuple[str | Constraint | Callable[[Mapping[str, Any]], bool], ...]] = ()
     stop_defaults: ClassVar[Mapping[str, float]] = {}
     warmup: ClassVar[int] = 0
+    direction: ClassVar[str] = "long"
+    workers: ClassVar[int | None] = None
 
     def signals(self, bars: pd.DataFrame, **params: Any) -> tuple[Any, Any]:
-        """Return ``(entries, exits)`` for every bar of ``bars``; override this."""
+        """Return ``(entries, exits)`` for every bar of ``bars``; override this or :meth:`position`."""
         raise NotImplementedError(f"{type(self).__name__}.signals(bars, **params) is not implemented")
+
+    def position(self, bars: pd.DataFrame, **params: Any) -> Any:
+        """Return the target position of every bar of ``bars`` (see :attr:`direction`); override this or
+        :meth:`signals`."""
+        raise NotImplementedError(f"{type(self).__name__}.position(bars, **params) is not implemented")
+
+    @classmethod
+    def _output(cls) -> str | None:
+        """Return ``"signals"`` or ``"position"`` (the method the class overrides), ``"both"`` or None."""
+        sig = cls.signals is not PandasStrategy.signals
+        pos = cls.position is not PandasStrategy.position
+        return "both" if sig and pos else ("signals" if sig else ("position" if pos else None))
 
     @classmethod
     def is_concrete(cls) -> bool:
-        """Return True when the class names itself and overrides :meth:`signals` (so it can be registered)."""
-        return bool(cls.name) and cls.signals is not PandasStrategy.signals
+        """Return True when the class names itself and overrides :meth:`signals` or :meth:`position`
+        (so it can be registered)."""
+        return bool(cls.name) and cls._output() is not None
+
+    def indicator(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Return ``fn(*args, **kwargs)``, computed once per bars for all the combinations of a sweep.
+
+        Call it inside ``signals``/``position``, e.g. ``self.indicator(sma, bars["close"], window=fast)``.
+        The result is memoized on ``fn`` and the arguments: columns of ``bars`` and ``bars`` itself by
+        name, other arrays by content, everything else by value (it must be hashable). Pass a function
+        defined once (a module-level one), not a lambda made per call. A 1-D numeric result (or each
+        numeric column of a DataFrame result) is also stored as an indicator row named after the call,
+        which the lookahead check names when it leaks. Pandas results are returned as shallow copies
+        (copy-on-write: changing one never changes the memo); arrays are returned read-only.
+        Outside ``prepare`` (e.g. calling ``signals`` in a notebook) it simply calls ``fn``.
+        """
+        memo = getattr(_active, "memo", None)
+        if memo is None:
+            return fn(*args, **kwargs)
+        return memo.get(fn, args, kwargs, _active.used)
+
+    def higher_timeframe(self, bars: pd.DataFrame, timeframe: str, *, source_timeframe: str | None = None
+                         ) -> pd.DataFrame:
+        """Return the last CLOSED ``timeframe`` bar as of each bar of ``bars`` (on ``bars``' index):
+        :func:`peaktrade.data.higher_timeframe`, memoized like :meth:`indicator`. A daily bar becomes
+        visible on the first bar that opens after it closed, so it passes the lookahead check. Pass
+        ``source_timeframe`` (e.g. ``"1h"``): inferring it from a short or gappy history can fail."""
+        from peaktrade.data import higher_timeframe
+
+        return self.indicator(higher_timeframe, bars, timeframe, source_timeframe=source_timeframe)
 
     def to_strategy(self) -> Strategy:
         """Return the engine's :class:`Strategy` for this class; raise naming what is wrong with it."""
@@ -156,6 +220,17 @@ class PandasStrategy:
                                 f"{', '.join(STOP_PARAMS)}")
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, int) or self.warmup < 0:
             raise StrategyError(f"strategy '{label}': warmup={self.warmup!r} is invalid: expected an int >= 0 (bars)")
+        output = self._output()
+        if output in (None, "both"):
+            raise StrategyError(f"strategy '{label}' defines {'neither' if output is None else 'both'} signals() "
+                                "and position(): expected exactly one of them")
+        if self.direction not in _POSITION_MODE:
+            raise StrategyError(f"strategy '{label}': direction={self.direction!r} is invalid: expected one of "
+                                f"{', '.join(_POSITION_MODE)}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise StrategyError(f"strategy '{label}': workers={self.workers!r} is invalid: expected an int >= 1 "
+                                "or None")
         def prepare(prices: Prices, combos: Sequence[Mapping[str, Any]]) -> Prepared:
             return self._prepare(prices, combos)
 
@@ -165,38 +240,182 @@ class PandasStrategy:
         strat = Strategy(name=self.name, summary=self.summary or (type(self).__doc__ or "").strip().split("\n")[0],
                          params=params, prepare=prepare, signal_nb=_kernel(),
                          constraints=tuple(constraints), stop_defaults=dict(self.stop_defaults),
-                         warmup=self.warmup)
+                         warmup=self.warmup, rows_per_combo=2 if output == "signals" else 1)
         strat.resolve({})  # the defaults must satisfy the constraints
         return strat
 
     def _prepare(self, prices: Prices, combos: Sequence[Mapping[str, Any]]) -> Prepared:
-        bars = _frame(prices)
+        memo = _memo_of(prices)
         names = [p.name for p in self.params]
-        tab = IndicatorTable(prices)
-        rows: dict[tuple[Any, ...], list[int]] = {}
-        cols = []
-        for p in combos:
-            key = tuple(p[k] for k in names)
-            if key not in rows:  # each unique parameter combination once (a swept stop repeats them)
-                shown = ", ".join(f"{k}={p[k]!r}" for k in names)
-                out = self.signals(bars.copy(), **{k: p[k] for k in names})
-                e, x = self._check_output(out, bars, shown)
-                rows[key] = [tab.row(("entries", key), lambda e=e: e, name=f"entries({shown})"),
-                             tab.row(("exits", key), lambda x=x: x, name=f"exits({shown})")]
-            cols.append(rows[key])
-        return tab.build(cols, [[] for _ in combos])
+        position = self._output() == "position"
+        uniq: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for p in combos:  # each unique parameter combination once (a swept stop repeats them)
+            uniq.setdefault(tuple(p[k] for k in names), {k: p[k] for k in names})
 
-    def _check_output(self, out: Any, bars: pd.DataFrame, shown: str) -> tuple[np.ndarray, np.ndarray]:
-        where = f"strategy '{self.name}'" + (f" ({shown})" if shown else "")
+        used: set[Any] = set()  # the memoized indicators these combinations read (the chunk's rows)
+
+        def compute(params: dict[str, Any]) -> tuple[np.ndarray, ...]:
+            shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            where = f"strategy '{self.name}'" + (f" ({shown})" if shown else "")
+            outer = getattr(_active, "memo", None), getattr(_active, "used", None)  # a run() inside signals()
+            _active.memo, _active.used = memo, used
+            try:
+                if position:
+                    return (_position_row(self.position(memo.bars.copy(deep=False), **params), memo.bars,
+                                          where, self.direction),)
+                return self._check_output(self.signals(memo.bars.copy(deep=False), **params), memo.bars, where)
+            finally:
+                _active.memo, _active.used = outer
+
+        todo = list(uniq.values())
+        workers = min(self.workers or os.cpu_count() or 1, len(todo))
+        if workers > 1:
+            with ThreadPoolExecutor(workers, thread_name_prefix=f"{self.name}-signals") as pool:
+                outs = list(pool.map(compute, todo))
+        else:
+            outs = [compute(p) for p in todo]
+        tab = IndicatorTable(prices)
+        for key, row_name_, arr in memo.rows(used):  # the memoized indicators, named (for the lookahead check)
+            tab.row(("indicator", key), lambda arr=arr: arr, name=row_name_)
+        rows: dict[tuple[Any, ...], list[int]] = {}
+        what = ("position",) if position else ("entries", "exits")
+        for key, params, out in zip(uniq, todo, outs):
+            shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            idx = [tab.row((w, key), lambda a=a: a, name=f"{w}({shown})") for w, a in zip(what, out)]
+            rows[key] = idx * 2 if position else idx
+        mode = float(_POSITION_MODE[self.direction]) if position else 0.0
+        return tab.build([rows[tuple(p[k] for k in names)] for p in combos], [[mode] for _ in combos])
+
+    def _check_output(self, out: Any, bars: pd.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray]:
         if not (isinstance(out, tuple | list) and len(out) == 2):
             raise StrategyError(f"{where}: signals() returned {type(out).__name__}: expected a tuple (entries, exits)")
         return (_signal_row(out[0], "entries", bars, where), _signal_row(out[1], "exits", bars, where))
 
 
-def _signal_row(value: Any, what: str, bars: pd.DataFrame, where: str) -> np.ndarray:
-    """Return one signal output as a float64 0.0/1.0 row; raise naming the strategy, output and value."""
+#: ``fpar[0]`` of a position strategy's combinations: how ``precomputed_signal_nb`` maps the position
+#: row onto entries/exits (0 = entries/exits rows of ``signals``).
+_POSITION_MODE = {"long": 1, "short": 2, "both": 3}
+_POSITION_VALUES = {"long": (0.0, 1.0), "short": (-1.0, 0.0), "both": (-1.0, 1.0)}
+
+#: The memo of the ``prepare`` running in this thread (set around each signals/position call).
+_active = threading.local()
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class _Memo:
+    """The bars of one :class:`Prices` as a DataFrame and the indicators computed on them.
+
+    It lives on the ``Prices`` object (``prepare``'s input), so the chunks of one sweep share it and it
+    goes away with the sweep; truncated histories (the lookahead check, live windows) are new objects
+    and never see another history's values.
+    """
+
+    def __init__(self, prices: Prices) -> None:
+        self.bars = _frame(prices)
+        self._cols = {_buffer(self.bars[c]): c for c in self.bars.columns}
+        self._lock = threading.Lock()
+        self._slots: dict[Any, _Slot] = {}
+        self._names: dict[Any, str] = {}
+        #: how many times ``fn`` ran (the tests count unique indicators with it)
+        self.computed = 0
+
+    def _arg_key(self, v: Any) -> tuple[Any, str]:
+        """Return (hashable key, display text) of one argument."""
+        if isinstance(v, pd.DataFrame) and len(v.columns) and all(
+                _buffer(v[c]) in self._cols for c in v.columns):
+            cols = tuple(self._cols[_buffer(v[c])] for c in v.columns)
+            return ("bars", cols), "bars"
+        if isinstance(v, pd.Series | np.ndarray | pd.DataFrame):
+            b = _buffer(v) if isinstance(v, pd.Series) else None
+            if b is not None and b in self._cols:
+                return ("col", self._cols[b]), self._cols[b]
+            arr = np.ascontiguousarray(v.to_numpy() if hasattr(v, "to_numpy") else v)
+            digest = hashlib.blake2b(arr.view(np.uint8).ravel() if arr.dtype.kind in "biuf" else
+                                     repr(arr.tolist()).encode(), digest_size=16).hexdigest()
+            extra = (tuple(v.index.asi8) if isinstance(v.index, pd.DatetimeIndex) else None) \
+                if isinstance(v, pd.Series | pd.DataFrame) and len(v) != len(self.bars) else None
+            return ("array", arr.shape, arr.dtype.str, digest, extra), f"array#{digest[:8]}"
+        try:
+            hash(v)
+        except TypeError:
+            raise StrategyError(f"indicator() argument {v!r} is not hashable: expected a column of bars, bars, an "
+                                "array or a hashable value") from None
+        return ("value", type(v).__name__, v), repr(v)
+
+    def get(self, fn: Callable[..., Any], args: tuple, kwargs: dict, used: set[Any]) -> Any:
+        parts = [self._arg_key(a) for a in args] + [
+            ((k, *self._arg_key(v)[:1]), f"{k}={self._arg_key(v)[1]}") for k, v in sorted(kwargs.items())]
+        key = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None), fn,
+               tuple(k for k, _ in parts))
+        with self._lock:
+            used.add(key)
+            slot = self._slots.get(key)
+            owner = slot is None
+            if owner:
+                slot = self._slots[key] = _Slot()
+                self._names[key] = f"{getattr(fn, '__name__', 'indicator')}({', '.join(t for _, t in parts)})"
+        if owner:
+            try:
+                value = fn(*args, **kwargs)
+                if isinstance(value, np.ndarray):
+                    value = value.view()
+                    value.setflags(write=False)
+                slot.value = value
+                with self._lock:
+                    self.computed += 1
+            except BaseException as e:
+                slot.error = e
+                raise
+            finally:
+                slot.done.set()
+        else:
+            slot.done.wait()
+            if slot.error is not None:
+                raise slot.error
+        v = slot.value
+        return v.copy(deep=False) if isinstance(v, pd.Series | pd.DataFrame) else v
+
+    def rows(self, keys: set[Any]) -> list[tuple[Any, str, np.ndarray]]:
+        """Return (key, name, float64 row) of the memoized numeric results among ``keys`` with one value per
+        bar (each numeric column of a DataFrame result)."""
+        out = []
+        n = len(self.bars)
+        with self._lock:
+            items = [(k, self._names[k], s.value) for k, s in self._slots.items() if k in keys
+                     and s.done.is_set() and s.error is None]
+        for key, name, v in items:
+            cols = ([(c, v[c]) for c in v.columns] if isinstance(v, pd.DataFrame) else [(None, v)])
+            for c, col in cols:
+                arr = np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col)
+                if arr.shape == (n,) and arr.dtype.kind in "biuf":
+                    out.append(((key, c), name if c is None else f"{name}.{c}", arr.astype(np.float64)))
+        return out
+
+
+def _buffer(s: pd.Series) -> tuple[int, tuple[int, ...], str] | None:
+    """Return where a Series' values live (address, shape, dtype), or None when not a plain array."""
+    a = s.to_numpy() if isinstance(s, pd.Series) else None
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+        return None
+    return (a.__array_interface__["data"][0], a.shape, a.dtype.str)
+
+
+def _memo_of(prices: Prices) -> _Memo:
+    memo = prices.__dict__.get("_indicator_memo")
+    if memo is None:
+        memo = prices.__dict__.setdefault("_indicator_memo", _Memo(prices))
+    return memo
+
+
+def _numeric_row(value: Any, head: str, bars: pd.DataFrame, expected: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (the output as given, as float64) after the shape, length, index, dtype and NaN checks."""
     n = len(bars)
-    head = f"{where}: signals() output '{what}'"
     if isinstance(value, pd.DataFrame) or np.ndim(value) != 1:
         raise StrategyError(f"{head} has shape {np.shape(value)}: expected one value per bar ({n},)")
     if len(value) != n:
@@ -211,23 +430,49 @@ def _signal_row(value: Any, what: str, bars: pd.DataFrame, where: str) -> np.nda
         arr = np.asarray(value)
         kind = arr.dtype.kind
     if kind not in "biufO":
-        raise StrategyError(f"{head} has dtype {arr.dtype}: expected bool (or numbers 0/1)")
+        raise StrategyError(f"{head} has dtype {arr.dtype}: expected {expected}")
     try:
         f = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError):
-        raise StrategyError(f"{head} has dtype {arr.dtype} with non-numeric values: expected bool "
-                            "(or numbers 0/1)") from None
+        raise StrategyError(f"{head} has dtype {arr.dtype} with non-numeric values: expected {expected}") from None
     nan = np.isnan(f)
     if nan.any():
         t = int(np.argmax(nan))
-        raise StrategyError(f"{head} is NaN at bar {t} ({bars.index[t]}): expected bool (fill NaN before "
-                            "comparing, e.g. .fillna(False))")
-    bad = (f != 0.0) & (f != 1.0)
+        raise StrategyError(f"{head} is NaN at bar {t} ({bars.index[t]}): expected {expected} (fill NaN, e.g. "
+                            ".fillna(0))")
+    return arr, f
+
+
+def _first_bad(arr: np.ndarray, bad: np.ndarray, head: str, bars: pd.DataFrame, expected: str) -> None:
     if bad.any():
         t = int(np.argmax(bad))
         v = arr[t].item() if isinstance(arr[t], np.generic) else arr[t]
-        raise StrategyError(f"{head} is {v!r} at bar {t} ({bars.index[t]}) with dtype {arr.dtype}: "
-                            "expected bool (or numbers 0/1)")
+        raise StrategyError(f"{head} is {v!r} at bar {t} ({bars.index[t]}) with dtype {arr.dtype}: expected {expected}")
+
+
+def _signal_row(value: Any, what: str, bars: pd.DataFrame, where: str) -> np.ndarray:
+    """Return one signal output as a float64 0.0/1.0 row; raise naming the strategy, output and value."""
+    head = f"{where}: signals() output '{what}'"
+    arr, f = _numeric_row(value, head, bars, "bool (or numbers 0/1)")
+    _first_bad(arr, (f != 0.0) & (f != 1.0), head, bars, "bool (or numbers 0/1)")
+    return np.ascontiguousarray(f)
+
+
+def _position_row(value: Any, bars: pd.DataFrame, where: str, direction: str) -> np.ndarray:
+    """Return a target position output as a float64 row of the values ``direction`` allows; raise
+    naming the strategy, output and value (see :attr:`PandasStrategy.direction`)."""
+    head = f"{where}: position() output 'position'"
+    lo, hi = _POSITION_VALUES[direction]
+    expected = f"numbers in {{{lo:g}, {hi:g}}} for direction={direction!r}"
+    arr, f = _numeric_row(value, head, bars, expected)
+    if direction == "both":  # no flat state in the engine's "both": 0 only means "no signal yet"
+        started = np.maximum.accumulate(f != 0.0)
+        _first_bad(arr, (f != 0.0) & (f != lo) & (f != hi), head, bars, expected + " (0 only before the first)")
+        _first_bad(arr, started & (f == 0.0), head, bars,
+                   expected + ": direction='both' has no flat state once in the market (0 only before the first "
+                   "-1/1); declare direction='long' or 'short' for a strategy that goes flat")
+    else:
+        _first_bad(arr, (f != lo) & (f != hi), head, bars, expected)
     return np.ascontiguousarray(f)
 
 

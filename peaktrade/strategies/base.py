@@ -186,6 +186,10 @@ class Strategy:
     stop_defaults: Mapping[str, float] = field(default_factory=dict)
     #: Bars of history the signals need before they are meaningful (declared by the author).
     warmup: int = 0
+    #: Indicator rows ``prepare`` adds per unique parameter combination (0: rows per unique parameter
+    #: value, as the library's numba strategies). The pandas level stores its signals (2 rows) or its
+    #: position (1): a sweep prepares such a strategy in chunks of combinations that fit its memory budget.
+    rows_per_combo: int = 0
 
     @property
     def param_names(self) -> tuple[str, ...]:

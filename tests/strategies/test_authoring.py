@@ -185,3 +185,125 @@ def test_constraints_when_expression_callable_or_constraint_then_all_enforced():
     assert s.broken_constraint(dict(fast=20, slow=40, k=1.0)) is None
     assert s.params[2].grid() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
     assert "step 0.5" in s.params[2].describe()
+
+
+# --- target-position output (position() instead of signals()) ---------------------------------------------
+
+
+def _trend(direction, output):
+    """The same SMA-trend rule written as a target position or as entry/exit events of ``direction``.
+
+    The position is a level (long while fast > slow, ...); the signals are the events where that level
+    changes, so without stops both must make exactly the same trades through the engine's semantics.
+    """
+
+    class Trend(PandasStrategy):
+        params = (Param("fast", "int", 10, low=2, high=500), Param("slow", "int", 50, low=3, high=500))
+        constraints = ("fast < slow",)
+
+        def level(self, bars, fast, slow):
+            close = bars["close"]
+            d = self.indicator(sma, close, window=fast) - self.indicator(sma, close, window=slow)
+            up, down = (d > 0), (d <= 0) & d.notna()
+            if direction == "long":
+                return up.astype(int), up, ~up
+            if direction == "short":
+                dn = d < 0
+                return -dn.astype(int), dn, ~dn
+            return up.astype(int) - down.astype(int), up, down
+
+    def position(self, bars, *, fast, slow):
+        return self.level(bars, fast, slow)[0]
+
+    def signals(self, bars, *, fast, slow):
+        _, on, off = self.level(bars, fast, slow)
+        return on & ~on.shift(1, fill_value=False), off & ~off.shift(1, fill_value=False)
+
+    attrs = {"name": f"trend_{output}_{direction}", "direction": direction,
+             output: position if output == "position" else signals}
+    return type(f"Trend{output.title()}{direction.title()}", (Trend,), attrs)()
+
+
+from peaktrade.indicators.api import sma  # noqa: E402
+
+
+@pytest.mark.parametrize("direction", ["long", "short", "both"])
+def test_run_sweep_paper_when_target_position_then_same_trades_as_equivalent_entries_exits(bars, direction):
+    pos, sig = _trend(direction, "position"), _trend(direction, "signals")
+    kw = dict(fees=0.001, slippage=0.0005, direction=direction, fast=8, slow=40)
+    assert_same_trades(run(pos, bars, **kw), run(sig, bars, **kw))
+    replay = paper_replay(pos, bars, **kw)
+    ref = run(sig, bars, **kw)
+    for col in ("direction", "entry_idx", "exit_idx", "exit_reason"):
+        assert (replay.trades[col].to_numpy() == ref.trades[col].to_numpy()).all(), col
+    np.testing.assert_allclose(replay.equity.to_numpy(), ref.equity.to_numpy(), rtol=1e-9)
+    grid = dict(fees=0.001, direction=direction, fast=[5, 12], slow=[30, 60, 90])
+    a, b = sweep(pos, bars, **grid), sweep(sig, bars, **grid)
+    assert (a.table["n_trades"] > 0).all()
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_run_when_target_position_and_stops_then_same_trades_as_level_signals(bars):
+    # with a stop the position re-enters on the next bar it still asks for one: the level signals do too
+    class Level(PandasStrategy):
+        name = "level_signals"
+        params = (Param("fast", "int", 10, low=2, high=500), Param("slow", "int", 50, low=3, high=500))
+
+        def signals(self, bars, *, fast, slow):
+            up = sma(bars["close"], window=fast) > sma(bars["close"], window=slow)
+            return up, ~up
+
+    kw = dict(fees=0.001, fast=8, slow=40, sl_stop=0.01)
+    a, b = run(_trend("long", "position"), bars, **kw), run(Level(), bars, **kw)
+    assert (a.trades["exit_reason"] == "stop_loss").any()
+    assert_same_trades(a, b)
+
+
+def _positions(values, *, direction="long", name="bad_position"):
+    class Bad(PandasStrategy):
+        params = (Param("k", "int", 3, low=1, high=10),)
+
+        def position(self, bars, *, k):
+            return values(bars)
+
+    Bad.name, Bad.direction = name, direction
+    return Bad()
+
+
+@pytest.mark.parametrize("direction,values,match", [
+    ("long", lambda b: np.r_[np.zeros(5, int), -1, np.zeros(len(b) - 6, int)],
+     r"is -1 at bar 5 \(.*\) with dtype int64: expected numbers in \{0, 1\} for direction='long'"),
+    ("short", lambda b: np.r_[np.zeros(len(b) - 1), 1.0],
+     r"is 1.0 at bar 199 .*: expected numbers in \{-1, 0\} for direction='short'"),
+    ("both", lambda b: np.r_[0, 0, 1, 1, 0, np.ones(len(b) - 5)],
+     r"is 0.0 at bar 4 .*direction='both' has no flat state once in the market"),
+    ("both", lambda b: np.r_[0, 2, np.ones(len(b) - 2)], r"is 2.0 at bar 1 .*expected numbers in \{-1, 1\}"),
+    ("long", lambda b: pd.Series(np.r_[np.nan, np.zeros(len(b) - 1)], index=b.index), r"is NaN at bar 0"),
+    ("long", lambda b: np.zeros(len(b) + 1), r"has length 201: expected 200"),
+    ("long", lambda b: np.full(len(b), "long"), r"has dtype <U4: expected numbers in \{0, 1\}"),
+])
+def test_position_when_output_is_malformed_then_one_line_error_names_strategy_output_and_value(
+        bars, direction, values, match):
+    with pytest.raises(StrategyError, match=r"strategy 'bad_position' \(k=3\): position\(\) output 'position' "
+                       + match) as e:
+        run(_positions(values, direction=direction), bars.iloc[:200], direction=direction)
+    assert "\n" not in str(e.value)
+
+
+def test_position_when_both_leading_zeros_then_no_signal_until_first_position(bars):
+    b = bars.iloc[:300]
+    res = run(_positions(lambda b: np.r_[np.zeros(100), np.ones(100), -np.ones(100)], direction="both"), b,
+              direction="both")
+    assert res.trades["entry_idx"].tolist() == [101, 201] and res.trades["direction"].tolist() == [1, -1]
+
+
+@pytest.mark.parametrize("attrs,match", [
+    (dict(direction="sideways"), r"direction='sideways' is invalid: expected one of long, short, both"),
+    (dict(signals=lambda self, bars, *, k: (bars["close"] > 0, bars["close"] < 0)),
+     r"defines both signals\(\) and position\(\): expected exactly one"),
+    (dict(workers=0), r"workers=0 is invalid"),
+])
+def test_to_strategy_when_position_declaration_is_invalid_then_error_names_it(attrs, match):
+    cls = type("Bad", (type(_positions(lambda b: np.zeros(len(b)))),), attrs)
+    with pytest.raises(StrategyError, match=match):
+        cls().to_strategy()
