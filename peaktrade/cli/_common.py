@@ -1,15 +1,21 @@
-"""Helpers shared by the command modules: config loading, console, parsing of ``k=v`` options."""
+"""Helpers shared by the command modules: config loading, console, parsing of ``k=v`` options, and the
+printing of results (readable tables, one line of costs and execution, ``--json`` documents)."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
+import typer
 from rich.console import Console
+from rich.table import Table
 
 from peaktrade.errors import PeakTradeError
 from peaktrade.experiments.grid import parse_value
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from peaktrade.config import Config
 
 console = Console()
@@ -31,4 +37,51 @@ def parse_kv(items: list[str] | None, *, option: str) -> dict[str, Any]:
         if not sep or not key.strip():
             raise PeakTradeError(f"{option} {item!r} is invalid: expected NAME=VALUE")
         out[key.strip()] = parse_value(raw.strip())
+    return out
+
+
+#: The ``--json`` option of every command that prints results: one JSON document on stdout, nothing else.
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as one JSON document on stdout (NaN and "
+                                                 "infinities as null; messages go to stderr).")
+
+
+def print_json(doc: Any) -> None:
+    """Write ``doc`` as one strict JSON document (NaN/inf as null) and a newline to stdout, unstyled."""
+    from peaktrade._files import dumps
+
+    sys.stdout.write(dumps(doc, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def print_costs(costs: str) -> None:
+    """Print the one line of costs and execution a result was computed with (never wrapped mid-path)."""
+    console.print(f"costs: {costs}", soft_wrap=True, highlight=False, markup=False)
+
+
+def stats_table(stats: pd.Series, title: str) -> Table:
+    """Render a stats Series as a two-column table of readable values (percentages in %, durations
+    with units; see :func:`peaktrade.backtest.stats.format_stat`)."""
+    from peaktrade.backtest.stats import format_stat
+
+    t = Table(title=title, show_header=False)
+    t.add_column("stat")
+    t.add_column("value", justify="right")
+    for k, v in stats.items():
+        t.add_row(str(k), format_stat(str(k), v))
+    return t
+
+
+def stats_doc(stats: pd.Series) -> dict[str, float | None]:
+    """Return a stats Series as a JSON-ready dict of raw numbers (fractions, days), stable key order."""
+    return {str(k): (None if v is None else float(v)) for k, v in stats.items()}
+
+
+def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return rows as JSON-ready dicts (timestamps as ISO 8601, numpy scalars as Python values)."""
+    import pandas as pd
+
+    out = []
+    for row in df.to_dict(orient="records"):
+        out.append({str(k): (v.isoformat() if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)
+                    for k, v in row.items()})
     return out
