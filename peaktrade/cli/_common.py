@@ -85,3 +85,37 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
         out.append({str(k): (v.isoformat() if isinstance(v, pd.Timestamp) else v.item() if hasattr(v, "item") else v)
                     for k, v in row.items()})
     return out
+
+
+def walk_forward_doc(wf: Any, *, symbol: str, timeframe: str, exchange: str | None) -> dict[str, Any]:
+    """Return the ``walk-forward --json`` document: what ran, its costs, the folds and the stitched stats."""
+    return {"command": "walk-forward", "strategy": wf.strategy, "symbol": symbol, "timeframe": timeframe,
+            "exchange": exchange, "metric": wf.metric, "minimize": wf.minimize, "anchored": wf.anchored,
+            "params": list(wf.params), "options": wf.options, "options_source": wf.options_source,
+            "costs": wf.costs, "skipped_folds": wf.n_skipped_folds, "folds": frame_records(wf.folds),
+            "stats": stats_doc(wf.stats())}
+
+
+def print_walk_forward(wf: Any, *, symbol: str, timeframe: str, exchange: str | None = None,
+                       as_json: bool = False) -> None:
+    """Print a walk-forward result: its ``--json`` document, or the folds, the stitched out-of-sample stats
+    (readable values, the buy-and-hold benchmark of the test windows) and the costs line."""
+    from peaktrade.backtest.stats import format_stat
+
+    if as_json:
+        print_json(walk_forward_doc(wf, symbol=symbol, timeframe=timeframe, exchange=exchange))
+        return
+    metric = wf.metric
+    t = Table(title=f"walk-forward {wf.strategy} on {symbol} {timeframe}: {len(wf.folds)} folds")
+    cols = ["fold", "test_start", "test_end", *wf.params, f"train_{metric}", "test_total_return",
+            "test_excess_return", "test_sharpe", "test_n_trades"]
+    for c in cols:
+        t.add_column(c, justify="right")
+    for _, row in wf.folds.iterrows():
+        t.add_row(*(f"{row[c]:%Y-%m-%d %H:%M}" if hasattr(row[c], "strftime") else
+                    str(row[c]) if c == "fold" or c in wf.params else format_stat(c, row[c]) for c in cols))
+    console.print(t)
+    console.print(stats_table(wf.stats(), "out-of-sample (stitched test windows)"))
+    print_costs(wf.costs)
+    if wf.n_skipped_folds:
+        console.print(f"{wf.n_skipped_folds} fold(s) skipped for data gaps")
