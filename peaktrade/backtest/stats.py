@@ -234,3 +234,14 @@ def format_stat(key: str, value: object) -> str:
 def format_stats(stats: pd.Series) -> pd.Series:
     """Return a stats Series (or a sweep/fold row) as readable strings (see :func:`format_stat`)."""
     return pd.Series({k: format_stat(str(k), v) for k, v in stats.items()}, name=stats.name, dtype=object)
+
+
+def format_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a table of stats columns (a sweep table, walk-forward folds, stress rows) with every known
+    stat column as readable strings (see :func:`format_stat`); other columns are left as they are."""
+    known = PERCENT_KEYS | DAYS_KEYS | COUNT_KEYS | MONEY_KEYS | RATIO_KEYS | {"ruined"}
+    out = df.copy()
+    for c in df.columns:
+        if str(c).removeprefix("test_").removeprefix("train_") in known:
+            out[c] = df[c].map(lambda v, c=str(c): format_stat(c, v)).astype(object)
+    return out

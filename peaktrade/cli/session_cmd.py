@@ -101,7 +101,7 @@ def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, ti
             ("orders / fills / denials", f"{s['n_orders']} / {s['n_fills']} / {s['n_denials']}"),
             ("fees paid", f"{s['fees_paid']:,.2f}"), ("position", f"{s['position']:.6g}"),
             ("final equity", f"{s['final_equity']:,.2f}"), ("total return", f"{s['total_return']:+.2%}"),
-            ("run log", str(res.run_dir))]
+            ("costs", _costs_line(_run_options(res.run_dir))), ("run log", str(res.run_dir))]
     # plain lines, never wrapped: paths and ids stay greppable
     _say(f"{environment} run {res.run_id}: {res.status}")
     for k, v in rows:
@@ -236,6 +236,12 @@ def _columns(header: list[str], rows: list[list[str]], *, right: set[int] = froz
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+
+
+def _run_options(run_dir: Any) -> Any:
+    from peaktrade.live.runlog import read_meta
+
+    return read_meta(run_dir).get("options")
 
 
 def _costs_line(options: Any) -> str:

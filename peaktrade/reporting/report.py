@@ -148,7 +148,9 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
     if len(ranked):
         top = ranked.head(SWEEP_TOP_ROWS)
         parts.append(f"<h3>top {len(top)} by {h.esc(metric)}</h3>")
-        parts.append(h.frame_table(top, css_id="sweep-top-table"))
+        from peaktrade.backtest.stats import format_frame
+
+        parts.append(h.frame_table(format_frame(top), css_id="sweep-top-table"))  # % and units, as the CLI
     else:
         parts.append(f'<p class="note">no combination has a finite {h.esc(metric)} without ruin</p>')
     return "".join(parts)
@@ -173,7 +175,9 @@ def _walk_forward_section(wf: Any, figs: _Figures) -> str:
     folds = getattr(wf, "folds", None)
     if folds is not None:
         parts.append(f"<h3>folds ({len(folds)})</h3>")
-        parts.append(h.frame_table(folds, max_rows=80, head=40, tail=40, css_id="wf-folds-table"))
+        from peaktrade.backtest.stats import format_frame
+
+        parts.append(h.frame_table(format_frame(folds), max_rows=80, head=40, tail=40, css_id="wf-folds-table"))
     oos = getattr(wf, "oos_equity", None)
     if oos is not None and len(oos):
         parts.append("<h3>stitched out-of-sample equity</h3>")

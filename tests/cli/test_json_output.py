@@ -133,3 +133,11 @@ def test_walk_forward_printer_when_json_then_one_document_else_readable(cfg, cap
     print_walk_forward(wf, symbol="BTC/USD", timeframe="1h")
     text = capsys.readouterr().out
     assert "out-of-sample" in text and " %" in text and "costs: fees 0.1 %/side" in text
+
+
+def test_paper_run_summary_when_printed_then_states_costs(cfg, cli):
+    r = cli("paper", "run", "--strategy", "ma_crossover", "--exchange", "synthetic", "--param", "fast=5",
+            "--param", "slow=20", "--replay", "2020-01-05:2020-01-07", "--quiet", "--fees", "0.002")
+    assert r.exit_code == 0, r.stderr
+    costs = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("costs"))
+    assert "fees 0.2 %/side" in costs and "slippage 0 %" in costs and "next bar's open" in costs
