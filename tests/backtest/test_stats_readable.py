@@ -187,3 +187,16 @@ def test_stress_row_says_flat_at_shock_when_no_position_held():
     assert df.loc["crash", "total_return"] == df.loc["baseline", "total_return"]
     assert df.loc["crash", "note"].startswith("equal to baseline: flat at the shock")
     assert df.loc["costs_x3", "note"] == "" and "fees 0.1 %/side" in df.loc["baseline", "note"]
+
+
+def test_report_states_costs_readable_stats_and_log_axes_when_built(tmp_path, bars):
+    from peaktrade.reporting import build_report
+
+    res = run("ma_crossover", bars, fast=5, slow=30, fees=0.001, slippage=0.0)
+    html = build_report(title="t", path=tmp_path / "r.html", result=res, log_equity=True).read_text("utf-8")
+    assert "costs and execution: fees 0.1 %/side, slippage 0 %" in html
+    stats = html[html.index('id="stats-table"'):]
+    assert format_stat("total_return", res.stats()["total_return"]) in stats and "benchmark_return" in html
+    assert '"type":"log"' in html.replace(" ", "")
+    plain = build_report(title="t", path=tmp_path / "p.html", result=res).read_text("utf-8")
+    assert '"type":"log"' not in plain.replace(" ", "")
