@@ -53,6 +53,23 @@ def print_json(doc: Any) -> None:
     sys.stdout.flush()
 
 
+def quality_value(key: str, value: Any) -> str:
+    """A data-quality summary value as a person reads it: shares and returns in %, gaps in bars."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if key.endswith("_pct"):
+        return f"{value:.2f} %"
+    if key.startswith("return_") and key not in ("return_skew", "return_kurtosis"):
+        return f"{value * 100:+.4g} %" if key in ("return_mean", "return_min", "return_max") else f"{value * 100:.4g} %"
+    if key == "longest_gap":
+        return f"{value:,} bars"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
+
+
 def print_costs(costs: str) -> None:
     """Print the one line of costs and execution a result was computed with (never wrapped mid-path)."""
     console.print(f"costs: {costs}", soft_wrap=True, highlight=False, markup=False)

@@ -9,7 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from peaktrade.cli._common import console, err_console, load_cfg, print_json
+from peaktrade.cli._common import console, err_console, load_cfg, print_json, quality_value
 from peaktrade.errors import PeakTradeError
 
 app = typer.Typer(no_args_is_help=True)
@@ -173,13 +173,7 @@ def show(
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
-        if isinstance(value, float):
-            value = f"{value:.6g}"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = f"{value:,}"
-        elif isinstance(value, list):
-            value = ", ".join(value)
-        table.add_row(key, "-" if value is None else str(value))
+        table.add_row(key, quality_value(key, value))
     console.print(table)
 
 

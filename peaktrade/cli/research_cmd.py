@@ -17,6 +17,7 @@ from peaktrade.cli._common import (
     parse_kv,
     print_costs,
     print_json,
+    quality_value,
     stats_doc,
     stats_table,
 )
@@ -201,7 +202,7 @@ def demo(ctx: typer.Context) -> None:
     t = Table(title=f"data quality: synthetic {cfg.demo.symbol} {cfg.demo.timeframe} (offline default)",
               show_header=False)
     for k, v in summary.items():
-        t.add_row(str(k), f"{v:,.6g}" if isinstance(v, float) else str(v))
+        t.add_row(str(k), quality_value(str(k), v))
     console.print(t)
     failed = 0
     for spec in demo_specs(cfg):

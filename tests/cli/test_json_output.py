@@ -141,3 +141,11 @@ def test_paper_run_summary_when_printed_then_states_costs(cfg, cli):
     assert r.exit_code == 0, r.stderr
     costs = next(ln for ln in r.stdout.splitlines() if ln.strip().startswith("costs"))
     assert "fees 0.2 %/side" in costs and "slippage 0 %" in costs and "next bar's open" in costs
+
+
+def test_data_show_table_when_printed_then_shares_and_returns_in_percent(cfg, cli):
+    r = cli("data", "show", "BTC/USD", "1h", "--exchange", "synthetic")
+    assert r.exit_code == 0, r.stderr
+    rows = {ln.split("│")[1].strip(): ln.split("│")[2].strip() for ln in r.stdout.splitlines() if ln.count("│") >= 3}
+    assert rows["coverage_pct"].endswith(" %") and rows["return_std"].endswith(" %")
+    assert rows["longest_gap"].endswith(" bars") and not rows["return_kurtosis"].endswith("%")
