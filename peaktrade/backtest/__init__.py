@@ -5,8 +5,8 @@ from peaktrade.backtest.engine import from_signals, run
 from peaktrade.backtest.enums import STAT_KEYS
 from peaktrade.backtest.options import BacktestOptions
 from peaktrade.backtest.result import BacktestResult
-from peaktrade.backtest.stats import compute_stats
+from peaktrade.backtest.stats import ALL_STAT_KEYS, BENCHMARK_KEYS, compute_stats, format_frame, format_stats
 from peaktrade.backtest.sweep import SweepResult, sweep
 
-__all__ = ["STAT_KEYS", "BacktestOptions", "BacktestResult", "Costs", "SweepResult", "compute_stats", "from_signals",
+__all__ = ["ALL_STAT_KEYS", "BENCHMARK_KEYS", "STAT_KEYS", "BacktestOptions", "BacktestResult", "Costs", "SweepResult", "compute_stats", "format_frame", "format_stats", "from_signals",
            "run", "sweep"]

@@ -3,18 +3,21 @@ the kernels in ``nb.py`` do the work, and the results get their index back in on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from peaktrade.backtest import nb
-from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
+from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions, options_source
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import close_days
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, Prices, Strategy, prices_from_bars, signal_arrays
 from peaktrade.strategies.registry import get_strategy
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
 
 
 def _as_bool(name: str, s: Any, index: pd.Index) -> np.ndarray:
@@ -45,7 +48,7 @@ def check_bars(bars: pd.DataFrame, name: str = "bars") -> None:
 
 
 def _simulate(bars: pd.DataFrame, prices: Prices, entries: np.ndarray, exits: np.ndarray,
-              options: BacktestOptions, **meta: Any) -> BacktestResult:
+              options: BacktestOptions, source: str, **meta: Any) -> BacktestResult:
     equity, cash, pos, records, _ = nb.simulate_nb(
         entries, exits, prices.open, prices.high, prices.low, prices.close, close_days(bars.index),
         options.kernel_params(), options.size_fraction(prices, bars.index)
@@ -61,6 +64,7 @@ def _simulate(bars: pd.DataFrame, prices: Prices, entries: np.ndarray, exits: np
         exits=pd.Series(exits, index=idx, name="exits"),
         init_cash=options.init_cash,
         options=options.to_dict(),
+        options_source=source,
         **meta,
     )
 
@@ -92,7 +96,8 @@ def from_signals(
         "close"), ``direction`` ("long", "short", "both"), ``size`` and ``size_type`` ("percent" of
         equity, fixed "value" notional, or "vol_target" with ``size`` the annual volatility target
         and ``vol_window`` bars), ``sl_stop``, ``tp_stop``, ``sl_trail`` (fractions of price),
-        ``stop_priority`` ("sl" pessimistic default, or "tp").
+        ``stop_priority`` ("sl" pessimistic default, or "tp"). This low-level primitive starts from the
+        built-in defaults (no costs); :func:`run`, ``sweep`` and walk-forward start from the config.
     """
     if not isinstance(close, pd.Series):
         raise BacktestError(f"close is a {type(close).__name__}: expected a pandas Series")
@@ -104,7 +109,8 @@ def from_signals(
     check_bars(bars, "close")
     prices = prices_from_bars(bars)
     return _simulate(bars, prices, _as_bool("entries", entries, bars.index),
-                     _as_bool("exits", exits, bars.index), BacktestOptions.parse(**options))
+                     _as_bool("exits", exits, bars.index), BacktestOptions.parse(**options),
+                     options_source(None, options))
 
 
 def split_params(strategy: Strategy, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -126,24 +132,38 @@ def resolve_params(strategy: Strategy, params: dict[str, Any]) -> tuple[dict[str
     return resolved, stops
 
 
-def pop_options(kwargs: dict[str, Any]) -> BacktestOptions:
+def pop_options(kwargs: dict[str, Any], config: Config | None = None) -> tuple[BacktestOptions, str]:
     """Remove the backtest options (not the stops: those are strategy parameters) from mixed keyword
-    arguments and return them parsed."""
-    return BacktestOptions.parse(**{k: kwargs.pop(k) for k in list(kwargs)
-                                    if k in OPTION_NAMES and k not in STOP_PARAMS})
+    arguments; return them on top of the config's ``[backtest]`` defaults, and where they came from.
+
+    ``config`` None loads the project's config as the CLI does (``$PEAK_TRADE_CONFIG_PATH``, else the
+    project's ``config/config.toml``, else the built-in defaults): ``run(...)`` in a notebook and
+    ``peaktrade backtest`` then trade with the same costs.
+    """
+    from peaktrade.config import Config, load_config
+
+    given = {k: kwargs.pop(k) for k in list(kwargs) if k in OPTION_NAMES and k not in STOP_PARAMS}
+    if config is None:
+        config = load_config()
+    elif not isinstance(config, Config):
+        raise BacktestError(f"config is a {type(config).__name__}: expected a peaktrade Config (load_config()) or None")
+    return BacktestOptions.from_config(config, **given), options_source(config, given)
 
 
-def run(strategy: str | Strategy, bars: pd.DataFrame, **kwargs: Any) -> BacktestResult:
-    """Backtest a library strategy on bars.
+def run(strategy: str | Strategy, bars: pd.DataFrame, *, config: Config | None = None,
+        **kwargs: Any) -> BacktestResult:
+    """Backtest a strategy on bars.
 
     Keyword arguments are either backtest options (see :func:`from_signals`) or the strategy's
-    parameters by name, e.g. ``run("ma_crossover", bars, fees=0.0026, fast=20, slow=100)``.
+    parameters by name, e.g. ``run("ma_crossover", bars, fees=0.0026, fast=20, slow=100)``. Options
+    not given come from ``config``'s ``[backtest]`` section (default: the project's config, the one
+    ``peaktrade backtest`` reads); ``result.options_source`` says which, ``result.costs`` states them.
     """
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts = pop_options(kwargs)
+    opts, source = pop_options(kwargs, config)
     resolved, stops = resolve_params(strat, kwargs)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     entries, exits = signal_arrays(strat, prices, resolved)
-    return _simulate(bars, prices, entries, exits, opts.replace(**stops),
+    return _simulate(bars, prices, entries, exits, opts.replace(**stops), source,
                      params={**resolved, **stops}, strategy=strat.name)

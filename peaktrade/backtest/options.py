@@ -180,6 +180,39 @@ class BacktestOptions:
         return nb.vol_target_frac_nb(prices.close, int(self.sizing.vol_window), float(self.sizing.size), ann, 1.0)
 
 
+def options_source(config: Config | None, given: Any = ()) -> str:
+    """Return where options came from: the config file's ``[backtest]`` section (or the built-in
+    defaults when ``config`` is None or has no file), and the names given explicitly on top."""
+    if config is None:
+        base = "built-in defaults"
+    else:
+        src = getattr(config, "source", "<defaults>")
+        base = "built-in defaults (no config file)" if src == "<defaults>" else f"config {src} [backtest]"
+    given = [k for k in OPTION_NAMES if k in set(given)]
+    return base + (f"; given: {', '.join(given)}" if given else "")
+
+
+_EXECUTION_TEXT = {"next_open": "signal at a close fills at the next bar's open",
+                   "close": "signal fills at the same bar's close"}
+_DIRECTION_TEXT = {"long": "long only", "short": "short only", "both": "long and short"}
+
+
+def describe_options(options: BacktestOptions | dict[str, Any], source: str | None = None) -> str:
+    """Return one line stating the costs and execution of a backtest, e.g. ``fees 0.26 %/side,
+    slippage 0.05 %, signal at a close fills at the next bar's open, long only, initial cash 10,000
+    (config config/config.toml [backtest])``: what every printed or reported result carries."""
+    o = options.to_dict() if isinstance(options, BacktestOptions) else dict(options)
+    fees = float(o.get("fees", 0.0))
+    parts = [f"fees {fees * 100:.4g} %/side" + (f" + {float(o['fixed_fees']):,.4g} per order"
+                                               if float(o.get("fixed_fees") or 0.0) else ""),
+             f"slippage {float(o.get('slippage', 0.0)) * 100:.4g} %",
+             _EXECUTION_TEXT.get(o.get("execution"), f"execution {o.get('execution')}"),
+             _DIRECTION_TEXT.get(o.get("direction"), f"direction {o.get('direction')}")]
+    if "init_cash" in o:
+        parts.append(f"initial cash {float(o['init_cash']):,.6g}")
+    return ", ".join(parts) + (f" ({source})" if source else "")
+
+
 _TOP_FIELDS = ("init_cash", "execution", "direction")
 _PART_FIELDS = {part: tuple(f.name for f in dataclasses.fields(cls))
                 for part, cls in (("costs", Costs), ("sizing", Sizing), ("stops", Stops))}
@@ -189,4 +222,4 @@ _PART_FIELDS = {part: tuple(f.name for f in dataclasses.fields(cls))
 OPTION_NAMES = ("init_cash", "fees", "fixed_fees", "slippage", "execution", "direction", "size", "size_type",
                 "vol_window", "sl_stop", "tp_stop", "sl_trail", "stop_priority")
 
-__all__ = ["OPTION_NAMES", "BacktestOptions", "Sizing", "Stops", "stop_distance"]
+__all__ = ["OPTION_NAMES", "BacktestOptions", "Sizing", "Stops", "describe_options", "options_source", "stop_distance"]

@@ -80,6 +80,16 @@ class BacktestResult(EquityViews):
     options: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     strategy: str | None = None
+    #: where ``options`` came from: the config file's [backtest] section or the built-in defaults,
+    #: and the names given explicitly
+    options_source: str = ""
+
+    @property
+    def costs(self) -> str:
+        """One line stating the costs and execution of this run (and where they came from)."""
+        from peaktrade.backtest.options import describe_options
+
+        return describe_options(self.options, self.options_source or None)
 
     @property
     def ruin_time(self) -> pd.Timestamp | None:
@@ -89,12 +99,23 @@ class BacktestResult(EquityViews):
 
     def stats(self) -> pd.Series:
         """Return the statistics (see :mod:`peaktrade.backtest.stats` for each key)."""
-        from peaktrade.backtest.stats import compute_stats
+        from peaktrade.backtest.stats import buy_and_hold_equity, compute_stats
 
-        return compute_stats(self.equity, self.positions, self.trades, init_cash=self.init_cash)
+        return compute_stats(self.equity, self.positions, self.trades, init_cash=self.init_cash,
+                             benchmark=buy_and_hold_equity(self.bars, self.init_cash))
 
-    def plot(self):
-        """Return a plotly figure: price with trades, equity, drawdown."""
+    def summary(self) -> pd.Series:
+        """Return :meth:`stats` as readable strings (percentages in %, durations with units)."""
+        from peaktrade.backtest.stats import format_stats
+
+        return format_stats(self.stats())
+
+    def plot(self, *, log: bool = False, benchmark: bool = True):
+        """Return a plotly figure: price with trades, equity (and the buy-and-hold benchmark), drawdown.
+
+        ``log=True`` draws price and equity on a log scale (a multi-year compounding curve reads as
+        steady growth instead of a flat line and a cliff).
+        """
         import plotly.graph_objects as go
         from plotly.subplots import make_subplots
 
@@ -111,8 +132,18 @@ class BacktestResult(EquityViews):
                                      text=closed["exit_reason"],
                                      marker=dict(symbol="triangle-down", size=8, color="red")), row=1, col=1)
         fig.add_trace(go.Scatter(x=self.equity.index, y=self.equity, name="equity"), row=2, col=1)
+        if benchmark:
+            from peaktrade.backtest.stats import buy_and_hold_equity
+
+            bh = buy_and_hold_equity(self.bars, self.init_cash)
+            fig.add_trace(go.Scatter(x=bh.index, y=bh, name="buy and hold", line=dict(width=1, dash="dot")),
+                          row=2, col=1)
         dd = self.drawdown
         fig.add_trace(go.Scatter(x=dd.index, y=dd, name="drawdown", fill="tozeroy"), row=3, col=1)
+        if log:
+            fig.update_yaxes(type="log", row=1, col=1)
+            fig.update_yaxes(type="log", row=2, col=1)
+        fig.update_yaxes(tickformat=".0%", row=3, col=1)
         title = f"{self.strategy or 'signals'} {self.params or ''}".strip()
-        fig.update_layout(height=800, title=title, showlegend=True)
+        fig.update_layout(height=800, title=dict(text=f"{title}<br><sup>{self.costs}</sup>"), showlegend=True)
         return fig

@@ -34,6 +34,18 @@ ruin_time                  days from the open of the first bar to the open of th
                            not ruined); ``BacktestResult.ruin_time`` gives the timestamp
 =========================  =========================================================================
 
+Benchmark keys (:data:`BENCHMARK_KEYS`, after ``STAT_KEYS`` in every ``stats()`` and sweep table): a
+buy-and-hold of the same bars, bought at the first bar's open with the initial cash and held to the
+last close, gross of costs (the reference a strategy's net result has to beat). Its statistics use the
+same kernels, annualization and gap semantics as the strategy's:
+
+=========================  =========================================================================
+benchmark_return           last close / first open − 1
+benchmark_sharpe           Sharpe of the buy-and-hold bar returns (as ``sharpe``)
+benchmark_max_drawdown     largest peak-to-trough fall of the buy-and-hold equity (as ``max_drawdown``)
+excess_return              total_return − benchmark_return
+=========================  =========================================================================
+
 Bar returns are equity[t] / equity[t−1] − 1 with equity[−1] = initial cash. The path ends at a
 ruin: every per-bar statistic (returns, volatility, Sharpe, Sortino, drawdowns, exposure) uses the
 bars up to and including the bar on which equity reached zero, never a bar after it.
@@ -49,6 +61,11 @@ from peaktrade.backtest.nb import N_STATS, finalize_stats_nb, stats_from_series_
 from peaktrade.errors import BacktestError
 
 YEAR = pd.Timedelta(days=365)
+
+#: The buy-and-hold benchmark's keys, after ``STAT_KEYS`` in every stats Series and sweep table.
+BENCHMARK_KEYS = ("benchmark_return", "benchmark_sharpe", "benchmark_max_drawdown", "excess_return")
+#: Every key of ``BacktestResult.stats()``: the strategy's, then the benchmark's.
+ALL_STAT_KEYS = (*STAT_KEYS, *BENCHMARK_KEYS)
 
 
 def bar_interval(index: pd.DatetimeIndex) -> pd.Timedelta:
@@ -104,8 +121,33 @@ def stats_from_acc(acc: np.ndarray, *, init_cash: float, index: pd.DatetimeIndex
     return pd.Series(out, index=list(STAT_KEYS), name="stats")
 
 
+def buy_and_hold_equity(bars: pd.DataFrame, init_cash: float = 1.0) -> pd.Series:
+    """Return the equity of ``init_cash`` put into the first bar's open and held to each close (no costs)."""
+    return (float(init_cash) * bars["close"].astype(np.float64) / float(bars["open"].iloc[0])).rename("benchmark")
+
+
+def _path_stats(equity: pd.Series, init_cash: float) -> pd.Series:
+    """Return the STAT_KEYS of an always-invested equity path with no trades (the benchmark)."""
+    acc = stats_from_series_nb(np.ascontiguousarray(equity.to_numpy(dtype=np.float64)),
+                               np.ones(len(equity)), np.zeros(0, dtype=trade_dt), float(init_cash),
+                               close_days(equity.index))
+    return stats_from_acc(acc, init_cash=init_cash, index=equity.index)
+
+
+def benchmark_stats(benchmark: pd.Series | None, *, init_cash: float, total_return: float | np.ndarray) -> pd.Series:
+    """Return the :data:`BENCHMARK_KEYS` of a buy-and-hold equity path (``None``: all NaN) against a
+    strategy's ``total_return`` (a scalar, or an array of them: a sweep's rows)."""
+    if benchmark is None or len(benchmark) < 2:
+        return pd.Series(np.nan, index=list(BENCHMARK_KEYS), name="stats")
+    st = _path_stats(benchmark, init_cash)
+    b = float(st["total_return"])
+    return pd.Series([b, float(st["sharpe"]), float(st["max_drawdown"]), total_return - b],
+                     index=list(BENCHMARK_KEYS), name="stats")
+
+
 def compute_stats(
-    equity: pd.Series, position: pd.Series, trades: pd.DataFrame, *, init_cash: float
+    equity: pd.Series, position: pd.Series, trades: pd.DataFrame, *, init_cash: float,
+    benchmark: pd.Series | None = None,
 ) -> pd.Series:
     """Return the statistics of a backtest from its equity, position and trades.
 
@@ -118,6 +160,9 @@ def compute_stats(
         ``ret``, ``entry_idx``, ``exit_idx``, ``entry_fees``, ``exit_fees``, ``exit_reason_code``).
     init_cash
         Equity before the first bar.
+    benchmark
+        Buy-and-hold equity over the same bars, starting from ``init_cash``
+        (:func:`buy_and_hold_equity`); without it the :data:`BENCHMARK_KEYS` are NaN.
     """
     if len(equity) != len(position):
         raise BacktestError(f"equity has {len(equity)} rows but position has {len(position)}")
@@ -134,4 +179,69 @@ def compute_stats(
         float(init_cash),
         close_days(equity.index),
     )
-    return stats_from_acc(acc, init_cash=init_cash, index=equity.index)
+    st = stats_from_acc(acc, init_cash=init_cash, index=equity.index)
+    bench = benchmark_stats(benchmark, init_cash=init_cash, total_return=float(st["total_return"]))
+    return pd.concat([st, bench]).rename("stats")
+
+
+# -- readable values ----------------------------------------------------------------------------
+#: Keys shown as percentages (fractions in the Series), durations in days, counts, and money.
+PERCENT_KEYS = frozenset({"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate",
+                          "avg_trade_return", "best_trade", "worst_trade", "benchmark_return",
+                          "benchmark_max_drawdown", "excess_return"})
+DAYS_KEYS = frozenset({"max_drawdown_duration", "avg_holding_time", "ruin_time"})
+COUNT_KEYS = frozenset({"n_trades"})
+MONEY_KEYS = frozenset({"expectancy", "total_fees", "final_equity"})
+RATIO_KEYS = frozenset({"sharpe", "sortino", "calmar", "profit_factor", "benchmark_sharpe"})
+
+
+def format_days(days: float) -> str:
+    """Return a duration in days with a unit: ``"3.2 h"``, ``"12.5 d"``, ``"1.4 y (512 d)"``."""
+    if days < 1.0:
+        return f"{days * 24:.3g} h"
+    if days < 365.0:
+        return f"{days:.4g} d"
+    return f"{days / 365:.3g} y ({days:,.0f} d)"
+
+
+def format_stat(key: str, value: object) -> str:
+    """Return a stat value as a person reads it: percentages as %, durations with units, counts as
+    integers, money with thousands separators; NaN as ``"-"``. ``ruined`` reads yes/no."""
+    if value is None:
+        return "-"
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
+        return str(value)
+    v = float(value)
+    if np.isnan(v):
+        return "-"
+    base = key.removeprefix("test_").removeprefix("train_")
+    if base in PERCENT_KEYS:
+        return f"{v * 100:+,.2f} %" if base in ("total_return", "cagr", "excess_return", "benchmark_return",
+                                                "avg_trade_return", "best_trade", "worst_trade") else f"{v * 100:,.2f} %"
+    if base in DAYS_KEYS:
+        return format_days(v)
+    if base in COUNT_KEYS:
+        return f"{v:,.0f}"
+    if base == "ruined":
+        return "yes" if v else "no"
+    if base in MONEY_KEYS:
+        return f"{v:,.2f}"
+    if base in RATIO_KEYS:
+        return f"{v:,.2f}" if np.isfinite(v) else str(v)
+    return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+
+
+def format_stats(stats: pd.Series) -> pd.Series:
+    """Return a stats Series (or a sweep/fold row) as readable strings (see :func:`format_stat`)."""
+    return pd.Series({k: format_stat(str(k), v) for k, v in stats.items()}, name=stats.name, dtype=object)
+
+
+def format_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Return a table of stats columns (a sweep table, walk-forward folds, stress rows) with every known
+    stat column as readable strings (see :func:`format_stat`); other columns are left as they are."""
+    known = PERCENT_KEYS | DAYS_KEYS | COUNT_KEYS | MONEY_KEYS | RATIO_KEYS | {"ruined"}
+    out = df.copy()
+    for c in df.columns:
+        if str(c).removeprefix("test_").removeprefix("train_") in known:
+            out[c] = df[c].map(lambda v, c=str(c): format_stat(c, v)).astype(object)
+    return out

@@ -16,7 +16,7 @@ from peaktrade.backtest import nb
 from peaktrade.backtest.engine import check_bars, pop_options, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
 from peaktrade.backtest.options import stop_distance
-from peaktrade.backtest.stats import annualization, close_days
+from peaktrade.backtest.stats import annualization, benchmark_stats, buy_and_hold_equity, close_days
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
 from peaktrade.strategies.registry import get_strategy, search_space
@@ -45,6 +45,15 @@ class SweepResult:
     part_bars: np.ndarray | None = None
     #: backtest options the sweep ran with (``run(**options, **params)`` reproduces a row)
     options: dict[str, Any] = field(default_factory=dict)
+    #: where ``options`` came from (config file and the names given explicitly)
+    options_source: str = ""
+
+    @property
+    def costs(self) -> str:
+        """One line stating the costs and execution every row traded with (and their source)."""
+        from peaktrade.backtest.options import describe_options
+
+        return describe_options(self.options, self.options_source or None)
 
     @property
     def param_names(self) -> list[str]:
@@ -143,7 +152,7 @@ def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, An
 
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
           chunk: int | None = None, space: str | None = None, max_memory: int = MAX_MEMORY,
-          **kwargs: Any) -> SweepResult:
+          config: Any = None, **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
     Parameters
@@ -166,7 +175,8 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         Backtest options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
         ``sweep("ma_crossover", bars, fees=0.0026, fast=range(5, 55), slow=range(60, 260, 5))``.
-        ``sl_stop``, ``tp_stop`` and ``sl_trail`` may be swept too.
+        ``sl_stop``, ``tp_stop`` and ``sl_trail`` may be swept too. Options not given come from
+        ``config``'s ``[backtest]`` section (default: the project's config, as for ``run``).
     space
         ``"declared"``: every strategy parameter not given by name takes the values of its declared
         search space (:func:`peaktrade.strategies.search_space`: ``Param.grid()`` with a ``step``, else
@@ -176,7 +186,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     t_start = time.perf_counter()
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts = pop_options(kwargs)
+    opts, source = pop_options(kwargs, config)
     if space not in (None, "declared"):
         raise BacktestError(f"space={space!r} is invalid: expected 'declared' (the strategy's declared search "
                             "space) or None (only the given grids)")
@@ -224,6 +234,11 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
                 del prep
     params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
     table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
+    # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
+    bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
+    table = table.assign(benchmark_return=bench["benchmark_return"], benchmark_sharpe=bench["benchmark_sharpe"],
+                         benchmark_max_drawdown=bench["benchmark_max_drawdown"],
+                         excess_return=table["total_return"] - bench["benchmark_return"])
     return SweepResult(
         table=table,
         strategy=strat.name,
@@ -235,6 +250,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         part_sums=part_sums,
         part_bars=np.diff(bounds),
         options=opts.to_dict(),
+        options_source=source,
     )
 
 
@@ -270,10 +286,12 @@ def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out
     if not show:
         step(0, n)
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    # progress on stderr: stdout carries only results (``--json`` documents stay parseable)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
+                  TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"sweep {strat.name}", total=n)
         for a in range(0, n, chunk):
             b = min(a + chunk, n)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import typer
@@ -10,7 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from peaktrade.cli._common import console, err_console, load_cfg
+from peaktrade.cli._common import console, err_console, load_cfg, print_json, quality_value
 from peaktrade.errors import PeakTradeError
 
 app = typer.Typer(no_args_is_help=True)
@@ -200,20 +199,14 @@ def show(
     else:
         summary.update(sources=["resampled on the fly"], synthetic=exchange.lower() == "synthetic")
     if as_json:
-        console.print_json(json.dumps(summary))
+        print_json(summary)
         return
     title = f"{exchange.lower()} {symbol.upper()} {summary['timeframe']}"
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
-        if isinstance(value, float):
-            value = f"{value:.6g}"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = f"{value:,}"
-        elif isinstance(value, list):
-            value = ", ".join(value)
-        table.add_row(key, "-" if value is None else str(value))
+        table.add_row(key, quality_value(key, value))
     console.print(table)
 
 

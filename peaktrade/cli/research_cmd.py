@@ -9,7 +9,19 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from peaktrade.cli._common import console, load_cfg, parse_kv
+from peaktrade.cli._common import (
+    JSON_OPTION,
+    console,
+    frame_records,
+    load_cfg,
+    parse_kv,
+    print_costs,
+    print_json,
+    print_walk_forward,
+    quality_value,
+    stats_doc,
+    stats_table,
+)
 from peaktrade.errors import PeakTradeError
 from peaktrade.experiments.grid import parse_grid
 
@@ -22,11 +34,20 @@ _ENGINE_DOC = "Engine option from config [backtest] when omitted."
 
 
 def _engine_opts(cfg: Config, fees: float | None, slippage: float | None, execution: str | None,
-                 direction: str) -> dict[str, Any]:
-    from peaktrade.backtest.options import BacktestOptions
-
+                 direction: str | None) -> dict[str, Any]:
+    """Return the options given on the command line and ``config=cfg``: the API fills in the rest from
+    the config's [backtest] section, the way a notebook's ``run(...)`` does, and records the source."""
     given = {"fees": fees, "slippage": slippage, "execution": execution, "direction": direction}
-    return BacktestOptions.from_config(cfg, **{k: v for k, v in given.items() if v is not None}).to_dict(stops=False)
+    return {"config": cfg, **{k: v for k, v in given.items() if v is not None}}
+
+
+def _run_doc(command: str, res: Any, *, symbol: str, timeframe: str, exchange: str | None,
+             bars: pd.DataFrame) -> dict[str, Any]:
+    """The common head of a result's JSON document: what ran, on which bars, with which costs."""
+    return {"command": command, "strategy": res.strategy, "symbol": symbol, "timeframe": timeframe,
+            "exchange": exchange, "bars": len(bars), "start": bars.index[0].isoformat(),
+            "end": bars.index[-1].isoformat(), "options": res.options, "options_source": res.options_source,
+            "costs": res.costs}
 
 
 def _bars(cfg: Config, symbol: str, timeframe: str, exchange: str | None, start: str | None,
@@ -36,26 +57,27 @@ def _bars(cfg: Config, symbol: str, timeframe: str, exchange: str | None, start:
     return load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)
 
 
-def stats_table(stats, title: str) -> Table:
-    """Render a stats Series as a two-column rich table."""
-    t = Table(title=title, show_header=False)
-    for k, v in stats.items():
-        t.add_row(k, f"{v:,.6g}" if isinstance(v, float) else str(v))
-    return t
+def _param_text(v: Any) -> str:
+    """A parameter value as given (a sweep table holds ints as floats: 20.0 reads 20)."""
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+TOP_COLUMNS = ("total_return", "excess_return", "sharpe", "max_drawdown", "n_trades")
 
 
 def top_table(table, metric: str, n: int, params: list[str]) -> Table:
-    """Render the top ``n`` sweep rows by ``metric``."""
-    cols = [*params, "total_return", "sharpe", "max_drawdown", "n_trades"]
+    """Render the top ``n`` sweep rows by ``metric`` (readable values: % and units)."""
+    from peaktrade.backtest.stats import format_stat
+    from peaktrade.backtest.sweep import rank_table
+
+    cols = [*params, *TOP_COLUMNS]
     if metric not in cols:
         cols.append(metric)
     t = Table(title=f"top {n} by {metric}")
     for c in cols:
         t.add_column(c, justify="right")
-    from peaktrade.backtest.sweep import rank_table
-
     for _, row in rank_table(table, metric).head(n).iterrows():  # ruined combinations are never ranked
-        t.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols))
+        t.add_row(*(_param_text(row[c]) if c in params else format_stat(c, row[c]) for c in cols))
     return t
 
 
@@ -67,7 +89,7 @@ _END = typer.Option(None, "--end", help="Last bar (exclusive).")
 _FEES = typer.Option(None, "--fees", help="Proportional fee per side. " + _ENGINE_DOC)
 _SLIP = typer.Option(None, "--slippage", help="Proportional slippage. " + _ENGINE_DOC)
 _EXEC = typer.Option(None, "--execution", help="next_open or close. " + _ENGINE_DOC)
-_DIR = typer.Option("long", "--direction", help="long, short or both.")
+_DIR = typer.Option(None, "--direction", help="long, short or both (default: long).")
 _GRID = typer.Option(None, "--grid", help="NAME=START:STOP[:STEP] (stop exclusive) or NAME=A,B,C (repeatable). "
                      "Without --grid: the strategy's declared search space.")
 _FIXED = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE (repeatable).")
@@ -102,9 +124,11 @@ def backtest(
     fees: float | None = _FEES,
     slippage: float | None = _SLIP,
     execution: str | None = _EXEC,
-    direction: str = _DIR,
+    direction: str | None = _DIR,
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Backtest one strategy on stored bars and print its statistics."""
+    """Backtest one strategy on stored bars and print its statistics, its costs and execution, and the
+    buy-and-hold benchmark of the same bars."""
     from peaktrade.backtest import run
     from peaktrade.strategies import get_strategy
 
@@ -112,7 +136,14 @@ def backtest(
     bars = _bars(cfg, symbol, timeframe, exchange, start, end)
     res = run(get_strategy(strategy, config=cfg), bars, **_engine_opts(cfg, fees, slippage, execution, direction),
               **parse_kv(param, option="--param"))
-    console.print(stats_table(res.stats(), f"{strategy} {res.params} on {symbol} {timeframe} ({len(bars):,} bars)"))
+    stats = res.stats()
+    if as_json:
+        print_json({**_run_doc("backtest", res, symbol=symbol, timeframe=timeframe, exchange=exchange or
+                               cfg.data.exchange, bars=bars), "params": res.params, "stats": stats_doc(stats)})
+        return
+    console.print(stats_table(stats, f"{strategy} {res.params} on {symbol} {timeframe} ({len(bars):,} bars, "
+                                     f"{bars.index[0]:%Y-%m-%d} → {bars.index[-1]:%Y-%m-%d})"))
+    print_costs(res.costs)
 
 
 def sweep(
@@ -128,10 +159,11 @@ def sweep(
     fees: float | None = _FEES,
     slippage: float | None = _SLIP,
     execution: str | None = _EXEC,
-    direction: str = _DIR,
+    direction: str | None = _DIR,
     metric: str = typer.Option("sharpe", "--metric", help="Ranking metric."),
     top: int = typer.Option(10, "--top", help="Rows to print."),
     out: Path | None = typer.Option(None, "--out", help="Write the full table (.parquet or .csv)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Sweep parameter grids (fused, parallel), print the top rows and write the table.
 
@@ -150,16 +182,37 @@ def sweep(
     grids, space = _search(grid, param)
     res = run_sweep(get_strategy(strategy, config=cfg), bars, progress=None, space=space,
                     **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
-    if space is not None:
-        console.print("declared search space: " + ", ".join(
-            f"{k}={_shown(res.grid[k])}" for k in res.param_names))
-    console.print(top_table(res.table, metric, top, res.param_names))
-    console.print(f"{len(res.table):,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "
-                  f"({len(res.table) * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
-                  f"{res.n_skipped} skipped by constraints")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         res.table.to_parquet(out) if out.suffix == ".parquet" else res.table.to_csv(out, index=False)
+    if as_json:
+        from peaktrade.backtest.sweep import rank_table
+
+        ranked = rank_table(res.table, metric).head(top)
+        doc = {**_run_doc("sweep", res, symbol=symbol, timeframe=timeframe,
+                          exchange=exchange or cfg.data.exchange, bars=bars),
+               "grid": res.grid, "metric": metric, "combinations": len(res.table), "skipped": res.n_skipped,
+               "skipped_reasons": res.skipped_reasons, "elapsed_s": res.elapsed,
+               "table_path": None if out is None else str(out), "top": frame_records(ranked)}
+        print_json(doc)
+        return
+    if space is not None:
+        console.print("declared search space: " + ", ".join(f"{k}={_shown(res.grid[k])}" for k in res.param_names),
+                      soft_wrap=True, highlight=False)
+    console.print(top_table(res.table, metric, top, res.param_names))
+    if len(res.table):
+        from peaktrade.backtest.stats import format_stat
+
+        b = res.table.iloc[0]
+        console.print(f"buy and hold of the same bars: {format_stat('benchmark_return', b['benchmark_return'])}, "
+                      f"Sharpe {format_stat('benchmark_sharpe', b['benchmark_sharpe'])}, max drawdown "
+                      f"{format_stat('benchmark_max_drawdown', b['benchmark_max_drawdown'])}", soft_wrap=True,
+                      highlight=False)
+    print_costs(res.costs)
+    console.print(f"{len(res.table):,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "
+                  f"({len(res.table) * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
+                  f"{res.n_skipped} skipped by constraints", soft_wrap=True)
+    if out is not None:
         console.print(f"table written to {out}")
 
 
@@ -192,9 +245,10 @@ def walk_forward_cmd(
     fees: float | None = _FEES,
     slippage: float | None = _SLIP,
     execution: str | None = _EXEC,
-    direction: str = _DIR,
+    direction: str | None = _DIR,
     metric: str = typer.Option("sharpe", "--metric", help="Metric the train sweeps are ranked by."),
     minimize: bool = typer.Option(False, "--minimize", help="Lower --metric is better (e.g. max_drawdown)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Walk-forward optimization: sweep each train window, trade the next test window, stitch them.
 
@@ -209,18 +263,8 @@ def walk_forward_cmd(
     wf = walk_forward(strat, bars, train=_span("--train", train), test=_span("--test", test),
                       step=_span("--step", step), anchored=anchored, metric=metric, minimize=minimize, space=space,
                       **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
-    t = Table(title=f"walk-forward {strat.name} on {symbol} {timeframe}: {len(wf.folds)} folds")
-    cols = ["fold", "test_start", "test_end", *wf.params, f"train_{metric}", "test_total_return", "test_sharpe",
-            "test_n_trades"]
-    for c in cols:
-        t.add_column(c, justify="right")
-    for _, row in wf.folds.iterrows():
-        t.add_row(*(f"{row[c]:%Y-%m-%d %H:%M}" if hasattr(row[c], "strftime") else
-                    f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols))
-    console.print(t)
-    console.print(stats_table(wf.stats(), "out-of-sample (stitched test windows)"))
-    if wf.n_skipped_folds:
-        console.print(f"{wf.n_skipped_folds} fold(s) skipped for data gaps")
+    print_walk_forward(wf, symbol=symbol, timeframe=timeframe, exchange=exchange or cfg.data.exchange,
+                       as_json=as_json)
 
 
 def lookahead_cmd(
@@ -269,7 +313,7 @@ def demo(ctx: typer.Context) -> None:
     say = partial(console.print, soft_wrap=True, highlight=False, markup=False)
     say(f"data quality: synthetic {cfg.demo.symbol} {cfg.demo.timeframe} (offline default)")
     for k, v in summary.items():
-        say(f"  {k:<18} {f'{v:,.6g}' if isinstance(v, float) else v}")
+        say(f"  {k:<18} {quality_value(str(k), v)}")
     failed = 0
     reports: list[Path] = []
     for spec in demo_specs(cfg):

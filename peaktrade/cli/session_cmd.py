@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from peaktrade.cli._common import console, err_console, load_cfg, parse_kv
+from peaktrade.cli._common import JSON_OPTION, console, err_console, load_cfg, parse_kv, print_json
 from peaktrade.errors import PeakTradeError
 
 paper_app = typer.Typer(no_args_is_help=True)
@@ -101,7 +101,7 @@ def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, ti
             ("orders / fills / denials", f"{s['n_orders']} / {s['n_fills']} / {s['n_denials']}"),
             ("fees paid", f"{s['fees_paid']:,.2f}"), ("position", f"{s['position']:.6g}"),
             ("final equity", f"{s['final_equity']:,.2f}"), ("total return", f"{s['total_return']:+.2%}"),
-            ("run log", str(res.run_dir))]
+            ("costs", _costs_line(_run_options(res.run_dir))), ("run log", str(res.run_dir))]
     # plain lines, never wrapped: paths and ids stay greppable
     _say(f"{environment} run {res.run_id}: {res.status}")
     for k, v in rows:
@@ -201,12 +201,20 @@ def shadow_run(
 def runs_list(
     ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", help="Newest runs shown (0: all)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """List session runs, newest first (a 'running' run whose process is gone shows as crashed)."""
     from peaktrade.live.runlog import list_runs
 
     cfg = load_cfg(ctx.obj)
     runs = list_runs(cfg.runs_dir)
+    if as_json:
+        shown = runs if limit <= 0 else runs[:limit]
+        print_json({"runs_dir": str(cfg.runs_dir), "total": len(runs), "runs": [
+            {"run_id": r.run_id, "environment": r.environment, "strategy": r.strategy, "symbol": r.symbol,
+             "status": r.status, "started_at": r.started_at, "events": r.n_events, "final_equity": r.final_equity}
+            for r in shown]})
+        return
     if not runs:
         _say(f"no runs in {cfg.runs_dir}")
         return
@@ -230,11 +238,24 @@ def _columns(header: list[str], rows: list[list[str]], *, right: set[int] = froz
     return [fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
 
 
+def _run_options(run_dir: Any) -> Any:
+    from peaktrade.live.runlog import read_meta
+
+    return read_meta(run_dir).get("options")
+
+
+def _costs_line(options: Any) -> str:
+    from peaktrade.backtest.options import describe_options
+
+    return describe_options(options) if isinstance(options, dict) and options else "-"
+
+
 @runs_app.command("show")
 def runs_show(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (a unique prefix is enough)."),
     events: int = typer.Option(10, "--events", help="Last events shown."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a run: metadata, summary and its last events."""
     from peaktrade.live.runlog import find_run, read_events, run_info
@@ -242,6 +263,12 @@ def runs_show(
     cfg = load_cfg(ctx.obj)
     info = run_info(find_run(cfg.runs_dir, run_id))
     m = info.meta
+    if as_json:
+        log = read_events(info.run_dir)
+        print_json({"run_id": info.run_id, "status": info.status, "run_dir": str(info.run_dir),
+                    "events_total": len(log.events), "final_equity": info.final_equity, "meta": m,
+                    "events": log.events[-events:] if events > 0 else []})
+        return
     status = info.status + (f" (meta says {m.get('status')}; pid {m.get('pid')} is gone)"
                             if info.status != m.get("status") else "")
     replay = m.get("replay") or {}
@@ -249,7 +276,7 @@ def runs_show(
         ("status", status), ("environment", m.get("environment")), ("mode", m.get("mode")),
         ("strategy", m.get("strategy")), ("params", json.dumps(m.get("params"))), ("symbol", m.get("symbol")),
         ("timeframe", m.get("timeframe")), ("exchange", m.get("exchange")),
-        ("options", json.dumps(m.get("options"))), ("checks", ", ".join(m.get("checks") or []) or "none"),
+        ("options", json.dumps(m.get("options"))), ("costs", _costs_line(m.get("options"))), ("checks", ", ".join(m.get("checks") or []) or "none"),
         ("replay", f"{_short_time(replay.get('start'))} → {_short_time(replay.get('end'))}, "
                    f"{replay.get('bars')} bars, speed {replay.get('speed')}" if replay else "-"),
         ("warm-up bars", (m.get("warmup") or {}).get("bars")),

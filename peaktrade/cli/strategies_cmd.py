@@ -10,17 +10,33 @@ from rich.markup import escape
 from rich.table import Table
 
 from peaktrade._files import atomic_write_text
-from peaktrade.cli._common import console, load_cfg
+from peaktrade.cli._common import JSON_OPTION, console, load_cfg, print_json
 from peaktrade.errors import StrategyError, bad_value
 
 app = typer.Typer(no_args_is_help=True)
 
 
+def _param_doc(p) -> dict:
+    return {"name": p.name, "type": p.kind, "default": p.default, "low": p.low, "high": p.high,
+            "step": p.step, "choices": list(p.choices), "help": p.help}
+
+
+def _strategy_doc(s, source: str) -> dict:
+    """A strategy as a JSON-ready dict (the keys of ``strategies list --json`` and ``show --json``)."""
+    return {"name": s.name, "source": source, "summary": s.summary, "params": [_param_doc(p) for p in s.params],
+            "constraints": [c.text for c in s.constraints], "stop_defaults": dict(s.stop_defaults or {}),
+            "warmup": s.warmup}
+
+
 @app.command("list")
-def list_cmd(ctx: typer.Context) -> None:
+def list_cmd(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Print every strategy: name, source (library, file path, package), summary and parameters."""
     from peaktrade.strategies import list_strategies, strategy_source
 
+    if as_json:
+        print_json({"strategies": [_strategy_doc(s, strategy_source(s.name))
+                                   for s in list_strategies(config=load_cfg(ctx.obj))]})
+        return
     table = Table(title="strategies", show_lines=False)
     table.add_column("name", style="bold", no_wrap=True)
     table.add_column("source", overflow="fold")
@@ -62,11 +78,15 @@ def new_cmd(ctx: typer.Context,
 
 @app.command("show")
 def show_cmd(ctx: typer.Context,
-             name: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`).")) -> None:
+             name: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
+             as_json: bool = JSON_OPTION) -> None:
     """Print a strategy's parameters (``name: type = default in [low, high]  # help``), constraints, stop defaults."""
-    from peaktrade.strategies import get_strategy
+    from peaktrade.strategies import get_strategy, strategy_source
 
     s = get_strategy(name, config=load_cfg(ctx.obj))  # unknown name: StrategyError, printed by main() as one line
+    if as_json:
+        print_json(_strategy_doc(s, strategy_source(s.name)))
+        return
     out = console.print
     out(f"[bold]{s.name}[/]: {escape(s.summary)}", soft_wrap=True)
     out("parameters:")

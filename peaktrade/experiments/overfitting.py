@@ -233,6 +233,25 @@ def pbo_label(value: float, n_splits: int, n_strategies: int) -> str:
     return f"PBO {value:.3f} ({pbo_convention(n_splits, n_strategies)})"
 
 
+def dsr_reading(dsr: float, n_trials: int) -> str:
+    """Return a one-line reading of a Deflated Sharpe Ratio, e.g. ``"DSR 0.62: 62 % probability the true
+    Sharpe is above 0 after 130 trials (the best of them was picked; 0.95+ is strong evidence)"``."""
+    if not isinstance(dsr, (int, float, np.floating)) or not math.isfinite(dsr):
+        return "DSR not computable (the selected combination has no Sharpe ratio)"
+    return (f"DSR {dsr:.2f}: {dsr * 100:.0f} % probability the true Sharpe is above 0 after {int(n_trials):,} "
+            f"trials (corrected for picking the best of them; 0.95+ is strong evidence)")
+
+
+def pbo_reading(pbo_value: float, null_mean: float, n_combinations: int | None = None) -> str:
+    """Return a one-line reading of a PBO, e.g. ``"PBO 0.24: in 24 % of the 12,870 train/test splits the
+    in-sample best ranked at or below the median out of sample (no skill: 0.50; lower is better)"``."""
+    if not isinstance(pbo_value, (int, float, np.floating)) or not math.isfinite(pbo_value):
+        return "PBO not computable (fewer than two combinations survived, or no per-part sums)"
+    splits = f"the {int(n_combinations):,} " if n_combinations else ""
+    return (f"PBO {pbo_value:.2f}: in {pbo_value * 100:.0f} % of {splits}train/test splits the in-sample best "
+            f"ranked at or below the median out of sample (no skill: {null_mean:.2f}; lower is better)")
+
+
 @dataclass(frozen=True)
 class PBOResult:
     """Probability of Backtest Overfitting and the CSCV details behind it.
@@ -287,6 +306,11 @@ class PBOResult:
 
     def __str__(self) -> str:
         return pbo_label(self.pbo, self.n_splits, self.n_strategies)
+
+    @property
+    def reading(self) -> str:
+        """One line saying what this PBO means (:func:`pbo_reading`)."""
+        return pbo_reading(self.pbo, self.null_mean, self.n_combinations)
 
     def __repr__(self) -> str:
         return (f"PBOResult(pbo={self.pbo!r}, null_mean={self.null_mean!r}, n_combinations={self.n_combinations}, "
@@ -487,29 +511,41 @@ def _pbo_entries(sweep_result: Any) -> dict[str, Any]:
     """
     ps = _pbo_part_sums(sweep_result)
     if ps is None:
-        return {"pbo": math.nan, "pbo_null_mean": math.nan, "pbo_convention": ""}
+        return {"pbo": math.nan, "pbo_null_mean": math.nan, "pbo_convention": "",
+                "pbo_reading": pbo_reading(math.nan, math.nan)}
     res = pbo_from_part_sums(ps, sweep_result.part_bars)
     return {"pbo": res.pbo, "pbo_null_mean": res.null_mean,
-            "pbo_convention": pbo_convention(res.n_splits, res.n_strategies)}
+            "pbo_convention": pbo_convention(res.n_splits, res.n_strategies), "pbo_reading": res.reading}
 
 
 def with_pbo_convention(overfitting: pd.Series, sweep_result: Any) -> pd.Series:
-    """Return ``overfitting`` with ``pbo_null_mean`` and ``pbo_convention`` right after a finite ``pbo``.
+    """Return ``overfitting`` with ``pbo_null_mean``, ``pbo_convention`` and ``pbo_reading`` right after a
+    finite ``pbo``, and ``dsr_reading`` right after a ``dsr`` (with ``n_trials``, else the sweep's rows).
 
-    For callers that print or log a PBO of ``sweep_result`` (reports, MLflow): entries already
-    present are kept; without a finite ``pbo`` or the sweep's part sums nothing is added.
+    For callers that print or log a PBO or DSR of ``sweep_result`` (reports, MLflow): entries already
+    present are kept; without a finite ``pbo`` or the sweep's part sums no PBO entry is added.
     """
     ps = _pbo_part_sums(sweep_result)
     v = overfitting.get("pbo")
-    if ("pbo_convention" in overfitting or ps is None
-            or not isinstance(v, (int, float, np.floating)) or not math.isfinite(v)):
+    extra: dict[str, dict[str, Any]] = {}
+    if ("pbo_convention" not in overfitting and ps is not None
+            and isinstance(v, (int, float, np.floating)) and math.isfinite(v)):
+        extra["pbo"] = {"pbo_null_mean": pbo_null_mean(ps.shape[0]),
+                        "pbo_convention": pbo_convention(ps.shape[1], ps.shape[0]),
+                        "pbo_reading": pbo_reading(float(v), pbo_null_mean(ps.shape[0]),
+                                                   math.comb(ps.shape[1], ps.shape[1] // 2))}
+    elif "pbo_reading" not in overfitting and isinstance(v, (int, float, np.floating)) and math.isfinite(v) \
+            and isinstance(overfitting.get("pbo_null_mean"), (int, float, np.floating)):
+        extra["pbo"] = {"pbo_reading": pbo_reading(float(v), float(overfitting["pbo_null_mean"]))}
+    if "dsr" in overfitting and "dsr_reading" not in overfitting:
+        n_trials = overfitting.get("n_trials", len(getattr(sweep_result, "table", ())))
+        extra["dsr"] = {"dsr_reading": dsr_reading(overfitting["dsr"], int(n_trials))}
+    if not extra:
         return overfitting
-    extra = {"pbo_null_mean": pbo_null_mean(ps.shape[0]), "pbo_convention": pbo_convention(ps.shape[1], ps.shape[0])}
     items: dict[str, Any] = {}
     for k, val in overfitting.items():
         items[k] = val
-        if k == "pbo":
-            items.update(extra)
+        items.update(extra.get(str(k), {}))
     return pd.Series(items, name=overfitting.name, dtype=object)
 
 
@@ -573,8 +609,9 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     sr = mom["sharpe"]
     ok = math.isfinite(sr)
     out: dict[str, Any] = {
-        "dsr": deflated_sharpe_ratio(sr, n_trials=n_trials, trials_sharpe_variance=v, n_obs=mom["n_obs"],
-                                     skew=mom["skew"], kurtosis=mom["kurtosis"]) if ok else math.nan,
+        "dsr": (dsr := deflated_sharpe_ratio(sr, n_trials=n_trials, trials_sharpe_variance=v, n_obs=mom["n_obs"],
+                                             skew=mom["skew"], kurtosis=mom["kurtosis"]) if ok else math.nan),
+        "dsr_reading": dsr_reading(dsr, n_trials),
         "psr": probabilistic_sharpe_ratio(sr, n_obs=mom["n_obs"], skew=mom["skew"],
                                           kurtosis=mom["kurtosis"]) if ok else math.nan,
         **_pbo_entries(sweep_result),
@@ -595,9 +632,11 @@ __all__ = [
     "EULER_GAMMA",
     "PBOResult",
     "deflated_sharpe_ratio",
+    "dsr_reading",
     "expected_max_sharpe",
     "norm_cdf",
     "norm_ppf",
+    "pbo_reading",
     "pbo",
     "pbo_convention",
     "pbo_from_part_sums",

@@ -53,6 +53,7 @@ from peaktrade.errors import BacktestError, bad_value
 
 if TYPE_CHECKING:
     from peaktrade.backtest.options import BacktestOptions
+    from peaktrade.config import Config
 
 
 @dataclass
@@ -98,6 +99,17 @@ class WalkForwardResult:
     anchored: bool = False
     sweeps: list[Any] = field(default_factory=list, repr=False)
     n_skipped_folds: int = 0
+    #: buy-and-hold equity over the test windows, chained from ``init_cash`` like ``oos_equity``
+    oos_benchmark: pd.Series | None = None
+    #: where ``options`` came from (config file and the names given explicitly)
+    options_source: str = ""
+
+    @property
+    def costs(self) -> str:
+        """One line stating the costs and execution of the sweeps and test runs (and their source)."""
+        from peaktrade.backtest.options import describe_options
+
+        return describe_options(self.options, self.options_source or None)
 
     @property
     def oos_returns(self) -> pd.Series:
@@ -109,7 +121,8 @@ class WalkForwardResult:
         """Return the backtest stats (``peaktrade.backtest.compute_stats``) of the stitched curve."""
         from peaktrade.backtest import compute_stats
 
-        return compute_stats(self.oos_equity, self.oos_positions, self.oos_trades, init_cash=self.init_cash)
+        return compute_stats(self.oos_equity, self.oos_positions, self.oos_trades, init_cash=self.init_cash,
+                             benchmark=self.oos_benchmark)
 
     @property
     def param_stability(self) -> pd.DataFrame:
@@ -307,16 +320,16 @@ def _test_segment(strat: Any, window: pd.DataFrame, off: int, params: dict[str, 
 
 def _stats_after_ruin() -> pd.Series:
     """Test stats of a fold that starts with a ruined account: nothing traded, nothing to measure."""
-    from peaktrade.backtest import STAT_KEYS
+    from peaktrade.backtest.stats import ALL_STAT_KEYS
 
-    st = pd.Series(math.nan, index=list(STAT_KEYS), name="stats")
+    st = pd.Series(math.nan, index=list(ALL_STAT_KEYS), name="stats")
     st[["n_trades", "total_fees", "final_equity", "ruined"]] = [0.0, 0.0, 0.0, 1.0]
     return st
 
 
 def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, step: Any = None,
                  anchored: bool = False, metric: str = "sharpe", minimize: bool = False, n_parts: int = 16,
-                 progress: bool = False, **kw: Any) -> WalkForwardResult:
+                 progress: bool = False, config: Config | None = None, **kw: Any) -> WalkForwardResult:
     """Optimize on rolling (or anchored) train windows and trade each following test window.
 
     Parameters
@@ -339,6 +352,9 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         Passed to each train sweep (per-part return sums, kept in ``WalkForwardResult.sweeps``).
     progress
         Passed to each train sweep (a progress bar per sweep).
+    config
+        Where backtest options not given come from (its ``[backtest]`` section; default: the
+        project's config, as for :func:`peaktrade.backtest.run` and ``peaktrade backtest``).
     **kw
         Backtest options (scalars), parameter grids and ``space="declared"`` (the strategy's declared
         search space, see :func:`peaktrade.strategies.search_space`), forwarded to
@@ -353,9 +369,9 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     See the module docstring for how windows, warm-up, open positions and stitching work.
     """
     from peaktrade.backtest import STAT_KEYS, compute_stats, sweep
-    from peaktrade.backtest.engine import check_bars
-    from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
-    from peaktrade.strategies.base import STOP_PARAMS
+    from peaktrade.backtest.engine import check_bars, pop_options
+    from peaktrade.backtest.stats import buy_and_hold_equity
+    from peaktrade.config import load_config
     from peaktrade.strategies.registry import get_strategy
 
     strat = get_strategy(strategy)
@@ -364,8 +380,11 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         raise BacktestError(bad_value("metric", metric, "one of " + ", ".join(STAT_KEYS)))
     if isinstance(n_parts, bool) or not isinstance(n_parts, (int, np.integer)) or n_parts < 1:
         raise BacktestError(bad_value("n_parts", n_parts, "a positive integer"))
-    # parsed (validated) once, before any fold runs
-    options = BacktestOptions.parse(**{k: v for k, v in kw.items() if k in OPTION_NAMES and k not in STOP_PARAMS})
+    # parsed (validated) once, before any fold runs, on top of the config's defaults
+    config = config if config is not None else load_config()
+    kw = dict(kw)
+    options, source = pop_options(kw, config)
+    kw.update(options.to_dict(stops=False))
     init_cash = options.init_cash
     windows, skipped = _windows(bars.index, train, test, step, anchored, max(2, int(n_parts)))
     if not windows:
@@ -379,9 +398,11 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     sweeps: list[Any] = []
     param_names: list[str] = []
     cash = init_cash
+    bench_level = init_cash
+    bench_parts: list[pd.Series] = []
     offset = 0
     for fold, (a, b, c, d) in enumerate(windows):
-        sw = sweep(strat, bars.iloc[a:b], progress=progress, n_parts=int(n_parts), **kw)
+        sw = sweep(strat, bars.iloc[a:b], progress=progress, n_parts=int(n_parts), config=config, **kw)
         sweeps.append(sw)
         if not param_names:
             param_names = sw.param_names
@@ -394,7 +415,11 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
             best, train_value = None, math.nan
         window = bars.iloc[a:d]
         equity, pos, trades = _test_segment(strat, window, c - a, best, options, cash)
-        st = compute_stats(equity, pos, trades, init_cash=cash) if cash > 0.0 else _stats_after_ruin()
+        # buy and hold over the test window, from the level the previous fold's benchmark ended at
+        bench = buy_and_hold_equity(bars.iloc[c:d], bench_level)
+        bench_parts.append(bench)
+        st = compute_stats(equity, pos, trades, init_cash=cash, benchmark=bench * (cash / bench_level)) \
+            if cash > 0.0 else _stats_after_ruin()
         row: dict[str, Any] = {
             "fold": fold,
             "train_start": bars.index[a], "train_end": bars.index[b - 1],
@@ -415,6 +440,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         pos_parts.append(pos)
         offset += len(equity)
         cash = float(equity.iloc[-1])
+        bench_level = float(bench.iloc[-1])
 
     folds = pd.DataFrame(rows)
     oos_trades = pd.concat(trade_parts, ignore_index=True) if trade_parts else pd.DataFrame()
@@ -433,6 +459,8 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
         anchored=anchored,
         sweeps=sweeps,
         n_skipped_folds=skipped,
+        oos_benchmark=pd.concat(bench_parts).rename("benchmark"),
+        options_source=source,
     )
 
 

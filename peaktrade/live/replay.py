@@ -36,7 +36,7 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     """
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts = pop_options(kwargs)
+    opts, _source = pop_options(kwargs)  # the same config defaults as run()
     resolved, stops = resolve_params(strat, kwargs)
     o = opts.replace(**stops)  # validates every option exactly as run() does
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
@@ -65,7 +65,7 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
         positions=pd.Series(pos, index=idx, name="position"),
         trades=trades_frame(records, idx, execution=o.execution),
         entries=pd.Series(entries, index=idx, name="entries"), exits=pd.Series(exits, index=idx, name="exits"),
-        init_cash=o.init_cash, options={**o.to_dict(), **stops, "mode": "paper_replay"},
+        init_cash=o.init_cash, options={**o.to_dict(), **stops, "mode": "paper_replay"}, options_source=_source,
         params={**resolved, **stops}, strategy=strat.name,
     )
 

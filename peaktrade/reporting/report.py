@@ -59,17 +59,31 @@ def _check_xy(sweep: Any, sweep_xy: Any) -> tuple[str, ...]:
 
 
 def _stats_tables(stats: pd.Series, *, title: str, css_id: str) -> str:
-    """Return stats as two side-by-side key/value tables."""
-    items = list(stats.items())
+    """Return stats as two side-by-side key/value tables of readable values (%, durations with units)."""
+    from peaktrade.backtest.stats import format_stats
+
+    items = list(format_stats(stats).items())
     half = (len(items) + 1) // 2
     left = h.kv_table(dict(items[:half]), title=title, css_id=css_id)
     right = h.kv_table(dict(items[half:]), title="\u00a0")
     return f'<div class="grid">{left}{right}</div>'
 
 
-def _result_section(result: Any, figs: _Figures) -> str:
+def _costs_note(obj: Any) -> str:
+    """The one line of costs and execution a result ran with (every reported result states it)."""
+    from peaktrade.backtest.options import describe_options
+
+    options = dict(getattr(obj, "options", {}) or {})
+    if not options:
+        return ""
+    line = describe_options(options, getattr(obj, "options_source", "") or None)
+    return f'<p class="note" data-costs="1">costs and execution: {h.esc(line)}</p>'
+
+
+def _result_section(result: Any, figs: _Figures, *, log_equity: bool = False) -> str:
     parts: list[str] = []
     stats = result.stats()
+    parts.append(_costs_note(result))
     parts.append(_stats_tables(stats, title="summary statistics", css_id="stats-table"))
     params = dict(getattr(result, "params", {}) or {})
     options = dict(getattr(result, "options", {}) or {})
@@ -82,8 +96,11 @@ def _result_section(result: Any, figs: _Figures) -> str:
         parts.append(f'<div class="grid">{"".join(side)}</div>')
     bars = getattr(result, "bars", None)
     parts.append("<h3>equity and drawdown</h3>")
-    parts.append(figs.html(f.equity_figure(result.equity, result.drawdown, bars=bars, trades=result.trades),
-                           "equity"))
+    fig = f.equity_figure(result.equity, result.drawdown, bars=bars, trades=result.trades)
+    if log_equity:  # price and equity rows on a log scale (the drawdown row stays linear)
+        for row in ((1, 2) if bars is not None and "close" in bars and len(bars) else (1,)):
+            fig.update_yaxes(type="log", row=row, col=1)
+    parts.append(figs.html(fig, "equity"))
     mr = f.monthly_returns(result.equity, init_cash=getattr(result, "init_cash", None))
     if len(mr):
         parts.append("<h3>monthly returns</h3>")
@@ -120,7 +137,7 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
         "ruined combinations (never ranked)": int((table["ruined"] == 1.0).sum()) if "ruined" in table else 0,
     }
     grid = {k: _grid_text(v) for k, v in sweep.grid.items()}
-    parts = [f'<div class="grid">{h.kv_table(info, title="sweep")}{h.kv_table(grid, title="grid")}']
+    parts = [_costs_note(sweep), f'<div class="grid">{h.kv_table(info, title="sweep")}{h.kv_table(grid, title="grid")}']
     if overfitting is not None and len(overfitting):
         from peaktrade.experiments.overfitting import with_pbo_convention
 
@@ -133,7 +150,9 @@ def _sweep_section(sweep: Any, xy: tuple[str, ...], metric: str, overfitting: pd
     if len(ranked):
         top = ranked.head(SWEEP_TOP_ROWS)
         parts.append(f"<h3>top {len(top)} by {h.esc(metric)}</h3>")
-        parts.append(h.frame_table(top, css_id="sweep-top-table"))
+        from peaktrade.backtest.stats import format_frame
+
+        parts.append(h.frame_table(format_frame(top), css_id="sweep-top-table"))  # % and units, as the CLI
     else:
         parts.append(f'<p class="note">no combination has a finite {h.esc(metric)} without ruin</p>')
     return "".join(parts)
@@ -148,7 +167,7 @@ def _grid_text(values: Iterable[Any]) -> str:
 
 
 def _walk_forward_section(wf: Any, figs: _Figures) -> str:
-    parts: list[str] = []
+    parts: list[str] = [_costs_note(wf)]
     stats_fn = getattr(wf, "stats", None)
     if callable(stats_fn):
         parts.append(_stats_tables(stats_fn(), title="out-of-sample statistics", css_id="wf-stats-table"))
@@ -158,7 +177,9 @@ def _walk_forward_section(wf: Any, figs: _Figures) -> str:
     folds = getattr(wf, "folds", None)
     if folds is not None:
         parts.append(f"<h3>folds ({len(folds)})</h3>")
-        parts.append(h.frame_table(folds, max_rows=80, head=40, tail=40, css_id="wf-folds-table"))
+        from peaktrade.backtest.stats import format_frame
+
+        parts.append(h.frame_table(format_frame(folds), max_rows=80, head=40, tail=40, css_id="wf-folds-table"))
     oos = getattr(wf, "oos_equity", None)
     if oos is not None and len(oos):
         parts.append("<h3>stitched out-of-sample equity</h3>")
@@ -257,6 +278,7 @@ def build_report(
     provenance: Mapping[str, Any] | None = None,
     exchange: str | None = None,
     synthetic: bool | None = None,
+    log_equity: bool = False,
 ) -> Path:
     """Write one self-contained HTML report and return its path.
 
@@ -295,6 +317,9 @@ def build_report(
     exchange, synthetic
         Where the bars come from, labelled in the header (see :func:`data_label`; ``synthetic`` defaults
         to ``exchange == "synthetic"``); no label when both are None.
+    log_equity
+        Draw the backtest's price and equity on a log scale (multi-year compounding reads as steady
+        growth rather than a flat line and a cliff).
     """
     if not isinstance(title, str):
         raise PeakTradeError(f"title={title!r} is invalid: expected a string")
@@ -321,7 +346,7 @@ def build_report(
     if notes:
         sections.append(("section-notes", "notes", f'<div class="notes">{h.notes_html(notes)}</div>'))
     if result is not None:
-        sections.append(("section-backtest", "backtest", _result_section(result, figs)))
+        sections.append(("section-backtest", "backtest", _result_section(result, figs, log_equity=log_equity)))
     if sweep is not None:
         sections.append(("section-sweep", "sweep", _sweep_section(sweep, xy, sweep_metric, overfitting, figs)))
     if walk_forward is not None:

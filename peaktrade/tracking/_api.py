@@ -251,9 +251,9 @@ def log_sweep(
         if overfitting is not None:
             # a PBO is logged with its null mean (metric) and its convention (tag)
             overfitting = with_pbo_convention(overfitting, sw)
-            parent.log_metrics(overfitting.drop("pbo_convention", errors="ignore"))
-            if overfitting.get("pbo_convention"):
-                parent.set_tags({"peaktrade.pbo_convention": overfitting["pbo_convention"]})
+            texts = ("pbo_convention", "pbo_reading", "dsr_reading")  # one-line statements: tags, not metrics
+            parent.log_metrics(overfitting.drop(list(texts), errors="ignore"))
+            parent.set_tags({f"peaktrade.{k}": overfitting[k] for k in texts if overfitting.get(k)})
         parent.log_files({
             "table.parquet": table,
             "table.csv": table,

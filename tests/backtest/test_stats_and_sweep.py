@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from helpers import random_bars
 
-from peaktrade.backtest import STAT_KEYS, run, sweep
+from peaktrade.backtest import ALL_STAT_KEYS, STAT_KEYS, run, sweep
 from peaktrade.errors import BacktestError, StrategyError
 
 GOLDEN = Path(__file__).with_name("golden_btc_ma_crossover.json")
@@ -50,7 +50,7 @@ def test_stats_match_independent_formulas_when_random_walk():
     b = random_bars(3000, seed=11)
     res = run("ma_crossover", b, fast=8, slow=40, fees=0.001)
     s = res.stats()
-    assert list(s.index) == list(STAT_KEYS)
+    assert list(s.index) == list(ALL_STAT_KEYS)  # the strategy's keys, then the buy-and-hold benchmark's
     for k, v in _independent(res).items():
         assert s[k] == pytest.approx(v, rel=1e-9), k
     assert s["calmar"] == pytest.approx(s["cagr"] / s["max_drawdown"])
@@ -81,7 +81,8 @@ def test_drawdown_duration_counts_peak_to_recovery():
 @pytest.mark.realdata
 def test_golden_stats_when_canonical_btc_run(btc_bars):
     """Pin every stat of one canonical run on real BTC data (regenerate deliberately, never casually)."""
-    res = run("ma_crossover", btc_bars, fast=20, slow=100, fees=0.0026, slippage=0.0005)
+    res = run("ma_crossover", btc_bars, fast=20, slow=100, fees=0.0026, slippage=0.0005, init_cash=10_000.0,
+              execution="next_open")  # explicit: the pinned numbers never follow a config edit
     got = res.stats()
     golden = json.loads(GOLDEN.read_text())
     assert list(golden) == list(STAT_KEYS)
@@ -89,7 +90,8 @@ def test_golden_stats_when_canonical_btc_run(btc_bars):
         assert got[k] == pytest.approx(golden[k], rel=1e-9, nan_ok=True), k
     # key metrics cross-checked against vectorbt's own implementation (close execution)
     import vectorbt as vbt
-    res_c = run("ma_crossover", btc_bars, fast=20, slow=100, fees=0.0026, execution="close")
+    # explicit zero slippage: vectorbt's from_signals below has none (the config's would differ)
+    res_c = run("ma_crossover", btc_bars, fast=20, slow=100, fees=0.0026, slippage=0.0, execution="close")
     pf = vbt.Portfolio.from_signals(btc_bars["close"], res_c.entries, res_c.exits, fees=0.0026,
                                     init_cash=10_000.0, freq="1h")
     s = res_c.stats()
@@ -108,7 +110,7 @@ def test_every_row_equals_run_when_sweeping(bars):
         kw = {k: (None if pd.isna(row[k]) else row[k]) for k in grid}
         kw["fast"], kw["slow"] = int(kw["fast"]), int(kw["slow"])
         one = run("ma_crossover", bars, fees=0.001, slippage=0.0005, **kw).stats()
-        np.testing.assert_allclose(row[list(STAT_KEYS)].to_numpy(float), one.to_numpy(float), rtol=1e-12,
+        np.testing.assert_allclose(row[list(ALL_STAT_KEYS)].to_numpy(float), one.to_numpy(float), rtol=1e-12,
                                    equal_nan=True)
 
 
@@ -117,7 +119,7 @@ def test_sweep_equals_run_when_execution_close_and_short(bars):
     for _, row in res.table.iterrows():
         one = run("ma_crossover", bars, execution="close", direction="both", fast=int(row["fast"]),
                   slow=int(row["slow"])).stats()
-        np.testing.assert_allclose(row[list(STAT_KEYS)].to_numpy(float), one.to_numpy(float), rtol=1e-12,
+        np.testing.assert_allclose(row[list(ALL_STAT_KEYS)].to_numpy(float), one.to_numpy(float), rtol=1e-12,
                                    equal_nan=True)
 
 

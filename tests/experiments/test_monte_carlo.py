@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from helpers import random_bars
 
-from peaktrade.backtest import STAT_KEYS, run
+from peaktrade.backtest import ALL_STAT_KEYS, run
 from peaktrade.data.kraken_csv import read_kraken_ohlcvt
 from peaktrade.errors import BacktestError
 from peaktrade.experiments import MonteCarloResult, cost_sensitivity, monte_carlo
@@ -186,8 +186,8 @@ def test_monte_carlo_when_trades_asked_of_a_returns_series_then_error(res):
 def test_cost_sensitivity_when_levels_then_one_row_each_and_costs_hurt():
     bars = random_bars(1500, seed=4)
     df = cost_sensitivity("ma_crossover", bars, fees=[0.0, 0.001, 0.0026], slippage=[0.0, 0.001], fast=5, slow=30)
-    assert len(df) == 6 and list(df.columns) == ["fees", "slippage", *STAT_KEYS]
-    base = run("ma_crossover", bars, fast=5, slow=30).stats()
+    assert len(df) == 6 and list(df.columns) == ["fees", "slippage", *ALL_STAT_KEYS]
+    base = run("ma_crossover", bars, fast=5, slow=30, fees=0.0, slippage=0.0).stats()  # explicit: no costs
     row = df[(df["fees"] == 0.0) & (df["slippage"] == 0.0)].iloc[0]
     assert row["total_return"] == pytest.approx(base["total_return"], rel=1e-12)
     no_slip = df[df["slippage"] == 0.0]["final_equity"].to_numpy()

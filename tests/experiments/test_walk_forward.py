@@ -8,7 +8,7 @@ import pytest
 from experiment_helpers import squeeze_bars
 from helpers import random_bars
 
-from peaktrade.backtest import STAT_KEYS, sweep
+from peaktrade.backtest import ALL_STAT_KEYS, STAT_KEYS, sweep
 from peaktrade.errors import BacktestError
 from peaktrade.experiments import WalkForwardResult, walk_forward
 from peaktrade.strategies import generate_signals
@@ -23,7 +23,8 @@ def bars() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def wf(bars) -> WalkForwardResult:
-    return walk_forward("ma_crossover", bars, train=1000, test=500, fees=0.001, **GRID)
+    # explicit zero slippage: the window-end closes below are checked at the bare close
+    return walk_forward("ma_crossover", bars, train=1000, test=500, fees=0.001, slippage=0.0, **GRID)
 
 
 def test_walk_forward_when_rolling_bar_counts_then_test_windows_tile_the_data_after_the_first_train(wf, bars):
@@ -58,7 +59,7 @@ def test_walk_forward_when_run_then_best_params_are_the_train_sweeps_best(wf, ba
     for _, row in wf.folds.iterrows():
         a = bars.index.get_loc(row["train_start"])
         b = bars.index.get_loc(row["train_end"]) + 1
-        sw = sweep("ma_crossover", bars.iloc[a:b], progress=False, fees=0.001, **GRID)
+        sw = sweep("ma_crossover", bars.iloc[a:b], progress=False, fees=0.001, slippage=0.0, **GRID)
         best = sw.best("sharpe")
         assert (row["fast"], row["slow"]) == (best["fast"], best["slow"])
         assert row["train_sharpe"] == pytest.approx(best["sharpe"], rel=1e-12)
@@ -72,7 +73,7 @@ def test_walk_forward_when_stitched_then_each_segment_starts_where_the_previous_
         assert eq.loc[row["test_end"]] == pytest.approx(row["test_final_equity"], rel=1e-12)
     chained = np.prod(1.0 + f["test_total_return"].to_numpy()) - 1.0
     st = wf.stats()
-    assert list(st.index) == list(STAT_KEYS)
+    assert list(st.index) == list(ALL_STAT_KEYS)  # the strategy's stats, then the test windows' buy and hold
     assert st["total_return"] == pytest.approx(chained, rel=1e-10)
     assert st["final_equity"] == pytest.approx(eq.iloc[-1])
     r = wf.oos_returns
@@ -119,7 +120,7 @@ def test_walk_forward_when_test_run_then_signals_are_warm_and_trades_start_insid
 def test_walk_forward_when_later_bars_change_then_earlier_folds_do_not(bars, wf):
     changed = bars.copy()
     changed.iloc[2500:, :4] *= 1.5  # alter the last test window only
-    other = walk_forward("ma_crossover", changed, train=1000, test=500, fees=0.001, **GRID)
+    other = walk_forward("ma_crossover", changed, train=1000, test=500, fees=0.001, slippage=0.0, **GRID)
     early = other.folds["test_end"] < bars.index[2500]
     assert early.sum() == 3
     pd.testing.assert_frame_equal(other.folds[early], wf.folds[early])
@@ -221,7 +222,7 @@ def test_walk_forward_never_selects_ruined_combination_when_its_train_metric_is_
     # minimizing worst_trade would pick a ruined combination first (its worst trade is -100 %)
     b = squeeze_bars(1200, seed=1)
     wf = walk_forward("ma_crossover", b, train=400, test=200, metric="worst_trade", minimize=True,
-                      direction="both", fees=0.001, fast=[3, 5, 8, 13], slow=[20, 40, 80])
+                      direction="both", fees=0.001, slippage=0.0, fast=[3, 5, 8, 13], slow=[20, 40, 80])
     assert any(sw.table["ruined"].sum() > 0 for sw in wf.sweeps)
     for sw, (_, fold) in zip(wf.sweeps, wf.folds.iterrows()):
         t = sw.table
@@ -239,7 +240,7 @@ def test_walk_forward_when_real_btc_4h_bollinger_both_then_ruined_account_stays_
     from peaktrade.data.resample import resample_bars
 
     b4 = resample_bars(read_kraken_ohlcvt(shared_data / "XBTUSD_60.csv.gz", symbol="BTC/USD", timeframe="1h"), "4h")
-    wf = walk_forward("bollinger_reversion", b4, train=4000, test=2000, fees=0.001, direction="both",
+    wf = walk_forward("bollinger_reversion", b4, train=4000, test=2000, fees=0.001, slippage=0.0, direction="both",
                       window=[10, 20, 30, 40, 50, 60, 80, 100], k=[1.0, 1.5, 2.0, 2.5, 3.0])
     f = wf.folds
     for sw, (_, fold) in zip(wf.sweeps, f.iterrows()):

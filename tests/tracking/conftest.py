@@ -83,7 +83,8 @@ def sweep_result(bars: pd.DataFrame):
     """A 4 × 3 sweep of ma_crossover on ``bars``."""
     from peaktrade.backtest import sweep
 
-    return sweep("ma_crossover", bars, fees=0.001, fast=[5, 10, 15, 20], slow=[30, 40, 60])
+    # explicit costs: the re-runs of log_sweep must not depend on which config was loaded first
+    return sweep("ma_crossover", bars, fees=0.001, slippage=0.0, fast=[5, 10, 15, 20], slow=[30, 40, 60])
 
 
 def all_artifacts(client: Any, run_id: str, path: str | None = None) -> list[str]:
