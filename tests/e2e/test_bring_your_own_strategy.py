@@ -1,5 +1,5 @@
 """Issue 12's "Done when": from a clean project, write a strategy with ``peaktrade strategies new`` and run
-it through backtest → sweep → walk-forward → an experiment spec (papermill + MLflow) → paper replay (trade
+it through backtest → sweep → walk-forward → an experiment spec (papermill + MLflow, notebook 05) → paper replay (trade
 for trade the backtest) → a testnet session against the local simulator, all through the real CLI (the
 venv's ``peaktrade`` in a subprocess whose working directory is the project).
 
@@ -11,6 +11,7 @@ embedded synthetic demo set (2,000 hourly bars, generated into the project's sto
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -68,11 +69,9 @@ def write_config(root: Path, *, sim_url: str) -> None:
     path.replace(root / "config" / "config.toml")
 
 
-def stat(stdout: str, name: str) -> float:
-    """The value of ``name`` in a printed statistics table."""
-    m = re.search(rf"\b{name}\b[\s│|]+(-?[\d,]*\.?\d+)", stdout)
-    assert m, f"{name} not in the output:\n{stdout}"
-    return float(m[1].replace(",", ""))
+def stats(sh, *argv: str) -> dict[str, float]:
+    """The statistics ``peaktrade backtest ... --json`` prints (raw numbers)."""
+    return json.loads(sh("backtest", *argv, "--json").stdout)["stats"]
 
 
 def tracked_runs(root: Path):
@@ -119,11 +118,11 @@ def test_user_strategy_when_written_by_strategies_new_then_runs_from_backtest_to
     # -- backtest: the CLI's numbers are the Python API's ------------------------------------------------------
     cost_args = ["--fees", str(COSTS["fees"]), "--slippage", str(COSTS["slippage"])]
     param_args = [a for k, v in PARAMS.items() for a in ("--param", f"{k}={v}")]
-    bt_out = sh("backtest", "my_strat", "--exchange", "synthetic", *param_args, *cost_args).stdout
+    bt = stats(sh, "my_strat", "--exchange", "synthetic", *param_args, *cost_args)
     full = api_backtest(root)
-    n_trades = stat(bt_out, "n_trades")
+    n_trades = bt["n_trades"]
     assert n_trades == len(full.trades) > 5
-    assert stat(bt_out, "final_equity") == pytest.approx(full.equity.iloc[-1], abs=0.01)
+    assert bt["final_equity"] == pytest.approx(full.equity.iloc[-1], abs=0.01)
 
     # -- sweep with a grid: four rows, the backtested combination's row equal to the backtest -----------------
     sh("sweep", "my_strat", "--exchange", "synthetic", "--grid", "fast=10,20", "--grid", "slow=50,100",
@@ -134,36 +133,36 @@ def test_user_strategy_when_written_by_strategies_new_then_runs_from_backtest_to
     assert row["n_trades"] == n_trades
     assert row["total_return"] == pytest.approx(full.stats()["total_return"], rel=1e-9, abs=1e-12)
 
-    # -- walk-forward and an experiment: specs naming my_strat, run by papermill kernels, logged to MLflow ------
-    (root / "experiments" / "my-strat-wf.toml").write_text(
-        'name = "my-strat-wf"\nnotebook = "notebooks/30-walk-forward.ipynb"\n'
-        '[data]\nexchange = "synthetic"\n'
-        '[parameters]\nstrategy = "my_strat"\ngrid = { fast = [10, 20], slow = [50, 100] }\n'
-        'train = "20D"\ntest = "10D"\nfees = 0.001\nslippage = 0.0005\n')
+    # -- walk-forward through the CLI: folds on the declared grid, stitched out-of-sample stats as JSON --------
+    wf = json.loads(sh("walk-forward", "my_strat", "--exchange", "synthetic", "--train", "20D", "--test", "10D",
+                       "--grid", "fast=10,20", "--grid", "slow=50,100", *cost_args, "--json").stdout)
+    assert wf["strategy"] == "my_strat" and len(wf["folds"]) >= 2, wf
+    assert {(f["fast"], f["slow"]) for f in wf["folds"]} <= {(10, 50), (10, 100), (20, 50), (20, 100)}
+    assert wf["stats"]["n_trades"] >= 1
+
+    # -- an experiment spec naming my_strat: notebook 05 run by a papermill kernel, logged to MLflow ----------
     (root / "experiments" / "my-strat.toml").write_text(
         'name = "my-strat"\nnotebook = "notebooks/05-write-a-strategy.ipynb"\n'
         '[data]\nexchange = "synthetic"\n'
         '[parameters]\nstrategy = "my_strat"\nparams = { fast = 10, slow = 50 }\n'
         'grid = { fast = "10,20", slow = "50,100" }\nfees = 0.001\nslippage = 0.0005\n')
-    for spec, cached in (("my-strat-wf", ""), ("my-strat", " (cached)")):  # one grid: checked once
-        out = sh("experiment", "run", f"experiments/{spec}.toml", "--out", f"executed-{spec}").stdout
-        assert f"lookahead check of my_strat: passed{cached}" in out and "FAILED" not in out
-        assert len(list((root / f"executed-{spec}").glob("*.ipynb"))) == 1
+    out = sh("experiment", "run", "experiments/my-strat.toml", "--out", "executed-my-strat").stdout
+    assert "lookahead check of my_strat: passed" in out and "FAILED" not in out
+    assert len(list((root / "executed-my-strat").glob("*.ipynb"))) == 1
     _, runs = tracked_runs(root)
     mine = [x for x in runs if x.data.tags.get("peaktrade.strategy") == "my_strat"]
     kinds = {x.data.tags.get("peaktrade.kind") for x in mine}
-    assert {"walk_forward", "backtest", "sweep"} <= kinds, kinds
+    assert {"backtest", "sweep"} <= kinds, kinds
     notebooks = [x for x in runs if x.data.tags.get("peaktrade.kind") == "notebook"]
-    assert len(notebooks) == 2 and all(x.info.status == "FINISHED" for x in notebooks)
+    assert len(notebooks) == 1 and notebooks[0].info.status == "FINISHED"
     (nb_backtest,) = [x for x in mine if x.data.tags.get("peaktrade.kind") == "backtest"]
     assert nb_backtest.data.metrics["n_trades"] == n_trades  # the notebook's backtest is the CLI's
     assert nb_backtest.data.metrics["total_return"] == pytest.approx(full.stats()["total_return"], rel=1e-9)
 
     # -- paper replay: the run's trades are the backtest's, trade for trade -----------------------------------
-    bt_part = sh("backtest", "my_strat", "--exchange", "synthetic", "--end", REPLAY_END, *param_args,
-                 *cost_args).stdout
+    bt_part = stats(sh, "my_strat", "--exchange", "synthetic", "--end", REPLAY_END, *param_args, *cost_args)
     part = api_backtest(root, end=REPLAY_END)
-    assert stat(bt_part, "n_trades") == len(part.trades)
+    assert bt_part["n_trades"] == len(part.trades)
     paper = sh("paper", "run", "--strategy", "my_strat", "--exchange", "synthetic", *param_args, *cost_args,
                "--replay", f":{REPLAY_END}", "--quiet").stdout
     assert "completed" in paper
@@ -194,10 +193,10 @@ def test_numba_template_when_written_by_strategies_new_then_backtests_like_the_p
     r = sh("strategies", "new", "my_fast", "--numba")
     assert (root / "strategies" / "my_fast.py").is_file() and "numba level" in r.stdout
     args = ["--exchange", "synthetic", "--param", "fast=10", "--param", "slow=50"]
-    fast, pandas = sh("backtest", "my_fast", *args).stdout, sh("backtest", "my_strat", *args).stdout
+    fast, pandas = stats(sh, "my_fast", *args), stats(sh, "my_strat", *args)
     # both templates are the same SMA crossover: the two authoring levels give the same backtest
-    assert stat(fast, "n_trades") == stat(pandas, "n_trades") > 5
-    assert stat(fast, "final_equity") == stat(pandas, "final_equity")
+    assert fast["n_trades"] == pandas["n_trades"] > 5
+    assert fast["final_equity"] == pandas["final_equity"]
     sw = sh("sweep", "my_fast", "--exchange", "synthetic", "--grid", "fast=10,20", "--grid", "slow=50,100",
             "--out", "fast.csv")
     assert sw.returncode == 0 and len(pd.read_csv(root / "fast.csv")) == 4
