@@ -53,6 +53,7 @@ def run(
         res.add_row(str(o.index), "ok" if o.ok else "[red]FAILED[/]", f"{o.seconds:.1f}", o.run_id or "-",
                     str(o.output))
     console.print(res)
+    _print_links(s.name, outcomes, cfg)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         err_console.print(f"[red]run {o.index} failed:[/] {o.error}", highlight=False)
@@ -60,3 +61,22 @@ def run(
             err_console.print(f"failing cell:\n{o.failed_cell}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_links(name: str, outcomes: list, cfg) -> None:
+    """Print the MLflow UI links of the spec's experiment and of each run (run pages, whole and clickable)."""
+    from peaktrade.tracking import run_url
+
+    links = []
+    for o in outcomes:
+        if o.run_id:
+            try:
+                links.append((o.index, run_url(o.run_id, config=cfg)))
+            except Exception:  # noqa: BLE001  (a link is a convenience; the results are printed above)
+                continue
+    if links:
+        exp_page = links[0][1].split("/runs/")[0]
+        console.print(f"MLflow experiment {name!r}: {exp_page}   (serve it with: peaktrade mlflow ui)",
+                      highlight=False, markup=False, soft_wrap=True)
+        for i, url in links:
+            console.print(f"  run #{i}: {url}", highlight=False, markup=False, soft_wrap=True)

@@ -82,6 +82,9 @@ def _result_section(result: Any, figs: _Figures) -> str:
     parts.append("<h3>equity and drawdown</h3>")
     parts.append(figs.html(f.equity_figure(result.equity, result.drawdown, bars=bars, trades=result.trades),
                            "equity"))
+    if isinstance(bars, pd.DataFrame) and {"open", "high", "low", "close"} <= set(bars.columns) and len(bars):
+        parts.append("<h3>candles, indicators and trades</h3>")
+        parts.append(figs.html(f.candles(result), "candles"))
     mr = f.monthly_returns(result.equity, init_cash=getattr(result, "init_cash", None))
     if len(mr):
         parts.append("<h3>monthly returns</h3>")
