@@ -189,7 +189,8 @@ def indicator_frame(result: Any) -> pd.DataFrame:
 
     Columns are named as the strategy's ``prepare`` names them (``"sma(20)"``, ``"sma(100)"`` for
     ``ma_crossover``); the bars themselves and the entry/exit signal rows of pandas-level strategies
-    are left out (the trades show those). Empty when the result has no (known) strategy.
+    are left out (the trades show those). Empty when the result has no strategy, or one the registry
+    does not know (an unregistered strategy object passed to ``run``).
     """
     from peaktrade.strategies.base import prices_from_bars
     from peaktrade.strategies.registry import get_strategy
@@ -198,7 +199,12 @@ def indicator_frame(result: Any) -> pd.DataFrame:
     name = getattr(result, "strategy", None)
     if not name or not isinstance(bars, pd.DataFrame) or bars.empty:
         return pd.DataFrame(index=getattr(bars, "index", None))
-    strat = get_strategy(name)
+    from peaktrade.errors import StrategyError
+
+    try:
+        strat = get_strategy(name)
+    except StrategyError:  # e.g. a strategy object passed to run() without being registered
+        return pd.DataFrame(index=bars.index)
     params = strat.resolve({k: v for k, v in (getattr(result, "params", None) or {}).items()
                             if k in strat.param_names})
     prep = strat.prepare(prices_from_bars(bars), [params])
@@ -267,8 +273,8 @@ def candles(
     an RSI) get a panel below.
 
     Big runs stay usable: a window of more than ``max_candles`` bars is drawn as candles of several
-    bars each (OHLC aggregated; the title says how many), indicators are thinned to
-    :data:`MAX_POINTS` points, and at most :data:`MAX_TRADE_MARKERS` trades are marked. Zoom with
+    bars each (OHLC aggregated; the title says how many; indicators then drawn at each candle's last
+    bar), and at most :data:`MAX_TRADE_MARKERS` trades are marked (every fill at its own time and price). Zoom with
     ``start``/``end`` to see every bar.
 
     Parameters
@@ -319,14 +325,15 @@ def candles(
     fig.add_trace(go.Candlestick(x=shown.index, open=shown["open"], high=shown["high"], low=shown["low"],
                                  close=shown["close"], name="price" if k == 1 else f"price ({k} bars/candle)",
                                  increasing_line_color="#1a7f37", decreasing_line_color="#b42318"), row=1, col=1)
+    # with aggregated candles, each indicator is drawn at the last bar of each candle (its value at the
+    # candle's close): as many points as candles, exact values, no thinning artefacts
+    drawn = ind.iloc[np.unique(np.r_[np.arange(k - 1, len(ind), k), len(ind) - 1])] if k > 1 and len(ind) else ind
     for c in overlay:
-        s = thin(ind[c])
-        fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), name=str(c), mode="lines", line=dict(width=1.3)),
-                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=drawn.index, y=drawn[c].to_numpy(), name=str(c), mode="lines",
+                                 line=dict(width=1.3)), row=1, col=1)
     for c in lower:
-        s = thin(ind[c])
-        fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), name=str(c), mode="lines", line=dict(width=1.1)),
-                      row=2, col=1)
+        fig.add_trace(go.Scatter(x=drawn.index, y=drawn[c].to_numpy(), name=str(c), mode="lines",
+                                 line=dict(width=1.1)), row=2, col=1)
 
     notes = []
     trades = getattr(result, "trades", None)

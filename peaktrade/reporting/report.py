@@ -79,10 +79,12 @@ def _result_section(result: Any, figs: _Figures) -> str:
     if side:
         parts.append(f'<div class="grid">{"".join(side)}</div>')
     bars = getattr(result, "bars", None)
+    ohlc = isinstance(bars, pd.DataFrame) and {"open", "high", "low", "close"} <= set(bars.columns) and len(bars)
     parts.append("<h3>equity and drawdown</h3>")
-    parts.append(figs.html(f.equity_figure(result.equity, result.drawdown, bars=bars, trades=result.trades),
-                           "equity"))
-    if isinstance(bars, pd.DataFrame) and {"open", "high", "low", "close"} <= set(bars.columns) and len(bars):
+    # with candles below, the equity figure leaves out its close-line price panel (the same trades twice)
+    parts.append(figs.html(f.equity_figure(result.equity, result.drawdown, bars=None if ohlc else bars,
+                                           trades=result.trades), "equity"))
+    if ohlc:
         parts.append("<h3>candles, indicators and trades</h3>")
         parts.append(figs.html(f.candles(result), "candles"))
     mr = f.monthly_returns(result.equity, init_cash=getattr(result, "init_cash", None))
