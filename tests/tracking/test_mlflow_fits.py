@@ -149,3 +149,21 @@ def test_local_path_when_artifacts_are_remote_then_none_so_reports_keep_plotlyjs
     assert local_path("s3://bucket/1/abc/artifacts") is None
     assert local_path(tmp_path.as_uri()) == tmp_path
     assert local_path(str(tmp_path)) == tmp_path
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI: apt-get install -y chromium)")
+def test_tracked_report_when_the_shared_bundle_is_out_of_reach_then_the_page_says_how_to_see_figures(
+        tcfg, client, result, tmp_path):
+    rid = log_backtest(result, config=tcfg, experiment="preview")
+    report = local_path(client.get_run(rid).info.artifact_uri) / "report" / "report.html"
+    alone = tmp_path / "alone" / "report.html"  # like the MLflow UI's preview: the page without its neighbours
+    alone.parent.mkdir()
+    alone.write_bytes(report.read_bytes())
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+         "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", alone.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '<p class="plotlyjs-missing"' in proc.stdout and "peaktrade report RUN_ID" in proc.stdout
+    assert 'id="stats-table"' in proc.stdout  # the tables are there regardless
