@@ -8,6 +8,7 @@ copies refer to one shared bundle instead, see :func:`share_plotlyjs`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import json
 import math
@@ -184,8 +185,9 @@ _SHARED_TAG = re.compile(r'<script src="([^"]*)" ' + re.escape(_SHARED_ATTR) + r
                          re.DOTALL)
 
 
+@functools.cache
 def plotlyjs_bundle() -> str:
-    """Return the plotly.js bundle that plotly (Python) ships and inlines."""
+    """Return the plotly.js bundle that plotly (Python) ships and inlines (read once per process)."""
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
