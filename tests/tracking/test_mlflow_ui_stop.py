@@ -78,12 +78,16 @@ def test_mlflow_ui_when_signalled_then_port_closes_and_no_server_process_is_left
         alive = _running(descendants)
         assert not alive, f"server processes left after {sig.name}: {[p.pid for p in alive]}"
         assert not _port_open(port), f"port {port} still open after {sig.name}"
-    finally:
-        for p in [*descendants, psutil.Process(proc.pid) if proc.poll() is None else None]:
-            if p is not None:
-                try:
-                    p.kill()
-                except psutil.NoSuchProcess:
-                    pass
+    finally:  # whatever failed, leave no server behind (its children are looked up again: the start may have failed)
         if proc.poll() is None:
+            try:
+                descendants += psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                pass
+            proc.kill()
             proc.wait(timeout=10)
+        for p in descendants:
+            try:
+                p.kill()
+            except psutil.NoSuchProcess:
+                pass
