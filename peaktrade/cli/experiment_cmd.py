@@ -51,6 +51,7 @@ def run(
     for o in outcomes:
         console.print(f"#{o.index} {'ok' if o.ok else 'FAILED'} in {o.seconds:.1f} s, MLflow run {o.run_id or '-'}, "
                       f"notebook {o.output}", soft_wrap=True, highlight=False, markup=False)
+    _print_links(s.name, outcomes, cfg)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:
         err_console.print(f"[red]run {o.index} failed:[/] {o.error}", highlight=False)
@@ -58,3 +59,22 @@ def run(
             err_console.print(f"failing cell:\n{o.failed_cell}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_links(name: str, outcomes: list, cfg) -> None:
+    """Print the MLflow UI links of the spec's experiment and of each run (run pages, whole and clickable)."""
+    from peaktrade.tracking import run_url
+
+    links = []
+    for o in outcomes:
+        if o.run_id:
+            try:
+                links.append((o.index, run_url(o.run_id, config=cfg)))
+            except Exception:  # noqa: BLE001  (a link is a convenience; the results are printed above)
+                continue
+    if links:
+        exp_page = links[0][1].split("/runs/")[0]
+        console.print(f"MLflow experiment {name!r}: {exp_page}   (serve it with: peaktrade mlflow ui)",
+                      highlight=False, markup=False, soft_wrap=True)
+        for i, url in links:
+            console.print(f"  run #{i}: {url}", highlight=False, markup=False, soft_wrap=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import os
 import shlex
+import signal
 import subprocess
+import time
 
 import typer
 
@@ -22,7 +24,7 @@ def ui(
     workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the command and the URL only."),
 ) -> None:
-    """Serve the MLflow UI on the project's store and print its URL (Ctrl-C stops it)."""
+    """Serve the MLflow UI on the project's store and print its URL (Ctrl-C or SIGTERM stops it and its workers)."""
     from peaktrade.tracking import artifact_root, ui_command
     from peaktrade.tracking._store import redact_uri
 
@@ -35,19 +37,61 @@ def ui(
     artifact_root(cfg).mkdir(parents=True, exist_ok=True)
     from peaktrade._telemetry import TELEMETRY_OFF
 
-    proc = subprocess.Popen(cmd, env={**os.environ, **TELEMETRY_OFF})  # the UI server never phones home
+    # The server runs in its own session, so its gunicorn/uvicorn workers form one process group we
+    # can stop as a whole; Ctrl-C (SIGINT) and SIGTERM both reach us and we stop that group.
+    proc = subprocess.Popen(cmd, env={**os.environ, **TELEMETRY_OFF},  # the UI server never phones home
+                            start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         code = proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop_group(proc)
         typer.echo("MLflow UI stopped")
         return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if code:
         raise typer.Exit(code)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the UI the way Ctrl-C does
+
+
+def _stop_group(proc: subprocess.Popen, *, grace: float = 10.0) -> None:
+    """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    Signals arriving meanwhile are ignored, so a second Ctrl-C cannot orphan the workers."""
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break  # the group is gone already
+            try:
+                proc.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+            # the leader is gone; its workers may still be shutting down: wait for the group to empty
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and _group_alive(proc.pid):
+                time.sleep(0.05)
+            if not _group_alive(proc.pid):
+                break
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _fmt(v: object) -> str:

@@ -318,7 +318,8 @@ def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parall
     out_dir
         Where executed notebooks are kept (default ``<reports dir>/experiments/<name>/<timestamp>``).
     track
-        Log the batch to MLflow (a tracking failure is reported and never stops the batch).
+        Log the batch to MLflow, in the experiment named after the spec (its runs nest under the batch
+        run and so land there too); a tracking failure is reported and never stops the batch.
     allow_lookahead
         Run even when a strategy fails the lookahead check (as the spec's ``allow_lookahead``).
 
@@ -342,7 +343,7 @@ def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parall
     out_dir.mkdir(parents=True, exist_ok=True)
     n = len(spec.parameter_sets)
     batch_params = {"experiment": spec.name, "notebook": spec.notebook.name, "n_runs": n, "parallel": parallel}
-    with _maybe(track, lambda: tracked_run(config=config, run_name=f"batch {spec.name}", params=batch_params,
+    with _maybe(track, lambda: tracked_run(config=config, experiment=spec.name, run_name=f"batch {spec.name}", params=batch_params,
                                            tags={"peaktrade.kind": "batch", "peaktrade.spec": str(spec.source),
                                                  "peaktrade.lookahead": lookahead})) \
             as parent:

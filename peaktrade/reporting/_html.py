@@ -1,15 +1,20 @@
 """HTML building blocks of the reports: escaping, value formatting, tables, the page shell.
 
 Every piece of text that reaches the page goes through :func:`esc`; figures are embedded with
-plotly's own JSON (which escapes ``</script>``), and plotly.js itself is inlined once per page.
+plotly's own JSON (which escapes ``</script>``), and plotly.js itself is inlined once per page (tracked
+copies refer to one shared bundle instead, see :func:`share_plotlyjs`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
+import json
 import math
+import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -166,3 +171,79 @@ def page(*, title: str, subtitle: str, sections: list[tuple[str, str, str]], plo
         f'<body><header><h1>{esc(title)}</h1><p class="meta">{esc(subtitle)}</p>'
         f'<nav class="toc">{toc}</nav></header>{body}<footer>{esc(footer)}</footer></body></html>\n'
     )
+
+
+# -- one shared plotly.js instead of ~4.8 MB inlined in every report ---------------------------------
+#
+# A tracked report would otherwise carry the whole plotly.js bundle (4.8 MB; 385 MB after ~90 runs).
+# Tracking keeps one copy per MLflow experiment, next to its run folders, and the uploaded HTML refers
+# to it by a relative path: the report still opens offline from the artifact store on disk, and
+# ``peaktrade report RUN_ID`` writes a self-contained copy (the bundle inlined again) to share it.
+
+_SHARED_ATTR = 'data-peaktrade-plotlyjs="shared"'
+_SHARED_TAG = re.compile(r'<script src="([^"]*)" ' + re.escape(_SHARED_ATTR) + r"></script>(<script>.*?</script>)?",
+                         re.DOTALL)
+
+
+@functools.cache
+def plotlyjs_bundle() -> str:
+    """Return the plotly.js bundle that plotly (Python) ships and inlines (read once per process)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def plotlyjs_name() -> str:
+    """Return the file name of the shared bundle, versioned so that a copy never serves the wrong figures."""
+    m = re.search(r"plotly\.js v([0-9][0-9A-Za-z.\-+]*)", plotlyjs_bundle()[:300])
+    if m:
+        return f"plotly-{m.group(1)}.min.js"
+    import hashlib
+
+    return f"plotly-{hashlib.sha256(plotlyjs_bundle().encode()).hexdigest()[:12]}.min.js"
+
+
+def write_plotlyjs(directory: Path) -> Path:
+    """Write the shared bundle into ``directory`` once (atomically); return its path."""
+    from peaktrade._files import atomic_write_text
+
+    path = Path(directory) / plotlyjs_name()
+    if not (path.is_file() and path.stat().st_size == len(plotlyjs_bundle().encode("utf-8"))):
+        atomic_write_text(path, plotlyjs_bundle())
+    return path
+
+
+def shared_plotlyjs_tag(src: str) -> str:
+    """Return the tag that loads the shared bundle from ``src``, and says so in the page when it cannot
+    (e.g. the MLflow UI's preview, which shows the page from a blob without its neighbours)."""
+    name = plotlyjs_name()
+    note = ("Figures need " + name + ", kept once beside the runs of this MLflow experiment: open this file "
+            "from the artifact store on disk, or run `peaktrade report RUN_ID` for a self-contained copy.")
+    fallback = ("<script>document.addEventListener('DOMContentLoaded',function(){if(!window.Plotly){"
+                "var p=document.createElement('p');p.className='plotlyjs-missing';"
+                "p.style.cssText='background:#fff4e5;border:1px solid #f0b429;padding:6px 10px;font:13px sans-serif';"
+                f"p.textContent={json.dumps(note)};document.body.insertBefore(p,document.body.firstChild);}}}});"
+                "</script>")
+    return f'<script src="{esc(src)}" {_SHARED_ATTR}></script>{fallback}'
+
+
+def share_plotlyjs(doc: str, src: str) -> str | None:
+    """Return ``doc`` with its inlined plotly.js replaced by a reference to ``src`` (None when the page
+    does not inline the bundle). Works for peaktrade reports and plotly's own ``write_html`` pages."""
+    bundle = plotlyjs_bundle()
+    i = doc.find(bundle)
+    if i < 0:
+        return None
+    opening = re.search(r"<script[^>]*>\s*\Z", doc[max(0, i - 200):i])
+    closing = re.match(r"\s*</script>", doc[i + len(bundle):i + len(bundle) + 50])
+    if opening is None or closing is None:
+        return None
+    start = i - len(opening.group(0))
+    end = i + len(bundle) + closing.end()
+    return doc[:start] + shared_plotlyjs_tag(src) + doc[end:]
+
+
+def inline_plotlyjs(doc: str) -> str:
+    """Return ``doc`` with a shared plotly.js reference replaced by the bundle itself (self-contained)."""
+    bundle = plotlyjs_bundle()
+    return _SHARED_TAG.sub(lambda _m: f'<script type="text/javascript">{bundle}</script>', doc, count=1)

@@ -95,12 +95,18 @@ def _result_section(result: Any, figs: _Figures, *, log_equity: bool = False) ->
     if side:
         parts.append(f'<div class="grid">{"".join(side)}</div>')
     bars = getattr(result, "bars", None)
+    ohlc = isinstance(bars, pd.DataFrame) and {"open", "high", "low", "close"} <= set(bars.columns) and len(bars)
     parts.append("<h3>equity and drawdown</h3>")
-    fig = f.equity_figure(result.equity, result.drawdown, bars=bars, trades=result.trades)
+    # with candles below, the equity figure leaves out its close-line price panel (the same trades twice)
+    eq_bars = None if ohlc else bars
+    fig = f.equity_figure(result.equity, result.drawdown, bars=eq_bars, trades=result.trades)
     if log_equity:  # price and equity rows on a log scale (the drawdown row stays linear)
-        for row in ((1, 2) if bars is not None and "close" in bars and len(bars) else (1,)):
+        for row in ((1, 2) if eq_bars is not None and "close" in eq_bars and len(eq_bars) else (1,)):
             fig.update_yaxes(type="log", row=row, col=1)
     parts.append(figs.html(fig, "equity"))
+    if ohlc:
+        parts.append("<h3>candles, indicators and trades</h3>")
+        parts.append(figs.html(f.candles(result), "candles"))
     mr = f.monthly_returns(result.equity, init_cash=getattr(result, "init_cash", None))
     if len(mr):
         parts.append("<h3>monthly returns</h3>")

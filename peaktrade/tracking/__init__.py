@@ -26,19 +26,21 @@ from peaktrade.tracking._api import (
     log_walk_forward,
     tracked_run,
 )
-from peaktrade.tracking._query import recent_runs, report_for_run, ui_command
+from peaktrade.tracking._query import experiment_url, recent_runs, report_for_run, run_url, ui_command
 from peaktrade.tracking._store import artifact_root, open_store, tracking_uri
 
 __all__ = [
     "TrackedRun",
     "artifact_files",
     "artifact_root",
+    "experiment_url",
     "log_backtest",
     "log_sweep",
     "log_walk_forward",
     "open_store",
     "recent_runs",
     "report_for_run",
+    "run_url",
     "tracked_run",
     "tracking_uri",
     "ui_command",

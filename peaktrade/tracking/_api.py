@@ -441,6 +441,16 @@ class TrackedRun:
         return self._run.run_id if self._run is not None else None
 
     @property
+    def url(self) -> str | None:
+        """The link that opens this run's page in the MLflow UI (None when tracking is unavailable)."""
+        if self._run is None:
+            return None
+        from peaktrade.tracking._query import run_url
+
+        exp_id = self._run.store.client.get_run(self.run_id).info.experiment_id
+        return run_url(self.run_id, config=self._run.config, experiment_id=exp_id)
+
+    @property
     def active(self) -> bool:
         """True when calls reach a tracking store."""
         return self._run is not None

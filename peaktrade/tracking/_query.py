@@ -201,7 +201,11 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
     with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
         if _artifact_exists(store.client, run_id, "report/report.html"):
             local = Path(store.client.download_artifacts(run_id, "report/report.html", tmp))
-            return atomic_write(target, lambda part: part.write_bytes(local.read_bytes()))
+            from peaktrade.reporting._html import inline_plotlyjs
+
+            # the store keeps one plotly.js per experiment; the fetched copy gets it back inlined
+            doc = inline_plotlyjs(local.read_text(encoding="utf-8"))
+            return atomic_write(target, lambda part: part.write_text(doc, encoding="utf-8"))
         if _artifact_exists(store.client, run_id, "result/meta.json"):
             local_dir = Path(store.client.download_artifacts(run_id, "result", tmp))
             result = load_result(local_dir)
@@ -219,3 +223,30 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
         return atomic_write(target, lambda part: part.write_bytes(written[-1].read_bytes()))
     raise PeakTradeError(f"run {run_id} has neither a report/report.html nor result/ artifacts to rebuild one from, "
                          f"and no report named by its id in {cfg.reports_dir}")
+
+
+#: Where ``peaktrade mlflow ui`` serves by default; links to runs of a local store point there.
+DEFAULT_UI = "http://127.0.0.1:5000"
+
+
+def ui_base(config: Config | None = None) -> str:
+    """Return the MLflow UI address for links: the tracking server itself when the tracking URI is
+    http(s), else :data:`DEFAULT_UI` (what ``peaktrade mlflow ui`` serves on a local store)."""
+    uri = tracking_uri(load(config))
+    if uri.partition(":")[0].lower() in ("http", "https"):
+        return redact_uri(uri).rstrip("/")
+    return DEFAULT_UI
+
+
+def run_url(run_id: str, *, config: Config | None = None, experiment_id: str | None = None) -> str:
+    """Return the link that opens the run's page in the MLflow UI:
+    ``<ui>/#/experiments/<experiment id>/runs/<run id>`` (the experiment is looked up when not given)."""
+    cfg = load(config)
+    if experiment_id is None:
+        experiment_id = open_store(cfg, must_exist=True).client.get_run(run_id).info.experiment_id
+    return f"{ui_base(cfg)}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def experiment_url(experiment_id: str, *, config: Config | None = None) -> str:
+    """Return the link that opens an experiment's run list in the MLflow UI."""
+    return f"{ui_base(config)}/#/experiments/{experiment_id}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ import pandas as pd
 
 from peaktrade import provenance as prov
 from peaktrade._files import dumps
-from peaktrade.tracking._store import Store, open_store, redact_uri
+from peaktrade.tracking._store import Store, local_path, open_store, redact_uri
 from peaktrade.tracking._values import MAX_TAG, Redactor, clean_key, param_text, split_metrics
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class Run:
         self.redact = Redactor(config)
         self.nonfinite: dict[str, str] = {}
         self._params: dict[str, str] = {}
+        self._dirs: tuple[Path, Path] | bool | None = None
 
     # -- params, metrics, tags -------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -103,9 +105,43 @@ class Run:
                 if clean != text:
                     p.write_text(clean, encoding="utf-8")
 
+    def _local_dirs(self) -> tuple[Path, Path] | None:
+        """Return (this run's artifact directory, its experiment's directory) when both are local files."""
+        if self._dirs is None:
+            info = self.store.client.get_run(self.run_id).info
+            exp = self.store.client.get_experiment(info.experiment_id)
+            run_dir, exp_dir = local_path(info.artifact_uri), local_path(exp.artifact_location)
+            self._dirs = (run_dir, exp_dir) if run_dir is not None and exp_dir is not None else False
+        return self._dirs or None
+
+    def _share_plotlyjs(self, path: Path, artifact_dir: str | None) -> None:
+        """Replace the plotly.js inlined in an HTML file by a reference to one copy per experiment.
+
+        The copy sits in the experiment's artifact directory, beside the run folders; the reference is
+        relative, so the report opens offline from the store on disk. Stores whose artifacts are not
+        local files (a server, S3) keep the bundle inlined: there is no neighbour to refer to."""
+        if path.suffix.lower() not in (".html", ".htm") or path.stat().st_size < 1_000_000:
+            return  # a page with plotly.js inlined is > 4 MB; smaller pages are left alone unread
+        dirs = self._local_dirs()
+        if dirs is None:
+            return
+        from peaktrade.reporting import _html
+
+        run_dir, exp_dir = dirs
+        src = os.path.relpath(exp_dir / _html.plotlyjs_name(), run_dir / (artifact_dir or "")).replace(os.sep, "/")
+        doc = path.read_text(encoding="utf-8")
+        shared = _html.share_plotlyjs(doc, src)
+        if shared is not None:
+            _html.write_plotlyjs(exp_dir)
+            path.write_text(shared, encoding="utf-8")
+
     def log_dir(self, local_dir: Path, artifact_path: str | None = None) -> None:
-        """Upload every file under ``local_dir`` (text files redacted in place first)."""
+        """Upload every file under ``local_dir`` (text files redacted in place first; HTML files refer
+        to one shared plotly.js instead of inlining it)."""
         self._scrub(local_dir)
+        for p in local_dir.rglob("*.htm*"):
+            rel = p.parent.relative_to(local_dir).as_posix()
+            self._share_plotlyjs(p, "/".join(x for x in (artifact_path, rel) if x and x != "."))
         self.store.client.log_artifacts(self.run_id, str(local_dir), artifact_path)
 
     def log_file(self, path: Path, artifact_path: str | None = None) -> None:
@@ -116,6 +152,7 @@ class Run:
                 copy = Path(tmp) / path.name
                 copy.write_bytes(path.read_bytes())
                 self._scrub(copy)
+                self._share_plotlyjs(copy, artifact_path)
                 self.store.client.log_artifact(self.run_id, str(copy), artifact_path)
             return
         self.store.client.log_artifact(self.run_id, str(path), artifact_path)
@@ -184,8 +221,14 @@ def start_run(config: Config, *, experiment: str | None, run_name: str | None, k
               tags: Mapping[str, Any] | None = None, log_config: bool = True) -> Run:
     """Open the store, get or create the experiment and start a run with the provenance tags."""
     store = open_store(config)
-    name = experiment or config.tracking.experiment
-    exp_id = store.experiment_id(name)
+    if experiment is None and parent_run_id:
+        # a nested run lives in its parent's experiment: a spec's notebooks, a sweep's children and a
+        # tracked run's backtests stay together without every caller repeating the experiment name
+        exp_id = store.client.get_run(parent_run_id).info.experiment_id
+        name = store.client.get_experiment(exp_id).name
+    else:
+        name = experiment or config.tracking.experiment
+        exp_id = store.experiment_id(name)
     all_tags: dict[str, Any] = prov.provenance_tags(config, kind=kind, strategy=strategy, symbol=symbol,
                                                     timeframe=timeframe, data_fingerprint=data_fingerprint,
                                                     strategy_code=strategy_code_tag(config, strategy))

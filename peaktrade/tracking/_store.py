@@ -63,6 +63,21 @@ def is_local(uri: str) -> bool:
     return urlsplit(uri).scheme.split("+")[0] in _LOCAL_SCHEMES
 
 
+def local_path(uri: str | None) -> Path | None:
+    """Return the local directory of an artifact URI (``file:`` or a plain path); None for any other
+    scheme (``mlflow-artifacts:``, ``s3:`` ...), whose files are not on this machine."""
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme == "file" and parts.netloc in ("", "localhost"):
+        from urllib.parse import unquote
+
+        return Path(unquote(parts.path))
+    if parts.scheme == "" and Path(uri).is_absolute():
+        return Path(uri)
+    return None
+
+
 def sqlite_path(uri: str) -> Path | None:
     """Return the database file of a ``sqlite:///`` URI (None for other URIs and in-memory stores)."""
     if not uri.startswith("sqlite:///"):

@@ -27,9 +27,10 @@ def _spec(tmp_path: Path, strategies: list[str]) -> Path:
     return spec
 
 
-def _runs(tmp_path, cfg):
+def _runs(tmp_path, cfg, experiment: str):
+    """The runs of a spec: they are in the MLflow experiment named after it, not the default one."""
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns.db")
-    exp = client.get_experiment_by_name(cfg.tracking.experiment)
+    exp = client.get_experiment_by_name(experiment)
     return client, client.search_runs([exp.experiment_id])
 
 
@@ -39,7 +40,7 @@ def test_batch_runs_every_set_and_tracks_parent_and_children_when_all_succeed(ba
     assert r.exit_code == 0, r.stderr
     executed = sorted((tmp_path / "out").glob("*.ipynb"))
     assert len(executed) == 2
-    client, runs = _runs(tmp_path, batch_cfg)
+    client, runs = _runs(tmp_path, batch_cfg, "demo")
     by_kind = {}
     for run in runs:
         by_kind.setdefault(run.data.tags.get("peaktrade.kind"), []).append(run)
@@ -60,7 +61,7 @@ def test_batch_reports_failing_cell_and_carries_on_when_one_run_fails(batch_cfg,
     assert r.exit_code == 1
     assert "run 0 failed" in r.stderr and "unknown strategy 'nope'" in r.stderr
     assert "result = run(strategy, bars" in r.stderr  # the failing cell's source
-    _, runs = _runs(tmp_path, batch_cfg)
+    _, runs = _runs(tmp_path, batch_cfg, "t")
     status = {x.data.params.get("strategy"): x.info.status for x in runs if x.data.tags.get("peaktrade.kind") == "notebook"}
     assert status == {"nope": "FAILED", "ma_crossover": "FINISHED"}
     assert any(x.data.tags.get("peaktrade.kind") == "backtest" for x in runs)

@@ -87,7 +87,7 @@ def test_report_when_opened_in_headless_chromium_then_charts_render_without_js_e
                           provenance={"git SHA": "abc"})
     html = report.read_text(encoding="utf-8")
     n_figures = len(re.findall(r'class="plotly-graph-div"', html))
-    assert n_figures == 5
+    assert n_figures == 6  # equity, candles, monthly returns, sweep, walk-forward, Monte Carlo
 
     dom, errors, shot = open_in_chromium(html, tmp_path)
 

@@ -52,8 +52,8 @@ def test_build_report_when_every_input_is_given_then_every_section_is_present_an
                   "wf-folds-table", "wf-stats-table", "wf-stability-table", "mc-summary-table", "provenance-table"):
         assert f'id="{table}"' in html, table
     names = set(re.findall(r'data-figure="([^"]+)"', html))
-    assert names == {"equity", "monthly-returns", "sweep-params", "oos-equity", "monte-carlo"}
-    assert len(_figures(html)) == 5
+    assert names == {"equity", "candles", "monthly-returns", "sweep-params", "oos-equity", "monte-carlo"}
+    assert len(_figures(html)) == 6
     bundles = [m for m in re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) if len(m) > 1_000_000]
     assert len(bundles) == 1, "plotly.js must be inlined exactly once"
     _assert_self_contained(html)
@@ -63,7 +63,7 @@ def test_build_report_when_every_input_is_given_then_every_section_is_present_an
 def test_build_report_when_only_a_backtest_is_given_then_only_its_section_is_present(tmp_path, rresult):
     html = build_report(title="bt", path=tmp_path / "bt.html", result=rresult).read_text(encoding="utf-8")
     assert _sections(html) == {"section-backtest"}
-    assert set(re.findall(r'data-figure="([^"]+)"', html)) == {"equity", "monthly-returns"}
+    assert set(re.findall(r'data-figure="([^"]+)"', html)) == {"equity", "candles", "monthly-returns"}
     assert f"trades ({len(rresult.trades):,})" in html
 
 

@@ -56,7 +56,7 @@ def test_mlflow_ui_when_started_then_it_answers_http_200_on_loopback(tcfg):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a loaded 2-core machine needs over a minute to start it
         status, body = None, b""
         while time.monotonic() < deadline and proc.poll() is None:
             try:

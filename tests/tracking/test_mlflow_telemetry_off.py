@@ -64,7 +64,7 @@ def test_mlflow_ui_when_started_then_server_process_gets_telemetry_off(cfg, cli,
     seen = {}
 
     class FakePopen:  # unit boundary: the real server is not started here
-        def __init__(self, cmd, env=None):
+        def __init__(self, cmd, env=None, **kwargs):
             seen["cmd"], seen["env"] = cmd, env
 
         def wait(self):
