@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.backtest import nb
-from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions, options_source
+from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions, options_source, strategy_options
 from peaktrade.backtest.result import BacktestResult, trades_frame
 from peaktrade.backtest.stats import close_days
 from peaktrade.errors import BacktestError
@@ -132,13 +132,15 @@ def resolve_params(strategy: Strategy, params: dict[str, Any]) -> tuple[dict[str
     return resolved, stops
 
 
-def pop_options(kwargs: dict[str, Any], config: Config | None = None) -> tuple[BacktestOptions, str]:
+def pop_options(kwargs: dict[str, Any], config: Config | None = None, *,
+                strategy: Strategy | None = None) -> tuple[BacktestOptions, str]:
     """Remove the backtest options (not the stops: those are strategy parameters) from mixed keyword
     arguments; return them on top of the config's ``[backtest]`` defaults, and where they came from.
 
     ``config`` None loads the project's config as the CLI does (``$PEAK_TRADE_CONFIG_PATH``, else the
     project's ``config/config.toml``, else the built-in defaults): ``run(...)`` in a notebook and
-    ``peaktrade backtest`` then trade with the same costs.
+    ``peaktrade backtest`` then trade with the same costs. A ``strategy`` that declares its direction
+    sets it unless given (see :func:`~peaktrade.backtest.options.strategy_options`).
     """
     from peaktrade.config import Config, load_config
 
@@ -147,7 +149,8 @@ def pop_options(kwargs: dict[str, Any], config: Config | None = None) -> tuple[B
         config = load_config()
     elif not isinstance(config, Config):
         raise BacktestError(f"config is a {type(config).__name__}: expected a peaktrade Config (load_config()) or None")
-    return BacktestOptions.from_config(config, **given), options_source(config, given)
+    merged, note = strategy_options(strategy, given)
+    return BacktestOptions.from_config(config, **merged), options_source(config, given) + note
 
 
 def run(strategy: str | Strategy, bars: pd.DataFrame, *, config: Config | None = None,
@@ -161,7 +164,7 @@ def run(strategy: str | Strategy, bars: pd.DataFrame, *, config: Config | None =
     """
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts, source = pop_options(kwargs, config)
+    opts, source = pop_options(kwargs, config, strategy=strat)
     resolved, stops = resolve_params(strat, kwargs)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     entries, exits = signal_arrays(strat, prices, resolved)

@@ -180,6 +180,26 @@ class BacktestOptions:
         return nb.vol_target_frac_nb(prices.close, int(self.sizing.vol_window), float(self.sizing.size), ann, 1.0)
 
 
+def strategy_options(strategy: Any, given: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Return the explicitly ``given`` options with the strategy's declared ``direction`` filled in, and a
+    note for the options' source ("" when the strategy declares none).
+
+    The declaration is specific to the strategy, so it wins over the config's default; an explicit
+    ``direction`` that contradicts it raises naming the strategy and both directions.
+    """
+    from peaktrade.errors import StrategyError
+
+    declared = getattr(strategy, "direction", None)
+    if declared is None:
+        return dict(given), ""
+    if "direction" in given:
+        if given["direction"] != declared:
+            raise StrategyError(f"strategy '{strategy.name}' declares direction={declared!r}: the given "
+                                f"direction={given['direction']!r} contradicts it (omit direction or pass {declared!r})")
+        return dict(given), ""
+    return {**given, "direction": declared}, f"; direction {declared!r} declared by strategy '{strategy.name}'"
+
+
 def options_source(config: Config | None, given: Any = ()) -> str:
     """Return where options came from: the config file's ``[backtest]`` section (or the built-in
     defaults when ``config`` is None or has no file), and the names given explicitly on top."""
@@ -222,4 +242,5 @@ _PART_FIELDS = {part: tuple(f.name for f in dataclasses.fields(cls))
 OPTION_NAMES = ("init_cash", "fees", "fixed_fees", "slippage", "execution", "direction", "size", "size_type",
                 "vol_window", "sl_stop", "tp_stop", "sl_trail", "stop_priority")
 
-__all__ = ["OPTION_NAMES", "BacktestOptions", "Sizing", "Stops", "describe_options", "options_source", "stop_distance"]
+__all__ = ["OPTION_NAMES", "BacktestOptions", "Sizing", "Stops", "describe_options", "options_source", "stop_distance",
+           "strategy_options"]

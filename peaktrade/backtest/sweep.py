@@ -186,7 +186,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     t_start = time.perf_counter()
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts, source = pop_options(kwargs, config)
+    opts, source = pop_options(kwargs, config, strategy=strat)
     if space not in (None, "declared"):
         raise BacktestError(f"space={space!r} is invalid: expected 'declared' (the strategy's declared search "
                             "space) or None (only the given grids)")

@@ -25,7 +25,7 @@ def _strategy_doc(s, source: str) -> dict:
     """A strategy as a JSON-ready dict (the keys of ``strategies list --json`` and ``show --json``)."""
     return {"name": s.name, "source": source, "summary": s.summary, "params": [_param_doc(p) for p in s.params],
             "constraints": [c.text for c in s.constraints], "stop_defaults": dict(s.stop_defaults or {}),
-            "warmup": s.warmup}
+            "warmup": s.warmup, "direction": getattr(s, "direction", None)}
 
 
 @app.command("list")
@@ -101,5 +101,8 @@ def show_cmd(ctx: typer.Context,
     else:
         out("stop defaults: none (sl_stop, tp_stop, sl_trail accepted as backtest options)",
             highlight=False, soft_wrap=True)
+    d = getattr(s, "direction", None)
+    out(f"direction: {d} (declared: backtests trade it unless told otherwise)" if d else
+        "direction: any (the backtest's direction option, default from config)", highlight=False)
     if s.warmup:
         out(f"warm-up: {s.warmup} bars", highlight=False)

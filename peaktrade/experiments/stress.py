@@ -62,7 +62,9 @@ def stress_scenarios(strategy: Any, bars: pd.DataFrame, *, shock: float = -0.3, 
         raise PeakTradeError(bad_value("vol_mult/cost_mult", (vol_mult, cost_mult), "positive numbers"))
     config = config if config is not None else load_config()
     kwargs = dict(kwargs)
-    opts, source = pop_options(kwargs, config)  # kwargs keeps the strategy's parameters (and stops)
+    from peaktrade.strategies.registry import get_strategy
+
+    opts, source = pop_options(kwargs, config, strategy=get_strategy(strategy))  # kwargs keeps the strategy's parameters (and stops)
     base = {**opts.to_dict(stops=False), **kwargs}
     other = "close" if opts.execution == "next_open" else "next_open"
     at = len(bars) // 2

@@ -383,7 +383,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     # parsed (validated) once, before any fold runs, on top of the config's defaults
     config = config if config is not None else load_config()
     kw = dict(kw)
-    options, source = pop_options(kw, config)
+    options, source = pop_options(kw, config, strategy=strat)
     kw.update(options.to_dict(stops=False))
     init_cash = options.init_cash
     windows, skipped = _windows(bars.index, train, test, step, anchored, max(2, int(n_parts)))

@@ -19,7 +19,7 @@ import pandas as pd
 
 from peaktrade.adapters.errors import ExchangeError
 from peaktrade.adapters.kraken import translate
-from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions
+from peaktrade.backtest.options import OPTION_NAMES, BacktestOptions, strategy_options
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.pipeline import OrderCheck
 from peaktrade.live.feeds import BarPoller, SessionError, parse_replay
@@ -99,7 +99,7 @@ def plan_session(strategy: str | Strategy, cfg: Config, *, symbol: str, timefram
                            f"{', '.join(k for k in OPTION_NAMES if k not in STOP_PARAMS)} "
                            f"(strategy parameters and stops go in params)")
     resolved, stops = resolve_params(strat, dict(params or {}))
-    opts = BacktestOptions.from_config(cfg, **options).replace(**stops)  # validated exactly as run() does
+    opts = BacktestOptions.from_config(cfg, **strategy_options(strat, options)[0]).replace(**stops)  # validated exactly as run() does
     return SessionPlan(strat, symbol, timeframe, parse_timeframe(timeframe), resolved, stops, opts,
                        opts.size_fraction if opts.sizing.size_type == "vol_target" else None)
 

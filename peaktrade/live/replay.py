@@ -36,7 +36,7 @@ def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[O
     """
     strat = get_strategy(strategy)
     check_bars(bars)
-    opts, _source = pop_options(kwargs)  # the same config defaults as run()
+    opts, _source = pop_options(kwargs, strategy=strat)  # the same config defaults as run()
     resolved, stops = resolve_params(strat, kwargs)
     o = opts.replace(**stops)  # validates every option exactly as run() does
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))

@@ -240,7 +240,8 @@ class PandasStrategy:
         strat = Strategy(name=self.name, summary=self.summary or (type(self).__doc__ or "").strip().split("\n")[0],
                          params=params, prepare=prepare, signal_nb=_kernel(),
                          constraints=tuple(constraints), stop_defaults=dict(self.stop_defaults),
-                         warmup=self.warmup, rows_per_combo=2 if output == "signals" else 1)
+                         warmup=self.warmup, rows_per_combo=2 if output == "signals" else 1,
+                         direction=self.direction if output == "position" else None)
         strat.resolve({})  # the defaults must satisfy the constraints
         return strat
 

@@ -190,6 +190,11 @@ class Strategy:
     #: value, as the library's numba strategies). The pandas level stores its signals (2 rows) or its
     #: position (1): a sweep prepares such a strategy in chunks of combinations that fit its memory budget.
     rows_per_combo: int = 0
+    #: The backtest direction the strategy's signals are written for ("long", "short", "both"), or None
+    #: when they suit any (entries/exits strategies). A position strategy declares it: ``run``, ``sweep``,
+    #: walk-forward and the sessions then trade that direction unless told otherwise, and an explicit
+    #: contradicting ``direction`` option raises (:func:`peaktrade.backtest.options.strategy_options`).
+    direction: str | None = None
 
     @property
     def param_names(self) -> tuple[str, ...]:

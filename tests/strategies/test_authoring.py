@@ -307,3 +307,36 @@ def test_to_strategy_when_position_declaration_is_invalid_then_error_names_it(at
     cls = type("Bad", (type(_positions(lambda b: np.zeros(len(b)))),), attrs)
     with pytest.raises(StrategyError, match=match):
         cls().to_strategy()
+
+
+# --- a position strategy's declared direction is the backtest's direction --------------------------------
+
+
+def test_run_sweep_paper_session_when_short_position_strategy_and_no_direction_then_trades_short(bars):
+    from peaktrade.config import load_config
+    from peaktrade.live.plan import plan_session
+
+    pos, sig = _trend("short", "position"), _trend("short", "signals")
+    assert pos.to_strategy().direction == "short" and sig.to_strategy().direction is None
+    kw = dict(fees=0.001, fast=8, slow=40)
+    res = run(pos, bars, **kw)  # the config's default direction is "long": the declaration wins
+    assert res.options["direction"] == "short" and (res.trades["direction"] == -1).all()
+    assert "declared by strategy 'trend_position_short'" in res.options_source
+    assert_same_trades(res, run(sig, bars, direction="short", **kw))
+    replay = paper_replay(pos, bars, **kw)
+    assert (replay.trades["direction"] == -1).all() and len(replay.trades) == len(res.trades)
+    grid = dict(fees=0.001, fast=[5, 12], slow=[30, 60])
+    pd.testing.assert_frame_equal(sweep(pos, bars, **grid).table, sweep(sig, bars, direction="short", **grid).table)
+    assert plan_session(pos, load_config(), symbol="BTC/USD", timeframe="1h", params=None,
+                        options={}).options.direction == "short"
+
+
+def test_run_sweep_paper_when_explicit_direction_contradicts_declared_then_one_line_error(bars):
+    pos = _trend("short", "position")
+    msg = "strategy 'trend_position_short' declares direction='short': the given direction='long' contradicts it"
+    for call in (lambda: run(pos, bars, direction="long"), lambda: sweep(pos, bars, direction="long", fast=[5]),
+                 lambda: paper_replay(pos, bars, direction="long")):
+        with pytest.raises(StrategyError, match=msg) as e:
+            call()
+        assert "\n" not in str(e.value)
+    assert run(pos, bars, direction="short").options["direction"] == "short"
