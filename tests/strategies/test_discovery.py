@@ -167,3 +167,33 @@ def test_strategies_new_when_file_exists_then_refuses_and_keeps_it(cfg, cli):
     res = cli("strategies", "new", "mine")
     assert res.exit_code != 0 and "already exists: refusing to overwrite" in res.stderr
     assert path.read_text(encoding="utf-8") == "# my work\n"
+
+
+SHORT_FILE = '''
+import numpy as np
+import peaktrade.strategies as pts
+
+
+class Down(pts.PandasStrategy):
+    name = "down_trend"
+    params = (pts.Param("n", "int", 50, low=5, high=500),)
+    direction = "short"
+
+    def position(self, bars, *, n):
+        return np.where(bars["close"] < bars["close"].rolling(n).mean(), -1.0, 0.0)
+'''
+
+
+def test_strategies_show_and_backtest_when_position_strategy_declares_short_then_shown_and_traded_short(cfg, cli):
+    write(cfg.root / "strategies", "down_trend.py", SHORT_FILE)
+    shown = cli("strategies", "show", "down_trend")
+    assert shown.exit_code == 0 and "direction: short (declared" in shown.stdout
+    res = cli("backtest", "down_trend", "--exchange", "synthetic", "--json")
+    assert res.exit_code == 0, res.stderr
+    import json
+
+    doc = json.loads(res.stdout)
+    assert doc["options"]["direction"] == "short", doc["options"]
+    bad = cli("backtest", "down_trend", "--exchange", "synthetic", "--direction", "long")
+    assert bad.exit_code != 0 and "declares direction='short'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
