@@ -195,6 +195,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         grids.setdefault(k, v)
     combos, skipped = expand_grid(strat, grids)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
+    prices.memo_budget = max_memory  # the pandas level's indicator memo keeps at most this between chunks
     base_sp = opts.kernel_params()
     frac = opts.size_fraction(prices, bars.index)
     ann, years, _ = annualization(bars.index)

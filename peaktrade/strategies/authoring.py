@@ -22,6 +22,7 @@ import hashlib
 import operator
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
@@ -260,13 +261,22 @@ class PandasStrategy:
             where = f"strategy '{self.name}'" + (f" ({shown})" if shown else "")
             outer = getattr(_active, "memo", None), getattr(_active, "used", None)  # a run() inside signals()
             _active.memo, _active.used = memo, used
+            method = "position" if position else "signals"
             try:
-                if position:
-                    return (_position_row(self.position(memo.bars.copy(deep=False), **params), memo.bars,
-                                          where, self.direction),)
-                return self._check_output(self.signals(memo.bars.copy(deep=False), **params), memo.bars, where)
+                out = getattr(self, method)(memo.bars.copy(deep=False), **params)
+            except StrategyError as e:
+                if str(e).startswith("strategy '"):
+                    raise
+                raise StrategyError(f"{where}: {method}() failed: {e}") from e
+            except Exception as e:  # the author's code: say which strategy and combination, keep the cause
+                first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+                raise StrategyError(f"{where}: {method}() raised {type(e).__name__}" + (f": {first}" if first else "")
+                                    ) from e
             finally:
                 _active.memo, _active.used = outer
+            if position:
+                return (_position_row(out, memo.bars, where, self.direction),)
+            return self._check_output(out, memo.bars, where)
 
         todo = list(uniq.values())
         workers = min(self.workers or os.cpu_count() or 1, len(todo))
@@ -285,6 +295,7 @@ class PandasStrategy:
             idx = [tab.row((w, key), lambda a=a: a, name=f"{w}({shown})") for w, a in zip(what, out)]
             rows[key] = idx * 2 if position else idx
         mode = float(_POSITION_MODE[self.direction]) if position else 0.0
+        memo.trim()  # this chunk's rows are in the table: keep only what the memory budget allows
         return tab.build([rows[tuple(p[k] for k in names)] for p in combos], [[mode] for _ in combos])
 
     def _check_output(self, out: Any, bars: pd.DataFrame, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -314,44 +325,61 @@ class _Memo:
 
     It lives on the ``Prices`` object (``prepare``'s input), so the chunks of one sweep share it and it
     goes away with the sweep; truncated histories (the lookahead check, live windows) are new objects
-    and never see another history's values.
+    and never see another history's values. ``prices.memo_budget`` (bytes; a sweep sets its
+    ``max_memory``) bounds what it keeps between two ``prepare`` calls: :meth:`trim` drops the least
+    recently used results beyond it (a later chunk that needs one computes it again).
     """
 
     def __init__(self, prices: Prices) -> None:
         self.bars = _frame(prices)
         self._cols = {_buffer(self.bars[c]): c for c in self.bars.columns}
         self._lock = threading.Lock()
-        self._slots: dict[Any, _Slot] = {}
+        self._slots: OrderedDict[Any, _Slot] = OrderedDict()  # least recently used first
         self._names: dict[Any, str] = {}
+        self.budget: int | None = getattr(prices, "memo_budget", None)
         #: how many times ``fn`` ran (the tests count unique indicators with it)
         self.computed = 0
 
-    def _arg_key(self, v: Any) -> tuple[Any, str]:
-        """Return (hashable key, display text) of one argument."""
-        if isinstance(v, pd.DataFrame) and len(v.columns) and all(
-                _buffer(v[c]) in self._cols for c in v.columns):
-            cols = tuple(self._cols[_buffer(v[c])] for c in v.columns)
-            return ("bars", cols), "bars"
+    def _on_bars(self, v: pd.Series | pd.DataFrame) -> bool:
+        return v.index is self.bars.index or (len(v.index) == len(self.bars) and v.index.equals(self.bars.index))
+
+    def _arg_key(self, v: Any, fn_name: str) -> tuple[Any, str]:
+        """Return (hashable key, display text) of one argument: pandas objects by values, labels and index."""
+        if isinstance(v, pd.Series | pd.DataFrame):
+            labels = (repr(v.name),) if isinstance(v, pd.Series) else tuple(repr(c) for c in v.columns)
+            on_bars = self._on_bars(v)
+            where = ("bars", repr(v.index.name)) if on_bars else _index_digest(v.index)
+            cols = ([self._cols.get(_buffer(v.iloc[:, i])) for i in range(v.shape[1])]
+                    if isinstance(v, pd.DataFrame) else [self._cols.get(_buffer(v))]) if on_bars else [None]
+            if cols and None not in cols:  # columns of bars themselves: by name, no hashing of their values
+                shown = [str(c) for c in (v.columns if isinstance(v, pd.DataFrame) else [v.name])]
+                if isinstance(v, pd.Series):
+                    text = cols[0] if shown == cols else f"{cols[0]} as {v.name!r}"
+                elif shown == list(self.bars.columns) and cols == shown:
+                    text = "bars"
+                else:
+                    text = f"bars[{','.join(shown)}]"
+                return ("bars", tuple(cols), labels, where), text
         if isinstance(v, pd.Series | np.ndarray | pd.DataFrame):
-            b = _buffer(v) if isinstance(v, pd.Series) else None
-            if b is not None and b in self._cols:
-                return ("col", self._cols[b]), self._cols[b]
             arr = np.ascontiguousarray(v.to_numpy() if hasattr(v, "to_numpy") else v)
             digest = hashlib.blake2b(arr.view(np.uint8).ravel() if arr.dtype.kind in "biuf" else
                                      repr(arr.tolist()).encode(), digest_size=16).hexdigest()
-            extra = (tuple(v.index.asi8) if isinstance(v.index, pd.DatetimeIndex) else None) \
-                if isinstance(v, pd.Series | pd.DataFrame) and len(v) != len(self.bars) else None
-            return ("array", arr.shape, arr.dtype.str, digest, extra), f"array#{digest[:8]}"
+            extra = (labels, where) if isinstance(v, pd.Series | pd.DataFrame) else None
+            return ("array", type(v).__name__, arr.shape, arr.dtype.str, digest, extra), f"array#{digest[:8]}"
         try:
             hash(v)
         except TypeError:
-            raise StrategyError(f"indicator() argument {v!r} is not hashable: expected a column of bars, bars, an "
-                                "array or a hashable value") from None
+            raise StrategyError(f"indicator({fn_name}, ...): an argument of type {type(v).__name__} is not hashable: "
+                                "expected a column of bars, bars, an array or a hashable value (e.g. a tuple, "
+                                "not a list)") from None
         return ("value", type(v).__name__, v), repr(v)
 
     def get(self, fn: Callable[..., Any], args: tuple, kwargs: dict, used: set[Any]) -> Any:
-        parts = [self._arg_key(a) for a in args] + [
-            ((k, *self._arg_key(v)[:1]), f"{k}={self._arg_key(v)[1]}") for k, v in sorted(kwargs.items())]
+        fn_name = getattr(fn, "__name__", "indicator")
+        parts = [self._arg_key(a, fn_name) for a in args]
+        for k, v in sorted(kwargs.items()):
+            akey, text = self._arg_key(v, fn_name)
+            parts.append(((k, akey), f"{k}={text}"))
         key = (getattr(fn, "__module__", None), getattr(fn, "__qualname__", None), fn,
                tuple(k for k, _ in parts))
         with self._lock:
@@ -360,14 +388,12 @@ class _Memo:
             owner = slot is None
             if owner:
                 slot = self._slots[key] = _Slot()
-                self._names[key] = f"{getattr(fn, '__name__', 'indicator')}({', '.join(t for _, t in parts)})"
+                self._names[key] = f"{fn_name}({', '.join(t for _, t in parts)})"
+            else:
+                self._slots.move_to_end(key)
         if owner:
             try:
-                value = fn(*args, **kwargs)
-                if isinstance(value, np.ndarray):
-                    value = value.view()
-                    value.setflags(write=False)
-                slot.value = value
+                slot.value = _freeze(fn(*args, **kwargs))
                 with self._lock:
                     self.computed += 1
             except BaseException as e:
@@ -379,8 +405,7 @@ class _Memo:
             slot.done.wait()
             if slot.error is not None:
                 raise slot.error
-        v = slot.value
-        return v.copy(deep=False) if isinstance(v, pd.Series | pd.DataFrame) else v
+        return _hand_out(slot.value)
 
     def rows(self, keys: set[Any]) -> list[tuple[Any, str, np.ndarray]]:
         """Return (key, name, float64 row) of the memoized numeric results among ``keys`` with one value per
@@ -391,12 +416,73 @@ class _Memo:
             items = [(k, self._names[k], s.value) for k, s in self._slots.items() if k in keys
                      and s.done.is_set() and s.error is None]
         for key, name, v in items:
+            if not isinstance(v, np.ndarray | pd.Series | pd.DataFrame):  # e.g. a tuple: not one row per bar
+                continue
             cols = ([(c, v[c]) for c in v.columns] if isinstance(v, pd.DataFrame) else [(None, v)])
             for c, col in cols:
                 arr = np.asarray(col.to_numpy() if hasattr(col, "to_numpy") else col)
                 if arr.shape == (n,) and arr.dtype.kind in "biuf":
                     out.append(((key, c), name if c is None else f"{name}.{c}", arr.astype(np.float64)))
         return out
+
+    def trim(self) -> None:
+        """Drop the least recently used finished results until the memo holds at most ``budget`` bytes."""
+        if self.budget is None:
+            return
+        with self._lock:
+            sizes = {k: _nbytes(s.value) for k, s in self._slots.items() if s.done.is_set()}
+            total = sum(sizes.values())
+            for k in list(self._slots):
+                if total <= self.budget:
+                    break
+                if k in sizes:
+                    total -= sizes[k]
+                    del self._slots[k]
+                    del self._names[k]
+
+
+def _freeze(v: Any) -> Any:
+    """Return a memoized result made safe to share: arrays read-only (also inside tuples, lists, dicts)."""
+    if isinstance(v, np.ndarray):
+        v = v.view()
+        v.setflags(write=False)
+        return v
+    if isinstance(v, tuple | list):
+        return type(v)(_freeze(x) for x in v) if type(v) in (tuple, list) else v
+    if isinstance(v, dict):
+        return {k: _freeze(x) for k, x in v.items()}
+    return v
+
+
+def _hand_out(v: Any) -> Any:
+    """Return a memoized result for one caller: pandas objects as (copy-on-write) shallow copies and new
+    containers around them, so no caller can change what another one reads."""
+    if isinstance(v, pd.Series | pd.DataFrame):
+        return v.copy(deep=False)
+    if type(v) in (tuple, list):
+        return type(v)(_hand_out(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _hand_out(x) for k, x in v.items()}
+    return v
+
+
+def _nbytes(v: Any) -> int:
+    """Return the bytes a memoized result holds (its arrays; containers summed)."""
+    if isinstance(v, np.ndarray):
+        return v.nbytes
+    if isinstance(v, pd.Series | pd.DataFrame):
+        return int(np.sum(v.memory_usage(index=False, deep=False)))
+    if isinstance(v, tuple | list):
+        return sum(_nbytes(x) for x in v)
+    if isinstance(v, dict):
+        return sum(_nbytes(x) for x in v.values())
+    return 0
+
+
+def _index_digest(index: pd.Index) -> tuple[str, str, str]:
+    """Return (dtype, name, content digest) of an index: equal values on different indexes differ."""
+    h = pd.util.hash_pandas_object(index, index=False).to_numpy()
+    return (str(index.dtype), repr(index.name), hashlib.blake2b(h.view(np.uint8), digest_size=16).hexdigest())
 
 
 def _buffer(s: pd.Series) -> tuple[int, tuple[int, ...], str] | None:
@@ -425,17 +511,20 @@ def _numeric_row(value: Any, head: str, bars: pd.DataFrame, expected: str) -> tu
         if not value.index.equals(bars.index):
             raise StrategyError(f"{head} has an index that differs from the bars' index: expected a Series on "
                                 "bars.index (or a plain array)")
-        kind = value.dtype.kind if isinstance(value.dtype, np.dtype) else "O"
-        arr = value.to_numpy(dtype=np.float64, na_value=np.nan) if kind in "biufO" else value.to_numpy()
+        dtype: Any = value.dtype  # an extension dtype's kind too: datetime64[ns, UTC] is "M", str is "O"
+        arr = value.to_numpy()
     else:
         arr = np.asarray(value)
-        kind = arr.dtype.kind
-    if kind not in "biufO":
-        raise StrategyError(f"{head} has dtype {arr.dtype}: expected {expected}")
+        dtype = arr.dtype
+    if dtype.kind not in "biufO":
+        raise StrategyError(f"{head} has dtype {dtype}: expected {expected}")
     try:
-        f = np.asarray(arr, dtype=np.float64)
+        if dtype.kind == "O" and any(isinstance(x, str | bytes) for x in arr):
+            raise TypeError  # "1" is text, not a signal: never parse it
+        f = (value.to_numpy(dtype=np.float64, na_value=np.nan) if isinstance(value, pd.Series)
+             else np.asarray(arr, dtype=np.float64))
     except (TypeError, ValueError):
-        raise StrategyError(f"{head} has dtype {arr.dtype} with non-numeric values: expected {expected}") from None
+        raise StrategyError(f"{head} has dtype {dtype} with non-numeric values: expected {expected}") from None
     nan = np.isnan(f)
     if nan.any():
         t = int(np.argmax(nan))

@@ -63,7 +63,11 @@ class Prices(_PriceArrays):
     ``time`` (an attribute, not part of the tuple) holds the bar open times (int64 ns since the
     epoch, UTC) when the bars came from a DataFrame (:func:`prices_from_bars`), else None;
     :meth:`frame` rebuilds the bars from it, e.g. for :func:`peaktrade.data.higher_timeframe`.
+    ``memo_budget`` (an attribute, default None: unbounded) is the bytes the pandas level's indicator
+    memo of these prices may keep between two ``prepare`` calls (``sweep`` sets its ``max_memory``).
     """
+
+    memo_budget: int | None = None
 
     def __new__(cls, open: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray,  # noqa: A002
                 volume: np.ndarray, time: np.ndarray | None = None) -> Prices:
@@ -137,8 +141,11 @@ class Param:
             raise
         except (TypeError, ValueError):
             raise StrategyError(bad_value(where, value, f"a {self.kind}")) from None
-        if self.kind == "float" and math.isnan(v) and self.name in STOP_PARAMS:
-            return v
+        if self.kind == "float" and math.isnan(v):
+            if self.name in STOP_PARAMS:  # a NaN stop is "off"
+                return v
+            raise StrategyError(bad_value(where, value, "a float (not NaN)" if self.low is None and self.high is None
+                                          else f"a float in [{self.low}, {self.high}]"))
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
             raise StrategyError(bad_value(where, value, f"a {self.kind} in [{self.low}, {self.high}]"))
         return v
@@ -226,7 +233,13 @@ class Strategy:
     def broken_constraint(self, params: Mapping[str, Any]) -> str | None:
         """Return the text of the first constraint ``params`` break, or None."""
         for c in self.constraints:
-            if not c.check(params):
+            try:
+                ok = c.check(params)
+            except Exception as e:  # e.g. "slow / fast >= 2" at fast=0: name the rule and the values
+                shown = ", ".join(f"{k}={params[k]!r}" for k in self.param_names if k in params)
+                raise StrategyError(f"strategy '{self.name}': constraint '{c.text}' cannot be evaluated with "
+                                    f"{shown} ({type(e).__name__})") from e
+            if not ok:
                 return c.text
         return None
 
