@@ -118,6 +118,9 @@ def _returning(entries, exits=None, *, name="bad_output"):
     (lambda b: np.r_[np.zeros(len(b) - 1), 0.5], r"output 'entries' is 0.5 at bar 199 .* dtype float64"),
     (lambda b: pd.Series(np.r_[np.nan, np.zeros(len(b) - 1)], index=b.index), r"output 'entries' is NaN at bar 0"),
     (lambda b: pd.Series(np.zeros(len(b), dtype=bool)), r"output 'entries' has an index that differs"),
+    (lambda b: pd.Series(np.where(b["close"] > b["open"], "yes", "no"), index=b.index),
+     r"output 'entries' has dtype str with non-numeric values: expected bool"),
+    (lambda b: pd.Series(b.index, index=b.index), r"output 'entries' has dtype datetime64\[ns, UTC\]: expected bool"),
 ])
 def test_signals_when_output_is_malformed_then_one_line_error_names_strategy_output_and_value(bars, entries, match):
     with pytest.raises(StrategyError, match=r"strategy 'bad_output' \(k=3\): signals\(\) " + match) as e:
@@ -340,3 +343,91 @@ def test_run_sweep_paper_when_explicit_direction_contradicts_declared_then_one_l
             call()
         assert "\n" not in str(e.value)
     assert run(pos, bars, direction="short").options["direction"] == "short"
+
+
+# --- one-line errors that name the strategy ------------------------------------------------------------
+
+
+def test_sweep_when_constraint_cannot_be_evaluated_then_error_names_strategy_constraint_and_values(bars):
+    class Ratio(PandasStrategy):
+        name = "ratio"
+        params = (Param("fast", "int", 5, low=0, high=50), Param("slow", "int", 50, low=10, high=100))
+        constraints = ("slow / fast >= 2",)
+
+        def signals(self, bars, *, fast, slow):
+            return bars["close"] < 0, bars["close"] < 0
+
+    with pytest.raises(StrategyError, match=r"^strategy 'ratio': constraint 'slow / fast >= 2' cannot be evaluated "
+                                            r"with fast=0, slow=50 \(ZeroDivisionError\)$"):
+        sweep(Ratio, bars, fast=[0, 5], slow=50)
+    with pytest.raises(StrategyError, match=r"cannot be evaluated with fast=0, slow=50 \(ZeroDivisionError\)"):
+        run(Ratio, bars, fast=0)
+
+
+def test_run_when_float_parameter_is_nan_then_rejected_naming_it(bars):
+    class Band(PandasStrategy):
+        name = "band"
+        params = (Param("k", "float", 2.0, low=0.5, high=4.0),)
+
+        def signals(self, bars, *, k):
+            return bars["close"] < 0, bars["close"] < 0
+
+    with pytest.raises(StrategyError, match=r"band\.k=nan is invalid: expected a float in \[0\.5, 4\.0\]"):
+        run(Band, bars, k=float("nan"))
+    with pytest.raises(StrategyError, match=r"band\.k=nan is invalid"):
+        sweep(Band, bars, k=[1.0, float("nan")])
+
+
+def test_indicator_when_argument_is_unhashable_then_short_error_names_strategy_and_function(bars):
+    def window_mean(close, windows):
+        return close.rolling(windows[0]).mean()
+
+    class Listy(PandasStrategy):
+        name = "listy"
+        params = (Param("k", "int", 3, low=1, high=10),)
+
+        def signals(self, bars, *, k):
+            m = self.indicator(window_mean, bars["close"], list(range(k, k + 5000)))
+            return (bars["close"] > m).to_numpy(), (bars["close"] < m).to_numpy()
+
+    with pytest.raises(StrategyError) as e:
+        run(Listy, bars)
+    msg = str(e.value)
+    assert msg.startswith("strategy 'listy' (k=3): signals() failed: indicator(window_mean, ...): an argument of "
+                          "type list is not hashable"), msg
+    assert len(msg) < 300 and "\n" not in msg
+
+
+def test_run_sweep_when_signals_raises_then_error_names_strategy_combination_and_keeps_cause(bars):
+    class Boom(PandasStrategy):
+        name = "boom"
+        params = (Param("k", "int", 3, low=1, high=10),)
+
+        def signals(self, bars, *, k):
+            if k == 4:
+                return {"fast": 1}["slow"]  # a bug in the author's code
+            return bars["close"] < 0, bars["close"] < 0
+
+    for call in (lambda: run(Boom, bars, k=4), lambda: sweep(Boom, bars, k=[3, 4])):
+        with pytest.raises(StrategyError, match=r"^strategy 'boom' \(k=4\): signals\(\) raised KeyError: "
+                                                r"'slow'$") as e:
+            call()
+        assert isinstance(e.value.__cause__, KeyError) and "\n" not in str(e.value)
+
+
+def test_lookahead_check_when_two_column_subsets_then_the_leaking_one_is_named(bars):
+    def zs(df, n):  # the z-score of the first column; the volume one reads the future (a centred window)
+        s = df.iloc[:, 0]
+        return ((s - s.rolling(n, center=df.columns[0] == "volume").mean()) / s.rolling(n).std()).to_numpy()
+
+    class TwoSubsets(PandasStrategy):
+        name = "two_subsets"
+        params = (Param("n", "int", 20, low=5, high=50),)
+
+        def signals(self, bars, *, n):
+            a = np.nan_to_num(self.indicator(zs, bars[["close"]], n))
+            b = np.nan_to_num(self.indicator(zs, bars[["volume"]], n))
+            return (a > 1) & (b > 0), a < -1
+
+    rep = lookahead_check(TwoSubsets, bars.iloc[:600])
+    assert "indicator 'zs(bars[volume], 20)'" in rep.message, rep.message
