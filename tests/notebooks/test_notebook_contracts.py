@@ -106,3 +106,10 @@ def test_write_a_strategy_notebook_when_read_then_writes_backtests_sweeps_and_ch
     assert re.search(r"^class \w+\(pts\.PandasStrategy\):", src, re.M)
     for call in ("run(strat", "sweep(strat", "lookahead_check(strat", "log_backtest(", "log_sweep("):
         assert call in src, call
+
+
+def test_write_a_strategy_notebook_when_no_grid_then_sweeps_the_declared_space_like_the_cli():
+    # Param.grid() is one point for a parameter without a step: the CLI's space="declared" gives five
+    path = ROOT / "notebooks" / "05-write-a-strategy.ipynb"
+    src = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert 'space=None if grid else "declared"' in src and ".grid()" not in src
