@@ -269,7 +269,7 @@ class PandasStrategy:
                     raise
                 raise StrategyError(f"{where}: {method}() failed: {e}") from e
             except Exception as e:  # the author's code: say which strategy and combination, keep the cause
-                first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+                first = " ".join(str(e).split())[:300]  # one line, even for a multi-line message
                 raise StrategyError(f"{where}: {method}() raised {type(e).__name__}" + (f": {first}" if first else "")
                                     ) from e
             finally:

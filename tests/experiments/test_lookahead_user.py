@@ -113,7 +113,7 @@ def test_lookahead_check_when_user_code_raises_a_multiline_error_then_message_is
     rep = lookahead_check(Fussy(), bars, k=1)
     assert not rep.passed and "\n" not in rep.message
     assert "strategy 'fussy' with k=1 reads the future: prepare or signal_nb raised on the first 1 bars " \
-           "(ValueError: too few bars need 50)" in rep.message
+           "(StrategyError: strategy 'fussy' (k=1): signals() raised ValueError: too few bars need 50)" in rep.message
 
 
 def test_higher_timeframe_when_called_outside_prepare_then_same_as_the_data_function(bars):
