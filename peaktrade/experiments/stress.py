@@ -55,6 +55,7 @@ def stress_scenarios(strategy: Any, bars: pd.DataFrame, *, shock: float = -0.3, 
     from peaktrade.backtest import run
     from peaktrade.backtest.engine import pop_options
     from peaktrade.config import load_config
+    from peaktrade.strategies.registry import get_strategy
 
     if not -1.0 < shock < 0.0:
         raise PeakTradeError(bad_value("shock", shock, "a number in (-1, 0)"))
@@ -62,9 +63,8 @@ def stress_scenarios(strategy: Any, bars: pd.DataFrame, *, shock: float = -0.3, 
         raise PeakTradeError(bad_value("vol_mult/cost_mult", (vol_mult, cost_mult), "positive numbers"))
     config = config if config is not None else load_config()
     kwargs = dict(kwargs)
-    from peaktrade.strategies.registry import get_strategy
-
-    opts, source = pop_options(kwargs, config, strategy=get_strategy(strategy))  # kwargs keeps the strategy's parameters (and stops)
+    # kwargs keeps the strategy's parameters (and stops); a declared direction is the default
+    opts, source = pop_options(kwargs, config, strategy=get_strategy(strategy))
     base = {**opts.to_dict(stops=False), **kwargs}
     other = "close" if opts.execution == "next_open" else "next_open"
     at = len(bars) // 2

@@ -317,6 +317,7 @@ def test_to_strategy_when_position_declaration_is_invalid_then_error_names_it(at
 
 def test_run_sweep_paper_session_when_short_position_strategy_and_no_direction_then_trades_short(bars):
     from peaktrade.config import load_config
+    from peaktrade.experiments.stress import stress_scenarios
     from peaktrade.live.plan import plan_session
 
     pos, sig = _trend("short", "position"), _trend("short", "signals")
@@ -332,6 +333,8 @@ def test_run_sweep_paper_session_when_short_position_strategy_and_no_direction_t
     pd.testing.assert_frame_equal(sweep(pos, bars, **grid).table, sweep(sig, bars, direction="short", **grid).table)
     assert plan_session(pos, load_config(), symbol="BTC/USD", timeframe="1h", params=None,
                         options={}).options.direction == "short"
+    stress = stress_scenarios(pos, bars, **kw)  # its runs pass the resolved options on: still short
+    assert stress.loc["baseline", "total_return"] == pytest.approx(res.stats()["total_return"], rel=1e-12)
 
 
 def test_run_sweep_paper_when_explicit_direction_contradicts_declared_then_one_line_error(bars):
