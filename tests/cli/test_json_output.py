@@ -79,7 +79,8 @@ def test_sweep_table_when_printed_then_percent_and_buy_and_hold_line(cfg, cli):
 def test_strategies_json_when_list_and_show_then_documents(cfg, cli):
     docs = _doc(cli("strategies", "list", "--json"))["strategies"]
     ma = next(s for s in docs if s["name"] == "ma_crossover")
-    assert list(ma) == ["name", "source", "summary", "params", "constraints", "stop_defaults", "warmup"]
+    assert list(ma) == ["name", "source", "summary", "params", "constraints", "stop_defaults", "warmup", "direction"]
+    assert ma["direction"] is None  # an entries/exits strategy suits any direction
     assert {p["name"] for p in ma["params"]} >= {"fast", "slow"}
     shown = _doc(cli("strategies", "show", "ma_crossover", "--json"))
     assert shown == ma and "fast < slow" in shown["constraints"]
