@@ -170,7 +170,10 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         Bytes the indicator rows that a strategy stores per parameter combination (``rows_per_combo``:
         the pandas level's signals) may take at once: the unique combinations are prepared and run in
         chunks that fit (at least one combination per chunk). Strategies whose rows are per parameter
-        value (the library's numba strategies) are prepared once, whatever this is.
+        value (the library's numba strategies) are prepared once, whatever this is. The results of
+        ``PandasStrategy.indicator`` count against it too: after each chunk the least recently used
+        ones beyond ``max_memory`` bytes are dropped (computed again if a later chunk needs them), so a
+        sweep holds about twice ``max_memory`` plus the bars and one chunk's indicators.
     **kwargs
         Backtest options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
