@@ -359,7 +359,7 @@ def test_import_then_backtest_when_own_exchange_then_backtest_runs_on_the_import
                          "--timeframe", "1h"], capture_output=True, text=True, env=env, timeout=300)
     assert bt.returncode == 0, bt.stderr
     title = " ".join(bt.stdout.split())  # the table title wraps to the table's width
-    assert title.startswith("ma_crossover {") and "on SOL/USDT 1h (600 bars)" in title
+    assert title.startswith("ma_crossover {") and "on SOL/USDT 1h (600 bars, 2024-01-01 → 2024-01-25)" in title
     loaded = load_bars("SOL/USDT", "4h", exchange="myex", config=cfg)  # resampled on the fly like Kraken's
     assert len(loaded) == 150 and np.isclose(loaded["volume"].sum(), bars["volume"].sum())
 
