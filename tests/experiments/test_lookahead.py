@@ -311,7 +311,7 @@ def test_strategy_code_hash_when_installed_package_upgraded_then_hash_changes(tm
 def test_strategy_code_hash_when_strategy_code_has_no_file_then_hash_never_collides():
     # fail closed: a strategy whose defining module cannot be read (claims a module it does not come from,
     # __main__ of a notebook) gets a unique hash, never another strategy's cached verdict
-    from peaktrade.strategies import Param, PandasStrategy
+    from peaktrade.strategies import PandasStrategy, Param
 
     def make(sign: int):
         class S(PandasStrategy):

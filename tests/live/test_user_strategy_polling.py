@@ -98,9 +98,13 @@ def test_poll_session_when_user_strategy_file_then_trades_equal_its_backtest(cfg
     assert read_meta(live.run_dir)["poll"]["window"] == 1000  # max(2 * 40, 1000)
 
     # the backtest of the same bars, signals from the first traded bar on (the warm-up is never traded)
-    traded = bars.iloc[:warm + n]
-    e, x = generate_signals(get_strategy("polled_cross", config=cfg), traded)
-    e.iloc[:warm], x.iloc[:warm] = False, False
+    assert_trades_equal_backtest(live, get_strategy("polled_cross", config=cfg), bars.iloc[:warm + n], warm, opts)
+
+
+def assert_trades_equal_backtest(live, strategy, traded, first, opts):
+    """The session's closed trades equal the backtest's of ``traded`` with no signal before bar ``first``."""
+    e, x = generate_signals(strategy, traded)
+    e.iloc[:first], x.iloc[:first] = False, False
     bt = from_signals(traded["close"], e, x, open=traded["open"], high=traded["high"], low=traded["low"], **opts)
     closed = bt.trades[~bt.trades["is_open"]].reset_index(drop=True)
     assert len(closed) == len(live.trades) > 5
@@ -147,12 +151,4 @@ def test_poll_session_when_ema_strategy_declares_warmup_then_trades_equal_backte
 
     # the backtest from the first stored bar (the EMAs start 2,500 bars before the session, not at its
     # history): the polled window reproduces it trade for trade
-    traded = bars.iloc[:start + n]
-    e, x = generate_signals(get_strategy("polled_ema", config=cfg), traded)
-    e.iloc[:start], x.iloc[:start] = False, False
-    bt = from_signals(traded["close"], e, x, open=traded["open"], high=traded["high"], low=traded["low"], **opts)
-    closed = bt.trades[~bt.trades["is_open"]].reset_index(drop=True)
-    assert len(closed) == len(live.trades) > 5
-    for col in ("entry_time", "exit_time"):
-        assert (pd.DatetimeIndex(live.trades[col]) == pd.DatetimeIndex(closed[col])).all(), col
-    np.testing.assert_allclose(live.trades["pnl"].to_numpy(float), closed["pnl"].to_numpy(float), rtol=1e-9)
+    assert_trades_equal_backtest(live, get_strategy("polled_ema", config=cfg), bars.iloc[:start + n], start, opts)
