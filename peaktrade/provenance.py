@@ -85,7 +85,8 @@ def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, s
         sha256 of the bars (see :func:`peaktrade.data.schema.fingerprint`); ``"unknown"`` when absent.
     strategy_code
         Hash of the strategy's source (:func:`peaktrade.experiments.lookahead.strategy_code_hash`),
-        tagged when given: a run of an edited strategy file is told apart from the one before.
+        tagged when given: a run of an edited strategy file, or of an upgraded strategy package, is told
+        apart from the one before; a strategy whose code cannot be read gets a unique value.
     """
     from peaktrade import __version__
 

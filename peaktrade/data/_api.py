@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from os import PathLike
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 
 from peaktrade.data.gaps import apply_gap_policy, audit_gaps
 from peaktrade.data.kraken_csv import read_kraken_ohlcvt
-from peaktrade.data.ohlcv_file import FileFormat, read_ohlcv_file, resolve_kind
+from peaktrade.data.ohlcv_file import FileFormat, locate_file, read_ohlcv_file
 from peaktrade.data.resample import resample_bars
 from peaktrade.data.schema import (
     canonical_timeframe,
@@ -96,11 +95,7 @@ def _import_file(
 ) -> tuple[Manifest, str]:
     """:func:`import_file`, also returning one line on how the file was read (for the CLI)."""
     cfg = _config(config)
-    fmt = file_format or FileFormat()
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"{p}: file not found")
-    kind = resolve_kind(p, fmt)
+    p, fmt, kind = locate_file(path, file_format)
     if kind == "kraken":
         if fmt.generic:
             raise DataError(f"{p}: Kraken's OHLCVT layout is fixed; column, time and CSV options apply to "

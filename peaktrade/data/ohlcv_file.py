@@ -205,6 +205,15 @@ class FileFormat:
 
 
 # --------------------------------------------------------------------------------------------- reading
+def locate_file(path: str | PathLike[str], file_format: FileFormat | None) -> tuple[Path, FileFormat, str]:
+    """Return the file's path, its format (default: everything detected) and its kind; raise when it is missing."""
+    fmt = file_format or FileFormat()
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(f"{p}: file not found")
+    return p, fmt, resolve_kind(p, fmt)
+
+
 def resolve_kind(path: Path, fmt: FileFormat) -> str:
     """Return ``"kraken"``, ``"csv"`` or ``"parquet"`` for ``path`` (see :attr:`FileFormat.kind`)."""
     if fmt.kind != "auto":
@@ -300,11 +309,7 @@ def read_ohlcv_file(
     DataError
         One line naming the file, line or row, column, value and what was expected.
     """
-    fmt = file_format or FileFormat()
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"{p}: file not found")
-    kind = resolve_kind(p, fmt)
+    p, fmt, kind = locate_file(path, file_format)
     if kind == "kraken":
         raise DataError(f"{p}: Kraken OHLCVT files are read by read_kraken_ohlcvt (format 'kraken')")
     minutes = timeframe_to_minutes(timeframe) if timeframe is not None else None
@@ -613,17 +618,24 @@ def _localize(idx: pd.DatetimeIndex, fmt: FileFormat, table: _Table, name: str) 
     if fmt.timezone is None:
         return idx.tz_localize("UTC").as_unit("ns").asi8
     tz = parse_timezone(fmt.timezone)
+    # ambiguous="infer" reads a repeated hour (the fall-back) from the rows' order, which must be oldest
+    # first: a newest-first file (naive times never rising) is localized reversed, then put back in file order
+    d = np.diff(idx.asi8)
+    rev = bool(len(idx) > 1 and (d <= 0).all() and (d < 0).any())
+    work = idx[::-1] if rev else idx
     try:
-        out = idx.tz_localize(tz, ambiguous="infer", nonexistent="raise")
+        out = work.tz_localize(tz, ambiguous="infer", nonexistent="raise")
     except Exception:
-        probe = idx.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        probe = work.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
         bad = np.asarray(probe.isna())
         i = int(np.argmax(bad)) if bad.any() else 0
+        i = len(idx) - 1 - i if rev else i
         raise DataError(
             f"{table.label}: {table.where(i)}, column {name!r} (time): {str(idx[i])!r} does not exist or is "
             f"ambiguous in {fmt.timezone} (a daylight-saving change); export the times in UTC or with an offset"
         ) from None
-    return out.tz_convert("UTC").as_unit("ns").asi8
+    ns = out.tz_convert("UTC").as_unit("ns").asi8
+    return ns[::-1].copy() if rev else ns
 
 
 def format_from_options(

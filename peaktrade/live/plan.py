@@ -24,7 +24,7 @@ from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.pipeline import OrderCheck
 from peaktrade.live.feeds import BarPoller, SessionError, parse_replay
 from peaktrade.strategies.base import STOP_PARAMS, Strategy
-from peaktrade.strategies.stepping import ReplaySignalStepper, RollingSignalStepper, SizeFraction
+from peaktrade.strategies.stepping import ReplaySignalStepper, RollingSignalStepper, SizeFraction, rolling_window
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
@@ -140,11 +140,14 @@ def plan_polling(plan: SessionPlan, cfg: Config, *, exchange: str | None, client
                  poll_interval: float, max_history: int, catch_up: int = 0) -> pd.DataFrame:
     """Connect the data source and load the warm-up history (a venue error is one line, before any file).
 
-    The last ``catch_up`` completed bars are not history: they are returned, to be traded first. At
-    least the strategy's declared ``warmup`` bars are loaded (fewer would trade on unwarmed signals).
+    The last ``catch_up`` completed bars are not history: they are returned, to be traded first. A
+    strategy that declares ``warmup`` gets at least the rolling window its signals are recomputed on
+    (:func:`~peaktrade.strategies.stepping.rolling_window`; at most what the venue serves), so its first
+    polled bars see the same bars as every later one.
     """
     exchange = exchange or cfg.data.exchange
-    warmup = max(warmup, plan.strategy.warmup)
+    if plan.strategy.warmup:
+        warmup = max(warmup, rolling_window(plan.strategy, max_history))
     if client is None:
         if exchange.lower() == "synthetic":
             raise SessionError("exchange='synthetic' is offline demo data: polled sessions poll an exchange "

@@ -29,21 +29,29 @@ from peaktrade.strategies.base import Prices, Strategy, prices_from_bars
 #: Default cap of the rolling history a polled session keeps (and recomputes the indicators of a
 #: strategy that declares no warm-up on).
 DEFAULT_MAX_HISTORY = 10_000
-#: Fewest bars a strategy that declares its warm-up is recomputed on at each polled bar.
-MIN_ROLLING_WINDOW = 100
+#: Fewest bars a strategy that declares its warm-up is recomputed on at each polled bar: generous, so a
+#: recursive indicator (EMA) of span up to 50 is settled to float precision even when its warm-up is
+#: declared as its span (a pandas ``signals`` on 1,000 bars once per polled bar costs milliseconds).
+MIN_ROLLING_WINDOW = 1000
+#: Multiple of the declared warm-up recomputed at each polled bar.
+WARMUP_MULTIPLE = 2
 
 
 def rolling_window(strategy: Strategy, max_history: int = DEFAULT_MAX_HISTORY) -> int:
     """Return how many recent bars a polled session recomputes ``strategy``'s ``prepare`` on per bar.
 
-    A strategy that declares ``warmup`` (bars its signals need) gets ``max(2 * warmup, 100)``: every
-    indicator with a lookback up to ``warmup`` is then exact, and recursive ones (EMA) have run for
-    ``warmup`` bars more; a pandas strategy's ``signals`` runs on that window instead of the whole
-    history at every bar. One that declares none (``warmup = 0``, as the library's numba strategies)
-    is recomputed on the whole kept history. Never more than ``max_history``.
+    ``warmup`` is the number of bars after which a strategy's signals no longer depend on older bars:
+    the longest window (plus any shift) of a windowed indicator, and for a recursive one the bars until
+    older bars weigh nothing (an EMA of span ``s``: ``20 * s`` bars, after which older bars weigh
+    ``e**-40 < 1e-17``, below float64 precision; ``ewm(alpha=a)``: ``40 / a``). A strategy that declares
+    it gets ``max(2 * warmup, 1000)`` bars, so its signals on the window are those of a backtest that
+    started at any earlier bar (the parity polled sessions promise); a pandas strategy's ``signals``
+    runs on that window instead of the whole history at every bar. One that declares none
+    (``warmup = 0``, as the library's numba strategies) is recomputed on the whole kept history.
+    Never more than ``max_history``.
     """
     w = strategy.warmup
-    return max_history if not w else min(max_history, max(2 * w, MIN_ROLLING_WINDOW))
+    return max_history if not w else min(max_history, max(WARMUP_MULTIPLE * w, MIN_ROLLING_WINDOW))
 
 #: ``frac(prices, index) -> array``: the per-bar size fraction (vol targeting).
 SizeFraction = Callable[[Prices, pd.DatetimeIndex], np.ndarray]

@@ -359,7 +359,7 @@ def test_import_then_backtest_when_own_exchange_then_backtest_runs_on_the_import
                          "--timeframe", "1h"], capture_output=True, text=True, env=env, timeout=300)
     assert bt.returncode == 0, bt.stderr
     title = " ".join(bt.stdout.split())  # the table title wraps to the table's width
-    assert title.startswith("ma_crossover {") and "on SOL/USDT 1h (600 bars)" in title
+    assert title.startswith("ma_crossover {") and "on SOL/USDT 1h (600 bars, 2024-01-01 → 2024-01-25)" in title
     loaded = load_bars("SOL/USDT", "4h", exchange="myex", config=cfg)  # resampled on the fly like Kraken's
     assert len(loaded) == 150 and np.isclose(loaded["volume"].sum(), bars["volume"].sum())
 
@@ -401,3 +401,18 @@ def test_read_when_local_times_repeat_the_autumn_hour_in_order_then_each_gets_it
     path = _write(tmp_path / "dst.csv", "time,open,high,low,close,volume\n" + rows)
     got, _ = read_ohlcv_file(path, timeframe="1h", file_format=FileFormat(timezone="Europe/Berlin"))
     assert list(got.index) == list(pd.date_range("2024-10-26 23:00", periods=4, freq="h", tz="UTC"))
+
+
+def test_read_when_newest_first_local_times_repeat_the_autumn_hour_then_reversed_and_each_gets_its_own_utc_hour(
+        tmp_path):
+    # the repeated hour is read from the rows' order: a newest-first file is localized oldest first
+    rows = "".join(f"2024-10-27 {h},1,2,0.5,1.5,3\n" for h in ("03:00", "02:00", "02:00", "01:00", "00:00"))
+    path = _write(tmp_path / "dst_desc.csv", "time,open,high,low,close,volume\n" + rows)
+    got, how = read_ohlcv_file(path, timeframe="1h", file_format=FileFormat(timezone="Europe/Berlin"))
+    assert list(got.index) == list(pd.date_range("2024-10-26 22:00", periods=5, freq="h", tz="UTC"))
+    assert "rows newest first, reversed" in how
+    # a skipped local hour in a newest-first file is still named by its own line
+    rows = "".join(f"2024-03-31 {h},1,2,0.5,1.5,3\n" for h in ("03:00", "02:00", "01:00"))
+    path = _write(tmp_path / "spring_desc.csv", "time,open,high,low,close,volume\n" + rows)
+    with pytest.raises(DataError, match=r"line 3, column 'time' \(time\): '2024-03-31 02:00:00' does not exist"):
+        read_ohlcv_file(path, timeframe="1h", file_format=FileFormat(timezone="Europe/Berlin"))

@@ -256,3 +256,74 @@ def test_lookahead_check_when_signal_bars_are_capped_then_edges_kept_and_the_res
     assert capped.passed
     # the rare-event peek turns on at each event: a cap still checks it
     assert not lookahead_check(leaks.RARE_PEEK, bars, max_signal_bars=1).passed
+
+
+PKG_SRC = '''
+import peaktrade.strategies as pts
+
+
+class PkgRev(pts.PandasStrategy):
+    name = "pkg_rev"
+    params = (pts.Param("n", "int", 5, low=1, high=50),)
+
+    def signals(self, bars, n):
+        z = bars["close"].shift(SHIFT) > bars["close"]
+        return z.fillna(False), (~z).fillna(False)
+
+
+STRATEGY = PkgRev().to_strategy()
+'''
+
+
+def test_strategy_code_hash_when_installed_package_upgraded_then_hash_changes(tmp_path, monkeypatch):
+    # a strategy from an installed package (entry point group peaktrade.strategies) lives in site-packages
+    import importlib
+    import shutil
+    import sys
+    import sysconfig
+
+    site = tmp_path / "site-packages"
+    real = sysconfig.get_paths()
+    monkeypatch.setattr(sysconfig, "get_paths", lambda *a, **k: {**real, "purelib": str(site), "platlib": str(site)})
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(version: str, shift: str) -> str:
+        shutil.rmtree(site, ignore_errors=True)
+        (site / "pkgrev").mkdir(parents=True)
+        (site / "pkgrev" / "__init__.py").write_text(PKG_SRC.replace("SHIFT", shift))
+        info = site / f"pkgrev-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pkgrev\nVersion: {version}\n")
+        (info / "top_level.txt").write_text("pkgrev\n")
+        sys.modules.pop("pkgrev", None)
+        importlib.invalidate_caches()
+        return strategy_code_hash(importlib.import_module("pkgrev").STRATEGY)
+
+    try:
+        causal = install("1.0", "n")
+        assert install("1.0", "n") == causal  # the same installed code: the same hash (verdicts are reused)
+        assert install("1.1", "-n") != causal  # upgraded to a leaky version: its source counts
+        assert install("1.1", "n") != causal  # the same source, another version: the version counts
+    finally:
+        sys.modules.pop("pkgrev", None)
+
+
+def test_strategy_code_hash_when_strategy_code_has_no_file_then_hash_never_collides():
+    # fail closed: a strategy whose defining module cannot be read (claims a module it does not come from,
+    # __main__ of a notebook) gets a unique hash, never another strategy's cached verdict
+    from peaktrade.strategies import PandasStrategy, Param
+
+    def make(sign: int):
+        class S(PandasStrategy):
+            name = "pkg_rev"
+            params = (Param("n", "int", 5, low=1, high=50),)
+
+            def signals(self, bars, n):
+                z = bars["close"].shift(sign * n) > bars["close"]
+                return z.fillna(False), (~z).fillna(False)
+
+        S.__module__ = "json.decoder"  # a standard-library module: its file is not the strategy's code
+        return S
+
+    assert strategy_code_hash(make(1)) != strategy_code_hash(make(-1))
+    assert strategy_code_hash(make(1)) != strategy_code_hash(make(1))  # never reused, not even for itself

@@ -13,7 +13,7 @@ from live_session_helpers import FakeExchange, no_disk_sync  # noqa: F401 (fixtu
 
 import peaktrade.strategies as pts
 from peaktrade.backtest import from_signals
-from peaktrade.data import load_bars
+from peaktrade.data import load_bars, synthetic_bars
 from peaktrade.live.runlog import read_meta
 from peaktrade.live.session import run_session
 from peaktrade.strategies import generate_signals, get_strategy
@@ -52,7 +52,7 @@ class Recording(pts.PandasStrategy):
 
     name = "recording_cross"
     params = (pts.Param("fast", "int", 5, low=2, high=20), pts.Param("slow", "int", 20, low=5, high=60))
-    warmup = 60
+    warmup = 600
     seen: list[int] = []
 
     def signals(self, bars, *, fast, slow):
@@ -63,15 +63,15 @@ class Recording(pts.PandasStrategy):
 
 def test_rolling_stepper_when_strategy_declares_warmup_then_signals_computed_on_window_and_equal_replay(demo):
     strat = Recording().to_strategy()
-    bars = demo.iloc[:900]
+    bars = demo.iloc[:1800]
     replay = SignalStepper(strat, bars, strat.resolve({}))
     expected = [replay.step(t) for t in range(len(bars))]
-    rolling = RollingSignalStepper(strat, strat.resolve({}), history=bars.iloc[:400])
+    rolling = RollingSignalStepper(strat, strat.resolve({}), history=bars.iloc[:1300])
     Recording.seen.clear()
-    got = [rolling.push(ts, *row)[:2] for ts, row in zip(bars.index[400:], bars.to_numpy()[400:, :5])]
-    assert got == expected[400:] and any(e for e, _ in got)
-    # each polled bar: signals() on max(2 * warmup, 100) = 120 bars, not the 401..900 bars of the history
-    assert rolling.window == 120 and Recording.seen == [120] * 500
+    got = [rolling.push(ts, *row)[:2] for ts, row in zip(bars.index[1300:], bars.to_numpy()[1300:, :5])]
+    assert got == expected[1300:] and any(e for e, _ in got)
+    # each polled bar: signals() on max(2 * warmup, 1000) = 1200 bars, not the 1301..1800 bars of the history
+    assert rolling.window == 1200 and Recording.seen == [1200] * 500
 
 
 def test_rolling_window_when_strategy_declares_no_warmup_then_whole_kept_history():
@@ -80,7 +80,7 @@ def test_rolling_window_when_strategy_declares_no_warmup_then_whole_kept_history
     assert rolling_window(get_strategy("ma_crossover"), 500) == 500
     assert rolling_window(Recording().to_strategy(), 90) == 90  # never more than max_history
     small = type("Small", (Recording,), {"name": "small_cross", "warmup": 10})
-    assert rolling_window(small().to_strategy()) == MIN_ROLLING_WINDOW
+    assert rolling_window(small().to_strategy()) == MIN_ROLLING_WINDOW == 1000
 
 
 @pytest.mark.parametrize("execution", ["next_open", "close"])
@@ -95,12 +95,16 @@ def test_poll_session_when_user_strategy_file_then_trades_equal_its_backtest(cfg
     live = run_session("polled_cross", poll=True, client=fake, sleep=fake.sleep, warmup=warm, max_bars=n,
                        poll_interval=3600, checks=[], config=cfg, **opts)
     assert live.summary["bars"] == n
-    assert read_meta(live.run_dir)["poll"]["window"] == 100  # max(2 * 40, 100)
+    assert read_meta(live.run_dir)["poll"]["window"] == 1000  # max(2 * 40, 1000)
 
     # the backtest of the same bars, signals from the first traded bar on (the warm-up is never traded)
-    traded = bars.iloc[:warm + n]
-    e, x = generate_signals(get_strategy("polled_cross", config=cfg), traded)
-    e.iloc[:warm], x.iloc[:warm] = False, False
+    assert_trades_equal_backtest(live, get_strategy("polled_cross", config=cfg), bars.iloc[:warm + n], warm, opts)
+
+
+def assert_trades_equal_backtest(live, strategy, traded, first, opts):
+    """The session's closed trades equal the backtest's of ``traded`` with no signal before bar ``first``."""
+    e, x = generate_signals(strategy, traded)
+    e.iloc[:first], x.iloc[:first] = False, False
     bt = from_signals(traded["close"], e, x, open=traded["open"], high=traded["high"], low=traded["low"], **opts)
     closed = bt.trades[~bt.trades["is_open"]].reset_index(drop=True)
     assert len(closed) == len(live.trades) > 5
@@ -110,3 +114,41 @@ def test_poll_session_when_user_strategy_file_then_trades_equal_its_backtest(cfg
         np.testing.assert_allclose(live.trades[col].to_numpy(float), closed[col].to_numpy(float), rtol=1e-9,
                                    err_msg=col)
     assert live.summary["final_equity"] == pytest.approx(float(bt.equity.iloc[-1]), rel=1e-9)
+
+
+EMA_FILE = '''
+import peaktrade.strategies as pts
+
+
+class PolledEma(pts.PandasStrategy):
+    name = "polled_ema"
+    params = (pts.Param("fast", "int", 12, low=2, high=100), pts.Param("slow", "int", 50, low=10, high=300))
+    warmup = WARMUP
+
+    def signals(self, bars, *, fast, slow):
+        up = bars["close"].ewm(span=fast, adjust=False).mean() > bars["close"].ewm(span=slow, adjust=False).mean()
+        return up & ~up.shift(1, fill_value=False), ~up & up.shift(1, fill_value=False)
+'''
+
+
+@pytest.mark.parametrize("warmup", [50, 1000])  # its slow span (the floor covers it); 20 x span, as documented
+def test_poll_session_when_ema_strategy_declares_warmup_then_trades_equal_backtest_from_first_bar(
+        cfg, no_disk_sync, warmup):
+    folder = cfg.root / "strategies"
+    folder.mkdir()
+    (folder / "polled_ema.py").write_text(textwrap.dedent(EMA_FILE).replace("WARMUP", str(warmup)), encoding="utf-8")
+    start, n = 2500, 1200
+    bars = synthetic_bars(start + n + 1, seed=5)
+    opts = dict(fees=0.001, slippage=0.0005, init_cash=10_000.0)
+    fake = FakeExchange(bars, now=bars.index[start] + pd.Timedelta(minutes=30), max_limit=5000)
+    # --warmup 200 asks for less than the window: the session loads the window it recomputes on
+    live = run_session("polled_ema", poll=True, client=fake, sleep=fake.sleep, warmup=200, max_bars=n,
+                       poll_interval=3600, checks=[], config=cfg, **opts)
+    window = max(2 * warmup, 1000)
+    meta = read_meta(live.run_dir)
+    assert (meta["poll"]["window"], meta["warmup"]["bars"]) == (window, window)
+    assert live.summary["bars"] == n
+
+    # the backtest from the first stored bar (the EMAs start 2,500 bars before the session, not at its
+    # history): the polled window reproduces it trade for trade
+    assert_trades_equal_backtest(live, get_strategy("polled_ema", config=cfg), bars.iloc[:start + n], start, opts)
