@@ -110,7 +110,9 @@ class PandasStrategy:
     stop_defaults : dict
         Default ``sl_stop``/``tp_stop``/``sl_trail`` of the backtest.
     warmup : int
-        Bars of history the signals need (used to size live windows).
+        Bars after which the signals no longer depend on older bars: the longest indicator window
+        (plus any shift); for a recursive indicator 20 × its span (``ewm(span=s)``) or 40 / α. Polled
+        sessions recompute on ``max(2 * warmup, 1000)`` bars (docs/sessions.md).
     direction : str
         Only for :meth:`position`: the backtest direction its target positions are written for, which
         fixes how they map onto the engine's entries/exits (run the strategy with that ``direction``):

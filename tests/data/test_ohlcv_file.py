@@ -147,7 +147,9 @@ def test_import_when_rows_newest_first_then_they_are_stored_oldest_first(cfg, tm
     path = write_myex_csv(tmp_path / "desc.csv", bars.iloc[::-1])
     fmt = FileFormat(columns=ColumnMap.parse(ODD_MAP))
     import_file(path, exchange="myex", symbol="BTC/USDT", timeframe="1h", file_format=fmt, config=cfg)
-    same(stored(cfg), bars)
+    kept = stored(cfg)
+    assert kept.index.is_monotonic_increasing
+    same(kept, bars)
 
 
 def test_import_when_no_volume_flag_then_volume_is_zero(cfg, cli, tmp_path, bars):
