@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from peaktrade import provenance as prov
+from peaktrade._env import environ_set
 from peaktrade._files import atomic_write
 from peaktrade._ids import resolve_prefix
 from peaktrade.errors import PeakTradeError
@@ -110,21 +111,6 @@ def _artifact_exists(client: Any, run_id: str, path: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _no_progress_bar() -> Iterator[None]:
-    """Silence MLflow's download progress bar (it would garble the CLI's one-line output)."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    old = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
-
-
 def _all_run_ids(client: Any) -> list[str]:
     """Return the id of every run of the store (all experiments, deleted ones too), page by page."""
     from mlflow.entities import ViewType
@@ -198,7 +184,7 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
     if target.exists() and target.is_dir():
         target = target / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
+    with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, environ_set({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):  # no bar garbling the CLI line
         if _artifact_exists(store.client, run_id, "report/report.html"):
             local = Path(store.client.download_artifacts(run_id, "report/report.html", tmp))
             from peaktrade.reporting._html import inline_plotlyjs
