@@ -536,6 +536,7 @@ def tracked_run(
     strategy: str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
+    exchange: str | None = None,
     data_fingerprint: str | None = None,
 ) -> Iterator[TrackedRun]:
     """Open a run for a notebook or a script and yield its :class:`TrackedRun`.
@@ -552,8 +553,8 @@ def tracked_run(
         Nest under this run.
     nested
         Nest under the innermost open :func:`tracked_run` (ignored when ``parent_run_id`` is given).
-    strategy, symbol, timeframe, data_fingerprint
-        Provenance tags.
+    strategy, symbol, timeframe, exchange, data_fingerprint
+        Provenance tags (``exchange`` as ``peaktrade.exchange``, see :func:`log_backtest`).
     """
     parent = parent_run_id
     if parent is None and nested:
@@ -564,7 +565,7 @@ def tracked_run(
         cfg = load(config)
         run = start_run(cfg, experiment=experiment, run_name=run_name, kind="run", parent_run_id=parent,
                         strategy=strategy, symbol=symbol, timeframe=timeframe, data_fingerprint=data_fingerprint,
-                        tags=tags)
+                        exchange=exchange, tags=tags)
         if params:
             run.log_params(dict(params))
     except Exception as e:  # noqa: BLE001

@@ -70,3 +70,11 @@ def test_run_refs_when_no_such_run_then_one_line_peaktrade_error(tcfg, result, c
     with pytest.raises(PeakTradeError) as e:
         call(ref, config=tcfg)
     assert "\n" not in str(e.value) and ref[:8] in str(e.value)
+
+
+def test_tracked_run_when_exchange_given_then_tagged(tcfg, client):
+    from peaktrade.tracking import tracked_run
+
+    with tracked_run(config=tcfg, exchange="synthetic") as run:
+        pass
+    assert client.get_run(run.run_id).data.tags["peaktrade.exchange"] == "synthetic"
