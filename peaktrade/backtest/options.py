@@ -207,9 +207,22 @@ def options_source(config: Config | None, given: Any = ()) -> str:
         base = "built-in defaults"
     else:
         src = getattr(config, "source", "<defaults>")
-        base = "built-in defaults (no config file)" if src == "<defaults>" else f"config {src} [backtest]"
+        base = "built-in defaults (no config file)" if src == "<defaults>" else f"config {_shown_path(src, config)} [backtest]"
     given = [k for k in OPTION_NAMES if k in set(given)]
     return base + (f"; given: {', '.join(given)}" if given else "")
+
+
+def _shown_path(src: str, config: Any) -> str:
+    """The config file as reports show it: relative to the project root when inside it (an absolute path
+    would carry the user's home directory into reports, MLflow and ``--json``), else as it is."""
+    from pathlib import Path
+
+    path, suffix = (src.removesuffix(" + environment"), " + environment" if src.endswith(" + environment") else "")
+    root = getattr(config, "root", None)
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix() + suffix
+    except (TypeError, ValueError, OSError):  # no root, or a file outside it
+        return src
 
 
 _EXECUTION_TEXT = {"next_open": "signal at a close fills at the next bar's open",

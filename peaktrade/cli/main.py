@@ -58,16 +58,16 @@ def lab(
     """Start JupyterLab on the project's notebooks/ with the project's kernel (Ctrl-C stops it).
 
     The ``peaktrade`` kernel spec (this environment's Python) is registered first. The server binds to
-    127.0.0.1 and asks for a token: JUPYTER_TOKEN when set, else a fresh one, in the URL it prints."""
+    127.0.0.1 and asks for a token: JUPYTER_TOKEN when set, else one Jupyter makes and prints in its URL.
+    Notebooks use the config peaktrade was given (``peaktrade --config X lab``)."""
     import os
-    import secrets
     import shlex
     import signal
     import subprocess
 
     from peaktrade._telemetry import TELEMETRY_OFF
     from peaktrade.cli._common import load_cfg
-    from peaktrade.experiments.kernel import ensure_kernel_spec, lab_command
+    from peaktrade.experiments.kernel import ensure_kernel_spec, kernel_config_env, lab_command
 
     cfg = load_cfg(ctx.obj)
     cmd = lab_command(cfg.root / "notebooks", host=host, port=port, open_browser=browser)
@@ -76,8 +76,11 @@ def lab(
     typer.echo(f"command: {shlex.join(cmd)}")
     if dry_run:
         return
-    # the token goes through the environment, never argv (visible to every user of the machine)
-    env = {**os.environ, **TELEMETRY_OFF, "JUPYTER_TOKEN": os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(24)}
+    # No token of ours: Jupyter makes one when JUPYTER_TOKEN is unset and prints it in the URL the user
+    # opens; one we made would travel in JUPYTER_TOKEN, be printed masked, and reach every kernel's
+    # os.environ. The token is never in argv (visible to every user of the machine). The kernels the
+    # server starts inherit its environment, so they load the config this command was given.
+    env = {**os.environ, **TELEMETRY_OFF, **kernel_config_env(cfg)}
     proc = subprocess.Popen(cmd, env=env, cwd=cfg.root)
     signal.signal(signal.SIGTERM, lambda *_: proc.terminate())  # `kill` stops the server, not only this process
     try:

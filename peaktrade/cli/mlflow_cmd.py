@@ -24,7 +24,7 @@ def ui(
     workers: int = typer.Option(1, "--workers", min=1, help="Server worker processes."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the command and the URL only."),
 ) -> None:
-    """Serve the MLflow UI on the project's store and print its URL (Ctrl-C or SIGTERM stops it and its workers)."""
+    """Serve the MLflow UI on the project's store and print its URL (Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it and its workers)."""
     from peaktrade.tracking import artifact_root, ui_command
     from peaktrade.tracking._store import redact_uri
 
@@ -41,7 +41,9 @@ def ui(
     # can stop as a whole; Ctrl-C (SIGINT) and SIGTERM both reach us and we stop that group.
     proc = subprocess.Popen(cmd, env={**os.environ, **TELEMETRY_OFF},  # the UI server never phones home
                             start_new_session=True)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Being in its own session, the server gets no SIGHUP when the terminal closes: every signal that
+    # ends us (SIGTERM, SIGHUP, SIGQUIT; SIGINT raises KeyboardInterrupt already) stops the group first.
+    previous = {s: signal.signal(s, _raise_interrupt) for s in _STOP_SIGNALS}
     try:
         code = proc.wait()
     except KeyboardInterrupt:
@@ -49,20 +51,24 @@ def ui(
         typer.echo("MLflow UI stopped")
         return
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
     if code:
         raise typer.Exit(code)
 
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops the UI the way Ctrl-C does
+    raise KeyboardInterrupt  # SIGTERM, SIGHUP and SIGQUIT stop the UI the way Ctrl-C does
 
 
 def _stop_group(proc: subprocess.Popen, *, grace: float = 10.0) -> None:
     """Stop the server's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
 
     Signals arriving meanwhile are ignored, so a second Ctrl-C cannot orphan the workers."""
-    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, *_STOP_SIGNALS)}
     try:
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, grace)):
             try:

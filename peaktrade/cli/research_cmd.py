@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,9 +54,67 @@ def _run_doc(command: str, res: Any, *, symbol: str, timeframe: str, exchange: s
 
 def _bars(cfg: Config, symbol: str, timeframe: str, exchange: str | None, start: str | None,
           end: str | None) -> pd.DataFrame:
+    """Load the bars; a --start/--end window holding fewer than 2 says where the stored data lies."""
     from peaktrade.data import load_bars
 
-    return load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)
+    bars = load_bars(symbol, timeframe, exchange=exchange, start=start, end=end, config=cfg)
+    if len(bars) < 2 and (start is not None or end is not None):
+        whole = load_bars(symbol, timeframe, exchange=exchange, config=cfg)
+        window = " ".join(([f"from {start}"] if start else []) + ([f"to {end}"] if end else []))
+        span = (f"the stored data spans {whole.index[0]:%Y-%m-%d %H:%M} → {whole.index[-1]:%Y-%m-%d %H:%M} "
+                f"({len(whole):,} bars)" if len(whole) else "nothing is stored")
+        raise PeakTradeError(f"{len(bars)} bar(s) of {symbol} {timeframe} on {exchange or cfg.data.exchange} "
+                             f"{window}: expected at least 2; {span}")
+    return bars
+
+
+def _json_mode(as_json: bool) -> contextlib.AbstractContextManager[Any]:
+    """With --json, what runs inside (a user strategy's print(), at import or per bar) writes to stderr:
+    stdout holds only the JSON document, printed after the block."""
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+
+
+#: Keywords the commands pass to the API themselves: a --param/--grid of that name would clash with them.
+_RESERVED = ("config", "space", "progress", "n_parts", "chunk", "max_memory", "train", "test", "step", "anchored",
+             "metric", "minimize", "checkpoints", "signal_bars", "n_random", "seed", "max_combos",
+             "max_signal_bars", "strategy", "bars")
+
+
+def _check_names(ctx: typer.Context, strat: Any, values: dict[str, Any], option: str) -> dict[str, Any]:
+    """Return ``values`` when every name is a parameter of ``strat``; else raise one line naming what to use.
+
+    A backtest option or an option of the command (``--param fees=0.002``) names its option; an unknown
+    name gets the closest parameter names (``did you mean``) and the strategy's parameters."""
+    import difflib
+
+    from peaktrade.backtest.options import OPTION_NAMES
+    from peaktrade.strategies.base import STOP_PARAMS
+
+    params = (*strat.param_names, *STOP_PARAMS)
+    cli_opts: dict[str, str] = {}
+    for c in (ctx.parent, ctx):  # the root options (--config) and the command's own
+        for p in (c.command.params if c is not None else ()):
+            for o in getattr(p, "opts", ()):
+                if o.startswith("--"):
+                    cli_opts.setdefault(o[2:].replace("-", "_"), o)
+    for name, value in values.items():
+        if name in params:
+            continue
+        given = f"{option} {name}={value}"
+        if name in OPTION_NAMES:
+            use = f"use {cli_opts[name]}" if name in cli_opts else "set it in the config's [backtest] section"
+            raise PeakTradeError(f"{given}: {name} is a backtest option, not a parameter of {strat.name}: {use}")
+        if name in cli_opts:
+            raise PeakTradeError(f"{given}: {name} is an option of the command, not a parameter of {strat.name}: "
+                                 f"use {cli_opts[name]}")
+        if name in _RESERVED:
+            raise PeakTradeError(f"{given}: {name} is a keyword peaktrade sets itself, not a parameter of "
+                                 f"{strat.name}; its parameters: {', '.join(params)}")
+        close = difflib.get_close_matches(name, params, n=3)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        raise PeakTradeError(f"{given}: {name} is not a parameter of {strat.name}{hint}; its parameters: "
+                             f"{', '.join(params)}")
+    return values
 
 
 def _param_text(v: Any) -> str:
@@ -95,12 +155,13 @@ _GRID = typer.Option(None, "--grid", help="NAME=START:STOP[:STEP] (stop exclusiv
 _FIXED = typer.Option(None, "--param", help="Fixed strategy parameter NAME=VALUE (repeatable).")
 
 
-def _search(grid: list[str] | None, param: list[str] | None) -> tuple[dict[str, Any], str | None]:
+def _search(ctx: typer.Context, strat: Any, grid: list[str] | None,
+            param: list[str] | None) -> tuple[dict[str, Any], str | None]:
     """Return the sweep keywords and ``space`` of ``--grid``/``--param``: the declared space without a grid.
 
     A parameter given both a fixed value and a grid is an error (which one was meant is unknowable)."""
-    fixed = parse_kv(param, option="--param")
-    grids = parse_grid(grid)
+    fixed = _check_names(ctx, strat, parse_kv(param, option="--param"), "--param")
+    grids = _check_names(ctx, strat, parse_grid(grid), "--grid")
     both = sorted(set(fixed) & set(grids))
     if both:
         raise PeakTradeError(f"--param {both[0]}={fixed[both[0]]!r} conflicts with --grid {both[0]}=...: expected "
@@ -133,10 +194,12 @@ def backtest(
     from peaktrade.strategies import get_strategy
 
     cfg = load_cfg(ctx.obj)
-    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
-    res = run(get_strategy(strategy, config=cfg), bars, **_engine_opts(cfg, fees, slippage, execution, direction),
-              **parse_kv(param, option="--param"))
-    stats = res.stats()
+    with _json_mode(as_json):
+        strat = get_strategy(strategy, config=cfg)
+        kw = _check_names(ctx, strat, parse_kv(param, option="--param"), "--param")
+        bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+        res = run(strat, bars, **_engine_opts(cfg, fees, slippage, execution, direction), **kw)
+        stats = res.stats()
     if as_json:
         print_json({**_run_doc("backtest", res, symbol=symbol, timeframe=timeframe, exchange=exchange or
                                cfg.data.exchange, bars=bars), "params": res.params, "stats": stats_doc(stats)})
@@ -178,10 +241,12 @@ def sweep(
     if out is not None and out.suffix not in (".parquet", ".csv"):
         raise PeakTradeError(f"--out {out} is invalid: expected a .parquet or .csv path")
     cfg = load_cfg(ctx.obj)
-    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
-    grids, space = _search(grid, param)
-    res = run_sweep(get_strategy(strategy, config=cfg), bars, progress=None, space=space,
-                    **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
+    with _json_mode(as_json):
+        strat = get_strategy(strategy, config=cfg)
+        grids, space = _search(ctx, strat, grid, param)
+        bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+        res = run_sweep(strat, bars, progress=None, space=space,
+                        **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         res.table.to_parquet(out) if out.suffix == ".parquet" else res.table.to_csv(out, index=False)
@@ -257,12 +322,13 @@ def walk_forward_cmd(
     from peaktrade.strategies import get_strategy
 
     cfg = load_cfg(ctx.obj)
-    strat = get_strategy(strategy, config=cfg)
-    grids, space = _search(grid, param)
-    bars = _bars(cfg, symbol, timeframe, exchange, start, end)
-    wf = walk_forward(strat, bars, train=_span("--train", train), test=_span("--test", test),
-                      step=_span("--step", step), anchored=anchored, metric=metric, minimize=minimize, space=space,
-                      **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
+    with _json_mode(as_json):
+        strat = get_strategy(strategy, config=cfg)
+        grids, space = _search(ctx, strat, grid, param)
+        bars = _bars(cfg, symbol, timeframe, exchange, start, end)
+        wf = walk_forward(strat, bars, train=_span("--train", train), test=_span("--test", test),
+                          step=_span("--step", step), anchored=anchored, metric=metric, minimize=minimize,
+                          space=space, **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
     print_walk_forward(wf, symbol=symbol, timeframe=timeframe, exchange=exchange or cfg.data.exchange,
                        as_json=as_json)
 
@@ -288,7 +354,7 @@ def lookahead_cmd(
 
     cfg = load_cfg(ctx.obj)
     strat = get_strategy(strategy, config=cfg)
-    kw, _ = _search(grid, param)  # without --grid: the given parameters only, not the declared space
+    kw, _ = _search(ctx, strat, grid, param)  # without --grid: the given parameters only, not the declared space
     bars = _bars(cfg, symbol, timeframe, exchange, start, end)
     rep = lookahead_check(strat, bars, max_combos=max_combos, **kw)
     console.print(f"{symbol} {timeframe}, {len(bars):,} bars: {rep.message}",

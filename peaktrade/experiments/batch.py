@@ -48,11 +48,11 @@ import json
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from peaktrade._env import environ_set
 from peaktrade.errors import PeakTradeError
 from peaktrade.experiments.grid import parse_grid
 
@@ -349,7 +349,9 @@ def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parall
             as parent:
         parent_id = parent.run_id if parent is not None else None
         outcomes: list[RunOutcome] = []
-        with _kernel_config(config), _progress(progress, n, spec.name) as bar, \
+        from peaktrade.experiments.kernel import kernel_config_env
+
+        with environ_set(kernel_config_env(config)), _progress(progress, n, spec.name) as bar, \
                 ThreadPoolExecutor(max_workers=parallel) as pool:
             futures = [pool.submit(_run_one, spec, i, out_dir, config, parent_id, kernel, timeout)
                        for i in range(n)]
@@ -361,35 +363,6 @@ def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parall
         if parent is not None:
             parent.log_metrics({"n_ok": sum(o.ok for o in outcomes), "n_failed": sum(not o.ok for o in outcomes)})
     return outcomes
-
-
-@contextmanager
-def _kernel_config(config: Config):
-    """Point the kernels started in this block at ``config``'s file (``PEAK_TRADE_CONFIG_PATH``).
-
-    A kernel runs in the notebook's folder and would otherwise load the config of whatever project
-    that folder is in (or none): with ``--config`` or a spec naming a notebook of another checkout, it
-    would discover other strategies (not the project's ``strategies/``) and log to another MLflow
-    store. Kernels inherit the environment when they start, so the variable is set only around
-    starting them and restored after (``PEAKTRADE__*`` overrides are inherited as they are).
-    """
-    import os
-
-    from peaktrade.config import ENV_PATH_VAR
-
-    path = Path(config.source.removesuffix(" + environment"))
-    if not path.is_file():  # built-in defaults: nothing to point at
-        yield
-        return
-    old = os.environ.get(ENV_PATH_VAR)
-    os.environ[ENV_PATH_VAR] = str(path.resolve())
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(ENV_PATH_VAR, None)
-        else:
-            os.environ[ENV_PATH_VAR] = old
 
 
 class _RunFailed(Exception):

@@ -50,6 +50,22 @@ class QuietKernelManager(AsyncKernelManager):
         await super()._async_interrupt_kernel()
 
 
+def kernel_config_env(config: Any) -> dict[str, str]:
+    """Return the environment that points kernels at ``config``'s file (``PEAK_TRADE_CONFIG_PATH``).
+
+    A kernel runs in the notebook's folder and would otherwise load the config of whatever project
+    that folder is in (or none): with ``--config`` or a spec naming a notebook of another checkout, it
+    would discover other strategies (not the project's ``strategies/``) and log to another MLflow
+    store. Kernels inherit the environment of the process that starts them (papermill's manager, the
+    JupyterLab server), so set this around starting them (``PEAKTRADE__*`` overrides are inherited as
+    they are). Empty for the built-in defaults: there is no file to point at.
+    """
+    from peaktrade.config import ENV_PATH_VAR
+
+    path = Path(config.source.removesuffix(" + environment"))
+    return {ENV_PATH_VAR: str(path.resolve())} if path.is_file() else {}
+
+
 def kernel_spec_dir(name: str = KERNEL_NAME, *, prefix: str | os.PathLike[str] | None = None) -> Path:
     """Return where the kernel spec ``name`` of the environment ``prefix`` (default ``sys.prefix``) lives."""
     return Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / name

@@ -52,7 +52,7 @@ def _provenance_table(run: Run, **after: Any) -> dict[str, Any]:
 
 
 def _log_backtest_into(run: Run, result: Any, *, report: bool, title: tuple[str | None, ...], symbol: str | None,
-                       timeframe: str | None, data_fingerprint: str | None) -> None:
+                       timeframe: str | None, data_fingerprint: str | None, exchange: str | None) -> None:
     """Log params, stats, result files and (optionally) the HTML report (``title``: its parts) into ``run``."""
     from peaktrade.reporting import build_report, report_title, save_result
 
@@ -60,12 +60,13 @@ def _log_backtest_into(run: Run, result: Any, *, report: bool, title: tuple[str 
     run.log_metrics(result.stats())
     with tempfile.TemporaryDirectory(prefix="peaktrade-run-") as tmp:
         root = Path(tmp)
-        meta = {"symbol": symbol, "timeframe": timeframe, "data_fingerprint": data_fingerprint,
+        meta = {"exchange": exchange, "symbol": symbol, "timeframe": timeframe, "data_fingerprint": data_fingerprint,
                 "run_id": run.run_id}
         save_result(result, root / "result", meta={k: v for k, v in meta.items() if v is not None})
         run.log_dir(root / "result", "result")
         if report:
             build_report(title=report_title(*title), path=root / "report" / "report.html", result=result,
+                         exchange=exchange,
                          provenance=_provenance_table(run, strategy=getattr(result, "strategy", None),
                                                       symbol=symbol, timeframe=timeframe))
             run.log_dir(root / "report", "report")
@@ -96,6 +97,7 @@ def log_backtest(
     run_name: str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
+    exchange: str | None = None,
     data_fingerprint: str | None = None,
     extra_tags: Mapping[str, Any] | None = None,
     report: bool = True,
@@ -122,6 +124,9 @@ def log_backtest(
         Run name (default: strategy and parameters).
     symbol, timeframe
         Market of the bars, tagged.
+    exchange
+        Where the bars come from (``"kraken"``, ``"synthetic"`` for the embedded generated data): tagged
+        ``peaktrade.exchange``, kept in ``result/meta.json`` and labelled in the report's header.
     data_fingerprint
         Fingerprint of the bars (default: computed from ``result.bars``).
     extra_tags
@@ -142,9 +147,9 @@ def log_backtest(
                                                               if plain_value(v) is not None)])[:200]
         run = start_run(cfg, experiment=experiment, run_name=name, kind="backtest", parent_run_id=parent_run_id,
                         strategy=strategy, symbol=symbol, timeframe=timeframe, data_fingerprint=fp,
-                        tags=extra_tags)
+                        exchange=exchange, tags=extra_tags)
         _log_backtest_into(run, result, report=report, title=(strategy or "backtest", symbol, timeframe),
-                           symbol=symbol, timeframe=timeframe, data_fingerprint=fp)
+                           symbol=symbol, timeframe=timeframe, data_fingerprint=fp, exchange=exchange)
         run.end("FINISHED")
         return run.run_id
     except Exception as e:  # noqa: BLE001  (tracking must never break the computation)
@@ -164,6 +169,7 @@ def log_sweep(
     run_name: str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
+    exchange: str | None = None,
     data_fingerprint: str | None = None,
     top_n: int | None = None,
     metric: str = "sharpe",
@@ -199,7 +205,7 @@ def log_sweep(
         ``peaktrade.rerun_matches_table`` so a mismatch shows.
     overfitting
         Extra metrics for the parent, e.g. ``pd.Series({"dsr": 0.93, "pbo": 0.12})``.
-    config, experiment, run_name, symbol, timeframe, data_fingerprint, extra_tags, report, parent_run_id
+    config, experiment, run_name, symbol, timeframe, exchange, data_fingerprint, extra_tags, report, parent_run_id
         As in :func:`log_backtest`.
     """
     if not (hasattr(sweep_result, "table") and hasattr(sweep_result, "grid")):
@@ -225,7 +231,8 @@ def log_sweep(
         table = sw.table
         parent = start_run(cfg, experiment=experiment, run_name=run_name or f"sweep {sw.strategy}", kind="sweep",
                            parent_run_id=parent_run_id, strategy=sw.strategy, symbol=symbol, timeframe=timeframe,
-                           data_fingerprint=fp, tags={**(extra_tags or {}), "peaktrade.metric": metric})
+                           data_fingerprint=fp, exchange=exchange,
+                           tags={**(extra_tags or {}), "peaktrade.metric": metric})
         params: dict[str, Any] = {clean_key(k): grid_text(v) for k, v in sw.grid.items()}
         if options is not None:
             params.update({f"backtest.{k}": plain_value(v) for k, v in opts.items()})
@@ -265,7 +272,7 @@ def log_sweep(
         for rank, row_id in enumerate(ranked.index[:n_top], start=1):
             res = _log_sweep_child(cfg, parent, sw, row_id, table.loc[row_id], rank, metric=metric, bars=bars,
                                    opts=opts, opts_given=options is not None, experiment=experiment,
-                                   symbol=symbol, timeframe=timeframe, fp=fp, report=report)
+                                   symbol=symbol, timeframe=timeframe, fp=fp, exchange=exchange, report=report)
             if rank == 1:
                 best_result = res
         if report:
@@ -274,6 +281,7 @@ def log_sweep(
             with tempfile.TemporaryDirectory(prefix="peaktrade-run-") as tmp:
                 path = Path(tmp) / "report.html"
                 build_report(title=report_title(f"sweep {sw.strategy}", symbol, timeframe), path=path, sweep=sw,
+                             exchange=exchange,
                              sweep_metric=metric, overfitting=overfitting, result=best_result,
                              provenance=_provenance_table(parent, strategy=sw.strategy, symbol=symbol,
                                                           timeframe=timeframe),
@@ -291,7 +299,7 @@ def log_sweep(
 def _log_sweep_child(cfg: Config, parent: Run, sw: Any, row_id: Any, row: pd.Series, rank: int, *,
                      metric: str, bars: pd.DataFrame | None, opts: dict[str, Any], opts_given: bool,
                      experiment: str | None, symbol: str | None, timeframe: str | None, fp: str | None,
-                     report: bool) -> Any:
+                     exchange: str | None, report: bool) -> Any:
     """Log one top combination under the sweep's parent run; return its re-run result (or None)."""
     from peaktrade.backtest import STAT_KEYS
 
@@ -301,7 +309,8 @@ def _log_sweep_child(cfg: Config, parent: Run, sw: Any, row_id: Any, row: pd.Ser
         name = f"{sw.strategy} #{rank} " + " ".join(f"{k}={v}" for k, v in combo.items() if v is not None)
         child = start_run(cfg, experiment=experiment or parent.experiment, run_name=name[:200], kind="sweep_child",
                           parent_run_id=parent.run_id, strategy=sw.strategy, symbol=symbol, timeframe=timeframe,
-                          data_fingerprint=fp, tags={"peaktrade.rank": rank, "peaktrade.sweep_row": row_id},
+                          data_fingerprint=fp, exchange=exchange,
+                          tags={"peaktrade.rank": rank, "peaktrade.sweep_row": row_id},
                           log_config=False)
         rerun = None
         if bars is not None:
@@ -311,7 +320,7 @@ def _log_sweep_child(cfg: Config, parent: Run, sw: Any, row_id: Any, row: pd.Ser
                 warn_failed(f"re-run of sweep row {row_id}", e)
         if rerun is not None:
             _log_backtest_into(child, rerun.result, report=report, title=(f"{sw.strategy} #{rank}", symbol, timeframe),
-                               symbol=symbol, timeframe=timeframe, data_fingerprint=fp)
+                               symbol=symbol, timeframe=timeframe, data_fingerprint=fp, exchange=exchange)
             child.set_tags({"peaktrade.rerun_matches_table": "true" if rerun.matches_table else "false"})
         else:
             sim = {f"backtest.{k}": plain_value(v) for k, v in opts.items()} if opts_given else {}
@@ -337,6 +346,7 @@ def log_walk_forward(
     strategy: str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
+    exchange: str | None = None,
     data_fingerprint: str | None = None,
     params: Mapping[str, Any] | None = None,
     extra_tags: Mapping[str, Any] | None = None,
@@ -361,7 +371,7 @@ def log_walk_forward(
         Strategy name (default: ``wf_result.strategy`` when present).
     params
         Walk-forward settings to log as params (window lengths, grid, ...).
-    config, experiment, run_name, symbol, timeframe, data_fingerprint, extra_tags, report, parent_run_id
+    config, experiment, run_name, symbol, timeframe, exchange, data_fingerprint, extra_tags, report, parent_run_id
         As in :func:`log_backtest`.
     """
     if not (hasattr(wf_result, "folds") and hasattr(wf_result, "oos_equity")):
@@ -376,7 +386,7 @@ def log_walk_forward(
         metric = getattr(wf_result, "metric", None)
         run = start_run(cfg, experiment=experiment, run_name=run_name or f"walk-forward {strat or ''}".strip(),
                         kind="walk_forward", parent_run_id=parent_run_id, strategy=strat, symbol=symbol,
-                        timeframe=timeframe, data_fingerprint=data_fingerprint, tags=extra_tags)
+                        timeframe=timeframe, data_fingerprint=data_fingerprint, exchange=exchange, tags=extra_tags)
         p: dict[str, Any] = {"metric": metric, "n_folds": len(folds) if folds is not None else 0}
         for attr in ("minimize", "anchored"):
             if isinstance(getattr(wf_result, attr, None), bool):
@@ -413,7 +423,7 @@ def log_walk_forward(
             with tempfile.TemporaryDirectory(prefix="peaktrade-run-") as tmp:
                 path = Path(tmp) / "report.html"
                 build_report(title=report_title(f"walk-forward {strat or ''}".strip(), symbol, timeframe), path=path,
-                             walk_forward=wf_result,
+                             walk_forward=wf_result, exchange=exchange,
                              provenance=_provenance_table(run, strategy=strat, symbol=symbol, timeframe=timeframe))
                 run.log_file(path, "report")
         run.end("FINISHED")
@@ -526,6 +536,7 @@ def tracked_run(
     strategy: str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
+    exchange: str | None = None,
     data_fingerprint: str | None = None,
 ) -> Iterator[TrackedRun]:
     """Open a run for a notebook or a script and yield its :class:`TrackedRun`.
@@ -542,8 +553,8 @@ def tracked_run(
         Nest under this run.
     nested
         Nest under the innermost open :func:`tracked_run` (ignored when ``parent_run_id`` is given).
-    strategy, symbol, timeframe, data_fingerprint
-        Provenance tags.
+    strategy, symbol, timeframe, exchange, data_fingerprint
+        Provenance tags (``exchange`` as ``peaktrade.exchange``, see :func:`log_backtest`).
     """
     parent = parent_run_id
     if parent is None and nested:
@@ -554,7 +565,7 @@ def tracked_run(
         cfg = load(config)
         run = start_run(cfg, experiment=experiment, run_name=run_name, kind="run", parent_run_id=parent,
                         strategy=strategy, symbol=symbol, timeframe=timeframe, data_fingerprint=data_fingerprint,
-                        tags=tags)
+                        exchange=exchange, tags=tags)
         if params:
             run.log_params(dict(params))
     except Exception as e:  # noqa: BLE001
@@ -575,10 +586,12 @@ def tracked_run(
 
 
 def artifact_files(run_id: str, *, config: Config | None = None) -> list[str]:
-    """Return every artifact path of a run (recursively), for inspection and tests."""
-    from peaktrade.tracking._store import open_store
+    """Return every artifact path of a run (``run_id``: whole or a unique prefix), recursively, for
+    inspection and tests."""
+    from peaktrade.tracking._query import get_run
 
-    store = open_store(load(config), must_exist=True)
+    store, run = get_run(run_id, config=config)
+    run_id = run.info.run_id
     out: list[str] = []
 
     def walk(path: str | None) -> None:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from peaktrade import provenance as prov
+from peaktrade._env import environ_set
 from peaktrade._files import atomic_write
 from peaktrade._ids import resolve_prefix
 from peaktrade.errors import PeakTradeError
+from peaktrade.tracking._runs import TAG_EXCHANGE
 from peaktrade.tracking._store import artifact_root, load, open_store, redact_uri, tracking_uri
 
 if TYPE_CHECKING:
@@ -110,21 +110,6 @@ def _artifact_exists(client: Any, run_id: str, path: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _no_progress_bar() -> Iterator[None]:
-    """Silence MLflow's download progress bar (it would garble the CLI's one-line output)."""
-    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-    old = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
-
-
 def _all_run_ids(client: Any) -> list[str]:
     """Return the id of every run of the store (all experiments, deleted ones too), page by page."""
     from mlflow.entities import ViewType
@@ -187,18 +172,16 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
     from peaktrade.reporting import build_report, load_result, provenance_facts, report_title
 
     cfg = load(config)
-    run_id = resolve_run_id(run_id, config=cfg)
-    store = open_store(cfg, must_exist=True)
-    try:
-        run = store.client.get_run(run_id)
-    except Exception:  # noqa: BLE001  (MLflow raises its own "not found")
-        raise PeakTradeError(f"no run {run_id} in {redact_uri(store.uri)}") from None
+    store, run = get_run(run_id, config=cfg)
+    run_id = run.info.run_id
     name = report_name(run_id, run.data.tags)
     target = Path(out) if out is not None else cfg.reports_dir / name
     if target.exists() and target.is_dir():
         target = target / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, _no_progress_bar():
+    # no download progress bar: it would garble the CLI's one-line output
+    with tempfile.TemporaryDirectory(prefix="peaktrade-report-") as tmp, \
+            environ_set({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):
         if _artifact_exists(store.client, run_id, "report/report.html"):
             local = Path(store.client.download_artifacts(run_id, "report/report.html", tmp))
             from peaktrade.reporting._html import inline_plotlyjs
@@ -214,7 +197,8 @@ def report_for_run(run_id: str, *, config: Config | None = None, out: str | Path
                                      after={"rebuilt from": "result/ artifacts"})
             title = report_title(result.strategy or "backtest", tags.get(prov.TAG_SYMBOL), tags.get(prov.TAG_TIMEFRAME))
             return build_report(title=title, path=target, result=result, provenance=facts,
-                                exchange=result.meta.get("exchange"), synthetic=result.meta.get("synthetic"))
+                                exchange=result.meta.get("exchange") or tags.get(TAG_EXCHANGE),
+                                synthetic=result.meta.get("synthetic"))
     # a notebook run of `experiment run` / `demo`: its notebook wrote the report, named by this run id
     written = sorted(cfg.reports_dir.glob(f"{run_id}-*.html"))
     if written:
@@ -238,12 +222,26 @@ def ui_base(config: Config | None = None) -> str:
     return DEFAULT_UI
 
 
+def get_run(ref: str, *, config: Config | None = None) -> tuple[Any, Any]:
+    """Return the store and the MLflow run that ``ref`` names (a whole id or a unique prefix, see
+    :func:`resolve_run_id`); a run that does not exist is a one-line :class:`PeakTradeError`."""
+    cfg = load(config)
+    run_id = resolve_run_id(ref, config=cfg)
+    store = open_store(cfg, must_exist=True)
+    try:
+        return store, store.client.get_run(run_id)
+    except Exception:  # noqa: BLE001  (MLflow raises its own "not found")
+        raise PeakTradeError(f"no run {run_id} in {redact_uri(store.uri)}") from None
+
+
 def run_url(run_id: str, *, config: Config | None = None, experiment_id: str | None = None) -> str:
     """Return the link that opens the run's page in the MLflow UI:
-    ``<ui>/#/experiments/<experiment id>/runs/<run id>`` (the experiment is looked up when not given)."""
+    ``<ui>/#/experiments/<experiment id>/runs/<run id>`` (``run_id`` may be a unique prefix; the experiment is
+    looked up when not given)."""
     cfg = load(config)
-    if experiment_id is None:
-        experiment_id = open_store(cfg, must_exist=True).client.get_run(run_id).info.experiment_id
+    if experiment_id is None or not RUN_ID.match((run_id or "").strip().lower()):
+        _, run = get_run(run_id, config=cfg)
+        run_id, experiment_id = run.info.run_id, experiment_id or run.info.experiment_id
     return f"{ui_base(cfg)}/#/experiments/{experiment_id}/runs/{run_id}"
 
 

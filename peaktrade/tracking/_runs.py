@@ -215,11 +215,16 @@ def strategy_code_tag(config: Config, strategy: Any) -> str | None:
         return prov.UNKNOWN
 
 
+#: The tag of where a run's bars come from (an exchange, or ``"synthetic"``): reports rebuilt later label it.
+TAG_EXCHANGE = "peaktrade.exchange"
+
+
 def start_run(config: Config, *, experiment: str | None, run_name: str | None, kind: str,
               parent_run_id: str | None = None, strategy: str | None = None, symbol: str | None = None,
-              timeframe: str | None = None, data_fingerprint: str | None = None,
+              timeframe: str | None = None, data_fingerprint: str | None = None, exchange: str | None = None,
               tags: Mapping[str, Any] | None = None, log_config: bool = True) -> Run:
-    """Open the store, get or create the experiment and start a run with the provenance tags."""
+    """Open the store, get or create the experiment and start a run with the provenance tags
+    (``exchange``: where the bars come from, ``"synthetic"`` for the embedded data, as ``peaktrade.exchange``)."""
     store = open_store(config)
     if experiment is None and parent_run_id:
         # a nested run lives in its parent's experiment: a spec's notebooks, a sweep's children and a
@@ -232,6 +237,8 @@ def start_run(config: Config, *, experiment: str | None, run_name: str | None, k
     all_tags: dict[str, Any] = prov.provenance_tags(config, kind=kind, strategy=strategy, symbol=symbol,
                                                     timeframe=timeframe, data_fingerprint=data_fingerprint,
                                                     strategy_code=strategy_code_tag(config, strategy))
+    if exchange is not None:
+        all_tags[TAG_EXCHANGE] = exchange
     all_tags.update({str(k): v for k, v in (tags or {}).items()})
     if parent_run_id:
         all_tags[prov.TAG_PARENT] = parent_run_id

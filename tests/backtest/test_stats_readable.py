@@ -5,6 +5,7 @@ stress rows that say why they equal the baseline."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,8 @@ def test_run_takes_config_costs_when_no_options_given(make_cfg, bars):
     cfg = make_cfg(backtest={"fees": 0.004, "slippage": 0.002})
     res = run("ma_crossover", bars, fast=5, slow=30)
     assert res.options["fees"] == 0.004 and res.options["slippage"] == 0.002
-    assert cfg.source in res.options_source and "[backtest]" in res.options_source
+    # the config file relative to its project root (its folder, for a config outside any project)
+    assert f"config {Path(cfg.source).name} [backtest]" in res.options_source
     assert "fees 0.4 %/side" in res.costs and "slippage 0.2 %" in res.costs and "next bar's open" in res.costs
     # the same numbers as the explicit options (what the CLI passes), not the zero-cost built-ins
     explicit = run("ma_crossover", bars, fast=5, slow=30, fees=0.004, slippage=0.002)

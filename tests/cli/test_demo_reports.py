@@ -37,6 +37,13 @@ def test_demo_when_it_succeeds_then_it_ends_with_the_reports_it_made_and_no_kern
     assert sorted(p.name[:32] for p in reported) == sorted(run_ids)  # each report named by its run's id
     for p in reported:
         assert "data: synthetic (SYNTHETIC" in p.read_text(encoding="utf-8")
+    # the notebooks' tracked backtests and sweeps (children of the printed runs) are labelled with their data
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=cfg.tracking.uri)
+    logged = [run for e in client.search_experiments() for run in client.search_runs([e.experiment_id])
+              if run.data.tags.get("peaktrade.kind") in ("backtest", "sweep")]
+    assert len(logged) == 4 and {run.data.tags.get("peaktrade.exchange") for run in logged} == {"synthetic"}
     # ids and paths whole on one line each, never wrapped or cut mid-word
     assert all(f"notebook {o}" in r.stdout for o in re.findall(r"notebook (\S+\.ipynb)", r.stdout))
     assert "…" not in r.stdout

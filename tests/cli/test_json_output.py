@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_backtest_json_when_flag_given_then_one_document_with_stats_and_costs(cf
     assert doc["params"]["fast"] == 10 and doc["bars"] > 0
     # the test config's [backtest] costs, and where they came from
     assert doc["options"]["fees"] == cfg.backtest.fees and doc["options"]["slippage"] == cfg.backtest.slippage
-    assert cfg.source in doc["options_source"] and "fees 0.1 %/side" in doc["costs"]
+    assert doc["options_source"] == f"config {Path(cfg.source).name} [backtest]" and "fees 0.1 %/side" in doc["costs"]
     assert doc["stats"]["ruin_time"] is None  # NaN is written as null, never as a bare NaN
     assert doc["stats"]["excess_return"] == pytest.approx(doc["stats"]["total_return"]
                                                           - doc["stats"]["benchmark_return"])
@@ -55,7 +56,7 @@ def test_backtest_table_when_printed_then_percent_units_benchmark_and_costs(cfg,
     assert "benchmark_return" in r.stdout and "excess_return" in r.stdout
     costs = next(ln for ln in r.stdout.splitlines() if ln.startswith("costs: "))
     assert "fees 0.1 %/side" in costs and "slippage 0 %" in costs and "next bar's open" in costs
-    assert "long only" in costs and cfg.source in costs
+    assert "long only" in costs and f"(config {Path(cfg.source).name} [backtest])" in costs
 
 
 def test_sweep_json_when_flag_given_then_top_rows_grid_and_costs(cfg, cli, tmp_path):

@@ -87,3 +87,47 @@ def test_lab_when_dry_run_then_it_binds_loopback_by_default(cli):
 def test_lab_when_port_invalid_then_one_line_error(cli):
     r = cli("lab", "--port", "99999")
     assert r.exit_code != 0 and "Traceback" not in r.stderr + r.stdout
+
+
+def test_lab_when_token_unset_and_config_given_then_printed_url_logs_in_and_kernels_get_the_config(tmp_path):
+    import re
+    import shutil
+    import threading
+
+    import psutil
+
+    project = tmp_path / "proj"
+    (project / "notebooks").mkdir(parents=True)
+    config = project / "config" / "config.toml"
+    config.parent.mkdir()
+    shutil.copy(REPO_ROOT / "config" / "config.toml", config)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg")}
+    for k in ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE", "PEAK_TRADE_CONFIG_PATH"):
+        env.pop(k, None)
+    proc = subprocess.Popen([sys.executable, "-m", "peaktrade.cli.main", "--config", str(config), "lab", "--port",
+                             str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        token = None
+        while time.monotonic() < deadline and proc.poll() is None and token is None:
+            found = [m.group(1) for line in list(lines) for m in [re.search(rf":{port}/\S*token=(\w+)", line)] if m]
+            token = found[0] if found else None
+            time.sleep(0.5)
+        assert token, f"no URL with a token printed: {''.join(lines)[-2000:]}"
+        assert _get(f"http://127.0.0.1:{port}/api/status?token={token}")[0] == 200  # the printed URL logs in
+        server = psutil.Process(proc.pid).children()[0]
+        server_env = server.environ()  # what every kernel the server starts inherits
+        assert server_env.get("PEAK_TRADE_CONFIG_PATH") == str(config.resolve())
+        assert "JUPYTER_TOKEN" not in server_env
+        assert token not in " ".join(server.cmdline())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    assert proc.returncode == 0, "".join(lines)[-2000:]

@@ -58,8 +58,12 @@ def test_experiment_run_when_config_given_by_flag_then_kernels_run_the_projects_
 
 
 def test_kernel_config_when_config_is_a_file_then_set_for_the_block_and_restored(make_cfg, clean_env):
+    from peaktrade._env import environ_set
     from peaktrade.config import load_config
-    from peaktrade.experiments.batch import _kernel_config
+    from peaktrade.experiments.kernel import kernel_config_env
+
+    def _kernel_config(config):  # what run_experiment (and `peaktrade lab`) start kernels in
+        return environ_set(kernel_config_env(config))
 
     cfg = make_cfg()
     clean_env.setenv(ENV_PATH_VAR, "/elsewhere/config.toml")

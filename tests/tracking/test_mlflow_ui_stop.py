@@ -1,4 +1,5 @@
-"""``peaktrade mlflow ui`` stops its server and the server's workers on Ctrl-C (SIGINT) and SIGTERM.
+"""``peaktrade mlflow ui`` stops its server and the server's workers on Ctrl-C (SIGINT), SIGTERM, SIGHUP
+(terminal closed) and SIGQUIT.
 
 The real CLI runs as a subprocess and serves a real MLflow UI on a free port; the signal goes to the
 CLI process only (as systemd, ``kill`` or a terminal's Ctrl-C to the foreground job would deliver it)."""
@@ -45,7 +46,8 @@ def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["sigterm", "sigint", "sighup", "sigquit"])
 def test_mlflow_ui_when_signalled_then_port_closes_and_no_server_process_is_left(tcfg, sig):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
