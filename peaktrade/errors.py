@@ -27,6 +27,11 @@ class BacktestError(PeakTradeError, ValueError):
     """A backtest or sweep was called with invalid options."""
 
 
+def a_an(word: str) -> str:
+    """``word`` with its indefinite article: ``a float``, ``an int`` (by the first letter's sound)."""
+    return f"{'an' if word[:1].lower() in 'aeio' else 'a'} {word}"
+
+
 def bad_value(name: str, value: object, expected: str) -> str:
     """Format the standard message for an invalid argument: name, value, expectation."""
     return f"{name}={value!r} is invalid: expected {expected}"

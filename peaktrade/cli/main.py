@@ -30,6 +30,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help is plain text: Rich markup would eat "[data] exchange" (the config section a default comes from).
+    rich_markup_mode=None,
 )
 app.add_typer(config_cmd.app, name="config", help="Show the effective configuration.")
 app.add_typer(data_cmd.app, name="data", help="Import, download, list and inspect market data.")

@@ -111,7 +111,7 @@ def _fmt(v: object) -> str:
 @app.command("runs")
 def runs(
     ctx: typer.Context,
-    experiment: str | None = typer.Option(None, "--experiment", help="Experiment (default from config [tracking])."),
+    experiment: str | None = typer.Option(None, "--experiment", help="Experiment (default: [tracking] experiment)."),
     limit: int = typer.Option(20, "--limit", min=1, help="Runs to list, newest first."),
 ) -> None:
     """List the most recent runs: id, name, status, kind and key metrics."""

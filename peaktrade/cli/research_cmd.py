@@ -143,7 +143,7 @@ def top_table(table, metric: str, n: int, params: list[str]) -> Table:
 
 _SYMBOL = typer.Option("BTC/USD", "--symbol", help="Market symbol, e.g. BTC/USD.")
 _TF = typer.Option("1h", "--timeframe", help="Bar timeframe, e.g. 1h.")
-_EXCHANGE = typer.Option(None, "--exchange", help="Store exchange (default from config; 'synthetic' for demo data).")
+_EXCHANGE = typer.Option(None, "--exchange", help="Store exchange (default: [data] exchange; 'synthetic' for demo data).")
 _START = typer.Option(None, "--start", help="First bar (inclusive), e.g. 2020-01-01.")
 _END = typer.Option(None, "--end", help="Last bar (exclusive).")
 _FEES = typer.Option(None, "--fees", help="Proportional fee per side. " + _ENGINE_DOC)

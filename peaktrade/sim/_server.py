@@ -379,9 +379,14 @@ def start_server(exchange: SimExchange | None = None, *, host: str = "127.0.0.1"
 
     ``request_timeout``, ``backlog`` and ``max_body`` are the transport limits (docs/simulator.md).
     """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"--port {port!r} is invalid: expected 1-65535 (or 0 to pick a free one)")
     ex = exchange if exchange is not None else SimExchange(**exchange_kwargs)
-    srv = SimHTTPServer(ex, host, port, verbose=verbose, request_timeout=request_timeout, backlog=backlog,
-                        max_body=max_body)
+    try:
+        srv = SimHTTPServer(ex, host, port, verbose=verbose, request_timeout=request_timeout, backlog=backlog,
+                            max_body=max_body)
+    except OSError as e:  # in use, not permitted, unknown host: one line naming the address, not a traceback
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
                           name=f"peaktrade-sim:{srv.server_address[1]}", daemon=True)
     th.start()

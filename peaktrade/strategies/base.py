@@ -27,7 +27,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numba import types
 
-from peaktrade.errors import StrategyError, bad_value
+from peaktrade.errors import StrategyError, a_an, bad_value
 
 #: Rows of ``ind`` that always hold the bars.
 OPEN, HIGH, LOW, CLOSE, VOLUME = 0, 1, 2, 3, 4
@@ -140,14 +140,14 @@ class Param:
         except StrategyError:
             raise
         except (TypeError, ValueError):
-            raise StrategyError(bad_value(where, value, f"a {self.kind}")) from None
+            raise StrategyError(bad_value(where, value, a_an(self.kind))) from None
         if self.kind == "float" and math.isnan(v):
             if self.name in STOP_PARAMS:  # a NaN stop is "off"
                 return v
             raise StrategyError(bad_value(where, value, "a float (not NaN)" if self.low is None and self.high is None
                                           else f"a float in [{self.low}, {self.high}]"))
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-            raise StrategyError(bad_value(where, value, f"a {self.kind} in [{self.low}, {self.high}]"))
+            raise StrategyError(bad_value(where, value, f"{a_an(self.kind)} in [{self.low}, {self.high}]"))
         return v
 
     def describe(self) -> str:

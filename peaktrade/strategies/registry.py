@@ -16,6 +16,7 @@ up; a file is re-imported only when it changed. A file or entry point that fails
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -198,9 +199,10 @@ def get_strategy(name: Any, *, config: Config | None = None) -> Strategy:
     try:
         return _USER[name][0]
     except KeyError:
-        raise StrategyError(
-            f"unknown strategy {name!r}: expected one of {', '.join(sorted({*_REGISTRY, *_USER}))}"
-        ) from None
+        known = sorted({*_REGISTRY, *_USER})
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        raise StrategyError(f"unknown strategy {name!r}{hint}: expected one of {', '.join(known)}") from None
 
 
 def list_strategies(*, config: Config | None = None) -> list[Strategy]:
