@@ -29,6 +29,7 @@ import pandas as pd
 from peaktrade.data.schema import (
     BARS_COLUMNS,
     bars_from_arrays,
+    canonical_symbol,
     canonical_timeframe,
     timeframe_to_minutes,
     to_utc_timestamp,
@@ -132,6 +133,7 @@ def download_ohlcv(
     """
     caps = client.capabilities
     exchange = exchange or caps.venue
+    symbol = canonical_symbol(symbol)  # 'BTCUSD' fetches and stores the one 'BTC/USD' data set
     tf = canonical_timeframe(timeframe)
     step = timeframe_to_minutes(tf) * 60_000
     limit = caps.ohlcv_history_limit if limit is None else limit

@@ -68,6 +68,30 @@ def timeframe_to_minutes(timeframe: str | pd.Timedelta) -> int:
     return int(parse_timeframe(timeframe).value // 60_000_000_000)
 
 
+_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*(/[A-Z0-9][A-Z0-9._-]*)?$")
+#: Quote currencies a pair written without "/" is split on ("BTCUSD" -> "BTC/USD", "ETH-EUR" -> "ETH/EUR").
+QUOTE_CURRENCIES = ("USDT", "USDC", "USD", "EUR", "GBP", "JPY", "CAD", "CHF", "AUD", "DAI", "BTC", "XBT", "ETH")
+
+
+def canonical_symbol(symbol: str) -> str:
+    """Return the one spelling of a pair the store and the exchanges use: upper case ``BASE/QUOTE``.
+
+    ``"btcusd"``, ``"BTC-USD"`` and ``"BTC_USD"`` are ``"BTC/USD"`` (a known quote currency ends them), so one
+    market is never stored as two data sets; a symbol with no known quote is kept as given (``"BTC-PERP"``).
+    """
+    sym = symbol.strip().upper() if isinstance(symbol, str) else symbol
+    if not isinstance(sym, str) or not _SYMBOL_RE.match(sym):
+        raise DataError(bad_value("symbol", symbol, "a pair such as 'BTC/USD'"))
+    if "/" in sym:
+        return sym
+    base, sep, quote = sym.rpartition("-") if "-" in sym else sym.rpartition("_")
+    if sep and quote in QUOTE_CURRENCIES and base.isalnum():
+        return f"{base}/{quote}"
+    # No quote currency is a suffix of another, so a pair without a separator splits at most one way.
+    quote = next((q for q in QUOTE_CURRENCIES if sym.endswith(q) and len(sym) - len(q) >= 2), "")
+    return f"{sym[:-len(quote)]}/{quote}" if quote and sym[:-len(quote)].isalnum() else sym
+
+
 def canonical_timeframe(timeframe: str | pd.Timedelta) -> str:
     """Return the canonical spelling of ``timeframe``: the largest unit that divides it (``"60m"`` → ``"1h"``)."""
     minutes = timeframe_to_minutes(timeframe)

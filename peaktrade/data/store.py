@@ -35,6 +35,7 @@ from peaktrade.data.schema import (
     BARS_COLUMNS,
     OPTIONAL_COLUMNS,
     bars_from_arrays,
+    canonical_symbol,
     canonical_timeframe,
     fingerprint,
     timeframe_to_minutes,
@@ -47,7 +48,6 @@ MANIFEST_FORMAT = 1
 #: Name of the fingerprint scheme (documented in :func:`peaktrade.data.schema.fingerprint`).
 FINGERPRINT_SCHEME = "sha256:int64-ns-times+float64-ohlcv[+trades],little-endian,column-major"
 _EXCHANGE_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
-_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*(/[A-Z0-9][A-Z0-9._-]*)?$")
 _ALL_COLUMNS = (*BARS_COLUMNS, *OPTIONAL_COLUMNS)
 
 
@@ -187,10 +187,7 @@ class BarStore:
         ex = exchange.strip().lower() if isinstance(exchange, str) else exchange
         if not isinstance(ex, str) or not _EXCHANGE_RE.match(ex):
             raise DataError(bad_value("exchange", exchange, "a name of letters, digits, '_', '-' or '.'"))
-        sym = symbol.strip().upper() if isinstance(symbol, str) else symbol
-        if not isinstance(sym, str) or not _SYMBOL_RE.match(sym):
-            raise DataError(bad_value("symbol", symbol, "a pair such as 'BTC/USD'"))
-        return ex, sym, canonical_timeframe(timeframe)
+        return ex, canonical_symbol(symbol), canonical_timeframe(timeframe)
 
     def paths(self, exchange: str, symbol: str, timeframe: str) -> tuple[Path, Path]:
         """Return the (parquet, manifest) paths of a data set."""

@@ -48,3 +48,25 @@ def test_sim_exchange_when_port_in_use_then_one_line_and_nonzero_exit():
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert f"cannot listen on 127.0.0.1:{port}" in r.stderr and "in use" in r.stderr
+
+
+def test_import_when_symbol_written_without_slash_then_one_data_set_named_base_slash_quote(cfg, cli, tmp_path):
+    from peaktrade.data import BarStore
+    from tests.helpers import random_bars
+
+    path = tmp_path / "bars.csv"
+    random_bars(48).to_csv(path, index_label="time")
+    first = cli("data", "import", str(path), "--symbol", "BTC/USD", "--timeframe", "1h", "--exchange", "kraken")
+    assert first.exit_code == 0, first.stderr
+    again = cli("data", "import", str(path), "--symbol", "btcusd", "--timeframe", "1h", "--exchange", "kraken")
+    assert again.exit_code == 0, again.stderr
+    assert [(m.symbol, m.rows) for m in BarStore(cfg.data_dir).datasets()] == [("BTC/USD", 48)]
+
+
+
+@pytest.mark.parametrize("spelling", ["btcusd", "BTC-USD", "btc_usd"])
+def test_canonical_symbol_when_pair_has_a_known_quote_then_base_slash_quote(spelling):
+    from peaktrade.data.schema import canonical_symbol
+
+    assert canonical_symbol(spelling) == "BTC/USD"
+    assert canonical_symbol("BTC-PERP") == "BTC-PERP"  # no known quote: kept as given, not guessed
