@@ -27,10 +27,11 @@ def run(
 
     Every strategy the runs use is lookahead-checked first (cached per strategy code and parameters);
     a strategy that reads the future refuses the experiment (exit 2) unless allowed."""
-    from peaktrade.experiments.batch import check_lookahead, load_spec, run_experiment
+    from peaktrade.experiments.batch import check_inputs, check_lookahead, load_spec, run_experiment
 
     cfg = load_cfg(ctx.obj)
-    s = load_spec(spec)
+    s = load_spec(spec, root=cfg.root)
+    check_inputs(s, config=cfg)
     t = Table(title=f"experiment {s.name}: {len(s.parameter_sets)} run(s) of {s.notebook.name}")
     t.add_column("#", justify="right")
     t.add_column("parameters")

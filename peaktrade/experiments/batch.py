@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peaktrade._env import environ_set
-from peaktrade.errors import PeakTradeError
+from peaktrade.errors import PeakTradeError, a_an
 from peaktrade.experiments.grid import parse_grid
 
 if TYPE_CHECKING:
@@ -125,9 +125,7 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
     allow = raw.get("allow_lookahead", False)
     if not isinstance(allow, bool):
         raise ExperimentError(f"'allow_lookahead' in {p} is {allow!r}: expected true or false")
-    root = root or p.resolve().parent.parent  # a spec lives in <project>/experiments/
-    nb_path = Path(raw["notebook"])
-    nb_path = nb_path if nb_path.is_absolute() else root / nb_path
+    nb_path = _find_notebook(Path(raw["notebook"]), p, root)
     fixed = {**raw.get("data", {}), **raw.get("parameters", {})}
     grid = _grid(raw.get("grid", {}), f"[grid] of {p}:")
     runs = raw.get("runs", [])
@@ -154,7 +152,71 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
         reserved = sorted(set(s) & set(RUNNER_PARAMS))
         if reserved:
             raise ExperimentError(f"{p} sets {', '.join(reserved)}: these are set by the batch runner")
+        for key, value in s.items():
+            _check_type(p, nb_path, key, value, declared[key].get("inferred_type_name", ""))
     return ExperimentSpec(raw["name"], nb_path, raw.get("description", ""), tuple(sets), p, allow)
+
+
+def _find_notebook(notebook: Path, spec: Path, root: Path | None) -> Path:
+    """The spec's notebook: as given when absolute, else beside the spec first, then under the project root
+    (``root``, else the spec's parent's parent: specs live in ``<project>/experiments/``)."""
+    if notebook.is_absolute():
+        places = [notebook]
+    else:
+        here = spec.resolve().parent
+        places = list(dict.fromkeys([here / notebook, (root or here.parent) / notebook]))
+    for place in places:
+        if place.is_file():
+            return place
+    raise ExperimentError(f"notebook {str(notebook)!r} of {spec} not found: looked at {' and '.join(map(str, places))}")
+
+
+#: Python types of the annotations papermill reports for a parameters cell (``fees: float = 0.001``).
+_DECLARED_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,), "int": (int,), "float": (float, int), "bool": (bool,), "dict": (dict,), "list": (list,),
+}
+
+
+def _check_type(spec: Path, notebook: Path, key: str, value: Any, declared: str) -> None:
+    """Refuse a value whose type is not the one the notebook's parameters cell declares for ``key``."""
+    types = _DECLARED_TYPES.get(declared)
+    if types is None or (isinstance(value, types) and (bool in types or not isinstance(value, bool))):
+        return  # an unannotated parameter (papermill infers None) is the notebook's to check
+    raise ExperimentError(f"{spec}: {key} = {value!r} is invalid: expected {a_an(declared)} "
+                              f"({notebook.name} declares {key}: {declared})")
+
+
+def check_inputs(spec: ExperimentSpec, *, config: Config) -> None:
+    """Check what the runs name exists before any runs: every strategy in the registry (with "did you mean")
+    and, for stored exchanges, every (exchange, symbol, timeframe) in the store (with the stored symbols)."""
+    from peaktrade.data.schema import canonical_symbol
+    from peaktrade.data.store import BarStore
+    from peaktrade.errors import StrategyError
+    from peaktrade.strategies.registry import get_strategy
+
+    declared = notebook_parameters(spec.notebook)
+    stored = None
+    for s in spec.parameter_sets:
+        if "strategy" in s:
+            try:
+                get_strategy(s["strategy"], config=config)
+            except StrategyError as e:
+                raise ExperimentError(f"{spec.source}: strategy = {s['strategy']!r} is invalid: {e}") from None
+        if "symbol" not in s:
+            continue
+        ex = s.get("exchange", _default(declared, "exchange") if "exchange" in declared else None) or config.data.exchange
+        if ex == "synthetic":  # demo bars are generated for any symbol
+            continue
+        if stored is None:
+            stored = {(m.exchange, m.symbol) for m in BarStore(config.data_dir).datasets()}
+        try:
+            sym = canonical_symbol(s["symbol"])
+        except PeakTradeError as e:
+            raise ExperimentError(f"{spec.source}: symbol = {s['symbol']!r} is invalid: {e}") from None
+        if (str(ex).lower(), sym) not in stored:
+            have = sorted({sy for e, sy in stored if e == str(ex).lower()})
+            raise ExperimentError(f"{spec.source}: symbol = {s['symbol']!r} is not in the store for {ex}: stored "
+                                  f"symbols: {', '.join(have) or 'none (peaktrade data import / download)'}")
 
 
 #: The experiments ``peaktrade demo`` runs, in order (paths relative to the project root).

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,53 @@ def test_canonical_symbol_when_pair_has_a_known_quote_then_base_slash_quote(spel
 
     assert canonical_symbol(spelling) == "BTC/USD"
     assert canonical_symbol("BTC-PERP") == "BTC-PERP"  # no known quote: kept as given, not guessed
+
+
+# -- experiment run --dry-run: inputs checked against the notebook, the registry and the store ------------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spec(tmp_path: Path, body: str, *, where: str = "experiments", notebook: str | None = None) -> Path:
+    d = tmp_path / where
+    d.mkdir(parents=True, exist_ok=True)
+    nb = notebook or str(ROOT / "notebooks" / "10-backtest.ipynb")
+    spec = d / "t.toml"
+    spec.write_text(f'name = "t"\nnotebook = "{nb}"\n' + body)
+    return spec
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('[parameters]\nfees = "cheap"\n', "fees = 'cheap' is invalid: expected a float (10-backtest.ipynb declares "
+                                       "fees: float)"),
+    ('[data]\nexchange = "synthetic"\n[parameters]\nstrategy = "ma_crosover"\n',
+     "strategy = 'ma_crosover' is invalid: unknown strategy 'ma_crosover' (did you mean ma_crossover?)"),
+    ('[data]\nexchange = "kraken"\nsymbol = "DOGE/EUR"\n',
+     "symbol = 'DOGE/EUR' is not in the store for kraken: stored symbols: BTC/USD"),
+])
+def test_experiment_dry_run_when_spec_value_is_wrong_then_one_line_naming_file_key_value(cfg, cli, tmp_path, body,
+                                                                                          needle):
+    from peaktrade.data import BarStore
+    from tests.helpers import random_bars
+
+    BarStore(cfg.data_dir).write("kraken", "BTC/USD", "1h", random_bars(50), source="test")
+    spec = _spec(tmp_path, body)
+    r = cli("experiment", "run", str(spec), "--dry-run")
+    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and str(spec) in lines[0] and needle in lines[0], r.stderr
+
+
+def test_experiment_dry_run_when_spec_outside_experiments_then_notebook_found_beside_it(cfg, cli, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(ROOT / "notebooks" / "10-backtest.ipynb", tmp_path / "elsewhere" / "nb.ipynb")
+    spec = _spec(tmp_path, '[data]\nexchange = "synthetic"\n', where="elsewhere", notebook="nb.ipynb")
+    r = cli("experiment", "run", str(spec), "--dry-run")
+    assert r.exit_code == 0, r.stderr
+    assert "1 run(s) of nb.ipynb" in " ".join(r.stdout.split())
+
+
+def test_experiment_dry_run_when_notebook_missing_then_error_says_where_it_looked(cfg, cli, tmp_path):
+    spec = _spec(tmp_path, "", where="a/b", notebook="notebooks/none.ipynb")
+    r = cli("experiment", "run", str(spec), "--dry-run")
+    assert r.exit_code != 0 and "Traceback" not in r.stderr
+    assert f"looked at {tmp_path / 'a' / 'b' / 'notebooks' / 'none.ipynb'} and " in " ".join(r.stderr.split())

@@ -57,17 +57,26 @@ def test_batch_runs_every_set_and_tracks_parent_and_children_when_all_succeed(ba
 
 
 def test_batch_reports_failing_cell_and_carries_on_when_one_run_fails(batch_cfg, cli, tmp_path):
-    r = cli("experiment", "run", str(_spec(tmp_path, ["nope", "ma_crossover"])), "--out", str(tmp_path / "out"))
+    # an unknown strategy is refused before any run (check_inputs); parameters breaking a constraint fail in the run
+    spec = _spec(tmp_path, ["ma_crossover", "ma_crossover"])
+    spec.write_text(spec.read_text().replace('strategy = "ma_crossover"\n',
+                                             'strategy = "ma_crossover"\nparams = { fast = 50, slow = 10 }\n', 1))
+    r = cli("experiment", "run", str(spec), "--out", str(tmp_path / "out"))
     assert r.exit_code == 1
-    assert "run 0 failed" in r.stderr and "unknown strategy 'nope'" in r.stderr
+    assert "run 0 failed" in r.stderr and "fast < slow" in r.stderr
     assert "result = run(strategy, bars" in r.stderr  # the failing cell's source
     _, runs = _runs(tmp_path, batch_cfg, "t")
-    status = {x.data.params.get("strategy"): x.info.status for x in runs if x.data.tags.get("peaktrade.kind") == "notebook"}
-    assert status == {"nope": "FAILED", "ma_crossover": "FINISHED"}
+    status = sorted(x.info.status for x in runs if x.data.tags.get("peaktrade.kind") == "notebook")
+    assert status == ["FAILED", "FINISHED"]
     assert any(x.data.tags.get("peaktrade.kind") == "backtest" for x in runs)
 
 
 def test_dry_run_executes_nothing(batch_cfg, cli, tmp_path):
+    from peaktrade.data import BarStore
+    from tests.helpers import random_bars
+
+    # the dry run checks the spec's data set is stored (check_inputs)
+    BarStore(batch_cfg.data_dir).write("kraken", "BTC/USD", "1h", random_bars(100), source="test")
     r = cli("experiment", "run", str(ROOT / "experiments" / "btc-ma-sweep.toml"), "--dry-run")
     assert r.exit_code == 0 and "4 run(s) of 20-sweep.ipynb" in r.stdout
     assert not (tmp_path / "mlruns.db").exists()
