@@ -158,13 +158,13 @@ def load_spec(path: str | Path, *, root: Path | None = None) -> ExperimentSpec:
 
 
 def _find_notebook(notebook: Path, spec: Path, root: Path | None) -> Path:
-    """The spec's notebook: as given when absolute, else beside the spec first, then under the project root
-    (``root``, else the spec's parent's parent: specs live in ``<project>/experiments/``)."""
+    """The spec's notebook: as given when absolute, else beside the spec first, then under the project root:
+    the spec's parent's parent (specs live in ``<project>/experiments/``), then ``root`` (the config's)."""
     if notebook.is_absolute():
         places = [notebook]
     else:
         here = spec.resolve().parent
-        places = list(dict.fromkeys([here / notebook, (root or here.parent) / notebook]))
+        places = list(dict.fromkeys(d / notebook for d in (here, here.parent, *([root] if root else []))))
     for place in places:
         if place.is_file():
             return place

@@ -80,7 +80,7 @@ def test_spec_rejected_when_it_passes_an_undeclared_parameter(tmp_path):
 
 @pytest.mark.parametrize("body,needle", [
     ('notebook = "notebooks/10-backtest.ipynb"\n', "'name' is missing"),
-    ('name = "x"\nnotebook = "notebooks/nope.ipynb"\n', "notebook not found"),
+    ('name = "x"\nnotebook = "notebooks/nope.ipynb"\n', "not found: looked at"),
     ('name = "x"\nnotebook = "notebooks/10-backtest.ipynb"\ncolour = 1\n', "unknown key(s) colour"),
     ('name = "x"\nnotebook = "notebooks/10-backtest.ipynb"\n[grid]\nfees = 0.1\n', "non-empty list"),
     ('name = "x"\nnotebook = "notebooks/10-backtest.ipynb"\n[parameters]\ntrack = false\n', "batch runner"),

@@ -147,7 +147,7 @@ def test_signals_when_not_a_pair_then_error_names_what_it_returned(bars):
 
 
 def test_run_when_parameter_outside_declared_range_then_error_names_strategy_parameter_value(bars):
-    with pytest.raises(StrategyError, match=r"pandas_cross\.fast=0 is invalid: expected a int in \[1, 10000\]"):
+    with pytest.raises(StrategyError, match=r"pandas_cross\.fast=0 is invalid: expected an int in \[1, 10000\]"):
         run(PandasCross(), bars, fast=0)
 
 
