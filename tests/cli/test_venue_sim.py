@@ -116,3 +116,24 @@ def test_docs_when_naming_simulator_credentials_then_they_equal_the_code(doc):
     assert secrets <= {DEFAULT_SIM_API_SECRET}, secrets
     config = tomllib.loads(SHIPPED.read_text(encoding="utf-8"))
     assert config["testnet"]["sim_url"] in text or config["testnet"]["sim_url"].rsplit(":", 1)[1] in text
+
+
+def test_risk_applies_to_when_testnet_or_live_left_out_then_config_is_refused():
+    from pydantic import ValidationError
+
+    from peaktrade.config import RiskConfig
+
+    for bad in (["paper", "shadow"], ["paper", "testnet"], ["live"]):
+        with pytest.raises(ValidationError, match="must include 'testnet' and 'live'"):
+            RiskConfig(max_order_notional=1.0, applies_to=bad)
+    risk = RiskConfig(max_order_notional=100.0, applies_to=["testnet", "live"])
+    assert risk.for_environment("testnet") is risk and risk.for_environment("live") is risk
+    assert risk.for_environment("paper").max_order_notional is None
+
+
+def test_paper_replay_when_shipped_config_then_research_orders_are_not_capped_by_testnet_limits(cli, shipped):
+    r = cli("--config", str(shipped), "paper", "run", "--strategy", "ma_crossover", "--exchange", "synthetic",
+            "--param", "fast=10", "--param", "slow=50", "--replay", "2020-01-01:2020-02-01", "--quiet")
+    assert r.exit_code == 0, r.stderr + r.stdout
+    m = re.search(r"orders / fills / denials\s+(\d+) / (\d+) / (\d+)", r.stdout)
+    assert m and int(m.group(1)) > 0 and m.group(3) == "0", r.stdout
