@@ -130,14 +130,15 @@ def download(
     sim_url: str | None = SIM_URL_OPTION,
 ) -> None:
     """Download finished candles from the exchange's public API into the store (incremental)."""
-    from peaktrade.adapters.kraken import is_unreachable, unreachable_hint, venue_client
+    from peaktrade.adapters.kraken import is_unreachable, public_client, unreachable_hint, venue_client
     from peaktrade.data import BarStore, download_ohlcv
 
     cfg = load_cfg(ctx.obj)
     sim_url = sim_url or cfg.testnet.sim_url
     # the simulator's bars are stored apart from the exchange's (they are not market history)
     exchange = exchange or (SIM_EXCHANGE if venue == "sim" else cfg.data.exchange)
-    client = venue_client(venue, exchange=exchange, sim_url=sim_url)
+    client = (public_client(exchange_id=exchange) if venue == "exchange"
+              else venue_client(venue, exchange=exchange, sim_url=sim_url))
     try:
         report = download_ohlcv(
             client, symbol, timeframe, store=BarStore(cfg.data_dir), exchange=exchange,
