@@ -160,6 +160,23 @@ class RiskConfig(_Section):
     max_orders_per_minute: int | None = Field(None, ge=1)
     #: What a daily-loss breach engages: "halt" (nothing passes) or "reduce" (only reducing orders).
     on_daily_loss: Literal["halt", "reduce"] = "halt"
+    #: Environments the limits apply to. Testnet and live always (fail closed: refused without them);
+    #: dropping paper/shadow lets research sessions size orders freely while testnet stays capped.
+    applies_to: list[Literal["paper", "shadow", "testnet", "live"]] = ["paper", "shadow", "testnet", "live"]
+
+    @field_validator("applies_to")
+    @classmethod
+    def _applies_where_orders_are_sent(cls, v: list[str]) -> list[str]:
+        if not {"testnet", "live"} <= set(v):
+            raise ValueError(f"must include 'testnet' and 'live' (orders reach a venue there), got {v}")
+        return v
+
+    def for_environment(self, environment: str) -> RiskConfig:
+        """Return these limits in ``environment``, or none (only paper/shadow can be left out of ``applies_to``)."""
+        env = str(getattr(environment, "value", environment))
+        if env in self.applies_to:
+            return self
+        return RiskConfig(on_daily_loss=self.on_daily_loss, applies_to=self.applies_to)
 
     def missing_limits(self) -> list[str]:
         """Return the names of the limits that are not set (daily loss: either form counts)."""

@@ -104,6 +104,15 @@ def import_(
     _say(f"  fingerprint: {m.fingerprint}")
 
 
+#: ``--venue``/``--sim-url``, shared with the session commands: public bars from the exchange or the simulator.
+VENUE_OPTION = typer.Option("exchange", "--venue", help="Where bars come from: 'exchange' (its public API) or "
+                            "'sim' (the local simulator, `peaktrade sim-exchange serve`; offline).")
+SIM_URL_OPTION = typer.Option(None, "--sim-url", help="With --venue sim: the simulator's URL "
+                              "(default [testnet] sim_url, http://127.0.0.1:8765).")
+#: The store's exchange name of bars downloaded from the simulator.
+SIM_EXCHANGE = "sim"
+
+
 @app.command("download")
 def download(
     ctx: typer.Context,
@@ -117,18 +126,28 @@ def download(
         None, "--limit", help="Candles per request (default: the most the exchange serves per request)."
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    venue: str = VENUE_OPTION,
+    sim_url: str | None = SIM_URL_OPTION,
 ) -> None:
     """Download finished candles from the exchange's public API into the store (incremental)."""
-    from peaktrade.adapters.kraken import public_client
+    from peaktrade.adapters.kraken import is_unreachable, public_client, unreachable_hint, venue_client
     from peaktrade.data import BarStore, download_ohlcv
 
     cfg = load_cfg(ctx.obj)
-    exchange = exchange or cfg.data.exchange
-    client = public_client(exchange_id=exchange)
-    report = download_ohlcv(
-        client, symbol, timeframe, store=BarStore(cfg.data_dir), exchange=exchange,
-        since=since, limit=limit, progress=progress,
-    )
+    sim_url = sim_url or cfg.testnet.sim_url
+    # the simulator's bars are stored apart from the exchange's (they are not market history)
+    exchange = exchange or (SIM_EXCHANGE if venue == "sim" else cfg.data.exchange)
+    client = (public_client(exchange_id=exchange) if venue == "exchange"
+              else venue_client(venue, exchange=exchange, sim_url=sim_url))
+    try:
+        report = download_ohlcv(
+            client, symbol, timeframe, store=BarStore(cfg.data_dir), exchange=exchange,
+            since=since, limit=limit, progress=progress,
+        )
+    except PeakTradeError as e:
+        if not is_unreachable(e):
+            raise
+        raise PeakTradeError(f"{e}; {unreachable_hint(venue, sim_url=sim_url)}") from e
     if report.warning:
         _warn(report.warning)
     _say(

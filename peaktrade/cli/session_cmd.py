@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from peaktrade.cli._common import JSON_OPTION, console, err_console, load_cfg, parse_kv, print_json
+from peaktrade.cli.data_cmd import SIM_EXCHANGE, SIM_URL_OPTION, VENUE_OPTION
 from peaktrade.errors import PeakTradeError
 
 paper_app = typer.Typer(no_args_is_help=True)
@@ -60,7 +61,9 @@ def event_line(ev: dict[str, Any]) -> str:
 def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, timeframe: str,
          exchange: str | None, param: list[str] | None, fees: float | None, slippage: float | None,
          execution: str | None, direction: str, init_cash: float | None, replay: str | None, speed: float,
-         poll_exchange: bool, warmup: int | None, poll: float, max_bars: int | None, quiet: bool) -> None:
+         poll_exchange: bool, warmup: int | None, poll: float, max_bars: int | None, quiet: bool,
+         venue: str = "exchange", sim_url: str | None = None) -> None:
+    from peaktrade.adapters.kraken import RetryPolicy, is_unreachable, unreachable_hint, venue_client
     from peaktrade.live.session import run_session
 
     if replay is not None and poll_exchange:
@@ -70,7 +73,15 @@ def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, ti
                              "(poll completed bars from the exchange)")
     if speed and poll_exchange:
         raise PeakTradeError("--speed paces a replay: it does not apply to --poll-exchange")
+    if venue != "exchange" and not poll_exchange:
+        raise PeakTradeError(f"--venue {venue} chooses the polled venue: give --poll-exchange with it")
     cfg = load_cfg(ctx.obj)
+    sim_url = sim_url or cfg.testnet.sim_url
+    client = None
+    if poll_exchange and venue != "exchange":
+        exchange = exchange or SIM_EXCHANGE
+        # one attempt per poll, as for the exchange: the feed retries with a backoff a stop interrupts
+        client = venue_client(venue, exchange=exchange, sim_url=sim_url, retry=RetryPolicy(max_attempts=1))
     options: dict[str, Any] = {"direction": direction}
     for name, value in (("fees", fees), ("slippage", slippage), ("execution", execution), ("init_cash", init_cash)):
         if value is not None:
@@ -90,11 +101,17 @@ def _run(ctx: typer.Context, environment: str, *, strategy: str, symbol: str, ti
         elif kind == "equity" and paced:
             _say(f"bar {_short_time(ev['time'])}  equity {p['equity']:,.2f}  position {p['position']:.6g}")
 
-    res = run_session(
-        strategy, symbol=symbol, timeframe=timeframe, environment=environment, exchange=exchange,
-        params=parse_kv(param, option="--param"), replay=replay, poll=poll_exchange, speed=speed, warmup=warmup,
-        poll_interval=poll, max_bars=max_bars, config=cfg, on_event=on_event, **options,
-    )
+    try:
+        res = run_session(
+            strategy, symbol=symbol, timeframe=timeframe, environment=environment, exchange=exchange,
+            params=parse_kv(param, option="--param"), replay=replay, poll=poll_exchange, speed=speed,
+            warmup=warmup, poll_interval=poll, max_bars=max_bars, config=cfg, on_event=on_event, client=client,
+            **options,
+        )
+    except PeakTradeError as e:
+        if not (poll_exchange and is_unreachable(e)):
+            raise
+        raise PeakTradeError(f"{e}; {unreachable_hint(venue, sim_url=sim_url)}") from e
     s = res.summary
     rows = [("bars", f"{s['bars']:,} ({_short_time(s['first_bar'])} → {_short_time(s['last_bar'])})"),
             ("trades", s["n_trades"]),
@@ -163,12 +180,14 @@ def paper_run(
     poll: float = _POLL,
     max_bars: int | None = _MAXB,
     quiet: bool = _QUIET,
+    venue: str = VENUE_OPTION,
+    sim_url: str | None = SIM_URL_OPTION,
 ) -> None:
     """Paper-trade a strategy over replayed stored bars or bars polled from the exchange; orders are simulated."""
     _run(ctx, "paper", strategy=strategy, symbol=symbol, timeframe=timeframe, exchange=exchange, param=param,
          fees=fees, slippage=slippage, execution=execution, direction=direction, init_cash=init_cash,
          replay=replay, speed=speed, poll_exchange=poll_exchange, warmup=warmup, poll=poll, max_bars=max_bars,
-         quiet=quiet)
+         quiet=quiet, venue=venue, sim_url=sim_url)
 
 
 @shadow_app.command("run")
@@ -189,11 +208,14 @@ def shadow_run(
     max_bars: int | None = _MAXB,
     quiet: bool = _QUIET,
     live: bool = _OLD_LIVE,
+    venue: str = VENUE_OPTION,
+    sim_url: str | None = SIM_URL_OPTION,
 ) -> None:
     """Shadow-trade a strategy on real market data polled from the exchange; orders are simulated, never sent."""
     _run(ctx, "shadow", strategy=strategy, symbol=symbol, timeframe=timeframe, exchange=exchange, param=param,
          fees=fees, slippage=slippage, execution=execution, direction=direction, init_cash=init_cash,
-         replay=None, speed=0.0, poll_exchange=True, warmup=warmup, poll=poll, max_bars=max_bars, quiet=quiet)
+         replay=None, speed=0.0, poll_exchange=True, warmup=warmup, poll=poll, max_bars=max_bars, quiet=quiet,
+         venue=venue, sim_url=sim_url)
 
 
 # -- run logs --------------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ class RiskLimits:
         account = account_id(config, env)
         book = DailyPnLBook(config.state_dir / "daily_pnl" / f"{env.value}.{account}.json", environment=env.value,
                             account=account)
-        return cls(config.risk, environment=env, kill_switch=kill_switch, log=log, daily_book=book, clock=clock)
+        return cls(config.risk.for_environment(env.value), environment=env, kill_switch=kill_switch, log=log, daily_book=book, clock=clock)
 
     @property
     def decisions(self) -> list[DecisionRecord]:

@@ -6,7 +6,15 @@ importing it stays cheap.
 """
 
 from peaktrade.adapters.kraken._errors import classify, translate
-from peaktrade.adapters.kraken._public import CcxtPublicClient, capabilities_of, public_client
+from peaktrade.adapters.kraken._public import (
+    VENUES,
+    CcxtPublicClient,
+    capabilities_of,
+    is_unreachable,
+    public_client,
+    unreachable_hint,
+    venue_client,
+)
 from peaktrade.adapters.kraken.client import (
     KRAKEN_API_URL,
     KRAKEN_CAPABILITIES,
@@ -20,10 +28,14 @@ __all__ = [
     "KRAKEN_CAPABILITIES",
     "PUBLIC_DATA_RETRY",
     "CcxtPublicClient",
+    "VENUES",
     "KrakenClient",
     "RetryPolicy",
     "capabilities_of",
     "classify",
+    "is_unreachable",
     "public_client",
     "translate",
+    "unreachable_hint",
+    "venue_client",
 ]

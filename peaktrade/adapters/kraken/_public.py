@@ -153,3 +153,41 @@ class CcxtPublicClient(PublicMarketData):
 
     def fetch_my_trades(self, symbol: str | None = None, since: int | None = None) -> list[VenueTrade]:
         return self._refuse("fetch_my_trades")
+
+
+#: Where public market data comes from: the exchange (``[data] exchange``) or the local simulator.
+VENUES = ("exchange", "sim")
+
+
+def venue_client(venue: str, *, exchange: str, sim_url: str, **opts: Any) -> ExchangeClient:
+    """Return the public market-data client of ``venue`` (``"exchange"`` or ``"sim"``).
+
+    ``"sim"`` is Kraken's own adapter with ccxt's URLs pointed at the local Kraken-protocol simulator
+    at ``sim_url`` (as the testnet's ``kraken-sim`` mode does), key-less; the adapter refuses a
+    ``sim_url`` whose host is not a simulator's (loopback or ``[safety] testnet_hosts``).
+    """
+    if venue == "sim":
+        return public_client(KRAKEN_CAPABILITIES.venue, base_url=sim_url, simulator=True, rate_limit=False, **opts)
+    if venue == "exchange":
+        return public_client(exchange, **opts)
+    raise PeakTradeError(bad_value("--venue", venue, f"one of {list(VENUES)}"))
+
+
+def unreachable_hint(venue: str, *, sim_url: str) -> str:
+    """Return what to do when the market-data venue cannot be reached (appended to the one-line error)."""
+    if venue == "sim":
+        return (f"is the simulator running at {sim_url}? start it with `peaktrade sim-exchange serve` "
+                f"(or pass --sim-url URL)")
+    return "offline? start the local simulator (`peaktrade sim-exchange serve`) and pass --venue sim"
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it was raised from) is a venue that did not answer (network, timeout)."""
+    from peaktrade.adapters.errors import RetryableError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, RetryableError):
+            return True
+        seen = seen.__cause__
+    return False
