@@ -163,7 +163,7 @@ def paper_run(
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
     exchange: str | None = typer.Option(None, "--exchange", help="Replay: the store's exchange ('synthetic' "
-                                           "for the demo data); polling: the exchange polled. Default from config."),
+                                           "for the demo data); polling: the exchange polled (default: [data] exchange)."),
     param: list[str] | None = _PARAM,
     fees: float | None = _FEES,
     slippage: float | None = _SLIP,
@@ -196,7 +196,7 @@ def shadow_run(
     strategy: str = _STRATEGY,
     symbol: str = _SYMBOL,
     timeframe: str = _TF,
-    exchange: str | None = typer.Option(None, "--exchange", help="ccxt exchange polled (default from config)."),
+    exchange: str | None = typer.Option(None, "--exchange", help="ccxt exchange polled (default: [data] exchange)."),
     param: list[str] | None = _PARAM,
     fees: float | None = _FEES,
     slippage: float | None = _SLIP,
