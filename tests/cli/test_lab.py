@@ -34,8 +34,10 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_make_lab_when_run_then_it_starts_peaktrade_lab_from_the_venv():
-    r = subprocess.run(["make", "-n", "lab", "VENV=/opt/v", "PORT=8999"], cwd=REPO_ROOT, capture_output=True,
-                       text=True, timeout=60)
+    # under `make test` the parent make's MAKELEVEL/MAKEFLAGS would add "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    r = subprocess.run(["make", "--no-print-directory", "-n", "lab", "VENV=/opt/v", "PORT=8999"], cwd=REPO_ROOT,
+                       capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     assert "/opt/v/bin/peaktrade lab --port 8999" in r.stdout.splitlines()[-1]
 
