@@ -169,10 +169,6 @@ def _search(ctx: typer.Context, strat: Any, grid: list[str] | None,
     return {**fixed, **grids}, (None if grids else "declared")
 
 
-def _shown(values: list[Any]) -> str:
-    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
-
-
 def backtest(
     ctx: typer.Context,
     strategy: str = typer.Argument(..., help="Strategy name (see `peaktrade strategies list`)."),
@@ -262,7 +258,7 @@ def sweep(
         print_json(doc)
         return
     if space is not None:
-        console.print("declared search space: " + ", ".join(f"{k}={_shown(res.grid[k])}" for k in res.param_names),
+        console.print("declared search space: " + ", ".join(f"{k}={','.join(map(_param_text, res.grid[k]))}" for k in res.param_names),
                       soft_wrap=True, highlight=False)
     console.print(top_table(res.table, metric, top, res.param_names))
     if len(res.table):
