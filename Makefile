@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "peaktrade needs Python >= 3.11, found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@# compile the numba kernels into the cache now (says so; about a minute), not at the first backtest
+	$(VENV)/bin/peaktrade warmup
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -11,6 +11,11 @@ install) numba would fail at import, and some setups hang (vectorbt #816). Order
 
 When numba is already imported (e.g. a notebook imported vectorbt first) its config is updated too,
 since numba reads the environment only once.
+
+Compiling the kernels takes tens of seconds; it happens once per install (``make install`` runs
+``peaktrade warmup``) and then they load from this cache. Whenever a peaktrade kernel is compiled
+anyway (cache cleared, package upgraded, ``pip install`` without the warm-up), one line on stderr says
+so, once per process (:func:`announce_compiles`; numba is not imported for it).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def _writable(d: Path) -> bool:
@@ -68,4 +74,77 @@ def ensure_cache_dir() -> str | None:
     return _use(tmp) if tmp is not None else None
 
 
+def cache_location() -> str:
+    """Where the kernels are cached, in words (for messages)."""
+    return os.environ.get("NUMBA_CACHE_DIR") or f"{Path(__file__).resolve().parent}/**/__pycache__"
+
+
+COMPILE_MESSAGE = ("peaktrade: compiling numba kernels, once (cache cold: first run after install or upgrade; "
+                   "`peaktrade warmup` does it ahead); later runs load them from {where}")
+_state = {"announced": False, "registered": False}
+
+
+def quiet_compiles() -> None:
+    """Say nothing more about compiles in this process (the warm-up prints its own message)."""
+    _state["announced"] = True
+
+
+def _announce(dispatcher: Any) -> None:
+    if _state["announced"]:
+        return
+    module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
+    if module == "peaktrade" or module.startswith("peaktrade."):  # not vectorbt's or a user's own kernels
+        _state["announced"] = True
+        print(COMPILE_MESSAGE.format(where=cache_location()), file=sys.stderr, flush=True)
+
+
+def _register_listener() -> None:
+    if _state["registered"]:
+        return
+    from numba.core import event
+
+    class _Announce(event.Listener):
+        # numba fires "numba:compile" only on a real compile, never when it loads a kernel from the cache
+        def on_start(self, ev: event.Event) -> None:
+            _announce(ev.data.get("dispatcher"))
+
+        def on_end(self, ev: event.Event) -> None:
+            pass
+
+    event.register("numba:compile", _Announce())
+    _state["registered"] = True
+
+
+class _AfterNumbaImport:
+    """A meta path finder that registers the compile listener right after numba is imported, so that
+    importing peaktrade (``peaktrade --help``, the config commands) never imports numba for it."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "numba":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            load(module)
+            _register_listener()
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]  (this spec's loader only)
+        return spec
+
+
+def announce_compiles() -> None:
+    """Print :data:`COMPILE_MESSAGE` on stderr the first time this process compiles a peaktrade kernel."""
+    if "numba.core.event" in sys.modules and "numba" in sys.modules:
+        _register_listener()
+    elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterNumbaImport())
+
+
 ensure_cache_dir()
+announce_compiles()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +19,17 @@ from helpers import random_bars, write_toml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_KRAKEN = REPO_ROOT.parent / "shared" / "data" / "kraken"
 TEST_CONFIG = REPO_ROOT / "config" / "config.test.toml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Warm the numba cache once, before any test (and before xdist starts its workers), as ``make install``
+    does: a test whose process would otherwise be the first to compile a kernel would see the one-time
+    compile message on stderr, depending on test order; and workers would compile the same kernels twice."""
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return  # an xdist worker: the controller warmed the cache already
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-m", "peaktrade.cli.main", "warmup", "--quiet"], cwd=REPO_ROOT, env=env,
+                   check=True, timeout=1800)
 
 
 @pytest.fixture(scope="session")

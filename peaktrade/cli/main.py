@@ -21,6 +21,7 @@ from peaktrade.cli import (
     sim_cmd,
     strategies_cmd,
     testnet_cmd,
+    warmup_cmd,
 )
 from peaktrade.cli._common import err_console
 
@@ -44,6 +45,7 @@ live_cmd.register(app)
 mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)
+warmup_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}

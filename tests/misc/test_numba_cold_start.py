@@ -1,0 +1,90 @@
+"""Cold start: ``make install`` compiles the kernels ahead (``peaktrade warmup``) so the first backtest only
+loads them; when a peaktrade kernel compiles anyway, one line on stderr says so, once per process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from helpers import REPO_ROOT
+
+from peaktrade._numba_cache import COMPILE_MESSAGE
+
+
+# two small kernels, in a fresh process (a kernel already loaded in this process would not compile)
+_TWO_KERNELS = ("import numpy as np, pandas as pd; from peaktrade.indicators.api import ema, sma; "
+                "x = pd.Series(np.arange(50.0)); sma(x, window=3); ema(x, window=3); print('ok')")
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env})
+
+
+def test_kernel_use_when_numba_cache_is_cold_then_one_stderr_line_says_it_compiles_once_and_warm_says_nothing(
+        tmp_path):
+    cache = tmp_path / "numba-cache"
+    cold = _python(_TWO_KERNELS, NUMBA_CACHE_DIR=str(cache))
+    assert cold.returncode == 0 and cold.stdout == "ok\n", cold.stderr
+    lines = cold.stderr.splitlines()
+    assert lines == [COMPILE_MESSAGE.format(where=cache)], cold.stderr  # one line, naming the cache, for two kernels
+    assert list(cache.rglob("*.nbi")), "numba wrote no cache index"
+
+    warm = _python(_TWO_KERNELS, NUMBA_CACHE_DIR=str(cache))
+    assert warm.returncode == 0 and warm.stdout == "ok\n"
+    assert warm.stderr == ""  # loaded from the cache: nothing to say
+
+
+def test_numba_import_when_peaktrade_is_imported_then_numba_is_not_imported_for_the_message():
+    out = _python("import sys, peaktrade; from peaktrade.cli import main; print('numba' in sys.modules)")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "False\n"  # `peaktrade --help` and the config commands stay light
+
+
+# Snapshot every peaktrade kernel signature loaded in this process (a cache load and a compile both add one).
+_SIGNATURES = """
+import gc
+from numba.core.dispatcher import Dispatcher
+def signatures():
+    return {(d.py_func.__module__, d.py_func.__qualname__, sig) for d in gc.get_objects()
+            if isinstance(d, Dispatcher) and d.py_func.__module__.startswith("peaktrade") for sig in d.overloads}
+"""
+
+
+def test_research_commands_when_warmup_ran_then_they_need_no_kernel_signature_it_did_not_load(tmp_path):
+    """What ``make install`` warms covers what backtest, sweep and walk-forward need: after the warm-up
+    they add no kernel signature (not even one loaded from the disk cache; a compile would add one too),
+    so after an install they compile nothing and print no compile message."""
+    code = _SIGNATURES + f"""
+from peaktrade.cli.main import main
+from peaktrade.cli.warmup_cmd import warm_kernels
+warm_kernels()
+before = signatures()
+for argv in (["backtest", "ma_crossover", "--exchange", "synthetic", "--param", "fast=20", "--param", "slow=100"],
+             ["backtest", "rsi_reversion", "--exchange", "synthetic"],
+             ["sweep", "ma_crossover", "--exchange", "synthetic", "--grid", "fast=5,10", "--grid", "slow=50,80"],
+             ["walk-forward", "ma_crossover", "--exchange", "synthetic", "--train", "2000", "--test", "1000",
+              "--grid", "fast=5,10", "--grid", "slow=50,80"]):
+    assert main(argv) == 0, argv
+new = signatures() - before
+print("NEW", sorted(map(str, new)))
+print("WARMED", len(before))
+"""
+    out = _python(code)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "NEW []" in out.stdout, out.stdout[-3000:]
+    warmed = int(out.stdout.rsplit("WARMED ", 1)[1].split()[0])
+    assert warmed >= 20  # the warm-up loaded (or compiled) the kernels themselves, not nothing
+
+
+def test_make_install_when_run_then_it_warms_the_numba_cache_after_installing():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    r = subprocess.run(["make", "--no-print-directory", "-n", "-B", "install", "VENV=/opt/v"], cwd=REPO_ROOT,
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if not ln.startswith("#")]
+    pip = next(i for i, ln in enumerate(lines) if "pip install" in ln)
+    warm = lines.index("/opt/v/bin/peaktrade warmup")
+    stamp = next(i for i, ln in enumerate(lines) if ln.startswith("touch "))
+    assert pip < warm < stamp  # warmed after the install, and a failed warm-up leaves the install to redo
