@@ -27,7 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
     compile message on stderr, depending on test order; and workers would compile the same kernels twice."""
     if hasattr(config, "workerinput") or config.option.collectonly:
         return  # an xdist worker: the controller warmed the cache already
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    path = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     subprocess.run([sys.executable, "-m", "peaktrade.cli.main", "warmup", "--quiet"], cwd=REPO_ROOT, env=env,
                    check=True, timeout=1800)
 

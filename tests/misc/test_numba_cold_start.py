@@ -11,7 +11,6 @@ from helpers import REPO_ROOT
 
 from peaktrade._numba_cache import COMPILE_MESSAGE
 
-
 # two small kernels, in a fresh process (a kernel already loaded in this process would not compile)
 _TWO_KERNELS = ("import numpy as np, pandas as pd; from peaktrade.indicators.api import ema, sma; "
                 "x = pd.Series(np.arange(50.0)); sma(x, window=3); ema(x, window=3); print('ok')")
@@ -56,7 +55,7 @@ def test_research_commands_when_warmup_ran_then_they_need_no_kernel_signature_it
     """What ``make install`` warms covers what backtest, sweep and walk-forward need: after the warm-up
     they add no kernel signature (not even one loaded from the disk cache; a compile would add one too),
     so after an install they compile nothing and print no compile message."""
-    code = _SIGNATURES + f"""
+    code = _SIGNATURES + """
 from peaktrade.cli.main import main
 from peaktrade.cli.warmup_cmd import warm_kernels
 warm_kernels()

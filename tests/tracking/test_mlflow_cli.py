@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shlex
-import signal
 import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from peaktrade.tracking import log_backtest, log_sweep, tracked_run, ui_command
+from peaktrade.tracking import log_backtest, log_sweep, tracked_run
 
 
 @pytest.fixture(autouse=True)
@@ -47,37 +41,8 @@ def test_mlflow_ui_when_dry_run_then_prints_the_command_on_the_project_store_and
     assert lines[1] == "MLflow UI: http://127.0.0.1:5123"
 
 
-def test_mlflow_ui_when_started_then_it_answers_http_200_on_loopback(tcfg):
-    with tracked_run(config=tcfg, run_name="visible in the UI"):
-        pass
-    port = _free_port()
-    cmd, url = ui_command(tcfg, host="127.0.0.1", port=port)
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300  # a loaded 2-core machine needs over a minute to start it
-        status, body = None, b""
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    status, body = resp.status, resp.read()
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.25)
-        assert proc.poll() is None, f"mlflow ui exited early: {proc.stderr.read().decode()[-2000:]}"
-        assert status == 200 and b"<html" in body.lower()
-        api = f"{url}/api/2.0/mlflow/experiments/get-by-name?experiment_name=peaktrade-test"
-        with urllib.request.urlopen(api, timeout=10) as resp:
-            assert b"peaktrade-test" in resp.read()
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server's own process group (start_new_session)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        proc.stderr.close()
+# The real UI answering HTTP 200 on loopback on the project's store: test_mlflow_ui_stop.py (one server start
+# for that and its stop).
 
 
 def test_mlflow_runs_when_runs_exist_then_lists_newest_first_with_ids_and_key_metrics(tcfg, cli, result,
