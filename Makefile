@@ -34,8 +34,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 # The suite includes the notebooks twice: papermill contract runs, and nbval (tests/notebooks/test_nbval.py).
+# It runs on every core (pytest-xdist; TEST_WORKERS=0 runs them in one process): each worker takes a contiguous half of
+# the tests (module fixtures set up once) and steals from the other's end when done, so neither idles.
+TEST_WORKERS ?= auto
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -6,37 +6,38 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from helpers import REPO_ROOT
 
 from peaktrade._numba_cache import COMPILE_MESSAGE
 
 # two small kernels, in a fresh process (a kernel already loaded in this process would not compile)
-_TWO_KERNELS = ("import numpy as np, pandas as pd; from peaktrade.indicators.api import ema, sma; "
-                "x = pd.Series(np.arange(50.0)); sma(x, window=3); ema(x, window=3); print('ok')")
+_TWO_KERNELS = ("import numpy as np, pandas as pd; from peaktrade.indicators.api import log_returns, roc; "
+                "x = pd.Series(np.arange(1.0, 50.0)); roc(x, window=3); log_returns(x); print('ok')")
 
 
-def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+def _python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env})
 
 
 def test_kernel_use_when_numba_cache_is_cold_then_one_stderr_line_says_it_compiles_once_and_warm_says_nothing(
         tmp_path):
     cache = tmp_path / "numba-cache"
-    cold = _python(_TWO_KERNELS, NUMBA_CACHE_DIR=str(cache))
+    cold = _python(_TWO_KERNELS, tmp_path, NUMBA_CACHE_DIR=str(cache))
     assert cold.returncode == 0 and cold.stdout == "ok\n", cold.stderr
     lines = cold.stderr.splitlines()
     assert lines == [COMPILE_MESSAGE.format(where=cache)], cold.stderr  # one line, naming the cache, for two kernels
     assert list(cache.rglob("*.nbi")), "numba wrote no cache index"
 
-    warm = _python(_TWO_KERNELS, NUMBA_CACHE_DIR=str(cache))
+    warm = _python(_TWO_KERNELS, tmp_path, NUMBA_CACHE_DIR=str(cache))
     assert warm.returncode == 0 and warm.stdout == "ok\n"
     assert warm.stderr == ""  # loaded from the cache: nothing to say
 
 
-def test_numba_import_when_peaktrade_is_imported_then_numba_is_not_imported_for_the_message():
-    out = _python("import sys, peaktrade; from peaktrade.cli import main; print('numba' in sys.modules)")
+def test_numba_import_when_peaktrade_is_imported_then_numba_is_not_imported_for_the_message(tmp_path):
+    out = _python("import sys, peaktrade; from peaktrade.cli import main; print('numba' in sys.modules)", tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "False\n"  # `peaktrade --help` and the config commands stay light
 
@@ -51,7 +52,7 @@ def signatures():
 """
 
 
-def test_research_commands_when_warmup_ran_then_they_need_no_kernel_signature_it_did_not_load(tmp_path):
+def test_research_commands_when_warmup_ran_then_they_need_no_kernel_signature_it_did_not_load(tmp_path, clean_env):
     """What ``make install`` warms covers what backtest, sweep and walk-forward need: after the warm-up
     they add no kernel signature (not even one loaded from the disk cache; a compile would add one too),
     so after an install they compile nothing and print no compile message."""
@@ -70,7 +71,7 @@ new = signatures() - before
 print("NEW", sorted(map(str, new)))
 print("WARMED", len(before))
 """
-    out = _python(code)
+    out = _python(code, tmp_path)  # the synthetic data set is stored in tmp_path (built-in defaults)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "NEW []" in out.stdout, out.stdout[-3000:]
     warmed = int(out.stdout.rsplit("WARMED ", 1)[1].split()[0])

@@ -53,9 +53,9 @@ def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def _serve_and_stop(code: str, port: int, sig: signal.Signals,
-                    check_ui: Callable[[bytes], None] | None = None) -> None:
-    """Run the CLI (``python -c code``), wait for HTTP 200 on ``port``, send ``sig`` to the CLI only, and check
-    it says "MLflow UI stopped", exits 0, and leaves no server process and no open port."""
+                    check_ui: Callable[[bytes], None] | None = None) -> tuple[int, str, list[int], bool]:
+    """Run the CLI (``python -c code``), wait for HTTP 200 on ``port``, send ``sig`` to the CLI only; return its
+    exit code, its stdout, the pids of its server processes still running and whether the port is open."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)  # the server's log could fill a pipe
@@ -78,15 +78,10 @@ def _serve_and_stop(code: str, port: int, sig: signal.Signals,
 
         proc.send_signal(sig)  # to the CLI process only, not its group
         out, _ = proc.communicate(timeout=60)
-
-        assert proc.returncode == 0, out
-        assert "MLflow UI stopped" in out
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and _running(descendants):
             time.sleep(0.05)
-        alive = _running(descendants)
-        assert not alive, f"server processes left after {sig.name}: {[p.pid for p in alive]}"
-        assert not _port_open(port), f"port {port} still open after {sig.name}"
+        return proc.returncode, out, [p.pid for p in _running(descendants)], _port_open(port)
     finally:  # whatever failed, leave no server behind (its children are looked up again: the start may have failed)
         if proc.poll() is None:
             try:
@@ -118,7 +113,10 @@ def test_mlflow_ui_when_sigterm_then_the_real_server_stops_after_serving_the_pro
         with urllib.request.urlopen(api, timeout=10) as resp:
             assert b"peaktrade-test" in resp.read()
 
-    _serve_and_stop(_CLI.format(port=port), port, signal.SIGTERM, check_ui)
+    code, out, alive, port_open = _serve_and_stop(_CLI.format(port=port), port, signal.SIGTERM, check_ui)
+    assert code == 0 and "MLflow UI stopped" in out, out
+    assert not alive, f"server processes left: {alive}"
+    assert not port_open, f"port {port} still open"
 
 
 # The stand-in server: a leader that starts a worker serving HTTP 200 on the port, then waits for it.
@@ -140,6 +138,9 @@ def test_mlflow_ui_when_signalled_then_port_closes_and_no_server_process_is_left
     port = _free_port()
     # the CLI as users run it, but ui_command (the server's command line) gives the stand-in server
     stand_in = [sys.executable, "-c", _LEADER, _WORKER, str(port)]
-    code = f"import peaktrade.tracking as t; t.ui_command = lambda cfg, **kw: ({stand_in!r}, 'x'); " + _CLI.format(
+    cli = f"import peaktrade.tracking as t; t.ui_command = lambda cfg, **kw: ({stand_in!r}, 'x'); " + _CLI.format(
         port=port)
-    _serve_and_stop(code, port, sig)
+    code, out, alive, port_open = _serve_and_stop(cli, port, sig)
+    assert code == 0 and "MLflow UI stopped" in out, out
+    assert not alive, f"server processes left after {sig.name}: {alive}"
+    assert not port_open, f"port {port} still open after {sig.name}"
