@@ -3,6 +3,7 @@ template per session (creating a store runs MLflow's migrations, several seconds
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Callable
@@ -20,14 +21,23 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return an empty, fully migrated MLflow SQLite database (created once per session)."""
+    """Return an empty, fully migrated MLflow SQLite database (created once per session: under pytest-xdist
+    the first worker creates it in the session's shared temp dir, under a lock, and the others reuse it)."""
     from mlflow import MlflowClient
 
-    folder = tmp_path_factory.mktemp("mlflow-template")
-    db = folder / "mlruns.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)  # MLflow records ./mlruns of the cwd for its Default experiment
-        MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the parent is this session's
+    folder = shared / "mlflow-template"
+    db, ready = folder / "mlruns.db", folder / "ready"
+    with open(shared / "mlflow-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not ready.exists():  # (a worker that failed half-way left no "ready": start again)
+            folder.mkdir(exist_ok=True)
+            db.unlink(missing_ok=True)
+            with pytest.MonkeyPatch.context() as mp:
+                mp.chdir(folder)  # MLflow records ./mlruns of the cwd for its Default experiment
+                MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+            ready.touch()
     return db
 
 
