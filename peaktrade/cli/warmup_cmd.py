@@ -4,7 +4,6 @@ first ``peaktrade backtest`` loads them from the cache instead of compiling for 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import typer
 
@@ -83,4 +82,4 @@ def register(root: typer.Typer) -> None:
     root.command("warmup")(warmup)
 
 
-__all__: list[Any] = ["register", "warm_kernels"]
+__all__ = ["register", "warm_kernels"]
