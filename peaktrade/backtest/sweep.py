@@ -54,6 +54,8 @@ PY_COMBO_BYTES = 1024
 CALIBRATE_COMBOS = 512
 #: Grids of at most this many combinations are counted exactly before a sweep; larger ones from a sample.
 EXACT_COUNT = 50_000
+#: Grid points drawn (seeded) to estimate the share a larger grid's constraints keep (~1 % error at 16,384).
+COUNT_SAMPLE = 16_384
 
 
 @dataclass
@@ -303,10 +305,10 @@ def _count(strat: Any, grids: dict[str, Any]) -> tuple[int, int, bool]:
         return sum(len(c) for c, _ in iter_combos(strat, grids, block=EXACT_COUNT + 1)), size, True
     base = strat.defaults()
     rng = np.random.default_rng(PBO_SEED)
-    draws = [rng.integers(0, len(v), 4096) for v in values]
+    draws = [rng.integers(0, len(v), COUNT_SAMPLE) for v in values]
     ok = sum(strat.broken_constraint({**base, **{n: values[j][d[i]] for j, (n, d) in enumerate(zip(names, draws))}})
-             is None for i in range(4096))
-    return round(size * ok / 4096), size, False
+             is None for i in range(COUNT_SAMPLE))
+    return round(size * ok / COUNT_SAMPLE), size, False
 
 
 def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: int | None, out: Any,
@@ -377,7 +379,7 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     parameter value, the strategy contract; the pandas level's chunks and memo instead), one block's
     Python combinations (``PY_COMBO_BYTES`` each) and the bars; with ``top``/``out`` the kept rows and the
     PBO sample instead of the whole table. The count of combinations is exact up to ``EXACT_COUNT`` grid
-    points, else estimated from a seeded sample of 4,096 through the strategy's constraints.
+    points, else estimated from a seeded sample of ``COUNT_SAMPLE`` through the strategy's constraints.
 
     Time is combinations × (bars / ``ASSUMED_RATE`` + ``PY_COMBO_SECONDS``), constants measured on a 2-core
     machine; with ``calibrate=True`` the seconds per combination are measured instead, on this grid and these
