@@ -290,7 +290,7 @@ def sweep(
         console.print(f"kept the best {len(res.table):,} rows by {metric}; PBO part sums kept for a {res.part_sample}",
                       soft_wrap=True, highlight=False)
     if out is not None:
-        console.print(f"table written to {out} ({res.n_combos:,} rows)")
+        console.print(f"table written to {out} ({res.n_combos:,} rows)", soft_wrap=True, highlight=False)
 
 
 def _span(option: str, raw: str | None) -> int | str | None:
