@@ -51,7 +51,7 @@ PY_COMBO_SECONDS = 30e-6
 #: bytes per combination of ma_crossover with 16 parts, table row and part sums included; rounded up.
 PY_COMBO_BYTES = 1024
 #: Combinations ``estimate_sweep(calibrate=True)`` runs to measure the time per combination.
-CALIBRATE_COMBOS = 512
+CALIBRATE_COMBOS = 256
 #: Grids of at most this many combinations are counted exactly before a sweep; larger ones from a sample.
 EXACT_COUNT = 50_000
 #: Grid points drawn (seeded) to estimate the share a larger grid's constraints keep (~1 % error at 16,384).
@@ -247,7 +247,8 @@ class SweepEstimate:
     """What a sweep will hold and how long it will take, from combinations × bars (:func:`estimate_sweep`)."""
 
     strategy: str
-    #: valid combinations (after the strategy's constraints; estimated from a sample when not ``exact``)
+    #: valid combinations (after the strategy's constraints), estimated from a sample when not ``exact``; a
+    #: sweep whose grid size fits its limit does not count them (then this is the grid size, an upper bound)
     combinations: int
     #: combinations of the grid before constraints
     grid_size: int
@@ -297,23 +298,28 @@ def _memory_limit(memory_limit: int | None, config: Any) -> tuple[int, str]:
     return cfg.sweep.memory_limit()
 
 
-def _count(strat: Any, grids: dict[str, Any]) -> tuple[int, int, bool]:
-    """Return (valid combinations, grid size, exact): counted for small grids, else from a seeded sample."""
+def _draw(strat: Any, grids: dict[str, Any], k: int) -> tuple[int, int, list[dict[str, Any]]]:
+    """Return (grid size, draws, the valid ones of ``k`` seeded uniform draws of grid points, as combinations)."""
     names, values = _coerced_grid(strat, grids)
-    size = math.prod(len(v) for v in values)
-    if size <= EXACT_COUNT:
-        return sum(len(c) for c, _ in iter_combos(strat, grids, block=EXACT_COUNT + 1)), size, True
     base = strat.defaults()
     rng = np.random.default_rng(PBO_SEED)
-    draws = [rng.integers(0, len(v), COUNT_SAMPLE) for v in values]
-    ok = sum(strat.broken_constraint({**base, **{n: values[j][d[i]] for j, (n, d) in enumerate(zip(names, draws))}})
-             is None for i in range(COUNT_SAMPLE))
-    return round(size * ok / COUNT_SAMPLE), size, False
+    draws = [rng.integers(0, len(v), k) for v in values]
+    combos = [{**base, **{n: values[j][d[i]] for j, (n, d) in enumerate(zip(names, draws))}} for i in range(k)]
+    return math.prod(len(v) for v in values), k, [p for p in combos if strat.broken_constraint(p) is None]
+
+
+def _count(strat: Any, grids: dict[str, Any]) -> tuple[int, int, bool]:
+    """Return (valid combinations, grid size, exact): counted for small grids, else from a seeded sample."""
+    size = math.prod(len(_grid_values(k, v)) for k, v in grids.items())
+    if size <= EXACT_COUNT:
+        return sum(len(c) for c, _ in iter_combos(strat, grids, block=EXACT_COUNT + 1)), size, True
+    size, k, ok = _draw(strat, grids, COUNT_SAMPLE)
+    return round(size * len(ok) / k), size, False
 
 
 def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: int | None, out: Any,
           max_memory: int, memory_limit: int | None, config: Any, metric: str,
-          combo_seconds: float | None = None, rate_source: str = "") -> SweepEstimate:
+          combo_seconds: float | None = None, rate_source: str = "", count: bool = True) -> SweepEstimate:
     """Validate a sweep's sizing options and estimate what it will hold (see :func:`estimate_sweep`)."""
     if not (isinstance(n_parts, int) and 1 <= n_parts <= n_bars):
         raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {n_bars}]")
@@ -329,7 +335,11 @@ def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: 
     if combo_seconds is None:
         combo_seconds = n_bars / ASSUMED_RATE + PY_COMBO_SECONDS
         rate_source = "assumed: ASSUMED_RATE and PY_COMBO_SECONDS, not measured"
-    n, size, exact = _count(strat, grids)
+    if count:
+        n, size, exact = _count(strat, grids)
+    else:  # the grid size: an upper bound of the valid combinations, free to compute
+        n = size = math.prod(len(_grid_values(k, v)) for k, v in grids.items())
+        exact = False
     row = 8 * (len(grids) + len(STAT_KEYS) + 4)  # params, stats, benchmark columns: 8 bytes a cell
     part = 16 * n_parts
     # one block in flight: Python combinations, its stats and part sums, its frame built twice
@@ -383,8 +393,10 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
 
     Time is combinations × (bars / ``ASSUMED_RATE`` + ``PY_COMBO_SECONDS``), constants measured on a 2-core
     machine; with ``calibrate=True`` the seconds per combination are measured instead, on this grid and these
-    bars: its first ``CALIBRATE_COMBOS`` combinations run as one block after one warm-up combination (so a
-    one-time compile is not counted; a block's fixed costs are, which errs on the long side).
+    bars: ``CALIBRATE_COMBOS`` combinations drawn uniformly from the grid (seeded; the whole grid when smaller)
+    run as one block after one warm-up combination (so a one-time compile is not counted; a block's fixed
+    costs and indicator rows shared by fewer combinations than in a full block are, which errs on the long
+    side).
     """
     strat, opts, _, grids = _setup(strategy, bars, dict(kwargs), config, space)
     if out is not None and top is None:
@@ -394,7 +406,13 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     est = plan()
     if not calibrate or not est.combinations:
         return est
-    sample = next(iter_combos(strat, grids, block=CALIBRATE_COMBOS + 1))[0]
+    small = est.exact and est.combinations <= CALIBRATE_COMBOS + 1
+    if small:  # a small grid: all of it
+        sample = next(iter_combos(strat, grids, block=CALIBRATE_COMBOS + 1))[0]
+    else:  # a seeded uniform sample: the grid's first combinations may be its cheapest or dearest corner
+        sample = _draw(strat, grids, 4 * CALIBRATE_COMBOS)[2][:CALIBRATE_COMBOS + 1]
+    if not sample:  # the constraints keep too few grid points to draw from: the assumed rate stays
+        return est
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     bench = dict.fromkeys(("benchmark_return", "benchmark_sharpe", "benchmark_max_drawdown"), 0.0)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, 0, n_parts=n_parts,
@@ -405,7 +423,7 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     t0 = time.perf_counter()
     run(timed)
     return plan(combo_seconds=(time.perf_counter() - t0) / len(timed),
-                rate_source=f"measured on {len(timed)} combinations of this grid")
+                rate_source=f"measured on {len(timed)} combinations of this grid{'' if small else ' drawn at random'}")
 
 
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
@@ -469,8 +487,11 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     strat, opts, source, grids = _setup(strategy, bars, kwargs, config, space)
     if out is not None and top is None:
         top = DEFAULT_OUT_TOP
-    est = _plan(strat, grids, len(bars), n_parts=n_parts, top=top, out=out, max_memory=max_memory,
-                memory_limit=memory_limit, config=config, metric=metric)
+    plan = functools.partial(_plan, strat, grids, len(bars), n_parts=n_parts, top=top, out=out,
+                             max_memory=max_memory, memory_limit=memory_limit, config=config, metric=metric)
+    est = plan(count=False)  # the grid size bounds the combinations: counting is needed only when it does not fit
+    if est.memory > est.limit:
+        est = plan()
     if est.memory > est.limit:
         raise SweepTooLarge(est.refusal(strat.name), estimate=est)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))

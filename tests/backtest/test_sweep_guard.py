@@ -53,7 +53,7 @@ def test_estimate_counts_combinations_when_grid_small_or_sampled(bars, full):
 
 def test_estimate_measures_time_when_calibrate_given(bars):
     est = estimate_sweep("ma_crossover", bars, calibrate=True, **GRID)
-    assert est.rate_source.startswith("measured on 512 combinations") and est.rate > 0
+    assert est.rate_source.startswith("measured on 256 combinations") and est.rate > 0
     assert est.seconds == pytest.approx(est.combinations * est.n_bars / est.rate)
     assert "assumed" in estimate_sweep("ma_crossover", bars, **GRID).rate_source
 
