@@ -3,6 +3,7 @@ metrics per combination inside one parallel numba kernel (``nb.sweep_nb``)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -500,22 +501,28 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
     # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
     bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
+    # several blocks: one bar over the whole sweep (a block's own bar would restart at every block)
+    outer = est.combinations > est.block and (progress if progress is not None
+                                              else est.combinations * len(bars) > 50_000_000)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, n_parts=n_parts, bounds=bounds,
-                            chunk=chunk, progress=progress, max_memory=max_memory, annual=(ann, years), bench=bench)
+                            chunk=chunk, progress=False if outer else progress, max_memory=max_memory,
+                            annual=(ann, years), bench=bench)
     keep: _Keep = _KeepAll() if top is None else _KeepTop(top, metric, minimize, pbo_sample, n_parts)
     skipped: dict[str, int] = {}
 
     def run_all(path: Path | None) -> None:
         writer = None if path is None else _RowWriter(path, csv=Path(str(out)).suffix == ".csv")
         offset = 0
-        for combos, skip in iter_combos(strat, grids, block=est.block):
-            for k, v in skip.items():
-                skipped[k] = skipped.get(k, 0) + v
-            table, part_sums = run(offset, combos)
-            if writer is not None:
-                writer.write(table)
-            keep.add(table, part_sums)
-            offset += len(combos)
+        with _bar(f"sweep {strat.name}", est.combinations, outer) as advance:
+            for combos, skip in iter_combos(strat, grids, block=est.block):
+                for k, v in skip.items():
+                    skipped[k] = skipped.get(k, 0) + v
+                table, part_sums = run(offset, combos)
+                if writer is not None:
+                    writer.write(table)
+                keep.add(table, part_sums)
+                offset += len(combos)
+                advance(offset)
         if writer is not None:
             writer.close()
 
@@ -749,3 +756,18 @@ class _RowWriter:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+@contextlib.contextmanager
+def _bar(title: str, total: int, show: bool) -> Iterator[Any]:
+    """Yield ``advance(done)``: a progress bar on stderr (stdout carries only results) when ``show``."""
+    if not show:
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(title, total=total)
+        yield lambda done: bar.update(task, completed=min(done, total))
