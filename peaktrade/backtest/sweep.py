@@ -356,8 +356,9 @@ def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: 
     distinct = sum(len(_grid_values(k, grids[k])) for k in sig_names) + len(strat.params)
     rows = min(distinct, block * max(len(strat.params), 1))
     per_combo_rows = getattr(strat, "rows_per_combo", 0)
-    if per_combo_rows:  # the pandas level: chunks of max_memory plus its memo of max_memory
-        ind = min(per_combo_rows * block * n_bars * 8 * 2, max_memory) + max_memory
+    if per_combo_rows:  # the pandas level: chunks of at most max_memory, and its memo (at most max_memory) of
+        # indicator results, about one a distinct parameter value
+        ind = min(per_combo_rows * block * n_bars * 8 * 2, max_memory) + min(distinct * n_bars * 8 * 2, max_memory)
     else:
         ind = (5 + rows) * n_bars * 8 * 2
     parts = {"bars": 6 * n_bars * 8, "indicator rows": ind, "block in flight": block * per_block_combo}
