@@ -43,6 +43,10 @@ PBO_SEED = 0
 #: BTC hourly bars (2,000 combinations x 70,253 bars in 0.74 s, fees 0.26 %, close fills) on a quiet 2-core
 #: machine, rounded down. Other strategies, stops and machines differ: ``calibrate=True`` measures instead.
 ASSUMED_RATE = 150e6
+#: Bars per second one indicator row takes to compute, assumed by :func:`estimate_sweep` without ``calibrate``
+#: (an exact-sum SMA of 70,253 bars measured 11 ms, 6 M bars/s, on the shared 2-core machine under a load
+#: of ~14; assumed about 5x faster on a quiet one).
+ASSUMED_ROW_RATE = 30e6
 #: Seconds of Python work per combination besides the kernel (its parameter dict, constraint check, prepare
 #: entry, table row): measured 32 us on this 2-core machine (ma_crossover, 50 bars, 2,000 vs 20,000
 #: combinations), rounded down. Also only assumed: ``calibrate=True`` measures both together.
@@ -82,7 +86,7 @@ class SweepResult:
     #: combinations run (``len(table)`` unless ``top=``/``out=`` kept fewer rows)
     n_combos: int = 0
     #: None: ``part_sums`` has one row per table row (in table order). Else what its rows are (``top=``/
-    #: ``out=``): a uniform random sample of the non-ruined combinations, e.g. "random sample of 1,000 of 4,950
+    #: ``out=``): a uniform random sample of the non-ruined combinations, e.g. "a random sample of 1,000 of 4,950
     #: non-ruined combinations (seed 0)".
     part_sample: str | None = None
     #: the file every row was streamed to (``out=``)
@@ -320,7 +324,8 @@ def _count(strat: Any, grids: dict[str, Any]) -> tuple[int, int, bool]:
 
 def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: int | None, out: Any,
           max_memory: int, memory_limit: int | None, config: Any, metric: str,
-          combo_seconds: float | None = None, rate_source: str = "", count: bool = True) -> SweepEstimate:
+          combo_seconds: float | None = None, row_seconds: float | None = None, rate_source: str = "",
+          count: bool = True) -> SweepEstimate:
     """Validate a sweep's sizing options and estimate what it will hold (see :func:`estimate_sweep`)."""
     if not (isinstance(n_parts, int) and 1 <= n_parts <= n_bars):
         raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {n_bars}]")
@@ -333,9 +338,10 @@ def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: 
     if metric not in STAT_KEYS:
         raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
     limit, limit_source = _memory_limit(memory_limit, config)
-    if combo_seconds is None:
+    if combo_seconds is None or row_seconds is None:
         combo_seconds = n_bars / ASSUMED_RATE + PY_COMBO_SECONDS
-        rate_source = "assumed: ASSUMED_RATE and PY_COMBO_SECONDS, not measured"
+        row_seconds = n_bars / ASSUMED_ROW_RATE
+        rate_source = "assumed: ASSUMED_RATE, PY_COMBO_SECONDS and ASSUMED_ROW_RATE, not measured"
     if count:
         n, size, exact = _count(strat, grids)
     else:  # the grid size: an upper bound of the valid combinations, free to compute
@@ -373,9 +379,12 @@ def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: 
         if out is not None:
             parts["writer buffer"] = 2 * block * row
     memory = sum(parts.values())
+    # every block prepares its own indicator rows: per combination (the pandas level) or per distinct value
+    block_rows = per_combo_rows * block if per_combo_rows else rows
+    seconds = n * combo_seconds + math.ceil(n / block) * block_rows * row_seconds
     return SweepEstimate(strategy=strat.name, combinations=n, grid_size=size, exact=exact, n_bars=n_bars,
                          mode="table" if top is None else ("out" if out is not None else "top"), memory=memory,
-                         parts=parts, block=block, seconds=n * combo_seconds, rate=n_bars / combo_seconds,
+                         parts=parts, block=block, seconds=seconds, rate=n * n_bars / max(seconds, 1e-12),
                          rate_source=rate_source, limit=limit, limit_source=limit_source)
 
 
@@ -394,11 +403,12 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     points, else estimated from a seeded sample of ``COUNT_SAMPLE`` through the strategy's constraints.
 
     Time is combinations × (bars / ``ASSUMED_RATE`` + ``PY_COMBO_SECONDS``), constants measured on a 2-core
-    machine; with ``calibrate=True`` the seconds per combination are measured instead, on this grid and these
-    bars: ``CALIBRATE_COMBOS`` combinations drawn uniformly from the grid (seeded; the whole grid when smaller)
-    run as one block after one warm-up combination (so a one-time compile is not counted; a block's fixed
-    costs and indicator rows shared by fewer combinations than in a full block are, which errs on the long
-    side).
+    machine, plus for every block its indicator rows × bars / ``ASSUMED_ROW_RATE``. With ``calibrate=True``
+    both are measured instead, on this grid and these bars: ``CALIBRATE_COMBOS`` combinations drawn
+    uniformly from the grid (seeded; the whole grid when smaller) are prepared (the seconds per indicator
+    row) and run as one block (the rest: seconds per combination), after one warm-up combination so a
+    one-time compile is not counted. A block's fixed costs count per combination, which errs on the long
+    side, as does the estimate of a block's rows (the distinct values of every swept parameter).
     """
     strat, opts, _, grids = _setup(strategy, bars, dict(kwargs), config, space)
     if out is not None and top is None:
@@ -422,9 +432,16 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
                             progress=False, max_memory=max_memory, annual=annualization(bars.index)[:2], bench=bench)
     run(sample[:1])  # warm-up: a cold numba cache compiles here
     timed = sample[1:] or sample
+    # the indicator rows apart: a sample shares fewer of them than a block of the whole grid does
+    t0 = time.perf_counter()
+    prep = strat.prepare(prices, [split_params(strat, c)[0] for c in timed])
+    t_rows = time.perf_counter() - t0
+    n_rows = max(prep.ind.shape[0] - 5, 1)
+    del prep
     t0 = time.perf_counter()
     run(timed)
-    return plan(combo_seconds=(time.perf_counter() - t0) / len(timed),
+    t_all = time.perf_counter() - t0
+    return plan(combo_seconds=max(t_all - t_rows, 0.0) / len(timed), row_seconds=t_rows / n_rows,
                 rate_source=f"measured on {len(timed)} combinations of this grid{'' if small else ' drawn at random'}")
 
 
@@ -727,7 +744,7 @@ class _KeepTop(_Keep):
 
     def result(self) -> tuple[pd.DataFrame, np.ndarray, str | None]:
         assert self.kept is not None  # iter_combos yields at least one block
-        what = (f"random sample of {len(self.keys):,} of {self.n_candidates:,} non-ruined combinations (seed {PBO_SEED})"
+        what = (f"a random sample of {len(self.keys):,} of {self.n_candidates:,} non-ruined combinations (seed {PBO_SEED})"
                 if self.n_candidates > len(self.keys) else f"all {self.n_candidates:,} non-ruined combinations")
         return self.kept, self.parts, what
 

@@ -287,7 +287,7 @@ def sweep(
                   f"({res.n_combos * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
                   f"{res.n_skipped} skipped by constraints", soft_wrap=True)
     if res.part_sample is not None:
-        console.print(f"kept the best {len(res.table):,} rows by {metric}; PBO part sums kept for a {res.part_sample}",
+        console.print(f"kept the best {len(res.table):,} rows by {metric}; PBO part sums kept for {res.part_sample}",
                       soft_wrap=True, highlight=False)
     if out is not None:
         console.print(f"table written to {out} ({res.n_combos:,} rows)", soft_wrap=True, highlight=False)

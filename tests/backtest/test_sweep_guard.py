@@ -70,7 +70,7 @@ def test_top_keeps_pbo_sample_when_top_given(bars, full):
     ok = (full.table["ruined"] != 1.0).to_numpy()
     top = sweep("ma_crossover", bars, top=5, pbo_sample=50, memory_limit=2**21, **GRID)
     assert top.part_sums.shape == (50, 16, 2)
-    assert top.part_sample == f"random sample of 50 of {ok.sum():,} non-ruined combinations (seed 0)"
+    assert top.part_sample == f"a random sample of 50 of {ok.sum():,} non-ruined combinations (seed 0)"
     rows = {r.tobytes() for r in full.part_sums[ok]}
     assert all(r.tobytes() in rows for r in top.part_sums)  # real rows of the grid, each once
     assert len({r.tobytes() for r in top.part_sums}) == 50

@@ -59,7 +59,7 @@ def test_sweep_top_keeps_best_k_when_top_given(store, cli):
     best = rank_table(full.table, "sortino").head(4)
     assert doc["rows_kept"] == 4 and doc["combinations"] == len(full.table)
     assert [(t["fast"], t["slow"]) for t in doc["top"]] == list(zip(best["fast"], best["slow"]))
-    assert doc["pbo_sample"].startswith("random sample of 1,000 of ")
+    assert doc["pbo_sample"].startswith("a random sample of 1,000 of ")
 
 
 def test_sweep_prints_estimate_when_run_is_long(store, cli, monkeypatch):
