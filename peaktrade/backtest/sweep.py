@@ -286,10 +286,16 @@ class SweepEstimate:
         """The one-line refusal of a sweep above its limit, proposing what fits."""
         approx = "" if self.exact else "~"
         parts = ", ".join(f"{k} {_size(v)}" for k, v in self.parts.items() if v)
+        if self.mode == "table":
+            what = ("keep the best K rows with --top K (top=K), stream every row to a file with --out PATH.parquet "
+                    "(out=PATH), or narrow the grid")
+        else:  # already bounded by blocks: what is left is one block's indicator rows and the bars
+            big = max(self.parts, key=lambda k: self.parts[k])
+            what = (f"the largest part is {big} ({_size(self.parts[big])}), which --top/--out do not shrink: narrow "
+                    "the grid (fewer distinct parameter values), use fewer bars (--start/--end) or raise the limit")
         return (f"sweep of {strategy} refused: {approx}{self.combinations:,} combinations × {self.n_bars:,} bars would "
                 f"hold ~{_size(self.memory)} ({parts}) and take ~{_duration(self.seconds)}, above the memory limit "
-                f"{_size(self.limit)} ({self.limit_source}): keep the best K rows with --top K (top=K), stream every "
-                "row to a file with --out PATH.parquet (out=PATH), or narrow the grid")
+                f"{_size(self.limit)} ({self.limit_source}): {what}")
 
 
 def _memory_limit(memory_limit: int | None, config: Any) -> tuple[int, str]:

@@ -40,6 +40,13 @@ def test_sweep_refuses_in_one_line_when_estimate_above_memory_limit(bars):
     assert f"~{est.combinations:,} combinations" in msg and est.combinations == pytest.approx(9999 * 9998 / 2, rel=0.03)
 
 
+def test_sweep_refusal_names_largest_part_when_top_cannot_shrink_it(bars):
+    with pytest.raises(SweepTooLarge) as e:
+        sweep("ma_crossover", bars, fast=range(1, 10_000), slow=range(2, 10_000), top=5, memory_limit=2**26)
+    msg = str(e.value)
+    assert "the largest part is indicator rows (" in msg and "narrow the grid" in msg and "--top K" not in msg
+
+
 def test_estimate_counts_combinations_when_grid_small_or_sampled(bars, full):
     small = estimate_sweep("ma_crossover", bars, **GRID)
     assert small.exact and small.combinations == len(full.table) and small.grid_size == 28 * 50
