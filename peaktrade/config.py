@@ -97,6 +97,71 @@ class BacktestConfig(_Section):
     execution: Literal["next_open", "close"] = "next_open"
 
 
+#: Units of a size in ``[sweep] max_memory`` (decimal and binary).
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30, "t": 2**40, "tib": 2**40}
+#: Share of this machine's memory a sweep may plan to hold when ``[sweep] max_memory = "auto"``: the rest is
+#: for the OS, the other processes and what the estimate does not see (Python objects, allocator slack).
+AUTO_MEMORY_SHARE = 0.5
+
+
+def machine_memory() -> int:
+    """Return the bytes of memory this process can use: physical RAM, or a smaller cgroup (container) limit."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not POSIX: psutil when installed, else a modest guess
+        try:
+            import psutil
+
+            total = int(psutil.virtual_memory().total)
+        except ImportError:
+            total = 8 * 2**30
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(limit_file).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and 0 < int(raw) < total:
+            total = int(raw)
+        break
+    return int(total)
+
+
+def parse_size(value: Any, *, key: str = "size") -> int:
+    """Return a byte count from an int (bytes) or a size such as ``"8GiB"``, ``"512 MB"``, ``"2g"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{key} = {value!r} is invalid: expected bytes (an int) or a size such as \"8GiB\"")
+    if isinstance(value, (int, float)) and value > 0 and float(value).is_integer():
+        return int(value)
+    if isinstance(value, str):
+        import re
+
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", value)
+        if m and m.group(2).lower() in _SIZE_UNITS and float(m.group(1)) > 0:
+            return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+    raise ValueError(f"{key} = {value!r} is invalid: expected a positive number of bytes or a size such as "
+                     "\"8GiB\", \"512MB\" (units: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+
+
+class SweepConfig(_Section):
+    #: Refuse a sweep (``peaktrade sweep``, ``sweep(...)``) whose estimated memory exceeds this: bytes, a
+    #: size ("8GiB"), or "auto" = AUTO_MEMORY_SHARE of :func:`machine_memory`.
+    max_memory: int | Literal["auto"] = "auto"
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _size(cls, v: Any) -> int | str:
+        return v if v == "auto" else parse_size(v, key="sweep.max_memory")
+
+    def memory_limit(self) -> tuple[int, str]:
+        """Return the limit in bytes and where it came from (for messages)."""
+        if self.max_memory == "auto":
+            total = machine_memory()
+            return int(total * AUTO_MEMORY_SHARE), (f"[sweep] max_memory = \"auto\": {AUTO_MEMORY_SHARE:.0%} of this "
+                                                    f"machine's {total / 2**30:.1f} GiB")
+        return int(self.max_memory), "[sweep] max_memory"
+
+
 class TrackingConfig(_Section):
     #: MLflow tracking URI; a relative ``sqlite:///`` path is relative to the project root.
     #: ``MLFLOW_TRACKING_URI`` in the environment takes precedence.
@@ -303,6 +368,7 @@ class Config(_Section):
 
     data: DataConfig = DataConfig()
     backtest: BacktestConfig = BacktestConfig()
+    sweep: SweepConfig = SweepConfig()
     demo: DemoConfig = DemoConfig()
     tracking: TrackingConfig = TrackingConfig()
     reports: ReportsConfig = ReportsConfig()

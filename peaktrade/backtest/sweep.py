@@ -3,15 +3,21 @@ metrics per combination inside one parallel numba kernel (``nb.sweep_nb``)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
+import math
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from peaktrade._files import atomic_write
 from peaktrade.backtest import nb
 from peaktrade.backtest.engine import check_bars, pop_options, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
@@ -25,6 +31,36 @@ BLOCK = 1024  # bars per signal block: small enough to stay in L1/L2, large enou
 #: Default budget (bytes) of the per-combination indicator rows one ``prepare`` may hold in a sweep
 #: (strategies with ``rows_per_combo``, e.g. the pandas level): more combinations are prepared in chunks.
 MAX_MEMORY = 512 * 2**20
+#: Combinations per block when the whole table is kept (one block for most grids: the kernel's parallel
+#: loop runs over a block, so blocks are large); ``top=``/``out=`` sweeps size blocks from the memory limit.
+BLOCK_COMBOS = 65_536
+#: Rows the returned table keeps when ``out=`` is given without ``top=``.
+DEFAULT_OUT_TOP = 10
+#: Combinations whose PBO part sums a ``top=``/``out=`` sweep keeps (a uniform random sample, seeded).
+PBO_SAMPLE = 1000
+PBO_SEED = 0
+#: Bar-combinations per second assumed by :func:`estimate_sweep` without ``calibrate``: ma_crossover on real
+#: BTC hourly bars (2,000 combinations x 70,253 bars in 0.74 s, fees 0.26 %, close fills) on a quiet 2-core
+#: machine, rounded down. Other strategies, stops and machines differ: ``calibrate=True`` measures instead.
+ASSUMED_RATE = 150e6
+#: Bars per second one indicator row takes to compute, assumed by :func:`estimate_sweep` without ``calibrate``
+#: (an exact-sum SMA of 70,253 bars measured 11 ms, 6 M bars/s, on the shared 2-core machine under a load
+#: of ~14; assumed about 5x faster on a quiet one).
+ASSUMED_ROW_RATE = 30e6
+#: Seconds of Python work per combination besides the kernel (its parameter dict, constraint check, prepare
+#: entry, table row): measured 32 us on this 2-core machine (ma_crossover, 50 bars, 2,000 vs 20,000
+#: combinations), rounded down. Also only assumed: ``calibrate=True`` measures both together.
+PY_COMBO_SECONDS = 30e-6
+#: Bytes of Python objects one combination of a running block holds besides its table row and part sums
+#: (its parameter dict, signal parameters, kernel rows): tracemalloc measured a block's peak at 1,246
+#: bytes per combination of ma_crossover with 16 parts, table row and part sums included; rounded up.
+PY_COMBO_BYTES = 1024
+#: Combinations ``estimate_sweep(calibrate=True)`` runs to measure the time per combination.
+CALIBRATE_COMBOS = 256
+#: Grids of at most this many combinations are counted exactly before a sweep; larger ones from a sample.
+EXACT_COUNT = 50_000
+#: Grid points drawn (seeded) to estimate the share a larger grid's constraints keep (~1 % error at 16,384).
+COUNT_SAMPLE = 16_384
 
 
 @dataclass
@@ -47,6 +83,19 @@ class SweepResult:
     options: dict[str, Any] = field(default_factory=dict)
     #: where ``options`` came from (config file and the names given explicitly)
     options_source: str = ""
+    #: combinations run (``len(table)`` unless ``top=``/``out=`` kept fewer rows)
+    n_combos: int = 0
+    #: None: ``part_sums`` has one row per table row (in table order). Else what its rows are (``top=``/
+    #: ``out=``): a uniform random sample of the non-ruined combinations, e.g. "a random sample of 1,000 of 4,950
+    #: non-ruined combinations (seed 0)".
+    part_sample: str | None = None
+    #: the file every row was streamed to (``out=``)
+    path: Path | None = None
+    #: the memory and time estimate the sweep was planned with
+    estimate: SweepEstimate | None = None
+    #: (count, sum, sum of squares) of the finite ``sharpe`` of every combination run, so the trials'
+    #: Sharpe variance (for the DSR) is known when ``top=`` keeps only some rows
+    sharpe_moments: tuple[int, float, float] = (0, 0.0, 0.0)
 
     @property
     def costs(self) -> str:
@@ -125,35 +174,293 @@ def _grid_values(name: str, values: Any) -> list[Any]:
     return out
 
 
-def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Return the valid combinations of a grid and the count of skipped ones per broken constraint."""
-    strat = get_strategy(strategy)
+def _coerced_grid(strat: Any, grids: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Return the grid's names and each one's distinct values coerced (raises naming a bad name or value)."""
     names = list(grids)
     values = [_grid_values(n, grids[n]) for n in names]
-    combos: list[dict[str, Any]] = []
-    skipped: dict[str, int] = {}
     by_name = {p.name: p for p in strat.params}
     unknown = sorted(set(names) - set(by_name) - set(STOP_PARAMS))
     if unknown:
         strat.resolve(dict.fromkeys(unknown, 0))  # raises the standard unknown-parameter error
     # coerce each distinct value once (raises naming the parameter on a bad value)
-    coerced = [[by_name[n].coerce(v, strategy=strat.name) if n in by_name else v for v in vals]
-               for n, vals in zip(names, values)]
+    return names, [[by_name[n].coerce(v, strategy=strat.name) if n in by_name else v for v in vals]
+                   for n, vals in zip(names, values)]
+
+
+def iter_combos(strategy: Any, grids: dict[str, Any], *,
+                block: int = 65_536) -> Iterator[tuple[list[dict[str, Any]], dict[str, int]]]:
+    """Yield the valid combinations of a grid in blocks of at most ``block`` (grid order), each with the
+    count of the combinations it skipped per broken constraint. Never holds more than one block."""
+    strat = get_strategy(strategy)
+    names, coerced = _coerced_grid(strat, grids)
     base = strat.defaults()
+    combos: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    first = True
     for combo in itertools.product(*coerced):
         p = {**base, **dict(zip(names, combo))}
         broken = strat.broken_constraint(p)
         if broken is not None:
             skipped[broken] = skipped.get(broken, 0) + 1
-            continue
-        combos.append(p)
+        else:
+            combos.append(p)
+        if len(combos) >= block:
+            yield combos, skipped
+            combos, skipped, first = [], {}, False
+    if combos or skipped or first:  # an empty grid still yields one (empty) block: its table has the columns
+        yield combos, skipped
+
+
+def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Return the valid combinations of a grid and the count of skipped ones per broken constraint."""
+    combos: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    for block, skip in iter_combos(strategy, grids, block=2**62):
+        combos.extend(block)
+        for k, v in skip.items():
+            skipped[k] = skipped.get(k, 0) + v
     return combos, skipped
+
+
+class SweepTooLarge(BacktestError):
+    """A sweep whose estimated memory is above its limit, refused before it runs (``estimate`` says why)."""
+
+    def __init__(self, message: str, *, estimate: SweepEstimate) -> None:
+        super().__init__(message)
+        self.estimate = estimate
+
+
+def _size(b: float) -> str:
+    for unit, f in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if b >= f:
+            return f"{b / f:.1f} {unit}"
+    return f"{b:.0f} B"
+
+
+def _duration(s: float) -> str:
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{s / 60:.0f} min"
+    if s < 86400 * 2:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.0f} days"
+
+
+@dataclass(frozen=True)
+class SweepEstimate:
+    """What a sweep will hold and how long it will take, from combinations × bars (:func:`estimate_sweep`)."""
+
+    strategy: str
+    #: valid combinations (after the strategy's constraints), estimated from a sample when not ``exact``; a
+    #: sweep whose grid size fits its limit does not count them (then this is the grid size, an upper bound)
+    combinations: int
+    #: combinations of the grid before constraints
+    grid_size: int
+    exact: bool
+    n_bars: int
+    #: "table" (every row kept), "top" (best K kept) or "out" (every row streamed to a file, best K kept)
+    mode: str
+    #: bytes the sweep will hold at its peak (the sum of ``parts``)
+    memory: int
+    #: bytes by what holds them: result table, PBO part sums, one block's indicator rows, ...
+    parts: dict[str, int]
+    #: combinations per block (the unit the sweep runs, streams and ranks)
+    block: int
+    seconds: float
+    #: bar-combinations per second the time assumes, and where that number comes from
+    rate: float
+    rate_source: str
+    limit: int
+    limit_source: str
+
+    def describe(self) -> str:
+        """One line: combinations × bars, memory (by part) and time, against the limit."""
+        approx = "" if self.exact else "~"
+        parts = ", ".join(f"{k} {_size(v)}" for k, v in self.parts.items() if v)
+        return (f"{self.strategy}: {approx}{self.combinations:,} combinations × {self.n_bars:,} bars ({self.mode}): "
+                f"~{_size(self.memory)} ({parts}) of the {_size(self.limit)} limit, ~{_duration(self.seconds)} at "
+                f"{self.rate / 1e6:,.0f} M bar-combinations/s ({self.rate_source})")
+
+    def refusal(self, strategy: str) -> str:
+        """The one-line refusal of a sweep above its limit, proposing what fits."""
+        approx = "" if self.exact else "~"
+        parts = ", ".join(f"{k} {_size(v)}" for k, v in self.parts.items() if v)
+        if self.mode == "table":
+            what = ("keep the best K rows with --top K (top=K), stream every row to a file with --out PATH.parquet "
+                    "(out=PATH), or narrow the grid")
+        else:  # already bounded by blocks: what is left is one block's indicator rows and the bars
+            big = max(self.parts, key=lambda k: self.parts[k])
+            what = (f"the largest part is {big} ({_size(self.parts[big])}), which --top/--out do not shrink: narrow "
+                    "the grid (fewer distinct parameter values), use fewer bars (--start/--end) or raise the limit")
+        return (f"sweep of {strategy} refused: {approx}{self.combinations:,} combinations × {self.n_bars:,} bars would "
+                f"hold ~{_size(self.memory)} ({parts}) and take ~{_duration(self.seconds)}, above the memory limit "
+                f"{_size(self.limit)} ({self.limit_source}): {what}")
+
+
+def _memory_limit(memory_limit: int | None, config: Any) -> tuple[int, str]:
+    if memory_limit is not None:
+        if not (isinstance(memory_limit, int) and not isinstance(memory_limit, bool) and memory_limit > 0):
+            raise BacktestError(f"memory_limit={memory_limit!r} is invalid: expected a positive int (bytes)")
+        return memory_limit, "memory_limit="
+    from peaktrade.config import Config, load_config
+
+    cfg = config if isinstance(config, Config) else load_config(config)
+    return cfg.sweep.memory_limit()
+
+
+def _draw(strat: Any, grids: dict[str, Any], k: int) -> tuple[int, int, list[dict[str, Any]]]:
+    """Return (grid size, draws, the valid ones of ``k`` seeded uniform draws of grid points, as combinations)."""
+    names, values = _coerced_grid(strat, grids)
+    base = strat.defaults()
+    rng = np.random.default_rng(PBO_SEED)
+    draws = [rng.integers(0, len(v), k) for v in values]
+    combos = [{**base, **{n: values[j][d[i]] for j, (n, d) in enumerate(zip(names, draws))}} for i in range(k)]
+    return math.prod(len(v) for v in values), k, [p for p in combos if strat.broken_constraint(p) is None]
+
+
+def _count(strat: Any, grids: dict[str, Any]) -> tuple[int, int, bool]:
+    """Return (valid combinations, grid size, exact): counted for small grids, else from a seeded sample."""
+    size = math.prod(len(_grid_values(k, v)) for k, v in grids.items())
+    if size <= EXACT_COUNT:
+        return sum(len(c) for c, _ in iter_combos(strat, grids, block=EXACT_COUNT + 1)), size, True
+    size, k, ok = _draw(strat, grids, COUNT_SAMPLE)
+    return round(size * len(ok) / k), size, False
+
+
+def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: int | None, out: Any,
+          max_memory: int, memory_limit: int | None, config: Any, metric: str,
+          combo_seconds: float | None = None, row_seconds: float | None = None, rate_source: str = "",
+          count: bool = True) -> SweepEstimate:
+    """Validate a sweep's sizing options and estimate what it will hold (see :func:`estimate_sweep`)."""
+    if not (isinstance(n_parts, int) and 1 <= n_parts <= n_bars):
+        raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {n_bars}]")
+    if not (isinstance(max_memory, int) and not isinstance(max_memory, bool) and max_memory > 0):
+        raise BacktestError(f"max_memory={max_memory!r} is invalid: expected a positive int (bytes)")
+    if top is not None and not (isinstance(top, int) and not isinstance(top, bool) and top >= 1):
+        raise BacktestError(f"top={top!r} is invalid: expected an int >= 1 (rows to keep)")
+    if out is not None and Path(out).suffix not in (".parquet", ".csv"):
+        raise BacktestError(f"out={str(out)!r} is invalid: expected a .parquet or .csv path")
+    if metric not in STAT_KEYS:
+        raise BacktestError(f"metric={metric!r} is invalid: expected one of {', '.join(STAT_KEYS)}")
+    limit, limit_source = _memory_limit(memory_limit, config)
+    if combo_seconds is None or row_seconds is None:
+        combo_seconds = n_bars / ASSUMED_RATE + PY_COMBO_SECONDS
+        row_seconds = n_bars / ASSUMED_ROW_RATE
+        rate_source = "assumed: ASSUMED_RATE, PY_COMBO_SECONDS and ASSUMED_ROW_RATE, not measured"
+    if count:
+        n, size, exact = _count(strat, grids)
+    else:  # the grid size: an upper bound of the valid combinations, free to compute
+        n = size = math.prod(len(_grid_values(k, v)) for k, v in grids.items())
+        exact = False
+    row = 8 * (len(grids) + len(STAT_KEYS) + 4)  # params, stats, benchmark columns: 8 bytes a cell
+    part = 16 * n_parts
+    # one block in flight: Python combinations, its stats and part sums, its frame built twice
+    per_block_combo = PY_COMBO_BYTES + 2 * row + part
+    if top is None:
+        block = BLOCK_COMBOS
+    else:  # streaming: blocks of an eighth of the limit, so ranking and writing stay small beside them
+        block = int(min(BLOCK_COMBOS, max(256, limit // 8 // per_block_combo)))
+    block = max(1, min(block, n or 1))
+    # indicator rows of one block: computed once per unique parameter value (the strategy contract), so
+    # at most the distinct values of the signal parameters, each row built in a list and stacked (x2)
+    sig_names = [k for k in grids if k not in STOP_PARAMS]
+    distinct = sum(len(_grid_values(k, grids[k])) for k in sig_names) + len(strat.params)
+    rows = min(distinct, block * max(len(strat.params), 1))
+    per_combo_rows = getattr(strat, "rows_per_combo", 0)
+    if per_combo_rows:  # the pandas level: chunks of at most max_memory, and its memo (at most max_memory) of
+        # indicator results, about one a distinct parameter value
+        ind = min(per_combo_rows * block * n_bars * 8 * 2, max_memory) + min(distinct * n_bars * 8 * 2, max_memory)
+    else:
+        ind = (5 + rows) * n_bars * 8 * 2
+    parts = {"bars": 6 * n_bars * 8, "indicator rows": ind, "block in flight": block * per_block_combo}
+    if top is None:
+        # every block's frame and part sums, then their concatenation
+        parts["result table"] = 2 * n * row
+        parts["PBO part sums"] = 2 * n * part
+    else:
+        kept = min(top, n)
+        parts["kept rows"] = 2 * (kept + block) * row
+        parts["PBO sample"] = 2 * min(PBO_SAMPLE, n) * part
+        if out is not None:
+            parts["writer buffer"] = 2 * block * row
+    memory = sum(parts.values())
+    # every block prepares its own indicator rows: per combination (the pandas level) or per distinct value
+    block_rows = per_combo_rows * block if per_combo_rows else rows
+    seconds = n * combo_seconds + math.ceil(n / block) * block_rows * row_seconds
+    return SweepEstimate(strategy=strat.name, combinations=n, grid_size=size, exact=exact, n_bars=n_bars,
+                         mode="table" if top is None else ("out" if out is not None else "top"), memory=memory,
+                         parts=parts, block=block, seconds=seconds, rate=n * n_bars / max(seconds, 1e-12),
+                         rate_source=rate_source, limit=limit, limit_source=limit_source)
+
+
+def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = None, top: int | None = None,
+                   out: str | os.PathLike[str] | None = None, n_parts: int = 16, max_memory: int = MAX_MEMORY,
+                   memory_limit: int | None = None, metric: str = "sharpe", calibrate: bool = False,
+                   config: Any = None, **kwargs: Any) -> SweepEstimate:
+    """Return what ``sweep(strategy, bars, ...)`` with the same arguments would hold and how long it would
+    take, without running it (what :func:`sweep` checks against its limit before it starts).
+
+    Memory is summed from combinations × bars: the result table (8 bytes a cell, built twice), the PBO part
+    sums (16 bytes per part and combination), one block's indicator rows (one row of bars per distinct
+    parameter value, the strategy contract; the pandas level's chunks and memo instead), one block's
+    Python combinations (``PY_COMBO_BYTES`` each) and the bars; with ``top``/``out`` the kept rows and the
+    PBO sample instead of the whole table. The count of combinations is exact up to ``EXACT_COUNT`` grid
+    points, else estimated from a seeded sample of ``COUNT_SAMPLE`` through the strategy's constraints.
+
+    Time is combinations × (bars / ``ASSUMED_RATE`` + ``PY_COMBO_SECONDS``), constants measured on a 2-core
+    machine, plus for every block its indicator rows × bars / ``ASSUMED_ROW_RATE``. With ``calibrate=True``
+    both are measured instead, on this grid and these bars: ``CALIBRATE_COMBOS`` combinations drawn
+    uniformly from the grid (seeded; the whole grid when smaller) are prepared (the seconds per indicator
+    row) and run as one block (the rest: seconds per combination), after one warm-up combination so a
+    one-time compile is not counted. A block's fixed costs count per combination, which errs on the long
+    side, as does the estimate of a block's rows (the distinct values of every swept parameter).
+    """
+    strat, opts, _, grids = _setup(strategy, bars, dict(kwargs), config, space)
+    if out is not None and top is None:
+        top = DEFAULT_OUT_TOP
+    plan = functools.partial(_plan, strat, grids, len(bars), n_parts=n_parts, top=top, out=out,
+                             max_memory=max_memory, memory_limit=memory_limit, config=config, metric=metric)
+    est = plan()
+    if not calibrate or not est.combinations:
+        return est
+    small = est.exact and est.combinations <= CALIBRATE_COMBOS + 1
+    if small:  # a small grid: all of it
+        sample = next(iter_combos(strat, grids, block=CALIBRATE_COMBOS + 1))[0]
+    else:  # a seeded uniform sample: the grid's first combinations may be its cheapest or dearest corner
+        sample = _draw(strat, grids, 4 * CALIBRATE_COMBOS)[2][:CALIBRATE_COMBOS + 1]
+    if not sample:  # the constraints keep too few grid points to draw from: the assumed rate stays
+        return est
+    prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
+    bench = dict.fromkeys(("benchmark_return", "benchmark_sharpe", "benchmark_max_drawdown"), 0.0)
+    run = functools.partial(_run_block, strat, prices, bars, grids, opts, 0, n_parts=n_parts,
+                            bounds=np.linspace(0, len(bars), n_parts + 1).astype(np.int64), chunk=None,
+                            progress=False, max_memory=max_memory, annual=annualization(bars.index)[:2], bench=bench)
+    run(sample[:1])  # warm-up: a cold numba cache compiles here
+    timed = sample[1:] or sample
+    # the indicator rows apart: a sample shares fewer of them than a block of the whole grid does
+    t0 = time.perf_counter()
+    prep = strat.prepare(prices, [split_params(strat, c)[0] for c in timed])
+    t_rows = time.perf_counter() - t0
+    n_rows = max(prep.ind.shape[0] - 5, 1)
+    del prep
+    t0 = time.perf_counter()
+    run(timed)
+    t_all = time.perf_counter() - t0
+    return plan(combo_seconds=max(t_all - t_rows, 0.0) / len(timed), row_seconds=t_rows / n_rows,
+                rate_source=f"measured on {len(timed)} combinations of this grid{'' if small else ' drawn at random'}")
 
 
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
           chunk: int | None = None, space: str | None = None, max_memory: int = MAX_MEMORY,
-          config: Any = None, **kwargs: Any) -> SweepResult:
+          config: Any = None, top: int | None = None, out: str | os.PathLike[str] | None = None,
+          metric: str = "sharpe", minimize: bool = False, memory_limit: int | None = None,
+          pbo_sample: int = PBO_SAMPLE, **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
+
+    Before anything runs, the memory the sweep will hold is estimated from combinations × bars
+    (:func:`estimate_sweep`); above ``memory_limit`` it raises :class:`SweepTooLarge` (one line naming the
+    estimate, the limit and ``top=``/``out=``) instead of growing until the OS kills the process.
 
     Parameters
     ----------
@@ -170,10 +477,25 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         Bytes the indicator rows that a strategy stores per parameter combination (``rows_per_combo``:
         the pandas level's signals) may take at once: the unique combinations are prepared and run in
         chunks that fit (at least one combination per chunk). Strategies whose rows are per parameter
-        value (the library's numba strategies) are prepared once, whatever this is. The results of
+        value (the library's numba strategies) are prepared once per block of combinations, whatever this
+        is. The results of
         ``PandasStrategy.indicator`` count against it too: after each chunk the least recently used
         ones beyond ``max_memory`` bytes are dropped (computed again if a later chunk needs them), so a
         sweep holds about twice ``max_memory`` plus the bars and one chunk's indicators.
+    memory_limit
+        Bytes the whole sweep may hold (its estimate: result table, PBO part sums, one block's indicator
+        rows and Python combinations); None (default): ``config``'s ``[sweep] max_memory`` ("auto": half of
+        this machine's memory).
+    top
+        Keep only the best ``top`` rows by ``metric`` (``minimize``) in ``SweepResult.table`` (best first,
+        labelled by their row in the full table), so memory no longer grows with the grid. The PBO part
+        sums are then kept for a uniform random sample of ``pbo_sample`` non-ruined combinations (seeded;
+        ``SweepResult.part_sample`` says so), not for the kept rows: those were chosen on the whole sample,
+        which is not a fair set of PBO candidates.
+    out
+        Stream every row to this ``.parquet`` (or ``.csv``) file block by block (written atomically: a
+        failed sweep leaves no partial file); the returned table holds the best ``top`` rows (10 when
+        ``top`` is None), the part sums a sample as for ``top``.
     **kwargs
         Backtest options as in :func:`~peaktrade.backtest.from_signals` (scalars) and parameter
         grids by name: an iterable sweeps it, a scalar fixes it, e.g.
@@ -187,6 +509,75 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         None (default): only the given grids, the other parameters at their defaults.
     """
     t_start = time.perf_counter()
+    strat, opts, source, grids = _setup(strategy, bars, kwargs, config, space)
+    if out is not None and top is None:
+        top = DEFAULT_OUT_TOP
+    plan = functools.partial(_plan, strat, grids, len(bars), n_parts=n_parts, top=top, out=out,
+                             max_memory=max_memory, memory_limit=memory_limit, config=config, metric=metric)
+    est = plan(count=False)  # the grid size bounds the combinations: counting is needed only when it does not fit
+    if est.memory > est.limit:
+        est = plan()
+    if est.memory > est.limit:
+        raise SweepTooLarge(est.refusal(strat.name), estimate=est)
+    prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
+    prices.memo_budget = max_memory  # the pandas level's indicator memo keeps at most this between chunks
+    ann, years, _ = annualization(bars.index)
+    bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
+    # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
+    bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
+    # several blocks: one bar over the whole sweep (a block's own bar would restart at every block)
+    outer = est.combinations > est.block and (progress if progress is not None
+                                              else est.combinations * len(bars) > 50_000_000)
+    run = functools.partial(_run_block, strat, prices, bars, grids, opts, n_parts=n_parts, bounds=bounds,
+                            chunk=chunk, progress=False if outer else progress, max_memory=max_memory,
+                            annual=(ann, years), bench=bench)
+    keep: _Keep = _KeepAll() if top is None else _KeepTop(top, metric, minimize, pbo_sample, n_parts)
+    skipped: dict[str, int] = {}
+
+    def run_all(path: Path | None) -> None:
+        writer = None if path is None else _RowWriter(path, csv=Path(str(out)).suffix == ".csv")
+        offset = 0
+        with _bar(f"sweep {strat.name}", est.combinations, outer) as advance:
+            for combos, skip in iter_combos(strat, grids, block=est.block):
+                for k, v in skip.items():
+                    skipped[k] = skipped.get(k, 0) + v
+                table, part_sums = run(offset, combos)
+                if writer is not None:
+                    writer.write(table)
+                keep.add(table, part_sums)
+                offset += len(combos)
+                advance(offset)
+        if writer is not None:
+            writer.close()
+
+    if out is None:
+        run_all(None)
+    else:
+        atomic_write(out, run_all)
+    table, part_sums, sample = keep.result()
+    return SweepResult(
+        table=table,
+        strategy=strat.name,
+        grid={k: _grid_values(k, grids[k]) for k in grids},
+        n_skipped=sum(skipped.values()),
+        skipped_reasons=skipped,
+        elapsed=time.perf_counter() - t_start,
+        n_bars=len(bars),
+        part_sums=part_sums,
+        part_bars=np.diff(bounds),
+        options=opts.to_dict(),
+        options_source=source,
+        n_combos=keep.n,
+        part_sample=sample,
+        path=None if out is None else Path(out),
+        estimate=est,
+        sharpe_moments=keep.sharpe_moments,
+    )
+
+
+def _setup(strategy: Any, bars: pd.DataFrame, kwargs: dict[str, Any], config: Any,
+           space: str | None) -> tuple[Any, Any, str, dict[str, Any]]:
+    """Return the strategy, the backtest options (and their source) and the grids of a sweep's keywords."""
     strat = get_strategy(strategy)
     check_bars(bars)
     opts, source = pop_options(kwargs, config, strategy=strat)
@@ -196,20 +587,20 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     grids = search_space(strat, kwargs) if space == "declared" else dict(kwargs)
     for k, v in strat.stop_defaults.items():
         grids.setdefault(k, v)
-    combos, skipped = expand_grid(strat, grids)
-    prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-    prices.memo_budget = max_memory  # the pandas level's indicator memo keeps at most this between chunks
+    return strat, opts, source, grids
+
+
+def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any], opts: Any, offset: int,
+               combos: list[dict[str, Any]], *, n_parts: int, bounds: np.ndarray, chunk: int | None,
+               progress: bool | None, max_memory: int, annual: tuple[float, float],
+               bench: dict[str, float]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Run one block of combinations; return its table rows (labelled from ``offset``) and part sums."""
+    ann, years = annual
     base_sp = opts.kernel_params()
     frac = opts.size_fraction(prices, bars.index)
-    ann, years, _ = annualization(bars.index)
     n = len(combos)
     out = np.full((n, len(STAT_KEYS)), np.nan)
-    if not (isinstance(n_parts, int) and 1 <= n_parts <= len(bars)):
-        raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {len(bars)}]")
-    bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
     part_sums = np.zeros((n, n_parts, 2))
-    if not (isinstance(max_memory, int) and not isinstance(max_memory, bool) and max_memory > 0):
-        raise BacktestError(f"max_memory={max_memory!r} is invalid: expected a positive int (bytes)")
     if n:
         sig_params = [split_params(strat, c)[0] for c in combos]
         spar = np.repeat(base_sp[None, :], n, axis=0)
@@ -238,24 +629,11 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
                 del prep
     params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
     table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
-    # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
-    bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
     table = table.assign(benchmark_return=bench["benchmark_return"], benchmark_sharpe=bench["benchmark_sharpe"],
                          benchmark_max_drawdown=bench["benchmark_max_drawdown"],
                          excess_return=table["total_return"] - bench["benchmark_return"])
-    return SweepResult(
-        table=table,
-        strategy=strat.name,
-        grid={k: _grid_values(k, grids[k]) for k in grids},
-        n_skipped=sum(skipped.values()),
-        skipped_reasons=skipped,
-        elapsed=time.perf_counter() - t_start,
-        n_bars=len(bars),
-        part_sums=part_sums,
-        part_bars=np.diff(bounds),
-        options=opts.to_dict(),
-        options_source=source,
-    )
+    table.index = pd.RangeIndex(offset, offset + n)
+    return table, part_sums
 
 
 def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,
@@ -301,3 +679,119 @@ def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out
             b = min(a + chunk, n)
             step(a, b)
             bar.update(task, completed=b)
+
+
+class _Keep:
+    """What a sweep keeps of its blocks (every row, or the best K and a PBO sample)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sharpe_moments: tuple[int, float, float] = (0, 0.0, 0.0)
+
+    def add(self, table: pd.DataFrame, part_sums: np.ndarray) -> None:
+        self.n += len(table)
+        sr = table["sharpe"].to_numpy(dtype=float)
+        sr = sr[np.isfinite(sr)]
+        c, s1, s2 = self.sharpe_moments
+        self.sharpe_moments = (c + len(sr), s1 + float(sr.sum()), s2 + float((sr * sr).sum()))
+
+    def result(self) -> tuple[pd.DataFrame, np.ndarray, str | None]:
+        raise NotImplementedError
+
+
+class _KeepAll(_Keep):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[pd.DataFrame] = []
+        self.parts: list[np.ndarray] = []
+
+    def add(self, table: pd.DataFrame, part_sums: np.ndarray) -> None:
+        super().add(table, part_sums)
+        if len(table) or not self.tables:  # an empty block (all skipped) would turn int columns to object
+            self.tables.append(table)
+            self.parts.append(part_sums)
+
+    def result(self) -> tuple[pd.DataFrame, np.ndarray, str | None]:
+        if len(self.tables) == 1:
+            return self.tables[0], self.parts[0], None
+        tables, parts = self.tables, self.parts
+        self.tables, self.parts = [], []  # let each block go as soon as it is copied
+        return pd.concat(tables), np.concatenate(parts), None
+
+
+class _KeepTop(_Keep):
+    """The best ``top`` rows by ``metric`` (ties in table order, as :func:`rank_table`) and the part sums of a
+    uniform random sample of the non-ruined combinations: each gets a seeded random key, the smallest keys stay."""
+
+    def __init__(self, top: int, metric: str, minimize: bool, sample: int, n_parts: int) -> None:
+        super().__init__()
+        self.top, self.metric, self.minimize, self.sample = top, metric, minimize, sample
+        self.kept: pd.DataFrame | None = None
+        self.keys = np.empty(0)
+        self.parts = np.empty((0, n_parts, 2))
+        self.n_candidates = 0
+        self.rng = np.random.default_rng(PBO_SEED)
+
+    def add(self, table: pd.DataFrame, part_sums: np.ndarray) -> None:
+        super().add(table, part_sums)
+        if self.kept is not None and not len(table):  # an empty block (all skipped) would turn int columns to object
+            return
+        both = table if self.kept is None else pd.concat([self.kept, rank_table(table, self.metric,
+                                                                                  minimize=self.minimize)])
+        self.kept = rank_table(both, self.metric, minimize=self.minimize).head(self.top)
+        ok = (table["ruined"] != 1.0).to_numpy() if "ruined" in table else np.ones(len(table), dtype=bool)
+        keys = self.rng.random(len(table))[ok]
+        self.n_candidates += int(ok.sum())
+        keys, parts = np.concatenate([self.keys, keys]), np.concatenate([self.parts, part_sums[ok]])
+        if len(keys) > self.sample:
+            pick = np.sort(np.argpartition(keys, self.sample - 1)[:self.sample])
+            keys, parts = keys[pick], parts[pick]
+        self.keys, self.parts = keys, np.ascontiguousarray(parts)
+
+    def result(self) -> tuple[pd.DataFrame, np.ndarray, str | None]:
+        assert self.kept is not None  # iter_combos yields at least one block
+        what = (f"a random sample of {len(self.keys):,} of {self.n_candidates:,} non-ruined combinations (seed {PBO_SEED})"
+                if self.n_candidates > len(self.keys) else f"all {self.n_candidates:,} non-ruined combinations")
+        return self.kept, self.parts, what
+
+
+class _RowWriter:
+    """Append blocks of rows to a .parquet (one row group per block) or .csv file."""
+
+    def __init__(self, path: Path, *, csv: bool) -> None:
+        self.path, self.csv, self.schema = path, csv, None
+        self.writer: Any = None
+        self.first = True
+
+    def write(self, table: pd.DataFrame) -> None:
+        if self.csv:
+            table.to_csv(self.path, mode="w" if self.first else "a", header=self.first, index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            arrow = pa.Table.from_pandas(table, schema=self.schema, preserve_index=False)
+            if self.writer is None:
+                self.schema = arrow.schema
+                self.writer = pq.ParquetWriter(self.path, self.schema)
+            self.writer.write_table(arrow)
+        self.first = False
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@contextlib.contextmanager
+def _bar(title: str, total: int, show: bool) -> Iterator[Any]:
+    """Yield ``advance(done)``: a progress bar on stderr (stdout carries only results) when ``show``."""
+    if not show:
+        yield lambda done: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(title, total=total)
+        yield lambda done: bar.update(task, completed=min(done, total))

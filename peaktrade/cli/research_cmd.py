@@ -14,6 +14,7 @@ from rich.table import Table
 from peaktrade.cli._common import (
     JSON_OPTION,
     console,
+    err_console,
     frame_records,
     load_cfg,
     parse_kv,
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from peaktrade.config import Config
 
 _ENGINE_DOC = "Engine option from config [backtest] when omitted."
+#: A sweep estimated to take longer (seconds) prints its estimate before it runs.
+LONG_SWEEP_SECONDS = 10.0
 
 
 def _engine_opts(cfg: Config, fees: float | None, slippage: float | None, execution: str | None,
@@ -75,7 +78,8 @@ def _json_mode(as_json: bool) -> contextlib.AbstractContextManager[Any]:
 
 
 #: Keywords the commands pass to the API themselves: a --param/--grid of that name would clash with them.
-_RESERVED = ("config", "space", "progress", "n_parts", "chunk", "max_memory", "train", "test", "step", "anchored",
+_RESERVED = ("config", "space", "progress", "n_parts", "chunk", "max_memory", "memory_limit", "top", "out", "pbo_sample",
+             "calibrate", "train", "test", "step", "anchored",
              "metric", "minimize", "checkpoints", "signal_bars", "n_random", "seed", "max_combos",
              "max_signal_bars", "strategy", "bars")
 
@@ -220,15 +224,19 @@ def sweep(
     execution: str | None = _EXEC,
     direction: str | None = _DIR,
     metric: str = typer.Option("sharpe", "--metric", help="Ranking metric."),
-    top: int = typer.Option(10, "--top", help="Rows to print."),
-    out: Path | None = typer.Option(None, "--out", help="Write the full table (.parquet or .csv)."),
+    top: int | None = typer.Option(None, "--top", min=1, help="Keep only the best K rows by --metric (memory stays "
+                                   "bounded whatever the grid) and print them. Without it the whole table is kept "
+                                   "(refused above [sweep] max_memory) and the best 10 printed."),
+    out: Path | None = typer.Option(None, "--out", help="Stream every row to this file (.parquet or .csv), block by "
+                                    "block: memory stays bounded whatever the grid."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Sweep parameter grids (fused, parallel), print the top rows and write the table.
 
     Without --grid the strategy's declared search space is swept (`peaktrade strategies show NAME`),
-    with each --param fixed."""
-    from peaktrade.backtest import STAT_KEYS
+    with each --param fixed. The memory and time are estimated first (combinations × bars): above
+    [sweep] max_memory the sweep is refused with one line; a long run prints its estimate first."""
+    from peaktrade.backtest import STAT_KEYS, estimate_sweep
     from peaktrade.backtest import sweep as run_sweep
     from peaktrade.strategies import get_strategy
 
@@ -237,30 +245,35 @@ def sweep(
     if out is not None and out.suffix not in (".parquet", ".csv"):
         raise PeakTradeError(f"--out {out} is invalid: expected a .parquet or .csv path")
     cfg = load_cfg(ctx.obj)
+    shown = top or 10
     with _json_mode(as_json):
         strat = get_strategy(strategy, config=cfg)
         grids, space = _search(ctx, strat, grid, param)
         bars = _bars(cfg, symbol, timeframe, exchange, start, end)
-        res = run_sweep(strat, bars, progress=None, space=space,
-                        **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        res.table.to_parquet(out) if out.suffix == ".parquet" else res.table.to_csv(out, index=False)
+        kw = {"space": space, "top": top if top is not None or out is None else shown, "out": out, "metric": metric,
+              **_engine_opts(cfg, fees, slippage, execution, direction), **grids}
+        est = estimate_sweep(strat, bars, **kw)
+        if est.memory <= est.limit and est.seconds > LONG_SWEEP_SECONDS:
+            est = estimate_sweep(strat, bars, calibrate=True, **kw)
+            if est.seconds > LONG_SWEEP_SECONDS:  # before a long run, what it will take (stderr: stdout is results)
+                err_console.print(f"estimate: {est.describe()}", soft_wrap=True, highlight=False)
+        res = run_sweep(strat, bars, progress=None, **kw)
     if as_json:
         from peaktrade.backtest.sweep import rank_table
 
-        ranked = rank_table(res.table, metric).head(top)
+        ranked = rank_table(res.table, metric).head(shown)
         doc = {**_run_doc("sweep", res, symbol=symbol, timeframe=timeframe,
                           exchange=exchange or cfg.data.exchange, bars=bars),
-               "grid": res.grid, "metric": metric, "combinations": len(res.table), "skipped": res.n_skipped,
+               "grid": res.grid, "metric": metric, "combinations": res.n_combos, "skipped": res.n_skipped,
                "skipped_reasons": res.skipped_reasons, "elapsed_s": res.elapsed,
-               "table_path": None if out is None else str(out), "top": frame_records(ranked)}
+               "table_path": None if out is None else str(out), "rows_kept": len(res.table),
+               "pbo_sample": res.part_sample, "top": frame_records(ranked)}
         print_json(doc)
         return
     if space is not None:
         console.print("declared search space: " + ", ".join(f"{k}={','.join(map(_param_text, res.grid[k]))}" for k in res.param_names),
                       soft_wrap=True, highlight=False)
-    console.print(top_table(res.table, metric, top, res.param_names))
+    console.print(top_table(res.table, metric, shown, res.param_names))
     if len(res.table):
         from peaktrade.backtest.stats import format_stat
 
@@ -270,11 +283,14 @@ def sweep(
                       f"{format_stat('benchmark_max_drawdown', b['benchmark_max_drawdown'])}", soft_wrap=True,
                       highlight=False)
     print_costs(res.costs)
-    console.print(f"{len(res.table):,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "
-                  f"({len(res.table) * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
+    console.print(f"{res.n_combos:,} combinations × {len(bars):,} bars in {res.elapsed:.2f} s "
+                  f"({res.n_combos * len(bars) / max(res.elapsed, 1e-9) / 1e6:,.0f} M bar-combinations/s); "
                   f"{res.n_skipped} skipped by constraints", soft_wrap=True)
+    if res.part_sample is not None:
+        console.print(f"kept the best {len(res.table):,} rows by {metric}; PBO part sums kept for {res.part_sample}",
+                      soft_wrap=True, highlight=False)
     if out is not None:
-        console.print(f"table written to {out}")
+        console.print(f"table written to {out} ({res.n_combos:,} rows)", soft_wrap=True, highlight=False)
 
 
 def _span(option: str, raw: str | None) -> int | str | None:

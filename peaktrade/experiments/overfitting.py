@@ -499,6 +499,8 @@ def _pbo_part_sums(sweep_result: Any) -> np.ndarray | None:
     ps = getattr(sweep_result, "part_sums", None)
     if ps is None or getattr(ps, "ndim", 0) != 3 or ps.shape[1] % 2:
         return None
+    if getattr(sweep_result, "part_sample", None) is not None:  # top=/out= sweeps: a sample of non-ruined rows
+        return np.ascontiguousarray(ps) if ps.shape[0] >= 2 else None
     table = sweep_result.table
     keep = (table["ruined"] != 1.0).to_numpy() if "ruined" in table else np.ones(ps.shape[0], dtype=bool)
     return np.ascontiguousarray(ps[keep]) if keep.sum() >= 2 else None
@@ -592,7 +594,8 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
         raise BacktestError(f"bars has {len(bars)} rows but the sweep ran on {sweep_result.n_bars}: expected the "
                             "sweep's bars")
     table = sweep_result.table
-    n_trials = len(table)
+    # a top=/out= sweep keeps only some rows: its trials are every combination it ran
+    n_trials = getattr(sweep_result, "n_combos", 0) if getattr(sweep_result, "part_sample", None) else len(table)
     if n_trials < 2:
         raise BacktestError(f"the sweep has {n_trials} combination(s): expected at least 2 trials")
     from peaktrade.experiments.walk_forward import _typed
@@ -606,6 +609,9 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     sr_bar = table["sharpe"].to_numpy(dtype=float) / math.sqrt(ann)
     sr_bar = sr_bar[np.isfinite(sr_bar)]
     v = float(np.var(sr_bar, ddof=1)) if sr_bar.shape[0] > 1 else 0.0
+    c, s1, s2 = getattr(sweep_result, "sharpe_moments", (0, 0.0, 0.0))
+    if getattr(sweep_result, "part_sample", None) and c > 1:  # the variance of every trial, not the kept rows
+        v = max(s2 - s1 * s1 / c, 0.0) / (c - 1) / ann
     sr = mom["sharpe"]
     ok = math.isfinite(sr)
     out: dict[str, Any] = {
