@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,9 +150,36 @@ def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, An
     return combos, skipped
 
 
+def given_combinations(strategy: Any, combinations: Sequence[Mapping[str, Any]],
+                       fixed: Mapping[str, Any] | None = None) -> tuple[dict[str, list[Any]], list[dict[str, Any]],
+                                                                        dict[str, int]]:
+    """Return the grid (each parameter's values, in first-seen order), the valid combinations and the count of
+    skipped ones per broken constraint, of exactly these parameter sets (each with ``fixed`` and the strategy's
+    defaults and default stops filling in the rest), in the given order."""
+    strat = get_strategy(strategy)
+    base = {**strat.defaults(), **strat.stop_defaults, **(fixed or {})}  # every parameter gets a column
+    combos: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    given: list[dict[str, Any]] = []
+    for i, c in enumerate(combinations):
+        if not isinstance(c, Mapping):
+            raise BacktestError(f"combinations[{i}] is a {type(c).__name__}: expected a mapping of parameter "
+                                "names to values")
+        given.append({**base, **c})
+        ok, broken = expand_grid(strat, {k: [v] for k, v in given[-1].items()})  # one combination, coerced
+        combos += ok
+        for k, v in broken.items():
+            skipped[k] = skipped.get(k, 0) + v
+    seen = dict.fromkeys(k for g in given for k in g)
+    names = [n for n in strat.param_names if n in seen] + [k for k in seen if k not in strat.param_names]
+    grids = {n: list(dict.fromkeys(g[n] for g in given if n in g)) for n in names}
+    return grids, combos, skipped
+
+
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
           chunk: int | None = None, space: str | None = None, max_memory: int = MAX_MEMORY,
-          config: Any = None, **kwargs: Any) -> SweepResult:
+          config: Any = None, combinations: Sequence[Mapping[str, Any]] | None = None,
+          **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
     Parameters
@@ -185,6 +212,10 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         search space (:func:`peaktrade.strategies.search_space`: ``Param.grid()`` with a ``step``, else
         five points from half to twice the default); given ones are fixed (scalar) or swept (iterable).
         None (default): only the given grids, the other parameters at their defaults.
+    combinations
+        Exactly these parameter sets (dicts), in this order, instead of the product of grids: the table
+        has one row per valid set (an optimizer's batch of trials); ``**kwargs`` parameters are then
+        fixed scalars for every set. Sets that break a constraint are skipped and counted.
     """
     t_start = time.perf_counter()
     strat = get_strategy(strategy)
@@ -193,10 +224,16 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     if space not in (None, "declared"):
         raise BacktestError(f"space={space!r} is invalid: expected 'declared' (the strategy's declared search "
                             "space) or None (only the given grids)")
-    grids = search_space(strat, kwargs) if space == "declared" else dict(kwargs)
-    for k, v in strat.stop_defaults.items():
-        grids.setdefault(k, v)
-    combos, skipped = expand_grid(strat, grids)
+    if combinations is not None:
+        if space is not None:
+            raise BacktestError("space='declared' with combinations: expected one of them (the combinations are "
+                                "the parameter sets run)")
+        grids, combos, skipped = given_combinations(strat, combinations, kwargs)
+    else:
+        grids = search_space(strat, kwargs) if space == "declared" else dict(kwargs)
+        for k, v in strat.stop_defaults.items():
+            grids.setdefault(k, v)
+        combos, skipped = expand_grid(strat, grids)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     prices.memo_budget = max_memory  # the pandas level's indicator memo keeps at most this between chunks
     base_sp = opts.kernel_params()

@@ -18,6 +18,7 @@ artifacts. Importing this package does not import MLflow.
 
 from __future__ import annotations
 
+from peaktrade.tracking._optimize import log_optimize
 from peaktrade.tracking._api import (
     TrackedRun,
     artifact_files,
@@ -35,6 +36,7 @@ __all__ = [
     "artifact_root",
     "experiment_url",
     "log_backtest",
+    "log_optimize",
     "log_sweep",
     "log_walk_forward",
     "open_store",
