@@ -18,7 +18,6 @@ artifacts. Importing this package does not import MLflow.
 
 from __future__ import annotations
 
-from peaktrade.tracking._optimize import log_optimize
 from peaktrade.tracking._api import (
     TrackedRun,
     artifact_files,
@@ -27,6 +26,7 @@ from peaktrade.tracking._api import (
     log_walk_forward,
     tracked_run,
 )
+from peaktrade.tracking._optimize import log_optimize
 from peaktrade.tracking._query import experiment_url, recent_runs, report_for_run, run_url, ui_command
 from peaktrade.tracking._store import artifact_root, open_store, tracking_uri
 
