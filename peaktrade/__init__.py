@@ -23,6 +23,7 @@ _LAZY = {
     "from_signals": "peaktrade.backtest",
     "run": "peaktrade.backtest",
     "sweep": "peaktrade.backtest",
+    "optimize": "peaktrade.experiments.optimize",
     "get_strategy": "peaktrade.strategies",
     "paper_replay": "peaktrade.live",
 }

@@ -9,7 +9,7 @@ import itertools
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,6 +211,14 @@ def iter_combos(strategy: Any, grids: dict[str, Any], *,
         yield combos, skipped
 
 
+def _blocks_of(combos: list[dict[str, Any]], skipped: dict[str, int],
+               block: int) -> Iterator[tuple[list[dict[str, Any]], dict[str, int]]]:
+    """Yield given combinations in blocks of at most ``block``, as :func:`iter_combos` yields a grid's."""
+    yield combos[:block], skipped
+    for i in range(block, len(combos), block):
+        yield combos[i:i + block], {}
+
+
 def expand_grid(strategy: Any, grids: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Return the valid combinations of a grid and the count of skipped ones per broken constraint."""
     combos: list[dict[str, Any]] = []
@@ -331,7 +339,7 @@ def _count(strat: Any, grids: dict[str, Any]) -> tuple[int, int, bool]:
 def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: int | None, out: Any,
           max_memory: int, memory_limit: int | None, config: Any, metric: str,
           combo_seconds: float | None = None, row_seconds: float | None = None, rate_source: str = "",
-          count: bool = True) -> SweepEstimate:
+          count: bool = True, n_given: int | None = None) -> SweepEstimate:
     """Validate a sweep's sizing options and estimate what it will hold (see :func:`estimate_sweep`)."""
     if not (isinstance(n_parts, int) and 1 <= n_parts <= n_bars):
         raise BacktestError(f"n_parts={n_parts!r} is invalid: expected an int in [1, {n_bars}]")
@@ -348,7 +356,10 @@ def _plan(strat: Any, grids: dict[str, Any], n_bars: int, *, n_parts: int, top: 
         combo_seconds = n_bars / ASSUMED_RATE + PY_COMBO_SECONDS
         row_seconds = n_bars / ASSUMED_ROW_RATE
         rate_source = "assumed: ASSUMED_RATE, PY_COMBO_SECONDS and ASSUMED_ROW_RATE, not measured"
-    if count:
+    if n_given is not None:  # exactly these combinations (an optimizer's batch), not the grids' product
+        n = size = n_given
+        exact = True
+    elif count:
         n, size, exact = _count(strat, grids)
     else:  # the grid size: an upper bound of the valid combinations, free to compute
         n = size = math.prod(len(_grid_values(k, v)) for k, v in grids.items())
@@ -451,11 +462,38 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
                 rate_source=f"measured on {len(timed)} combinations of this grid{'' if small else ' drawn at random'}")
 
 
+def given_combinations(strategy: Any, combinations: Sequence[Mapping[str, Any]],
+                       fixed: Mapping[str, Any] | None = None) -> tuple[dict[str, list[Any]], list[dict[str, Any]],
+                                                                        dict[str, int]]:
+    """Return the grid (each parameter's values, in first-seen order), the valid combinations and the count of
+    skipped ones per broken constraint, of exactly these parameter sets (each with ``fixed`` and the strategy's
+    defaults and default stops filling in the rest), in the given order."""
+    strat = get_strategy(strategy)
+    base = {**strat.defaults(), **strat.stop_defaults, **(fixed or {})}  # every parameter gets a column
+    combos: list[dict[str, Any]] = []
+    skipped: dict[str, int] = {}
+    given: list[dict[str, Any]] = []
+    for i, c in enumerate(combinations):
+        if not isinstance(c, Mapping):
+            raise BacktestError(f"combinations[{i}] is a {type(c).__name__}: expected a mapping of parameter "
+                                "names to values")
+        given.append({**base, **c})
+        ok, broken = expand_grid(strat, {k: [v] for k, v in given[-1].items()})  # one combination, coerced
+        combos += ok
+        for k, v in broken.items():
+            skipped[k] = skipped.get(k, 0) + v
+    seen = dict.fromkeys(k for g in given for k in g)
+    names = [n for n in strat.param_names if n in seen] + [k for k in seen if k not in strat.param_names]
+    grids = {n: list(dict.fromkeys(g[n] for g in given if n in g)) for n in names}
+    return grids, combos, skipped
+
+
 def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_parts: int = 16,
           chunk: int | None = None, space: str | None = None, max_memory: int = MAX_MEMORY,
           config: Any = None, top: int | None = None, out: str | os.PathLike[str] | None = None,
           metric: str = "sharpe", minimize: bool = False, memory_limit: int | None = None,
-          pbo_sample: int = PBO_SAMPLE, **kwargs: Any) -> SweepResult:
+          pbo_sample: int = PBO_SAMPLE, combinations: Sequence[Mapping[str, Any]] | None = None,
+          **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
     Before anything runs, the memory the sweep will hold is estimated from combinations × bars
@@ -507,13 +545,24 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         search space (:func:`peaktrade.strategies.search_space`: ``Param.grid()`` with a ``step``, else
         five points from half to twice the default); given ones are fixed (scalar) or swept (iterable).
         None (default): only the given grids, the other parameters at their defaults.
+    combinations
+        Exactly these parameter sets (dicts), in this order, instead of the product of grids: the table
+        has one row per valid set (an optimizer's batch of trials); ``**kwargs`` parameters are then
+        fixed scalars for every set. Sets that break a constraint are skipped and counted.
     """
     t_start = time.perf_counter()
     strat, opts, source, grids = _setup(strategy, bars, kwargs, config, space)
+    given: list[dict[str, Any]] | None = None
+    if combinations is not None:
+        if space is not None:
+            raise BacktestError("space='declared' with combinations: expected one of them (the combinations are "
+                                "the parameter sets run)")
+        grids, given, given_skipped = given_combinations(strat, combinations, grids)
     if out is not None and top is None:
         top = DEFAULT_OUT_TOP
     plan = functools.partial(_plan, strat, grids, len(bars), n_parts=n_parts, top=top, out=out,
-                             max_memory=max_memory, memory_limit=memory_limit, config=config, metric=metric)
+                             max_memory=max_memory, memory_limit=memory_limit, config=config, metric=metric,
+                             n_given=None if given is None else len(given))
     est = plan(count=False)  # the grid size bounds the combinations: counting is needed only when it does not fit
     if est.memory > est.limit:
         est = plan()
@@ -538,7 +587,9 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         writer = None if path is None else _RowWriter(path, csv=Path(str(out)).suffix == ".csv")
         offset = 0
         with _bar(f"sweep {strat.name}", est.combinations, outer) as advance:
-            for combos, skip in iter_combos(strat, grids, block=est.block):
+            blocks = (iter_combos(strat, grids, block=est.block) if given is None
+                      else _blocks_of(given, given_skipped, est.block))
+            for combos, skip in blocks:
                 for k, v in skip.items():
                     skipped[k] = skipped.get(k, 0) + v
                 table, part_sums = run(offset, combos)

@@ -14,6 +14,7 @@ from peaktrade.cli import (
     experiment_cmd,
     live_cmd,
     mlflow_cmd,
+    optimize_cmd,
     report_cmd,
     research_cmd,
     safety_cmd,
@@ -38,6 +39,7 @@ app.add_typer(config_cmd.app, name="config", help="Show the effective configurat
 app.add_typer(data_cmd.app, name="data", help="Import, download, list and inspect market data.")
 app.add_typer(strategies_cmd.app, name="strategies", help="List and describe strategies.")
 research_cmd.register(app)
+optimize_cmd.register(app)
 safety_cmd.register(app)
 session_cmd.register(app)
 testnet_cmd.register(app)

@@ -179,6 +179,7 @@ def log_sweep(
     extra_tags: Mapping[str, Any] | None = None,
     report: bool = True,
     parent_run_id: str | None = None,
+    extra_params: Mapping[str, Any] | None = None,
 ) -> str | None:
     """Log a sweep as a parent run with one child run per top combination; return the parent run id.
 
@@ -205,6 +206,8 @@ def log_sweep(
         ``peaktrade.rerun_matches_table`` so a mismatch shows.
     overfitting
         Extra metrics for the parent, e.g. ``pd.Series({"dsr": 0.93, "pbo": 0.12})``.
+    extra_params
+        More params for the parent (an optimizer's study, sampler and objectives).
     config, experiment, run_name, symbol, timeframe, exchange, data_fingerprint, extra_tags, report, parent_run_id
         As in :func:`log_backtest`.
     """
@@ -236,7 +239,7 @@ def log_sweep(
         params: dict[str, Any] = {clean_key(k): grid_text(v) for k, v in sw.grid.items()}
         if options is not None:
             params.update({f"backtest.{k}": plain_value(v) for k, v in opts.items()})
-        params.update({"metric": metric, "top_n": n_top})
+        params.update({"metric": metric, "top_n": n_top, **(extra_params or {})})
         from peaktrade.backtest.sweep import rank_table
 
         finite = table[metric].notna() & np.isfinite(pd.to_numeric(table[metric], errors="coerce"))
