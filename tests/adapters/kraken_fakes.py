@@ -198,6 +198,10 @@ class RecordingTransport:
             return _Resp({"error": [], "result": {"descr": descr, "txid": ["OAAAAA-BBBBB-CCCCCC"]}})
         if name == "BalanceEx":
             return _Resp({"error": [], "result": {"ZUSD": {"balance": "100.0", "hold_trade": "0"}}})
+        if name == "Ticker":  # the adapter's price collar reads the mid right before an order
+            return _Resp({"error": [], "result": {"XXBTZUSD": {
+                "a": ["100.5", "1", "1.0"], "b": ["99.5", "1", "1.0"], "c": ["100.0", "0.1"], "v": ["1", "1"],
+                "p": ["100", "100"], "t": [1, 1], "l": ["99", "99"], "h": ["101", "101"], "o": "100"}}})
         if name == "Time":
             return _Resp({"error": [], "result": {"unixtime": 1700000000, "rfc1123": "x"}})
         return _Resp({"error": ["EGeneral:Invalid arguments"]})
