@@ -102,6 +102,8 @@ def orchestrate_cmd(
             _say(f"testnet run {p['run_id']}: profile {p['profile']} ({p['testnet_mode']}) {p['strategy']} on "
                  f"{p['symbol']} {p['timeframe']}, {p['warmup_bars']} warm-up bars, {p['catch_up_bars']} catch-up "
                  f"bars, up to {p['run_seconds']:g} s")
+            if p.get("stale_lock"):
+                _say(p["stale_lock"])
         elif kind in ("order", "fill", "denial") or (kind == "session" and p.get("event") != "end"):
             from peaktrade.cli.session_cmd import event_line
 

@@ -31,6 +31,7 @@ from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
 from peaktrade.orders.exchange import ExchangeExecutor
+from peaktrade.safety import SessionLock
 from peaktrade.sim import sim_credentials
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
 
@@ -275,11 +276,14 @@ def run_testnet_session(
                      validated_descriptions=executor.descriptions[-5:], unsettled=executor.pending)
         log.update_meta(testnet_summary=extra)
 
-    run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
-                   start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
-                          "run_seconds": run_seconds},
-                   max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
-                   on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
+    # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
+    with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
+                                 run_id=run_id) as lock:
+        run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
+                       start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
+                              "run_seconds": run_seconds, **lock.start_fields()},
+                       max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
+                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
 

@@ -11,6 +11,7 @@ from peaktrade.safety._factory import build_checks
 from peaktrade.safety._guard import SafetyGuard
 from peaktrade.safety._kill_switch import SCOPES, KillSwitch, SwitchState
 from peaktrade.safety._limits import RiskLimits, require_limits_for
+from peaktrade.safety._lock import SessionLock, SessionLocked, read_holder
 from peaktrade.safety._live import (
     LIVE_GATES,
     READINESS_ITEMS,
@@ -34,7 +35,7 @@ __all__ = [
     "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DecisionLog", "DecisionRecord", "GateInputRefused",
     "GateResult",
     "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
-    "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SwitchState", "TradingEnvironment",
+    "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SessionLock", "SessionLocked", "SwitchState", "TradingEnvironment",
     "TradingState", "arm_value", "assert_live_allowed", "build_checks", "confirm_token", "current_readiness_probe",
-    "is_reducing", "live_gates", "register_readiness_probe", "require_limits_for",
+    "is_reducing", "live_gates", "read_holder", "register_readiness_probe", "require_limits_for",
 ]
