@@ -213,6 +213,18 @@ class SafetyConfig(_Section):
     testnet_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     #: Hosts a testnet session may reach only for validate-only requests (orders checked, never placed).
     validate_hosts: list[str] = ["api.kraken.com"]
+    #: Dead-man switch (Kraken CancelAllOrdersAfter) of sessions that place orders: armed at start with this
+    #: timeout (seconds) and re-armed every ``deadman_refresh`` seconds; a session that dies (kill -9, crash,
+    #: lost network) gets every open order of the account cancelled at the timeout.
+    deadman_timeout: float = Field(60.0, ge=1, le=86400)
+    deadman_refresh: float = Field(15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refresh_before_timeout(self) -> SafetyConfig:
+        if not self.deadman_refresh < self.deadman_timeout:
+            raise ValueError(f"deadman_refresh={self.deadman_refresh} must be shorter than deadman_timeout="
+                             f"{self.deadman_timeout} (the switch would fire between refreshes)")
+        return self
 
     @field_validator("testnet_hosts")
     @classmethod

@@ -31,7 +31,7 @@ from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
 from peaktrade.orders.exchange import ExchangeExecutor
-from peaktrade.safety import SessionLock
+from peaktrade.safety import DeadManSwitch, SessionLock
 from peaktrade.sim import sim_credentials
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
 
@@ -249,8 +249,19 @@ def run_testnet_session(
                         max_bars=max_bars)
     meta["testnet"] = info | {"catch_up": catch_up, "budget_at_start": usage}
 
+    # the dead-man switch: a session that places orders keeps the venue's CancelAllOrdersAfter armed
+    stop = stop if stop is not None else threading.Event()
+    deadman = None
+    if not getattr(client, "validate_only", False) and DeadManSwitch.supported(client):
+        deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
+        sleep = deadman.sleeper(stop, sleep)
+
     def venue_events(rec: Recorder) -> None:
         """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent)."""
+        if deadman is not None:
+            deadman.tick()
+            executor.events.extend(deadman.events)
+            deadman.events.clear()
         for ev in executor.events:
             rec.emit("session", None, ev)
         executor.events.clear()
@@ -279,9 +290,11 @@ def run_testnet_session(
     # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
     with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
+        armed = deadman.arm() if deadman is not None else {"event": "deadman_unavailable"}  # before any order
         run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
                        start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
-                              "run_seconds": run_seconds, **lock.start_fields()},
+                              "run_seconds": run_seconds, **lock.start_fields(),
+                              "deadman": {k: v for k, v in armed.items() if k != "event"} or None},
                        max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
                        on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,

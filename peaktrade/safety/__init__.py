@@ -5,6 +5,7 @@ Every order of every session passes ``build_checks(environment, config=..., exec
 """
 
 from peaktrade.safety._audit import DecisionLog, DecisionRecord
+from peaktrade.safety._deadman import DeadManSwitch
 from peaktrade.safety._environment import EXECUTOR_KINDS, TradingEnvironment, TradingState
 from peaktrade.safety._errors import LiveGateClosed, SafetyError
 from peaktrade.safety._factory import build_checks
@@ -32,7 +33,7 @@ from peaktrade.safety._live import (
 from peaktrade.safety._orders import is_reducing
 
 __all__ = [
-    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DecisionLog", "DecisionRecord", "GateInputRefused",
+    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DeadManSwitch", "DecisionLog", "DecisionRecord", "GateInputRefused",
     "GateResult",
     "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
     "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SessionLock", "SessionLocked", "SwitchState", "TradingEnvironment",

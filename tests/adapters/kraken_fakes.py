@@ -135,6 +135,11 @@ class FakeCcxtKraken:
                 return {"info": {"count": 1}}
         raise ccxt.OrderNotFound("kraken EOrder:Unknown order")
 
+    def cancel_all_orders_after(self, timeout, params=None):  # ms, like ccxt
+        self._enter("cancel_all_orders_after", timeout)
+        return {"error": [], "result": {"currentTime": "2023-11-14T22:13:20Z",
+                                        "triggerTime": "0" if not timeout else "2023-11-14T22:14:20Z"}}
+
     def fetch_my_trades(self, symbol=None, since=None, limit=None, params=None):
         self._enter("fetch_my_trades")
         return [{"id": "T" + o["id"], "order": o["id"], "symbol": o["symbol"], "side": o["side"],

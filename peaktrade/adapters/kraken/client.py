@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import re
@@ -92,6 +93,7 @@ KRAKEN_CAPABILITIES = Capabilities(
     ohlcv_latest_only=True,
     timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "2w"),
     live_hosts=("api.kraken.com", "futures.kraken.com", "*.kraken.com"),
+    dead_man_switch=True,
 )
 
 #: Private methods that place orders: in validate-only mode their body must carry validate=true.
@@ -725,6 +727,29 @@ class KrakenClient(PublicMarketData):
         if client_order_id:
             order = VenueOrder(**{**order.__dict__, "client_order_id": client_order_id})
         return order
+
+    def cancel_all_orders_after(self, timeout: float) -> dict[str, Any]:
+        """Arm the venue's dead-man switch: every open order of the account is cancelled ``timeout`` seconds
+        from now unless this is called again first; ``timeout=0`` disarms it (Kraken ``CancelAllOrdersAfter``).
+
+        Returns ``{"current_time", "trigger_time"}`` as the venue answered (``trigger_time`` ``"0"``: disarmed).
+        Retried like a read (arming again is harmless). Cancels pass every kill-switch state.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 86400:
+            raise InvalidOrderError(f"cancel_all_orders_after: timeout={timeout!r} is invalid: expected 0..86400 "
+                                    "seconds (0 disarms)", operation="cancel_all_orders_after")
+        seconds = int(math.ceil(timeout))
+        self._private("CancelAllOrdersAfter", {"timeout": seconds})
+        raw = self._call("cancel_all_orders_after", lambda: self._ex.cancel_all_orders_after(seconds * 1000))
+        res = (raw.get("result") if isinstance(raw, dict) and isinstance(raw.get("result"), dict) else raw) or {}
+        return {"current_time": res.get("currentTime"), "trigger_time": res.get("triggerTime")}
+
+    def cancel_all_orders(self) -> int:
+        """Cancel every open order of the account now (Kraken ``CancelAll``); return how many the venue cancelled."""
+        self._private("CancelAll")
+        raw = self._call("cancel_all_orders", lambda: self._ex.privatePostCancelAll({}))
+        res = raw.get("result") if isinstance(raw, dict) else None
+        return int(_f((res or {}).get("count")) or 0)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         self._private("OpenOrders")
