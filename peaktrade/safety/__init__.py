@@ -12,7 +12,6 @@ from peaktrade.safety._factory import build_checks
 from peaktrade.safety._guard import SafetyGuard
 from peaktrade.safety._kill_switch import SCOPES, KillSwitch, SwitchState
 from peaktrade.safety._limits import RiskLimits, require_limits_for
-from peaktrade.safety._lock import SessionLock, SessionLocked, read_holder
 from peaktrade.safety._live import (
     LIVE_GATES,
     READINESS_ITEMS,
@@ -30,6 +29,7 @@ from peaktrade.safety._live import (
     live_gates,
     register_readiness_probe,
 )
+from peaktrade.safety._lock import SessionLock, SessionLocked, read_holder
 from peaktrade.safety._orders import is_reducing
 
 __all__ = [
