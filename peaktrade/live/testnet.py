@@ -256,8 +256,16 @@ def run_testnet_session(
         deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
         sleep = deadman.sleeper(stop, sleep)
 
+    seen = [len(guard.log.records)]
+
     def venue_events(rec: Recorder) -> None:
-        """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent)."""
+        """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent), orders the
+        guard refused at the wire (price collar, kill switch) and failed dead-man re-arms."""
+        records, seen[0] = guard.log.records[seen[0]:], len(guard.log.records)
+        for d in records:
+            if d.kind == "wire" and not d.allowed:
+                executor.events.append({"event": "wire_denied", "gate": d.gate, "reason": d.reason,
+                                        "client_order_id": (d.subject or {}).get("client_order_id")})
         if deadman is not None:
             deadman.tick()
             executor.events.extend(deadman.events)
