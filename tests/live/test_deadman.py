@@ -128,3 +128,36 @@ def test_testnet_session_when_deadman_cannot_be_armed_then_refuses_to_start_and_
         run_testnet_session("fast", config=tcfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
                             max_bars=40, handle_signals=False, poll_interval=0.01)
     assert fake.count("create_order") == 0
+
+
+def test_config_when_refresh_not_shorter_than_timeout_then_rejected():
+    from peaktrade.config import SafetyConfig
+
+    with pytest.raises(ValueError, match="deadman_refresh=60.0 must be shorter than deadman_timeout=60.0"):
+        SafetyConfig(deadman_timeout=60, deadman_refresh=60)
+
+
+def test_tick_when_re_arm_fails_then_recorded_not_raised_and_retried_after_the_refresh_interval():
+    now = [0.0]
+
+    class Venue:  # a unit-test stand-in: armed once, then the venue stops answering
+        calls = 0
+
+        def cancel_all_orders_after(self, timeout):
+            Venue.calls += 1
+            if Venue.calls > 1:
+                raise OSError("connection reset")
+            return {"current_time": "t", "trigger_time": "t+60"}
+
+    from peaktrade.safety import DeadManSwitch
+
+    dm = DeadManSwitch(Venue(), timeout=60, refresh=15, clock=lambda: now[0])
+    dm.arm()
+    now[0] = 10.0
+    dm.tick()
+    assert Venue.calls == 1  # not due yet
+    now[0] = 16.0
+    dm.tick()
+    dm.tick()  # the failure is not retried in a tight loop
+    assert Venue.calls == 2 and dm.events[0]["event"] == "deadman_refresh_failed"
+    assert "connection reset" in dm.events[0]["error"]
