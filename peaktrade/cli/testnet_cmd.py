@@ -180,6 +180,25 @@ def ping_cmd(ctx: typer.Context, mode: str | None = _MODE,
         raise typer.Exit(1)
 
 
+@app.command("smoke")
+def smoke_cmd(ctx: typer.Context, mode: str | None = _MODE,
+              symbol: str = typer.Option("BTC/USD", "--symbol", help="Market of the checks."),
+              as_json: bool = typer.Option(False, "--json", help="Print {\"steps\": [{name, status, reason}]}.")) -> None:
+    """The whole stack once: ping, markets, balance, a validate-only order, cancel-all, the dead-man switch, an
+    alert; pass/fail/skip per step (exit 1 when a step fails). Nothing is placed."""
+    from peaktrade.cli._common import print_json
+    from peaktrade.live.testnet import testnet_smoke
+
+    steps = testnet_smoke(load_cfg(ctx.obj), mode=mode, symbol=symbol)
+    if as_json:
+        print_json({"steps": [s.__dict__ for s in steps]})
+    else:
+        for s in steps:
+            _say(f"  {s.name:<20} {s.status.upper():<5} {s.reason}")
+    if any(s.status == "fail" for s in steps):
+        raise typer.Exit(1)
+
+
 @app.command("smoke-order")
 def smoke_order_cmd(ctx: typer.Context, mode: str | None = _MODE,
                     symbol: str = typer.Option("BTC/USD", "--symbol", help="Market of the order."),
