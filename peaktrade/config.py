@@ -223,6 +223,10 @@ class RiskConfig(_Section):
     max_daily_loss_pct: float | None = Field(None, gt=0, le=100)
     #: Orders per minute of market time (sliding 60 s window).
     max_orders_per_minute: int | None = Field(None, ge=1)
+    #: Price collar: an order whose price (a limit order's limit; a market order's touch: ask for a buy,
+    #: bid for a sell) deviates from the venue's mid by more than this fraction is denied at the wire.
+    #: Checked by the adapter right before an order is sent, against a mid fetched then; no mid: denied.
+    max_price_deviation: float | None = Field(0.05, gt=0, lt=1)
     #: What a daily-loss breach engages: "halt" (nothing passes) or "reduce" (only reducing orders).
     on_daily_loss: Literal["halt", "reduce"] = "halt"
     #: Environments the limits apply to. Testnet and live always (fail closed: refused without them);
@@ -241,13 +245,14 @@ class RiskConfig(_Section):
         env = str(getattr(environment, "value", environment))
         if env in self.applies_to:
             return self
-        return RiskConfig(on_daily_loss=self.on_daily_loss, applies_to=self.applies_to)
+        return RiskConfig(on_daily_loss=self.on_daily_loss, applies_to=self.applies_to,
+                          max_price_deviation=self.max_price_deviation)
 
     def missing_limits(self) -> list[str]:
         """Return the names of the limits that are not set (daily loss: either form counts)."""
         names = ["max_order_notional", "max_position_notional", "max_total_exposure", "max_open_positions",
                  "max_orders_per_minute"]
-        out = [n for n in names if getattr(self, n) is None]
+        out = [n for n in [*names, "max_price_deviation"] if getattr(self, n) is None]
         if self.max_daily_loss is None and self.max_daily_loss_pct is None:
             out.append("max_daily_loss or max_daily_loss_pct")
         return out
@@ -273,6 +278,18 @@ class SafetyConfig(_Section):
     testnet_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
     #: Hosts a testnet session may reach only for validate-only requests (orders checked, never placed).
     validate_hosts: list[str] = ["api.kraken.com"]
+    #: Dead-man switch (Kraken CancelAllOrdersAfter) of sessions that place orders: armed at start with this
+    #: timeout (seconds) and re-armed every ``deadman_refresh`` seconds; a session that dies (kill -9, crash,
+    #: lost network) gets every open order of the account cancelled at the timeout.
+    deadman_timeout: float = Field(60.0, ge=1, le=86400)
+    deadman_refresh: float = Field(15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refresh_before_timeout(self) -> SafetyConfig:
+        if not self.deadman_refresh < self.deadman_timeout:
+            raise ValueError(f"deadman_refresh={self.deadman_refresh} must be shorter than deadman_timeout="
+                             f"{self.deadman_timeout} (the switch would fire between refreshes)")
+        return self
 
     @field_validator("testnet_hosts")
     @classmethod

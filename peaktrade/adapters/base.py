@@ -119,6 +119,9 @@ class Capabilities:
     #: Hosts of the venue's real-money API (exact names or ``*.domain`` patterns): never a testnet host or
     #: a simulator, whatever the config says (see :mod:`peaktrade.adapters.hosts`).
     live_hosts: tuple[str, ...] = ()
+    #: The venue cancels every open order of the account after a timeout unless re-armed (Kraken's
+    #: ``CancelAllOrdersAfter``): the adapter then has ``cancel_all_orders_after(timeout_seconds)``.
+    dead_man_switch: bool = False
 
 
 @runtime_checkable

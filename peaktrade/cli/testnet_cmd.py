@@ -102,6 +102,8 @@ def orchestrate_cmd(
             _say(f"testnet run {p['run_id']}: profile {p['profile']} ({p['testnet_mode']}) {p['strategy']} on "
                  f"{p['symbol']} {p['timeframe']}, {p['warmup_bars']} warm-up bars, {p['catch_up_bars']} catch-up "
                  f"bars, up to {p['run_seconds']:g} s")
+            if p.get("stale_lock"):
+                _say(p["stale_lock"])
         elif kind in ("order", "fill", "denial") or (kind == "session" and p.get("event") != "end"):
             from peaktrade.cli.session_cmd import event_line
 
@@ -175,6 +177,25 @@ def ping_cmd(ctx: typer.Context, mode: str | None = _MODE,
     step("private balance", lambda: ", ".join(f"{k}={v:g}" for k, v in sorted(client.fetch_balance().total.items()))
          or "(empty)")
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command("smoke")
+def smoke_cmd(ctx: typer.Context, mode: str | None = _MODE,
+              symbol: str = typer.Option("BTC/USD", "--symbol", help="Market of the checks."),
+              as_json: bool = typer.Option(False, "--json", help="Print {\"steps\": [{name, status, reason}]}.")) -> None:
+    """The whole stack once: ping, markets, balance, a validate-only order, cancel-all, the dead-man switch, an
+    alert; pass/fail/skip per step (exit 1 when a step fails). Nothing is placed."""
+    from peaktrade.cli._common import print_json
+    from peaktrade.live.testnet import testnet_smoke
+
+    steps = testnet_smoke(load_cfg(ctx.obj), mode=mode, symbol=symbol)
+    if as_json:
+        print_json({"steps": [s.__dict__ for s in steps]})
+    else:
+        for s in steps:
+            _say(f"  {s.name:<20} {s.status.upper():<5} {s.reason}")
+    if any(s.status == "fail" for s in steps):
         raise typer.Exit(1)
 
 

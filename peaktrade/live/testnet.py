@@ -31,6 +31,7 @@ from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
 from peaktrade.orders.exchange import ExchangeExecutor
+from peaktrade.safety import DeadManSwitch, SessionLock
 from peaktrade.sim import sim_credentials
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
 
@@ -248,8 +249,27 @@ def run_testnet_session(
                         max_bars=max_bars)
     meta["testnet"] = info | {"catch_up": catch_up, "budget_at_start": usage}
 
+    # the dead-man switch: a session that places orders keeps the venue's CancelAllOrdersAfter armed
+    stop = stop if stop is not None else threading.Event()
+    deadman = None
+    if not getattr(client, "validate_only", False) and DeadManSwitch.supported(client):
+        deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
+        sleep = deadman.sleeper(stop, sleep)
+
+    seen = [len(guard.log.records)]
+
     def venue_events(rec: Recorder) -> None:
-        """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent)."""
+        """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent), orders the
+        guard refused at the wire (price collar, kill switch) and failed dead-man re-arms."""
+        records, seen[0] = guard.log.records[seen[0]:], len(guard.log.records)
+        for d in records:
+            if d.kind == "wire" and not d.allowed:
+                executor.events.append({"event": "wire_denied", "gate": d.gate, "reason": d.reason,
+                                        "client_order_id": (d.subject or {}).get("client_order_id")})
+        if deadman is not None:
+            deadman.tick()
+            executor.events.extend(deadman.events)
+            deadman.events.clear()
         for ev in executor.events:
             rec.emit("session", None, ev)
         executor.events.clear()
@@ -275,11 +295,16 @@ def run_testnet_session(
                      validated_descriptions=executor.descriptions[-5:], unsettled=executor.pending)
         log.update_meta(testnet_summary=extra)
 
-    run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
-                   start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
-                          "run_seconds": run_seconds},
-                   max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
-                   on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
+    # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
+    with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
+                                 run_id=run_id) as lock:
+        armed = deadman.arm() if deadman is not None else {"event": "deadman_unavailable"}  # before any order
+        run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
+                       start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
+                              "run_seconds": run_seconds, **lock.start_fields(),
+                              "deadman": {k: v for k, v in armed.items() if k != "event"} or None},
+                       max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
+                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
 
@@ -349,6 +374,91 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
         raise TestnetError(f"smoke order not confirmed: the venue gave no validation answer ({res.status.value}"
                            f"{': ' + res.reason if res.reason else ''}); validate-only, so nothing was placed")
     return SmokeOrder(mode, req, res.status.value, executor.descriptions[-1])
+
+
+@dataclass(frozen=True)
+class SmokeStep:
+    """One step of :func:`testnet_smoke`: ``status`` is ``pass``, ``fail`` or ``skip``, ``reason`` says why."""
+
+    name: str
+    status: str
+    reason: str
+
+
+def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC/USD",
+                  client: Any = None) -> list[SmokeStep]:
+    """Run the whole stack once against the testnet venue: ping, markets, balance, a validate-only order through
+    the pipeline and the checks, cancel-all, the dead-man switch, an alert; every step runs, each passes,
+    fails or is skipped with a reason. Nothing is placed: the client is validate-only.
+    """
+    from peaktrade.adapters.errors import EndpointDenied
+
+    mode = resolve_mode(config, mode)
+    if client is None:
+        _checks, guard = testnet_guard(config)
+        client = build_client(config, guard=guard, mode=mode, validate_only=True)
+    else:
+        _check_testnet_client(client)
+    steps: list[SmokeStep] = []
+
+    def step(name: str, fn: Callable[[], str]) -> None:
+        try:
+            steps.append(SmokeStep(name, "pass", fn()))
+        except _Skip as e:
+            steps.append(SmokeStep(name, "skip", str(e)))
+        except Exception as e:  # noqa: BLE001 — every step is reported; the next one still runs
+            steps.append(SmokeStep(name, "fail", f"{type(e).__name__}: {e}"))
+
+    def ping() -> str:
+        status = client.fetch_status().get("status")
+        t0 = time.time()
+        skew = client.fetch_time() / 1000.0 - (t0 + time.time()) / 2
+        if status not in (None, "ok"):
+            raise TestnetError(f"venue status is {status!r}")
+        return f"status {status or 'ok'}, clock skew {skew:+.2f} s"
+
+    def markets() -> str:
+        m = client.load_markets()
+        if symbol not in m:
+            raise TestnetError(f"the venue lists no market {symbol}")
+        return f"{len(m)} markets, {symbol} listed"
+
+    def balance() -> str:
+        b = client.fetch_balance()
+        return ", ".join(f"{k}={v:g}" for k, v in sorted(b.total.items())) or "(empty)"
+
+    def order() -> str:
+        r = smoke_order(config, mode=mode, symbol=symbol, client=client)
+        return f"validate-only {r.request.side} {r.request.quantity:g} {symbol}: {r.description} (not placed)"
+
+    def cancel_all() -> str:
+        try:
+            return f"{client.cancel_all_orders()} open orders cancelled"
+        except EndpointDenied as e:
+            raise _Skip(f"{mode}: {e}") from None
+
+    def deadman() -> str:
+        if not DeadManSwitch.supported(client):
+            raise _Skip("the venue has no dead-man switch")
+        try:
+            res = client.cancel_all_orders_after(config.safety.deadman_timeout)
+        except EndpointDenied as e:
+            raise _Skip(f"{mode}: {e}") from None
+        if res.get("trigger_time") in (None, "0"):
+            raise TestnetError(f"not armed: the venue answered {res}")
+        return f"armed for {config.safety.deadman_timeout:g} s (trigger {res['trigger_time']})"
+
+    def alert() -> str:
+        raise _Skip("no alert channel in this build (issue 16 adds `peaktrade alerts test`)")
+
+    for name, fn in (("ping", ping), ("markets", markets), ("balance", balance), ("validate_only_order", order),
+                     ("cancel_all", cancel_all), ("dead_man_switch", deadman), ("alert", alert)):
+        step(name, fn)
+    return steps
+
+
+class _Skip(Exception):
+    """A smoke step that does not apply here (its reason is the message)."""
 
 
 def run_notebook(profile: str, *, config: Config, duration: float | None = None, mode: str | None = None,

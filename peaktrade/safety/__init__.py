@@ -5,6 +5,7 @@ Every order of every session passes ``build_checks(environment, config=..., exec
 """
 
 from peaktrade.safety._audit import DecisionLog, DecisionRecord
+from peaktrade.safety._deadman import DeadManSwitch
 from peaktrade.safety._environment import EXECUTOR_KINDS, TradingEnvironment, TradingState
 from peaktrade.safety._errors import LiveGateClosed, SafetyError
 from peaktrade.safety._factory import build_checks
@@ -28,13 +29,14 @@ from peaktrade.safety._live import (
     live_gates,
     register_readiness_probe,
 )
+from peaktrade.safety._lock import SessionLock, SessionLocked, read_holder
 from peaktrade.safety._orders import is_reducing
 
 __all__ = [
-    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DecisionLog", "DecisionRecord", "GateInputRefused",
+    "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DeadManSwitch", "DecisionLog", "DecisionRecord", "GateInputRefused",
     "GateResult",
     "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
-    "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SwitchState", "TradingEnvironment",
+    "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SessionLock", "SessionLocked", "SwitchState", "TradingEnvironment",
     "TradingState", "arm_value", "assert_live_allowed", "build_checks", "confirm_token", "current_readiness_probe",
-    "is_reducing", "live_gates", "register_readiness_probe", "require_limits_for",
+    "is_reducing", "live_gates", "read_holder", "register_readiness_probe", "require_limits_for",
 ]

@@ -17,6 +17,7 @@ before it is sent (the kill switch is read there again: the pipeline is not the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from peaktrade.adapters.hosts import live_venue_of, normalize_host
+from peaktrade.config import RiskConfig
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision
 from peaktrade.orders.model import OrderRequest
@@ -31,7 +33,7 @@ from peaktrade.safety._audit import Clock, DecisionLog, DecisionRecord
 from peaktrade.safety._environment import TradingEnvironment, TradingState, parse_executor_kind
 from peaktrade.safety._kill_switch import KillSwitch
 from peaktrade.safety._live import LiveAuthorization, authorization_valid
-from peaktrade.safety._orders import exposure_change, fmt_qty, order_subject, post_position
+from peaktrade.safety._orders import exposure_change, fmt_money, fmt_qty, order_subject, post_position
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
@@ -41,6 +43,12 @@ _SECURE = ("https", "wss")
 #: Venue operations that only take orders away: they pass in every kill-switch state.
 _CANCELS = frozenset({"CancelOrder", "CancelOrderBatch", "CancelAll", "CancelAllOrdersAfter", "cancel_order"})
 _EPS = 1e-9
+#: The price collar of a guard built without a config: the config's own default.
+DEFAULT_MAX_PRICE_DEVIATION: float | None = RiskConfig.model_fields["max_price_deviation"].default
+
+
+def _positive(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
 
 
 def _hosts(hosts: Iterable[str]) -> frozenset[str]:
@@ -80,6 +88,10 @@ class SafetyGuard:
         Live only: the hash of the config the session runs with (must match the authorization).
     testnet_hosts, validate_hosts, live_hosts
         Endpoint allow-lists (see :meth:`check_endpoint`).
+    max_price_deviation
+        The price collar checked at the wire (:meth:`check_wire`): an order whose price deviates from
+        the reference mid by more than this fraction is denied (default ``[risk]``'s default, 5 %;
+        None: no collar — only a hand-built guard can have none, the config's testnet/live need one).
     """
 
     name = "SafetyGuard"
@@ -89,7 +101,7 @@ class SafetyGuard:
                  authorization: LiveAuthorization | None = None, config_hash: str | None = None,
                  testnet_hosts: Iterable[str] = ("127.0.0.1", "localhost", "::1"),
                  validate_hosts: Iterable[str] = ("api.kraken.com",), live_hosts: Iterable[str] = ("api.kraken.com",),
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, max_price_deviation: float | None = DEFAULT_MAX_PRICE_DEVIATION) -> None:
         self.environment = TradingEnvironment.parse(environment)
         self.executor_kind = parse_executor_kind(executor_kind)
         self.log = log if log is not None else DecisionLog(clock=clock)
@@ -105,6 +117,10 @@ class SafetyGuard:
         self.testnet_hosts = _hosts(testnet_hosts)
         self.validate_hosts = _hosts(validate_hosts)
         self.live_hosts = _hosts(live_hosts)
+        if max_price_deviation is not None and not (isinstance(max_price_deviation, (int, float))
+                                                    and 0 < max_price_deviation < 1):
+            raise ValueError(f"max_price_deviation={max_price_deviation!r} is invalid: expected a fraction in (0, 1)")
+        self.max_price_deviation = None if max_price_deviation is None else float(max_price_deviation)
 
     @classmethod
     def from_config(cls, environment: TradingEnvironment | str, config: Config, *, executor_kind: str,
@@ -120,7 +136,8 @@ class SafetyGuard:
         guard = cls(env, executor_kind=executor_kind, kill_switch=kill_switch, log=log, authorization=authorization,
                     config_hash=config.config_hash(),
                     testnet_hosts=[*config.safety.testnet_hosts, *config.testnet.sim_hosts],
-                    validate_hosts=config.safety.validate_hosts, live_hosts=config.live.hosts, clock=clock)
+                    validate_hosts=config.safety.validate_hosts, live_hosts=config.live.hosts, clock=clock,
+                    max_price_deviation=config.risk.max_price_deviation)
         guard._config = config
         return guard
 
@@ -216,7 +233,9 @@ class SafetyGuard:
 
     # -- the wire ----------------------------------------------------------------------------
     def check_wire(self, operation: str, *, client_order_id: str | None = None, symbol: str | None = None,
-                   side: str | None = None, amount: float | None = None, position: float | None = None) -> Decision:
+                   side: str | None = None, amount: float | None = None, position: float | None = None,
+                   price: float | None = None, reference: float | None = None,
+                   reference_error: str | None = None) -> Decision:
         """Decide whether an order request may go on the wire now; record the decision. Never raises.
 
         Called by the adapter at its transport for every order-placing request (each attempt), whoever
@@ -224,14 +243,19 @@ class SafetyGuard:
         authorization (checked again here); the kill switch is read now: ``halted`` denies, ``reducing``
         allows only an order that provably reduces the position — given as ``position``, or approved as
         reducing by :meth:`check` under the same client order id — and treats anything unknown as
-        increasing.
+        increasing. Last, the price collar (``max_price_deviation``): ``price`` (the order's price: a
+        limit order's limit, a market order's touch) against ``reference`` (the venue's mid, fetched by
+        the adapter right before sending); a missing or unusable price or mid denies (``reference_error``
+        says why the mid is missing).
         """
         try:
             decision = self._wire(operation, client_order_id, symbol, side, amount, position)
+            if decision.allowed and operation not in _CANCELS and self.max_price_deviation is not None:
+                decision = self._collar(decision, symbol, side, price, reference, reference_error)
         except Exception as e:  # noqa: BLE001 — a check that cannot decide denies
             decision = Decision(False, "wire", f"wire: check failed: {type(e).__name__}: {e}")
         subject = {"operation": operation, "client_order_id": client_order_id, "symbol": symbol, "side": side,
-                   "amount": amount, "position": position}
+                   "amount": amount, "position": position, "price": price, "reference_mid": reference}
         ok = self.log.record(component=self.name, kind="wire", allowed=decision.allowed, gate=decision.gate,
                              reason=decision.reason, environment=self.environment.value, subject=subject)
         if decision.allowed and not ok:
@@ -259,6 +283,27 @@ class SafetyGuard:
             return Decision(False, "reducing", f"reducing: {what} ({known}) is not provably exposure-reducing; "
                                                f"only exposure-reducing orders pass (kill switch {st.describe()})")
         return Decision(True, "wire", f"{st.state}: {what}")
+
+    def _collar(self, allowed: Decision, symbol: str | None, side: str | None, price: float | None,
+                reference: float | None, reference_error: str | None) -> Decision:
+        """Deny an order priced more than ``max_price_deviation`` away from the reference mid (fail closed)."""
+        limit = self.max_price_deviation
+        assert limit is not None
+        what = f"{side or '?'} {symbol or '?'}"
+        if not _positive(reference):
+            why = f" ({reference_error})" if reference_error else ""
+            return Decision(False, "price_collar", f"price_collar: no reference mid for {what}{why}: an order "
+                                                   "whose price cannot be checked is not sent (fail closed)")
+        if not _positive(price):
+            return Decision(False, "price_collar", f"price_collar: {what} has no usable price ({price!r}) to "
+                                                   f"check against the reference mid {fmt_money(reference)}")
+        dev = abs(float(price) / float(reference) - 1.0)
+        if dev > limit:
+            return Decision(False, "price_collar",
+                            f"price_collar: {what} at {fmt_money(price)} deviates {dev:.2%} from the reference "
+                            f"mid {fmt_money(reference)} > max_price_deviation {limit:.2%}")
+        return Decision(True, allowed.gate, f"{allowed.reason}; price {fmt_money(price)} within {limit:.2%} of "
+                                            f"mid {fmt_money(reference)}")
 
     def _wire_reduces(self, cid: str | None, symbol: str | None, side: str | None, amount: float | None,
                       position: float | None) -> bool:

@@ -12,6 +12,7 @@ import json
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -35,7 +36,9 @@ from peaktrade.sim._market import ASSETS, PAIRS, Feed, resolve_pair
 
 PUBLIC_METHODS = ("Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "OHLC", "Depth")
 PRIVATE_METHODS = ("Balance", "BalanceEx", "AddOrder", "CancelOrder", "OpenOrders", "ClosedOrders",
-                   "QueryOrders", "TradesHistory")
+                   "QueryOrders", "TradesHistory", "CancelAll", "CancelAllOrdersAfter")
+#: Kraken's longest dead-man timeout (seconds).
+MAX_DEADMAN_TIMEOUT = 86400
 OHLC_INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 PAGE = 50
 _CL_ORD_RE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -47,6 +50,10 @@ MAX_NONCE = 2**64 - 1
 # ASCII only: Python's int()/float() also accept '²', '١٢', ' 1 ', '1_0' and 'nan'
 _INT_RE = re.compile(r"-?[0-9]{1,20}")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class MalformedRequest(KrakenError):
@@ -124,6 +131,10 @@ class SimExchange(OrderBook):
         for k, s in (keys or {}).items():
             self.add_key(k, s)
         self.faults = FaultPlan(faults)
+        # the dead-man switch (CancelAllOrdersAfter): a real-time timer, account-wide like Kraken's
+        self._deadman: threading.Timer | None = None
+        self.deadman_trigger: float | None = None  # epoch seconds it fires at (None: disarmed)
+        self.deadman_fired: list[dict[str, Any]] = []  # {"at": epoch s, "count": orders cancelled}
 
     # ----------------------------------------------------------------------------- keys
     def add_key(self, key: str, secret: str) -> None:
@@ -371,6 +382,43 @@ class SimExchange(OrderBook):
         o = self.place(pid, side, ordertype, vol, price, bid=bid, ask=ask, oflags=oflags, tif=tif, userref=userref,
                        cl_ord_id=cl, max_open=OPEN_ORDER_LIMITS[ks.tier])
         return {"descr": descr, "txid": [o.txid]}
+
+    def _cancel_open(self) -> int:
+        hits = [o for o in self.orders.values() if o.status == "open"]
+        self.cancel(hits)
+        return len(hits)
+
+    def _priv_CancelAll(self, params, ks):
+        return {"count": self._cancel_open()}
+
+    def _priv_CancelAllOrdersAfter(self, params, ks):
+        """Kraken's dead-man switch: cancel every open order ``timeout`` seconds from now unless re-armed;
+        ``timeout=0`` disarms. The timer runs in real (wall) time, whatever the market clock's speed."""
+        raw = params.get("timeout")
+        if raw in (None, ""):
+            raise KrakenError("EGeneral:Invalid arguments:timeout")
+        timeout = ascii_int(raw, "EGeneral:Invalid arguments:timeout", lo=0, hi=MAX_DEADMAN_TIMEOUT)
+        if self._deadman is not None:
+            self._deadman.cancel()
+            self._deadman = None
+        now = time.time()
+        if timeout == 0:
+            self.deadman_trigger = None
+            return {"currentTime": _iso(now), "triggerTime": "0"}
+        self.deadman_trigger = now + timeout
+        timer = threading.Timer(timeout, self._deadman_fire)
+        timer.daemon = True
+        self._deadman = timer
+        timer.start()
+        return {"currentTime": _iso(now), "triggerTime": _iso(self.deadman_trigger)}
+
+    def _deadman_fire(self) -> None:
+        with self.lock:
+            if self._deadman is None or threading.current_thread() is not self._deadman:
+                return  # re-armed or disarmed meanwhile
+            self._deadman, self.deadman_trigger = None, None
+            self.sync()
+            self.deadman_fired.append({"at": time.time(), "count": self._cancel_open()})
 
     def _priv_CancelOrder(self, params, ks):
         txid, cl = params.get("txid"), params.get("cl_ord_id")

@@ -135,6 +135,11 @@ class FakeCcxtKraken:
                 return {"info": {"count": 1}}
         raise ccxt.OrderNotFound("kraken EOrder:Unknown order")
 
+    def cancel_all_orders_after(self, timeout, params=None):  # ms, like ccxt
+        self._enter("cancel_all_orders_after", timeout)
+        return {"error": [], "result": {"currentTime": "2023-11-14T22:13:20Z",
+                                        "triggerTime": "0" if not timeout else "2023-11-14T22:14:20Z"}}
+
     def fetch_my_trades(self, symbol=None, since=None, limit=None, params=None):
         self._enter("fetch_my_trades")
         return [{"id": "T" + o["id"], "order": o["id"], "symbol": o["symbol"], "side": o["side"],
@@ -198,6 +203,10 @@ class RecordingTransport:
             return _Resp({"error": [], "result": {"descr": descr, "txid": ["OAAAAA-BBBBB-CCCCCC"]}})
         if name == "BalanceEx":
             return _Resp({"error": [], "result": {"ZUSD": {"balance": "100.0", "hold_trade": "0"}}})
+        if name == "Ticker":  # the adapter's price collar reads the mid right before an order
+            return _Resp({"error": [], "result": {"XXBTZUSD": {
+                "a": ["100.5", "1", "1.0"], "b": ["99.5", "1", "1.0"], "c": ["100.0", "0.1"], "v": ["1", "1"],
+                "p": ["100", "100"], "t": [1, 1], "l": ["99", "99"], "h": ["101", "101"], "o": "100"}}})
         if name == "Time":
             return _Resp({"error": [], "result": {"unixtime": 1700000000, "rfc1123": "x"}})
         return _Resp({"error": ["EGeneral:Invalid arguments"]})

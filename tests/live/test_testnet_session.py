@@ -136,17 +136,23 @@ def test_budget_when_two_runs_then_shared_daily_budget_counts_both(tcfg):
 def test_orchestrators_when_two_run_at_once_then_daily_budget_never_overspent(tcfg):
     import threading
 
+    from pydantic import SecretStr
+
     cfg = tcfg(testnet={"max_daily_trades": 5})
     fakes = [_fake(), _fake()]
     errors: list[BaseException] = []
     unexpected: list[BaseException] = []
     go = threading.Barrier(2, timeout=60)
+    # two accounts: one account runs one instance per strategy and symbol (the session lock); the day's
+    # testnet budget is shared by both
+    cfgs = {id(f): cfg.model_copy(update={"secrets": cfg.secrets.model_copy(
+        update={"kraken_api_key": SecretStr(f"account-{i}")})}) for i, f in enumerate(fakes)}
 
     def run(fake):
         try:
             go.wait()
-            run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
-                                max_bars=40, handle_signals=False)
+            run_testnet_session("fast", config=cfgs[id(fake)], mode="kraken-sim", exchange=fake, warmup=10,
+                                catch_up=40, max_bars=40, handle_signals=False)
         except TestnetError as e:  # the other run may have spent the day before this one started
             errors.append(e)
         except BaseException as e:  # noqa: BLE001 — reported by the assertion below

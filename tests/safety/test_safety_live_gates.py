@@ -283,10 +283,10 @@ def test_authorization_when_config_changes_after_grant_then_refused_at_use(live_
     cfg = gate_inputs(live_cfg())
     auth = assert_live_allowed(cfg, **open_inputs(cfg))
     guard, _ = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
-    assert guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001).allowed
+    assert guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001, price=100.0, reference=100.0).allowed
     cfg.risk.max_order_notional = 9e9  # the config the session runs with changed after it was authorized
     assert not guard.allows_private_api()
-    d = guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001)
+    d = guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001, price=100.0, reference=100.0)
     assert not d.allowed and d.gate == "live_authorization"
     assert not guard.check_endpoint("https://api.kraken.com/0/private/AddOrder").allowed
 

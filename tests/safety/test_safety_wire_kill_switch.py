@@ -43,7 +43,8 @@ def setup(sim, tmp_path):
 
 def test_create_order_when_halted_then_nothing_reaches_the_venue_and_cancels_still_pass(sim, setup):
     switch, guard, c = setup
-    resting = c.create_order("BTC/USD", "buy", "limit", 0.001, 1000.0, client_order_id="pt-rest-1")
+    below = round(c.fetch_ticker("BTC/USD").bid * 0.97, 1)  # rests (3 % under the bid), inside the price collar
+    resting = c.create_order("BTC/USD", "buy", "limit", 0.001, below, client_order_id="pt-rest-1")
     assert len(sim.arrived) == 1 and resting.status == "open"
     switch.engage("incident 7")
     with pytest.raises(EndpointDenied, match="halted: kill switch") as ei:

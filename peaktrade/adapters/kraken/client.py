@@ -47,13 +47,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -92,6 +93,7 @@ KRAKEN_CAPABILITIES = Capabilities(
     ohlcv_latest_only=True,
     timeframes=("1m", "5m", "15m", "30m", "1h", "4h", "1d", "1w", "2w"),
     live_hosts=("api.kraken.com", "futures.kraken.com", "*.kraken.com"),
+    dead_man_switch=True,
 )
 
 #: Private methods that place orders: in validate-only mode their body must carry validate=true.
@@ -227,6 +229,20 @@ def kraken_cl_ord_id(client_order_id: str) -> str:
     return hashlib.sha256(cid.encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True)
+class _Intent:
+    """What the transport's wire check needs to know about an order (keyed by its ``cl_ord_id``)."""
+
+    cid: str | None
+    symbol: str | None
+    side: str | None
+    amount: float | None
+    position: float | None
+    price: float | None = None  # for the price collar: limit, or the touch (ask/bid) when sent
+    reference: float | None = None  # the venue's mid fetched right before sending
+    reference_error: str | None = None
+
+
 def _proven_not_placed(err: ExchangeError) -> ExchangeError:
     err.not_placed = True
     return err
@@ -350,7 +366,7 @@ class KrakenClient(PublicMarketData):
             raise EndpointDenied("refused: a public-data client takes no API credentials", operation="connect")
         self.simulator = bool(simulator)
         self._sim_hosts = frozenset(normalize_host(h) for h in sim_hosts)
-        self._intents: dict[str, tuple[str, str, str, float, float | None]] = {}  # venue cl_ord_id -> intent
+        self._intents: dict[str, _Intent] = {}  # venue cl_ord_id -> intent
         self._intents_lock = threading.Lock()
         self.guard = guard
         self.retry = retry or RetryPolicy()
@@ -467,10 +483,13 @@ class KrakenClient(PublicMarketData):
             # the last step before the wire: the kill switch is read now, on every attempt
             with self._intents_lock:
                 intent = self._intents.get(str(params.get("cl_ord_id")))
-            cid, symbol, side, amount, position = intent or (params.get("cl_ord_id"), params.get("pair"),
-                                                             params.get("type"), _f(params.get("volume")), None)
-            wire = self.guard.check_wire(name, client_order_id=cid, symbol=symbol, side=side, amount=amount,
-                                         position=position)
+            if intent is None:  # not built by create_order: what the body says, nothing the collar can check
+                intent = _Intent(params.get("cl_ord_id"), params.get("pair"), params.get("type"),
+                                 _f(params.get("volume")), None, None, None,
+                                 f"{name} was not placed through create_order")
+            wire = self.guard.check_wire(name, client_order_id=intent.cid, symbol=intent.symbol, side=intent.side,
+                                         amount=intent.amount, position=intent.position, price=intent.price,
+                                         reference=intent.reference, reference_error=intent.reference_error)
             if not wire.allowed:
                 raise EndpointDenied(f"refused before sending: {wire.reason}", operation=name)
 
@@ -481,10 +500,38 @@ class KrakenClient(PublicMarketData):
         A client order id is single-use, so an entry never goes stale; the oldest are dropped past 4096.
         """
         with self._intents_lock:
-            self._intents[kraken_cl_ord_id(client_order_id)] = (
+            self._intents[kraken_cl_ord_id(client_order_id)] = _Intent(
                 client_order_id, symbol, side, float(amount), None if position is None else float(position))
             while len(self._intents) > 4096:
                 self._intents.pop(next(iter(self._intents)))
+
+    def _price_collar_inputs(self, client_order_id: str, symbol: str, side: str, price: float | None) -> None:
+        """Fetch the venue's mid now and attach it, with the order's price, to the order's intent.
+
+        The transport's wire check (:meth:`SafetyGuard.check_wire`) compares them against the guard's price
+        collar right before the order is sent. The order's price is a limit order's limit, else the touch it
+        trades against (ask for a buy, bid for a sell). A mid that cannot be fetched is recorded as missing
+        with the reason: the guard then denies (fail closed). Nothing is fetched when the guard has no collar.
+        """
+        if getattr(self.guard, "max_price_deviation", None) is None:
+            return
+        ref: float | None = None
+        err: str | None = None
+        px = price
+        try:
+            t = self.fetch_ticker(symbol)
+            ref = t.mid if t.bid and t.ask else None  # a last trade is no mid: it may be hours old
+            if ref is None:
+                err = f"the venue's ticker for {symbol} has no bid and ask"
+            if px is None:
+                px = t.ask if side == "buy" else t.bid
+        except ExchangeError as e:
+            err = f"fetching the ticker failed: {e}"
+        key = kraken_cl_ord_id(client_order_id)
+        with self._intents_lock:
+            intent = self._intents.get(key)
+            if intent is not None:
+                self._intents[key] = replace(intent, price=_f(px), reference=ref, reference_error=err)
 
     def _private(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Check a private call at the method level (also covers ccxt-like fakes without HTTP)."""
@@ -563,6 +610,7 @@ class KrakenClient(PublicMarketData):
             params["timeInForce"] = time_in_force
         if validate:
             params["validate"] = "true"  # the documented lowercase literal (ccxt would send "True")
+        self._price_collar_inputs(client_order_id, symbol, side, price)
         self._private("AddOrder", {**params, "cl_ord_id": params["clientOrderId"]})
         attempts = max(1, self.retry.max_attempts)
         last: ExchangeError | None = None
@@ -573,6 +621,8 @@ class KrakenClient(PublicMarketData):
                 params["deadline"] = datetime.fromtimestamp(deadline, UTC).isoformat(
                     timespec="milliseconds").replace("+00:00", "Z")
             on_wire = self._placing_on_wire
+            if attempt:
+                self._price_collar_inputs(client_order_id, symbol, side, price)  # the mid of this attempt
             try:
                 self.sent_orders += 1
                 raw = self._ex.create_order(symbol, type, side, amount, price, dict(params))
@@ -677,6 +727,29 @@ class KrakenClient(PublicMarketData):
         if client_order_id:
             order = VenueOrder(**{**order.__dict__, "client_order_id": client_order_id})
         return order
+
+    def cancel_all_orders_after(self, timeout: float) -> dict[str, Any]:
+        """Arm the venue's dead-man switch: every open order of the account is cancelled ``timeout`` seconds
+        from now unless this is called again first; ``timeout=0`` disarms it (Kraken ``CancelAllOrdersAfter``).
+
+        Returns ``{"current_time", "trigger_time"}`` as the venue answered (``trigger_time`` ``"0"``: disarmed).
+        Retried like a read (arming again is harmless). Cancels pass every kill-switch state.
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 <= timeout <= 86400:
+            raise InvalidOrderError(f"cancel_all_orders_after: timeout={timeout!r} is invalid: expected 0..86400 "
+                                    "seconds (0 disarms)", operation="cancel_all_orders_after")
+        seconds = int(math.ceil(timeout))
+        self._private("CancelAllOrdersAfter", {"timeout": seconds})
+        raw = self._call("cancel_all_orders_after", lambda: self._ex.cancel_all_orders_after(seconds * 1000))
+        res = (raw.get("result") if isinstance(raw, dict) and isinstance(raw.get("result"), dict) else raw) or {}
+        return {"current_time": res.get("currentTime"), "trigger_time": res.get("triggerTime")}
+
+    def cancel_all_orders(self) -> int:
+        """Cancel every open order of the account now (Kraken ``CancelAll``); return how many the venue cancelled."""
+        self._private("CancelAll")
+        raw = self._call("cancel_all_orders", lambda: self._ex.privatePostCancelAll({}))
+        res = raw.get("result") if isinstance(raw, dict) else None
+        return int(_f((res or {}).get("count")) or 0)
 
     def fetch_open_orders(self, symbol: str | None = None) -> list[VenueOrder]:
         self._private("OpenOrders")
