@@ -201,6 +201,7 @@ class AlertDispatcher:
         self.rules = rules
         self.dead_letter = dead_letter
         self.retries, self.timeout, self.backoff = retries, timeout, backoff
+        self._warm = send is None and bool(self.destinations)
         self._send = send or (lambda d, t, b, s: apprise_send(d, t, b, s, timeout=self.timeout))
         self.exit_grace = exit_grace
         self.on_result = on_result
@@ -266,6 +267,15 @@ class AlertDispatcher:
 
     # -- the worker ---------------------------------------------------------------------------------
     def _run(self) -> None:
+        if self._warm:
+            try:  # apprise loads its plugins on first use (seconds on a busy machine): before the first alert
+                import apprise
+
+                _quiet_apprise()
+                for d in self.destinations:
+                    apprise.Apprise().add(_with_timeout(d.url, self.timeout))  # parses only, sends nothing
+            except Exception:  # noqa: BLE001 — a bad URL is reported when an alert is sent
+                pass
         while True:
             ev = self._q.get()
             try:

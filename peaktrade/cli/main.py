@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from peaktrade import __version__
 from peaktrade.cli import (
+    alerts_cmd,
     config_cmd,
     data_cmd,
     experiment_cmd,
@@ -44,6 +45,7 @@ live_cmd.register(app)
 mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)
+alerts_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}
