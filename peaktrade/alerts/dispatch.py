@@ -212,6 +212,10 @@ class AlertDispatcher:
         self.dropped = 0
         self.delivered = 0
         self.failed = 0
+        self._dead_lock = threading.Lock()
+        # one front thread (rules over time: de-dup, rate limit), then one lane per destination, so a hanging
+        # destination delays neither the session nor the alerts to the other destinations
+        self._lanes = [_Lane(self, d) for d in self.destinations]
         self._thread = threading.Thread(target=self._run, name="peaktrade-alerts", daemon=True)
         self._thread.start()
         _LIVE.add(self)
@@ -239,11 +243,11 @@ class AlertDispatcher:
         return True
 
     def close(self, *, wait: float | None = 0.0) -> None:
-        """Stop taking alerts; let the worker deliver what is queued, waiting at most ``wait`` seconds here.
+        """Stop taking alerts; the workers deliver what is queued; wait at most ``wait`` seconds for them here.
 
-        ``wait=0`` returns at once (the worker, a daemon thread, keeps delivering; the exit handler waits
-        for it at most ``exit_grace`` seconds); alerts still queued when the process ends are lost, those
-        the worker gave up on are in the dead-letter file.
+        ``wait=0`` returns at once (the workers, daemon threads, keep delivering; the exit handler waits for
+        them at most ``exit_grace`` seconds); alerts still queued when the process ends are lost, those a
+        worker gave up on are in the dead-letter file.
         """
         if not self._stop.is_set():
             self._stop.set()
@@ -251,36 +255,32 @@ class AlertDispatcher:
                 self._q.put_nowait(None)
             except queue.Full:
                 pass
+        threads = [self._thread, *(lane.thread for lane in self._lanes)]
         if wait:
-            self._thread.join(wait)
-        if not self._thread.is_alive():
+            deadline = time.monotonic() + wait
+            for t in threads:
+                t.join(max(0.0, deadline - time.monotonic()))
+        if not any(t.is_alive() for t in threads):
             _LIVE.discard(self)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until everything queued so far is handled; return whether it was."""
+        """Wait until everything queued so far is handled (sent or dead-lettered); return whether it was."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self._q.unfinished_tasks:
+        while self._q.unfinished_tasks or any(lane.q.unfinished_tasks for lane in self._lanes):
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)
         return True
 
-    # -- the worker ---------------------------------------------------------------------------------
+    # -- the workers --------------------------------------------------------------------------------
     def _run(self) -> None:
-        if self._warm:
-            try:  # apprise loads its plugins on first use (seconds on a busy machine): before the first alert
-                import apprise
-
-                _quiet_apprise()
-                for d in self.destinations:
-                    apprise.Apprise().add(_with_timeout(d.url, self.timeout))  # parses only, sends nothing
-            except Exception:  # noqa: BLE001 — a bad URL is reported when an alert is sent
-                pass
         while True:
             ev = self._q.get()
             try:
                 if ev is None:
                     if self._q.empty():
+                        for lane in self._lanes:
+                            lane.q.put(None)
                         return
                     self._q.put_nowait(None)  # items queued before the stop marker still go out
                     continue
@@ -313,15 +313,20 @@ class AlertDispatcher:
             self._dead(ev, None, why, 0)
             return
         title, body = ev.title, format_body(ev)
-        for d in self.destinations:
-            res = self.send_one(d, title, body, ev.severity)
+        for lane in self._lanes:
+            lane.q.put((ev, title, body))
+
+    def _deliver(self, d: Destination, ev: Event, title: str, body: str) -> None:
+        res = self.send_one(d, title, body, ev.severity)
+        with self._dead_lock:  # the lanes count from their own threads
             if res.ok:
                 self.delivered += 1
             else:
                 self.failed += 1
-                self._dead(ev, d, res.error or "failed", res.attempts)
-            if self.on_result is not None:
-                self.on_result(ev, res)
+        if not res.ok:
+            self._dead(ev, d, res.error or "failed", res.attempts)
+        if self.on_result is not None:
+            self.on_result(ev, res)
 
     def send_one(self, d: Destination, title: str, body: str, severity: Severity,
                  *, retries: int | None = None) -> SendResult:
@@ -350,10 +355,40 @@ class AlertDispatcher:
                 "event": ev.to_dict()}
         try:
             self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.dead_letter, "a", encoding="utf-8") as f:
+            with self._dead_lock, open(self.dead_letter, "a", encoding="utf-8") as f:
                 f.write(json.dumps(line, default=str) + "\n")
         except OSError:
             pass  # nowhere left to report to; the counters still say it failed
+
+
+class _Lane:
+    """One destination's queue and worker thread (warms apprise for its URL first)."""
+
+    def __init__(self, owner: AlertDispatcher, dest: Destination) -> None:
+        self.owner, self.dest = owner, dest
+        self.q: queue.Queue[tuple[Event, str, str] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=f"peaktrade-alerts-{dest.label}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        if self.owner._warm:
+            try:  # apprise loads its plugins on first use (seconds on a busy machine): before the first alert
+                import apprise
+
+                _quiet_apprise()
+                apprise.Apprise().add(_with_timeout(self.dest.url, self.owner.timeout))  # parses, sends nothing
+            except Exception:  # noqa: BLE001 — a bad URL is reported when an alert is sent
+                pass
+        while True:
+            item = self.q.get()
+            try:
+                if item is None:
+                    return
+                self.owner._deliver(self.dest, *item)
+            except Exception as e:  # noqa: BLE001 — the worker must survive anything
+                self.owner._dead(item[0] if item else None, self.dest, f"internal error: {type(e).__name__}", 0)
+            finally:
+                self.q.task_done()
 
 
 def _safe_error(e: BaseException, d: Destination) -> str:
