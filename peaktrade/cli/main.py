@@ -15,6 +15,7 @@ from peaktrade.cli import (
     experiment_cmd,
     live_cmd,
     mlflow_cmd,
+    monitor_cmd,
     report_cmd,
     research_cmd,
     safety_cmd,
@@ -46,6 +47,7 @@ mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)
 alerts_cmd.register(app)
+monitor_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}

@@ -1,0 +1,55 @@
+"""``peaktrade monitor`` (terminal monitor; ``--watch``: the headless watchdog) and ``peaktrade dashboard``."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from peaktrade.cli._common import load_cfg
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``monitor`` and ``dashboard`` to the root app."""
+    app.command("monitor")(monitor)
+
+
+def _watchdog(cfg, on_event=None):
+    from peaktrade.alerts import AlertDispatcher
+    from peaktrade.monitor import Watchdog
+
+    return Watchdog(cfg.runs_dir, alerts=AlertDispatcher.from_config(cfg), on_event=on_event)
+
+
+def monitor(
+    ctx: typer.Context,
+    watch: bool = typer.Option(False, "--watch", help="Run the watchdog only, headless: print and alert each "
+                                                     "missed heartbeat (for a service; no terminal UI)."),
+    every: float = typer.Option(None, "--every", min=0.05, help="Seconds between checks (default: half of "
+                                                                "[monitor] heartbeat_seconds)."),
+    duration: float = typer.Option(None, "--duration", min=0, help="--watch: stop after this many seconds."),
+) -> None:
+    """Show every session (state, equity, P&L, drawdown, position, heartbeat, kill switch, budget); q quits.
+
+    The watchdog runs inside: a session silent for two heartbeat intervals raises "heartbeat missed"."""
+    cfg = load_cfg(ctx.obj)
+    every = every if every is not None else max(0.05, cfg.monitor.heartbeat_seconds / 2)
+    if not watch:
+        from peaktrade.monitor.tui import MonitorApp
+
+        MonitorApp(cfg, every=every).run()
+        return
+
+    def say(ev) -> None:
+        typer.echo(f"{ev.wall}  {ev.severity.label.upper():<8} {ev.kind.value}  {ev.run_id}: {ev.message}")
+
+    dog = _watchdog(cfg, say)
+    typer.echo(f"watchdog: {cfg.runs_dir} every {every:g} s (Ctrl-C stops)")
+    end = None if duration is None else time.monotonic() + duration
+    try:
+        dog.run(every=every, stop=lambda: end is not None and time.monotonic() >= end)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if dog.alerts is not None:
+            dog.alerts.close(wait=cfg.alerts.exit_grace_seconds)
