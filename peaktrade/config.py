@@ -29,7 +29,7 @@ ENV_PATH_VAR = "PEAK_TRADE_CONFIG_PATH"
 ENV_PREFIX = "PEAKTRADE__"
 #: Environment variables read as secrets (also from ``.env``), mapped to ``Secrets`` fields.
 SECRET_VARS = {"KRAKEN_API_KEY": "kraken_api_key", "KRAKEN_API_SECRET": "kraken_api_secret",
-               "PEAKTRADE_ALERT_URLS": "alert_urls"}
+               "PEAKTRADE_ALERT_URLS": "alert_urls", "PEAKTRADE_DASHBOARD_TOKEN": "dashboard_token"}
 MASK = "***"
 #: Environment variable naming the per-user safety state directory when ``[safety] state_dir`` is unset.
 STATE_DIR_VAR = "PEAKTRADE_STATE_DIR"
@@ -334,6 +334,7 @@ class Secrets(_Section):
     kraken_api_key: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
     alert_urls: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
 
 
 class Config(_Section):

@@ -12,6 +12,26 @@ from peaktrade.cli._common import load_cfg
 def register(app: typer.Typer) -> None:
     """Add ``monitor`` and ``dashboard`` to the root app."""
     app.command("monitor")(monitor)
+    app.command("dashboard")(dashboard)
+
+
+def dashboard(
+    ctx: typer.Context,
+    port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default [monitor] dashboard_port)."),
+    host: str = typer.Option(None, "--host", help="Address to bind (default [monitor] dashboard_host, 127.0.0.1)."),
+) -> None:
+    """Serve the web dashboard (runs, live updates, health at /health); Ctrl-C stops it.
+
+    Actions (kill switch, stop a session) need PEAKTRADE_DASHBOARD_TOKEN; without it they are disabled."""
+    from peaktrade.monitor.dashboard import serve
+
+    cfg = load_cfg(ctx.obj)
+    host = host or cfg.monitor.dashboard_host
+    port = port or cfg.monitor.dashboard_port
+    actions = "enabled (bearer token)" if cfg.secrets.dashboard_token is not None else \
+        "disabled (no PEAKTRADE_DASHBOARD_TOKEN)"
+    typer.echo(f"dashboard: http://{host}:{port}/  health: http://{host}:{port}/health  actions: {actions}")
+    serve(cfg, host=host, port=port)
 
 
 def _watchdog(cfg, on_event=None):
