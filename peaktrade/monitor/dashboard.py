@@ -16,6 +16,8 @@ import json
 import os
 import signal
 import socket
+import time
+from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -143,8 +145,9 @@ tr.crashed td, .engaged {{ color: #b00; }} .active {{ color: #070; }} #alerts li
 """
 
 
-def create_app(cfg: Config, *, token: str | None = None, every: float | None = None) -> FastAPI:
-    """Return the dashboard app of ``cfg`` (``token`` default: ``PEAKTRADE_DASHBOARD_TOKEN``)."""
+def create_app(cfg: Config, *, token: str | None = None, every: float | None = None,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """Return the dashboard app of ``cfg`` (``token`` default: ``PEAKTRADE_DASHBOARD_TOKEN``; ``clock``: epoch s)."""
     from peaktrade.alerts import AlertDispatcher
 
     if token is None and cfg.secrets.dashboard_token is not None:
@@ -180,7 +183,7 @@ def create_app(cfg: Config, *, token: str | None = None, every: float | None = N
 
     @app.api_route("/health", methods=["GET", "HEAD"])
     def get_health(request: Request) -> Response:
-        ok, doc = health(cfg)
+        ok, doc = health(cfg, now=clock())
         return JSONResponse(doc, status_code=200 if ok else 503)
 
     @app.get("/api/runs")

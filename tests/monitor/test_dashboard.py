@@ -13,11 +13,14 @@ import tomllib
 import httpx
 import pytest
 from alerts.receivers import free_port
+from cdp import CHROMIUM, Browser
 from conftest import TEST_CONFIG
 from fastapi.testclient import TestClient
 from helpers import write_toml
 
 from peaktrade.config import load_config
+from peaktrade.data import load_bars
+from peaktrade.live.session import run_session
 from peaktrade.live.runlog import RunLog
 from peaktrade.monitor.dashboard import create_app
 from peaktrade.safety import KillSwitch
@@ -26,17 +29,18 @@ TOKEN = "dash-t0ken-for-tests"
 
 
 def test_health_when_sessions_heartbeat_then_200_and_when_one_is_late_then_503(make_cfg):
-    cfg = make_cfg(monitor={"heartbeat_seconds": 0.2})
-    client = TestClient(create_app(cfg))
+    cfg = make_cfg(monitor={"heartbeat_seconds": 10.0})
+    late = [0.0]
+    client = TestClient(create_app(cfg, clock=lambda: time.time() + late[0]))
     r = client.get("/health")
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["state_dir"]["writable"] is True
     assert client.head("/health").status_code == 200
-    log = RunLog.create(cfg.runs_dir, "20240101-000000-paper-s-cccccc", {"environment": "paper", "heartbeat_seconds": 0.2})
+    log = RunLog.create(cfg.runs_dir, "20240101-000000-paper-s-cccccc", {"environment": "paper", "heartbeat_seconds": 10.0})
     log.event("heartbeat", None, {"n": 1})
     log.flush()
     doc = client.get("/health").json()
     assert doc["sessions"][0]["run_id"] == "20240101-000000-paper-s-cccccc" and doc["sessions"][0]["missed"] is False
-    time.sleep(0.5)
+    late[0] = 21.0  # more than two intervals without an event
     r = client.get("/health")
     assert r.status_code == 503 and r.json()["problems"] == ["session 20240101-000000-paper-s-cccccc missed its heartbeat"]
     assert client.head("/health").status_code == 503
@@ -137,3 +141,34 @@ def test_sse_when_50_clients_connected_and_a_run_writes_then_every_client_gets_t
             return await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
 
     assert asyncio.run(main()) == [True] * 50
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI: apt-get install -y chromium chromium-driver)")
+def test_dashboard_in_chromium_when_paper_replay_writes_then_sse_updates_and_kill_switch_needs_token(server):
+    base, cfg, tmp, _ = server
+    load_bars("BTC/USD", "1h", exchange="synthetic", config=cfg)
+    b = Browser(tmp)
+    try:
+        b.call("Page.navigate", url=base + "/")
+        b.wait("document.getElementById('sse-state') && document.getElementById('sse-state').textContent === 'connected'")
+        before = b.eval("window.__peaktrade.updates")
+        res = run_session("ma_crossover", exchange="synthetic", replay="2020-01-05:2020-01-07",
+                          params={"fast": 3, "slow": 8}, config=cfg, checks=[], handle_signals=False)
+        b.wait(f"window.__peaktrade.updates > {before} && "
+               f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"]') !== null")
+        b.wait(f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"]').className === 'completed'")
+        b.eval("document.getElementById('engage').click()")  # no token typed: refused
+        assert "refused (401)" in b.wait("document.getElementById('action-result').textContent.includes('refused')"
+                                         " && document.getElementById('action-result').textContent")
+        assert not KillSwitch(cfg.state_dir, "paper").status().engaged
+        b.eval(f"document.getElementById('token').value = '{TOKEN}'; document.getElementById('engage').click()")
+        b.wait("document.getElementById('action-result').textContent.includes('kill switch engaged')")
+        assert KillSwitch(cfg.state_dir, "paper").status().engaged
+        b.wait("document.getElementById('kill-switch-state').textContent.includes('ENGAGED')")
+        shot = b.screenshot(tmp / "dashboard.png")
+        print(f"\ndashboard screenshot: {shot}")
+        assert shot.stat().st_size > 10_000
+        assert b.errors == []
+    finally:
+        b.close()
+        KillSwitch(cfg.state_dir, None).reset(confirm=True, scope="all")
