@@ -117,11 +117,11 @@ def apprise_send(dest: Destination, title: str, body: str, severity: Severity, *
     _quiet_apprise()
     ap = apprise.Apprise()
     if not ap.add(_with_timeout(dest.url, timeout)):
-        raise AlertError(f"{dest.label}: apprise does not accept this URL (unknown scheme or bad format)")
+        raise AlertError("apprise does not accept this URL (unknown scheme or bad format)")
     kind = (apprise.NotifyType.FAILURE if severity >= Severity.ERROR else
             apprise.NotifyType.WARNING if severity >= Severity.WARNING else apprise.NotifyType.INFO)
     if not ap.notify(title=title, body=body, notify_type=kind):
-        raise AlertError(f"{dest.label}: delivery failed (destination unreachable, refused or timed out)")
+        raise AlertError("delivery failed (destination unreachable, refused or timed out)")
 
 
 Sender = Callable[[Destination, str, str, Severity], None]

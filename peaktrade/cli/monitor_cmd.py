@@ -67,7 +67,12 @@ def monitor(
     typer.echo(f"watchdog: {cfg.runs_dir} every {every:g} s (Ctrl-C stops)")
     end = None if duration is None else time.monotonic() + duration
     try:
-        dog.run(every=every, stop=lambda: end is not None and time.monotonic() >= end)
+        while True:
+            dog.check()
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            time.sleep(every if left is None else min(every, left))
     except KeyboardInterrupt:
         pass
     finally:

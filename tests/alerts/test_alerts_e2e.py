@@ -3,8 +3,6 @@ a hanging destination does not delay the session, and `peaktrade alerts test` re
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import datetime
 
 import pytest

@@ -73,7 +73,7 @@ def test_dispatch_when_duplicates_and_over_rate_then_deduped_and_rate_limited_to
     d = AlertDispatcher(parse_destinations(f"json://127.0.0.1/{SECRET}"),
                         AlertRules(min_severity=Severity.INFO, rate_limit_per_minute=3, dedup_seconds=60),
                         dead_letter=dl, send=send)
-    for i in range(3):
+    for _ in range(3):
         d.submit(_ev(msg="same"))  # one alert, twice de-duplicated
     for i in range(4):
         d.submit(_ev(msg=f"other {i}"))  # 2 more fit the rate limit, 2 are rate-limited

@@ -20,8 +20,8 @@ from helpers import write_toml
 
 from peaktrade.config import load_config
 from peaktrade.data import load_bars
-from peaktrade.live.session import run_session
 from peaktrade.live.runlog import RunLog
+from peaktrade.live.session import run_session
 from peaktrade.monitor.dashboard import create_app
 from peaktrade.safety import KillSwitch
 

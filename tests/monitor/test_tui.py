@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pandas as pd
-import pytest
 
 from peaktrade.live.runlog import RunLog
 from peaktrade.monitor.tui import MonitorApp

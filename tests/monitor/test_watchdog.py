@@ -4,7 +4,6 @@ with a fake clock (the rule), and with a real `peaktrade paper run` process hung
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
