@@ -100,12 +100,13 @@ class SessionWatch:
         self._last = self.monotonic()
         self._observe_switch()
         age = self._observe_data()
-        self._observe_budget()
+        budget = self._observe_budget()
         self.beats += 1
         eq = rec.values[-1] if rec.values else None
         ev = rec.log.event("heartbeat", None, {"interval": self.interval, "n": self.beats, "bars": rec.n_bars,
                                                "equity": eq, "position": rec.last_position,
-                                               "last_bar_age": age, "kill_switch": self._engaged})
+                                               "last_bar_age": age, "kill_switch": self._engaged,
+                                               "budget_used": budget})
         if rec.on_event is not None:
             rec.on_event(ev)
         rec.log.flush()
@@ -139,7 +140,9 @@ class SessionWatch:
         self._stale = stale
         return age
 
-    def _observe_budget(self) -> None:
+    def _observe_budget(self) -> float | None:
+        """Raise budget near / at its limit once per cap; return the largest fraction used (None: no budget)."""
+        worst = None
         for check in self._budgets:
             try:
                 u = check.budget.usage(run_id=check.run_id)
@@ -151,11 +154,13 @@ class SessionWatch:
                 if not isinstance(u_, (int, float)) or not isinstance(c_, (int, float)) or c_ <= 0:
                     continue
                 frac = u_ / c_
+                worst = frac if worst is None else max(worst, frac)
                 if frac >= self.budget_near and used not in self._budget_flags:
                     self._budget_flags.add(used)
                     kind = EventKind.BUDGET_AT_LIMIT if frac >= 1 else EventKind.BUDGET_NEAR
                     self._emit(kind, {"limit": used, "used": u_, "cap": c_, "fraction": frac,
                                       "message": f"{used} {u_:,.2f} of {c_:,.2f} ({frac:.0%})"})
+        return worst
 
     def chain(self, on_event: Callable[[dict[str, Any]], None] | None) -> Callable[[dict[str, Any]], None]:
         """Return an ``on_event`` that hands events to the alerts first, then to ``on_event``."""

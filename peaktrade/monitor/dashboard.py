@@ -104,8 +104,8 @@ def render_runs(cfg: Config) -> str:
     state = "ENGAGED (halted)" if ks["engaged"] else "released (active)"
     out = [f'<p id="kill-switch-state" class="{"engaged" if ks["engaged"] else "active"}">kill switch: {state}</p>',
            f'<p class="count">{len(rows)} run(s)</p>', "<table><thead><tr><th>run</th><th>state</th><th>env</th>"
-           "<th>strategy</th><th>equity</th><th>P&amp;L</th><th>drawdown</th><th>position</th><th>heartbeat</th>"
-           "<th>equity curve</th><th></th></tr></thead><tbody>"]
+           "<th>strategy</th><th>equity</th><th>P&amp;L</th><th>today</th><th>drawdown</th><th>position</th>"
+           "<th>last bar</th><th>heartbeat</th><th>budget</th><th>equity curve</th><th></th></tr></thead><tbody>"]
     for r in rows:
         hb = "–" if r["heartbeat_age"] is None else f'{r["heartbeat_age"]:.1f} s' + (" MISSED" if r["missed"] else "")
         stop = (f'<button class="stop" hx-post="/api/runs/{e(r["run_id"])}/stop" hx-target="#action-result">stop'
@@ -113,8 +113,9 @@ def render_runs(cfg: Config) -> str:
         out.append(f'<tr data-run="{e(r["run_id"])}" class="{e(r["status"])}"><td>{e(r["run_id"])}</td>'
                    f'<td>{e(r["status"])}</td><td>{e(r["environment"])}</td><td>{e(r["strategy"])} {e(r["symbol"])}</td>'
                    f'<td>{_fmt(r["equity"])}</td><td>{_fmt(r["pnl"], "+,.2f")}</td>'
-                   f'<td>{_fmt(r["drawdown"], ".2%")}</td><td>{_fmt(r["position"], ".6g")}</td><td>{hb}</td>'
-                   f'<td>{_spark(r["spark"])}</td><td>{stop}</td></tr>')
+                   f'<td>{_fmt(r["pnl_today"], "+,.2f")}</td><td>{_fmt(r["drawdown"], ".2%")}</td>'
+                   f'<td>{_fmt(r["position"], ".6g")}</td><td>{_fmt(r["last_bar_age"], ",.0f")}</td><td>{hb}</td>'
+                   f'<td>{_fmt(r["budget_used"], ".0%")}</td><td>{_spark(r["spark"])}</td><td>{stop}</td></tr>')
     out.append("</tbody></table>")
     return "\n".join(out)
 

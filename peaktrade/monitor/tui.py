@@ -19,7 +19,8 @@ from peaktrade.monitor.views import kill_switch_state, run_detail, runs_table, s
 if TYPE_CHECKING:
     from peaktrade.config import Config
 
-COLUMNS = ("run", "state", "env", "strategy", "equity", "P&L", "drawdown", "position", "heartbeat", "events")
+COLUMNS = ("run", "state", "env", "strategy", "equity", "P&L", "today", "drawdown", "position", "last bar",
+           "heartbeat", "budget", "events")
 
 
 def _fmt(v: Any, spec: str = ",.2f") -> str:
@@ -28,8 +29,10 @@ def _fmt(v: Any, spec: str = ",.2f") -> str:
 
 def _row(r: dict[str, Any]) -> tuple[str, ...]:
     hb = "–" if r["heartbeat_age"] is None else f"{r['heartbeat_age']:.0f}s" + (" MISSED" if r["missed"] else "")
+    bar = "–" if r["last_bar_age"] is None else f"{r['last_bar_age']:.0f}s"
     return (r["run_id"], r["status"], r["environment"], f"{r['strategy']} {r['symbol']}", _fmt(r["equity"]),
-            _fmt(r["pnl"], "+,.2f"), _fmt(r["drawdown"], ".2%"), _fmt(r["position"], ".6g"), hb, str(r["n_events"]))
+            _fmt(r["pnl"], "+,.2f"), _fmt(r["pnl_today"], "+,.2f"), _fmt(r["drawdown"], ".2%"),
+            _fmt(r["position"], ".6g"), bar, hb, _fmt(r["budget_used"], ".0%"), str(r["n_events"]))
 
 
 class ConfirmKill(ModalScreen[bool]):

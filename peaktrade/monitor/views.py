@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from peaktrade.live.runlog import RUNNING, EventTail, RunLogError, list_runs, read_events
+from peaktrade.live.runlog import RUNNING, EventTail, RunLogError, last_event, list_runs, read_events
 from peaktrade.monitor.watchdog import running_sessions, session_health
 
 if TYPE_CHECKING:
@@ -75,11 +75,16 @@ def runs_table(cfg: Config, *, limit: int = 50, now: float | None = None) -> lis
         row: dict[str, Any] = {"run_id": info.run_id, "status": info.status, "environment": info.environment,
                                "strategy": info.strategy, "symbol": info.symbol, "started_at": info.started_at,
                                "equity": info.final_equity, "n_events": info.n_events}
-        eq = equity_curve(info.run_dir, last=200)
+        eq = equity_curve(info.run_dir, last=2000)
         init = summary.get("initial_cash") or (meta.get("options") or {}).get("init_cash")
         vals = [v for _, v in eq]
         row["spark"] = vals[-60:]
         row["pnl"] = (vals[-1] - init) if vals and isinstance(init, (int, float)) else None
+        row["pnl_today"] = _pnl_today(eq)
+        beat = last_event(info.run_dir, "heartbeat")
+        bp = beat["payload"] if beat else {}
+        row["last_bar_age"] = bp.get("last_bar_age") if meta.get("status") == RUNNING else None
+        row["budget_used"] = bp.get("budget_used")
         peak = max(vals) if vals else None
         row["drawdown"] = (vals[-1] / peak - 1.0) if vals and peak else None
         row["position"] = summary.get("position")
@@ -90,6 +95,16 @@ def runs_table(cfg: Config, *, limit: int = 50, now: float | None = None) -> lis
             row.update(heartbeat_age=None, missed=False)
         rows.append(row)
     return rows
+
+
+def _pnl_today(eq: list[tuple[str | None, float]]) -> float | None:
+    """Return equity now minus equity at the last close before the newest point's UTC day (market time)."""
+    if not eq or eq[-1][0] is None:
+        return None
+    day = str(eq[-1][0])[:10]
+    before = [v for t, v in eq if t is not None and str(t)[:10] < day]
+    start = before[-1] if before else eq[0][1]
+    return eq[-1][1] - start
 
 
 def equity_curve(run_dir: Path, *, last: int = 200) -> list[tuple[str | None, float]]:
