@@ -9,12 +9,12 @@ import subprocess
 import sys
 import time
 import tomllib
+from pathlib import Path
 
 import httpx
 import pytest
 from alerts.receivers import free_port
 from cdp import CHROMIUM, Browser
-from conftest import TEST_CONFIG
 from fastapi.testclient import TestClient
 from helpers import write_toml
 
@@ -26,6 +26,7 @@ from peaktrade.monitor.dashboard import create_app
 from peaktrade.safety import KillSwitch
 
 TOKEN = "dash-t0ken-for-tests"
+TEST_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.test.toml"
 
 
 def test_health_when_sessions_heartbeat_then_200_and_when_one_is_late_then_503(make_cfg):
