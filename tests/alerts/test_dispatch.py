@@ -106,3 +106,17 @@ def test_dispatch_when_destination_recovers_then_delivered_on_a_retry(tmp_path):
     d.submit(_ev())
     assert d.join(10) and d.delivered == 1 and len(send.calls) == 2 and not (tmp_path / "dead.jsonl").exists()
     d.close()
+
+
+def test_config_when_alert_urls_and_dashboard_token_in_dotenv_then_loaded_and_masked(tmp_path):
+    from peaktrade.config import MASK, load_config
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.toml").write_text("")
+    (tmp_path / ".env").write_text(f"PEAKTRADE_ALERT_URLS=json://127.0.0.1/{SECRET}\nPEAKTRADE_DASHBOARD_TOKEN=tok-{SECRET}\n")
+    cfg = load_config(tmp_path / "config" / "config.toml", env={})
+    from peaktrade.alerts import destinations_from_config
+
+    assert [d.label for d in destinations_from_config(cfg)] == ["json://127.0.0.1"]
+    assert cfg.secrets.dashboard_token.get_secret_value() == f"tok-{SECRET}"
+    assert cfg.sanitized()["secrets"]["alert_urls"] == MASK and SECRET not in json.dumps(cfg.sanitized())
