@@ -28,7 +28,8 @@ from peaktrade.errors import ConfigError
 ENV_PATH_VAR = "PEAK_TRADE_CONFIG_PATH"
 ENV_PREFIX = "PEAKTRADE__"
 #: Environment variables read as secrets (also from ``.env``), mapped to ``Secrets`` fields.
-SECRET_VARS = {"KRAKEN_API_KEY": "kraken_api_key", "KRAKEN_API_SECRET": "kraken_api_secret"}
+SECRET_VARS = {"KRAKEN_API_KEY": "kraken_api_key", "KRAKEN_API_SECRET": "kraken_api_secret",
+               "PEAKTRADE_ALERT_URLS": "alert_urls", "PEAKTRADE_DASHBOARD_TOKEN": "dashboard_token"}
 MASK = "***"
 #: Environment variable naming the per-user safety state directory when ``[safety] state_dir`` is unset.
 STATE_DIR_VAR = "PEAKTRADE_STATE_DIR"
@@ -302,6 +303,42 @@ class SafetyConfig(_Section):
         return _absolute_or_none(v, "state_dir")
 
 
+class MonitorConfig(_Section):
+    """Session liveness and the monitors that watch it (see docs/monitoring.md)."""
+
+    #: Every session writes a ``heartbeat`` event at least this often (seconds), from its run loop, so a
+    #: hung or killed session stops heartbeating; the watchdog raises "heartbeat missed" after two intervals.
+    heartbeat_seconds: float = Field(30.0, gt=0)
+    #: Address ``peaktrade dashboard`` binds (loopback by default; put a reverse proxy in front).
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(8765, ge=1, le=65535)
+
+
+class AlertsConfig(_Section):
+    """Alert rules; destinations are secrets: ``PEAKTRADE_ALERT_URLS`` (environment or ``.env``)."""
+
+    #: Send alerts at all (still needs destinations).
+    enabled: bool = True
+    #: Event kinds that alert (``peaktrade alerts kinds`` lists them); empty: every kind.
+    events: list[str] = []
+    #: Least severity that alerts: info, warning, error or critical.
+    min_severity: str = Field("warning", pattern=r"^(info|warning|error|critical)$")
+    #: At most this many alerts per minute (the rest go to the dead-letter file, marked rate_limited).
+    rate_limit_per_minute: int = Field(20, ge=1)
+    #: An alert equal to one sent (same run, kind and message) within this many seconds is dropped.
+    dedup_seconds: float = Field(300.0, ge=0)
+    #: Budget usage (fraction of a cap) from which "budget near its limit" is raised.
+    budget_near_fraction: float = Field(0.8, gt=0, le=1)
+    #: A polled session whose newest bar is older than this many bar intervals raises "data stale".
+    stale_bars: float = Field(3.0, gt=0)
+    #: Delivery attempts per destination (with exponential backoff) before the dead-letter file.
+    retries: int = Field(3, ge=1, le=10)
+    #: Seconds one delivery attempt may take (connect and read).
+    timeout_seconds: float = Field(5.0, gt=0)
+    #: At process exit, wait at most this long for alerts still queued (then they are dead-lettered).
+    exit_grace_seconds: float = Field(10.0, ge=0)
+
+
 TESTNET_MODES = ("kraken-validate", "kraken-sim")
 
 
@@ -378,6 +415,8 @@ class TestnetConfig(_Section):
 class Secrets(_Section):
     kraken_api_key: SecretStr | None = None
     kraken_api_secret: SecretStr | None = None
+    alert_urls: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
 
 
 class Config(_Section):
@@ -395,6 +434,8 @@ class Config(_Section):
     risk: RiskConfig = RiskConfig()
     safety: SafetyConfig = SafetyConfig()
     testnet: TestnetConfig = TestnetConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    alerts: AlertsConfig = AlertsConfig()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)

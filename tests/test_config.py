@@ -144,7 +144,8 @@ def test_secrets_when_in_env_then_loaded_and_masked_everywhere(tmp_path):
     cfg = load_config(path, env={"KRAKEN_API_KEY": SECRET_KEY, "KRAKEN_API_SECRET": SECRET_SECRET})
     assert cfg.secrets.kraken_api_key.get_secret_value() == SECRET_KEY
     out = cfg.sanitized()
-    assert out["secrets"] == {"kraken_api_key": MASK, "kraken_api_secret": MASK}
+    assert out["secrets"] == {"kraken_api_key": MASK, "kraken_api_secret": MASK, "alert_urls": None,
+                              "dashboard_token": None}
     for text in (json.dumps(out), repr(cfg), str(cfg), cfg.model_dump_json()):
         assert SECRET_KEY not in text and SECRET_SECRET not in text
 
@@ -168,7 +169,8 @@ def test_config_show_when_secrets_set_then_output_is_masked(cfg, cli, tmp_path, 
     assert r.exit_code == 0, r.stderr
     assert SECRET_KEY not in r.stdout + r.stderr and SECRET_SECRET not in r.stdout + r.stderr
     shown = json.loads(r.stdout)
-    assert shown["secrets"] == {"kraken_api_key": MASK, "kraken_api_secret": MASK}
+    assert shown["secrets"] == {"kraken_api_key": MASK, "kraken_api_secret": MASK, "alert_urls": None,
+                                "dashboard_token": None}
     assert shown["config_hash"] == cfg.config_hash() and shown["data"]["dir"] == str(cfg.data.dir)
 
 

@@ -9,11 +9,13 @@ from rich.markup import escape
 
 from peaktrade import __version__
 from peaktrade.cli import (
+    alerts_cmd,
     config_cmd,
     data_cmd,
     experiment_cmd,
     live_cmd,
     mlflow_cmd,
+    monitor_cmd,
     optimize_cmd,
     report_cmd,
     research_cmd,
@@ -48,6 +50,8 @@ mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)
 warmup_cmd.register(app)
+alerts_cmd.register(app)
+monitor_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}

@@ -48,17 +48,27 @@ Bar = tuple[pd.Timestamp, float, float, float, float, float]
 class Clock:
     """Interruptible waiting: ``stop.wait`` by default (a stop request ends the wait), or an injected sleep."""
 
-    def __init__(self, stop: threading.Event, sleep: Callable[[float], None] | None) -> None:
+    def __init__(self, stop: threading.Event, sleep: Callable[[float], None] | None,
+                 tick: Callable[[], None] | None = None, tick_every: float = 1.0) -> None:
         self.stop = stop
         self.sleep = sleep
+        # called while waiting (at least every ``tick_every`` seconds): the session's heartbeat
+        self.tick = tick
+        self.tick_every = tick_every
 
     def pause(self, seconds: float) -> None:
         if seconds <= 0 or self.stop.is_set():
             return
-        if self.sleep is None:
+        if self.sleep is not None:
+            self.sleep(seconds)
+        elif self.tick is None:
             self.stop.wait(seconds)
         else:
-            self.sleep(seconds)
+            end = time.monotonic() + seconds
+            while (left := end - time.monotonic()) > 0 and not self.stop.wait(min(left, self.tick_every)):
+                self.tick()
+        if self.tick is not None:
+            self.tick()
 
 
 def replay_bars(bars: pd.DataFrame, speed: float, clock: Clock) -> Iterator[Bar]:

@@ -46,6 +46,7 @@ from peaktrade.live.feeds import DEFAULT_POLL_INTERVAL, DEFAULT_WARMUP, Bar, Clo
 from peaktrade.live.plan import SessionPlan, check_args, plan_polling, plan_replay, plan_session, safety_checks
 from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runlog import COMPLETED, CRASHED, STOPPED, RunLog, new_run_id
+from peaktrade.live.watch import SessionWatch, watch_session
 from peaktrade.strategies.base import Strategy
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
 
@@ -132,7 +133,7 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
              max_bars: int | None = None, run_seconds: float | None = None, stop: threading.Event | None = None,
              handle_signals: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None,
              sleep: Callable[[float], None] | None = None, finish: Callable[[Recorder], None] | None = None,
-             on_close: Callable[[RunLog], None] | None = None) -> LoopResult:
+             on_close: Callable[[RunLog], None] | None = None, config: Config | None = None) -> LoopResult:
     """Create the run log, trade the bars of ``feed`` through ``pipe`` and close the log: the run loop of every session.
 
     Parameters
@@ -156,9 +157,13 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
         Called with the recorder after the last bar, before the status is decided (e.g. settle orders).
     on_close
         Called with the run log once its summary is written, also when the run crashed.
+    config
+        Heartbeat interval, alert rules and destinations, kill-switch state (default: :func:`load_config`).
     """
     stop = stop if stop is not None else threading.Event()
-    clock = Clock(stop, sleep)
+    watch: SessionWatch = watch_session(config, run_id=run_id, environment=meta["environment"], pipe=pipe, plan=plan)
+    meta = {**meta, "heartbeat_seconds": watch.interval}
+    clock = Clock(stop, sleep, tick=watch.tick, tick_every=min(1.0, watch.interval / 4))
     timed_out = threading.Event()
     timer = None
     if run_seconds is not None:
@@ -170,7 +175,7 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
         timer.daemon = True
     with _StopOnSignals(stop, enabled=handle_signals) as signals:
         log = RunLog.create(runs_dir, run_id, meta)
-        rec = Recorder(log, pipe, plan, on_event)
+        rec = Recorder(log, pipe, plan, watch.chain(on_event))
         status, error = CRASHED, None
         if timer is not None:
             timer.start()
@@ -181,10 +186,12 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
                                        "warmup_bars": 0 if plan.history is None else len(plan.history),
                                        **start, "pid": os.getpid(), "host": socket.gethostname()})
             log.flush()
+            watch.start(rec)
             for bar in feed(clock, rec):
                 if stop.is_set():
                     break
                 rec.bar(*bar)
+                watch.tick()
                 if (max_bars is not None and rec.n_bars >= max_bars) or stop.is_set():
                     break
             if finish is not None:
@@ -204,6 +211,7 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
                 timer.cancel()
             signals.closing = True  # further signals must not interrupt writing the summary
             summary = rec.close(status, error)
+            watch.close()
             if on_close is not None:
                 on_close(log)
     return LoopResult(log.run_dir, status, summary, rec)
@@ -335,6 +343,6 @@ def run_session(
         return replay_bars(plan.play, float(speed), clock)
 
     run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed, start={}, max_bars=max_bars,
-                   stop=stop, handle_signals=handle_signals, on_event=on_event, sleep=sleep)
+                   stop=stop, handle_signals=handle_signals, on_event=on_event, sleep=sleep, config=cfg)
     return SessionResult(run_id, run.run_dir, run.status, run.summary, pipe.ledger, run.recorder.equity(),
                          pipe.ledger.trades_frame())

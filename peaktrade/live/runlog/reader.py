@@ -21,8 +21,9 @@ EVENTS_FILE = "events.jsonl"
 EVENTS_PARQUET = "events.parquet"
 TRADES_PARQUET = "trades.parquet"
 
-#: Event types of ``events.jsonl``.
-EVENT_TYPES = ("bar", "signal", "order", "fill", "denial", "equity", "position", "session")
+#: Event types of ``events.jsonl``. ``heartbeat``: the run loop is alive (at least every ``heartbeat_seconds`` of
+#: meta); ``monitor``: what the session observed about itself (kill switch, budget, stale data), with a ``kind``.
+EVENT_TYPES = ("bar", "signal", "order", "fill", "denial", "equity", "position", "session", "heartbeat", "monitor")
 
 
 class RunLogError(PeakTradeError):

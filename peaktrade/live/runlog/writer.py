@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from peaktrade._files import atomic_write, atomic_write_json, iso_time, jsonable
+from peaktrade.alerts.events import DEFAULT_SEVERITY, EventKind, Severity, classify
 from peaktrade.live.runlog.catalog import RUNNING, process_start_time
 from peaktrade.live.runlog.reader import (
     EVENT_TYPES,
@@ -79,15 +80,28 @@ class RunLog:
         atomic_write_json(run_dir / META_FILE, full)
         return cls(run_dir, full)
 
-    def event(self, type: str, time: Any, payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Buffer one event (written at the next :meth:`flush`) and return it as written."""
+    def event(self, type: str, time: Any, payload: Mapping[str, Any] | None = None, *,
+              kind: EventKind | None = None, severity: Severity | None = None) -> dict[str, Any]:
+        """Buffer one event (written at the next :meth:`flush`) and return it as written.
+
+        An event that means something to an operator also gets ``kind`` and ``severity`` (the taxonomy of
+        :mod:`peaktrade.alerts.events`): given, or derived from ``type`` and ``payload`` by ``classify``.
+        """
         if type not in EVENT_TYPES:
             raise RunLogError(f"event type {type!r} is invalid: expected one of {', '.join(EVENT_TYPES)}")
         if self.closed:
             raise RunLogError(f"run log {self.run_dir} is closed")
+        payload = dict(payload or {})
+        if kind is None:
+            got = classify(type, payload)
+            if got is not None:
+                kind, severity = got
+        elif severity is None:
+            severity = DEFAULT_SEVERITY[EventKind(kind)]
         self.seq += 1
-        ev = {"seq": self.seq, "type": type, "time": iso_time(time), "wall": _now(),
-              "payload": jsonable(dict(payload or {}))}
+        ev = {"seq": self.seq, "type": type, "time": iso_time(time), "wall": _now(), "payload": jsonable(payload)}
+        if kind is not None:
+            ev["kind"], ev["severity"] = EventKind(kind).value, Severity.parse(severity).label
         self._buf.append(json.dumps(ev, separators=(",", ":"), allow_nan=False).encode() + b"\n")
         return ev
 

@@ -1,0 +1,266 @@
+"""The web dashboard: FastAPI + htmx (vendored in ``static/``) + server-sent events; nothing from a CDN.
+
+``GET /`` the page; ``GET /fragments/runs`` the runs table (htmx swaps it); ``GET /events`` an SSE stream
+(``update`` whenever a run log, a meta or the kill switch changes; ``alert`` for each missed heartbeat);
+``GET|HEAD /health`` real health as JSON (503 when unhealthy); ``GET /api/runs[/{id}]`` JSON.
+State-changing actions are ``POST /api/...`` and need ``Authorization: Bearer $PEAKTRADE_DASHBOARD_TOKEN``
+(compared in constant time); without a configured token they are disabled (403).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import json
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+
+from peaktrade.live.runlog import RUNNING, RunLogError, find_run, pid_alive, read_meta
+from peaktrade.monitor.views import health, kill_switch_state, run_detail, runs_table, signature
+from peaktrade.monitor.watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
+#: Seconds between two looks at the runs directory (one poller for all SSE clients).
+POLL_SECONDS = 0.25
+
+
+class Broadcaster:
+    """One poller of the runs directory; every SSE client gets its own queue of messages."""
+
+    def __init__(self, cfg: Config, watchdog: Watchdog, every: float) -> None:
+        self.cfg, self.watchdog, self.every = cfg, watchdog, every
+        self.clients: set[asyncio.Queue[str]] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.version = 0
+        self._last_check = 0.0
+
+    def subscribe(self) -> asyncio.Queue[str]:
+        q: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
+        self.clients.add(q)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._poll())
+        return q
+
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        msg = f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+        for q in list(self.clients):
+            if q.full():  # a client that does not read loses old messages, never blocks the others
+                try:
+                    q.get_nowait()
+                except asyncio.QueueEmpty:
+                    pass
+            q.put_nowait(msg)
+
+    async def _poll(self) -> None:
+        last = None
+        loop = asyncio.get_running_loop()
+        while self.clients:
+            sig = await loop.run_in_executor(None, signature, self.cfg)
+            if sig != last:
+                last = sig
+                self.version += 1
+                self.publish("update", {"version": self.version})
+            now = loop.time()
+            if now - self._last_check >= self.every:
+                self._last_check = now
+                for ev in await loop.run_in_executor(None, self.watchdog.check):
+                    self.publish("alert", ev.to_dict())
+            await asyncio.sleep(POLL_SECONDS)
+
+
+def _static(name: str) -> str:
+    return resources.files("peaktrade.monitor").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _fmt(v: Any, spec: str = ",.2f") -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def _spark(vals: list[float], w: int = 120, h: int = 24) -> str:
+    if len(vals) < 2:
+        return ""
+    lo, hi = min(vals), max(vals)
+    span = (hi - lo) or 1.0
+    pts = " ".join(f"{i * w / (len(vals) - 1):.1f},{h - (v - lo) / span * h:.1f}" for i, v in enumerate(vals))
+    return f'<svg class="spark" width="{w}" height="{h}"><polyline fill="none" stroke="#2a7" points="{pts}"/></svg>'
+
+
+def render_runs(cfg: Config) -> str:
+    """Return the runs table and the kill-switch line (HTML fragment)."""
+    e = html.escape
+    rows = runs_table(cfg)
+    ks = kill_switch_state(cfg)
+    state = "ENGAGED (halted)" if ks["engaged"] else "released (active)"
+    out = [f'<p id="kill-switch-state" class="{"engaged" if ks["engaged"] else "active"}">kill switch: {state}</p>',
+           f'<p class="count">{len(rows)} run(s)</p>', "<table><thead><tr><th>run</th><th>state</th><th>env</th>"
+           "<th>strategy</th><th>equity</th><th>P&amp;L</th><th>today</th><th>drawdown</th><th>position</th>"
+           "<th>last bar</th><th>heartbeat</th><th>budget</th><th>equity curve</th><th></th></tr></thead><tbody>"]
+    for r in rows:
+        hb = "–" if r["heartbeat_age"] is None else f'{r["heartbeat_age"]:.1f} s' + (" MISSED" if r["missed"] else "")
+        stop = (f'<button class="stop" hx-post="/api/runs/{e(r["run_id"])}/stop" hx-target="#action-result">stop'
+                "</button>" if r["status"] == RUNNING else "")
+        out.append(f'<tr data-run="{e(r["run_id"])}" class="{e(r["status"])}"><td>{e(r["run_id"])}</td>'
+                   f'<td>{e(r["status"])}</td><td>{e(r["environment"])}</td><td>{e(r["strategy"])} {e(r["symbol"])}</td>'
+                   f'<td>{_fmt(r["equity"])}</td><td>{_fmt(r["pnl"], "+,.2f")}</td>'
+                   f'<td>{_fmt(r["pnl_today"], "+,.2f")}</td><td>{_fmt(r["drawdown"], ".2%")}</td>'
+                   f'<td>{_fmt(r["position"], ".6g")}</td><td>{_fmt(r["last_bar_age"], ",.0f")}</td><td>{hb}</td>'
+                   f'<td>{_fmt(r["budget_used"], ".0%")}</td><td>{_spark(r["spark"])}</td><td>{stop}</td></tr>')
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>peaktrade dashboard</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; }}
+td, th {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; }}
+tr.crashed td, .engaged {{ color: #b00; }} .active {{ color: #070; }} #alerts li {{ color: #b00; }}
+</style>
+<script src="/static/htmx.min.js"></script>
+<script src="/static/dashboard.js" defer></script>
+</head><body>
+<h1>peaktrade — sessions</h1>
+<p>live: <span id="sse-state">connecting</span>, updates <span id="sse-count">0</span></p>
+<section id="actions">
+  <label>token <input id="token" type="password" autocomplete="off" placeholder="PEAKTRADE_DASHBOARD_TOKEN"></label>
+  <button id="engage" hx-post="/api/kill-switch/engage" hx-vals='{{"reason": "dashboard"}}'
+          hx-target="#action-result">engage kill switch</button>
+  <button id="release" hx-post="/api/kill-switch/release" hx-target="#action-result"
+          hx-confirm="Release the kill switch? Orders will be sent again.">release kill switch</button>
+  <span id="action-result">{actions}</span>
+</section>
+<div id="runs" hx-get="/fragments/runs" hx-trigger="refresh">{runs}</div>
+<h2>alerts</h2><ul id="alerts"></ul>
+</body></html>
+"""
+
+
+def create_app(cfg: Config, *, token: str | None = None, every: float | None = None,
+               clock: Callable[[], float] = time.time) -> FastAPI:
+    """Return the dashboard app of ``cfg`` (``token`` default: ``PEAKTRADE_DASHBOARD_TOKEN``; ``clock``: epoch s)."""
+    from peaktrade.alerts import AlertDispatcher
+
+    if token is None and cfg.secrets.dashboard_token is not None:
+        token = cfg.secrets.dashboard_token.get_secret_value()
+    token = token or None
+    every = every if every is not None else max(0.1, cfg.monitor.heartbeat_seconds / 2)
+    app = FastAPI(title="peaktrade dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    hub = Broadcaster(cfg, Watchdog(cfg.runs_dir, alerts=AlertDispatcher.from_config(cfg)), every)
+    app.state.hub = hub
+
+    def authorize(authorization: str | None) -> None:
+        if token is None:
+            raise HTTPException(403, "actions are disabled: no PEAKTRADE_DASHBOARD_TOKEN is configured")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPException(401, "refused: Authorization: Bearer <PEAKTRADE_DASHBOARD_TOKEN> is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        actions = "" if token else "actions disabled (no PEAKTRADE_DASHBOARD_TOKEN)"
+        return PAGE.format(runs=render_runs(cfg), actions=actions)
+
+    @app.get("/fragments/runs", response_class=HTMLResponse)
+    def runs_fragment() -> str:
+        return render_runs(cfg)
+
+    @app.get("/static/{name}")
+    def static(name: str) -> Response:
+        if name not in ("htmx.min.js", "dashboard.js"):
+            raise HTTPException(404, "not found")
+        return Response(_static(name), media_type="text/javascript")
+
+    @app.api_route("/health", methods=["GET", "HEAD"])
+    def get_health(request: Request) -> Response:
+        ok, doc = health(cfg, now=clock())
+        return JSONResponse(doc, status_code=200 if ok else 503)
+
+    @app.get("/api/runs")
+    def api_runs() -> list[dict[str, Any]]:
+        return runs_table(cfg)
+
+    @app.get("/api/runs/{ref}")
+    def api_run(ref: str) -> dict[str, Any]:
+        try:
+            d = find_run(cfg.runs_dir, ref)
+        except RunLogError as e:
+            raise HTTPException(404, str(e)) from None
+        return {"meta": read_meta(d), **run_detail(d)}
+
+    @app.get("/events")
+    async def events(request: Request) -> StreamingResponse:
+        q = hub.subscribe()
+
+        async def stream():
+            try:
+                yield f"event: hello\ndata: {json.dumps({'version': hub.version})}\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        yield await asyncio.wait_for(q.get(), timeout=15.0)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+            finally:
+                hub.clients.discard(q)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.post("/api/kill-switch/engage", response_class=HTMLResponse)
+    async def engage(request: Request, authorization: str | None = Header(None)) -> str:
+        authorize(authorization)
+        reason = "dashboard"
+        try:
+            form = await request.form()
+            reason = str(form.get("reason") or reason)
+        except Exception:  # noqa: BLE001 — a body that is not a form keeps the default reason
+            pass
+        from peaktrade.safety import DecisionLog, KillSwitch
+
+        st = KillSwitch(cfg.state_dir, None, log=DecisionLog.from_config(cfg)).engage(reason, scope="all",
+                                                                                      source="dashboard")
+        return f"kill switch engaged: {html.escape(st.describe())}"
+
+    @app.post("/api/kill-switch/release", response_class=HTMLResponse)
+    def release(authorization: str | None = Header(None)) -> str:
+        authorize(authorization)
+        from peaktrade.safety import DecisionLog, KillSwitch
+
+        st = KillSwitch(cfg.state_dir, None, log=DecisionLog.from_config(cfg)).reset(confirm=True, scope="all",
+                                                                                     reason="dashboard")
+        return f"kill switch released: {html.escape(st.describe())}"
+
+    @app.post("/api/runs/{ref}/stop", response_class=HTMLResponse)
+    def stop_run(ref: str, authorization: str | None = Header(None)) -> str:
+        authorize(authorization)
+        try:
+            meta = read_meta(find_run(cfg.runs_dir, ref))
+        except RunLogError as e:
+            raise HTTPException(404, str(e)) from None
+        pid = meta.get("pid")
+        if meta.get("status") != RUNNING or not isinstance(pid, int) or not pid_alive(pid, meta.get("pid_start")):
+            raise HTTPException(409, f"run {meta.get('run_id')} is not running")
+        if meta.get("host") not in (None, socket.gethostname()):
+            raise HTTPException(409, f"run {meta.get('run_id')} runs on host {meta.get('host')}: stop it there")
+        os.kill(pid, signal.SIGTERM)  # the session finishes its bar, writes its summary and ends "stopped"
+        return f"stop requested: SIGTERM sent to run {html.escape(str(meta.get('run_id')))} (pid {pid})"
+
+    return app
+
+
+def serve(cfg: Config, *, host: str, port: int) -> None:
+    """Run the dashboard with uvicorn until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")

@@ -1,0 +1,39 @@
+// peaktrade dashboard: live updates over server-sent events; actions carry the bearer token typed in #token.
+(function () {
+  "use strict";
+  var count = 0;
+  window.__peaktrade = { updates: 0, alerts: 0 };
+  document.body.addEventListener("htmx:configRequest", function (evt) {
+    var t = document.getElementById("token").value;
+    if (t) { evt.detail.headers["Authorization"] = "Bearer " + t; }
+  });
+  // show refusals (401/403/409) in the result line instead of dropping them
+  document.body.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.xhr.status >= 400) {
+      evt.detail.shouldSwap = true;
+      evt.detail.isError = false;
+      var msg = evt.detail.xhr.responseText;
+      try { msg = JSON.parse(msg).detail; } catch (e) { /* plain text */ }
+      evt.detail.serverResponse = "refused (" + evt.detail.xhr.status + "): " + msg;
+    }
+  });
+  document.body.addEventListener("htmx:afterRequest", function (evt) {
+    if (evt.detail.requestConfig && evt.detail.requestConfig.verb === "post") { htmx.trigger("#runs", "refresh"); }
+  });
+  var es = new EventSource("/events");
+  es.addEventListener("hello", function () { document.getElementById("sse-state").textContent = "connected"; });
+  es.addEventListener("update", function () {
+    count += 1;
+    window.__peaktrade.updates = count;
+    document.getElementById("sse-count").textContent = String(count);
+    htmx.trigger("#runs", "refresh");
+  });
+  es.addEventListener("alert", function (msg) {
+    var ev = JSON.parse(msg.data);
+    var li = document.createElement("li");
+    li.textContent = ev.wall + " " + ev.severity.toUpperCase() + " " + ev.kind + " " + ev.run_id + ": " + ev.message;
+    document.getElementById("alerts").prepend(li);
+    window.__peaktrade.alerts += 1;
+  });
+  es.onerror = function () { document.getElementById("sse-state").textContent = "reconnecting"; };
+})();

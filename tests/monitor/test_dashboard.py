@@ -1,0 +1,175 @@
+"""The web dashboard: /health (GET and HEAD, 503 when unhealthy), bearer-token actions, 50 concurrent SSE
+clients against a real `peaktrade dashboard` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+from alerts.receivers import free_port
+from cdp import CHROMIUM, Browser
+from fastapi.testclient import TestClient
+from helpers import write_toml
+
+from peaktrade.config import load_config
+from peaktrade.data import load_bars
+from peaktrade.live.runlog import RunLog
+from peaktrade.live.session import run_session
+from peaktrade.monitor.dashboard import create_app
+from peaktrade.safety import KillSwitch
+
+TOKEN = "dash-t0ken-for-tests"
+TEST_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.test.toml"
+
+
+def test_health_when_sessions_heartbeat_then_200_and_when_one_is_late_then_503(make_cfg):
+    cfg = make_cfg(monitor={"heartbeat_seconds": 10.0})
+    late = [0.0]
+    client = TestClient(create_app(cfg, clock=lambda: time.time() + late[0]))
+    r = client.get("/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["state_dir"]["writable"] is True
+    assert client.head("/health").status_code == 200
+    log = RunLog.create(cfg.runs_dir, "20240101-000000-paper-s-cccccc", {"environment": "paper", "heartbeat_seconds": 10.0})
+    log.event("heartbeat", None, {"n": 1})
+    log.flush()
+    doc = client.get("/health").json()
+    assert doc["sessions"][0]["run_id"] == "20240101-000000-paper-s-cccccc" and doc["sessions"][0]["missed"] is False
+    late[0] = 21.0  # more than two intervals without an event
+    r = client.get("/health")
+    assert r.status_code == 503 and r.json()["problems"] == ["session 20240101-000000-paper-s-cccccc missed its heartbeat"]
+    assert client.head("/health").status_code == 503
+    log.close("completed")
+    assert client.get("/health").status_code == 200
+
+
+def test_health_when_state_dir_not_writable_then_503(make_cfg, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    cfg = make_cfg(safety={"state_dir": str(blocker / "state")})
+    r = TestClient(create_app(cfg)).get("/health")
+    assert r.status_code == 503 and r.json()["state_dir"]["writable"] is False
+
+
+def test_actions_when_no_token_configured_then_403_and_when_token_wrong_then_401(make_cfg):
+    cfg = make_cfg()
+    r = TestClient(create_app(cfg)).post("/api/kill-switch/engage", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 403 and "disabled" in r.json()["detail"]
+    client = TestClient(create_app(cfg, token=TOKEN))
+    assert client.post("/api/kill-switch/engage").status_code == 401
+    assert client.post("/api/kill-switch/engage", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.post("/api/kill-switch/engage", headers={"Authorization": TOKEN}).status_code == 401
+    assert not KillSwitch(cfg.state_dir, "paper").status().engaged
+    r = client.post("/api/kill-switch/engage", headers={"Authorization": f"Bearer {TOKEN}"}, data={"reason": "t"})
+    assert r.status_code == 200 and KillSwitch(cfg.state_dir, "paper").status().engaged
+    r = client.post("/api/kill-switch/release", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200 and not KillSwitch(cfg.state_dir, "paper").status().engaged
+    assert client.post("/api/runs/nosuchrun/stop", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real `peaktrade dashboard` process on loopback (token set); yields (base url, config, tmp dir)."""
+    tmp = tmp_path_factory.mktemp("dash")
+    data = tomllib.loads(TEST_CONFIG.read_text(encoding="utf-8"))
+    data["data"]["dir"] = str(tmp / "store")
+    data["runs"]["dir"] = str(tmp / "runs")
+    data.setdefault("monitor", {})["heartbeat_seconds"] = 30.0
+    data.setdefault("safety", {})["state_dir"] = str(tmp / "state")
+    path = write_toml(tmp / "peaktrade-test.toml", data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEAKTRADE__")}
+    env.update(PEAK_TRADE_CONFIG_PATH=str(path), PEAKTRADE_DASHBOARD_TOKEN=TOKEN)
+    env.pop("PEAKTRADE_ALERT_URLS", None)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "peaktrade.cli.main", "dashboard", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code in (200, 503):
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "dashboard did not start"
+        time.sleep(0.1)
+    old = os.environ.get("PEAK_TRADE_CONFIG_PATH")
+    os.environ["PEAK_TRADE_CONFIG_PATH"] = str(path)
+    try:
+        yield base, load_config(), tmp, env
+    finally:
+        if old is None:
+            os.environ.pop("PEAK_TRADE_CONFIG_PATH", None)
+        else:
+            os.environ["PEAK_TRADE_CONFIG_PATH"] = old
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_sse_when_50_clients_connected_and_a_run_writes_then_every_client_gets_the_update(server):
+    base, cfg, _, _ = server
+
+    async def one(client, ready):
+        async with client.stream("GET", base + "/events", timeout=60) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            seen_hello = False
+            async for line in r.aiter_lines():
+                if line == "event: hello":
+                    seen_hello = True
+                    ready.append(1)
+                elif line == "event: update" and seen_hello and len(ready) >= 50:
+                    return True
+        return False
+
+    async def main():
+        ready: list[int] = []
+        limits = httpx.Limits(max_connections=60)
+        async with httpx.AsyncClient(limits=limits) as client:
+            tasks = [asyncio.create_task(one(client, ready)) for _ in range(50)]
+            while len(ready) < 50:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            log = RunLog.create(cfg.runs_dir, "20240101-000000-paper-s-dddddd", {"environment": "paper"})
+            log.event("heartbeat", None, {"n": 1})
+            log.close("completed")
+            return await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
+
+    assert asyncio.run(main()) == [True] * 50
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI: apt-get install -y chromium chromium-driver)")
+def test_dashboard_in_chromium_when_paper_replay_writes_then_sse_updates_and_kill_switch_needs_token(server):
+    base, cfg, tmp, _ = server
+    load_bars("BTC/USD", "1h", exchange="synthetic", config=cfg)
+    b = Browser(tmp)
+    try:
+        b.call("Page.navigate", url=base + "/")
+        b.wait("document.getElementById('sse-state') && document.getElementById('sse-state').textContent === 'connected'")
+        before = b.eval("window.__peaktrade.updates")
+        res = run_session("ma_crossover", exchange="synthetic", replay="2020-01-05:2020-01-07",
+                          params={"fast": 3, "slow": 8}, config=cfg, checks=[], handle_signals=False)
+        b.wait(f"window.__peaktrade.updates > {before} && "
+               f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"]') !== null")
+        b.wait(f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"]').className === 'completed'")
+        b.eval("document.getElementById('engage').click()")  # no token typed: refused
+        assert "refused (401)" in b.wait("document.getElementById('action-result').textContent.includes('refused')"
+                                         " && document.getElementById('action-result').textContent")
+        assert not KillSwitch(cfg.state_dir, "paper").status().engaged
+        b.eval(f"document.getElementById('token').value = '{TOKEN}'; document.getElementById('engage').click()")
+        b.wait("document.getElementById('action-result').textContent.includes('kill switch engaged')")
+        assert KillSwitch(cfg.state_dir, "paper").status().engaged
+        b.wait("document.getElementById('kill-switch-state').textContent.includes('ENGAGED')")
+        shot = b.screenshot(tmp / "dashboard.png")
+        print(f"\ndashboard screenshot: {shot}")
+        assert shot.stat().st_size > 10_000
+        assert b.errors == []
+    finally:
+        b.close()
+        KillSwitch(cfg.state_dir, None).reset(confirm=True, scope="all")
