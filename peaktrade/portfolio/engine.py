@@ -139,6 +139,39 @@ def _min_size(min_size: Any, symbols: list[str]) -> np.ndarray:
     return out
 
 
+def targets(aligned: Aligned, allocation: Allocation, rebalance: str,
+            gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the target weights (n, m) at every bar (NaN: not listed) and the scheduled rebalance bars.
+
+    Weights are recomputed at the rebalance bars (weekly under ``drift``) from returns before each of
+    them and held in between; a gate (n, m) in {0, 1} multiplies them.
+    """
+    n, m = aligned.close.shape
+    index = aligned.index
+    if rebalance in CALENDAR:
+        trade_bars = calendar_mask(index, rebalance)
+        weight_bars = trade_bars
+    elif rebalance == "signal":
+        trade_bars = np.zeros(n, dtype=bool)
+        trade_bars[1:] = (gate[1:] != gate[:-1]).any(axis=1)
+        trade_bars[0] = True
+        weight_bars = trade_bars
+    else:  # drift, none
+        trade_bars = np.zeros(n, dtype=bool)
+        trade_bars[0] = True
+        weight_bars = calendar_mask(index, "1W") if rebalance == "drift" else trade_bars
+    listed = aligned.listed
+    at = np.flatnonzero(weight_bars)
+    w = compute_weights(allocation, aligned.returns() if allocation.uses_returns else np.empty((n, m)), listed, at,
+                        aligned.symbols, nominal_bars_per_year(index))
+    target = np.full((n, m), np.nan)
+    target[at] = w
+    target = pd.DataFrame(target).ffill().to_numpy()
+    if gate is not None:
+        target = target * gate
+    return np.where(listed, target, np.nan), trade_bars
+
+
 def run_portfolio(
     bars: dict[str, pd.DataFrame],
     *,
@@ -226,30 +259,7 @@ def run_portfolio(
         raise BacktestError(f"unknown option(s) {', '.join(sorted(kwargs))}: not a backtest option or an "
                             "allocation parameter, and no strategy takes parameters")
 
-    # when targets are recomputed and when orders go out
-    if rebalance in CALENDAR:
-        trade_bars = calendar_mask(index, rebalance)
-        weight_bars = trade_bars
-    elif rebalance == "signal":
-        change = np.zeros(n, dtype=bool)
-        change[1:] = (gate[1:] != gate[:-1]).any(axis=1)
-        trade_bars = change
-        trade_bars[0] = True
-        weight_bars = trade_bars
-    else:  # drift, none
-        trade_bars = np.zeros(n, dtype=bool)
-        trade_bars[0] = True
-        weight_bars = calendar_mask(index, "1W") if rebalance == "drift" else trade_bars
-    listed = aligned.listed
-    at = np.flatnonzero(weight_bars)
-    w = compute_weights(allocation, aligned.returns() if allocation.uses_returns else np.empty((n, m)), listed, at,
-                        symbols, ann)
-    target = np.full((n, m), np.nan)
-    target[at] = w
-    target = pd.DataFrame(target).ffill().to_numpy()
-    if gate is not None:
-        target = target * gate
-    target = np.where(listed, target, np.nan)
+    target, trade_bars = targets(aligned, allocation, rebalance, gate)
 
     close_ff = aligned.close_ffill
     if opts.execution == "close":
@@ -269,7 +279,6 @@ def run_portfolio(
         init_cash = opts.init_cash * split
         # each sleeve is all its own: it targets its whole value (times its gate)
         target = np.where(np.isnan(target), np.nan, (gate if gate is not None else 1.0) * np.ones((n, m)))
-        target = np.where(listed, target, np.nan)
     c = opts.costs
     equity, cash, positions, orders, trades, tcol, skipped, ruin = nb.simulate_portfolio_nb(
         np.ascontiguousarray(price), np.ascontiguousarray(val), np.ascontiguousarray(close_ff),
@@ -285,4 +294,4 @@ def run_portfolio(
     )
 
 
-__all__ = ["CALENDAR", "MODES", "REBALANCE", "Aligned", "align_bars", "calendar_mask", "run_portfolio"]
+__all__ = ["CALENDAR", "MODES", "REBALANCE", "Aligned", "align_bars", "calendar_mask", "run_portfolio", "targets"]
