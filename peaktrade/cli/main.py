@@ -14,6 +14,7 @@ from peaktrade.cli import (
     experiment_cmd,
     live_cmd,
     mlflow_cmd,
+    portfolio_cmd,
     report_cmd,
     research_cmd,
     safety_cmd,
@@ -44,6 +45,7 @@ live_cmd.register(app)
 mlflow_cmd.register(app)
 report_cmd.register(app)
 sim_cmd.register(app)
+portfolio_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}
