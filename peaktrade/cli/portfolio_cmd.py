@@ -6,7 +6,16 @@ from typing import Any
 
 import typer
 
-from peaktrade.cli._common import JSON_OPTION, console, load_cfg, parse_kv, print_costs, print_json, stats_doc, stats_table
+from peaktrade.cli._common import (
+    JSON_OPTION,
+    console,
+    load_cfg,
+    parse_kv,
+    print_costs,
+    print_json,
+    stats_doc,
+    stats_table,
+)
 from peaktrade.errors import PeakTradeError
 
 app = typer.Typer(no_args_is_help=True, help="Multi-asset portfolios: allocation, rebalancing, shared cash.")
@@ -43,32 +52,6 @@ def _weights(text: str | None, symbols: list[str]) -> dict[str, float] | None:
     return out
 
 
-def load_universe(cfg: Any, symbols: list[str], timeframe: str, exchange: str | None, start: str | None,
-                  end: str | None) -> tuple[dict[str, Any], str]:
-    """Return ``{symbol: bars}`` and the exchange they come from; ``synthetic`` is the seeded correlated set."""
-    import pandas as pd
-
-    from peaktrade.data import load_bars
-    from peaktrade.portfolio.synthetic import synthetic_universe
-
-    exchange = exchange or cfg.data.exchange
-    if exchange.lower() == "synthetic":
-        bars = synthetic_universe(symbols, timeframe=timeframe, seed=cfg.demo.seed)
-        from peaktrade.data.schema import to_utc_timestamp
-
-        lo = to_utc_timestamp(start, name="start") if start else None
-        hi = to_utc_timestamp(end, name="end") if end else None
-        bars = {s: b[(b.index >= (lo if lo is not None else b.index[0]))
-                     & (b.index < (hi if hi is not None else b.index[-1] + pd.Timedelta(1)))] for s, b in bars.items()}
-    else:
-        bars = {s: load_bars(s, timeframe, exchange=exchange, start=start, end=end, config=cfg) for s in symbols}
-    short = [s for s, b in bars.items() if len(b) < 2]
-    if short:
-        raise PeakTradeError(f"{', '.join(short)} {timeframe} on {exchange} hold fewer than 2 bars in the window: "
-                             "expected at least 2 per symbol")
-    return bars, exchange
-
-
 @app.command("run")
 def run_cmd(
     ctx: typer.Context,
@@ -98,10 +81,8 @@ def run_cmd(
     balance; print its statistics (the single backtest's keys plus turnover and average correlation), each
     symbol's contribution and the costs."""
     from peaktrade.cli._common import err_console
-    from peaktrade.portfolio import run_portfolio
-
     from peaktrade.errors import bad_value
-    from peaktrade.portfolio import REBALANCE, Allocation
+    from peaktrade.portfolio import REBALANCE, Allocation, load_universe, run_portfolio
 
     cfg = load_cfg(ctx.obj)
     offline = symbols is None and exchange is None
@@ -114,7 +95,8 @@ def run_cmd(
     Allocation(rule=alloc, **alloc_kw)
     if rebalance not in REBALANCE:
         raise PeakTradeError(bad_value("rebalance", rebalance, "one of " + ", ".join(REBALANCE)))
-    bars, source = load_universe(cfg, syms, timeframe, "synthetic" if offline else exchange, start, end)
+    source = "synthetic" if offline else (exchange or cfg.data.exchange)
+    bars = load_universe(syms, timeframe, exchange=source, start=start, end=end, config=cfg)
     if offline and not as_json:
         err_console.print(f"data: seeded correlated synthetic set {', '.join(syms)} {timeframe} (offline default; "
                           "pass --symbols to use stored data)", highlight=False, soft_wrap=True)

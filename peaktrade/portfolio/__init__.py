@@ -9,6 +9,8 @@ sleeves), simulated in numba (``nb.py``) behind a thin pandas layer (``engine.py
 from peaktrade.portfolio.alloc import ALLOCATORS, Allocation
 from peaktrade.portfolio.engine import REBALANCE, align_bars, calendar_mask, run_portfolio
 from peaktrade.portfolio.result import PORTFOLIO_KEYS, PortfolioResult
+from peaktrade.portfolio.synthetic import synthetic_universe
+from peaktrade.portfolio.universe import load_universe
 
 __all__ = ["ALLOCATORS", "PORTFOLIO_KEYS", "REBALANCE", "Allocation", "PortfolioResult", "align_bars", "calendar_mask",
-           "run_portfolio"]
+           "load_universe", "run_portfolio", "synthetic_universe"]

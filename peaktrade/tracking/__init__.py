@@ -26,9 +26,9 @@ from peaktrade.tracking._api import (
     log_walk_forward,
     tracked_run,
 )
-from peaktrade.tracking.portfolio_runs import log_portfolio
 from peaktrade.tracking._query import experiment_url, recent_runs, report_for_run, run_url, ui_command
 from peaktrade.tracking._store import artifact_root, open_store, tracking_uri
+from peaktrade.tracking.portfolio_runs import log_portfolio
 
 __all__ = [
     "TrackedRun",

@@ -45,12 +45,14 @@ def save_portfolio(result: Any, directory: Path) -> Path:
 
 def log_portfolio(result: Any, *, config: Config | None = None, experiment: str | None = None,
                   run_name: str | None = None, timeframe: str | None = None, exchange: str | None = None,
-                  extra_tags: Mapping[str, Any] | None = None, report: bool = True) -> str | None:
+                  extra_tags: Mapping[str, Any] | None = None, report: bool = True,
+                  parent_run_id: str | None = None) -> str | None:
     """Log a :class:`~peaktrade.portfolio.PortfolioResult` as an MLflow run and return its run id (None when
     tracking failed: a warning, never an exception into the computation).
 
     Params: see :func:`portfolio_params`; metrics: ``result.stats()`` (NaN/inf left out and listed in a
-    tag); artifacts: ``result/`` (:func:`save_portfolio`) and ``report/report.html``.
+    tag); artifacts: ``result/`` (:func:`save_portfolio`) and ``report/report.html``. ``parent_run_id`` nests
+    the run (what ``peaktrade experiment run`` passes to a notebook).
     """
     from peaktrade.tracking._api import _finish, _provenance_table
     from peaktrade.tracking._runs import start_run, warn_failed
@@ -62,7 +64,8 @@ def log_portfolio(result: Any, *, config: Config | None = None, experiment: str 
     try:
         cfg = load(config)
         name = run_name or f"portfolio {result.alloc.get('alloc')} {result.rebalance} {','.join(result.symbols)}"[:200]
-        run = start_run(cfg, experiment=experiment, run_name=name, kind="portfolio", strategy=result.strategy,
+        run = start_run(cfg, experiment=experiment, run_name=name, kind="portfolio", parent_run_id=parent_run_id,
+                        strategy=result.strategy,
                         symbol=",".join(result.symbols), timeframe=timeframe, exchange=exchange, tags=extra_tags)
         run.log_params(portfolio_params(result))
         run.log_metrics(result.stats())

@@ -8,7 +8,6 @@ import json
 import pytest
 
 
-
 @pytest.fixture
 def real_store(cfg, shared_data):
     """The test config's store holding the five real hourly pairs (imported like `peaktrade data import`)."""
