@@ -26,9 +26,10 @@ Semantics (see docs/portfolio.md):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from peaktrade.backtest.enums import EXIT_OPEN, EXIT_RUIN, EXIT_SIGNAL, trade_dt
+from peaktrade.backtest.nb import finalize_stats_nb, stats_from_series_nb
 from peaktrade.portfolio.enums import N_SKIP, SKIP_MIN_SIZE, SKIP_NO_BAR, SKIP_NO_CASH, order_dt
 
 REL_TOL = 1e-9
@@ -346,3 +347,29 @@ def gate_state_nb(entries, exits):
             s = 0.0
         out[t] = s
     return out
+
+
+@njit(cache=True, parallel=True)
+def sweep_weights_nb(price, val, close, weights, rebal, groups, init_cash, fees, fixed_fees, slippage, min_size,
+                     max_lev, tm, ann_factor, years, out):
+    """Simulate one portfolio per row of ``weights`` (k, m) (constant targets, NaN where not listed is the
+    caller's), in parallel, and write each one's stats (``STAT_KEYS`` order) to ``out[k]``.
+
+    Each combination runs :func:`simulate_portfolio_nb` itself, so a row equals the stats of that
+    portfolio run alone; only one equity path per thread is alive at a time.
+    """
+    n, m = price.shape
+    for k in prange(weights.shape[0]):
+        target = np.empty((n, m))
+        for t in range(n):
+            for j in range(m):
+                target[t, j] = weights[k, j] if not np.isnan(val[t, j]) else np.nan
+        equity, cash, positions, orders, trades, tcol, skipped, ruin = simulate_portfolio_nb(
+            price, val, close, target, rebal, 0.0, groups, init_cash, fees, fixed_fees, slippage, min_size, max_lev)
+        gross = np.zeros(n)
+        for t in range(n):
+            for j in range(m):
+                if positions[t, j] != 0.0:
+                    gross[t] += 1.0
+        acc = stats_from_series_nb(equity, gross, trades, init_cash.sum(), tm)
+        finalize_stats_nb(acc, init_cash.sum(), ann_factor, years, out[k])
