@@ -172,7 +172,38 @@ def targets(aligned: Aligned, allocation: Allocation, rebalance: str,
     return np.where(listed, target, np.nan), trade_bars
 
 
-def run_portfolio(
+@dataclass(frozen=True)
+class Prepared:
+    """Everything the kernel (and the paper replay) needs, validated and aligned (see :func:`run_portfolio`)."""
+
+    aligned: Aligned
+    price: np.ndarray
+    val: np.ndarray
+    close: np.ndarray
+    target: np.ndarray
+    trade_bars: np.ndarray
+    drift: float
+    groups: np.ndarray
+    init_cash: np.ndarray
+    min_size: np.ndarray
+    allocation: Allocation
+    options: Any
+    options_source: str
+    rebalance: str
+    mode: str
+    strategy: str | None
+    params: dict[str, Any]
+
+    def meta(self) -> dict[str, Any]:
+        """The descriptive fields of a :class:`PortfolioResult` built from these inputs."""
+        opts = self.options
+        return dict(init_cash=opts.init_cash, options={k: v for k, v in opts.to_dict(stops=False).items() if k in
+                                                       ("init_cash", "fees", "fixed_fees", "slippage", "execution")},
+                    options_source=self.options_source, alloc=self.allocation.to_dict(), rebalance=self.rebalance,
+                    mode=self.mode, strategy=self.strategy, params=self.params)
+
+
+def prepare_portfolio(
     bars: dict[str, pd.DataFrame],
     *,
     alloc: str | Allocation = "equal",
@@ -183,42 +214,8 @@ def run_portfolio(
     min_size: float | dict[str, float] | None = None,
     config: Config | None = None,
     **kwargs: Any,
-) -> PortfolioResult:
-    """Backtest a portfolio of several symbols with one shared cash balance (or independent sleeves).
-
-    Parameters
-    ----------
-    bars
-        ``{symbol: bars}``; aligned on the union of their UTC indexes (a missing bar is valued at the last
-        close and never traded).
-    alloc
-        An :class:`~peaktrade.portfolio.alloc.Allocation` or a rule name (``equal``, ``fixed``,
-        ``inverse_vol``, ``vol_target``, ``erc``, ``hrp``) whose parameters (``weights``, ``lookback``,
-        ``min_periods``, ``target_vol``, ``max_leverage``, ``base``) come as keywords.
-    rebalance
-        ``1D``, ``1W`` (the first bar at or after Monday 00:00 UTC), ``1M``; ``drift`` (whenever a weight
-        sits more than ``drift`` from its target; targets recomputed weekly); ``signal`` (whenever a
-        gating strategy's state changes); ``none`` (invest once). The first bar always invests.
-    strategy
-        Optional registered strategy (name or object) that gates each asset: the asset holds its target
-        weight while the strategy is in a position, else that share stays cash. Its parameters come as
-        keywords.
-    mode
-        ``shared`` (one cash balance; targets are fractions of the portfolio's value) or ``sleeves``
-        (each asset trades its own cash, the initial cash split by the first weights).
-    drift
-        The drift threshold (absolute weight) of ``rebalance="drift"``.
-    min_size
-        Minimum order size in base units (one number, or ``{symbol: number}``).
-    **kwargs
-        Backtest options (``init_cash``, ``fees``, ``fixed_fees``, ``slippage``, ``execution``: fills at
-        the rebalance bar's ``close`` or, by default from the config, at its ``next_open``... see below),
-        the allocation's parameters, and the strategy's parameters. Options not given come from
-        ``config``'s ``[backtest]`` section, as in :func:`peaktrade.backtest.run`.
-
-    Execution: weights (and gates) for bar t use data up to bar t − 1's close. ``execution="close"`` fills
-    at bar t's close; ``"next_open"`` at bar t's open (the decision of t − 1's close, filled at the next open).
-    """
+) -> Prepared:
+    """Validate the inputs of :func:`run_portfolio` and return the kernel's arrays."""
     if rebalance not in REBALANCE:
         raise BacktestError(bad_value("rebalance", rebalance, "one of " + ", ".join(REBALANCE)))
     if mode not in MODES:
@@ -279,19 +276,71 @@ def run_portfolio(
         init_cash = opts.init_cash * split
         # each sleeve is all its own: it targets its whole value (times its gate)
         target = np.where(np.isnan(target), np.nan, (gate if gate is not None else 1.0) * np.ones((n, m)))
-    c = opts.costs
+    return Prepared(
+        aligned=aligned, price=np.ascontiguousarray(price), val=np.ascontiguousarray(val),
+        close=np.ascontiguousarray(close_ff), target=np.ascontiguousarray(target), trade_bars=trade_bars,
+        drift=drift_f if rebalance == "drift" else 0.0, groups=groups, init_cash=init_cash,
+        min_size=_min_size(min_size, symbols), allocation=allocation, options=opts, options_source=source,
+        rebalance=rebalance, mode=mode, strategy=strat_name, params=strat_params)
+
+
+def run_portfolio(
+    bars: dict[str, pd.DataFrame],
+    *,
+    alloc: str | Allocation = "equal",
+    rebalance: str = "1W",
+    strategy: Any = None,
+    mode: str = "shared",
+    drift: float = 0.05,
+    min_size: float | dict[str, float] | None = None,
+    config: Config | None = None,
+    **kwargs: Any,
+) -> PortfolioResult:
+    """Backtest a portfolio of several symbols with one shared cash balance (or independent sleeves).
+
+    Parameters
+    ----------
+    bars
+        ``{symbol: bars}``; aligned on the union of their UTC indexes (a missing bar is valued at the last
+        close and never traded).
+    alloc
+        An :class:`~peaktrade.portfolio.alloc.Allocation` or a rule name (``equal``, ``fixed``,
+        ``inverse_vol``, ``vol_target``, ``erc``, ``hrp``) whose parameters (``weights``, ``lookback``,
+        ``min_periods``, ``target_vol``, ``max_leverage``, ``base``) come as keywords.
+    rebalance
+        ``1D``, ``1W`` (the first bar at or after Monday 00:00 UTC), ``1M``; ``drift`` (whenever a weight
+        sits more than ``drift`` from its target; targets recomputed weekly); ``signal`` (whenever a
+        gating strategy's state changes); ``none`` (invest once). The first bar always invests.
+    strategy
+        Optional registered strategy (name or object) that gates each asset: the asset holds its target
+        weight while the strategy is in a position, else that share stays cash. Its parameters come as
+        keywords.
+    mode
+        ``shared`` (one cash balance; targets are fractions of the portfolio's value) or ``sleeves``
+        (each asset trades its own cash, the initial cash split by the first weights).
+    drift
+        The drift threshold (absolute weight) of ``rebalance="drift"``.
+    min_size
+        Minimum order size in base units (one number, or ``{symbol: number}``).
+    **kwargs
+        Backtest options (``init_cash``, ``fees``, ``fixed_fees``, ``slippage``, ``execution``: fills at
+        the rebalance bar's ``close`` or, by default from the config, at its ``next_open``... see below),
+        the allocation's parameters, and the strategy's parameters. Options not given come from
+        ``config``'s ``[backtest]`` section, as in :func:`peaktrade.backtest.run`.
+
+    Execution: weights (and gates) for bar t use data up to bar t − 1's close. ``execution="close"`` fills
+    at bar t's close; ``"next_open"`` at bar t's open (the decision of t − 1's close, filled at the next open).
+    """
+    p = prepare_portfolio(bars, alloc=alloc, rebalance=rebalance, strategy=strategy, mode=mode, drift=drift,
+                          min_size=min_size, config=config, **kwargs)
+    c = p.options.costs
     equity, cash, positions, orders, trades, tcol, skipped, ruin = nb.simulate_portfolio_nb(
-        np.ascontiguousarray(price), np.ascontiguousarray(val), np.ascontiguousarray(close_ff),
-        np.ascontiguousarray(target), trade_bars, drift_f if rebalance == "drift" else 0.0, groups,
-        init_cash, c.fees, c.fixed_fees, c.slippage, _min_size(min_size, symbols), allocation.leverage)
+        p.price, p.val, p.close, p.target, p.trade_bars, p.drift, p.groups, p.init_cash, c.fees, c.fixed_fees,
+        c.slippage, p.min_size, p.allocation.leverage)
     return PortfolioResult.build(
-        aligned=aligned, equity=equity, cash=cash, positions=positions, orders=orders, trades=trades, tcol=tcol,
-        skipped=skipped, ruin=ruin, target=target, rebalance_bars=trade_bars, init_cash=opts.init_cash,
-        options={k: v for k, v in opts.to_dict(stops=False).items() if k in
-                 ("init_cash", "fees", "fixed_fees", "slippage", "execution")},
-        options_source=source, alloc=allocation.to_dict(), rebalance=rebalance, mode=mode,
-        strategy=strat_name, params=strat_params,
-    )
+        aligned=p.aligned, equity=equity, cash=cash, positions=positions, orders=orders, trades=trades, tcol=tcol,
+        skipped=skipped, ruin=ruin, target=p.target, rebalance_bars=p.trade_bars, **p.meta())
 
 
-__all__ = ["CALENDAR", "MODES", "REBALANCE", "Aligned", "align_bars", "calendar_mask", "run_portfolio", "targets"]
+__all__ = ["CALENDAR", "MODES", "REBALANCE", "Aligned", "Prepared", "align_bars", "calendar_mask", "prepare_portfolio",
+           "run_portfolio", "targets"]
