@@ -60,8 +60,6 @@ def portfolio_paper_replay(bars: dict[str, pd.DataFrame], *, checks: Sequence[Or
     step = bar_interval(idx)
     at_close = opts.execution == "close"
     c = opts.costs
-    last_val = np.full(m, np.nan)
-    last_close = np.full(m, np.nan)
     equity, cash = np.zeros(n), np.zeros(n)
     positions = np.zeros((n, m))
     fills: list[tuple[int, int, int, float, float, float]] = []
@@ -70,18 +68,18 @@ def portfolio_paper_replay(bars: dict[str, pd.DataFrame], *, checks: Sequence[Or
     skipped = np.zeros(N_SKIP, dtype=np.int64)
     plan = np.empty(m, dtype=order_dt)
     scratch_trades, scratch_col = np.empty(2 * m, dtype=trade_dt), np.empty(2 * m, dtype=np.int64)
+    # the val rows carried forward: what the kernel's last_val holds at each bar
+    val_ff = pd.DataFrame(p.val).ffill().to_numpy()
+    pos = np.zeros(m)
     for t in range(n):
-        seen = ~np.isnan(p.val[t])
-        last_val[seen] = p.val[t][seen]
         cash_arr = np.array([ledger.cash])
-        pos = np.array([ledger.position(s) for s in syms])
-        go = p.trade_bars[t] or (p.drift > 0.0 and nb.drifted_nb(cash_arr, pos, last_val, p.target[t], 0, p.groups,
+        go = p.trade_bars[t] or (p.drift > 0.0 and nb.drifted_nb(cash_arr, pos, val_ff[t], p.target[t], 0, p.groups,
                                                                   p.drift))
         if go:
             z = np.zeros(m)
-            k, _ = nb.rebalance_group_nb(t, 0, p.groups, p.price[t], last_val, p.target[t], cash_arr, pos, z.copy(),
-                                         z.copy(), np.zeros(m, dtype=np.int64), c.fees, c.fixed_fees, c.slippage,
-                                         p.min_size, 1.0, plan, 0, scratch_trades, scratch_col, 0, skipped)
+            k, _ = nb.rebalance_group_nb(t, 0, p.groups, p.price[t], val_ff[t], p.target[t], cash_arr, pos.copy(),
+                                         z.copy(), z.copy(), np.zeros(m, dtype=np.int64), c.fees, c.fixed_fees,
+                                         c.slippage, p.min_size, 1.0, plan, 0, scratch_trades, scratch_col, 0, skipped)
             now = idx[t] + (step if at_close else pd.Timedelta(0))
             denied = False
             for rec in plan[:k]:
@@ -101,12 +99,14 @@ def portfolio_paper_replay(bars: dict[str, pd.DataFrame], *, checks: Sequence[Or
                 for f in res.fills:
                     bar_of[f.client_order_id] = t
                     fills.append((t, j, 1 if f.side == "buy" else -1, f.quantity, f.price, f.fee))
-        seen_c = ~np.isnan(p.close[t])
-        last_close[seen_c] = p.close[t][seen_c]
-        marks = {s: float(last_close[j]) for j, s in enumerate(syms) if not np.isnan(last_close[j])}
-        equity[t] = ledger.equity(marks)
+            pos = np.array([ledger.position(s) for s in syms])
         cash[t] = ledger.cash
-        positions[t] = [ledger.position(s) for s in syms]
+        positions[t] = pos
+    # the books only change at rebalances: equity at each close is the ledger's cash plus the positions
+    # at the closes carried forward (Ledger.equity's arithmetic, for every bar at once)
+    held = np.where(positions != 0.0, positions * np.nan_to_num(p.close), 0.0)
+    equity[:] = cash + held.sum(axis=1)
+    last_close = pd.DataFrame(p.close).ffill().to_numpy()[-1]
     orders = np.zeros(len(fills), dtype=order_dt)
     for i, f in enumerate(fills):
         orders[i] = (i, *f)
