@@ -206,3 +206,25 @@ def test_align_bars_when_naive_index_then_error_asks_for_utc():
     b = random_bars(50)
     with pytest.raises(BacktestError, match="UTC"):
         align_bars({"A": b.tz_localize(None)})
+
+
+def test_sweep_weights_when_many_fixed_weights_then_each_row_equals_its_run_portfolio(three_assets):
+    from peaktrade.portfolio.sweep import sweep_weights
+
+    bars = three_assets(400)
+    w = np.random.default_rng(3).dirichlet(np.ones(3), 6) * 0.9
+    table = sweep_weights(bars, w, rebalance="1D", **CLOSE)
+    assert list(table.columns[:3]) == ["w_A", "w_B", "w_C"] and len(table) == 6
+    for k in (0, 4):
+        st = run_portfolio(bars, alloc="fixed", weights=dict(zip("ABC", w[k], strict=True)), rebalance="1D",
+                           **CLOSE).stats()
+        for key in ("final_equity", "sharpe", "max_drawdown", "n_trades", "total_fees", "exposure"):
+            assert table.loc[k, key] == pytest.approx(st[key], rel=1e-12), key
+
+
+def test_plot_when_portfolio_then_stacks_weights_and_draws_contributions(three_assets):
+    res = run_portfolio(three_assets(200), alloc="equal", rebalance="1D", **CLOSE)
+    fig = res.plot()
+    stacked = [t for t in fig.data if getattr(t, "stackgroup", None) == "w"]
+    assert [t.name for t in stacked] == ["A weight", "B weight", "C weight"]
+    assert {"A contribution", "B contribution", "C contribution", "equity"} <= {t.name for t in fig.data}
