@@ -17,6 +17,7 @@ from peaktrade.cli import (
     mlflow_cmd,
     monitor_cmd,
     optimize_cmd,
+    portfolio_cmd,
     report_cmd,
     research_cmd,
     safety_cmd,
@@ -52,6 +53,7 @@ sim_cmd.register(app)
 warmup_cmd.register(app)
 alerts_cmd.register(app)
 monitor_cmd.register(app)
+portfolio_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}

@@ -285,6 +285,7 @@ def build_report(
     exchange: str | None = None,
     synthetic: bool | None = None,
     log_equity: bool = False,
+    portfolio: Any = None,
 ) -> Path:
     """Write one self-contained HTML report and return its path.
 
@@ -326,6 +327,8 @@ def build_report(
     log_equity
         Draw the backtest's price and equity on a log scale (multi-year compounding reads as steady
         growth rather than a flat line and a cliff).
+    portfolio
+        A :class:`~peaktrade.portfolio.PortfolioResult`: statistics, equity, stacked weights, contribution, orders.
     """
     if not isinstance(title, str):
         raise PeakTradeError(f"title={title!r} is invalid: expected a string")
@@ -353,6 +356,10 @@ def build_report(
         sections.append(("section-notes", "notes", f'<div class="notes">{h.notes_html(notes)}</div>'))
     if result is not None:
         sections.append(("section-backtest", "backtest", _result_section(result, figs, log_equity=log_equity)))
+    if portfolio is not None:
+        from peaktrade.reporting.portfolio import portfolio_section
+
+        sections.append(("section-portfolio", "portfolio", portfolio_section(portfolio, figs)))
     if sweep is not None:
         sections.append(("section-sweep", "sweep", _sweep_section(sweep, xy, sweep_metric, overfitting, figs)))
     if walk_forward is not None:

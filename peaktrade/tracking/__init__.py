@@ -29,6 +29,7 @@ from peaktrade.tracking._api import (
 from peaktrade.tracking._optimize import log_optimize
 from peaktrade.tracking._query import experiment_url, recent_runs, report_for_run, run_url, ui_command
 from peaktrade.tracking._store import artifact_root, open_store, tracking_uri
+from peaktrade.tracking.portfolio_runs import log_portfolio
 
 __all__ = [
     "TrackedRun",
@@ -37,6 +38,7 @@ __all__ = [
     "experiment_url",
     "log_backtest",
     "log_optimize",
+    "log_portfolio",
     "log_sweep",
     "log_walk_forward",
     "open_store",

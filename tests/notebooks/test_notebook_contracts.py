@@ -113,3 +113,19 @@ def test_write_a_strategy_notebook_when_no_grid_then_sweeps_the_declared_space_l
     path = ROOT / "notebooks" / "05-write-a-strategy.ipynb"
     src = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     assert 'space=None if grid else "declared"' in src and ".grid()" not in src
+
+
+def test_portfolio_notebook_when_run_with_defaults_then_reports_and_logs_a_portfolio_run(make_cfg, tmp_path):
+    # 50-portfolio.ipynb takes symbols (not one symbol): not a research notebook, so it is run here
+    import mlflow
+
+    path = ROOT / "notebooks" / "50-portfolio.ipynb"
+    cfg = make_cfg(tracking={"uri": f"sqlite:///{tmp_path}/mlruns.db", "artifacts": str(tmp_path / "art")},
+                   reports={"dir": str(tmp_path / "reports")})
+    papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), kernel_name="python3", cwd=str(path.parent),
+                               progress_bar=False, execution_timeout=300, parameters={"compare": ["equal"]})
+    assert list((tmp_path / "reports").glob("*-portfolio-inverse_vol-1h.html"))
+    client = mlflow.MlflowClient(tracking_uri=cfg.tracking.uri)
+    runs = client.search_runs([client.get_experiment_by_name(cfg.tracking.experiment).experiment_id])
+    assert [r.data.tags.get("peaktrade.kind") for r in runs] == ["portfolio"]
+    assert runs[0].info.status == "FINISHED" and runs[0].data.params["alloc"] == "inverse_vol"
