@@ -40,7 +40,7 @@ READY_SECONDS, STOP_SECONDS = 120, 30
 
 # -- example input files the docs import (a ``files:`` directive names them) --------------------------------
 def _kraken_csv_gz(path: Path) -> None:  # Kraken's OHLCVT export: time,open,high,low,close,volume,trades
-    b = random_bars(5000, start="2021-12-01", seed=3, vol=0.004, trades=True)
+    b = random_bars(19500, start="2021-12-01", seed=3, vol=0.004, trades=True)  # to Feb 2024
     rows = [f"{int(t.timestamp())},{r.open:.2f},{r.high:.2f},{r.low:.2f},{r.close:.2f},{r.volume:.4f},{int(r.trades)}"
             for t, r in zip(b.index, b.itertuples(), strict=True)]
     path.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
@@ -163,7 +163,6 @@ def check_not_run(cmd: Command, project: Path, env: dict[str, str]) -> str | Non
 
 # -- the session script ---------------------------------------------------------------------------------------
 PRELUDE = r"""
-set -m    # job control: a background command gets its own process group, as in a terminal (Ctrl-C reaches it)
 D="$1"; DOC_RUN_ID=""
 _grab() { local x; x=$(cat "$D/$1.out" "$D/$1.err" 2>/dev/null | grep -oE '\b(RUN_ID_RE)\b' | tail -n 1); [ -n "$x" ] && DOC_RUN_ID=$x; return 0; }
 _ready() {  # ID REGEX: wait until the output matches REGEX (default: an http URL whose port answers)
@@ -203,10 +202,21 @@ def _shell(cmd: str) -> str:
 class Session:
     """The script of one doc and what each of its command ids stands for."""
 
-    def __init__(self, tmp: Path, env: dict[str, str]):
+    def __init__(self, tmp: Path, env: dict[str, str], blocks: list[Block]):
         self.tmp, self.env, self.lines, self.commands = tmp, env, [PRELUDE], {}
         self.not_run: list[tuple[Command, str]] = []
-        self.project = fresh_project(tmp / "project-0")
+        # `file:` blocks (a spec, a config section) are in every project of the doc before its first command
+        self.files = [(arg, b.text) for b in blocks for arg, _ in b.get("file")]
+        self.new_project(0)
+
+    def new_project(self, n: int) -> None:
+        self.project = fresh_project(self.tmp / f"project-{n}")
+        for arg, text in self.files:
+            path, _, mode = arg.partition(" ")
+            target = self.project / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("a" if mode.strip() == "append" else "w", encoding="utf-8") as fh:
+                fh.write(("\n" if mode.strip() == "append" else "") + text + "\n")
         self.lines.append(f"cd {shlex.quote(str(self.project))}")
 
     def _id(self, cmd: Command, how: str) -> str:
@@ -220,7 +230,10 @@ class Session:
 
     def start(self, cmd: Command, ready: str) -> str:
         i = self._id(cmd, "background")
-        self.lines.append(f'{{ {_shell(cmd.text)}\n}} >"$D/{i}.out" 2>"$D/{i}.err" </dev/null &\necho $! >"$D/{i}.pid"\n'
+        # job control on for the start only: the command gets its own process group, as in a terminal, so
+        # Ctrl-C (SIGINT to the group) reaches it and its children; foreground commands stay in the session's
+        self.lines.append(f'set -m\n{{ {_shell(cmd.text)}\n}} >"$D/{i}.out" 2>"$D/{i}.err" </dev/null &\n'
+                          f'echo $! >"$D/{i}.pid"\nset +m\n'
                           f"_ready {i} {shlex.quote(ready)}")
         return i
 
@@ -229,8 +242,7 @@ class Session:
 
     def add_block(self, block: Block, n: int) -> None:
         if block.get("fresh"):
-            self.project = fresh_project(self.tmp / f"project-{n}")
-            self.lines.append(f"cd {shlex.quote(str(self.project))}")
+            self.new_project(n)
         for arg, _ in block.get("files"):
             for name in filter(None, (x.strip() for x in arg.split(","))):
                 make = FILES.get(Path(name).name)
@@ -252,6 +264,12 @@ class Session:
             self.stop(i)
 
 
+def _command_words(cmd: Command) -> list[str]:
+    """The sub-command words of a command (``make demo`` -> demo; ``peaktrade experiment run X`` -> experiment, run)."""
+    words = shlex.split(cmd.text, comments=True)[1:3]
+    return [w for w in words if re.fullmatch(r"[a-z][a-z-]*", w)]
+
+
 def _tail(path: Path, n: int = 1500) -> str:
     return path.read_text(errors="replace")[-n:] if path.exists() else ""
 
@@ -260,14 +278,7 @@ def run_doc(doc: Path, tmp: Path, *, root: Path = REPO_ROOT) -> list[str]:
     """Run every bash block of ``doc``; return one message per failure (doc:line: command, why, output)."""
     blocks = read_blocks(doc, root)
     env = doc_env(tmp)
-    s = Session(tmp, env)
-    for b in blocks:  # `file:` blocks (a spec, a config section) are written before the first command
-        for arg, _ in b.get("file"):
-            path, _, mode = arg.partition(" ")
-            target = s.project / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("a" if mode.strip() == "append" else "w", encoding="utf-8") as fh:
-                fh.write(("\n" if mode.strip() == "append" else "") + b.text + "\n")
+    s = Session(tmp, env, blocks)
     for n, b in enumerate(blocks, start=1):
         if b.lang == "bash":
             s.add_block(b, n)
@@ -276,8 +287,8 @@ def run_doc(doc: Path, tmp: Path, *, root: Path = REPO_ROOT) -> list[str]:
         test = REPO_ROOT / why.split()[0] if why.startswith("tests/") else None
         if test is not None and not test.is_file():
             problems.append(f"{cmd.where()}\n  covered by {why}, which does not exist")
-        elif test is not None and shlex.split(cmd.text, comments=True)[-1] not in test.read_text(encoding="utf-8"):
-            problems.append(f"{cmd.where()}\n  covered by {why}, which does not name the command")
+        elif test is not None and (missing := [w for w in _command_words(cmd) if w not in test.read_text(encoding="utf-8")]):
+            problems.append(f"{cmd.where()}\n  covered by {why}, which does not name {' '.join(missing)}")
         elif (p := check_not_run(cmd, s.project, env)) is not None:
             problems.append(f"{cmd.where()}\n  (not run: {why}) {p}")
     if not s.commands:
@@ -291,7 +302,7 @@ def run_doc(doc: Path, tmp: Path, *, root: Path = REPO_ROOT) -> list[str]:
     try:
         session_out, _ = proc.communicate(timeout=1200)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, 9)  # the session and its foreground commands (start_new_session)
         session_out = b"(the session did not end within 1200 s)"
     finally:
         for pid in out.glob("*.pid"):  # never leave a background command running
