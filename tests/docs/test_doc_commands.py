@@ -122,7 +122,7 @@ def doc_env(tmp: Path) -> dict[str, str]:
     from peaktrade.config import ENV_PATH_VAR, SECRET_VARS
 
     env = {k: v for k, v in os.environ.items()
-           if not (k.startswith("PEAKTRADE__") or k in SECRET_VARS or k == ENV_PATH_VAR or k.startswith("MLFLOW_"))}
+           if not (k.startswith(("PEAKTRADE__", "MLFLOW_")) or k in SECRET_VARS or k == ENV_PATH_VAR)}
     (tmp / "home").mkdir(exist_ok=True)
     env.update(HOME=str(tmp / "home"), PYTHONPATH=str(REPO_ROOT), PORT=str(_free_port()),
                PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
@@ -385,6 +385,12 @@ def test_check_not_run_when_an_option_is_not_in_the_cli_then_it_is_named(tmp_pat
     bad = Command("d.md", 2, "peaktrade data download --exchange kraken --from 2024-01-01")
     assert check_not_run(bad, tmp_path, env) == "peaktrade data download has no option(s) --from"
     assert "no sub-command 'fetch'" in check_not_run(Command("d.md", 3, "peaktrade data fetch"), tmp_path, env)
+
+
+def test_readme_docs_list_when_read_then_names_every_doc():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in DOCS[1:] if f"`docs/{p.name}`" not in readme]
+    assert not missing, f"README.md's docs list does not name: {', '.join(missing)}"
 
 
 # -- experiment specs: the description says what the grid is ---------------------------------------------------

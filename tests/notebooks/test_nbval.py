@@ -1,5 +1,6 @@
 """nbval over notebooks/: every notebook runs top to bottom, cell by cell, on a real kernel with its default
-parameters, in ONE pytest-nbval subprocess (one collection, kernels started back to back).
+parameters, in ONE pytest-nbval subprocess (one collection) with two xdist workers, each notebook whole on
+one worker.
 
 Lax mode, with stored outputs compared where they are stable: a cell tagged ``nbval-check-output`` (cell
 metadata; nbval's tag for ``# NBVAL_CHECK_OUTPUT``) has its committed outputs compared with the fresh ones
@@ -74,9 +75,10 @@ def checked_cells(nb: nbformat.NotebookNode) -> list[int]:
 
 def test_nbval_when_notebooks_run_with_defaults_then_every_cell_passes_and_stable_outputs_match(tmp_path):
     env = nbval_env(nbval_config(tmp_path))
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-                        f"--nbval-sanitize-with={SANITIZE}", "--nbval-cell-timeout=600", "--rootdir", str(tmp_path),
-                        *map(str, NOTEBOOKS)],
+    # two workers, each notebook whole on one of them (--dist loadfile: its cells share one kernel, in order)
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+                        "--nbval-lax", f"--nbval-sanitize-with={SANITIZE}", "--nbval-cell-timeout=600",
+                        "--rootdir", str(tmp_path), *map(str, NOTEBOOKS)],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", r.stdout)[1])
