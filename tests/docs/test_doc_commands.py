@@ -140,19 +140,18 @@ def check_not_run(cmd: Command, project: Path, env: dict[str, str]) -> str | Non
         return None if r.returncode == 0 else f"`make -n` fails: {r.stderr.strip()[-300:]}"
     if words[0] != "peaktrade":
         return f"only peaktrade and make commands can be checked without running them, not {words[0]!r}"
-    import click
     from typer.main import get_command
 
     from peaktrade.cli.main import app
 
-    node: click.Command = get_command(app)
+    node = get_command(app)  # typer's own click: a group is duck-typed by its ``commands``
     path = ["peaktrade"]
     rest = words[1:]
-    while isinstance(node, click.Group) and rest:
+    while hasattr(node, "commands") and rest:
         if rest[0].startswith("-"):  # global options before the sub-command (--config X)
             rest = rest[2:] if "=" not in rest[0] else rest[1:]
             continue
-        sub = node.get_command(click.Context(node), rest[0])
+        sub = node.commands.get(rest[0])
         if sub is None:
             return f"{' '.join(path)} has no sub-command {rest[0]!r}"
         node, path, rest = sub, [*path, rest[0]], rest[1:]
