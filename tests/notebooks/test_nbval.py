@@ -1,6 +1,6 @@
 """nbval over notebooks/: every notebook runs top to bottom, cell by cell, on a real kernel with its default
-parameters, in ONE pytest-nbval subprocess (one collection) with two xdist workers, each notebook whole on
-one worker.
+parameters, in ONE pytest-nbval subprocess (one collection, kernels started back to back; not under xdist,
+whose workers tear a notebook's kernel down between cells).
 
 Lax mode, with stored outputs compared where they are stable: a cell tagged ``nbval-check-output`` (cell
 metadata; nbval's tag for ``# NBVAL_CHECK_OUTPUT``) has its committed outputs compared with the fresh ones
@@ -8,7 +8,8 @@ after the substitutions of nbval_sanitize.cfg (elapsed seconds); every other cel
 raising. Tagged cells are those whose output is a function of the seeded synthetic data set and the
 notebook's defaults (bar ranges, statistics, trades, folds, Monte Carlo with a seed); run ids, report paths,
 timings and charts stay lax. The committed outputs are text only (``text/plain``, ``text/html`` tables,
-streams), checked by test_notebook_contracts.py. They are produced under the test config below (its
+streams; a tagged cell carries an execution count, or nbval calls it unrun), checked by
+test_notebook_contracts.py. They are produced under the test config below (its
 [demo] data set: 2,000 seeded bars): after changing a tagged cell or what it shows, regenerate them with
 
     PYTHONPATH=$PWD .venv/bin/python tests/notebooks/test_nbval.py --update
@@ -75,9 +76,7 @@ def checked_cells(nb: nbformat.NotebookNode) -> list[int]:
 
 def test_nbval_when_notebooks_run_with_defaults_then_every_cell_passes_and_stable_outputs_match(tmp_path):
     env = nbval_env(nbval_config(tmp_path))
-    # two workers, each notebook whole on one of them (--dist loadfile: its cells share one kernel, in order)
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
-                        "--nbval-lax", f"--nbval-sanitize-with={SANITIZE}", "--nbval-cell-timeout=600",
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--nbval-lax", f"--nbval-sanitize-with={SANITIZE}", "--nbval-cell-timeout=600",
                         "--rootdir", str(tmp_path), *map(str, NOTEBOOKS)],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-2000:]
@@ -90,9 +89,9 @@ def test_nbval_when_notebooks_run_with_defaults_then_every_cell_passes_and_stabl
 def test_nbval_when_a_stored_output_differs_then_the_cell_fails(tmp_path):
     # the comparison is live: a tagged cell whose committed output is wrong fails (not lax)
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("print(6 * 7)", metadata={"tags": [CHECK_TAG]},
+        nbformat.v4.new_code_cell("print(6 * 7)", metadata={"tags": [CHECK_TAG]}, execution_count=1,
                                   outputs=[nbformat.v4.new_output("stream", name="stdout", text="41\n")]),
-        nbformat.v4.new_code_cell("print('took 1.23 s')", metadata={"tags": [CHECK_TAG]},
+        nbformat.v4.new_code_cell("print('took 1.23 s')", metadata={"tags": [CHECK_TAG]}, execution_count=2,
                                   outputs=[nbformat.v4.new_output("stream", name="stdout", text="took 9.87 s\n")]),
         nbformat.v4.new_code_cell("import random; random.random()")])
     path = tmp_path / "probe.ipynb"
@@ -118,7 +117,8 @@ def update(paths: list[Path]) -> None:
                 continue
             ran = nbformat.read(path, as_version=4)
             NotebookClient(ran, timeout=600, kernel_name="python3", resources={"metadata": {"path": tmp}}).execute()
-            for i in checked_cells(nb):
+            for n, i in enumerate(checked_cells(nb), start=1):
+                nb.cells[i].execution_count = n  # nbval calls a cell with outputs and no count "unrun"
                 outs = []
                 for o in ran.cells[i].outputs:
                     if o.output_type == "stream":
@@ -127,7 +127,7 @@ def update(paths: list[Path]) -> None:
                         o.data = {k: v for k, v in o.data.items() if k in TEXT_MIME}
                         o.metadata = {}
                         if o.output_type == "execute_result":
-                            o.execution_count = None
+                            o.execution_count = n
                         outs.append(o)
                 nb.cells[i].outputs = outs
             nbformat.write(nb, path)
