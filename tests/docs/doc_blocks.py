@@ -10,6 +10,7 @@ A marker is an HTML comment (invisible on GitHub) right before a fenced block, o
     setup: peaktrade data import ...
     no-run: peaktrade data download --exchange kraken | needs the network
     covered: make demo | tests/cli/test_demo_reports.py
+    exit: peaktrade live gates | 1
     files: ../shared/data/kraken/XBTUSD_60.csv.gz, berlin.csv
     fresh
     -->
@@ -27,7 +28,7 @@ from pathlib import Path
 FENCE = re.compile(r"^```(?P<lang>[\w+-]*)[ \t]*$")
 MARKER = re.compile(r"<!--\s*doc-test(?P<body>.*?)-->", re.S)
 #: Directive names a marker may use; anything else is an error naming the doc and line.
-KINDS = ("background", "before", "setup", "no-run", "covered", "files", "file", "fresh")
+KINDS = ("background", "before", "setup", "no-run", "covered", "exit", "files", "file", "fresh")
 #: Run ids commands print: MLflow's 32 hex digits, or a session's ``YYYYmmdd-HHMMSS-<env>-<strategy>-<6 hex>``.
 RUN_ID_RE = r"[0-9a-f]{32}|[0-9]{8}-[0-9]{6}-[a-z]+-[A-Za-z0-9_-]+-[0-9a-f]{6}"
 
@@ -101,6 +102,8 @@ def _directives(body: str, doc: str, line: int) -> list[tuple[str, str, str]]:
         opt = opt.strip()
         if kind in ("background", "before"):
             opt = opt.removeprefix("ready:").strip()
+        if kind == "exit" and not opt.isdigit():
+            raise DocMarkerError(f"{doc}:{line}: 'exit: {arg.strip()}' needs ' | <exit status>'")
         if kind in ("no-run", "covered") and not opt:
             raise DocMarkerError(f"{doc}:{line}: '{kind}: {arg.strip()}' needs ' | <reason or test file>'")
         out.append((kind, arg.strip(), opt))

@@ -5,7 +5,7 @@ to bottom in ONE bash session, as a reader would type them, in a fresh copy of t
 clone holds; the package itself is imported from this checkout, so numba's cache stays warm), offline:
 a fresh config/config.toml, its own HOME, state dir and ports, the embedded synthetic data set, small
 synthetic stand-ins for the example files a doc imports, and the local simulator. A command passes when
-it exits 0 without a traceback (and, with ``--json``, prints valid JSON). ``RUN_ID`` in a command is
+it exits 0 (or the status its marker documents) without a traceback (and, with ``--json``, prints valid JSON). ``RUN_ID`` in a command is
 the last run id an earlier command of the doc printed. ``<!-- doc-test ... -->`` markers (docs/README.md,
 tests/docs/doc_blocks.py) say which commands do not end by themselves (started, checked to become ready,
 then stopped with Ctrl-C, which must end them cleanly), which need a predecessor running, and which cannot
@@ -258,7 +258,7 @@ class Session:
             elif (hit := block.matching("background", cmd)) is not None:
                 running.append(self.start(cmd, hit[1]))
             else:
-                self.run(cmd)
+                self.run(cmd, f"exit {hit[1]}" if (hit := block.matching("exit", cmd)) else "run")
         for i in reversed(running):
             self.stop(i)
 
@@ -324,11 +324,14 @@ def run_doc(doc: Path, tmp: Path, *, root: Path = REPO_ROOT) -> list[str]:
                 why.append(rest.split(" ", 1)[1])
             elif how == "background" and rest not in ("0", "130"):
                 why.append(f"exit status {rest} after Ctrl-C (expected 0, or 130 for the interrupt)")
+            elif how.startswith("exit "):
+                if rest != how.split()[1]:
+                    why.append(f"exit status {rest} (the doc says {how.split()[1]})")
             elif how != "background" and rest != "0":
                 why.append(f"exit status {rest}")
         if "Traceback (most recent call last)" in err + stdout:
             why.append("printed a traceback")
-        if "--json" in cmd.text and got == ["0"]:
+        if "--json" in shlex.split(cmd.text, comments=True) and got == ["0"]:
             try:
                 json.loads((out / f"{i}.out").read_text())
             except ValueError as e:
