@@ -124,11 +124,12 @@ def read_blocks(path: Path, root: Path) -> list[Block]:
         j = i + 1
         while j < len(lines) and not lines[j].startswith("```"):
             j += 1
-        before = "\n".join(lines[max(0, i - 12):i])  # the marker sits right above the fence
+        base = max(0, i - 12)
+        before = "\n".join(lines[base:i])  # the marker sits right above the fence
         directives: list[tuple[str, str, str]] = []
         marker = list(MARKER.finditer(before))
         if marker and not before[marker[-1].end():].strip():
-            mline = i + 1 - before[marker[-1].start():].count("\n")
+            mline = base + before[:marker[-1].start()].count("\n") + 1
             directives = _directives(marker[-1]["body"], doc, mline)
         blocks.append(Block(doc, i + 1, m["lang"], "\n".join(lines[i + 1:j]), directives))
         i = j + 1

@@ -276,6 +276,7 @@ def _tail(path: Path, n: int = 1500) -> str:
 def run_doc(doc: Path, tmp: Path, *, root: Path = REPO_ROOT) -> list[str]:
     """Run every bash block of ``doc``; return one message per failure (doc:line: command, why, output)."""
     blocks = read_blocks(doc, root)
+    tmp.mkdir(parents=True, exist_ok=True)
     env = doc_env(tmp)
     s = Session(tmp, env, blocks)
     for n, b in enumerate(blocks, start=1):
@@ -373,7 +374,7 @@ def test_doc_session_when_a_command_fails_then_the_message_names_doc_line_and_co
     doc = tmp_path / "docs" / "probe.md"
     doc.parent.mkdir()
     doc.write_text("# probe\n\n```bash\npeaktrade strategies list\npeaktrade backtest no_such_strategy --exchange synthetic\n"
-                   "peaktrade data list --json\n```\n", encoding="utf-8")
+                   "peaktrade strategies show ma_crossover --json\n```\n", encoding="utf-8")
     problems = run_doc(doc, tmp_path / "run", root=tmp_path)
     assert len(problems) == 1
     assert problems[0].startswith("docs/probe.md:5: peaktrade backtest no_such_strategy")
