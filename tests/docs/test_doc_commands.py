@@ -35,7 +35,7 @@ from helpers import REPO_ROOT, random_bars
 
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 #: Seconds a background command may take to become ready, and to end after Ctrl-C.
-READY_SECONDS, STOP_SECONDS = 120, 30
+READY_SECONDS, STOP_SECONDS = 180, 90  # generous: a loaded machine is slow, a pass is not
 
 
 # -- example input files the docs import (a ``files:`` directive names them) --------------------------------
@@ -177,7 +177,7 @@ _ready() {  # ID REGEX: wait until the output matches REGEX (default: an http UR
     fi
     sleep 0.1
   done
-  echo "$id notready not ready after ${READY} s" >>"$D/status"; return 1
+  echo "$id notready not ready after READY s" >>"$D/status"; return 1
 }
 _stop() {  # ID: Ctrl-C (SIGINT to its process group), then wait for it to end
   local id=$1 pid n rc
@@ -185,7 +185,7 @@ _stop() {  # ID: Ctrl-C (SIGINT to its process group), then wait for it to end
   kill -INT -- "-$pid" 2>/dev/null
   for n in $(seq 1 $((STOP * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null; echo "$id nostop did not end within ${STOP} s of Ctrl-C" >>"$D/status"
+    kill -KILL -- "-$pid" 2>/dev/null; echo "$id nostop did not end within STOP s of Ctrl-C" >>"$D/status"
   fi
   wait "$pid"; rc=$?
   echo "$id $rc" >>"$D/status"
