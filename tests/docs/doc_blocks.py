@@ -77,8 +77,9 @@ class Block:
 
     def matching(self, kind: str, cmd: Command) -> tuple[str, str] | None:
         """The (argument, option) of this block's ``kind`` directive whose prefix starts ``cmd``."""
+        bare = cmd.text.split(" #")[0].strip()  # the command without its comment
         for k, arg, opt in self.directives:
-            if k == kind and cmd.text.startswith(arg):
+            if k == kind and (bare == arg[:-1].strip() if arg.endswith("$") else cmd.text.startswith(arg)):
                 return arg, opt
         return None
 
