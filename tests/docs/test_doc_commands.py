@@ -413,3 +413,9 @@ def test_spec_description_when_it_names_a_range_then_the_grid_spans_it(spec):
         values = [float(v) for v in grid[name]]
         assert (min(values), max(values)) == (float(lo), float(hi)), (
             f"{spec.name}: the description says {name} {lo}..{hi}, the grid spans {min(values):g}..{max(values):g}")
+
+
+def test_directive_when_prefix_ends_with_dollar_then_only_the_whole_command_matches():
+    b = Block("d.md", 1, "bash", "", [("background", "peaktrade mlflow ui$", "")])
+    assert b.matching("background", Command("d.md", 2, "peaktrade mlflow ui   # serve it"))
+    assert b.matching("background", Command("d.md", 3, "peaktrade mlflow ui --port 5001 --dry-run")) is None
