@@ -111,7 +111,8 @@ def _fmt(v: object) -> str:
 @app.command("runs")
 def runs(
     ctx: typer.Context,
-    experiment: str | None = typer.Option(None, "--experiment", help="Experiment (default: [tracking] experiment)."),
+    experiment: str | None = typer.Option(
+        None, "--experiment", help="Experiment (default: every experiment; each spec of `experiment run` has its own)."),
     limit: int = typer.Option(20, "--limit", min=1, help="Runs to list, newest first."),
 ) -> None:
     """List the most recent runs: id, name, status, kind and key metrics."""
@@ -119,18 +120,20 @@ def runs(
     from peaktrade.tracking._store import redact_uri
 
     cfg = load_cfg(ctx.obj)
-    name = experiment or cfg.tracking.experiment
-    df = recent_runs(cfg, experiment=name, limit=limit)
+    df = recent_runs(cfg, experiment=experiment or "*", limit=limit)
+    where = f"experiment {experiment!r}" if experiment else "every experiment"
     if df.empty:
-        typer.echo(f"no runs in experiment {name!r} ({redact_uri(tracking_uri(cfg))})")
+        typer.echo(f"no runs in {where} ({redact_uri(tracking_uri(cfg))})")
         return
-    metric_cols = [c for c in df.columns if c not in ("run_id", "name", "status", "start", "kind", "parent")]
+    metric_cols = [c for c in df.columns
+                   if c not in ("run_id", "name", "status", "start", "kind", "parent", "experiment")]
     # plain lines, not a table: run ids stay whole and copyable at any terminal width
-    typer.echo(f"{len(df)} most recent runs of {name!r} ({redact_uri(tracking_uri(cfg))}), newest first:")
+    typer.echo(f"{len(df)} most recent runs of {where} ({redact_uri(tracking_uri(cfg))}), newest first:")
     for _, r in df.iterrows():
         start = r["start"].strftime("%Y-%m-%d %H:%M") if hasattr(r["start"], "strftime") else "-"
         kind = (r["kind"] or "-") + (f" of {r['parent']}" if r["parent"] else "")  # ids whole, never cut
-        typer.echo(f"{r['run_id']}  {r['status']:<8}  {start}  {kind}  {r['name']}")
+        exp = "" if experiment else f"[{r['experiment']}]  "
+        typer.echo(f"{r['run_id']}  {r['status']:<8}  {start}  {exp}{kind}  {r['name']}")
         metrics = "  ".join(f"{c}={_fmt(r[c])}" for c in metric_cols if _fmt(r[c]))
         if metrics:
             typer.echo(f"    {metrics}")

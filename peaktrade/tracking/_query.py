@@ -60,8 +60,9 @@ def ui_command(config: Config | None = None, *, host: str = "127.0.0.1", port: i
 def recent_runs(config: Config | None = None, *, experiment: str | None = None, limit: int = 20) -> pd.DataFrame:
     """Return the most recent runs of an experiment, newest first.
 
-    Columns: ``run_id``, ``name``, ``status``, ``start`` (UTC), ``kind``, ``parent`` and one column
-    per key metric present (see :data:`KEY_METRICS`).
+    ``experiment="*"`` takes the runs of every experiment of the store (each spec of `experiment run` has
+    its own). Columns: ``run_id``, ``name``, ``status``, ``start`` (UTC), ``kind``, ``parent``,
+    ``experiment`` and one column per key metric present (see :data:`KEY_METRICS`).
 
     Raises
     ------
@@ -75,12 +76,16 @@ def recent_runs(config: Config | None = None, *, experiment: str | None = None, 
     cfg = load(config)
     store = open_store(cfg, must_exist=True)
     name = experiment or cfg.tracking.experiment
-    exp = store.client.get_experiment_by_name(name)
-    if exp is None:
-        names = [e.name for e in store.client.search_experiments()]
-        raise PeakTradeError(f"no experiment {name!r} in {redact_uri(store.uri)}: "
-                             f"expected one of {', '.join(names) or '(none)'}")
-    runs = store.client.search_runs([exp.experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
+    if name == "*":
+        exps = {e.experiment_id: e.name for e in store.client.search_experiments()}
+    else:
+        exp = store.client.get_experiment_by_name(name)
+        if exp is None:
+            names = [e.name for e in store.client.search_experiments()]
+            raise PeakTradeError(f"no experiment {name!r} in {redact_uri(store.uri)}: "
+                                 f"expected one of {', '.join(names) or '(none)'}")
+        exps = {exp.experiment_id: exp.name}
+    runs = store.client.search_runs(list(exps), max_results=limit, order_by=["attributes.start_time DESC"])
     rows = []
     for r in runs:
         row: dict[str, Any] = {
@@ -90,12 +95,13 @@ def recent_runs(config: Config | None = None, *, experiment: str | None = None, 
             "start": pd.Timestamp(r.info.start_time, unit="ms", tz="UTC") if r.info.start_time else pd.NaT,
             "kind": r.data.tags.get(prov.TAG_KIND, ""),
             "parent": r.data.tags.get(prov.TAG_PARENT, ""),
+            "experiment": exps.get(r.info.experiment_id, ""),
         }
         row.update({k: r.data.metrics[k] for k in KEY_METRICS if k in r.data.metrics})
         row.update({k: v for k, v in r.data.metrics.items()
                     if k.startswith("best_") and k not in row and k not in STAT_KEYS})
         rows.append(row)
-    cols = ["run_id", "name", "status", "start", "kind", "parent"]
+    cols = ["run_id", "name", "status", "start", "kind", "parent", "experiment"]
     df = pd.DataFrame(rows, columns=cols + sorted({k for r in rows for k in r} - set(cols),
                                                    key=lambda k: (KEY_METRICS.index(k) if k in KEY_METRICS else 99, k)))
     return df
