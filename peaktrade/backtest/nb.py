@@ -129,13 +129,13 @@ _BAR_SLOTS = (AC_SUM_R, AC_SUM_R2, AC_SUM_DOWN2, AC_EXPOSED, AC_PEAK, AC_PEAK_TI
               AC_UNDER)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def load_bar_acc_nb(acc):
     return (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
             acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def store_bar_acc_nb(acc, a):
     (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
      acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER]) = a
@@ -171,13 +171,13 @@ def bar_acc_update_nb(a, t, tm, equity, prev_equity, pos):
     return (sum_r, sum_r2, down2, exposed, peak, peak_time, max_dd, max_dd_days, under)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acc_bar_nb(acc, t, tm, equity, prev_equity, pos):
     """Fold one bar's closing equity into the accumulator vector."""
     store_bar_acc_nb(acc, bar_acc_update_nb(load_bar_acc_nb(acc), t, tm, equity, prev_equity, pos))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acc_trade_nb(acc, pnl, ret, hold_days):
     """Fold one closed trade into the accumulators."""
     acc[AC_CLOSED] += 1.0
@@ -679,8 +679,11 @@ def stats_from_series_nb(equity, position, trades, init_cash, tm):
 # combination then costs its signal scan plus O(log n) per trade. ``sweep_nb`` dispatches each
 # combination to :func:`fast_combo_nb` when :func:`fast_path_ok_nb` holds, else to the per-bar path.
 
-#: Rows of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)².
+#: Columns of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)².
 PRE_ROWS = 6
+#: Holding periods shorter than this many bars get their drawdown from a scan of the closes, longer
+#: ones from range queries (O(log n), but each step a likely cache miss).
+SCAN_MAX = 512
 
 
 @njit(cache=True)
@@ -701,7 +704,7 @@ def _two_sum_nb(a, b):
 def hold_tables_nb(c, tm):
     """Return the tables the fast path reads, built once per sweep (``c``: positive closes).
 
-    pre : (6, n) double-double prefix sums of the asset's bar returns ``r[t] = c[t]/c[t-1] - 1``
+    pre : (n, 6) double-double prefix sums of the asset's bar returns ``r[t] = c[t]/c[t-1] - 1``
         (``r[0] = 0``), of ``r²`` and of ``min(r, 0)²`` (compensated, so a range sum keeps full
         precision however long the series).
     rmq : (2, L, n) sparse tables of range maxima and minima of ``c``.
@@ -714,7 +717,7 @@ def hold_tables_nb(c, tm):
     levels = 1
     while (1 << levels) <= n:
         levels += 1
-    pre = np.zeros((PRE_ROWS, n))
+    pre = np.zeros((n, PRE_ROWS))  # a bar's six sums share a cache line
     h1 = l1 = h2 = l2 = h3 = l3 = 0.0
     for t in range(1, n):
         r = c[t] / c[t - 1] - 1.0
@@ -725,12 +728,12 @@ def hold_tables_nb(c, tm):
         l2 += e
         h3, e = _two_sum_nb(h3, neg * neg)
         l3 += e
-        pre[0, t] = h1
-        pre[1, t] = l1
-        pre[2, t] = h2
-        pre[3, t] = l2
-        pre[4, t] = h3
-        pre[5, t] = l3
+        pre[t, 0] = h1
+        pre[t, 1] = l1
+        pre[t, 2] = h2
+        pre[t, 3] = l2
+        pre[t, 4] = h3
+        pre[t, 5] = l3
     rmq = np.empty((2, levels, n))
     rmq[0, 0] = c
     rmq[1, 0] = c
@@ -779,15 +782,19 @@ def range_min_nb(rmq, a, b):
 @njit(cache=True, inline="always")
 def _range_sum_nb(pre, row, a, b):
     """Return the sum of series ``row`` (0: r, 1: r², 2: min(r, 0)²) over bars ``a..b`` (``1 <= a <= b``)."""
-    return (pre[2 * row, b] - pre[2 * row, a - 1]) + (pre[2 * row + 1, b] - pre[2 * row + 1, a - 1])
+    return (pre[b, 2 * row] - pre[a - 1, 2 * row]) + (pre[b, 2 * row + 1] - pre[a - 1, 2 * row + 1])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _part_of_nb(bounds, t):
-    return np.searchsorted(bounds, t, side="right") - 1
+    """Return the part holding bar ``t`` (``bounds[p] <= t < bounds[p + 1]``; few parts: a linear search)."""
+    p = 0
+    while p + 2 < bounds.shape[0] and bounds[p + 1] <= t:
+        p += 1
+    return p
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
     """Fold one explicitly booked bar (an entry or exit bar) into the accumulators and its part's sums."""
     r = equity / prev - 1.0 if prev != 0.0 else 0.0
@@ -797,14 +804,14 @@ def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
     ps[p, 1] += r * r
 
 
-@njit(cache=True)
-def fold_hold_nb(acc, ps, bounds, units, a, b, tm, pre, rmq, chain):
+@njit(cache=True, inline="always")
+def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, rmq, chain, scan_max):
     """Fold bars ``a..b`` of an open all-in long position (equity ``units × c[t]``, ``1 <= a <= b``).
 
     Returns and exposure come from prefix sums; the drawdown bookkeeping (running peak, its time,
     the deepest fall, the longest time under water) follows the per-bar rules of
-    :func:`bar_acc_update_nb`: the first bar that reaches the incoming peak (a descent of the range
-    maxima, compared in equity as the per-bar path does), then the chain of record closes.
+    :func:`bar_acc_update_nb`, by a lean scan over the closes for periods shorter than ``scan_max``
+    bars (sequential reads beat a handful of cache misses there) and by range queries otherwise.
     """
     acc[AC_SUM_R] += _range_sum_nb(pre, 0, a, b)
     acc[AC_SUM_R2] += _range_sum_nb(pre, 1, a, b)
@@ -818,7 +825,51 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, tm, pre, rmq, chain):
             ps[p, 0] += _range_sum_nb(pre, 0, lo, hi)
             ps[p, 1] += _range_sum_nb(pre, 1, lo, hi)
         p += 1
-    # drawdown
+    if b - a < scan_max:
+        _drawdown_scan_nb(acc, units, a, b, c, tm)
+    else:
+        _drawdown_query_nb(acc, units, a, b, tm, rmq, chain)
+
+
+@njit(cache=True, inline="always")
+def _drawdown_scan_nb(acc, units, a, b, c, tm):
+    """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``) by a lean scan: the
+    per-bar rules with the deepest fall of each stretch under water taken from its lowest equity."""
+    peak = acc[AC_PEAK]
+    peak_time = acc[AC_PEAK_TIME]
+    under = acc[AC_UNDER] == 1.0
+    max_dd = acc[AC_MAX_DD]
+    max_days = acc[AC_MAX_DD_DAYS]
+    low = np.inf
+    for t in range(a, b + 1):
+        equity = units * c[t]
+        if equity >= peak:
+            if under:
+                max_days = max(max_days, tm[t] - peak_time)
+                max_dd = max(max_dd, 1.0 - low / peak)
+                low = np.inf
+                under = False
+            peak = equity
+            peak_time = tm[t]
+        else:
+            if not under:
+                peak_time = tm[t - 1]
+                under = True
+            low = min(low, equity)
+    if under and low < np.inf:
+        max_dd = max(max_dd, 1.0 - low / peak)
+    acc[AC_PEAK] = peak
+    acc[AC_PEAK_TIME] = peak_time
+    acc[AC_MAX_DD] = max_dd
+    acc[AC_MAX_DD_DAYS] = max_days
+    acc[AC_UNDER] = 1.0 if under else 0.0
+
+
+@njit(cache=True, inline="always")
+def _drawdown_query_nb(acc, units, a, b, tm, rmq, chain):
+    """The drawdown bookkeeping of bars ``a..b`` in O(log n): the first bar that reaches the incoming
+    peak (a descent of the range maxima, compared in equity as the per-bar path does), then the chain
+    of record closes up to ``b``."""
     levels = rmq.shape[1]
     peak = acc[AC_PEAK]
     peak_time = acc[AC_PEAK_TIME] if acc[AC_UNDER] == 1.0 else tm[a - 1]
@@ -839,7 +890,10 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, tm, pre, rmq, chain):
             max_days = max(max_days, tm[pos] - peak_time)
         j = pos  # walk the record closes from pos: the farthest one up to b
         q = 1.0
-        for k in range(levels - 1, -1, -1):
+        top = 0
+        while top + 1 < levels and (2 << top) <= b - j:  # 2^k steps move at least 2^k bars
+            top += 1
+        for k in range(top, -1, -1):
             m = chain[0, k, j]
             if m <= b:
                 max_days = max(max_days, chain[1, k, j])
@@ -862,7 +916,7 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, tm, pre, rmq, chain):
 
 @njit(cache=True)
 def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, tm, bounds, ps, pre, rmq,
-                  chain, acc):
+                  chain, scan_max, acc):
     """Run one combination on the fast path (see :func:`fast_path_ok_nb`), filling ``acc`` and ``ps``.
 
     The same orders as :func:`bar_nb` (fills at the close or the next open, entry failure when the
@@ -913,7 +967,7 @@ def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, 
                 prev = equity
             else:
                 if t - 1 > e:
-                    fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, tm, pre, rmq, chain)
+                    fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, rmq, chain, scan_max)
                     prev = cash + units * c[t - 1]
                 fill = fill_price_nb(price, -1, slip)
                 gross = units * fill
@@ -936,7 +990,7 @@ def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, 
         if ruined:
             break
     if units != 0.0 and n - 1 > e:
-        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, tm, pre, rmq, chain)
+        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, rmq, chain, scan_max)
         prev = cash + units * c[n - 1]
     finish_acc_nb(acc, tm, prev, units)
 
@@ -983,26 +1037,27 @@ SWEEP_SIG = types.void(
     types.int64[::1],  # bounds: S+1 partition boundaries for per-partition return sums
     types.float64[:, :, ::1],  # part_sums out: (n_combos, S, 2) sum of returns and of squares per part
     _F64_2D,  # out: (n_combos, N_STATS)
-    _F64_2D,  # pre: hold_tables_nb's prefix sums, or (6, 0) when no combination takes the fast path
+    _F64_2D,  # pre: hold_tables_nb's prefix sums, or (0, 6) when no combination takes the fast path
     types.float64[:, :, ::1],  # rmq: hold_tables_nb's range max/min tables
     types.float64[:, :, ::1],  # chain: hold_tables_nb's record-close chain
+    types.int64,  # scan_max: holding periods up to this many bars scan their drawdown, longer ones query
 )
 
 
 @njit(SWEEP_SIG, cache=True, parallel=True)
 def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
-             part_sums, out, pre, rmq, chain):
+             part_sums, out, pre, rmq, chain, scan_max):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
     Memory per worker is O(block); no bars × combinations array is ever built. Besides the stats,
     the sums of bar returns and of their squares over each part ``bounds[s]..bounds[s+1]-1`` are
     written to ``part_sums`` (what CSCV needs to score any union of parts). A ruined combination
     stops at its ruin: its later parts hold no returns. Given the tables of :func:`hold_tables_nb`
-    (``pre`` with one column per bar), a combination for which :func:`fast_path_ok_nb` holds runs
+    (``pre`` with one row per bar), a combination for which :func:`fast_path_ok_nb` holds runs
     on the fast path (:func:`fast_combo_nb`), the others bar by bar; both give the same stats.
     """
     n_combos = cols.shape[0]
-    fast = pre.shape[1] == ind.shape[1]
+    fast = pre.shape[0] == ind.shape[1]
     for k in prange(n_combos):
         sp = spar[k]
         entries = np.zeros(block, dtype=np.bool_)
@@ -1011,7 +1066,7 @@ def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, ye
         acc = init_acc_nb(sp[SP_INIT_CASH])
         if fast and fast_path_ok_nb(sp):
             fast_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, tm, bounds,
-                          part_sums[k], pre, rmq, chain, acc)
+                          part_sums[k], pre, rmq, chain, scan_max, acc)
         else:
             _per_bar_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, frac, tm,
                               bounds, part_sums[k], acc)
@@ -1043,6 +1098,7 @@ def vol_target_frac_nb(close, window, target_vol, ann_factor, max_frac):
 
 __all__ = [
     "N_STATS",
+    "SCAN_MAX",
     "fast_path_ok_nb",
     "finalize_stats_nb",
     "hold_tables_nb",

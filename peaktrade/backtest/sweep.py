@@ -285,7 +285,7 @@ def _hold_tables(ind: np.ndarray, spar: np.ndarray, tm: np.ndarray) -> tuple[np.
     long without stops, positive prices), else empty ones (every combination then runs bar by bar)."""
     if any(nb.fast_path_ok_nb(sp) for sp in spar) and (ind[:4] > 0.0).all():
         return nb.hold_tables_nb(ind[3], tm)
-    return np.zeros((nb.PRE_ROWS, 0)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0))
+    return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0))
 
 
 def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show) -> None:
@@ -294,7 +294,7 @@ def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out
 
     def step(a: int, b: int) -> None:
         nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
-                    *annual, BLOCK, bounds, part_sums[a:b], out[a:b], *tables)
+                    *annual, BLOCK, bounds, part_sums[a:b], out[a:b], *tables, nb.SCAN_MAX)
 
     if not show:
         step(0, n)

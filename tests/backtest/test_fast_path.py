@@ -31,9 +31,10 @@ def _given_signals_nb(ind, cols, fpar, state, t0, t1, entries, exits):
         exits[t - t0] = ind[cols[1], t] > 0.5
 
 
-def _kernel(bars, signals, options, *, fast, n_parts=5, block=64):
+def _kernel(bars, signals, options, *, fast, scan_max=nb.SCAN_MAX, n_parts=5, block=64):
     """Return (stats, part sums) of ``sweep_nb`` for each (entries, exits) in ``signals`` with the
-    matching options; ``fast=False`` withholds the tables, so every combination runs bar by bar."""
+    matching options; ``fast=False`` withholds the tables, so every combination runs bar by bar;
+    ``scan_max`` 0 takes every drawdown from range queries, a huge one from scans."""
     prices = prices_from_bars(bars.assign(volume=bars.get("volume", 0.0)))
     rows = [prices.open, prices.high, prices.low, prices.close, prices.volume]
     for e, x in signals:
@@ -54,9 +55,9 @@ def _kernel(bars, signals, options, *, fast, n_parts=5, block=64):
         assert all(nb.fast_path_ok_nb(sp) for sp in spar)
         tables = nb.hold_tables_nb(prices.close, tm)
     else:
-        tables = (np.zeros((nb.PRE_ROWS, 0)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0)))
+        tables = (np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0)))
     nb.sweep_nb(_given_signals_nb, ind, cols, fpar, 1, spar, np.zeros(1), tm, ann, years, block, bounds, parts,
-                out, *tables)
+                out, *tables, scan_max)
     return out, parts
 
 
@@ -107,8 +108,10 @@ def test_fast_path_equals_per_bar_when_random_bars_signals_and_options(seed):
     ruined = 0
     for s in range(seed, seed + 25):
         bars, signals, options = _random_case(s)
-        fast = _kernel(bars, signals, options, fast=True)
-        _assert_same(fast, _kernel(bars, signals, options, fast=False), f"seed {s}")
+        slow = _kernel(bars, signals, options, fast=False)
+        for scan_max in (0, 10**9):  # drawdowns from range queries, then from scans
+            fast = _kernel(bars, signals, options, fast=True, scan_max=scan_max)
+            _assert_same(fast, slow, f"seed {s}, scan_max {scan_max}")
         ruined += int(np.nansum(fast[0][:, STAT_KEYS.index("ruined")]))
     assert ruined > 0, "no case ruined an account: the ruin branch of the fast path went untested"
 
@@ -137,8 +140,9 @@ def test_fast_path_equals_per_bar_when_edge_cases(execution):
     }
     kw = {"execution": execution, "fees": 0.0026, "slippage": 0.001, "init_cash": 10_000.0}
     signals = list(cases.values())
-    fast = _kernel(bars, signals, [kw] * len(signals), fast=True)
-    _assert_same(fast, _kernel(bars, signals, [kw] * len(signals), fast=False), execution)
+    for scan_max in (0, 10**9):
+        fast = _kernel(bars, signals, [kw] * len(signals), fast=True, scan_max=scan_max)
+        _assert_same(fast, _kernel(bars, signals, [kw] * len(signals), fast=False), f"{execution} {scan_max}")
     for k, (name, (e, x)) in enumerate(cases.items()):  # and each equals from_signals' stats
         one = from_signals(bars["close"], e, x, open=bars["open"], high=bars["high"], low=bars["low"], **kw).stats()
         np.testing.assert_allclose(fast[0][k], one[list(STAT_KEYS)].to_numpy(float), rtol=RTOL, equal_nan=True,
@@ -188,3 +192,32 @@ def test_sweep_rows_equal_run_when_fast_and_per_bar_combinations_mixed():
         edges = np.r_[0, np.cumsum(res.part_bars)]
         sums = [[r[edges[j]:edges[j + 1]].sum(), (r[edges[j]:edges[j + 1]] ** 2).sum()] for j in range(7)]
         np.testing.assert_allclose(res.part_sums[i], sums, rtol=RTOL, atol=1e-13, err_msg=str(p))
+
+
+def test_crossover_signals_equal_plain_loop_when_chunks_skipped():
+    """ma_crossover's signal kernel passes over chunks where the MAs keep their relation; its signals
+    must be those of stepping the cross detector on every bar (ties, NaN runs, any block split)."""
+    from peaktrade.strategies.ma_crossover import STRATEGY, cross_update_nb
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    t = np.arange(n)
+    fast = np.round(3 * np.sin(t / 40) + 0.3 * rng.normal(0, 1, n))  # rounded: ties; long runs between crosses
+    slow = np.round(3 * np.sin(t / 55))
+    fast[rng.random(n) < 0.01] = np.nan
+    slow[100:140] = np.nan
+    ind = np.ascontiguousarray(np.vstack([np.ones((5, n)), fast, slow]))
+    want_e, want_x = np.zeros(n, bool), np.zeros(n, bool)
+    st = (False,) * 4
+    for k in range(n):
+        want_e[k], want_x[k], *st = cross_update_nb(fast[k], slow[k], *st)
+    assert want_e.sum() > 20 and want_x.sum() > 20
+    for split in ([0, n], [0, 1, 2, 17, 18, 1000, 1001, 2999, n], list(range(0, n, 37)) + [n]):
+        got_e, got_x = np.zeros(n, bool), np.zeros(n, bool)
+        state = np.zeros(4)
+        for t0, t1 in zip(split[:-1], split[1:]):
+            e, x = np.ones(t1 - t0, bool), np.ones(t1 - t0, bool)  # stale values must be overwritten
+            STRATEGY.signal_nb(ind, np.array([5, 6]), np.zeros(1), state, t0, t1, e, x)
+            got_e[t0:t1], got_x[t0:t1] = e, x
+        np.testing.assert_array_equal(got_e, want_e, err_msg=str(split[:5]))
+        np.testing.assert_array_equal(got_x, want_x, err_msg=str(split[:5]))
