@@ -693,6 +693,15 @@ def fast_path_ok_nb(sp):
             and not has_stops_nb(sp))
 
 
+@njit(cache=True)
+def any_fast_path_nb(spar):
+    """Return True if some row of ``spar`` can take the fast path (then the tables are worth building)."""
+    for k in range(spar.shape[0]):
+        if fast_path_ok_nb(spar[k]):
+            return True
+    return False
+
+
 @njit(cache=True, inline="always")
 def _two_sum_nb(a, b):
     s = a + b
@@ -1099,6 +1108,7 @@ def vol_target_frac_nb(close, window, target_vol, ann_factor, max_frac):
 __all__ = [
     "N_STATS",
     "SCAN_MAX",
+    "any_fast_path_nb",
     "fast_path_ok_nb",
     "finalize_stats_nb",
     "hold_tables_nb",

@@ -283,7 +283,7 @@ def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,
 def _hold_tables(ind: np.ndarray, spar: np.ndarray, tm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the fast path's tables (``nb.hold_tables_nb``) when some combination can take it (all-in
     long without stops, positive prices), else empty ones (every combination then runs bar by bar)."""
-    if any(nb.fast_path_ok_nb(sp) for sp in spar) and (ind[:4] > 0.0).all():
+    if nb.any_fast_path_nb(spar) and (ind[:4] > 0.0).all():
         return nb.hold_tables_nb(ind[3], tm)
     return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0))
 
