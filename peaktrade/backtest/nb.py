@@ -682,8 +682,9 @@ def stats_from_series_nb(equity, position, trades, init_cash, tm):
 #: Columns of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)².
 PRE_ROWS = 6
 #: Holding periods shorter than this many bars get their drawdown from a scan of the closes, longer
-#: ones from range queries (O(log n), but each step a likely cache miss).
-SCAN_MAX = 512
+#: ones from range queries (O(log n), but each step a likely cache miss, and the tables take
+#: n × 40 × log2(n) bytes). The sweep scans always: on the benchmark the queries measured no faster.
+SCAN_MAX = 2**62
 
 
 @njit(cache=True)
@@ -710,8 +711,9 @@ def _two_sum_nb(a, b):
 
 
 @njit(cache=True)
-def hold_tables_nb(c, tm):
-    """Return the tables the fast path reads, built once per sweep (``c``: positive closes).
+def hold_tables_nb(c, tm, queries):
+    """Return the tables the fast path reads, built once per sweep (``c``: positive closes; without
+    ``queries`` the range-query tables are empty and every drawdown is scanned).
 
     pre : (n, 6) double-double prefix sums of the asset's bar returns ``r[t] = c[t]/c[t-1] - 1``
         (``r[0] = 0``), of ``r²`` and of ``min(r, 0)²`` (compensated, so a range sum keeps full
@@ -726,6 +728,8 @@ def hold_tables_nb(c, tm):
     levels = 1
     while (1 << levels) <= n:
         levels += 1
+    if not queries:
+        levels = 0
     pre = np.zeros((n, PRE_ROWS))  # a bar's six sums share a cache line
     h1 = l1 = h2 = l2 = h3 = l3 = 0.0
     for t in range(1, n):
@@ -744,6 +748,9 @@ def hold_tables_nb(c, tm):
         pre[t, 4] = h3
         pre[t, 5] = l3
     rmq = np.empty((2, levels, n))
+    chain = np.empty((3, levels, n + 1))
+    if not queries:
+        return pre, rmq, chain
     rmq[0, 0] = c
     rmq[1, 0] = c
     for k in range(1, levels):
@@ -751,7 +758,6 @@ def hold_tables_nb(c, tm):
         for i in range(n - (1 << k) + 1):
             rmq[0, k, i] = max(rmq[0, k - 1, i], rmq[0, k - 1, i + half])
             rmq[1, k, i] = min(rmq[1, k - 1, i], rmq[1, k - 1, i + half])
-    chain = np.empty((3, levels, n + 1))
     stack = np.empty(n, dtype=np.int64)
     top = 0
     for j in range(n - 1, -1, -1):

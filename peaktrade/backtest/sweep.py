@@ -284,7 +284,7 @@ def _hold_tables(ind: np.ndarray, spar: np.ndarray, tm: np.ndarray) -> tuple[np.
     """Return the fast path's tables (``nb.hold_tables_nb``) when some combination can take it (all-in
     long without stops, positive prices), else empty ones (every combination then runs bar by bar)."""
     if nb.any_fast_path_nb(spar) and (ind[:4] > 0.0).all():
-        return nb.hold_tables_nb(ind[3], tm)
+        return nb.hold_tables_nb(ind[3], tm, nb.SCAN_MAX < ind.shape[1])
     return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0))
 
 

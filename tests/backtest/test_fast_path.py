@@ -53,7 +53,7 @@ def _kernel(bars, signals, options, *, fast, scan_max=nb.SCAN_MAX, n_parts=5, bl
     parts = np.zeros((m, n_parts, 2))
     if fast:
         assert all(nb.fast_path_ok_nb(sp) for sp in spar)
-        tables = nb.hold_tables_nb(prices.close, tm)
+        tables = nb.hold_tables_nb(prices.close, tm, scan_max < n)
     else:
         tables = (np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0)))
     nb.sweep_nb(_given_signals_nb, ind, cols, fpar, 1, spar, np.zeros(1), tm, ann, years, block, bounds, parts,
