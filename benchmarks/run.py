@@ -420,7 +420,7 @@ def section_b(ctx: Ctx) -> dict:
     bars = ctx.bars
     close = bars["close"]
     n_pt, n_vbt = (10, 5) if ctx.quick else (30, 10)
-    kw = {"fees": C.FEES, "init_cash": C.INIT_CASH, "execution": "close"}
+    kw = {"fees": C.FEES, "slippage": 0.0, "init_cash": C.INIT_CASH, "execution": "close"}
     out: dict[str, Any] = {"n_bars": len(bars), "params": C.SINGLE}
     print(f"\n(b) One backtest, warm: ma_crossover {C.SINGLE} on {len(bars):,} bars")
 
