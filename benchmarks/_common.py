@@ -97,15 +97,23 @@ def pairs_of(fast, slow) -> tuple[list[int], list[int]]:
     return fast_list, slow_list
 
 
-def pt_sweep(bars, fast, slow) -> dict[str, Any]:
+#: (e) the same grid with protective stops: a 5 % trailing stop-loss and a 10 % take-profit. peaktrade's
+#: sl_stop and sl_trail at the same distance give the trailing level (it never lies below the fixed one),
+#: which is vectorbt's sl_stop with sl_trail=True.
+STOPS_PT = {"sl_stop": 0.05, "sl_trail": 0.05, "tp_stop": 0.10}
+STOPS_VBT = {"sl_stop": 0.05, "sl_trail": True, "tp_stop": 0.10}
+
+
+def pt_sweep(bars, fast, slow, stops: dict[str, float] | None = None) -> dict[str, Any]:
     """peaktrade: fused sweep; the table already holds total_return and n_trades."""
     import numpy as np
 
     from peaktrade.backtest import sweep
 
     t0 = time.perf_counter()
-    res = sweep("ma_crossover", bars, fast=fast, slow=slow, fees=FEES, init_cash=INIT_CASH,
-                execution="close", progress=False)
+    # slippage pinned to 0 (vectorbt's default): the project's config adds 0.05 % otherwise
+    res = sweep("ma_crossover", bars, fast=fast, slow=slow, fees=FEES, slippage=0.0, init_cash=INIT_CASH,
+                execution="close", progress=False, **(stops or {}))
     tab = res.table
     out = {
         "fast": tab["fast"].to_numpy(dtype=np.int64),
@@ -117,18 +125,22 @@ def pt_sweep(bars, fast, slow) -> dict[str, Any]:
     return out
 
 
-def vbt_sweep(close, fast_list, slow_list) -> dict[str, Any]:
-    """vectorbt's documented idiom: MA.run per side, crossed_above/below, from_signals, metrics."""
+def vbt_sweep(close, fast_list, slow_list, bars=None, stops: dict[str, Any] | None = None) -> dict[str, Any]:
+    """vectorbt's documented idiom: MA.run per side, crossed_above/below, from_signals, metrics
+    (with ``stops``: from_signals(sl_stop=, sl_trail=, tp_stop=) on the bars' open/high/low too)."""
     import numpy as np
     import vectorbt as vbt
 
+    extra: dict[str, Any] = {}
+    if stops:
+        extra = {**stops, "open": bars["open"], "high": bars["high"], "low": bars["low"]}
     t0 = time.perf_counter()
     fast_ma = vbt.MA.run(close, window=list(fast_list), short_name="fast")
     slow_ma = vbt.MA.run(close, window=list(slow_list), short_name="slow")
     entries = fast_ma.ma_crossed_above(slow_ma)
     exits = fast_ma.ma_crossed_below(slow_ma)
     t1 = time.perf_counter()
-    pf = vbt.Portfolio.from_signals(close, entries, exits, fees=FEES, init_cash=INIT_CASH, freq="1h")
+    pf = vbt.Portfolio.from_signals(close, entries, exits, fees=FEES, init_cash=INIT_CASH, freq="1h", **extra)
     t2 = time.perf_counter()
     total_return = pf.total_return()
     n_trades = pf.trades.count()

@@ -8,6 +8,7 @@ of bars, ``--only a,c`` for some sections. Prints a table and writes
   b  one backtest, warm: run() incl. signals, and from_signals() alone (peaktrade vs vectorbt)
   c  cold start in a fresh process with a warm numba cache; read-only cache dir fallbacks
   d  sweep throughput (bar-combinations/s) and scaling: 1 vs 2 threads, 1k/10k/100k combinations
+  e  the sweep of (a) with stops (sl_stop, sl_trail, tp_stop): time and results (peaktrade vs vectorbt)
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as C  # noqa: E402
 
 WORKER = C.BENCH_DIR / "_worker.py"
-SECTIONS = ("a", "b", "c", "d")
+SECTIONS = ("a", "b", "c", "d", "e")
 TARGETS = {
-    "a_speedup": 100.0,  # peaktrade ≥ 100× faster than vectorbt on the 2,000-combination sweep
+    "a_speedup": 300.0,  # peaktrade ≥ 300× faster than vectorbt on the 2,000-combination sweep (issue 14)
     "a_memory_fraction": 0.10,  # peaktrade's peak ≤ 1/10 of vectorbt's
     "b_speedup": 3.0,  # one warm backtest ≥ 3× faster
     "c_cold_seconds": 2.0,  # import + first run in a fresh process ≤ 2 s (warm numba cache)
@@ -419,7 +420,7 @@ def section_b(ctx: Ctx) -> dict:
     bars = ctx.bars
     close = bars["close"]
     n_pt, n_vbt = (10, 5) if ctx.quick else (30, 10)
-    kw = {"fees": C.FEES, "init_cash": C.INIT_CASH, "execution": "close"}
+    kw = {"fees": C.FEES, "slippage": 0.0, "init_cash": C.INIT_CASH, "execution": "close"}
     out: dict[str, Any] = {"n_bars": len(bars), "params": C.SINGLE}
     print(f"\n(b) One backtest, warm: ma_crossover {C.SINGLE} on {len(bars):,} bars")
 
@@ -712,12 +713,77 @@ def print_d(d: dict, a: dict | None) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# (e) the sweep of (a) with stops
+
+
+def section_e(ctx: Ctx) -> dict:
+    """The grid of (a) with a trailing stop-loss and a take-profit on both sides (peaktrade runs these
+    combinations bar by bar: stops need each bar's high and low)."""
+    import numpy as np
+
+    bars = ctx.bars
+    close = bars["close"]
+    fast, slow = C.QUICK_GRID_A if ctx.quick else C.GRID_A
+    fast_list, slow_list = C.pairs_of(fast, slow)
+    n, n_bars = len(fast_list), len(bars)
+    out: dict[str, Any] = {"n_combos": n, "n_bars": n_bars, "stops_peaktrade": C.STOPS_PT,
+                           "stops_vectorbt": C.STOPS_VBT}
+    print(f"\n(e) the sweep of (a) with stops {C.STOPS_PT}: {n:,} combinations × {n_bars:,} bars")
+    C.pt_sweep(bars.iloc[:2_000], [5, 6], [20], stops=C.STOPS_PT)
+    best_pt, times_pt, res_pt, cpu_pt = best_of(lambda: C.pt_sweep(bars, fast, slow, stops=C.STOPS_PT), 3)
+    out["peaktrade"] = {"best_s": best_pt, "times_s": times_pt, "reps": 3, "cpus_used": cpu_pt,
+                        "bar_combos_per_s": n * n_bars / best_pt}
+    print(f"  peaktrade: best of 3: {fmt_s(best_pt)}", flush=True)
+    if ctx.vbt is None:
+        out["vectorbt"] = {"skipped": "vectorbt is not installed"}
+        return out
+    if C.vbt_estimate_bytes(n_bars, n) > min(ctx.args.vbt_max_gb * 1e9, 0.75 * C.mem_available_bytes()):
+        out["vectorbt"] = {"skipped": "the full grid does not fit in memory here"}
+        return out
+    C.vbt_sweep(close.iloc[:2_000], [5, 6], [20, 20], bars=bars.iloc[:2_000], stops=C.STOPS_VBT)
+    times = []
+    res_vbt = None
+    for _ in range(ctx.args.vbt_repeats or 2):
+        res_vbt = None
+        gc.collect()
+        res_vbt = C.vbt_sweep(close, fast_list, slow_list, bars=bars, stops=C.STOPS_VBT)
+        times.append(res_vbt["phases"]["total"])
+        print(f"  vectorbt: run {len(times)}: {fmt_s(times[-1])}", flush=True)
+    out["vectorbt"] = {"best_s": min(times), "times_s": times, "reps": len(times),
+                       "bar_combos_per_s": n * n_bars / min(times)}
+    out["speedup"] = ratio(min(times), best_pt)
+    rel = np.abs(res_pt["total_return"] - res_vbt["total_return"]) / np.maximum(np.abs(res_vbt["total_return"]), 1e-300)
+    out["same_results"] = {"n_compared": n, "n_total_return_equal_rel_1e-9": int((rel <= 1e-9).sum()),
+                           "n_trade_count_equal": int((res_pt["n_trades"] == res_vbt["n_trades"]).sum()),
+                           "median_rel_diff_total_return": float(np.median(rel))}
+    return out
+
+
+def print_e(e: dict) -> None:
+    pt, vb = e["peaktrade"], e.get("vectorbt", {})
+    rows = [["peaktrade", f"{fmt_s(pt['best_s'])} (best of {pt['reps']})", f"{pt['cpus_used']:.1f}",
+             fmt_rate(pt["bar_combos_per_s"])]]
+    if "best_s" in vb:
+        rows.append(["vectorbt", f"{fmt_s(vb['best_s'])} (best of {vb['reps']})", "", fmt_rate(vb["bar_combos_per_s"])])
+    else:
+        print(f"  vectorbt skipped: {vb.get('skipped')}")
+    print(table(rows, ["side", "time, warm", "CPUs used", "bar-combos/s"]))
+    if e.get("speedup") is not None:
+        print(f"  speedup with stops: {e['speedup']:.0f}×")
+    sr = e.get("same_results")
+    if sr:
+        print(f"  same results: total return equal (1e-9 rel) on {sr['n_total_return_equal_rel_1e-9']:,} of "
+              f"{sr['n_compared']:,} combos, trade counts on {sr['n_trade_count_equal']:,} (stop semantics differ: "
+              "see benchmarks/README.md)")
+
+
+# --------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help=f"smoke run: last {C.QUICK_BARS:,} bars, small grids")
-    p.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections among a,b,c,d")
+    p.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections among a,b,c,d,e")
     p.add_argument("--name", default=None, help="results file name (default: full-/quick-<UTC timestamp>)")
     p.add_argument("--data", default=str(C.DATA_FILE), help="Kraken OHLCVT file (default: ../shared/data/...)")
     p.add_argument("--vbt-repeats", type=int, default=None, help="repeats of the vectorbt sweep in (a)")
@@ -758,8 +824,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, Any] = {"machine": machine, "data": data_info, "targets": TARGETS, "sections": {}}
     printers = {"a": lambda r: print_a(r), "b": print_b, "c": print_c,
-                "d": lambda r: print_d(r, results["sections"].get("a"))}
-    funcs = {"a": section_a, "b": section_b, "c": section_c, "d": section_d}
+                "d": lambda r: print_d(r, results["sections"].get("a")), "e": print_e}
+    funcs = {"a": section_a, "b": section_b, "c": section_c, "d": section_d, "e": section_e}
     for s in SECTIONS:
         if s not in only:
             continue

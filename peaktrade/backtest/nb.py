@@ -129,13 +129,13 @@ _BAR_SLOTS = (AC_SUM_R, AC_SUM_R2, AC_SUM_DOWN2, AC_EXPOSED, AC_PEAK, AC_PEAK_TI
               AC_UNDER)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def load_bar_acc_nb(acc):
     return (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
             acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def store_bar_acc_nb(acc, a):
     (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
      acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER]) = a
@@ -171,13 +171,13 @@ def bar_acc_update_nb(a, t, tm, equity, prev_equity, pos):
     return (sum_r, sum_r2, down2, exposed, peak, peak_time, max_dd, max_dd_days, under)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acc_bar_nb(acc, t, tm, equity, prev_equity, pos):
     """Fold one bar's closing equity into the accumulator vector."""
     store_bar_acc_nb(acc, bar_acc_update_nb(load_bar_acc_nb(acc), t, tm, equity, prev_equity, pos))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def acc_trade_nb(acc, pnl, ret, hold_days):
     """Fold one closed trade into the accumulators."""
     acc[AC_CLOSED] += 1.0
@@ -668,6 +668,374 @@ def stats_from_series_nb(equity, position, trades, init_cash, tm):
     return acc
 
 
+# --------------------------------------------------------------------------------------------
+# the fast path: between signals an all-in long position's equity is units × close
+#
+# With no cash left over (``size_type="percent"``, ``size`` >= 1), long only, no stops and positive
+# prices, the equity of a holding period after its entry bar is ``K × c[t]`` (K: units held), so its
+# bar returns are the asset's own returns ``c[t] / c[t-1] - 1``: their sums come from prefix sums,
+# and its drawdowns from range queries on the closes. Entry and exit bars (fees, slippage, fills at
+# the open) are booked with the per-bar path's own arithmetic, flat bars change nothing. A
+# combination then costs its signal scan plus O(log n) per trade. ``sweep_nb`` dispatches each
+# combination to :func:`fast_combo_nb` when :func:`fast_path_ok_nb` holds, else to the per-bar path.
+
+#: Columns of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)².
+PRE_ROWS = 6
+#: Holding periods shorter than this many bars get their drawdown from a scan of the closes, longer
+#: ones from range queries (O(log n), but each step a likely cache miss, and the tables take
+#: n × 40 × log2(n) bytes). The sweep scans always: on the benchmark the queries measured no faster.
+SCAN_MAX = 2**62
+
+
+@njit(cache=True)
+def fast_path_ok_nb(sp):
+    """Return True if parameters ``sp`` keep equity proportional to the price while a position is open."""
+    return (sp[SP_DIRECTION] == DIR_LONG and sp[SP_SIZE_TYPE] == SIZE_PERCENT and sp[SP_SIZE] >= 1.0
+            and not has_stops_nb(sp))
+
+
+@njit(cache=True)
+def any_fast_path_nb(spar):
+    """Return True if some row of ``spar`` can take the fast path (then the tables are worth building)."""
+    for k in range(spar.shape[0]):
+        if fast_path_ok_nb(spar[k]):
+            return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def _two_sum_nb(a, b):
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+@njit(cache=True)
+def hold_tables_nb(c, tm, queries):
+    """Return the tables the fast path reads, built once per sweep (``c``: positive closes; without
+    ``queries`` the range-query tables are empty and every drawdown is scanned).
+
+    pre : (n, 6) double-double prefix sums of the asset's bar returns ``r[t] = c[t]/c[t-1] - 1``
+        (``r[0] = 0``), of ``r²`` and of ``min(r, 0)²`` (compensated, so a range sum keeps full
+        precision however long the series).
+    rmq : (2, L, n) sparse tables of range maxima and minima of ``c``.
+    chain : (3, L, n + 1) binary lifting over "the next bar that closes at or above this one"
+        (``nxt``): the bar 2^k steps ahead, the longest calendar time between two consecutive steps
+        that were under water, and the smallest ``min(closes in between) / c[j]`` (the deepest
+        drawdown) over those 2^k steps. Index ``n`` is the sentinel "never recovered".
+    """
+    n = c.shape[0]
+    levels = 1
+    while (1 << levels) <= n:
+        levels += 1
+    if not queries:
+        levels = 0
+    pre = np.zeros((n, PRE_ROWS))  # a bar's six sums share a cache line
+    h1 = l1 = h2 = l2 = h3 = l3 = 0.0
+    for t in range(1, n):
+        r = c[t] / c[t - 1] - 1.0
+        neg = min(r, 0.0)
+        h1, e = _two_sum_nb(h1, r)
+        l1 += e
+        h2, e = _two_sum_nb(h2, r * r)
+        l2 += e
+        h3, e = _two_sum_nb(h3, neg * neg)
+        l3 += e
+        pre[t, 0] = h1
+        pre[t, 1] = l1
+        pre[t, 2] = h2
+        pre[t, 3] = l2
+        pre[t, 4] = h3
+        pre[t, 5] = l3
+    rmq = np.empty((2, levels, n))
+    chain = np.empty((3, levels, n + 1))
+    if not queries:
+        return pre, rmq, chain
+    rmq[0, 0] = c
+    rmq[1, 0] = c
+    for k in range(1, levels):
+        half = 1 << (k - 1)
+        for i in range(n - (1 << k) + 1):
+            rmq[0, k, i] = max(rmq[0, k - 1, i], rmq[0, k - 1, i + half])
+            rmq[1, k, i] = min(rmq[1, k - 1, i], rmq[1, k - 1, i + half])
+    stack = np.empty(n, dtype=np.int64)
+    top = 0
+    for j in range(n - 1, -1, -1):
+        while top > 0 and c[stack[top - 1]] < c[j]:
+            top -= 1
+        nxt = stack[top - 1] if top > 0 else n
+        stack[top] = j
+        top += 1
+        chain[0, 0, j] = nxt
+        if j + 1 < nxt < n:  # under water from j + 1 to nxt - 1, recovered at nxt
+            chain[1, 0, j] = tm[nxt] - tm[j]
+            chain[2, 0, j] = range_min_nb(rmq, j + 1, nxt - 1) / c[j]
+        else:
+            chain[1, 0, j] = 0.0
+            chain[2, 0, j] = 1.0
+    chain[0, 0, n] = n
+    chain[1, 0, n] = 0.0
+    chain[2, 0, n] = 1.0
+    for k in range(1, levels):
+        for j in range(n + 1):
+            m = int(chain[0, k - 1, j])
+            chain[0, k, j] = chain[0, k - 1, m]
+            chain[1, k, j] = max(chain[1, k - 1, j], chain[1, k - 1, m])
+            chain[2, k, j] = min(chain[2, k - 1, j], chain[2, k - 1, m])
+    return pre, rmq, chain
+
+
+@njit(cache=True, inline="always")
+def range_min_nb(rmq, a, b):
+    """Return min(c[a..b]) (``a <= b``) from the sparse table."""
+    k = 0
+    while (2 << k) <= b - a + 1:
+        k += 1
+    return min(rmq[1, k, a], rmq[1, k, b - (1 << k) + 1])
+
+
+@njit(cache=True, inline="always")
+def _range_sum_nb(pre, row, a, b):
+    """Return the sum of series ``row`` (0: r, 1: r², 2: min(r, 0)²) over bars ``a..b`` (``1 <= a <= b``)."""
+    return (pre[b, 2 * row] - pre[a - 1, 2 * row]) + (pre[b, 2 * row + 1] - pre[a - 1, 2 * row + 1])
+
+
+@njit(cache=True, inline="always")
+def _part_of_nb(bounds, t):
+    """Return the part holding bar ``t`` (``bounds[p] <= t < bounds[p + 1]``; few parts: a linear search)."""
+    p = 0
+    while p + 2 < bounds.shape[0] and bounds[p + 1] <= t:
+        p += 1
+    return p
+
+
+@njit(cache=True, inline="always")
+def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
+    """Fold one explicitly booked bar (an entry or exit bar) into the accumulators and its part's sums."""
+    r = equity / prev - 1.0 if prev != 0.0 else 0.0
+    acc_bar_nb(acc, t, tm, equity, prev, pos)
+    p = _part_of_nb(bounds, t)
+    ps[p, 0] += r
+    ps[p, 1] += r * r
+
+
+@njit(cache=True, inline="always")
+def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, rmq, chain, scan_max):
+    """Fold bars ``a..b`` of an open all-in long position (equity ``units × c[t]``, ``1 <= a <= b``).
+
+    Returns and exposure come from prefix sums; the drawdown bookkeeping (running peak, its time,
+    the deepest fall, the longest time under water) follows the per-bar rules of
+    :func:`bar_acc_update_nb`, by a lean scan over the closes for periods shorter than ``scan_max``
+    bars (sequential reads beat a handful of cache misses there) and by range queries otherwise.
+    """
+    acc[AC_SUM_R] += _range_sum_nb(pre, 0, a, b)
+    acc[AC_SUM_R2] += _range_sum_nb(pre, 1, a, b)
+    acc[AC_SUM_DOWN2] += _range_sum_nb(pre, 2, a, b)
+    acc[AC_EXPOSED] += b - a + 1
+    p = _part_of_nb(bounds, a)
+    while p < bounds.shape[0] - 1 and bounds[p] <= b:
+        lo = max(a, bounds[p])
+        hi = min(b, bounds[p + 1] - 1)
+        if lo <= hi:
+            ps[p, 0] += _range_sum_nb(pre, 0, lo, hi)
+            ps[p, 1] += _range_sum_nb(pre, 1, lo, hi)
+        p += 1
+    if b - a < scan_max:
+        _drawdown_scan_nb(acc, units, a, b, c, tm)
+    else:
+        _drawdown_query_nb(acc, units, a, b, tm, rmq, chain)
+
+
+@njit(cache=True, inline="always")
+def _drawdown_scan_nb(acc, units, a, b, c, tm):
+    """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``) by a lean scan: the
+    per-bar rules with the deepest fall of each stretch under water taken from its lowest equity."""
+    peak = acc[AC_PEAK]
+    peak_time = acc[AC_PEAK_TIME]
+    under = acc[AC_UNDER] == 1.0
+    max_dd = acc[AC_MAX_DD]
+    max_days = acc[AC_MAX_DD_DAYS]
+    low = np.inf
+    for t in range(a, b + 1):
+        equity = units * c[t]
+        if equity >= peak:
+            if under:
+                max_days = max(max_days, tm[t] - peak_time)
+                max_dd = max(max_dd, 1.0 - low / peak)
+                low = np.inf
+                under = False
+            peak = equity
+            peak_time = tm[t]
+        else:
+            if not under:
+                peak_time = tm[t - 1]
+                under = True
+            low = min(low, equity)
+    if under and low < np.inf:
+        max_dd = max(max_dd, 1.0 - low / peak)
+    acc[AC_PEAK] = peak
+    acc[AC_PEAK_TIME] = peak_time
+    acc[AC_MAX_DD] = max_dd
+    acc[AC_MAX_DD_DAYS] = max_days
+    acc[AC_UNDER] = 1.0 if under else 0.0
+
+
+@njit(cache=True, inline="always")
+def _drawdown_query_nb(acc, units, a, b, tm, rmq, chain):
+    """The drawdown bookkeeping of bars ``a..b`` in O(log n): the first bar that reaches the incoming
+    peak (a descent of the range maxima, compared in equity as the per-bar path does), then the chain
+    of record closes up to ``b``."""
+    levels = rmq.shape[1]
+    peak = acc[AC_PEAK]
+    peak_time = acc[AC_PEAK_TIME] if acc[AC_UNDER] == 1.0 else tm[a - 1]
+    max_dd = acc[AC_MAX_DD]
+    max_days = acc[AC_MAX_DD_DAYS]
+    pos = a  # the first bar whose equity reaches the incoming peak
+    for k in range(levels - 1, -1, -1):
+        if pos + (1 << k) - 1 <= b and units * rmq[0, k, pos] < peak:
+            pos += 1 << k
+    if pos > b:  # under water all along
+        max_dd = max(max_dd, 1.0 - units * range_min_nb(rmq, a, b) / peak)
+        under = 1.0
+    else:
+        if pos > a:
+            max_dd = max(max_dd, 1.0 - units * range_min_nb(rmq, a, pos - 1) / peak)
+            max_days = max(max_days, tm[pos] - peak_time)
+        elif acc[AC_UNDER] == 1.0:
+            max_days = max(max_days, tm[pos] - peak_time)
+        j = pos  # walk the record closes from pos: the farthest one up to b
+        q = 1.0
+        top = 0
+        while top + 1 < levels and (2 << top) <= b - j:  # 2^k steps move at least 2^k bars
+            top += 1
+        for k in range(top, -1, -1):
+            m = chain[0, k, j]
+            if m <= b:
+                max_days = max(max_days, chain[1, k, j])
+                q = min(q, chain[2, k, j])
+                j = int(m)
+        max_dd = max(max_dd, 1.0 - q)
+        peak = units * rmq[0, 0, j]
+        peak_time = tm[j]
+        if j < b:
+            max_dd = max(max_dd, 1.0 - units * range_min_nb(rmq, j + 1, b) / peak)
+            under = 1.0
+        else:
+            under = 0.0
+    acc[AC_PEAK] = peak
+    acc[AC_PEAK_TIME] = peak_time
+    acc[AC_MAX_DD] = max_dd
+    acc[AC_MAX_DD_DAYS] = max_days
+    acc[AC_UNDER] = under
+
+
+@njit(cache=True)
+def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, tm, bounds, ps, pre, rmq,
+                  chain, scan_max, acc):
+    """Run one combination on the fast path (see :func:`fast_path_ok_nb`), filling ``acc`` and ``ps``.
+
+    The same orders as :func:`bar_nb` (fills at the close or the next open, entry failure when the
+    cash does not cover the fixed fee, a close that leaves cash <= 0 ruins the account), booked only
+    on the bars where they happen.
+    """
+    o = ind[0]
+    c = ind[3]
+    n = c.shape[0]
+    nxt = sp[SP_EXECUTION] == EXEC_NEXT_OPEN
+    fees = sp[SP_FEES]
+    fixed = sp[SP_FIXED_FEES]
+    slip = sp[SP_SLIPPAGE]
+    cash = sp[SP_INIT_CASH]
+    units = 0.0
+    e = -1
+    entry_price = 0.0
+    entry_fees = 0.0
+    prev = cash  # equity at the close of the last booked bar
+    ruined = False
+    for t0 in range(0, n, block):
+        t1 = min(t0 + block, n)
+        signal_fn(ind, cols, fpar, state, t0, t1, entries, exits)
+        for i in range(t1 - t0):
+            if not (entries[i] or exits[i]):
+                continue
+            target = target_nb(entries[i], exits[i], units, DIR_LONG)
+            if target == ST_NONE:
+                continue
+            t = t0 + i + 1 if nxt else t0 + i
+            if t >= n:
+                continue  # next_open: a signal on the last bar never fills
+            price = o[t] if nxt else c[t]
+            if target == 1.0:
+                ok, size, fill, budget = entry_order_nb(cash, price, 1, SIZE_PERCENT, sp[SP_SIZE], 0.0, fees, fixed,
+                                                        slip)
+                if not ok:
+                    continue
+                paid = budget - size * fill
+                cash = cash - budget
+                units = size
+                e = t
+                entry_price = fill
+                entry_fees = paid
+                acc[AC_FEES] += paid
+                equity = cash + units * c[t]
+                fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units)
+                prev = equity
+            else:
+                if t - 1 > e:
+                    fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, rmq, chain, scan_max)
+                    prev = cash + units * c[t - 1]
+                fill = fill_price_nb(price, -1, slip)
+                gross = units * fill
+                paid = fee_nb(gross, fees, fixed)
+                cash += gross - paid
+                pnl = units * (fill - entry_price) - entry_fees - paid
+                if cash <= 0.0:
+                    pnl -= cash
+                    cash = 0.0
+                    ruined = True
+                    ruin_acc_nb(acc, t, tm)
+                ret = pnl / (units * entry_price + entry_fees)
+                acc[AC_FEES] += paid
+                acc_trade_nb(acc, pnl, ret, tm[t] - tm[e])
+                fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0)
+                prev = cash
+                units = 0.0
+                if ruined:
+                    break
+        if ruined:
+            break
+    if units != 0.0 and n - 1 > e:
+        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, rmq, chain, scan_max)
+        prev = cash + units * c[n - 1]
+    finish_acc_nb(acc, tm, prev, units)
+
+
+@njit(cache=True)
+def _per_bar_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, frac, tm, bounds, ps, acc):
+    """Run one combination bar by bar (any options), filling ``acc`` and its per-part return sums ``ps``."""
+    o = ind[0]
+    h = ind[1]
+    l = ind[2]
+    c = ind[3]
+    records = np.empty(0, dtype=trade_dt)
+    st = init_state_nb(sp)
+    stops = has_stops_nb(sp)
+    none = np.empty(0)
+    for part in range(bounds.shape[0] - 1):
+        r0 = acc[AC_SUM_R]
+        r2 = acc[AC_SUM_R2]
+        for t0 in range(bounds[part], bounds[part + 1], block):
+            if st[ST_RUINED] != 0.0:
+                break
+            t1 = min(t0 + block, bounds[part + 1])
+            signal_fn(ind, cols, fpar, state, t0, t1, entries, exits)
+            run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, stops, st, acc, records,
+                         none, none, none)
+        ps[part, 0] = acc[AC_SUM_R] - r0
+        ps[part, 1] = acc[AC_SUM_R2] - r2
+    finish_nb(st, acc, c, tm, records)
+
+
 _F64_2D = types.float64[:, ::1]
 SWEEP_SIG = types.void(
     SIGNAL_FN_TYPE,  # signal kernel of the strategy
@@ -684,47 +1052,39 @@ SWEEP_SIG = types.void(
     types.int64[::1],  # bounds: S+1 partition boundaries for per-partition return sums
     types.float64[:, :, ::1],  # part_sums out: (n_combos, S, 2) sum of returns and of squares per part
     _F64_2D,  # out: (n_combos, N_STATS)
+    _F64_2D,  # pre: hold_tables_nb's prefix sums, or (0, 6) when no combination takes the fast path
+    types.float64[:, :, ::1],  # rmq: hold_tables_nb's range max/min tables
+    types.float64[:, :, ::1],  # chain: hold_tables_nb's record-close chain
+    types.int64,  # scan_max: holding periods up to this many bars scan their drawdown, longer ones query
 )
 
 
 @njit(SWEEP_SIG, cache=True, parallel=True)
 def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
-             part_sums, out):
+             part_sums, out, pre, rmq, chain, scan_max):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
     Memory per worker is O(block); no bars × combinations array is ever built. Besides the stats,
     the sums of bar returns and of their squares over each part ``bounds[s]..bounds[s+1]-1`` are
     written to ``part_sums`` (what CSCV needs to score any union of parts). A ruined combination
-    stops at its ruin: its later parts hold no returns.
+    stops at its ruin: its later parts hold no returns. Given the tables of :func:`hold_tables_nb`
+    (``pre`` with one row per bar), a combination for which :func:`fast_path_ok_nb` holds runs
+    on the fast path (:func:`fast_combo_nb`), the others bar by bar; both give the same stats.
     """
-    o = ind[0]
-    h = ind[1]
-    l = ind[2]
-    c = ind[3]
     n_combos = cols.shape[0]
+    fast = pre.shape[0] == ind.shape[1]
     for k in prange(n_combos):
         sp = spar[k]
         entries = np.zeros(block, dtype=np.bool_)
         exits = np.zeros(block, dtype=np.bool_)
         state = np.zeros(max(n_state, 1))
-        records = np.empty(0, dtype=trade_dt)
-        st = init_state_nb(sp)
         acc = init_acc_nb(sp[SP_INIT_CASH])
-        stops = has_stops_nb(sp)
-        none = np.empty(0)
-        for part in range(bounds.shape[0] - 1):
-            r0 = acc[AC_SUM_R]
-            r2 = acc[AC_SUM_R2]
-            for t0 in range(bounds[part], bounds[part + 1], block):
-                if st[ST_RUINED] != 0.0:
-                    break
-                t1 = min(t0 + block, bounds[part + 1])
-                signal_fn(ind, cols[k], fpar[k], state, t0, t1, entries, exits)
-                run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, stops, st, acc, records,
-                             none, none, none)
-            part_sums[k, part, 0] = acc[AC_SUM_R] - r0
-            part_sums[k, part, 1] = acc[AC_SUM_R2] - r2
-        finish_nb(st, acc, c, tm, records)
+        if fast and fast_path_ok_nb(sp):
+            fast_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, tm, bounds,
+                          part_sums[k], pre, rmq, chain, scan_max, acc)
+        else:
+            _per_bar_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, frac, tm,
+                              bounds, part_sums[k], acc)
         finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, out[k])
 
 
@@ -753,7 +1113,11 @@ def vol_target_frac_nb(close, window, target_vol, ann_factor, max_frac):
 
 __all__ = [
     "N_STATS",
+    "SCAN_MAX",
+    "any_fast_path_nb",
+    "fast_path_ok_nb",
     "finalize_stats_nb",
+    "hold_tables_nb",
     "simulate_nb",
     "stats_from_series_nb",
     "sweep_nb",

@@ -59,15 +59,46 @@ def cross_step_nb(a, b, state, k):
     return up, down
 
 
+#: Bars per chunk of the signal scan: a chunk where the relation of the two MAs never changes is
+#: skipped after one branch-free (vectorized) pass.
+CHUNK = 16
+
+
 @njit(SIGNAL_SIG, cache=True)
 def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
+    """Step the cross detector over bars ``t0..t1-1``.
+
+    The detector's state changes only on a bar whose relation of the two MAs (above, below, equal,
+    NaN) differs from the previous bar's: a repeated relation is a no-op once the state reflects it.
+    So after the first bar of the call, chunks without such a change are passed over (no signals),
+    and only chunks with one are stepped bar by bar; the signals are those of the plain loop.
+    """
     fast = ind[cols[0]]
     slow = ind[cols[1]]
     s0, s1, s2, s3 = state[0] == 1.0, state[1] == 1.0, state[2] == 1.0, state[3] == 1.0
-    for t in range(t0, t1):
-        up, down, s0, s1, s2, s3 = cross_update_nb(fast[t], slow[t], s0, s1, s2, s3)
-        entries[t - t0] = up
-        exits[t - t0] = down
+    if t1 > t0:
+        up, down, s0, s1, s2, s3 = cross_update_nb(fast[t0], slow[t0], s0, s1, s2, s3)
+        entries[0] = up
+        exits[0] = down
+    for c0 in range(t0 + 1, t1, CHUNK):
+        c1 = min(c0 + CHUNK, t1)
+        changed = False
+        for t in range(c0, c1):
+            a = fast[t]
+            b = slow[t]
+            pa = fast[t - 1]
+            pb = slow[t - 1]
+            changed |= (((a > b) != (pa > pb)) | ((a < b) != (pa < pb))
+                        | (((a != a) | (b != b)) != ((pa != pa) | (pb != pb))))
+        if changed:
+            for t in range(c0, c1):
+                up, down, s0, s1, s2, s3 = cross_update_nb(fast[t], slow[t], s0, s1, s2, s3)
+                entries[t - t0] = up
+                exits[t - t0] = down
+        else:
+            for t in range(c0, c1):
+                entries[t - t0] = False
+                exits[t - t0] = False
     state[0], state[1], state[2], state[3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
 
 
