@@ -4,7 +4,8 @@
 raises); the worker thread applies de-duplication and the rate limit, sends to every destination with
 retries and exponential backoff, and appends what could not be delivered to the dead-letter file (JSON
 lines). Destinations are apprise URLs from ``PEAKTRADE_ALERT_URLS``: they hold secrets (tokens, passwords),
-so they are never logged, printed, put in exceptions or payloads — only :func:`redact` (scheme and host) is.
+so they are never logged, printed, put in exceptions or payloads — only :func:`redact` (the scheme, plus the
+host where it is a real hostname) is.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import weakref
@@ -41,16 +43,36 @@ class AlertError(PeakTradeError):
 
 
 # -- destinations ---------------------------------------------------------------------------------
-def redact(url: str) -> str:
-    """Return what may be shown of an apprise URL: its scheme and host (no user, password, path or query)."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    scheme = parts.scheme or "?"
-    return f"{scheme}://{host}{port}" if host else f"{scheme}://"
+#: Schemes whose host is a real hostname (a webhook or mail server), never a token: their label shows it.
+#: Every other apprise scheme may carry a secret in the host (``pbul://TOKEN``, ``tgram://BOT:TOKEN/...``,
+#: ``slack://TokenA/...``, ``pover://USER@TOKEN``), so its label is the scheme and the URL's position only.
+#: (Slack's own ``https://hooks.slack.com/services/...`` form is an https URL: its token is in the path.)
+HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "http", "https"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,15})://")
+
+
+def redact(url: str, index: int | None = None) -> str:
+    """Return what may be shown of an apprise URL: ``scheme://host[:port]`` for the schemes of
+    :data:`HOST_SCHEMES`, else the scheme and ``index`` (its position in ``PEAKTRADE_ALERT_URLS``), e.g.
+    ``pbul#2``. Never a user, password, path, query or a host that may be a token."""
+    m = _SCHEME.match(url.strip())
+    scheme = m.group(1).lower() if m else "?"
+    if scheme in HOST_SCHEMES:
+        try:
+            parts = urlsplit(url.strip())
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            host = port = ""
+        if host:
+            return f"{scheme}://{host}{port}"
+    return f"{scheme}#{index}" if index is not None else scheme
+
+
+def shown_label(label: str | None) -> str | None:
+    """Return ``label`` as it may be shown: a stored label in the old ``scheme://host`` form, whose host may
+    be a token, is redacted again (dead-letter files written before labels hid token hosts)."""
+    return redact(label) if label and "://" in label else label
 
 
 @dataclass(frozen=True)
@@ -74,7 +96,7 @@ def parse_destinations(raw: str | None) -> list[Destination]:
         if "://" not in url:
             raise AlertError(f"PEAKTRADE_ALERT_URLS entry {i} is not an apprise URL (expected scheme://...; "
                              "e.g. json://host/path, slack://..., tgram://..., mailto://...)")
-        out.append(Destination(url, redact(url)))
+        out.append(Destination(url, redact(url, i)))
     return out
 
 
@@ -394,8 +416,8 @@ class _Lane:
 def _safe_error(e: BaseException, d: Destination) -> str:
     """Return an error text for ``e`` that never holds the destination's URL or its parts."""
     text = str(e) if isinstance(e, AlertError) else f"{type(e).__name__}"
-    for secret in _secret_parts(d.url):
-        text = text.replace(secret, "***")
+    for secret in _secret_parts(d.url):  # without case: a host may come back lower-cased
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     return text
 
 
@@ -405,7 +427,11 @@ def _secret_parts(url: str) -> Iterable[str]:
         p = urlsplit(url)
     except ValueError:
         return
-    for part in (p.username, p.password, p.path.strip("/"), p.query):
+    hidden = p.scheme.lower() not in HOST_SCHEMES
+    parts = [p.username, p.password, p.path.strip("/"), p.query, *p.path.split("/")]
+    if hidden:  # the host (and whatever sits where a port would) may be the token
+        parts += [p.netloc, *re.split(r"[@:]", p.netloc)]
+    for part in parts:
         if part and len(part) >= 3:
             yield part
 
