@@ -189,3 +189,52 @@ def test_alert_outputs_when_tokens_in_host_then_no_token_in_cli_dead_letter_thre
     for text in shown:
         for secret in secrets:  # hostnames are shown lower-cased: compare without case
             assert secret.lower() not in text.lower(), (secret, text)
+
+
+_EXIT_SCRIPT = """
+import socket, sys, threading
+from pathlib import Path
+from peaktrade.alerts import AlertDispatcher, AlertRules, Event, EventKind, Severity, parse_destinations
+
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+accepted, held = threading.Event(), []
+
+def hang():  # accepts the connection, never answers (a destination hanging for 30 s and more)
+    while True:
+        conn, _ = srv.accept()
+        held.append(conn)
+        accepted.set()
+
+threading.Thread(target=hang, daemon=True).start()
+port = srv.getsockname()[1]
+dead = Path(sys.argv[1])
+hanging = AlertDispatcher(parse_destinations(f"json://127.0.0.1:{port}/hook"), AlertRules(min_severity=Severity.INFO),
+                          dead_letter=dead, timeout=30.0, retries=1, exit_grace=1.0)
+# a second dispatcher with nothing to send: its grace runs from the same start, it adds no wait
+idle = AlertDispatcher([], AlertRules(), dead_letter=dead, exit_grace=1.0)
+hanging.submit(Event.make(EventKind.SESSION_CRASHED, "r1", "in flight"))
+assert accepted.wait(60), "the destination was never contacted"
+hanging.submit(Event.make(EventKind.SESSION_CRASHED, "r1", "queued behind"))
+hanging.close(wait=0)  # what a session does at its end; the process then exits
+print("exiting", flush=True)
+"""
+
+
+def test_process_exit_when_destination_hangs_then_in_flight_and_queued_alerts_dead_lettered(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dead = tmp_path / "dead.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    r = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, str(dead)], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "exiting" in r.stdout
+    lines = [json.loads(x) for x in dead.read_text().splitlines()]
+    assert [(x["event"]["message"], x["error"]) for x in lines] == [("in flight", "undelivered at exit"),
+                                                                     ("queued behind", "undelivered at exit")]
+    assert all(x["destination"].startswith("json://127.0.0.1:") for x in lines)
