@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from peaktrade.live.runlog import RUNNING, RunLogError, find_run, pid_alive, read_meta
 from peaktrade.monitor.views import health, kill_switch_state, run_detail, runs_table, signature
-from peaktrade.monitor.watchdog import Watchdog
+from peaktrade.monitor.watchdog import Watchdog, check_every
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
@@ -72,11 +72,11 @@ class Broadcaster:
                 self.version += 1
                 self.publish("update", {"version": self.version})
             now = loop.time()
-            if now - self._last_check >= self.every:
+            if now - self._last_check >= self.watchdog.every(self.every):
                 self._last_check = now
                 for ev in await loop.run_in_executor(None, self.watchdog.check):
                     self.publish("alert", ev.to_dict())
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(min(POLL_SECONDS, self.watchdog.every(self.every)))
 
 
 def _static(name: str) -> str:
@@ -154,7 +154,7 @@ def create_app(cfg: Config, *, token: str | None = None, every: float | None = N
     if token is None and cfg.secrets.dashboard_token is not None:
         token = cfg.secrets.dashboard_token.get_secret_value()
     token = token or None
-    every = every if every is not None else max(0.1, cfg.monitor.heartbeat_seconds / 2)
+    every = every if every is not None else check_every(cfg.monitor.heartbeat_seconds)
     app = FastAPI(title="peaktrade dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     hub = Broadcaster(cfg, Watchdog(cfg.runs_dir, alerts=AlertDispatcher.from_config(cfg)), every)
     app.state.hub = hub
