@@ -4,7 +4,8 @@
 raises); the worker thread applies de-duplication and the rate limit, sends to every destination with
 retries and exponential backoff, and appends what could not be delivered to the dead-letter file (JSON
 lines). Destinations are apprise URLs from ``PEAKTRADE_ALERT_URLS``: they hold secrets (tokens, passwords),
-so they are never logged, printed, put in exceptions or payloads — only :func:`redact` (scheme and host) is.
+so they are never logged, printed, put in exceptions or payloads — only :func:`redact` (the scheme, plus the
+host where it is a real hostname) is.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import weakref
@@ -41,16 +43,36 @@ class AlertError(PeakTradeError):
 
 
 # -- destinations ---------------------------------------------------------------------------------
-def redact(url: str) -> str:
-    """Return what may be shown of an apprise URL: its scheme and host (no user, password, path or query)."""
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    scheme = parts.scheme or "?"
-    return f"{scheme}://{host}{port}" if host else f"{scheme}://"
+#: Schemes whose host is a real hostname (a webhook or mail server), never a token: their label shows it.
+#: Every other apprise scheme may carry a secret in the host (``pbul://TOKEN``, ``tgram://BOT:TOKEN/...``,
+#: ``slack://TokenA/...``, ``pover://USER@TOKEN``), so its label is the scheme and the URL's position only.
+#: (Slack's own ``https://hooks.slack.com/services/...`` form is an https URL: its token is in the path.)
+HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "http", "https"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{0,15})://")
+
+
+def redact(url: str, index: int | None = None) -> str:
+    """Return what may be shown of an apprise URL: ``scheme://host[:port]`` for the schemes of
+    :data:`HOST_SCHEMES`, else the scheme and ``index`` (its position in ``PEAKTRADE_ALERT_URLS``), e.g.
+    ``pbul#2``. Never a user, password, path, query or a host that may be a token."""
+    m = _SCHEME.match(url.strip())
+    scheme = m.group(1).lower() if m else "?"
+    if scheme in HOST_SCHEMES:
+        try:
+            parts = urlsplit(url.strip())
+            host = parts.hostname or ""
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            host = port = ""
+        if host:
+            return f"{scheme}://{host}{port}"
+    return f"{scheme}#{index}" if index is not None else scheme
+
+
+def shown_label(label: str | None) -> str | None:
+    """Return ``label`` as it may be shown: a stored label in the old ``scheme://host`` form, whose host may
+    be a token, is redacted again (dead-letter files written before labels hid token hosts)."""
+    return redact(label) if label and "://" in label else label
 
 
 @dataclass(frozen=True)
@@ -74,7 +96,7 @@ def parse_destinations(raw: str | None) -> list[Destination]:
         if "://" not in url:
             raise AlertError(f"PEAKTRADE_ALERT_URLS entry {i} is not an apprise URL (expected scheme://...; "
                              "e.g. json://host/path, slack://..., tgram://..., mailto://...)")
-        out.append(Destination(url, redact(url)))
+        out.append(Destination(url, redact(url, i)))
     return out
 
 
@@ -115,7 +137,9 @@ def apprise_send(dest: Destination, title: str, body: str, severity: Severity, *
     import apprise
 
     _quiet_apprise()
-    ap = apprise.Apprise()
+    # send in the calling thread (the destination's daemon lane): apprise's own executor threads are joined
+    # at interpreter exit, so a hanging destination would hold the process past the exit grace
+    ap = apprise.Apprise(asset=apprise.AppriseAsset(async_mode=False, service_timeout=0))
     if not ap.add(_with_timeout(dest.url, timeout)):
         raise AlertError("apprise does not accept this URL (unknown scheme or bad format)")
     kind = (apprise.NotifyType.FAILURE if severity >= Severity.ERROR else
@@ -167,10 +191,22 @@ def format_body(ev: Event) -> str:
 _LIVE: weakref.WeakSet[AlertDispatcher] = weakref.WeakSet()
 
 
+#: The dead-letter error of alerts still queued or being sent when the process ends.
+UNDELIVERED_AT_EXIT = "undelivered at exit"
+
+
 @atexit.register
 def _drain_at_exit() -> None:
-    for d in list(_LIVE):
-        d.close(wait=d.exit_grace)
+    """Give every dispatcher its ``exit_grace`` from one common start (the graces overlap, they do not add up),
+    then dead-letter what is still queued or in flight: the daemon workers die with the process."""
+    live = list(_LIVE)
+    start = time.monotonic()
+    for d in live:
+        d._stop_taking()
+    for d in sorted(live, key=lambda d: d.exit_grace):
+        d.close(wait=max(0.0, start + d.exit_grace - time.monotonic()))
+    for d in live:
+        d.abandon(UNDELIVERED_AT_EXIT)
 
 
 class AlertDispatcher:
@@ -209,6 +245,7 @@ class AlertDispatcher:
         self._sent: deque[float] = deque()
         self._seen: dict[tuple[str, str, str], float] = {}
         self._stop = threading.Event()
+        self._abandoned = threading.Event()  # set at exit: workers dead-letter instead of sending
         self.dropped = 0
         self.delivered = 0
         self.failed = 0
@@ -246,15 +283,10 @@ class AlertDispatcher:
         """Stop taking alerts; the workers deliver what is queued; wait at most ``wait`` seconds for them here.
 
         ``wait=0`` returns at once (the workers, daemon threads, keep delivering; the exit handler waits for
-        them at most ``exit_grace`` seconds); alerts still queued when the process ends are lost, those a
-        worker gave up on are in the dead-letter file.
+        them at most ``exit_grace`` seconds, then dead-letters what is still queued or being sent, with
+        error ``undelivered at exit``); those a worker gave up on are in the dead-letter file too.
         """
-        if not self._stop.is_set():
-            self._stop.set()
-            try:
-                self._q.put_nowait(None)
-            except queue.Full:
-                pass
+        self._stop_taking()
         threads = [self._thread, *(lane.thread for lane in self._lanes)]
         if wait:
             deadline = time.monotonic() + wait
@@ -262,6 +294,32 @@ class AlertDispatcher:
                 t.join(max(0.0, deadline - time.monotonic()))
         if not any(t.is_alive() for t in threads):
             _LIVE.discard(self)
+
+    def _stop_taking(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            try:
+                self._q.put_nowait(None)
+            except queue.Full:
+                pass
+
+    def abandon(self, error: str) -> int:
+        """Dead-letter every alert still queued (front and lanes) or being sent, with ``error``; return how
+        many lines were written. From then on the workers dead-letter whatever they take instead of sending.
+        Called at process exit after the grace (an alert is never silently lost)."""
+        self._abandoned.set()
+        n = 0
+        while True:
+            try:
+                ev = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if ev is not None:  # not yet split into lanes: one line, no destination
+                n += self._dead(ev, None, error, 0)
+            self._q.task_done()
+        for lane in self._lanes:
+            n += lane.abandon(error)
+        return n
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until everything queued so far is handled (sent or dead-lettered); return whether it was."""
@@ -283,6 +341,9 @@ class AlertDispatcher:
                             lane.q.put(None)
                         return
                     self._q.put_nowait(None)  # items queued before the stop marker still go out
+                    continue
+                if self._abandoned.is_set():
+                    self._dead(ev, None, UNDELIVERED_AT_EXIT, 0)
                     continue
                 self._handle(ev)
             except Exception as e:  # noqa: BLE001 — the worker must survive anything
@@ -316,8 +377,11 @@ class AlertDispatcher:
         for lane in self._lanes:
             lane.q.put((ev, title, body))
 
-    def _deliver(self, d: Destination, ev: Event, title: str, body: str) -> None:
+    def _deliver(self, d: Destination, ev: Event, title: str, body: str, *,
+                 still_mine: Callable[[], bool] = lambda: True) -> None:
         res = self.send_one(d, title, body, ev.severity)
+        if not still_mine():  # dead-lettered at exit while it was being sent
+            return
         with self._dead_lock:  # the lanes count from their own threads
             if res.ok:
                 self.delivered += 1
@@ -347,9 +411,10 @@ class AlertDispatcher:
         time.sleep(seconds)
         return True
 
-    def _dead(self, ev: Event | None, d: Destination | None, error: str, attempts: int) -> None:
+    def _dead(self, ev: Event | None, d: Destination | None, error: str, attempts: int) -> int:
+        """Append one dead-letter line; return 1 when written."""
         if self.dead_letter is None or ev is None:
-            return
+            return 0
         line = {"failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "destination": d.label if d is not None else None, "error": error, "attempts": attempts,
                 "event": ev.to_dict()}
@@ -358,7 +423,8 @@ class AlertDispatcher:
             with self._dead_lock, open(self.dead_letter, "a", encoding="utf-8") as f:
                 f.write(json.dumps(line, default=str) + "\n")
         except OSError:
-            pass  # nowhere left to report to; the counters still say it failed
+            return 0  # nowhere left to report to; the counters still say it failed
+        return 1
 
 
 class _Lane:
@@ -367,6 +433,8 @@ class _Lane:
     def __init__(self, owner: AlertDispatcher, dest: Destination) -> None:
         self.owner, self.dest = owner, dest
         self.q: queue.Queue[tuple[Event, str, str] | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._current: tuple[Event, str, str] | None = None  # the item being sent
         self.thread = threading.Thread(target=self._run, name=f"peaktrade-alerts-{dest.label}", daemon=True)
         self.thread.start()
 
@@ -384,18 +452,48 @@ class _Lane:
             try:
                 if item is None:
                     return
-                self.owner._deliver(self.dest, *item)
+                with self._lock:
+                    if self.owner._abandoned.is_set():
+                        self.owner._dead(item[0], self.dest, UNDELIVERED_AT_EXIT, 0)
+                        continue
+                    self._current = item
+                self.owner._deliver(self.dest, *item, still_mine=lambda item=item: self._release(item))
             except Exception as e:  # noqa: BLE001 — the worker must survive anything
-                self.owner._dead(item[0] if item else None, self.dest, f"internal error: {type(e).__name__}", 0)
+                if item is not None and self._release(item):
+                    self.owner._dead(item[0], self.dest, f"internal error: {type(e).__name__}", 0)
             finally:
                 self.q.task_done()
+
+    def _release(self, item: tuple[Event, str, str]) -> bool:
+        """Stop tracking ``item`` as in flight; return False when :meth:`abandon` took it meanwhile."""
+        with self._lock:
+            mine = self._current is item
+            if mine:
+                self._current = None
+            return mine
+
+    def abandon(self, error: str) -> int:
+        """Dead-letter the item in flight and every queued one (see :meth:`AlertDispatcher.abandon`)."""
+        n = 0
+        with self._lock:
+            current, self._current = self._current, None
+        if current is not None:
+            n += self.owner._dead(current[0], self.dest, error, 0)
+        while True:
+            try:
+                item = self.q.get_nowait()
+            except queue.Empty:
+                return n
+            if item is not None:
+                n += self.owner._dead(item[0], self.dest, error, 0)
+            self.q.task_done()
 
 
 def _safe_error(e: BaseException, d: Destination) -> str:
     """Return an error text for ``e`` that never holds the destination's URL or its parts."""
     text = str(e) if isinstance(e, AlertError) else f"{type(e).__name__}"
-    for secret in _secret_parts(d.url):
-        text = text.replace(secret, "***")
+    for secret in _secret_parts(d.url):  # without case: a host may come back lower-cased
+        text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
     return text
 
 
@@ -405,7 +503,11 @@ def _secret_parts(url: str) -> Iterable[str]:
         p = urlsplit(url)
     except ValueError:
         return
-    for part in (p.username, p.password, p.path.strip("/"), p.query):
+    hidden = p.scheme.lower() not in HOST_SCHEMES
+    parts = [p.username, p.password, p.path.strip("/"), p.query, *p.path.split("/")]
+    if hidden:  # the host (and whatever sits where a port would) may be the token
+        parts += [p.netloc, *re.split(r"[@:]", p.netloc)]
+    for part in parts:
         if part and len(part) >= 3:
             yield part
 

@@ -91,8 +91,46 @@ BUDGET_GATES = frozenset({"daily_notional", "daily_trades", "run_notional", "run
                           "max_run_seconds", "budget"})
 
 
+#: Wire gates that deny because the kill switch stops trading (halted, or reducing and the order adds
+#: exposure), or because the guard could not decide or the live authorization lapsed: errors, since the
+#: session wanted to trade and an earlier check had let the order through.
+HALT_GATES = frozenset({"halted", "kill_switch", "reducing", "wire", "live_authorization"})
+
+#: The kind and severity of each ``session`` event (``payload["event"]``) emitted by peaktrade.live,
+#: peaktrade.orders and peaktrade.safety; ``start``, ``end`` and ``wire_denied`` are decided by
+#: :func:`classify` from the payload. tests/alerts/test_events.py fails when the code emits a session event
+#: that is in neither this table nor :data:`IGNORED_SESSION_EVENTS`.
+SESSION_EVENTS: dict[str, tuple[EventKind, Severity]] = {
+    "data_error": (EventKind.ERROR, Severity.WARNING),  # a fetch failed; the poller retries
+    "bad_candle": (EventKind.ERROR, Severity.WARNING),  # the poller skipped a malformed candle
+    "cancelled": (EventKind.ORDER_CANCELLED, Severity.INFO),
+    "order_cancelled": (EventKind.ORDER_CANCELLED, Severity.INFO),
+    "unsettled_orders": (EventKind.ERROR, Severity.ERROR),  # orders left open at the venue at the end
+    # the venue did not answer an order request: it may or may not be on the book until reconciled
+    "outcome_unknown": (EventKind.ERROR, Severity.ERROR),
+    # reconciliation found an order of unknown outcome absent at the venue: it never traded
+    "reconciled_absent": (EventKind.ORDER_CANCELLED, Severity.WARNING),
+    # the venue did not confirm a re-arm of the dead-man switch: it fires at its timeout
+    "deadman_refresh_failed": (EventKind.ERROR, Severity.CRITICAL),
+    # re-arming kept failing: the switch lapsed (resting orders cancelled) and entries stopped
+    "deadman_lapsed": (EventKind.ERROR, Severity.CRITICAL),
+    "kill_switch_unreadable": (EventKind.ERROR, Severity.ERROR),
+}
+
+#: Session events that are routine and never typed (so never alert), each with why.
+IGNORED_SESSION_EVENTS: dict[str, str] = {
+    "stop_requested": "a signal asked the loop to stop; the session's `end` event follows and is typed",
+    "deadman_armed": "the dead-man switch was armed as it should be (recorded in meta.json)",
+    "deadman_unavailable": "the venue has no dead-man switch (recorded in meta.json, not an event)",
+}
+
+
 def classify(type_: str, payload: Mapping[str, Any]) -> tuple[EventKind, Severity] | None:
-    """Return the kind and severity of a raw run-log event, or None when it is routine data (bars, equity)."""
+    """Return the kind and severity of a raw run-log event, or None when it is routine data (bars, equity).
+
+    A ``session`` event named in neither :data:`SESSION_EVENTS` nor :data:`IGNORED_SESSION_EVENTS` is typed
+    an ``error`` warning: an event nobody classified yet still reaches the operator.
+    """
     if type_ == "order":
         return EventKind.ORDER_PLACED, Severity.INFO
     if type_ == "fill":
@@ -103,12 +141,11 @@ def classify(type_: str, payload: Mapping[str, Any]) -> tuple[EventKind, Severit
             return EventKind.LIMIT_BREACHED, Severity.ERROR
         if gate in BUDGET_GATES or gate.startswith("budget"):
             return EventKind.BUDGET_AT_LIMIT, Severity.ERROR
-        # a denial because the kill switch is engaged is an error: the session wanted to trade
-        return EventKind.ORDER_DENIED, Severity.ERROR if gate == "halted" else Severity.WARNING
+        return _denied(gate)
     if type_ == "heartbeat":
         return EventKind.HEARTBEAT, Severity.DEBUG
     if type_ == "session":
-        what = payload.get("event")
+        what = str(payload.get("event"))
         if what == "start":
             return EventKind.SESSION_STARTED, Severity.INFO
         if what == "end":
@@ -116,13 +153,17 @@ def classify(type_: str, payload: Mapping[str, Any]) -> tuple[EventKind, Severit
                 return EventKind.SESSION_CRASHED, Severity.CRITICAL
             # stopped by a second signal mid-bar, or any end with an error, is worth a warning
             return EventKind.SESSION_STOPPED, Severity.WARNING if payload.get("error") else Severity.INFO
-        if what == "data_error":
-            return EventKind.ERROR, Severity.WARNING
-        if what in ("cancelled", "order_cancelled"):
-            return EventKind.ORDER_CANCELLED, Severity.INFO
-        if what == "unsettled_orders":
-            return EventKind.ERROR, Severity.ERROR
+        if what == "wire_denied":  # the guard refused an order at the transport (kill switch, price collar)
+            return _denied(str(payload.get("gate", "")))
+        if what in IGNORED_SESSION_EVENTS:
+            return None
+        return SESSION_EVENTS.get(what, (EventKind.ERROR, Severity.WARNING))
     return None
+
+
+def _denied(gate: str) -> tuple[EventKind, Severity]:
+    # a denial because the kill switch stops trading is an error: the session wanted to trade
+    return EventKind.ORDER_DENIED, Severity.ERROR if gate in HALT_GATES else Severity.WARNING
 
 
 def _now() -> str:
@@ -185,6 +226,8 @@ def describe(kind: EventKind, p: Mapping[str, Any]) -> str:
     if kind in (EventKind.ORDER_PLACED, EventKind.ORDER_FILLED):
         what = "filled" if kind is EventKind.ORDER_FILLED else "placed"
         return f"{p.get('side', '?')} {p.get('quantity', '?')} {p.get('symbol', '')} {what} at {p.get('price', '?')}"
+    if p.get("event") == "wire_denied":
+        return f"order {p.get('client_order_id') or '?'} denied at the wire by {p.get('gate', '?')}: {p.get('reason', '')}"
     if kind in (EventKind.ORDER_DENIED, EventKind.LIMIT_BREACHED, EventKind.BUDGET_AT_LIMIT):
         return f"{p.get('side', '?')} {p.get('quantity', '?')} denied by {p.get('gate', '?')}: {p.get('reason', '')}"
     if kind is EventKind.SESSION_STARTED:
@@ -192,6 +235,10 @@ def describe(kind: EventKind, p: Mapping[str, Any]) -> str:
     if kind in (EventKind.SESSION_STOPPED, EventKind.SESSION_CRASHED):
         err = f"; error: {p['error']}" if p.get("error") else ""
         return f"ended {p.get('status', '?')}, final equity {p.get('final_equity', '?')}{err}"
+    if kind in (EventKind.ERROR, EventKind.ORDER_CANCELLED) and p.get("event"):
+        what = str(p["event"]).replace("_", " ")
+        detail = p.get("error") or p.get("reason") or p.get("client_order_id") or p.get("client_order_ids")
+        return f"{what}: {detail}" if detail else what
     if kind is EventKind.ERROR:
-        return str(p.get("error") or p.get("event") or "error")
+        return str(p.get("error") or "error")
     return str(p.get("message") or p.get("reason") or "")

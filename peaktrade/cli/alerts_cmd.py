@@ -25,7 +25,8 @@ def alerts_test(
 ) -> None:
     """Send a test alert to every destination of PEAKTRADE_ALERT_URLS and report each result (exit 1 if any failed).
 
-    Destinations are shown as scheme://host only: their URLs hold secrets."""
+    Destinations are shown as their scheme and position (e.g. tgram#2), or scheme://host for webhook and mail
+    servers: their URLs hold secrets."""
     from peaktrade.alerts import destinations_from_config, send_test
 
     cfg = load_cfg(ctx.obj)
@@ -59,7 +60,7 @@ def alerts_dead_letter(
     last: int = typer.Option(20, "--last", min=1, help="Show the last N undelivered alerts."),
 ) -> None:
     """Show alerts that could not be delivered (the dead-letter file in the state directory)."""
-    from peaktrade.alerts import DEAD_LETTER_FILE
+    from peaktrade.alerts.dispatch import DEAD_LETTER_FILE, shown_label
 
     cfg = load_cfg(ctx.obj)
     path = cfg.state_dir / DEAD_LETTER_FILE
@@ -71,5 +72,5 @@ def alerts_dead_letter(
         except ValueError:
             continue
         ev = d.get("event", {})
-        typer.echo(f"{d.get('failed_at')}  {d.get('destination') or '-':<28}  {ev.get('kind')}  {ev.get('run_id')}"
+        typer.echo(f"{d.get('failed_at')}  {shown_label(d.get('destination')) or '-':<28}  {ev.get('kind')}  {ev.get('run_id')}"
                    f"  ({d.get('error')})")

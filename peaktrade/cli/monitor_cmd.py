@@ -45,15 +45,19 @@ def monitor(
     ctx: typer.Context,
     watch: bool = typer.Option(False, "--watch", help="Run the watchdog only, headless: print and alert each "
                                                      "missed heartbeat (for a service; no terminal UI)."),
-    every: float = typer.Option(None, "--every", min=0.05, help="Seconds between checks (default: half of "
-                                                                "[monitor] heartbeat_seconds)."),
+    every: float = typer.Option(None, "--every", min=0.05, help="Seconds between checks (default: a quarter of "
+                                                                "[monitor] heartbeat_seconds; shorter when a "
+                                                                "session heartbeats faster)."),
     duration: float = typer.Option(None, "--duration", min=0, help="--watch: stop after this many seconds."),
 ) -> None:
     """Show every session (state, equity, P&L, drawdown, position, heartbeat, kill switch, budget); q quits.
 
-    The watchdog runs inside: a session silent for two heartbeat intervals raises "heartbeat missed"."""
+    The watchdog runs inside: a session silent for 1.5 heartbeat intervals raises "heartbeat missed" (within
+    two intervals of its last event)."""
+    from peaktrade.monitor.watchdog import check_every
+
     cfg = load_cfg(ctx.obj)
-    every = every if every is not None else max(0.05, cfg.monitor.heartbeat_seconds / 2)
+    every = every if every is not None else check_every(cfg.monitor.heartbeat_seconds)
     if not watch:
         from peaktrade.monitor.tui import MonitorApp
 
@@ -72,7 +76,8 @@ def monitor(
             left = None if end is None else end - time.monotonic()
             if left is not None and left <= 0:
                 break
-            time.sleep(every if left is None else min(every, left))
+            wait = dog.every(every)
+            time.sleep(wait if left is None else min(wait, left))
     except KeyboardInterrupt:
         pass
     finally:

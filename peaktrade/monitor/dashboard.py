@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 
 from peaktrade.live.runlog import RUNNING, RunLogError, find_run, pid_alive, read_meta
 from peaktrade.monitor.views import health, kill_switch_state, run_detail, runs_table, signature
-from peaktrade.monitor.watchdog import Watchdog
+from peaktrade.monitor.watchdog import Watchdog, check_every
 
 if TYPE_CHECKING:
     from peaktrade.config import Config
@@ -72,11 +72,11 @@ class Broadcaster:
                 self.version += 1
                 self.publish("update", {"version": self.version})
             now = loop.time()
-            if now - self._last_check >= self.every:
+            if now - self._last_check >= self.watchdog.every(self.every):
                 self._last_check = now
                 for ev in await loop.run_in_executor(None, self.watchdog.check):
                     self.publish("alert", ev.to_dict())
-            await asyncio.sleep(POLL_SECONDS)
+            await asyncio.sleep(min(POLL_SECONDS, self.watchdog.every(self.every)))
 
 
 def _static(name: str) -> str:
@@ -146,16 +146,45 @@ tr.crashed td, .engaged {{ color: #b00; }} .active {{ color: #070; }} #alerts li
 """
 
 
+#: Host names the dashboard always answers to (loopback); see :func:`allowed_hosts`.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def allowed_hosts(*hosts: str | None) -> list[str]:
+    """Return the ``Host`` header values the dashboard answers to: loopback and the bound ``hosts``.
+
+    Anything else is refused (400) so a web page cannot reach the dashboard through DNS rebinding (a name
+    of the attacker's that resolves to 127.0.0.1). Bound to every interface (``0.0.0.0``/``::``), the
+    machine's own names are added; a reverse proxy must pass one of these names as ``Host``."""
+    out = list(LOOPBACK_HOSTS)
+    for h in hosts:
+        if not h:
+            continue
+        if h in ("0.0.0.0", "::", "[::]"):  # noqa: S104 — a name to allow, not an address to bind
+            out += [socket.gethostname(), socket.getfqdn()]
+        else:
+            out.append(h)
+    return list(dict.fromkeys(x.lower() for x in out if x))
+
+
 def create_app(cfg: Config, *, token: str | None = None, every: float | None = None,
-               clock: Callable[[], float] = time.time) -> FastAPI:
-    """Return the dashboard app of ``cfg`` (``token`` default: ``PEAKTRADE_DASHBOARD_TOKEN``; ``clock``: epoch s)."""
+               clock: Callable[[], float] = time.time, host: str | None = None) -> FastAPI:
+    """Return the dashboard app of ``cfg`` (``token`` default: ``PEAKTRADE_DASHBOARD_TOKEN``; ``clock``: epoch s;
+    ``host``: the address it is bound to, allowed as ``Host`` besides loopback and ``[monitor] dashboard_host``)."""
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
     from peaktrade.alerts import AlertDispatcher
 
     if token is None and cfg.secrets.dashboard_token is not None:
         token = cfg.secrets.dashboard_token.get_secret_value()
     token = token or None
-    every = every if every is not None else max(0.1, cfg.monitor.heartbeat_seconds / 2)
+    every = every if every is not None else check_every(cfg.monitor.heartbeat_seconds)
     app = FastAPI(title="peaktrade dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(cfg.monitor.dashboard_host, host))
+    try:  # once, at start (not in /health, which has no side effects): the kill switch lives there
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # /health reports it
     hub = Broadcaster(cfg, Watchdog(cfg.runs_dir, alerts=AlertDispatcher.from_config(cfg)), every)
     app.state.hub = hub
 
@@ -263,4 +292,4 @@ def serve(cfg: Config, *, host: str, port: int) -> None:
     """Run the dashboard with uvicorn until interrupted."""
     import uvicorn
 
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(cfg, host=host), host=host, port=port, log_level="warning")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,15 +28,12 @@ def kill_switch_state(cfg: Config) -> dict[str, Any]:
 
 
 def state_dir_writable(path: Path) -> bool:
-    """Return whether a file can be created in ``path`` (created if missing), by really writing one."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".health-", delete=True) as f:
-            f.write(b"ok")
-            f.flush()
-        return True
-    except OSError:
-        return False
+    """Return whether ``path`` is an existing directory this process may create files in.
+
+    Without side effects (a health probe is a GET, answered as often as a load balancer asks): no directory
+    is created, no file written; a missing directory is not writable (the kill switch could not be engaged
+    until something creates it)."""
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
 
 
 def health(cfg: Config, *, now: float | None = None) -> tuple[bool, dict[str, Any]]:
@@ -56,7 +52,8 @@ def health(cfg: Config, *, now: float | None = None) -> tuple[bool, dict[str, An
         switch = {"engaged": True, "error": f"{type(e).__name__}: {e}"}
     problems = [f"session {s['run_id']} missed its heartbeat" for s in sessions if s["missed"]]
     if not writable:
-        problems.append(f"state directory {cfg.state_dir} is not writable")
+        why = "is not writable" if cfg.state_dir.is_dir() else "does not exist"
+        problems.append(f"state directory {cfg.state_dir} {why}")
     if switch.get("error"):
         problems.append("kill switch state cannot be read")
     ok = not problems

@@ -1,19 +1,25 @@
 """The watchdog: a running session that stops writing is reported as "heartbeat missed".
 
 Every session writes an event at least every ``heartbeat_seconds`` (recorded in its ``meta.json``) from its
-run loop. A session whose meta says ``running`` and whose newest event is older than two intervals has
-stopped: killed (``kill -9``, the process is gone) or hung (alive but its loop no longer runs). The
-watchdog raises one ``heartbeat_missed`` event per stall (typed, critical), appends it to
-``<runs dir>/watchdog.jsonl`` (run logs are never modified by readers) and hands it to the alerts. The
-dashboard and ``peaktrade monitor`` run it; the file makes two watchdogs raise a stall once.
+run loop. A session whose meta says ``running`` and whose newest event is older than :data:`MISSED_AFTER`
+(1.5) intervals has stopped: killed (``kill -9``, the process is gone) or hung (alive but its loop no longer
+runs). Checked every :data:`CHECK_FRACTION` (a quarter) of the shortest interval, a stall is raised at most
+1.75 intervals after the last event — within the two intervals promised — while a heartbeat up to half an
+interval late (the loop ticks every quarter interval while it waits) is not a stall. The watchdog raises one
+``heartbeat_missed`` event per stall (typed, critical), appends it to ``<runs dir>/watchdog.jsonl`` (run logs
+are never modified by readers; read, check and append under an exclusive lock) and hands it to the alerts.
+The dashboard and ``peaktrade monitor`` run it; the file makes two watchdogs raise a stall once, and a
+watchdog remembers what it raised even when the file cannot be written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +37,15 @@ WATCHDOG_FILE = "watchdog.jsonl"
 #: Heartbeat interval assumed for runs written before heartbeats existed.
 DEFAULT_INTERVAL = 30.0
 #: A session is late after this many heartbeat intervals without an event.
-MISSED_AFTER = 2.0
+MISSED_AFTER = 1.5
+#: The watchdog checks at least every this fraction of a heartbeat interval (so a stall is raised at most
+#: ``MISSED_AFTER + CHECK_FRACTION`` = 1.75 intervals after the last event, before two).
+CHECK_FRACTION = 0.25
+
+
+def check_every(heartbeat_seconds: float) -> float:
+    """Seconds between watchdog checks for sessions heartbeating every ``heartbeat_seconds``."""
+    return max(0.05, heartbeat_seconds * CHECK_FRACTION)
 
 
 def _ts(iso: Any) -> float | None:
@@ -119,13 +133,18 @@ class Watchdog:
         self.clock = clock
         self.on_event = on_event
         self.path = self.runs_dir / WATCHDOG_FILE
+        # stalls this watchdog raised, whatever became of the file (unwritable: raised once all the same)
+        self._seen: set[tuple[str, Any]] = set()
+        #: the shortest heartbeat interval of the running sessions at the last check (None: none running)
+        self.shortest_interval: float | None = None
 
-    def _raised(self) -> set[tuple[str, Any]]:
-        """(run id, last seq) of every stall already raised, by any watchdog (from the file)."""
+    def _read_raised(self, f: Any) -> set[tuple[str, Any]]:
+        """(run id, last seq) of every stall already raised, by any watchdog (from the open, locked file)."""
         out: set[tuple[str, Any]] = set()
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()[-5000:]
-        except OSError:
+            f.seek(0)
+            lines = f.read().splitlines()[-5000:]
+        except (OSError, ValueError):
             return out
         for raw in lines:
             try:
@@ -135,47 +154,75 @@ class Watchdog:
                 continue
         return out
 
+    @contextmanager
+    def _locked_file(self) -> Iterator[Any]:
+        """Yield ``watchdog.jsonl`` open for reading and appending under an exclusive lock (two watchdogs
+        never both raise a stall), or None when it cannot be opened (then only memory de-duplicates)."""
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 — closed below, after the unlock
+        except OSError:
+            yield None
+            return
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            yield f
+        finally:
+            f.close()  # closing releases the lock
+
     def check(self) -> list[Event]:
         """Look at every running session once; return the ``heartbeat_missed`` events raised now."""
-        health = [h for h in running_sessions(self.runs_dir, now=self.clock()) if h.missed]
+        running = list(running_sessions(self.runs_dir, now=self.clock()))
+        self.shortest_interval = min((h.interval for h in running), default=None)
+        health = [h for h in running if h.missed]
         if not health:
             return []
-        raised = self._raised()
         out = []
-        for h in health:
-            if (h.run_id, h.last_seq) in raised:
-                continue
-            alive = h.status == RUNNING
-            age = "never" if h.heartbeat_age is None else f"{h.heartbeat_age:,.1f} s ago"
-            msg = (f"no event from the session for more than {MISSED_AFTER:g} heartbeat intervals (last {age}, "
-                   f"interval {h.interval:g} s): " + (f"process {h.pid} is alive but its loop does not run (hung)"
-                                                       if alive else f"process {h.pid} is gone (killed or crashed)"))
-            ev = Event.make(EventKind.HEARTBEAT_MISSED, h.run_id, msg, environment=h.environment,
-                            payload={"heartbeat_age": h.heartbeat_age, "interval": h.interval, "last_seq": h.last_seq,
-                                     "pid": h.pid, "process_alive": alive, "strategy": h.strategy,
-                                     "symbol": h.symbol})
-            self._append(ev)
+        with self._locked_file() as f:
+            raised = self._seen | (self._read_raised(f) if f is not None else set())
+            for h in health:
+                key = (h.run_id, h.last_seq)  # one stall: the run and its newest event (never the age)
+                if key in raised:
+                    continue
+                self._seen.add(key)
+                out.append(self._event(h))
+                if f is not None:
+                    try:
+                        f.write(json.dumps(out[-1].to_dict(), default=str) + "\n")
+                        f.flush()
+                    except OSError:
+                        pass  # the event still goes to the alerts and the caller
+        for ev in out:
             if self.alerts is not None:
                 self.alerts.submit(ev)
             if self.on_event is not None:
                 self.on_event(ev)
-            out.append(ev)
         return out
 
-    def _append(self, ev: Event) -> None:
-        try:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(ev.to_dict(), default=str) + "\n")
-        except OSError:
-            pass  # the event still goes to the alerts and the caller
+    @staticmethod
+    def _event(h: SessionHealth) -> Event:
+        alive = h.status == RUNNING
+        age = "never" if h.heartbeat_age is None else f"{h.heartbeat_age:,.1f} s ago"
+        msg = (f"no event from the session for more than {MISSED_AFTER:g} heartbeat intervals (last {age}, "
+               f"interval {h.interval:g} s): " + (f"process {h.pid} is alive but its loop does not run (hung)"
+                                                   if alive else f"process {h.pid} is gone (killed or crashed)"))
+        return Event.make(EventKind.HEARTBEAT_MISSED, h.run_id, msg, environment=h.environment,
+                          payload={"heartbeat_age": h.heartbeat_age, "interval": h.interval, "last_seq": h.last_seq,
+                                   "pid": h.pid, "process_alive": alive, "strategy": h.strategy, "symbol": h.symbol})
+
+    def every(self, configured: float) -> float:
+        """Seconds until the next check: ``configured``, or less when a running session heartbeats faster."""
+        if self.shortest_interval is None:
+            return configured
+        return min(configured, check_every(self.shortest_interval))
 
     def run(self, *, every: float, stop: Callable[[], bool] = lambda: False,
             sleep: Callable[[float], None] = time.sleep) -> None:
-        """Check every ``every`` seconds until ``stop()``."""
+        """Check every ``every`` seconds (less when a session heartbeats faster, see :meth:`every`) until
+        ``stop()``."""
         while not stop():
             self.check()
-            sleep(every)
+            sleep(self.every(every))
 
 
 def watchdog_events(runs_dir: str | os.PathLike[str], *, last: int = 100) -> list[dict[str, Any]]:

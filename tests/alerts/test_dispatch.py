@@ -14,6 +14,7 @@ from peaktrade.alerts import (
     Event,
     EventKind,
     Severity,
+    destinations_from_config,
     parse_destinations,
     redact,
 )
@@ -43,7 +44,7 @@ def test_redact_when_url_holds_token_and_password_then_only_scheme_and_host_rema
     assert redact(f"mailtos://user:{SECRET}@smtp.example.com:587?to=a@b") == "mailtos://smtp.example.com:587"
     assert redact(f"json://127.0.0.1:8080/hook/{SECRET}") == "json://127.0.0.1:8080"
     d = parse_destinations(f" json://127.0.0.1/{SECRET} ,, tgram://bot/chat ")
-    assert [x.label for x in d] == ["json://127.0.0.1", "tgram://bot"] and SECRET not in repr(d)
+    assert [x.label for x in d] == ["json://127.0.0.1", "tgram#3"] and SECRET not in repr(d)
 
 
 def test_parse_destinations_when_entry_has_no_scheme_then_error_names_entry_not_value():
@@ -120,3 +121,120 @@ def test_config_when_alert_urls_and_dashboard_token_in_dotenv_then_loaded_and_ma
     assert [d.label for d in destinations_from_config(cfg)] == ["json://127.0.0.1"]
     assert cfg.secrets.dashboard_token.get_secret_value() == f"tok-{SECRET}"
     assert cfg.sanitized()["secrets"]["alert_urls"] == MASK and SECRET not in json.dumps(cfg.sanitized())
+
+
+# apprise schemes whose host is (or holds) the token
+HOST_TOKENS = {
+    "pbul": ("o.PBTOKEN7f3a9c1d2e4b5a6f", "pbul://o.PBTOKEN7f3a9c1d2e4b5a6f"),
+    "pover": ("POVERTOKEN4f2b9a8c7d6e5f1a", "pover://POVERUSER1a2b3c4d5e6f7a8b@POVERTOKEN4f2b9a8c7d6e5f1a"),
+    "prowl": ("PROWLKEY0123456789abcdef0123456789abcdef", "prowl://PROWLKEY0123456789abcdef0123456789abcdef"),
+    "join": ("JOINKEY0123456789abcdef01234567", "join://JOINKEY0123456789abcdef01234567/device1"),
+    "tgram": ("987654321:BOTtokenABCdef123456", "tgram://987654321:BOTtokenABCdef123456/112233"),
+    "slack": ("T1JJ3T3L2SLACKTOKEN", "slack://T1JJ3T3L2SLACKTOKEN/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops"),
+}
+
+
+def _host_token_urls() -> tuple[str, list[str]]:
+    urls = [url for _, url in HOST_TOKENS.values()] + [f"json://127.0.0.1:9/hook/{SECRET}"]
+    return ",".join(urls), [tok for tok, _ in HOST_TOKENS.values()] + [tok.split(":")[0] for tok, _ in
+                                                                       HOST_TOKENS.values()] + [SECRET]
+
+
+def test_labels_when_token_in_host_then_scheme_and_position_only():
+    raw, _ = _host_token_urls()
+    assert [d.label for d in parse_destinations(raw)] == [
+        "pbul#1", "pover#2", "prowl#3", "join#4", "tgram#5", "slack#6", "json://127.0.0.1:9"]
+    assert redact("https://hooks.slack.com/services/T1/B2/XYZ") == "https://hooks.slack.com"
+    assert redact("mailtos://u:pw@smtp.example.com:587") == "mailtos://smtp.example.com:587"
+
+
+def test_alert_outputs_when_tokens_in_host_then_no_token_in_cli_dead_letter_threads_or_logs(
+        cli, make_cfg, monkeypatch, caplog):
+    import logging
+
+    from peaktrade.alerts import DEAD_LETTER_FILE
+
+    caplog.set_level(logging.DEBUG)
+    raw, secrets = _host_token_urls()
+    monkeypatch.setenv("PEAKTRADE_ALERT_URLS", raw)
+    cfg = make_cfg(alerts={"timeout_seconds": 1.0, "retries": 1})
+    shown = []
+    r = cli("alerts", "test")  # offline: every destination fails, each reported by its label
+    assert r.exit_code == 1 and "FAILED  pbul#1" in r.stdout and "FAILED  tgram#5" in r.stdout
+    shown += [r.stdout, r.stderr]
+    r = cli("alerts", "test", "--json")
+    assert r.exit_code == 1 and [x["destination"] for x in json.loads(r.stdout)][:2] == ["pbul#1", "pover#2"]
+    shown += [r.stdout, r.stderr]
+
+    class Leaky:  # a failing destination whose error quotes its URL
+        def __call__(self, dest, title, body, severity):
+            raise AlertError(f"refused by {dest.url}")
+
+    dl = cfg.state_dir / DEAD_LETTER_FILE
+    d = AlertDispatcher(destinations_from_config(cfg), AlertRules(min_severity=Severity.INFO), dead_letter=dl,
+                        send=Leaky(), retries=1, backoff=0.001)
+    shown += [t.name for t in threading.enumerate()]
+    d.submit(_ev(msg="lost"))
+    assert d.join(10)
+    d.close(wait=5)
+    dead = dl.read_text()
+    assert len(dead.splitlines()) == 7
+    # a dead-letter file written by an older version holds the host: `alerts dead-letter` redacts it again
+    with dl.open("a") as f:
+        f.write(json.dumps({"failed_at": "t", "destination": f"pbul://{HOST_TOKENS['pbul'][0]}", "error": "x",
+                            "attempts": 1, "event": _ev().to_dict()}) + "\n")
+    r = cli("alerts", "dead-letter")
+    assert r.exit_code == 0 and "tgram#5" in r.stdout and "  pbul  " in r.stdout
+    shown += [dead, r.stdout, r.stderr, caplog.text]
+    for text in shown:
+        for secret in secrets:  # hostnames are shown lower-cased: compare without case
+            assert secret.lower() not in text.lower(), (secret, text)
+
+
+_EXIT_SCRIPT = """
+import socket, sys, threading
+from pathlib import Path
+from peaktrade.alerts import AlertDispatcher, AlertRules, Event, EventKind, Severity, parse_destinations
+
+srv = socket.socket()
+srv.bind(("127.0.0.1", 0))
+srv.listen(8)
+accepted, held = threading.Event(), []
+
+def hang():  # accepts the connection, never answers (a destination hanging for 30 s and more)
+    while True:
+        conn, _ = srv.accept()
+        held.append(conn)
+        accepted.set()
+
+threading.Thread(target=hang, daemon=True).start()
+port = srv.getsockname()[1]
+dead = Path(sys.argv[1])
+hanging = AlertDispatcher(parse_destinations(f"json://127.0.0.1:{port}/hook"), AlertRules(min_severity=Severity.INFO),
+                          dead_letter=dead, timeout=30.0, retries=1, exit_grace=1.0)
+# a second dispatcher with nothing to send: its grace runs from the same start, it adds no wait
+idle = AlertDispatcher([], AlertRules(), dead_letter=dead, exit_grace=1.0)
+hanging.submit(Event.make(EventKind.SESSION_CRASHED, "r1", "in flight"))
+assert accepted.wait(60), "the destination was never contacted"
+hanging.submit(Event.make(EventKind.SESSION_CRASHED, "r1", "queued behind"))
+hanging.close(wait=0)  # what a session does at its end; the process then exits
+print("exiting", flush=True)
+"""
+
+
+def test_process_exit_when_destination_hangs_then_in_flight_and_queued_alerts_dead_lettered(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dead = tmp_path / "dead.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    r = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT, str(dead)], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "exiting" in r.stdout
+    lines = [json.loads(x) for x in dead.read_text().splitlines()]
+    assert [(x["event"]["message"], x["error"]) for x in lines] == [("in flight", "undelivered at exit"),
+                                                                     ("queued behind", "undelivered at exit")]
+    assert all(x["destination"].startswith("json://127.0.0.1:") for x in lines)

@@ -29,10 +29,44 @@ TOKEN = "dash-t0ken-for-tests"
 TEST_CONFIG = Path(__file__).resolve().parents[2] / "config" / "config.test.toml"
 
 
+def _client(app):
+    return TestClient(app, base_url="http://127.0.0.1")  # a Host the dashboard answers to
+
+
+def test_request_when_host_header_is_not_loopback_or_the_bound_host_then_400(make_cfg):
+    cfg = make_cfg(monitor={"dashboard_host": "127.0.0.1"})
+    app = create_app(cfg, token=TOKEN, host="10.1.2.3")
+    for host in ("127.0.0.1:8765", "localhost", "10.1.2.3:8765"):
+        assert TestClient(app, base_url=f"http://{host}").get("/health").status_code in (200, 503), host
+    # DNS rebinding: the attacker's name resolves to 127.0.0.1, the browser sends it as Host
+    evil = TestClient(app, base_url="http://rebind.attacker.example:8765")
+    assert evil.get("/api/runs").status_code == 400
+    r = evil.post("/api/kill-switch/engage", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 400 and not KillSwitch(cfg.state_dir, "paper").status().engaged
+
+
+def test_health_when_probed_then_nothing_created_or_written_and_missing_state_dir_is_503(make_cfg, tmp_path):
+    def tree_hashes(root):  # every file (hidden ones too) with its size and modification time
+        return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+    state = tmp_path / "probe-state"
+    cfg = make_cfg(safety={"state_dir": str(state)})
+    client = _client(create_app(cfg))
+    assert state.is_dir()  # created once, when the dashboard starts
+    before = tree_hashes(tmp_path)
+    for _ in range(3):
+        assert client.get("/health").status_code == 200 and client.head("/health").status_code == 200
+    assert tree_hashes(tmp_path) == before and list(state.iterdir()) == []
+    state.rmdir()
+    r = client.get("/health")
+    assert r.status_code == 503 and client.head("/health").status_code == 503
+    assert r.json()["problems"] == [f"state directory {state} does not exist"] and not state.exists()
+
+
 def test_health_when_sessions_heartbeat_then_200_and_when_one_is_late_then_503(make_cfg):
     cfg = make_cfg(monitor={"heartbeat_seconds": 10.0})
     late = [0.0]
-    client = TestClient(create_app(cfg, clock=lambda: time.time() + late[0]))
+    client = _client(create_app(cfg, clock=lambda: time.time() + late[0]))
     r = client.get("/health")
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["state_dir"]["writable"] is True
     assert client.head("/health").status_code == 200
@@ -53,15 +87,15 @@ def test_health_when_state_dir_not_writable_then_503(make_cfg, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     cfg = make_cfg(safety={"state_dir": str(blocker / "state")})
-    r = TestClient(create_app(cfg)).get("/health")
+    r = _client(create_app(cfg)).get("/health")
     assert r.status_code == 503 and r.json()["state_dir"]["writable"] is False
 
 
 def test_actions_when_no_token_configured_then_403_and_when_token_wrong_then_401(make_cfg):
     cfg = make_cfg()
-    r = TestClient(create_app(cfg)).post("/api/kill-switch/engage", headers={"Authorization": f"Bearer {TOKEN}"})
+    r = _client(create_app(cfg)).post("/api/kill-switch/engage", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 403 and "disabled" in r.json()["detail"]
-    client = TestClient(create_app(cfg, token=TOKEN))
+    client = _client(create_app(cfg, token=TOKEN))
     assert client.post("/api/kill-switch/engage").status_code == 401
     assert client.post("/api/kill-switch/engage", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.post("/api/kill-switch/engage", headers={"Authorization": TOKEN}).status_code == 401
@@ -162,7 +196,14 @@ def test_dashboard_in_chromium_when_paper_replay_writes_then_sse_updates_and_kil
         assert "refused (401)" in b.wait("document.getElementById('action-result').textContent.includes('refused')"
                                          " && document.getElementById('action-result').textContent")
         assert not KillSwitch(cfg.state_dir, "paper").status().engaged
-        b.eval(f"document.getElementById('token').value = '{TOKEN}'; document.getElementById('engage').click()")
+        # a refusal's detail quoting a script-carrying run id is shown as text, never run as HTML
+        b.eval(f"document.getElementById('token').value = '{TOKEN}'")
+        b.eval("htmx.ajax('POST', '/api/runs/<img src=x onerror=window.__xss=1>/stop', {target: '#action-result'})")
+        shown = b.wait("document.getElementById('action-result').textContent.includes('refused (404)') && "
+                       "document.getElementById('action-result').textContent")
+        assert "<img src=x onerror=window.__xss=1>" in shown
+        assert b.eval("document.querySelector('#action-result img') === null && window.__xss === undefined")
+        b.eval("document.getElementById('engage').click()")
         b.wait("document.getElementById('action-result').textContent.includes('kill switch engaged')")
         assert KillSwitch(cfg.state_dir, "paper").status().engaged
         b.wait("document.getElementById('kill-switch-state').textContent.includes('ENGAGED')")

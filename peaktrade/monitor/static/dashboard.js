@@ -7,14 +7,15 @@
     var t = document.getElementById("token").value;
     if (t) { evt.detail.headers["Authorization"] = "Bearer " + t; }
   });
-  // show refusals (401/403/409) in the result line instead of dropping them
+  // show refusals (401/403/404/409) in the result line instead of dropping them — as text, never as HTML: the
+  // detail may quote what the request carried (a run id in the URL)
   document.body.addEventListener("htmx:beforeSwap", function (evt) {
     if (evt.detail.xhr.status >= 400) {
-      evt.detail.shouldSwap = true;
+      evt.detail.shouldSwap = false;
       evt.detail.isError = false;
       var msg = evt.detail.xhr.responseText;
       try { msg = JSON.parse(msg).detail; } catch (e) { /* plain text */ }
-      evt.detail.serverResponse = "refused (" + evt.detail.xhr.status + "): " + msg;
+      evt.detail.target.textContent = "refused (" + evt.detail.xhr.status + "): " + msg;
     }
   });
   document.body.addEventListener("htmx:afterRequest", function (evt) {
