@@ -255,6 +255,11 @@ def run_testnet_session(
     if not getattr(client, "validate_only", False) and DeadManSwitch.supported(client):
         deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
         sleep = deadman.sleeper(stop, sleep)
+        client_guard = getattr(client, "guard", None)
+        if client_guard is None or not hasattr(client_guard, "require_deadman"):
+            raise TestnetError("the client placing orders has no SafetyGuard to hold the dead-man switch: refusing "
+                               "to start (fail closed)")
+        client_guard.require_deadman(deadman)  # its wire check denies orders while the switch is not armed
 
     seen = [len(guard.log.records)]
 
@@ -270,6 +275,8 @@ def run_testnet_session(
             deadman.tick()
             executor.events.extend(deadman.events)
             deadman.events.clear()
+            if deadman.lapsed:  # the wire already denies every order; nothing left to do but stop
+                stop.set()
         for ev in executor.events:
             rec.emit("session", None, ev)
         executor.events.clear()
