@@ -311,7 +311,8 @@ def run_testnet_session(
                               "run_seconds": run_seconds, **lock.start_fields(),
                               "deadman": {k: v for k, v in armed.items() if k != "event"} or None},
                        max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
-                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
+                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary,
+                       config=cfg)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
 

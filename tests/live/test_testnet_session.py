@@ -248,3 +248,12 @@ def test_orchestrate_when_an_order_outcome_is_unknown_then_the_run_log_says_so(t
     venue = [e["payload"] for e in read_events(res.run_dir).of_type("session")
              if e["payload"].get("event") == "outcome_unknown"]
     assert len(venue) == 1 and venue[0]["client_order_id"].startswith("pt-") and "timed out" in venue[0]["error"]
+
+
+def test_orchestrate_when_config_object_given_without_env_then_run_loop_uses_it(tmp_path, clean_env):
+    cfg = load_config(write_testnet_config(tmp_path))  # no PEAK_TRADE_CONFIG_PATH: the cwd has no config
+    cfg.monitor.heartbeat_seconds = 7.0
+    clean_env.chdir(tmp_path / "..")
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), warmup=10, catch_up=5,
+                              max_bars=5, handle_signals=False)
+    assert read_meta(res.run_dir)["heartbeat_seconds"] == 7.0
