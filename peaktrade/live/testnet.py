@@ -305,6 +305,8 @@ def run_testnet_session(
     # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
     with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
+        if deadman is not None:  # a placing session: the account's resting orders of this symbol first
+            executor.events.extend(_reconcile_orphans(client, plan.symbol, lock))
         armed = deadman.arm() if deadman is not None else {"event": "deadman_unavailable"}  # before any order
         run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
                        start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
@@ -315,6 +317,44 @@ def run_testnet_session(
                        config=cfg)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
+
+
+def _reconcile_orphans(client: Any, symbol: str, lock: Any) -> list[dict[str, Any]]:
+    """Deal with the venue's open ``symbol`` orders before the first arm (fail closed); return run-log events.
+
+    A starting session owns no order yet, so every open order of ``symbol`` is someone else's. When the
+    session lock was taken over from a dead holder of the same (account, strategy, symbol) they were that
+    session's orphans, kept alive by the account-wide dead-man switch this session is about to re-arm:
+    cancel each (an ``orphan_order_cancelled`` event names it). Otherwise they may belong to a running
+    session (or a person) and are not ours to cancel: refuse to start, naming them.
+    """
+    try:
+        orders = client.fetch_open_orders(symbol)
+    except Exception as e:  # noqa: BLE001 — what rests at the venue must be known before trading
+        raise TestnetError(f"cannot list the venue's open {symbol} orders before starting ({e}): refusing to "
+                           "start (fail closed)") from None
+    if not orders:
+        return []
+    names = ", ".join(f"{o.id} ({o.client_order_id or 'no client id'}: {o.side} {o.amount:g} @ {o.price})"
+                      for o in orders)
+    if lock.took_over is None:
+        raise TestnetError(f"the venue holds {len(orders)} open {symbol} order(s) this session does not own: "
+                           f"{names}; cancel them or wait for their session to end, then start again (fail "
+                           "closed: the account-wide dead-man switch would keep them alive)")
+    events = []
+    for o in orders:
+        try:
+            client.cancel_order(order_id=o.id, symbol=symbol)
+        except Exception as e:  # noqa: BLE001
+            raise TestnetError(f"cannot cancel orphaned order {o.id} of the dead session "
+                               f"({lock.message}): {e}: refusing to start (fail closed)") from None
+        events.append({"event": "orphan_order_cancelled", "order_id": o.id, "client_order_id": o.client_order_id,
+                       "side": o.side, "amount": o.amount, "price": o.price, "dead_session": lock.took_over})
+    left = client.fetch_open_orders(symbol)
+    if left:
+        raise TestnetError(f"orphaned {symbol} orders still open after cancelling: "
+                           f"{', '.join(o.id for o in left)}: refusing to start (fail closed)")
+    return events
 
 
 @dataclass
