@@ -479,7 +479,17 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
         r = smoke_order(config, mode=mode, symbol=symbol, client=client)
         return f"validate-only {r.request.side} {r.request.quantity:g} {symbol}: {r.description} (not placed)"
 
+    def no_running_session() -> None:
+        """Cancel-all and the dead-man switch are account-wide: never while a session of the account runs."""
+        from peaktrade.safety._lock import describe_holder
+
+        held = SessionLock.holders(config, "testnet")
+        if held:
+            raise _Skip("a session of this account is running (" + "; ".join(
+                f"{describe_holder(h)}, lock {h['lock']}" for h in held) + "): account-wide step not run")
+
     def cancel_all() -> str:
+        no_running_session()
         try:
             return f"{client.cancel_all_orders()} open orders cancelled"
         except EndpointDenied as e:
@@ -488,13 +498,19 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
     def deadman() -> str:
         if not DeadManSwitch.supported(client):
             raise _Skip("the venue has no dead-man switch")
+        no_running_session()
         try:
             res = client.cancel_all_orders_after(config.safety.deadman_timeout)
         except EndpointDenied as e:
             raise _Skip(f"{mode}: {e}") from None
-        if res.get("trigger_time") in (None, "0"):
+        armed = res.get("trigger_time") not in (None, "0")
+        off = client.cancel_all_orders_after(0)  # checked: disarm, nobody relies on it (no session runs)
+        if not armed:
             raise TestnetError(f"not armed: the venue answered {res}")
-        return f"armed for {config.safety.deadman_timeout:g} s (trigger {res['trigger_time']})"
+        if off.get("trigger_time") not in (None, "0"):
+            raise TestnetError(f"armed but not disarmed: the venue answered {off} to timeout 0")
+        return (f"armed for {config.safety.deadman_timeout:g} s (trigger {res['trigger_time']}), then "
+                "disarmed")
 
     def alert() -> str:
         raise _Skip("no alert channel in this build (issue 16 adds `peaktrade alerts test`)")

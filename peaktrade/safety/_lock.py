@@ -108,6 +108,22 @@ class SessionLock:
                                                      "symbol": symbol})
 
     @classmethod
+    def holders(cls, config: Config, environment: TradingEnvironment | str) -> list[dict[str, Any]]:
+        """Return the holders of the running sessions of ``config``'s account in ``environment`` (each with
+        its ``lock`` path): what an account-wide action (cancel-all, the dead-man switch) must not disturb."""
+        from peaktrade.safety._limits import account_id
+
+        env = TradingEnvironment.parse(environment)
+        locks = Path(config.state_dir) / "locks"
+        prefix = f"{_part(env.value)}.{_part(account_id(config, env))}."
+        out = []
+        for path in sorted(locks.glob(f"{prefix}*.lock")) if locks.is_dir() else []:
+            holder = read_holder(path)
+            if holder is not None:
+                out.append({**holder, "lock": str(path)})
+        return out
+
+    @classmethod
     def acquire(cls, path: Path, *, run_id: str, key: dict[str, Any] | None = None) -> SessionLock:
         """Take the lock at ``path`` without waiting; raise :class:`SessionLocked` naming the holder.
 
@@ -191,7 +207,7 @@ class SessionLock:
 def read_holder(path: Path) -> dict[str, Any] | None:
     """Return the holder of the lock at ``path`` when a running process holds it, else None."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     try:
