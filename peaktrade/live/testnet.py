@@ -122,11 +122,16 @@ def build_client(config: Config, *, guard: Any, mode: str | None = None, exchang
 
 
 def _check_testnet_client(client: Any) -> None:
-    """Refuse a client handed in unless its own guard is a testnet guard (a live client would trade live)."""
-    env = getattr(getattr(getattr(client, "guard", None), "environment", None), "value", None)
+    """Refuse a client handed in unless its own guard is a testnet guard (a live client would trade live)
+    with a price collar (the wire check is the guard's: a guard without a collar sends any price)."""
+    guard = getattr(client, "guard", None)
+    env = getattr(getattr(guard, "environment", None), "value", None)
     if env != "testnet":
         raise TestnetError(f"the client given to the testnet session is guarded for {env or 'no environment'}: "
                            "expected a client built with a testnet SafetyGuard (build_client)")
+    if getattr(guard, "max_price_deviation", None) is None:
+        raise TestnetError("the client given to the testnet session has a guard without a price collar "
+                           "(max_price_deviation=None): expected a fraction in (0, 0.2] (build_client, testnet_guard)")
 
 
 def testnet_guard(config: Config) -> tuple[list[Any], Any]:
@@ -220,6 +225,9 @@ def run_testnet_session(
         client = build_client(cfg, guard=guard, mode=mode, exchange=exchange, base_url=base_url)
     else:
         _check_testnet_client(client)
+    if not getattr(client, "validate_only", False) and not DeadManSwitch.supported(client):
+        raise TestnetError("the client places orders but has no dead-man switch (capabilities.dead_man_switch "
+                           "False): expected a venue with one, or a validate-only client (fail closed)")
     run_id = run_id or new_run_id("testnet", plan.strategy.name)
     info = {"profile": profile, "mode": mode, "url": getattr(client, "base_url", None),
             "validate_only": bool(getattr(client, "validate_only", False)), "run_seconds": run_seconds,
@@ -252,7 +260,7 @@ def run_testnet_session(
     # the dead-man switch: a session that places orders keeps the venue's CancelAllOrdersAfter armed
     stop = stop if stop is not None else threading.Event()
     deadman = None
-    if not getattr(client, "validate_only", False) and DeadManSwitch.supported(client):
+    if not getattr(client, "validate_only", False):
         deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
         sleep = deadman.sleeper(stop, sleep)
         client_guard = getattr(client, "guard", None)

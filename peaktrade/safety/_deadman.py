@@ -33,7 +33,7 @@ class DeadManSwitch:
     client
         An adapter whose ``capabilities.dead_man_switch`` is True.
     timeout, refresh
-        Seconds until the venue cancels, and between re-arms (``refresh < timeout``).
+        Seconds until the venue cancels, and between re-arms (``refresh <= timeout / 3``).
     clock
         Monotonic seconds (tests).
     margin
@@ -46,8 +46,9 @@ class DeadManSwitch:
     def __init__(self, client: Any, *, timeout: float, refresh: float,
                  clock: Callable[[], float] = time.monotonic, margin: float | None = None,
                  max_failures: int = 3) -> None:
-        if not 0 < refresh < timeout:
-            raise SafetyError(f"dead-man switch: refresh={refresh} must be > 0 and shorter than timeout={timeout}")
+        if not 0 < refresh <= timeout / 3:
+            raise SafetyError(f"dead-man switch: refresh={refresh} is invalid: expected 0 < refresh <= timeout/3 = "
+                              f"{timeout / 3:g} s (two re-arms may fail before the switch fires)")
         self.client = client
         self.timeout = float(timeout)
         self.refresh = float(refresh)

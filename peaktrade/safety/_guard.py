@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from peaktrade.adapters.hosts import live_venue_of, normalize_host
-from peaktrade.config import RiskConfig
+from peaktrade.config import MAX_PRICE_DEVIATION_CAP, RiskConfig
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision
 from peaktrade.orders.model import OrderRequest
@@ -118,8 +118,9 @@ class SafetyGuard:
         self.validate_hosts = _hosts(validate_hosts)
         self.live_hosts = _hosts(live_hosts)
         if max_price_deviation is not None and not (isinstance(max_price_deviation, (int, float))
-                                                    and 0 < max_price_deviation < 1):
-            raise ValueError(f"max_price_deviation={max_price_deviation!r} is invalid: expected a fraction in (0, 1)")
+                                                    and 0 < max_price_deviation <= MAX_PRICE_DEVIATION_CAP):
+            raise ValueError(f"max_price_deviation={max_price_deviation!r} is invalid: expected a fraction in "
+                             f"(0, {MAX_PRICE_DEVIATION_CAP}]")
         self.max_price_deviation = None if max_price_deviation is None else float(max_price_deviation)
         self.deadman: Any = None  # require_deadman: a switch the session relies on
 

@@ -133,8 +133,24 @@ def test_testnet_session_when_deadman_cannot_be_armed_then_refuses_to_start_and_
 def test_config_when_refresh_not_shorter_than_timeout_then_rejected():
     from peaktrade.config import SafetyConfig
 
-    with pytest.raises(ValueError, match="deadman_refresh=60.0 must be shorter than deadman_timeout=60.0"):
+    with pytest.raises(ValueError, match="deadman_refresh=60.0 is invalid: expected 0 < refresh <= deadman_timeo"):
         SafetyConfig(deadman_timeout=60, deadman_refresh=60)
+
+
+def test_config_when_deadman_settings_weaken_safety_then_one_line_error_naming_key_value_and_range(tmp_path):
+    from peaktrade.config import SafetyConfig
+    from peaktrade.errors import ConfigError
+
+    with pytest.raises(ValueError, match=r"\[safety\] deadman_refresh=21.0 is invalid: expected .*= 20 seconds"):
+        SafetyConfig(deadman_timeout=60, deadman_refresh=21)
+    path = tmp_path / "c.toml"
+    path.write_text("[safety]\ndeadman_timeout = 3600\n")
+    with pytest.raises(ConfigError, match=r"\[safety\] deadman_timeout=3600.0 is invalid: expected 1..600 seconds"):
+        load_config(path)
+    with pytest.raises(SafetyError, match="refresh=1 is invalid: expected 0 < refresh <= timeout/3"):
+        from peaktrade.safety import DeadManSwitch
+
+        DeadManSwitch(object(), timeout=2, refresh=1)
 
 
 def test_tick_when_re_arm_fails_then_recorded_not_raised_and_retried_after_the_refresh_interval():

@@ -257,3 +257,26 @@ def test_orchestrate_when_config_object_given_without_env_then_run_loop_uses_it(
     res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), warmup=10, catch_up=5,
                               max_bars=5, handle_signals=False)
     assert read_meta(res.run_dir)["heartbeat_seconds"] == 7.0
+
+
+def test_orchestrate_when_client_guard_has_no_collar_or_placing_client_no_deadman_then_refused(tcfg, tmp_path):
+    from types import SimpleNamespace
+
+    from peaktrade.adapters.kraken import KrakenClient
+    from peaktrade.safety import KillSwitch, SafetyGuard
+
+    cfg = tcfg()
+    fake = _fake()
+    guard = SafetyGuard("testnet", executor_kind="exchange", kill_switch=KillSwitch(tmp_path / "ks", "testnet"),
+                        max_price_deviation=None)
+    bare = KrakenClient(guard=guard, exchange=fake, base_url="http://127.0.0.1:9", simulator=True, rate_limit=False)
+    with pytest.raises(TestnetError, match="guard without a price collar \\(max_price_deviation=None\\)"):
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=bare, max_bars=1, handle_signals=False)
+    # a unit-test stand-in: a placing client whose venue has no dead-man switch
+    guard.max_price_deviation = 0.05
+    no_switch = SimpleNamespace(guard=guard, validate_only=False,
+                                capabilities=SimpleNamespace(dead_man_switch=False))
+    with pytest.raises(TestnetError, match="places orders but has no dead-man switch"):
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=no_switch, max_bars=1,
+                            handle_signals=False)
+    assert fake.count("create_order") == 0

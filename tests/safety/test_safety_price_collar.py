@@ -116,3 +116,18 @@ def test_market_order_when_decision_price_stale_30pct_then_denied_and_no_add_ord
     assert sim.arrived == []
     denied = [d for d in client.guard.decisions if d.kind == "wire" and not d.allowed]
     assert [d.subject["price"] for d in denied] == [stale, stale]
+
+
+def test_collar_when_configured_wider_than_cap_then_one_line_error_naming_key_value_and_range(tmp_path):
+    from peaktrade.config import load_config
+
+    with pytest.raises(ValueError, match=r"\[risk\] max_price_deviation=0.5 is invalid: expected a fraction in "
+                                         r"\(0, 0.2\]"):
+        RiskConfig(max_price_deviation=0.5)
+    path = tmp_path / "c.toml"
+    path.write_text("[risk]\nmax_price_deviation = 0.3\n")
+    with pytest.raises(ConfigError, match="risk.max_price_deviation.*0.3.*expected a fraction in"):
+        load_config(path)
+    with pytest.raises(ValueError, match="max_price_deviation=0.3 is invalid"):
+        SafetyGuard("testnet", executor_kind="exchange", max_price_deviation=0.3,
+                    kill_switch=KillSwitch(tmp_path / "ks", "testnet"))
