@@ -232,3 +232,34 @@ def test_testnet_session_when_re_arms_keep_failing_then_lapsed_event_and_stops(t
     lapsed_at = [i for i, (n, *_r) in enumerate(fake.calls) if n == "cancel_all_orders_after"][3]
     assert all(n != "create_order" for n, *_r in fake.calls[lapsed_at:])  # no order after the lapse
     assert res.summary.get("bars", 0) < 40 or res.status != "completed"
+
+
+def test_pause_when_injected_dead_man_sleep_spans_heartbeats_then_ticks_during_the_wait():
+    import threading
+
+    from peaktrade.live.feeds import Clock
+    from peaktrade.safety import DeadManSwitch
+
+    trace = []
+
+    class Venue:  # a unit-test stand-in that confirms every arm
+        def cancel_all_orders_after(self, timeout):
+            trace.append("arm")
+            return {"trigger_time": "t+60"}
+
+    now = [0.0]
+    dm = DeadManSwitch(Venue(), timeout=60, refresh=15, clock=lambda: now[0])
+    dm.arm()
+    stop = threading.Event()
+
+    def fake_sleep(s):  # the injected clock of a test: advances, records
+        now[0] += s
+        trace.append(("sleep", s))
+
+    heartbeat = 1.0
+    clock = Clock(stop, dm.sleeper(stop, fake_sleep), tick=lambda: trace.append("tick"), tick_every=heartbeat / 4)
+    clock.pause(3 * heartbeat)  # a poll interval of 3 heartbeats
+    sleeps = [t[1] for t in trace if isinstance(t, tuple)]
+    assert sum(sleeps) == pytest.approx(3.0) and max(sleeps) <= heartbeat / 4
+    first, last = trace.index(("sleep", 0.25)), len(trace) - 1 - trace[::-1].index(("sleep", 0.25))
+    assert trace[first:last].count("tick") >= 10  # the watch ticked between pieces of the one wait
