@@ -104,8 +104,7 @@ class ExchangeExecutor:
         try:
             order = self.client.create_order(request.symbol, request.side, request.type, request.quantity,
                                              request.limit_price, client_order_id=cid,
-                                             time_in_force=request.time_in_force,
-                                             decision_price=self.context.price)  # the price collar checks it
+                                             time_in_force=request.time_in_force)
         except ExchangeError as e:
             if getattr(e, "not_placed", False):  # proven absent at the venue: refused, never sent, or reconciled
                 self._release(cid)
