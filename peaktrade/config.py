@@ -211,6 +211,11 @@ class LiveConfig(_Section):
     hosts: list[str] = ["api.kraken.com"]
 
 
+#: Upper bounds of the safety settings (a config beyond them weakens the safety net; refused).
+MAX_PRICE_DEVIATION_CAP = 0.2
+MAX_DEADMAN_TIMEOUT = 600.0
+
+
 class RiskConfig(_Section):
     """Pre-trade and per-session limits (quote currency). Unset = no limit in paper/shadow;
     testnet and live refuse to start unless every limit is set (:meth:`require_limits_for`)."""
@@ -227,12 +232,21 @@ class RiskConfig(_Section):
     #: Price collar: an order whose price (a limit order's limit; a market order's touch: ask for a buy,
     #: bid for a sell) deviates from the venue's mid by more than this fraction is denied at the wire.
     #: Checked by the adapter right before an order is sent, against a mid fetched then; no mid: denied.
-    max_price_deviation: float | None = Field(0.05, gt=0, lt=1)
+    #: At most ``MAX_PRICE_DEVIATION_CAP`` (0.2): a wider collar no longer catches a bad price.
+    max_price_deviation: float | None = 0.05
     #: What a daily-loss breach engages: "halt" (nothing passes) or "reduce" (only reducing orders).
     on_daily_loss: Literal["halt", "reduce"] = "halt"
     #: Environments the limits apply to. Testnet and live always (fail closed: refused without them);
     #: dropping paper/shadow lets research sessions size orders freely while testnet stays capped.
     applies_to: list[Literal["paper", "shadow", "testnet", "live"]] = ["paper", "shadow", "testnet", "live"]
+
+    @field_validator("max_price_deviation")
+    @classmethod
+    def _collar_in_range(cls, v: float | None) -> float | None:
+        if v is not None and not 0 < v <= MAX_PRICE_DEVIATION_CAP:
+            raise ValueError(f"[risk] max_price_deviation={v} is invalid: expected a fraction in "
+                             f"(0, {MAX_PRICE_DEVIATION_CAP}] (0.05 = 5 %)")
+        return v
 
     @field_validator("applies_to")
     @classmethod
@@ -282,14 +296,19 @@ class SafetyConfig(_Section):
     #: Dead-man switch (Kraken CancelAllOrdersAfter) of sessions that place orders: armed at start with this
     #: timeout (seconds) and re-armed every ``deadman_refresh`` seconds; a session that dies (kill -9, crash,
     #: lost network) gets every open order of the account cancelled at the timeout.
-    deadman_timeout: float = Field(60.0, ge=1, le=86400)
-    deadman_refresh: float = Field(15.0, gt=0)
+    #: At most ``MAX_DEADMAN_TIMEOUT`` (600 s): orphaned orders of a dead session must not rest for hours.
+    deadman_timeout: float = 60.0
+    #: At most a third of the timeout: two re-arms may fail before the switch would fire.
+    deadman_refresh: float = 15.0
 
     @model_validator(mode="after")
     def _refresh_before_timeout(self) -> SafetyConfig:
-        if not self.deadman_refresh < self.deadman_timeout:
-            raise ValueError(f"deadman_refresh={self.deadman_refresh} must be shorter than deadman_timeout="
-                             f"{self.deadman_timeout} (the switch would fire between refreshes)")
+        t, r = self.deadman_timeout, self.deadman_refresh
+        if not 1 <= t <= MAX_DEADMAN_TIMEOUT:
+            raise ValueError(f"[safety] deadman_timeout={t} is invalid: expected 1..{MAX_DEADMAN_TIMEOUT:g} seconds")
+        if not 0 < r <= t / 3:
+            raise ValueError(f"[safety] deadman_refresh={r} is invalid: expected 0 < refresh <= deadman_timeout/3 "
+                             f"= {t / 3:g} seconds (two re-arms may fail before the switch fires)")
         return self
 
     @field_validator("testnet_hosts")

@@ -59,7 +59,17 @@ class Clock:
     def pause(self, seconds: float) -> None:
         if seconds <= 0 or self.stop.is_set():
             return
-        if self.sleep is not None:
+        if self.sleep is not None and self.tick is not None:
+            # an injected sleep (the dead-man sleeper of a testnet session, a test's clock) is cut into pieces
+            # too: the heartbeat must be written during a long wait, not only at its end
+            left = seconds
+            while left > 0 and not self.stop.is_set():
+                piece = min(left, self.tick_every)
+                self.sleep(piece)
+                left -= piece
+                if left > 0:
+                    self.tick()
+        elif self.sleep is not None:
             self.sleep(seconds)
         elif self.tick is None:
             self.stop.wait(seconds)

@@ -122,11 +122,16 @@ def build_client(config: Config, *, guard: Any, mode: str | None = None, exchang
 
 
 def _check_testnet_client(client: Any) -> None:
-    """Refuse a client handed in unless its own guard is a testnet guard (a live client would trade live)."""
-    env = getattr(getattr(getattr(client, "guard", None), "environment", None), "value", None)
+    """Refuse a client handed in unless its own guard is a testnet guard (a live client would trade live)
+    with a price collar (the wire check is the guard's: a guard without a collar sends any price)."""
+    guard = getattr(client, "guard", None)
+    env = getattr(getattr(guard, "environment", None), "value", None)
     if env != "testnet":
         raise TestnetError(f"the client given to the testnet session is guarded for {env or 'no environment'}: "
                            "expected a client built with a testnet SafetyGuard (build_client)")
+    if getattr(guard, "max_price_deviation", None) is None:
+        raise TestnetError("the client given to the testnet session has a guard without a price collar "
+                           "(max_price_deviation=None): expected a fraction in (0, 0.2] (build_client, testnet_guard)")
 
 
 def testnet_guard(config: Config) -> tuple[list[Any], Any]:
@@ -220,6 +225,9 @@ def run_testnet_session(
         client = build_client(cfg, guard=guard, mode=mode, exchange=exchange, base_url=base_url)
     else:
         _check_testnet_client(client)
+    if not getattr(client, "validate_only", False) and not DeadManSwitch.supported(client):
+        raise TestnetError("the client places orders but has no dead-man switch (capabilities.dead_man_switch "
+                           "False): expected a venue with one, or a validate-only client (fail closed)")
     run_id = run_id or new_run_id("testnet", plan.strategy.name)
     info = {"profile": profile, "mode": mode, "url": getattr(client, "base_url", None),
             "validate_only": bool(getattr(client, "validate_only", False)), "run_seconds": run_seconds,
@@ -252,9 +260,14 @@ def run_testnet_session(
     # the dead-man switch: a session that places orders keeps the venue's CancelAllOrdersAfter armed
     stop = stop if stop is not None else threading.Event()
     deadman = None
-    if not getattr(client, "validate_only", False) and DeadManSwitch.supported(client):
+    if not getattr(client, "validate_only", False):
         deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
         sleep = deadman.sleeper(stop, sleep)
+        client_guard = getattr(client, "guard", None)
+        if client_guard is None or not hasattr(client_guard, "require_deadman"):
+            raise TestnetError("the client placing orders has no SafetyGuard to hold the dead-man switch: refusing "
+                               "to start (fail closed)")
+        client_guard.require_deadman(deadman)  # its wire check denies orders while the switch is not armed
 
     seen = [len(guard.log.records)]
 
@@ -270,6 +283,8 @@ def run_testnet_session(
             deadman.tick()
             executor.events.extend(deadman.events)
             deadman.events.clear()
+            if deadman.lapsed:  # the wire already denies every order; nothing left to do but stop
+                stop.set()
         for ev in executor.events:
             rec.emit("session", None, ev)
         executor.events.clear()
@@ -298,15 +313,56 @@ def run_testnet_session(
     # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
     with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
+        if deadman is not None:  # a placing session: the account's resting orders of this symbol first
+            executor.events.extend(_reconcile_orphans(client, plan.symbol, lock))
         armed = deadman.arm() if deadman is not None else {"event": "deadman_unavailable"}  # before any order
         run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
                        start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
                               "run_seconds": run_seconds, **lock.start_fields(),
                               "deadman": {k: v for k, v in armed.items() if k != "event"} or None},
                        max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
-                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary)
+                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary,
+                       config=cfg)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
+
+
+def _reconcile_orphans(client: Any, symbol: str, lock: Any) -> list[dict[str, Any]]:
+    """Deal with the venue's open ``symbol`` orders before the first arm (fail closed); return run-log events.
+
+    A starting session owns no order yet, so every open order of ``symbol`` is someone else's. When the
+    session lock was taken over from a dead holder of the same (account, strategy, symbol) they were that
+    session's orphans, kept alive by the account-wide dead-man switch this session is about to re-arm:
+    cancel each (an ``orphan_order_cancelled`` event names it). Otherwise they may belong to a running
+    session (or a person) and are not ours to cancel: refuse to start, naming them.
+    """
+    try:
+        orders = client.fetch_open_orders(symbol)
+    except Exception as e:  # noqa: BLE001 — what rests at the venue must be known before trading
+        raise TestnetError(f"cannot list the venue's open {symbol} orders before starting ({e}): refusing to "
+                           "start (fail closed)") from None
+    if not orders:
+        return []
+    names = ", ".join(f"{o.id} ({o.client_order_id or 'no client id'}: {o.side} {o.amount:g} @ {o.price})"
+                      for o in orders)
+    if lock.took_over is None:
+        raise TestnetError(f"the venue holds {len(orders)} open {symbol} order(s) this session does not own: "
+                           f"{names}; cancel them or wait for their session to end, then start again (fail "
+                           "closed: the account-wide dead-man switch would keep them alive)")
+    events = []
+    for o in orders:
+        try:
+            client.cancel_order(order_id=o.id, symbol=symbol)
+        except Exception as e:  # noqa: BLE001
+            raise TestnetError(f"cannot cancel orphaned order {o.id} of the dead session "
+                               f"({lock.message}): {e}: refusing to start (fail closed)") from None
+        events.append({"event": "orphan_order_cancelled", "order_id": o.id, "client_order_id": o.client_order_id,
+                       "side": o.side, "amount": o.amount, "price": o.price, "dead_session": lock.took_over})
+    left = client.fetch_open_orders(symbol)
+    if left:
+        raise TestnetError(f"orphaned {symbol} orders still open after cancelling: "
+                           f"{', '.join(o.id for o in left)}: refusing to start (fail closed)")
+    return events
 
 
 @dataclass
@@ -431,7 +487,17 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
         r = smoke_order(config, mode=mode, symbol=symbol, client=client)
         return f"validate-only {r.request.side} {r.request.quantity:g} {symbol}: {r.description} (not placed)"
 
+    def no_running_session() -> None:
+        """Cancel-all and the dead-man switch are account-wide: never while a session of the account runs."""
+        from peaktrade.safety._lock import describe_holder
+
+        held = SessionLock.holders(config, "testnet")
+        if held:
+            raise _Skip("a session of this account is running (" + "; ".join(
+                f"{describe_holder(h)}, lock {h['lock']}" for h in held) + "): account-wide step not run")
+
     def cancel_all() -> str:
+        no_running_session()
         try:
             return f"{client.cancel_all_orders()} open orders cancelled"
         except EndpointDenied as e:
@@ -440,13 +506,19 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
     def deadman() -> str:
         if not DeadManSwitch.supported(client):
             raise _Skip("the venue has no dead-man switch")
+        no_running_session()
         try:
             res = client.cancel_all_orders_after(config.safety.deadman_timeout)
         except EndpointDenied as e:
             raise _Skip(f"{mode}: {e}") from None
-        if res.get("trigger_time") in (None, "0"):
+        armed = res.get("trigger_time") not in (None, "0")
+        off = client.cancel_all_orders_after(0)  # checked: disarm, nobody relies on it (no session runs)
+        if not armed:
             raise TestnetError(f"not armed: the venue answered {res}")
-        return f"armed for {config.safety.deadman_timeout:g} s (trigger {res['trigger_time']})"
+        if off.get("trigger_time") not in (None, "0"):
+            raise TestnetError(f"armed but not disarmed: the venue answered {off} to timeout 0")
+        return (f"armed for {config.safety.deadman_timeout:g} s (trigger {res['trigger_time']}), then "
+                "disarmed")
 
     def alert() -> str:
         raise _Skip("no alert channel in this build (issue 16 adds `peaktrade alerts test`)")

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from peaktrade.adapters.hosts import live_venue_of, normalize_host
-from peaktrade.config import RiskConfig
+from peaktrade.config import MAX_PRICE_DEVIATION_CAP, RiskConfig
 from peaktrade.execution.ledger import Ledger
 from peaktrade.execution.pipeline import Decision
 from peaktrade.orders.model import OrderRequest
@@ -118,9 +118,17 @@ class SafetyGuard:
         self.validate_hosts = _hosts(validate_hosts)
         self.live_hosts = _hosts(live_hosts)
         if max_price_deviation is not None and not (isinstance(max_price_deviation, (int, float))
-                                                    and 0 < max_price_deviation < 1):
-            raise ValueError(f"max_price_deviation={max_price_deviation!r} is invalid: expected a fraction in (0, 1)")
+                                                    and 0 < max_price_deviation <= MAX_PRICE_DEVIATION_CAP):
+            raise ValueError(f"max_price_deviation={max_price_deviation!r} is invalid: expected a fraction in "
+                             f"(0, {MAX_PRICE_DEVIATION_CAP}]")
         self.max_price_deviation = None if max_price_deviation is None else float(max_price_deviation)
+        self.deadman: Any = None  # require_deadman: a switch the session relies on
+
+    def require_deadman(self, switch: Any) -> None:
+        """Rely on ``switch`` (a :class:`~peaktrade.safety.DeadManSwitch`): from now on every order-placing
+        request is denied at the wire unless the switch is confirmed armed (``switch.is_armed()``); cancels
+        still pass. Fail closed: a switch that stops re-arming stops the orders, not only the first arm."""
+        self.deadman = switch
 
     @classmethod
     def from_config(cls, environment: TradingEnvironment | str, config: Config, *, executor_kind: str,
@@ -272,6 +280,10 @@ class SafetyGuard:
         if env is TradingEnvironment.LIVE and not self._live_authorized():
             return Decision(False, "live_authorization",
                             "live_authorization: no valid live authorization for this config at the wire")
+        if self.deadman is not None and not self.deadman.is_armed():
+            return Decision(False, "deadman", f"deadman: the dead-man switch this session relies on is not "
+                                              f"confirmed armed ({self.deadman.describe()}): {operation} not sent "
+                                              "(cancels still pass)")
         st = self.kill_switch.status()
         what = f"{operation} {side or '?'} {fmt_qty(amount) if amount is not None else '?'} {symbol or '?'}"
         if st.state is TradingState.HALTED:

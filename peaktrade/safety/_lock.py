@@ -21,6 +21,7 @@ import json
 import os
 import re
 import socket
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +108,22 @@ class SessionLock:
                                                      "symbol": symbol})
 
     @classmethod
+    def holders(cls, config: Config, environment: TradingEnvironment | str) -> list[dict[str, Any]]:
+        """Return the holders of the running sessions of ``config``'s account in ``environment`` (each with
+        its ``lock`` path): what an account-wide action (cancel-all, the dead-man switch) must not disturb."""
+        from peaktrade.safety._limits import account_id
+
+        env = TradingEnvironment.parse(environment)
+        locks = Path(config.state_dir) / "locks"
+        prefix = f"{_part(env.value)}.{_part(account_id(config, env))}."
+        out = []
+        for path in sorted(locks.glob(f"{prefix}*.lock")) if locks.is_dir() else []:
+            holder = read_holder(path)
+            if holder is not None:
+                out.append({**holder, "lock": str(path)})
+        return out
+
+    @classmethod
     def acquire(cls, path: Path, *, run_id: str, key: dict[str, Any] | None = None) -> SessionLock:
         """Take the lock at ``path`` without waiting; raise :class:`SessionLocked` naming the holder.
 
@@ -115,11 +132,21 @@ class SessionLock:
         """
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            bad_dir = _private_dir(path.parent)
+            if bad_dir:
+                raise SafetyError(f"session lock {path} cannot be opened ({bad_dir}): refusing to start "
+                                  "(fail closed)")
+            # never through a symlink (a planted link would make us truncate and write its target)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as e:
-            raise SafetyError(f"session lock {path} cannot be opened ({e.strerror or e}): refusing to start "
+            why = "it is a symlink" if e.errno == errno.ELOOP else (e.strerror or str(e))
+            raise SafetyError(f"session lock {path} cannot be opened ({why}): refusing to start "
                               "(fail closed)") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            os.close(fd)
+            raise SafetyError(f"session lock {path} is not a regular file owned by uid {os.geteuid()} (uid "
+                              f"{st.st_uid}, mode {stat.filemode(st.st_mode)}): refusing to start (fail closed)")
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -180,7 +207,7 @@ class SessionLock:
 def read_holder(path: Path) -> dict[str, Any] | None:
     """Return the holder of the lock at ``path`` when a running process holds it, else None."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     try:
@@ -192,6 +219,23 @@ def read_holder(path: Path) -> dict[str, Any] | None:
         return None
     finally:
         os.close(fd)
+
+
+def _private_dir(d: Path) -> str | None:
+    """Create the locks directory 0700; return why it cannot be used (a symlink, another user's), else None."""
+    d.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        d.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(d)
+    if stat.S_ISLNK(st.st_mode):
+        return f"its directory {d} is a symlink"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{d} is not a directory"
+    if st.st_uid != os.geteuid():
+        return f"its directory {d} is owned by uid {st.st_uid}, not by uid {os.geteuid()}"
+    return None
 
 
 def _read(fd: int) -> dict[str, Any]:

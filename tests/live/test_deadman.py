@@ -133,8 +133,24 @@ def test_testnet_session_when_deadman_cannot_be_armed_then_refuses_to_start_and_
 def test_config_when_refresh_not_shorter_than_timeout_then_rejected():
     from peaktrade.config import SafetyConfig
 
-    with pytest.raises(ValueError, match="deadman_refresh=60.0 must be shorter than deadman_timeout=60.0"):
+    with pytest.raises(ValueError, match="deadman_refresh=60.0 is invalid: expected 0 < refresh <= deadman_timeo"):
         SafetyConfig(deadman_timeout=60, deadman_refresh=60)
+
+
+def test_config_when_deadman_settings_weaken_safety_then_one_line_error_naming_key_value_and_range(tmp_path):
+    from peaktrade.config import SafetyConfig
+    from peaktrade.errors import ConfigError
+
+    with pytest.raises(ValueError, match=r"\[safety\] deadman_refresh=21.0 is invalid: expected .*= 20 seconds"):
+        SafetyConfig(deadman_timeout=60, deadman_refresh=21)
+    path = tmp_path / "c.toml"
+    path.write_text("[safety]\ndeadman_timeout = 3600\n")
+    with pytest.raises(ConfigError, match=r"\[safety\] deadman_timeout=3600.0 is invalid: expected 1..600 seconds"):
+        load_config(path)
+    with pytest.raises(SafetyError, match="refresh=1 is invalid: expected 0 < refresh <= timeout/3"):
+        from peaktrade.safety import DeadManSwitch
+
+        DeadManSwitch(object(), timeout=2, refresh=1)
 
 
 def test_tick_when_re_arm_fails_then_recorded_not_raised_and_retried_after_the_refresh_interval():
@@ -161,3 +177,89 @@ def test_tick_when_re_arm_fails_then_recorded_not_raised_and_retried_after_the_r
     dm.tick()  # the failure is not retried in a tight loop
     assert Venue.calls == 2 and dm.events[0]["event"] == "deadman_refresh_failed"
     assert "connection reset" in dm.events[0]["error"]
+
+
+class _ArmsOnce(FakeCcxtKraken):
+    """The venue confirms the first arm, then refuses every re-arm (a key that lost its permission)."""
+
+    def cancel_all_orders_after(self, timeout, params=None):
+        if self.count("cancel_all_orders_after") >= 1:
+            self._enter("cancel_all_orders_after", timeout)
+            raise ccxt.PermissionDenied("kraken EGeneral:Permission denied")
+        return super().cancel_all_orders_after(timeout, params)
+
+
+def test_switch_when_not_confirmed_armed_then_wire_denies_orders_but_cancels_pass(tmp_path):
+    from peaktrade.adapters.errors import EndpointDenied
+    from peaktrade.safety import DeadManSwitch
+
+    now = [0.0]
+    fake = _ArmsOnce(price=100.0, cash=1000.0)
+    guard = SafetyGuard("testnet", executor_kind="exchange", kill_switch=KillSwitch(tmp_path / "state", "testnet"))
+    c = KrakenClient(guard=guard, exchange=fake, base_url="http://127.0.0.1:9", simulator=True, rate_limit=False)
+    dm = DeadManSwitch(c, timeout=60, refresh=15, clock=lambda: now[0])
+    guard.require_deadman(dm)
+    with pytest.raises(EndpointDenied, match="deadman.*never armed"):
+        c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="dm-a")
+    dm.arm()
+    assert dm.armed_until == 45.0  # confirmed arm + timeout - margin (refresh)
+    c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="dm-b")
+    now[0] = 16.0
+    dm.tick()  # the re-arm fails: still inside the last confirmed window
+    assert dm.failures == 1 and dm.is_armed()
+    now[0] = 45.0
+    sent = fake.count("create_order")
+    with pytest.raises(EndpointDenied, match="deadman: the dead-man switch this session relies on is not confirmed"):
+        c.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="dm-c")
+    assert fake.count("create_order") == sent  # nothing reached the venue
+    c.cancel_order(client_order_id="dm-b", symbol="BTC/USD")  # cancels still pass
+    now[0] = 31.0
+    dm.tick()
+    now[0] = 46.0
+    dm.tick()
+    assert dm.lapsed and [e["event"] for e in dm.events][-1] == "deadman_lapsed"
+
+
+def test_testnet_session_when_re_arms_keep_failing_then_lapsed_event_and_stops(tcfg):
+    tcfg.safety.deadman_refresh = 0.001  # re-arm at every bar
+    fake = _ArmsOnce(price=100.0, cash=1000.0)
+    zigzag_bars(fake, 60)
+    res = run_testnet_session("fast", config=tcfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
+                              max_bars=40, handle_signals=False, poll_interval=0.01)
+    events = [e["payload"] for e in read_events(res.run_dir) if e["type"] == "session"]
+    names = [e.get("event") for e in events]
+    assert names.count("deadman_refresh_failed") == 3 and "deadman_lapsed" in names
+    lapsed_at = [i for i, (n, *_r) in enumerate(fake.calls) if n == "cancel_all_orders_after"][3]
+    assert all(n != "create_order" for n, *_r in fake.calls[lapsed_at:])  # no order after the lapse
+    assert res.summary.get("bars", 0) < 40 or res.status != "completed"
+
+
+def test_pause_when_injected_dead_man_sleep_spans_heartbeats_then_ticks_during_the_wait():
+    import threading
+
+    from peaktrade.live.feeds import Clock
+    from peaktrade.safety import DeadManSwitch
+
+    trace = []
+
+    class Venue:  # a unit-test stand-in that confirms every arm
+        def cancel_all_orders_after(self, timeout):
+            trace.append("arm")
+            return {"trigger_time": "t+60"}
+
+    now = [0.0]
+    dm = DeadManSwitch(Venue(), timeout=60, refresh=15, clock=lambda: now[0])
+    dm.arm()
+    stop = threading.Event()
+
+    def fake_sleep(s):  # the injected clock of a test: advances, records
+        now[0] += s
+        trace.append(("sleep", s))
+
+    heartbeat = 1.0
+    clock = Clock(stop, dm.sleeper(stop, fake_sleep), tick=lambda: trace.append("tick"), tick_every=heartbeat / 4)
+    clock.pause(3 * heartbeat)  # a poll interval of 3 heartbeats
+    sleeps = [t[1] for t in trace if isinstance(t, tuple)]
+    assert sum(sleeps) == pytest.approx(3.0) and max(sleeps) <= heartbeat / 4
+    first, last = trace.index(("sleep", 0.25)), len(trace) - 1 - trace[::-1].index(("sleep", 0.25))
+    assert trace[first:last].count("tick") >= 10  # the watch ticked between pieces of the one wait

@@ -243,8 +243,52 @@ def test_orchestrate_when_an_order_outcome_is_unknown_then_the_run_log_says_so(t
     lost = [ccxt.NetworkError("kraken lookup timed out") for _ in range(400)]
     for method in ("fetch_open_orders", "fetch_closed_orders", "fetch_order"):
         fake.faults[method] = list(lost)
+    orig, first = fake.fetch_open_orders, [True]
+
+    def start_check_answered(*a, **kw):  # the session's start-up check of open orders gets its answer
+        if first.pop() if first else False:
+            q = fake.faults.pop("fetch_open_orders")
+            try:
+                return orig(*a, **kw)
+            finally:
+                fake.faults["fetch_open_orders"] = q
+        return orig(*a, **kw)
+
+    fake.fetch_open_orders = start_check_answered
     res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=fake, warmup=10, catch_up=40,
                               max_bars=40, handle_signals=False)
     venue = [e["payload"] for e in read_events(res.run_dir).of_type("session")
              if e["payload"].get("event") == "outcome_unknown"]
     assert len(venue) == 1 and venue[0]["client_order_id"].startswith("pt-") and "timed out" in venue[0]["error"]
+
+
+def test_orchestrate_when_config_object_given_without_env_then_run_loop_uses_it(tmp_path, clean_env):
+    cfg = load_config(write_testnet_config(tmp_path))  # no PEAK_TRADE_CONFIG_PATH: the cwd has no config
+    cfg.monitor.heartbeat_seconds = 7.0
+    clean_env.chdir(tmp_path / "..")
+    res = run_testnet_session("fast", config=cfg, mode="kraken-sim", exchange=_fake(), warmup=10, catch_up=5,
+                              max_bars=5, handle_signals=False)
+    assert read_meta(res.run_dir)["heartbeat_seconds"] == 7.0
+
+
+def test_orchestrate_when_client_guard_has_no_collar_or_placing_client_no_deadman_then_refused(tcfg, tmp_path):
+    from types import SimpleNamespace
+
+    from peaktrade.adapters.kraken import KrakenClient
+    from peaktrade.safety import KillSwitch, SafetyGuard
+
+    cfg = tcfg()
+    fake = _fake()
+    guard = SafetyGuard("testnet", executor_kind="exchange", kill_switch=KillSwitch(tmp_path / "ks", "testnet"),
+                        max_price_deviation=None)
+    bare = KrakenClient(guard=guard, exchange=fake, base_url="http://127.0.0.1:9", simulator=True, rate_limit=False)
+    with pytest.raises(TestnetError, match="guard without a price collar \\(max_price_deviation=None\\)"):
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=bare, max_bars=1, handle_signals=False)
+    # a unit-test stand-in: a placing client whose venue has no dead-man switch
+    guard.max_price_deviation = 0.05
+    no_switch = SimpleNamespace(guard=guard, validate_only=False,
+                                capabilities=SimpleNamespace(dead_man_switch=False))
+    with pytest.raises(TestnetError, match="places orders but has no dead-man switch"):
+        run_testnet_session("fast", config=cfg, mode="kraken-sim", client=no_switch, max_bars=1,
+                            handle_signals=False)
+    assert fake.count("create_order") == 0

@@ -62,7 +62,7 @@ def zigzag_bars(fake: FakeCcxtKraken, n: int = 60, *, tf_ms: int = 60_000) -> No
     start -= start % tf_ms
     rows = []
     for i in range(n):
-        c = 100 + 10 * math.sin(i / 4)
+        c = 100 + 3 * math.sin(i / 4)  # within [risk] max_price_deviation 5 % of the ticker (100)
         rows.append([start + i * tf_ms, c, c + 1, c - 1, c, 5.0])
     fake.bars = rows
     fake.now_ms = start + n * tf_ms + 1000

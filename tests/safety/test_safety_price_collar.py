@@ -99,3 +99,27 @@ def test_config_when_collar_unset_or_not_a_fraction_then_testnet_refuses_or_conf
     with pytest.raises(ValueError, match="max_price_deviation"):
         RiskConfig(max_price_deviation=5)  # 5 meant as percent: a fraction is expected
     assert RiskConfig().max_price_deviation == 0.05
+
+
+def test_market_order_when_decision_price_stale_30pct_then_denied_and_no_add_order(sim, client):
+    stale = round(_mid(client) * 0.7, 1)  # the pipeline decided on a price 30 % under the venue's mid
+    with pytest.raises(EndpointDenied, match="price_collar: buy BTC/USD at .* deviates 3.*% .* > max_price_dev"):
+        client.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-stale", decision_price=stale)
+    assert sim.arrived == []
+    denied = [d for d in client.guard.decisions if d.kind == "wire" and not d.allowed]
+    assert [d.subject["price"] for d in denied] == [stale]
+
+
+def test_collar_when_configured_wider_than_cap_then_one_line_error_naming_key_value_and_range(tmp_path):
+    from peaktrade.config import load_config
+
+    with pytest.raises(ValueError, match=r"\[risk\] max_price_deviation=0.5 is invalid: expected a fraction in "
+                                         r"\(0, 0.2\]"):
+        RiskConfig(max_price_deviation=0.5)
+    path = tmp_path / "c.toml"
+    path.write_text("[risk]\nmax_price_deviation = 0.3\n")
+    with pytest.raises(ConfigError, match="risk.max_price_deviation.*0.3.*expected a fraction in"):
+        load_config(path)
+    with pytest.raises(ValueError, match="max_price_deviation=0.3 is invalid"):
+        SafetyGuard("testnet", executor_kind="exchange", max_price_deviation=0.3,
+                    kill_switch=KillSwitch(tmp_path / "ks", "testnet"))

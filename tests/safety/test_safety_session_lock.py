@@ -68,3 +68,24 @@ def test_acquire_when_lock_directory_unusable_then_refuses_fail_closed(tmp_path)
     (tmp_path / "locks").write_text("a file where the directory should be")
     with pytest.raises(Exception, match="session lock .* cannot be opened.*fail closed"):
         SessionLock.acquire(tmp_path / "locks" / "x.lock", run_id="r")
+
+
+def test_acquire_when_lock_file_is_a_planted_symlink_then_refused_and_target_untouched(tmp_path):
+    locks = tmp_path / "locks"
+    SessionLock.acquire(locks / "other.lock", run_id="r").release()  # the directory exists, as in use
+    assert oct(locks.stat().st_mode & 0o777) == "0o700"
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (locks / "x.lock").symlink_to(target)
+    with pytest.raises(Exception, match="session lock .*x.lock cannot be opened \\(it is a symlink\\).*fail closed"):
+        SessionLock.acquire(locks / "x.lock", run_id="r")
+    assert target.read_text() == "keep me"
+
+
+def test_acquire_when_lock_directory_is_a_symlink_then_refused(tmp_path):
+    real = tmp_path / "elsewhere"
+    real.mkdir()
+    (tmp_path / "locks").symlink_to(real)
+    with pytest.raises(Exception, match="cannot be opened \\(its directory .*locks is a symlink\\)"):
+        SessionLock.acquire(tmp_path / "locks" / "x.lock", run_id="r")
+    assert list(real.iterdir()) == []

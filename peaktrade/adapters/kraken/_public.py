@@ -132,7 +132,7 @@ class CcxtPublicClient(PublicMarketData):
 
     def create_order(self, symbol: str, side: str, type: str, amount: float, price: float | None = None, *,
                      client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False,
-                     position: float | None = None) -> VenueOrder:
+                     position: float | None = None, decision_price: float | None = None) -> VenueOrder:
         return self._refuse("create_order")
 
     def cancel_order(self, *, order_id: str | None = None, client_order_id: str | None = None,

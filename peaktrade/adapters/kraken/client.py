@@ -505,13 +505,18 @@ class KrakenClient(PublicMarketData):
             while len(self._intents) > 4096:
                 self._intents.pop(next(iter(self._intents)))
 
-    def _price_collar_inputs(self, client_order_id: str, symbol: str, side: str, price: float | None) -> None:
+    def _price_collar_inputs(self, client_order_id: str, symbol: str, side: str, price: float | None,
+                             decision_price: float | None = None) -> None:
         """Fetch the venue's mid now and attach it, with the order's price, to the order's intent.
 
         The transport's wire check (:meth:`SafetyGuard.check_wire`) compares them against the guard's price
-        collar right before the order is sent. The order's price is a limit order's limit, else the touch it
-        trades against (ask for a buy, bid for a sell). A mid that cannot be fetched is recorded as missing
-        with the reason: the guard then denies (fail closed). Nothing is fetched when the guard has no collar.
+        collar right before the order is sent. The order's price is the one of its prices that deviates most
+        from the mid among: a limit order's limit, the caller's ``decision_price`` (what the pipeline sized
+        and approved the order at) and, for a market order, the touch it trades against (ask for a buy, bid
+        for a sell). The touch alone is no check (it is the venue's own price, from the same ticker as the
+        mid): a market order decided on a stale price 30 % away is denied by its decision price. A mid that
+        cannot be fetched is recorded as missing with the reason: the guard then denies (fail closed).
+        Nothing is fetched when the guard has no collar.
         """
         if getattr(self.guard, "max_price_deviation", None) is None:
             return
@@ -523,8 +528,15 @@ class KrakenClient(PublicMarketData):
             ref = t.mid if t.bid and t.ask else None  # a last trade is no mid: it may be hours old
             if ref is None:
                 err = f"the venue's ticker for {symbol} has no bid and ask"
-            if px is None:
-                px = t.ask if side == "buy" else t.bid
+            candidates = [p for p in (price, decision_price, (t.ask if side == "buy" else t.bid) if price is None
+                                      else None) if p is not None]
+            dp = _f(decision_price)
+            if decision_price is not None and not (dp is not None and math.isfinite(dp) and dp > 0):
+                px = decision_price  # unusable: the guard denies it (fail closed)
+            elif candidates and ref:
+                px = max(candidates, key=lambda p: abs(float(p) / ref - 1.0))
+            elif candidates:
+                px = candidates[0]
         except ExchangeError as e:
             err = f"fetching the ticker failed: {e}"
         key = kraken_cl_ord_id(client_order_id)
@@ -593,8 +605,12 @@ class KrakenClient(PublicMarketData):
 
     def create_order(self, symbol: str, side: str, type: str, amount: float, price: float | None = None, *,
                      client_order_id: str, time_in_force: str = "GTC", reduce_only: bool = False,
-                     position: float | None = None) -> VenueOrder:
+                     position: float | None = None, decision_price: float | None = None) -> VenueOrder:
         """Place (or, validate-only, validate) one order; see the module docstring for retries.
+
+        ``decision_price`` is the price the caller decided on (the pipeline's market price, which its
+        checks sized and approved the order at): the price collar checks it against the venue's fresh mid,
+        so a decision on a stale or bad price is never sent, whatever the order type.
 
         ``reduce_only`` is enforced by the safety layer (spot has no positions to reduce) and not sent.
         ``position`` is the caller's current position in ``symbol`` (base units): with the kill switch in
@@ -610,7 +626,7 @@ class KrakenClient(PublicMarketData):
             params["timeInForce"] = time_in_force
         if validate:
             params["validate"] = "true"  # the documented lowercase literal (ccxt would send "True")
-        self._price_collar_inputs(client_order_id, symbol, side, price)
+        self._price_collar_inputs(client_order_id, symbol, side, price, decision_price)
         self._private("AddOrder", {**params, "cl_ord_id": params["clientOrderId"]})
         attempts = max(1, self.retry.max_attempts)
         last: ExchangeError | None = None
@@ -622,7 +638,7 @@ class KrakenClient(PublicMarketData):
                     timespec="milliseconds").replace("+00:00", "Z")
             on_wire = self._placing_on_wire
             if attempt:
-                self._price_collar_inputs(client_order_id, symbol, side, price)  # the mid of this attempt
+                self._price_collar_inputs(client_order_id, symbol, side, price, decision_price)  # this attempt's mid
             try:
                 self.sent_orders += 1
                 raw = self._ex.create_order(symbol, type, side, amount, price, dict(params))
