@@ -163,7 +163,7 @@ def test_readiness_text_when_a_check_fails_then_one_line_per_check_and_not_ready
 def test_venue_client_when_config_and_env_point_elsewhere_then_still_the_live_venue(tmp_path, clean_env):
     # an attacker's config and environment: loopback as a live host and a simulator URL; no stand-in entered
     clean_env.setenv("PEAKTRADE__TESTNET__SIM_URL", "http://127.0.0.1:9")
-    path = write_testnet_config(tmp_path, testnet={"sim_url": "http://127.0.0.1:9", "sim_hosts": ["evil.example"]})
+    path = write_testnet_config(tmp_path, testnet={"sim_url": "http://127.0.0.1:9", "sim_hosts": ["sim.example"]})
     clean_env.setenv("PEAKTRADE__LIVE__HOSTS", '["evil.example", "api.kraken.com"]')
     cfg = load_config(path)
     assert "evil.example" in cfg.live.hosts
