@@ -44,8 +44,7 @@ def srv():
     # 400 1m bars of history before now, 400 after; the simulator's clock is the wall clock (no skew)
     ex = SimExchange(keys={DEFAULT_SIM_API_KEY: DEFAULT_SIM_API_SECRET}, feeds=synthetic_feeds(seed=3, n=800),
                      start=time.time(), speed=1 / 60, tier="pro", balances={"ZUSD": 100_000.0})
-    with serve_in_thread(ex) as s, simulator_stand_in(s.url, api_key=DEFAULT_SIM_API_KEY,
-                                                      api_secret=DEFAULT_SIM_API_SECRET):
+    with serve_in_thread(ex) as s:
         yield s
 
 
@@ -66,7 +65,8 @@ def healthy(srv, webhook, tmp_path, clean_env):
     (tmp_path / "strategies" / "peek.py").write_text(PEEK)
     path = write_testnet_config(tmp_path)
     path.write_text(path.read_text() + f'[strategies]\npaths = ["{tmp_path / "strategies"}"]\n')
-    yield path
+    with simulator_stand_in(srv.url, api_key=DEFAULT_SIM_API_KEY, api_secret=DEFAULT_SIM_API_SECRET):
+        yield path
     srv.exchange.faults.clear()
     srv.exchange.set_status("online")
     srv.exchange.set_balances({"XXBT": 0.0})
@@ -190,3 +190,29 @@ def test_read_only_guard_when_any_order_or_unlisted_private_call_then_denied(tmp
 def test_simulator_stand_in_when_url_is_not_loopback_then_refused(url):
     with pytest.raises(ValueError, match="stand-in url"), simulator_stand_in(url, api_key="k", api_secret="s"):
         pass
+
+
+# -- `peaktrade testnet smoke`: its alert step is the readiness alert check (item 2) -------------------------
+def test_testnet_smoke_when_alert_urls_set_then_alert_step_delivers_a_test_alert(cli, srv, webhook, tmp_path,
+                                                                                clean_env):
+    clean_env.setenv("PEAKTRADE_ALERT_URLS", webhook.url("smoke-token"))
+    cfg = write_testnet_config(tmp_path, testnet={"sim_url": srv.url})
+    n0 = len(webhook.received)
+    r = cli("--config", str(cfg), "testnet", "smoke", "--json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    alert = json.loads(r.stdout)["steps"][-1]
+    assert alert == {"name": "alert", "status": "pass",
+                     "reason": f"test alert delivered to json://127.0.0.1:{webhook.port}"}
+    got = webhook.wait_for(n0 + 1)[n0]
+    assert got["body"]["title"] == "[peaktrade] test alert" and got["path"] == "/hook/smoke-token"
+    assert "smoke-token" not in r.stdout
+
+
+def test_testnet_smoke_when_alert_destination_dead_then_alert_step_fails_and_exit_1(cli, srv, tmp_path, clean_env):
+    clean_env.setenv("PEAKTRADE_ALERT_URLS", "json://127.0.0.1:9/dead-token")
+    cfg = write_testnet_config(tmp_path, testnet={"sim_url": srv.url})
+    r = cli("--config", str(cfg), "testnet", "smoke")
+    assert r.exit_code == 1
+    lines = {ln.split()[0]: ln for ln in r.stdout.splitlines() if ln.strip()}
+    assert lines["alert"].split()[1] == "FAIL" and "json://127.0.0.1:9" in lines["alert"]
+    assert lines["ping"].split()[1] == "PASS" and "dead-token" not in r.stdout
