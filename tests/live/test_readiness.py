@@ -91,7 +91,7 @@ def test_readiness_when_everything_is_healthy_then_every_check_passes_and_exit_0
     assert srv.exchange.deadman_trigger is not None and not srv.exchange.orders  # armed, nothing placed
 
 
-def _break(case: str, *, srv, path: Path, tmp_path: Path, monkeypatch) -> tuple[str, ...]:
+def _break(case: str, *, srv, path: Path, tmp_path: Path, monkeypatch, cleanup: list) -> tuple[str, ...]:
     """Break one condition; return extra CLI args."""
     ex = srv.exchange
     if case == "config":
@@ -117,7 +117,7 @@ def _break(case: str, *, srv, path: Path, tmp_path: Path, monkeypatch) -> tuple[
     elif case == "session_lock":
         lock = SessionLock.for_session(load_config(path), "live", strategy="ma_crossover", symbol="BTC/USD",
                                        run_id="the-other-run")
-        monkeypatch.setattr(sys.modules[__name__], "_HELD", lock, raising=False)  # held until the test ends
+        cleanup.append(lock.release)
     elif case == "alert":
         monkeypatch.setenv("PEAKTRADE_ALERT_URLS", "json://127.0.0.1:9/dead")
     elif case == "fresh_data":
@@ -136,8 +136,11 @@ BROKEN = [c for c in CHECKS if c != "withdrawal_permission"]
 
 @pytest.mark.parametrize("case", BROKEN)
 def test_readiness_when_one_condition_is_broken_then_only_its_check_fails_and_exit_1(cli, healthy, srv, tmp_path,
-                                                                                     monkeypatch, case):
-    extra = _break(case, srv=srv, path=healthy, tmp_path=tmp_path, monkeypatch=monkeypatch)
+                                                                                     monkeypatch, request, case):
+    cleanup: list = []
+    extra = _break(case, srv=srv, path=healthy, tmp_path=tmp_path, monkeypatch=monkeypatch, cleanup=cleanup)
+    for fn in cleanup:
+        request.addfinalizer(fn)
     args = list(ARGS)
     if extra:
         args[args.index("--strategy") + 1] = extra[1]
@@ -216,3 +219,12 @@ def test_testnet_smoke_when_alert_destination_dead_then_alert_step_fails_and_exi
     lines = {ln.split()[0]: ln for ln in r.stdout.splitlines() if ln.strip()}
     assert lines["alert"].split()[1] == "FAIL" and "json://127.0.0.1:9" in lines["alert"]
     assert lines["ping"].split()[1] == "PASS" and "dead-token" not in r.stdout
+
+
+def test_readiness_client_when_an_order_is_attempted_then_refused_before_sending(healthy, srv):
+    from peaktrade.adapters.errors import ExchangeError
+
+    client, _where = venue_client(load_config(healthy))
+    with pytest.raises(ExchangeError, match="read_only|readiness never trades"):
+        client.create_order("BTC/USD", "buy", "market", 0.001, client_order_id="pt-readiness-1")
+    assert client.sent_orders == 0 and not srv.exchange.orders
