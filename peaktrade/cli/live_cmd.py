@@ -1,4 +1,4 @@
-"""``peaktrade live gates|run``: the real-money environment (docs/safety.md)."""
+"""``peaktrade live gates|readiness|run``: the real-money environment (docs/safety.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ live_app = typer.Typer(no_args_is_help=True)
 
 def register(app: typer.Typer) -> None:
     """Add the ``live`` command group to the root app."""
-    app.add_typer(live_app, name="live", help="Live (real-money) trading: show the live gates; check a live run.")
+    app.add_typer(live_app, name="live", help="Live (real-money) trading: show the live gates; readiness check; check a live run.")
 
 
 def _say(text: str) -> None:
@@ -59,3 +59,31 @@ def run(
     auth = assert_live_allowed(cfg, confirm=confirm, log=log)
     build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
     raise SafetyError(NOT_IMPLEMENTED.format(what=f"{strategy} on {symbol} {timeframe}"))
+
+
+@live_app.command("readiness")
+def readiness(
+    ctx: typer.Context,
+    strategy: str = typer.Option(..., "--strategy", help="Strategy name."),
+    symbol: str = typer.Option(..., "--symbol", help="Market symbol, e.g. BTC/USD."),
+    timeframe: str = typer.Option(..., "--timeframe", help="Bar timeframe, e.g. 1h."),
+    as_json: bool = typer.Option(False, "--json", help="Print {\"venue\", \"passed\", \"checks\": [{name, status, "
+                                                       "reason}]}."),
+) -> None:
+    """Check everything a live session needs, read-only against the live venue: pass/fail/skip per check with a
+    reason (exit 1 when any fails). Sends no order; arms the account's dead-man switch and sends a test alert."""
+    from peaktrade.cli._common import print_json
+    from peaktrade.live.readiness import live_readiness
+
+    cfg = load_cfg(ctx.obj)
+    report = live_readiness(cfg, strategy=strategy, symbol=symbol, timeframe=timeframe)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _say(f"live readiness of {strategy} on {symbol} {timeframe} against the {report.venue}:")
+        for c in report.checks:
+            _say(f"  {c.name:<22} {c.status.upper():<5} {c.reason}")
+        _say("ready" if report.passed else "NOT READY: " + ", ".join(c.name for c in report.checks
+                                                                     if c.status == "fail"))
+    if not report.passed:
+        raise typer.Exit(1)

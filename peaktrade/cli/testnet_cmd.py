@@ -167,10 +167,9 @@ def ping_cmd(ctx: typer.Context, mode: str | None = _MODE,
     step("system status", lambda: client.fetch_status().get("status"))
 
     def skew() -> str:
-        t0 = time.time()
-        server = client.fetch_time() / 1000.0
-        local = (t0 + time.time()) / 2
-        return f"clock skew {server - local:+.3f} s (server - local; Kraken reports whole seconds)"
+        from peaktrade.live.readiness import clock_skew
+
+        return f"clock skew {clock_skew(client):+.3f} s (server - local; Kraken reports whole seconds)"
 
     step("time", skew)
     step("ticker", lambda: f"{symbol} last {client.fetch_ticker(symbol).last}")
@@ -184,8 +183,9 @@ def ping_cmd(ctx: typer.Context, mode: str | None = _MODE,
 def smoke_cmd(ctx: typer.Context, mode: str | None = _MODE,
               symbol: str = typer.Option("BTC/USD", "--symbol", help="Market of the checks."),
               as_json: bool = typer.Option(False, "--json", help="Print {\"steps\": [{name, status, reason}]}.")) -> None:
-    """The whole stack once: ping, markets, balance, a validate-only order, cancel-all, the dead-man switch, an
-    alert; pass/fail/skip per step (exit 1 when a step fails). Nothing is placed."""
+    """The whole stack once: ping, markets, balance, a validate-only order, cancel-all, the dead-man switch, a test
+    alert (skipped without PEAKTRADE_ALERT_URLS); pass/fail/skip per step (exit 1 when a step fails). Nothing is
+    placed."""
     from peaktrade.cli._common import print_json
     from peaktrade.live.testnet import testnet_smoke
 

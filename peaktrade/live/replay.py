@@ -9,7 +9,7 @@ equity to 1e-9 relative.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,18 +25,21 @@ from peaktrade.strategies.base import Strategy, prices_from_bars
 from peaktrade.strategies.registry import get_strategy
 from peaktrade.strategies.stepping import SignalStepper
 
+if TYPE_CHECKING:
+    from peaktrade.config import Config
+
 
 def paper_replay(strategy: str | Strategy, bars: pd.DataFrame, *, checks: list[OrderCheck] | None = None,
-                 hooks: Hooks | None = None, **kwargs: Any) -> BacktestResult:
+                 hooks: Hooks | None = None, config: Config | None = None, **kwargs: Any) -> BacktestResult:
     """Replay ``bars`` through the paper execution pipeline.
 
     Keywords are those of :func:`peaktrade.backtest.run` (backtest options and strategy
     parameters by name), plus ``checks`` (pre-trade checks such as a SafetyGuard and RiskLimits)
-    and ``hooks`` (pipeline callbacks, e.g. a run log).
+    and ``hooks`` (pipeline callbacks, e.g. a run log); ``config`` as in ``run()``.
     """
-    strat = get_strategy(strategy)
+    strat = get_strategy(strategy, config=config)
     check_bars(bars)
-    opts, _source = pop_options(kwargs, strategy=strat)  # the same config defaults as run()
+    opts, _source = pop_options(kwargs, config, strategy=strat)  # the same config defaults as run()
     resolved, stops = resolve_params(strat, kwargs)
     o = opts.replace(**stops)  # validates every option exactly as run() does
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))

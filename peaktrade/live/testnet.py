@@ -27,6 +27,7 @@ from peaktrade.execution.assembly import build_pipeline
 from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
 from peaktrade.live.feeds import Bar, Clock
 from peaktrade.live.plan import SessionPlan, plan_polling, plan_session, safety_checks
+from peaktrade.live.readiness import CheckResult, Skip, arm_dead_man_switch, clock_skew, run_check, send_test_alert
 from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
@@ -432,20 +433,17 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
     return SmokeOrder(mode, req, res.status.value, executor.descriptions[-1])
 
 
-@dataclass(frozen=True)
-class SmokeStep:
-    """One step of :func:`testnet_smoke`: ``status`` is ``pass``, ``fail`` or ``skip``, ``reason`` says why."""
-
-    name: str
-    status: str
-    reason: str
+#: One step of :func:`testnet_smoke` (``status`` pass / fail / skip, ``reason`` says why): a readiness check's shape.
+SmokeStep = CheckResult
 
 
 def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC/USD",
                   client: Any = None) -> list[SmokeStep]:
     """Run the whole stack once against the testnet venue: ping, markets, balance, a validate-only order through
-    the pipeline and the checks, cancel-all, the dead-man switch, an alert; every step runs, each passes,
-    fails or is skipped with a reason. Nothing is placed: the client is validate-only.
+    the pipeline and the checks, cancel-all, the dead-man switch, a test alert (to ``PEAKTRADE_ALERT_URLS``;
+    skipped when none is set); every step runs, each passes, fails or is skipped with a reason. Nothing is
+    placed: the client is validate-only. The steps shared with ``peaktrade live readiness`` are
+    :mod:`peaktrade.live.readiness`'s.
     """
     from peaktrade.adapters.errors import EndpointDenied
 
@@ -455,20 +453,10 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
         client = build_client(config, guard=guard, mode=mode, validate_only=True)
     else:
         _check_testnet_client(client)
-    steps: list[SmokeStep] = []
-
-    def step(name: str, fn: Callable[[], str]) -> None:
-        try:
-            steps.append(SmokeStep(name, "pass", fn()))
-        except _Skip as e:
-            steps.append(SmokeStep(name, "skip", str(e)))
-        except Exception as e:  # noqa: BLE001 — every step is reported; the next one still runs
-            steps.append(SmokeStep(name, "fail", f"{type(e).__name__}: {e}"))
 
     def ping() -> str:
         status = client.fetch_status().get("status")
-        t0 = time.time()
-        skew = client.fetch_time() / 1000.0 - (t0 + time.time()) / 2
+        skew = clock_skew(client)
         if status not in (None, "ok"):
             raise TestnetError(f"venue status is {status!r}")
         return f"status {status or 'ok'}, clock skew {skew:+.2f} s"
@@ -493,7 +481,7 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
 
         held = SessionLock.holders(config, "testnet")
         if held:
-            raise _Skip("a session of this account is running (" + "; ".join(
+            raise Skip("a session of this account is running (" + "; ".join(
                 f"{describe_holder(h)}, lock {h['lock']}" for h in held) + "): account-wide step not run")
 
     def cancel_all() -> str:
@@ -501,36 +489,22 @@ def testnet_smoke(config: Config, *, mode: str | None = None, symbol: str = "BTC
         try:
             return f"{client.cancel_all_orders()} open orders cancelled"
         except EndpointDenied as e:
-            raise _Skip(f"{mode}: {e}") from None
+            raise Skip(f"{mode}: {e}") from None
 
     def deadman() -> str:
-        if not DeadManSwitch.supported(client):
-            raise _Skip("the venue has no dead-man switch")
         no_running_session()
         try:
-            res = client.cancel_all_orders_after(config.safety.deadman_timeout)
+            armed = arm_dead_man_switch(client, config.safety.deadman_timeout)
         except EndpointDenied as e:
-            raise _Skip(f"{mode}: {e}") from None
-        armed = res.get("trigger_time") not in (None, "0")
+            raise Skip(f"{mode}: {e}") from None
         off = client.cancel_all_orders_after(0)  # checked: disarm, nobody relies on it (no session runs)
-        if not armed:
-            raise TestnetError(f"not armed: the venue answered {res}")
         if off.get("trigger_time") not in (None, "0"):
             raise TestnetError(f"armed but not disarmed: the venue answered {off} to timeout 0")
-        return (f"armed for {config.safety.deadman_timeout:g} s (trigger {res['trigger_time']}), then "
-                "disarmed")
+        return f"{armed}, then disarmed"
 
-    def alert() -> str:
-        raise _Skip("no alert channel in this build (issue 16 adds `peaktrade alerts test`)")
-
-    for name, fn in (("ping", ping), ("markets", markets), ("balance", balance), ("validate_only_order", order),
-                     ("cancel_all", cancel_all), ("dead_man_switch", deadman), ("alert", alert)):
-        step(name, fn)
-    return steps
-
-
-class _Skip(Exception):
-    """A smoke step that does not apply here (its reason is the message)."""
+    return [run_check(name, fn) for name, fn in (
+        ("ping", ping), ("markets", markets), ("balance", balance), ("validate_only_order", order),
+        ("cancel_all", cancel_all), ("dead_man_switch", deadman), ("alert", lambda: send_test_alert(config)))]
 
 
 def run_notebook(profile: str, *, config: Config, duration: float | None = None, mode: str | None = None,

@@ -31,12 +31,13 @@ from peaktrade.safety._live import (
 )
 from peaktrade.safety._lock import SessionLock, SessionLocked, read_holder
 from peaktrade.safety._orders import is_reducing
+from peaktrade.safety._readonly import READ_ONLY_METHODS, ReadOnlyGuard
 
 __all__ = [
     "EXECUTOR_KINDS", "LIVE_GATES", "READINESS_ITEMS", "SCOPES", "DeadManSwitch", "DecisionLog", "DecisionRecord", "GateInputRefused",
     "GateResult",
     "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
-    "ReadinessReport", "RiskLimits", "SafetyError", "SafetyGuard", "SessionLock", "SessionLocked", "SwitchState", "TradingEnvironment",
+    "ReadinessReport", "READ_ONLY_METHODS", "ReadOnlyGuard", "RiskLimits", "SafetyError", "SafetyGuard", "SessionLock", "SessionLocked", "SwitchState", "TradingEnvironment",
     "TradingState", "arm_value", "assert_live_allowed", "build_checks", "confirm_token", "current_readiness_probe",
     "is_reducing", "live_gates", "read_holder", "register_readiness_probe", "require_limits_for",
 ]
