@@ -22,6 +22,7 @@ from peaktrade.config import load_config
 from peaktrade.data import load_bars
 from peaktrade.live.runlog import RunLog
 from peaktrade.live.session import run_session
+from peaktrade.monitor import watchdog_events
 from peaktrade.monitor.dashboard import create_app
 from peaktrade.safety import KillSwitch
 
@@ -105,6 +106,26 @@ def test_actions_when_no_token_configured_then_403_and_when_token_wrong_then_401
     r = client.post("/api/kill-switch/release", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200 and not KillSwitch(cfg.state_dir, "paper").status().engaged
     assert client.post("/api/runs/nosuchrun/stop", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+def test_dashboard_when_started_with_no_browser_connected_then_watchdog_raises_missed_heartbeat(make_cfg):
+    cfg = make_cfg(monitor={"heartbeat_seconds": 0.2})
+    run_id = "20240101-000000-paper-s-eeeeee"
+    log = RunLog.create(cfg.runs_dir, run_id, {"environment": "paper", "heartbeat_seconds": 0.2})
+    log.event("heartbeat", None, {"n": 1})
+    log.flush()  # then silence: a stalled session (meta says running, this process is alive)
+    app = create_app(cfg, token=TOKEN)
+    with _client(app):  # start-up (lifespan) ran; no /events subscriber at any point
+        assert app.state.hub.clients == set()
+        deadline = time.monotonic() + 30
+        while not watchdog_events(cfg.runs_dir):
+            assert time.monotonic() < deadline, "the dashboard's watchdog raised nothing"
+            time.sleep(0.05)
+        (ev,) = watchdog_events(cfg.runs_dir)
+        assert ev["kind"] == "heartbeat_missed" and ev["run_id"] == run_id
+        task = app.state.hub.task
+    assert app.state.hub.task is None and task.done()  # shutdown stopped the loop
+    log.close("completed")
 
 
 @pytest.fixture(scope="module")
