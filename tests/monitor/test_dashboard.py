@@ -17,10 +17,11 @@ from alerts.receivers import free_port
 from cdp import CHROMIUM, Browser
 from fastapi.testclient import TestClient
 from helpers import write_toml
+from test_watchdog import _wait_for_heartbeats
 
 from peaktrade.config import load_config
 from peaktrade.data import load_bars
-from peaktrade.live.runlog import RunLog
+from peaktrade.live.runlog import RunLog, read_meta
 from peaktrade.live.session import run_session
 from peaktrade.monitor import watchdog_events
 from peaktrade.monitor.dashboard import create_app
@@ -235,3 +236,28 @@ def test_dashboard_in_chromium_when_paper_replay_writes_then_sse_updates_and_kil
     finally:
         b.close()
         KillSwitch(cfg.state_dir, None).reset(confirm=True, scope="all")
+
+
+def test_stop_when_real_paper_session_runs_then_refused_without_token_and_stopped_with_it(server):
+    base, cfg, _, env = server
+    load_bars("BTC/USD", "1h", exchange="synthetic", config=cfg)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "peaktrade.cli.main", "paper", "run", "--strategy", "ma_crossover", "--exchange",
+         "synthetic", "--param", "fast=3", "--param", "slow=8", "--replay", ":", "--speed", "20", "--quiet"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        run_dir = _wait_for_heartbeats(cfg.runs_dir, proc, n=2)
+        url = f"{base}/api/runs/{run_dir.name}/stop"
+        assert httpx.post(url, timeout=10).status_code == 401
+        assert httpx.post(url, headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
+        time.sleep(0.3)  # a refused stop must leave the session running
+        assert proc.poll() is None and read_meta(run_dir)["status"] == "running"
+        r = httpx.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert r.status_code == 200 and f"pid {proc.pid}" in r.text, r.text
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert read_meta(run_dir)["status"] == "stopped"
+        assert httpx.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).status_code == 409
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
