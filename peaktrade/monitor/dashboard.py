@@ -32,7 +32,7 @@ from peaktrade.monitor.watchdog import Watchdog, check_every
 if TYPE_CHECKING:
     from peaktrade.config import Config
 
-#: Seconds between two looks at the runs directory (one poller for all SSE clients).
+#: Seconds between two looks at the runs directory (one poller for all SSE clients, and the watchdog).
 POLL_SECONDS = 0.25
 
 

@@ -17,11 +17,10 @@ from alerts.receivers import free_port
 from cdp import CHROMIUM, Browser
 from fastapi.testclient import TestClient
 from helpers import write_toml
-from test_watchdog import _wait_for_heartbeats
 
 from peaktrade.config import load_config
 from peaktrade.data import load_bars
-from peaktrade.live.runlog import RunLog, read_meta
+from peaktrade.live.runlog import RunLog, last_event, read_meta
 from peaktrade.live.session import run_session
 from peaktrade.monitor import watchdog_events
 from peaktrade.monitor.dashboard import create_app
@@ -246,7 +245,7 @@ def test_stop_when_real_paper_session_runs_then_refused_without_token_and_stoppe
          "synthetic", "--param", "fast=3", "--param", "slow=8", "--replay", ":", "--speed", "20", "--quiet"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        run_dir = _wait_for_heartbeats(cfg.runs_dir, proc, n=2)
+        run_dir = _wait_for_session(cfg.runs_dir, proc)
         url = f"{base}/api/runs/{run_dir.name}/stop"
         assert httpx.post(url, timeout=10).status_code == 401
         assert httpx.post(url, headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
@@ -261,3 +260,18 @@ def test_stop_when_real_paper_session_runs_then_refused_without_token_and_stoppe
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
+
+
+def _wait_for_session(runs_dir, proc, timeout=90.0):
+    """Return the run directory of the session process ``proc`` once it has written an event."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        for d in runs_dir.iterdir() if runs_dir.exists() else []:
+            try:
+                if read_meta(d).get("pid") == proc.pid and last_event(d):
+                    return d
+            except Exception:  # noqa: BLE001, S112 — a run directory being created: look again
+                continue
+        time.sleep(0.05)
+    raise AssertionError("the session started no run in time")
