@@ -20,7 +20,7 @@ from helpers import write_toml
 
 from peaktrade.config import load_config
 from peaktrade.data import load_bars
-from peaktrade.live.runlog import RunLog, last_event, read_meta
+from peaktrade.live.runlog import RunLog, RunLogError, last_event, read_meta
 from peaktrade.live.session import run_session
 from peaktrade.monitor import watchdog_events
 from peaktrade.monitor.dashboard import create_app
@@ -271,7 +271,7 @@ def _wait_for_session(runs_dir, proc, timeout=90.0):
             try:
                 if read_meta(d).get("pid") == proc.pid and last_event(d):
                     return d
-            except Exception:  # noqa: BLE001, S112 — a run directory being created: look again
+            except RunLogError:  # noqa: S112 — a run directory being created: look again
                 continue
         time.sleep(0.05)
     raise AssertionError("the session started no run in time")
