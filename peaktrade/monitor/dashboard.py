@@ -17,7 +17,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -31,12 +32,13 @@ from peaktrade.monitor.watchdog import Watchdog, check_every
 if TYPE_CHECKING:
     from peaktrade.config import Config
 
-#: Seconds between two looks at the runs directory (one poller for all SSE clients).
+#: Seconds between two looks at the runs directory (one poller for all SSE clients, and the watchdog).
 POLL_SECONDS = 0.25
 
 
 class Broadcaster:
-    """One poller of the runs directory; every SSE client gets its own queue of messages."""
+    """One poller of the runs directory and the watchdog, from the app's start-up to its shutdown; every SSE
+    client gets its own queue of messages."""
 
     def __init__(self, cfg: Config, watchdog: Watchdog, every: float) -> None:
         self.cfg, self.watchdog, self.every = cfg, watchdog, every
@@ -48,9 +50,23 @@ class Broadcaster:
     def subscribe(self) -> asyncio.Queue[str]:
         q: asyncio.Queue[str] = asyncio.Queue(maxsize=100)
         self.clients.add(q)
+        self.start()  # already running under the app's lifespan; started here when served without one
+        return q
+
+    def start(self) -> None:
+        """Start the poll loop (watchdog checks and publishing) unless it runs already."""
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._poll())
-        return q
+
+    async def stop(self) -> None:
+        """Stop the poll loop and wait until it has ended."""
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except asyncio.CancelledError:
+                pass
+            self.task = None
 
     def publish(self, event: str, data: dict[str, Any]) -> None:
         msg = f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
@@ -65,8 +81,8 @@ class Broadcaster:
     async def _poll(self) -> None:
         last = None
         loop = asyncio.get_running_loop()
-        while self.clients:
-            sig = await loop.run_in_executor(None, signature, self.cfg)
+        while True:  # from start-up to shutdown: the watchdog runs with no browser connected
+            sig = await loop.run_in_executor(None, signature, self.cfg) if self.clients else last
             if sig != last:
                 last = sig
                 self.version += 1
@@ -179,13 +195,25 @@ def create_app(cfg: Config, *, token: str | None = None, every: float | None = N
         token = cfg.secrets.dashboard_token.get_secret_value()
     token = token or None
     every = every if every is not None else check_every(cfg.monitor.heartbeat_seconds)
-    app = FastAPI(title="peaktrade dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    dispatcher = AlertDispatcher.from_config(cfg)
+    hub = Broadcaster(cfg, Watchdog(cfg.runs_dir, alerts=dispatcher), every)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.start()  # the dashboard runs the watchdog: "heartbeat missed" is raised with no page open
+        try:
+            yield
+        finally:
+            await hub.stop()
+            if dispatcher is not None:
+                dispatcher.close()  # queued alerts are still delivered (or dead-lettered) at exit
+
+    app = FastAPI(title="peaktrade dashboard", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(cfg.monitor.dashboard_host, host))
     try:  # once, at start (not in /health, which has no side effects): the kill switch lives there
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # /health reports it
-    hub = Broadcaster(cfg, Watchdog(cfg.runs_dir, alerts=AlertDispatcher.from_config(cfg)), every)
     app.state.hub = hub
 
     def authorize(authorization: str | None) -> None:

@@ -20,8 +20,9 @@ from helpers import write_toml
 
 from peaktrade.config import load_config
 from peaktrade.data import load_bars
-from peaktrade.live.runlog import RunLog
+from peaktrade.live.runlog import RunLog, RunLogError, last_event, read_meta
 from peaktrade.live.session import run_session
+from peaktrade.monitor import watchdog_events
 from peaktrade.monitor.dashboard import create_app
 from peaktrade.safety import KillSwitch
 
@@ -105,6 +106,26 @@ def test_actions_when_no_token_configured_then_403_and_when_token_wrong_then_401
     r = client.post("/api/kill-switch/release", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 200 and not KillSwitch(cfg.state_dir, "paper").status().engaged
     assert client.post("/api/runs/nosuchrun/stop", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+
+
+def test_dashboard_when_started_with_no_browser_connected_then_watchdog_raises_missed_heartbeat(make_cfg):
+    cfg = make_cfg(monitor={"heartbeat_seconds": 0.2})
+    run_id = "20240101-000000-paper-s-eeeeee"
+    log = RunLog.create(cfg.runs_dir, run_id, {"environment": "paper", "heartbeat_seconds": 0.2})
+    log.event("heartbeat", None, {"n": 1})
+    log.flush()  # then silence: a stalled session (meta says running, this process is alive)
+    app = create_app(cfg, token=TOKEN)
+    with _client(app):  # start-up (lifespan) ran; no /events subscriber at any point
+        assert app.state.hub.clients == set()
+        deadline = time.monotonic() + 30
+        while not watchdog_events(cfg.runs_dir):
+            assert time.monotonic() < deadline, "the dashboard's watchdog raised nothing"
+            time.sleep(0.05)
+        (ev,) = watchdog_events(cfg.runs_dir)
+        assert ev["kind"] == "heartbeat_missed" and ev["run_id"] == run_id
+        task = app.state.hub.task
+    assert app.state.hub.task is None and task.done()  # shutdown stopped the loop
+    log.close("completed")
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +235,43 @@ def test_dashboard_in_chromium_when_paper_replay_writes_then_sse_updates_and_kil
     finally:
         b.close()
         KillSwitch(cfg.state_dir, None).reset(confirm=True, scope="all")
+
+
+def test_stop_when_real_paper_session_runs_then_refused_without_token_and_stopped_with_it(server):
+    base, cfg, _, env = server
+    load_bars("BTC/USD", "1h", exchange="synthetic", config=cfg)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "peaktrade.cli.main", "paper", "run", "--strategy", "ma_crossover", "--exchange",
+         "synthetic", "--param", "fast=3", "--param", "slow=8", "--replay", ":", "--speed", "20", "--quiet"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        run_dir = _wait_for_session(cfg.runs_dir, proc)
+        url = f"{base}/api/runs/{run_dir.name}/stop"
+        assert httpx.post(url, timeout=10).status_code == 401
+        assert httpx.post(url, headers={"Authorization": "Bearer nope"}, timeout=10).status_code == 401
+        time.sleep(0.3)  # a refused stop must leave the session running
+        assert proc.poll() is None and read_meta(run_dir)["status"] == "running"
+        r = httpx.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert r.status_code == 200 and f"pid {proc.pid}" in r.text, r.text
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()  # generous: 2 shared cores, a busy machine
+        assert read_meta(run_dir)["status"] == "stopped"
+        assert httpx.post(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10).status_code == 409
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def _wait_for_session(runs_dir, proc, timeout=90.0):
+    """Return the run directory of the session process ``proc`` once it has written an event."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        for d in runs_dir.iterdir() if runs_dir.exists() else []:
+            try:
+                if read_meta(d).get("pid") == proc.pid and last_event(d):
+                    return d
+            except RunLogError:  # noqa: S112 — a run directory being created: look again
+                continue
+        time.sleep(0.05)
+    raise AssertionError("the session started no run in time")
