@@ -1,7 +1,9 @@
 """The web dashboard: FastAPI + htmx (vendored in ``static/``) + server-sent events; nothing from a CDN.
 
-``GET /`` the page; ``GET /fragments/runs`` the runs table (htmx swaps it); ``GET /events`` an SSE stream
-(``update`` whenever a run log, a meta or the kill switch changes; ``alert`` for each missed heartbeat);
+``GET /`` the page; ``GET /fragments/runs`` the runs table (htmx swaps it); ``GET /fragments/runs/{ref}`` one
+run's drill-down (equity sparkline, recent orders, fills, denials, log tail: what ``peaktrade monitor`` shows on
+enter); ``GET /events`` an SSE stream (``update`` whenever a run log, a meta or the kill switch changes, naming
+the runs that changed; ``alert`` for each missed heartbeat);
 ``GET|HEAD /health`` real health as JSON (503 when unhealthy); ``GET /api/runs[/{id}]`` JSON.
 State-changing actions are ``POST /api/...`` and need ``Authorization: Bearer $PEAKTRADE_DASHBOARD_TOKEN``
 (compared in constant time); without a configured token they are disabled (403).
@@ -17,6 +19,7 @@ import os
 import signal
 import socket
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -84,9 +87,11 @@ class Broadcaster:
         while True:  # from start-up to shutdown: the watchdog runs with no browser connected
             sig = await loop.run_in_executor(None, signature, self.cfg) if self.clients else last
             if sig != last:
+                # the runs whose log or meta changed: an open drill-down refreshes only when its run did
+                changed = sorted({x[0] for x in set(sig or ()) ^ set(last or ()) if len(x) == 4})
                 last = sig
                 self.version += 1
-                self.publish("update", {"version": self.version})
+                self.publish("update", {"version": self.version, "runs": changed})
             now = loop.time()
             if now - self._last_check >= self.watchdog.every(self.every):
                 self._last_check = now
@@ -126,7 +131,9 @@ def render_runs(cfg: Config) -> str:
         hb = "–" if r["heartbeat_age"] is None else f'{r["heartbeat_age"]:.1f} s' + (" MISSED" if r["missed"] else "")
         stop = (f'<button class="stop" hx-post="/api/runs/{e(r["run_id"])}/stop" hx-target="#action-result">stop'
                 "</button>" if r["status"] == RUNNING else "")
-        out.append(f'<tr data-run="{e(r["run_id"])}" class="{e(r["status"])}"><td>{e(r["run_id"])}</td>'
+        url = "/fragments/runs/" + urllib.parse.quote(r["run_id"], safe="")
+        out.append(f'<tr data-run="{e(r["run_id"])}" class="{e(r["status"])}" hx-get="{e(url)}" hx-target="#detail"'
+                   f' hx-trigger="click"><td>{e(r["run_id"])}</td>'
                    f'<td>{e(r["status"])}</td><td>{e(r["environment"])}</td><td>{e(r["strategy"])} {e(r["symbol"])}</td>'
                    f'<td>{_fmt(r["equity"])}</td><td>{_fmt(r["pnl"], "+,.2f")}</td>'
                    f'<td>{_fmt(r["pnl_today"], "+,.2f")}</td><td>{_fmt(r["drawdown"], ".2%")}</td>'
@@ -136,11 +143,40 @@ def render_runs(cfg: Config) -> str:
     return "\n".join(out)
 
 
+def _what(p: dict[str, Any]) -> str:
+    """Return an event's one-line gist (as the TUI shows it): its reason or event, else side quantity @ price."""
+    return str(p.get("reason") or p.get("event")
+               or f"{p.get('side', '')} {p.get('quantity', '')} @ {p.get('price', '')}")
+
+
+def render_run(run_id: str, detail: dict[str, Any]) -> str:
+    """Return one run's drill-down (HTML fragment) from :func:`~peaktrade.monitor.views.run_detail`; every value
+    from the run's log is escaped. It re-fetches itself on ``refresh`` (sent by the page when this run changed)."""
+    e = html.escape
+    url = "/fragments/runs/" + urllib.parse.quote(run_id, safe="")
+    vals = [v for _, v in detail["equity"]]
+    last = f"equity {_fmt(vals[-1])}" if vals else "no equity yet"
+    out = [f'<div class="run-detail" data-run="{e(run_id)}" hx-get="{e(url)}" hx-trigger="refresh" '
+           f'hx-target="#detail"><h2>run {e(run_id)}</h2>',
+           f'<p class="equity">{_spark(vals, w=480, h=60)} {last} ({len(vals)} points)</p>']
+    for key, title in (("orders", "orders"), ("fills", "fills"), ("denials", "denials"), ("tail", "log tail")):
+        evs = detail[key]
+        out.append(f'<h3>{title} ({len(evs)} shown)</h3><table class="{key}"><tbody>')
+        for ev in evs:
+            p = ev.get("payload") if isinstance(ev.get("payload"), dict) else {}
+            out.append(f'<tr><td>{e(str(ev.get("seq", "")))}</td><td>{e(str(ev.get("type", "")))}</td>'
+                       f'<td>{e(str(ev.get("time") or "")[:19])}</td><td>{e(_what(p))}</td></tr>')
+        out.append("</tbody></table>")
+    out.append("</div>")
+    return "\n".join(out)
+
+
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>peaktrade dashboard</title>
 <style>
 body {{ font: 14px system-ui, sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; }}
 td, th {{ padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: left; }}
+#runs tbody tr {{ cursor: pointer; }} #detail table {{ font-size: 13px; }}
 tr.crashed td, .engaged {{ color: #b00; }} .active {{ color: #070; }} #alerts li {{ color: #b00; }}
 </style>
 <script src="/static/htmx.min.js"></script>
@@ -157,6 +193,7 @@ tr.crashed td, .engaged {{ color: #b00; }} .active {{ color: #070; }} #alerts li
   <span id="action-result">{actions}</span>
 </section>
 <div id="runs" hx-get="/fragments/runs" hx-trigger="refresh">{runs}</div>
+<section id="detail"><p>click a run to drill down</p></section>
 <h2>alerts</h2><ul id="alerts"></ul>
 </body></html>
 """
@@ -232,6 +269,14 @@ def create_app(cfg: Config, *, token: str | None = None, every: float | None = N
     @app.get("/fragments/runs", response_class=HTMLResponse)
     def runs_fragment() -> str:
         return render_runs(cfg)
+
+    @app.get("/fragments/runs/{ref}", response_class=HTMLResponse)
+    def run_fragment(ref: str) -> HTMLResponse:
+        try:
+            d = find_run(cfg.runs_dir, ref)
+        except RunLogError as err:
+            return HTMLResponse(f'<p class="not-found">{html.escape(str(err))}</p>', status_code=404)
+        return HTMLResponse(render_run(d.name, run_detail(d)))
 
     @app.get("/static/{name}")
     def static(name: str) -> Response:

@@ -128,6 +128,34 @@ def test_dashboard_when_started_with_no_browser_connected_then_watchdog_raises_m
     log.close("completed")
 
 
+def test_run_fragment_when_run_has_orders_and_fills_then_shows_them_sparkline_and_escapes_hostile_values(make_cfg):
+    cfg = make_cfg()
+    run_id = "20240101-000000-paper-s-ffffff"
+    log = RunLog.create(cfg.runs_dir, run_id, {"environment": "paper"})
+    for i, eq in enumerate((1000.0, 1010.0, 995.0)):
+        log.event("equity", f"2024-01-01T0{i}:00:00", {"equity": eq})
+    log.event("order", "2024-01-01T01:00:00", {"side": "buy", "quantity": 0.25, "price": 42000.5})
+    log.event("fill", "2024-01-01T01:00:00", {"side": "buy", "quantity": 0.25, "price": 42001.5})
+    log.event("denial", "2024-01-01T02:00:00", {"reason": "<script>window.__xss=1</script> & max notional"})
+    log.close("completed")
+    client = _client(create_app(cfg))
+    table = client.get("/fragments/runs").text
+    assert f'hx-get="/fragments/runs/{run_id}" hx-target="#detail"' in table
+    r = client.get(f"/fragments/runs/{run_id}")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert f'data-run="{run_id}"' in r.text and '<svg class="spark"' in r.text and "equity 995.00" in r.text
+    assert "orders (1 shown)" in r.text and "fills (1 shown)" in r.text and "denials (1 shown)" in r.text
+    assert "buy 0.25 @ 42000.5" in r.text and "buy 0.25 @ 42001.5" in r.text
+    assert "<script>" not in r.text and "&lt;script&gt;window.__xss=1&lt;/script&gt; &amp; max notional" in r.text
+    assert 'id="detail"' in client.get("/").text  # the panel the rows load into
+
+
+def test_run_fragment_when_ref_unknown_then_404_fragment_with_escaped_ref(make_cfg):
+    r = _client(create_app(make_cfg())).get("/fragments/runs/<b>nosuchrun")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<b>" not in r.text and "&lt;b&gt;nosuchrun" in r.text
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A real `peaktrade dashboard` process on loopback (token set); yields (base url, config, tmp dir)."""
@@ -213,6 +241,8 @@ def test_dashboard_in_chromium_when_paper_replay_writes_then_sse_updates_and_kil
         b.wait(f"window.__peaktrade.updates > {before} && "
                f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"]') !== null")
         b.wait(f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"]').className === 'completed'")
+        b.eval(f"document.querySelector('#runs tr[data-run=\"{res.run_id}\"] td').click()")  # drill down
+        b.wait(f"document.querySelector('#detail .run-detail[data-run=\"{res.run_id}\"] svg.spark') !== null")
         b.eval("document.getElementById('engage').click()")  # no token typed: refused
         assert "refused (401)" in b.wait("document.getElementById('action-result').textContent.includes('refused')"
                                          " && document.getElementById('action-result').textContent")

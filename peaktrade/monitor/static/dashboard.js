@@ -10,7 +10,10 @@
   // show refusals (401/403/404/409) in the result line instead of dropping them — as text, never as HTML: the
   // detail may quote what the request carried (a run id in the URL)
   document.body.addEventListener("htmx:beforeSwap", function (evt) {
-    if (evt.detail.xhr.status >= 400) {
+    if (evt.detail.xhr.status === 404 && evt.detail.target.id === "detail") {
+      evt.detail.shouldSwap = true;  // the drill-down's "no such run" fragment (escaped by the server)
+      evt.detail.isError = false;
+    } else if (evt.detail.xhr.status >= 400) {
       evt.detail.shouldSwap = false;
       evt.detail.isError = false;
       var msg = evt.detail.xhr.responseText;
@@ -23,7 +26,10 @@
   });
   var es = new EventSource("/events");
   es.addEventListener("hello", function () { document.getElementById("sse-state").textContent = "connected"; });
-  es.addEventListener("update", function () {
+  es.addEventListener("update", function (msg) {
+    var changed = JSON.parse(msg.data).runs || [];
+    var open = document.querySelector("#detail .run-detail");
+    if (open && changed.indexOf(open.getAttribute("data-run")) >= 0) { htmx.trigger(open, "refresh"); }
     count += 1;
     window.__peaktrade.updates = count;
     document.getElementById("sse-count").textContent = String(count);
