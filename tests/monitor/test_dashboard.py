@@ -4,6 +4,7 @@ clients against a real `peaktrade dashboard` process."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -202,14 +203,18 @@ def test_sse_when_50_clients_connected_and_a_run_writes_then_every_client_gets_t
     async def one(client, ready):
         async with client.stream("GET", base + "/events", timeout=60) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-            seen_hello = False
+            seen_hello = update = False
             async for line in r.aiter_lines():
                 if line == "event: hello":
                     seen_hello = True
                     ready.append(1)
                 elif line == "event: update" and seen_hello and len(ready) >= 50:
-                    return True
-        return False
+                    update = True
+                elif update and line.startswith("data: "):
+                    update = False  # the first poll after a client connects may publish one naming no run
+                    if json.loads(line[6:])["runs"]:  # names the run that changed: an open drill-down refreshes
+                        return json.loads(line[6:])["runs"]
+        return None
 
     async def main():
         ready: list[int] = []
@@ -224,7 +229,7 @@ def test_sse_when_50_clients_connected_and_a_run_writes_then_every_client_gets_t
             log.close("completed")
             return await asyncio.wait_for(asyncio.gather(*tasks), timeout=60)
 
-    assert asyncio.run(main()) == [True] * 50
+    assert asyncio.run(main()) == [["20240101-000000-paper-s-dddddd"]] * 50
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (CI: apt-get install -y chromium chromium-driver)")
