@@ -110,6 +110,7 @@ SESSION_EVENTS: dict[str, tuple[EventKind, Severity]] = {
     "outcome_unknown": (EventKind.ERROR, Severity.ERROR),
     # reconciliation found an order of unknown outcome absent at the venue: it never traded
     "reconciled_absent": (EventKind.ORDER_CANCELLED, Severity.WARNING),
+    "orphan_order_cancelled": (EventKind.ORDER_CANCELLED, Severity.WARNING),  # a dead session's order, at start
     # the venue did not confirm a re-arm of the dead-man switch: it fires at its timeout
     "deadman_refresh_failed": (EventKind.ERROR, Severity.CRITICAL),
     # re-arming kept failing: the switch lapsed (resting orders cancelled) and entries stopped

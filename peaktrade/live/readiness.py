@@ -15,7 +15,6 @@ pass/fail/skip runner) are defined here once.
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 import threading
 import time
@@ -171,9 +170,8 @@ class ReadinessReport:
 
 def _writable(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".readiness-", dir=directory)
-    os.close(fd)
-    os.unlink(name)
+    with tempfile.TemporaryFile(prefix=".readiness-", dir=directory):  # created and removed: a probe, not a file
+        pass
 
 
 def live_readiness(config: Config, *, strategy: str, symbol: str, timeframe: str,
