@@ -52,21 +52,12 @@ def test_notebook_has_one_parameters_cell_of_typed_lines_with_help(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_committed_without_outputs_except_small_text_of_cells_nbval_checks(path):
-    # outputs only where nbval compares them (cells tagged nbval-check-output, see test_nbval.py): text, no
-    # plotly bundle or image, no local path; everything else is committed empty, without an execution count
+def test_notebook_committed_without_outputs(path):
+    # the outputs nbval compares are kept apart (tests/notebooks/nbval_outputs.json), never in the notebook
     nb = nbformat.read(path, as_version=4)
-    assert len(path.read_bytes()) < 200_000
     for c in nb.cells:
-        if c.cell_type != "code":
-            continue
-        if "nbval-check-output" not in c.metadata.get("tags", []):
-            assert not c.outputs and c.execution_count is None
-        for o in c.outputs:
-            assert o.output_type in ("stream", "execute_result", "display_data")
-            assert set(o.get("data", {})) <= {"text/plain", "text/html"}
-            text = o.get("text", "") + "".join(o.get("data", {}).values())
-            assert not re.search(r"/(tmp|home|root|work|Users)/|[A-Z]:\\", text), text[:300]
+        if c.cell_type == "code":
+            assert not c.outputs and c.execution_count is None, f"{path.name}: strip outputs and execution counts"
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -9,6 +11,7 @@ import pandas as pd
 from peaktrade.execution.ledger import Ledger, Position
 from peaktrade.orders.model import OrderRequest
 from peaktrade.safety import ProbeResult
+from peaktrade.sim import SimExchange, serve_in_thread
 
 T0 = pd.Timestamp("2024-01-02 10:00", tz="UTC")
 MIDNIGHT = pd.Timestamp("2024-01-02 00:00", tz="UTC")
@@ -44,3 +47,20 @@ def ready_probe(**overrides: Any):
 
     probe.calls = calls  # type: ignore[attr-defined]
     return probe
+
+
+@contextmanager
+def counting_sim(ex: SimExchange) -> Iterator[Any]:
+    """Serve ``ex`` in a thread; the server's ``arrived`` lists every AddOrder request that reached it (validate-only
+    too), so a test proves what a closed gate kept off the wire."""
+    arrived: list[dict] = []
+    real = ex._priv_AddOrder
+
+    def counting(params, ks):
+        arrived.append(dict(params))
+        return real(params, ks)
+
+    ex._priv_AddOrder = counting
+    with serve_in_thread(ex) as srv:
+        srv.arrived = arrived
+        yield srv

@@ -6,13 +6,14 @@ counts what arrived."""
 from __future__ import annotations
 
 import pytest
+from safety_helpers import counting_sim
 
 from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.adapters.kraken import KrakenClient, RetryPolicy
 from peaktrade.config import RiskConfig
 from peaktrade.errors import ConfigError
 from peaktrade.safety import DecisionLog, KillSwitch, SafetyGuard
-from peaktrade.sim import DEFAULT_SIM_API_KEY, DEFAULT_SIM_API_SECRET, SimExchange, serve_in_thread, synthetic_feeds
+from peaktrade.sim import DEFAULT_SIM_API_KEY, DEFAULT_SIM_API_SECRET, SimExchange, synthetic_feeds
 from peaktrade.sim._faults import Fault
 
 
@@ -20,16 +21,7 @@ from peaktrade.sim._faults import Fault
 def sim():
     ex = SimExchange(keys={DEFAULT_SIM_API_KEY: DEFAULT_SIM_API_SECRET}, feeds=synthetic_feeds(seed=5, n=800),
                      speed=0.0, tier="pro")
-    arrived: list[dict] = []
-    real = ex._priv_AddOrder
-
-    def counting(params, ks):
-        arrived.append(dict(params))
-        return real(params, ks)
-
-    ex._priv_AddOrder = counting
-    with serve_in_thread(ex) as srv:
-        srv.arrived = arrived
+    with counting_sim(ex) as srv:
         yield srv
 
 

@@ -7,28 +7,19 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from safety_helpers import ALL_LIMITS, ledger_with, order
+from safety_helpers import ALL_LIMITS, counting_sim, ledger_with, order
 
 from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.adapters.kraken import KrakenClient
 from peaktrade.safety import KillSwitch, SafetyGuard, TradingState
-from peaktrade.sim import DEFAULT_SIM_API_KEY, DEFAULT_SIM_API_SECRET, SimExchange, serve_in_thread
+from peaktrade.sim import DEFAULT_SIM_API_KEY, DEFAULT_SIM_API_SECRET, SimExchange
 
 
 @pytest.fixture
 def sim():
     """A simulator whose AddOrder handler records every order request that reached it (validate-only too)."""
-    ex = SimExchange(keys={DEFAULT_SIM_API_KEY: DEFAULT_SIM_API_SECRET}, seed=3, speed=0.0, tier="pro")
-    arrived: list[dict] = []
-    real = ex._priv_AddOrder
-
-    def counting(params, ks):
-        arrived.append(dict(params))
-        return real(params, ks)
-
-    ex._priv_AddOrder = counting
-    with serve_in_thread(ex) as srv:
-        srv.arrived = arrived
+    with counting_sim(SimExchange(keys={DEFAULT_SIM_API_KEY: DEFAULT_SIM_API_SECRET}, seed=3, speed=0.0,
+                                  tier="pro")) as srv:
         yield srv
 
 
