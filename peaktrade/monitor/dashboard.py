@@ -132,8 +132,7 @@ def render_runs(cfg: Config) -> str:
         stop = (f'<button class="stop" hx-post="/api/runs/{e(r["run_id"])}/stop" hx-target="#action-result">stop'
                 "</button>" if r["status"] == RUNNING else "")
         url = "/fragments/runs/" + urllib.parse.quote(r["run_id"], safe="")
-        out.append(f'<tr data-run="{e(r["run_id"])}" class="{e(r["status"])}" hx-get="{e(url)}" hx-target="#detail"'
-                   f' hx-trigger="click"><td>{e(r["run_id"])}</td>'
+        out.append(f'<tr data-run="{e(r["run_id"])}" class="{e(r["status"])}" data-detail="{e(url)}"><td>{e(r["run_id"])}</td>'
                    f'<td>{e(r["status"])}</td><td>{e(r["environment"])}</td><td>{e(r["strategy"])} {e(r["symbol"])}</td>'
                    f'<td>{_fmt(r["equity"])}</td><td>{_fmt(r["pnl"], "+,.2f")}</td>'
                    f'<td>{_fmt(r["pnl_today"], "+,.2f")}</td><td>{_fmt(r["drawdown"], ".2%")}</td>'

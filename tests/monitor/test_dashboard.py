@@ -141,7 +141,7 @@ def test_run_fragment_when_run_has_orders_and_fills_then_shows_them_sparkline_an
     log.close("completed")
     client = _client(create_app(cfg))
     table = client.get("/fragments/runs").text
-    assert f'hx-get="/fragments/runs/{run_id}" hx-target="#detail"' in table
+    assert f'data-detail="/fragments/runs/{run_id}"' in table
     r = client.get(f"/fragments/runs/{run_id}")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert f'data-run="{run_id}"' in r.text and '<svg class="spark"' in r.text and "equity 995.00" in r.text

@@ -24,6 +24,12 @@
   document.body.addEventListener("htmx:afterRequest", function (evt) {
     if (evt.detail.requestConfig && evt.detail.requestConfig.verb === "post") { htmx.trigger("#runs", "refresh"); }
   });
+  // drill down on a click anywhere in a run's row; listened to on #runs, which SSE refreshes never replace, so a
+  // click is not lost on a row just swapped in (htmx wires a new row's own attributes only when it settles)
+  document.getElementById("runs").addEventListener("click", function (evt) {
+    var row = evt.target.closest("tr[data-detail]");
+    if (row && !evt.target.closest("button")) { htmx.ajax("GET", row.getAttribute("data-detail"), { target: "#detail" }); }
+  });
   var es = new EventSource("/events");
   es.addEventListener("hello", function () { document.getElementById("sse-state").textContent = "connected"; });
   es.addEventListener("update", function (msg) {
