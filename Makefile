@@ -38,7 +38,7 @@ lint: $(STAMP)
 # the tests (module fixtures set up once) and steals from the other's end when done, so neither idles.
 TEST_WORKERS ?= auto
 test: lint
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
