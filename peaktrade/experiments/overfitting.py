@@ -604,8 +604,16 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     params = _typed(get_strategy(sweep_result.strategy), sweep_result.best_params(metric, minimize=minimize))
     options = {k: v for k, v in getattr(sweep_result, "options", {}).items() if v is not None}
     res = run(sweep_result.strategy, bars, **{**options, **run_kw}, **params)
-    mom = return_moments(res.returns.to_numpy())
-    ann = annualization(bars.index)[0]
+    return best_overfitting(sweep_result, res.returns.to_numpy(), annualization(bars.index)[0], n_trials, params)
+
+
+def best_overfitting(sweep_result: Any, returns: np.ndarray, ann: float, n_trials: int,
+                     params: dict[str, Any]) -> pd.Series:
+    """Return the overfitting statistics (as :func:`sweep_overfitting`) of a sweep whose best combination
+    (``params``) had the bar ``returns``; ``ann`` is the bars per year of the sweep's bars. Shared by every
+    kind of sweep (single strategies, portfolios)."""
+    table = sweep_result.table
+    mom = return_moments(returns)
     sr_bar = table["sharpe"].to_numpy(dtype=float) / math.sqrt(ann)
     sr_bar = sr_bar[np.isfinite(sr_bar)]
     v = float(np.var(sr_bar, ddof=1)) if sr_bar.shape[0] > 1 else 0.0
@@ -637,6 +645,7 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
 __all__ = [
     "EULER_GAMMA",
     "PBOResult",
+    "best_overfitting",
     "deflated_sharpe_ratio",
     "dsr_reading",
     "expected_max_sharpe",
