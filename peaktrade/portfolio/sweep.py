@@ -299,7 +299,7 @@ def sweep_portfolio(bars: dict[str, pd.DataFrame], *, alloc: Any = "equal", reba
     if min_size is not None:
         fixed_out["min_size"] = min_size
     return PortfolioSweepResult(
-        table=table, strategy=f"portfolio({', '.join(aligned.symbols)})", grid=grids,
+        table=table, strategy="portfolio" if strat is None else f"portfolio gated by {strat.name}", grid=grids,
         n_skipped=sum(skipped.values()), skipped_reasons=skipped, elapsed=time.perf_counter() - t0, n_bars=n,
         part_sums=part_sums, part_bars=part_bars, options=mk.options.to_dict(stops=False),
         options_source=mk.options_source, n_combos=len(table), symbols=list(aligned.symbols), fixed=fixed_out,
