@@ -151,6 +151,7 @@ def _search(*, alloc: str, rebalance: str, drift: float, weights: str | None, sy
             fees: float | None, slippage: float | None, execution: str | None) -> dict[str, Any]:
     """Return the keywords of ``sweep_portfolio``: the grids (--grid) over the fixed values (the options)."""
     from peaktrade.experiments.grid import parse_grid
+    from peaktrade.portfolio.sweep import check_grids
 
     grids = parse_grid(grid)
     fixed: dict[str, Any] = {"alloc": alloc, "rebalance": rebalance, "drift": drift,
@@ -162,7 +163,9 @@ def _search(*, alloc: str, rebalance: str, drift: float, weights: str | None, sy
         if name in fixed and name not in ("alloc", "rebalance", "drift"):
             raise PeakTradeError(f"--grid {name}=... and a fixed {name} were both given: expected one of them")
     given = {"fees": fees, "slippage": slippage, "execution": execution}
-    return {**fixed, **grids, **{k: v for k, v in given.items() if v is not None}}
+    kw = {**fixed, **grids, **{k: v for k, v in given.items() if v is not None}}
+    check_grids(kw)  # before the data is read
+    return kw
 
 
 def _check_metric(metric: str) -> None:

@@ -353,10 +353,9 @@ def _metric_from_sums(metric: str, s1: np.ndarray, s2: np.ndarray, n: np.ndarray
         return mean
     var = (s2 - n * mean * mean) / np.maximum(n - 1.0, 1.0)
     std = np.sqrt(np.maximum(var, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sr = mean / std
     flat = ~(std > 1e-12 * np.maximum(np.abs(mean), 1e-300))
-    return np.where(flat, np.where(mean == 0.0, 0.0, np.sign(mean) * np.inf), sr)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat column (mean 0: 0 × inf) is chosen by `flat`
+        return np.where(flat, np.where(mean == 0.0, 0.0, np.sign(mean) * np.inf), mean / std)
 
 
 def _relative_rank(oos: np.ndarray, best: np.ndarray) -> np.ndarray:

@@ -172,6 +172,23 @@ def _drift(v: Any) -> float:
     return d
 
 
+def check_grids(names: dict[str, Any]) -> dict[str, list[Any]]:
+    """Return the swept names of ``names`` (lists, ranges, arrays) after the checks that need no bars: a grid is
+    not empty, is not a backtest option, and its rebalance rules and drift thresholds are valid."""
+    grids = {k: list(v) for k, v in names.items() if _is_grid(v)}
+    for k, v in grids.items():
+        if k in OPTION_NAMES:
+            raise BacktestError(f"{k} is a backtest option: expected one value for every row, got {v!r}")
+        if not v:
+            raise BacktestError(f"{k} has no values: expected a non-empty list to sweep")
+    for rule in grids.get("rebalance", [names.get("rebalance", "1W")]):
+        if rule not in REBALANCE:
+            raise BacktestError(bad_value("rebalance", rule, "one of " + ", ".join(REBALANCE)))
+    for d in grids.get("drift", [names.get("drift", 0.05)]):
+        _drift(d)
+    return grids
+
+
 def sweep_portfolio(bars: dict[str, pd.DataFrame], *, alloc: Any = "equal", rebalance: Any = "1W",
                     strategy: Any = None, drift: Any = 0.05, min_size: float | dict[str, float] | None = None,
                     mode: str = "shared", n_parts: int = 16, config: Any = None,
@@ -195,12 +212,7 @@ def sweep_portfolio(bars: dict[str, pd.DataFrame], *, alloc: Any = "equal", reba
     if mode != "shared":
         raise BacktestError(bad_value("mode", mode, "'shared' (a sweep runs shared-cash portfolios)"))
     names = {"alloc": alloc, "rebalance": rebalance, "drift": drift, **kwargs}
-    grids = {k: list(v) for k, v in names.items() if _is_grid(v)}
-    for k, v in grids.items():
-        if k in OPTION_NAMES:
-            raise BacktestError(f"{k} is a backtest option: expected one value for every row, got {v!r}")
-        if not v:
-            raise BacktestError(f"{k} has no values: expected a non-empty list to sweep")
+    grids = check_grids(names)
     fixed = {k: v for k, v in names.items() if k not in grids}
     options = {k: fixed.pop(k) for k in list(fixed) if k in OPTION_NAMES}
     mk = _market(bars, options, config)
@@ -347,4 +359,4 @@ def calendar_tmask(index: pd.DatetimeIndex, rule: str) -> np.ndarray:
     return schedule(index, rule)[0][None, :]
 
 
-__all__ = ["ROW_KEYS", "SWEEPABLE", "PortfolioSweepResult", "sweep_portfolio", "sweep_weights"]
+__all__ = ["ROW_KEYS", "SWEEPABLE", "PortfolioSweepResult", "check_grids", "sweep_portfolio", "sweep_weights"]
