@@ -229,6 +229,7 @@ def sweep_cmd(
     from peaktrade.backtest.sweep import rank_table
     from peaktrade.cli._common import frame_records
     from peaktrade.cli.research_cmd import top_table
+    from peaktrade.experiments.portfolio import portfolio_overfitting
     from peaktrade.portfolio.sweep import sweep_portfolio
 
     _check_metric(metric)
@@ -238,8 +239,8 @@ def sweep_cmd(
                  param=param, grid=grid, fees=fees, slippage=slippage, execution=execution)
     bars, source = _load(cfg, symbols, syms, timeframe, exchange, start, end, as_json)
     res = sweep_portfolio(bars, strategy=strategy, config=cfg, **kw)
-    over = res.overfitting(bars, metric=metric, config=cfg) if res.eligible(metric).sum() >= 1 and len(res.table) >= 2 \
-        else None
+    ok = len(res.table) >= 2 and bool(res.eligible(metric).any())
+    over = portfolio_overfitting(res, bars, metric=metric, config=cfg) if ok else None
     n_bars = res.n_bars
     if as_json:
         ranked = rank_table(res.table, metric).head(top)
@@ -299,7 +300,7 @@ def walk_forward_cmd(
     the next test window (warm lookbacks and indicators, sold at the window's end), stitch the test windows."""
     from peaktrade.cli._common import print_walk_forward, walk_forward_doc
     from peaktrade.cli.research_cmd import _span
-    from peaktrade.portfolio.walk_forward import walk_forward_portfolio
+    from peaktrade.experiments.portfolio import walk_forward_portfolio
 
     _check_metric(metric)
     cfg = load_cfg(ctx.obj)

@@ -7,7 +7,8 @@ strategy's parameters; :func:`sweep_weights` sweeps fixed weight vectors. Fused:
 and one parallel kernel (``nb.sweep_portfolio_nb``) simulates every combination from them, each with
 :func:`~peaktrade.portfolio.nb.simulate_portfolio_nb` itself: a row equals ``run_portfolio(...).stats()``
 for the same parameters (``PortfolioSweepResult.run_kwargs`` gives them). The per-part return sums of
-every row feed the PBO, the table's Sharpe ratios the DSR (:meth:`PortfolioSweepResult.overfitting`).
+every row feed the PBO, the table's Sharpe ratios the DSR
+(:func:`peaktrade.experiments.portfolio.portfolio_overfitting`, in the research layer).
 """
 
 from __future__ import annotations
@@ -60,25 +61,6 @@ class PortfolioSweepResult(SweepResult):
         row = {k: _plain(self.table.at[label, k]) for k in self.param_names}
         return {**self.fixed, **row, "strategy": self.gate,
                 **{k: v for k, v in self.options.items() if v is not None}}
-
-    def overfitting(self, bars: dict[str, pd.DataFrame], *, metric: str = "sharpe", minimize: bool = False,
-                    config: Any = None) -> pd.Series:
-        """Return the DSR, PSR and PBO of the best row by ``metric`` (as
-        :func:`~peaktrade.experiments.overfitting.sweep_overfitting` for strategy sweeps): the best row is run
-        again with ``run_portfolio`` on ``bars`` (the sweep's) for its bar returns; the trials are the rows;
-        the PBO comes from every non-ruined row's per-part sums, ranked by Sharpe ratio."""
-        from peaktrade.experiments.overfitting import best_overfitting
-        from peaktrade.portfolio.engine import run_portfolio
-
-        if len(self.table) < 2:
-            raise BacktestError(f"the sweep has {len(self.table)} combination(s): expected at least 2 trials")
-        label = self.best(metric, minimize=minimize).name
-        res = run_portfolio(bars, **self.run_kwargs(label), config=config)
-        if len(res.index) != self.n_bars:
-            raise BacktestError(f"bars align to {len(res.index)} rows but the sweep ran on {self.n_bars}: "
-                                "expected the sweep's bars")
-        params = {k: _plain(self.table.at[label, k]) for k in self.param_names}
-        return best_overfitting(self, res.returns.to_numpy(), self.ann_factor, len(self.table), params)
 
 
 def _plain(v: Any) -> Any:

@@ -89,13 +89,14 @@ def test_sweep_portfolio_when_strategy_constraint_broken_then_combination_skippe
 
 def test_overfitting_when_portfolio_sweep_then_part_sums_dsr_and_pbo_follow_the_experiments_definitions(bars, gated):
     from peaktrade.experiments.overfitting import deflated_sharpe_ratio, pbo_from_part_sums, return_moments
+    from peaktrade.experiments.portfolio import portfolio_overfitting
 
     # the part sums are the sums of each row's bar returns over 16 equal parts
     r = run_portfolio(bars, **gated.run_kwargs(7), config=None).returns.to_numpy()
     bounds = np.linspace(0, len(r), 17).astype(int)
     sums = np.array([[r[a:b].sum(), (r[a:b] ** 2).sum()] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
     np.testing.assert_allclose(gated.part_sums[7], sums, rtol=1e-9, atol=1e-15)
-    ov = gated.overfitting(bars, config=None)
+    ov = portfolio_overfitting(gated, bars, config=None)
     assert ov["pbo"] == pbo_from_part_sums(gated.part_sums, gated.part_bars).pbo
     best = gated.best("sharpe")
     mom = return_moments(run_portfolio(bars, **gated.run_kwargs(best.name), config=None).returns.to_numpy())

@@ -12,6 +12,7 @@ GRID = ["--alloc", "inverse_vol", "--grid", "lookback=48,168", "--grid", "rebala
 
 
 def test_portfolio_sweep_when_json_then_rows_equal_the_api_and_text_states_dsr_pbo_and_costs(cli, cfg):
+    from peaktrade.experiments.portfolio import portfolio_overfitting
     from peaktrade.portfolio import load_universe
     from peaktrade.portfolio.sweep import sweep_portfolio
 
@@ -28,7 +29,7 @@ def test_portfolio_sweep_when_json_then_rows_equal_the_api_and_text_states_dsr_p
     assert [(d["rebalance"], d["lookback"]) for d in doc["top"]] == list(zip(ranked["rebalance"], ranked["lookback"],
                                                                              strict=True))
     assert [d["final_equity"] for d in doc["top"]] == pytest.approx(list(ranked["final_equity"]), rel=1e-12)
-    ov = api.overfitting(bars, config=cfg)
+    ov = portfolio_overfitting(api, bars, config=cfg)
     assert doc["overfitting"]["dsr"] == pytest.approx(ov["dsr"], rel=1e-12)
     assert doc["overfitting"]["pbo"] == ov["pbo"] and doc["overfitting"]["n_trials"] == 4
     text = cli("portfolio", "sweep", *WINDOW, *GRID)

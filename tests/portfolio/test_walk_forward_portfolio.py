@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from peaktrade.experiments.portfolio import walk_forward_portfolio
 from peaktrade.portfolio import run_portfolio
 from peaktrade.portfolio.sweep import sweep_portfolio
-from peaktrade.portfolio.walk_forward import walk_forward_portfolio
 
 OPTS = {"fees": 0.001, "slippage": 0.0005, "execution": "close", "init_cash": 10_000.0, "config": None}
 

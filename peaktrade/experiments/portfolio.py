@@ -1,4 +1,5 @@
-"""Walk-forward optimization of portfolios: sweep the allocation on a train window, trade the next test window.
+"""Research on portfolio sweeps: the DSR and PBO of a sweep (:func:`portfolio_overfitting`) and walk-forward
+optimization (:func:`walk_forward_portfolio`): sweep the allocation on a train window, trade the next test window.
 
 The windows, the selection and the stitching are those of single-strategy walk-forward
 (:mod:`peaktrade.experiments.walk_forward`, whose window rules apply to the aligned bars' union index):
@@ -26,14 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from peaktrade.backtest.enums import EXIT_OPEN, EXIT_WINDOW_END
-from peaktrade.backtest.enums import STAT_KEYS
+from peaktrade.backtest.enums import EXIT_OPEN, EXIT_WINDOW_END, STAT_KEYS
 from peaktrade.errors import BacktestError, bad_value
 from peaktrade.experiments.walk_forward import WalkForwardResult, _stats_after_ruin, _windows
 from peaktrade.portfolio import nb
 from peaktrade.portfolio.engine import align_bars, prepare_portfolio
 from peaktrade.portfolio.result import equal_weight_benchmark
-from peaktrade.portfolio.sweep import PortfolioSweepResult, sweep_portfolio
+from peaktrade.portfolio.sweep import PortfolioSweepResult, _plain, sweep_portfolio
 
 
 @dataclass
@@ -45,6 +45,27 @@ class PortfolioWalkForwardResult(WalkForwardResult):
     symbols: list[str] = field(default_factory=list)
     #: the gating strategy (None: none)
     gate: str | None = None
+
+
+def portfolio_overfitting(sweep_result: PortfolioSweepResult, bars: dict[str, pd.DataFrame], *, metric: str = "sharpe",
+                          minimize: bool = False, config: Any = None) -> pd.Series:
+    """Return the DSR, PSR and PBO of a portfolio sweep's best row by ``metric`` (as
+    :func:`~peaktrade.experiments.overfitting.sweep_overfitting` for strategy sweeps): the best row is run again
+    with ``run_portfolio`` on ``bars`` (the sweep's) for its bar returns; the trials are the rows; the PBO comes
+    from every non-ruined row's per-part sums, ranked by Sharpe ratio."""
+    from peaktrade.experiments.overfitting import best_overfitting
+    from peaktrade.portfolio.engine import run_portfolio
+
+    table = sweep_result.table
+    if len(table) < 2:
+        raise BacktestError(f"the sweep has {len(table)} combination(s): expected at least 2 trials")
+    label = sweep_result.best(metric, minimize=minimize).name
+    res = run_portfolio(bars, **sweep_result.run_kwargs(label), config=config)
+    if len(res.index) != sweep_result.n_bars:
+        raise BacktestError(f"bars align to {len(res.index)} rows but the sweep ran on {sweep_result.n_bars}: "
+                            "expected the sweep's bars")
+    params = {k: _plain(table.at[label, k]) for k in sweep_result.param_names}
+    return best_overfitting(sweep_result, res.returns.to_numpy(), sweep_result.ann_factor, len(table), params)
 
 
 def _window(bars: dict[str, pd.DataFrame], t0: pd.Timestamp, t1: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -157,7 +178,7 @@ def walk_forward_portfolio(bars: dict[str, pd.DataFrame], *, train: Any, test: A
             best = sw.best(metric, minimize=minimize)
             chosen, train_value = sw.run_kwargs(best.name), float(best[metric])
             if len(sw.table) >= 2:
-                ov = sw.overfitting(train_bars, metric=metric, minimize=minimize, config=config)
+                ov = portfolio_overfitting(sw, train_bars, metric=metric, minimize=minimize, config=config)
                 dsr, pbo = float(ov["dsr"]), float(ov["pbo"])
         equity, pos, trades, close = _test_run(bars, index[a], index[c], index[d - 1], chosen, cash, config)
         bench = equal_weight_benchmark(close, bench_level)
@@ -193,4 +214,4 @@ def walk_forward_portfolio(bars: dict[str, pd.DataFrame], *, train: Any, test: A
         symbols=list(first.symbols), gate=first.gate)
 
 
-__all__ = ["PortfolioWalkForwardResult", "walk_forward_portfolio"]
+__all__ = ["PortfolioWalkForwardResult", "portfolio_overfitting", "walk_forward_portfolio"]
