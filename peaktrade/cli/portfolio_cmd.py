@@ -26,7 +26,8 @@ _DEFAULT_SYMBOLS = "BTC/USD,ETH/USD,LTC/USD"
 
 def register(parent: typer.Typer) -> None:
     """Add the ``portfolio`` group to the root command."""
-    parent.add_typer(app, name="portfolio", help="Backtest multi-asset portfolios (allocation, rebalancing, shared cash).")
+    parent.add_typer(app, name="portfolio", help="Backtest, sweep and walk-forward multi-asset portfolios (allocation, "
+                      "rebalancing, shared cash).")
 
 
 def _symbols(text: str) -> list[str]:
