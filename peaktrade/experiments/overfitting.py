@@ -353,10 +353,9 @@ def _metric_from_sums(metric: str, s1: np.ndarray, s2: np.ndarray, n: np.ndarray
         return mean
     var = (s2 - n * mean * mean) / np.maximum(n - 1.0, 1.0)
     std = np.sqrt(np.maximum(var, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sr = mean / std
     flat = ~(std > 1e-12 * np.maximum(np.abs(mean), 1e-300))
-    return np.where(flat, np.where(mean == 0.0, 0.0, np.sign(mean) * np.inf), sr)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat column (mean 0: 0 × inf) is chosen by `flat`
+        return np.where(flat, np.where(mean == 0.0, 0.0, np.sign(mean) * np.inf), mean / std)
 
 
 def _relative_rank(oos: np.ndarray, best: np.ndarray) -> np.ndarray:
@@ -604,8 +603,16 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
     params = _typed(get_strategy(sweep_result.strategy), sweep_result.best_params(metric, minimize=minimize))
     options = {k: v for k, v in getattr(sweep_result, "options", {}).items() if v is not None}
     res = run(sweep_result.strategy, bars, **{**options, **run_kw}, **params)
-    mom = return_moments(res.returns.to_numpy())
-    ann = annualization(bars.index)[0]
+    return best_overfitting(sweep_result, res.returns.to_numpy(), annualization(bars.index)[0], n_trials, params)
+
+
+def best_overfitting(sweep_result: Any, returns: np.ndarray, ann: float, n_trials: int,
+                     params: dict[str, Any]) -> pd.Series:
+    """Return the overfitting statistics (as :func:`sweep_overfitting`) of a sweep whose best combination
+    (``params``) had the bar ``returns``; ``ann`` is the bars per year of the sweep's bars. Shared by every
+    kind of sweep (single strategies, portfolios)."""
+    table = sweep_result.table
+    mom = return_moments(returns)
     sr_bar = table["sharpe"].to_numpy(dtype=float) / math.sqrt(ann)
     sr_bar = sr_bar[np.isfinite(sr_bar)]
     v = float(np.var(sr_bar, ddof=1)) if sr_bar.shape[0] > 1 else 0.0
@@ -637,6 +644,7 @@ def sweep_overfitting(sweep_result: Any, bars: pd.DataFrame, *, metric: str = "s
 __all__ = [
     "EULER_GAMMA",
     "PBOResult",
+    "best_overfitting",
     "deflated_sharpe_ratio",
     "dsr_reading",
     "expected_max_sharpe",

@@ -139,6 +139,22 @@ def _min_size(min_size: Any, symbols: list[str]) -> np.ndarray:
     return out
 
 
+def schedule(index: pd.DatetimeIndex, rebalance: str, gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return the scheduled rebalance bars and the bars where weights are recomputed (both (n,) bool, the
+    first bar always set) of ``rebalance``; ``signal`` reads the gate (n, m)."""
+    n = len(index)
+    if rebalance in CALENDAR:
+        trade_bars = calendar_mask(index, rebalance)
+        return trade_bars, trade_bars
+    trade_bars = np.zeros(n, dtype=bool)
+    trade_bars[0] = True
+    if rebalance == "signal":
+        trade_bars[1:] = (gate[1:] != gate[:-1]).any(axis=1)
+        return trade_bars, trade_bars
+    # drift, none
+    return trade_bars, (calendar_mask(index, "1W") if rebalance == "drift" else trade_bars)
+
+
 def targets(aligned: Aligned, allocation: Allocation, rebalance: str,
             gate: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return the target weights (n, m) at every bar (NaN: not listed) and the scheduled rebalance bars.
@@ -148,18 +164,7 @@ def targets(aligned: Aligned, allocation: Allocation, rebalance: str,
     """
     n, m = aligned.close.shape
     index = aligned.index
-    if rebalance in CALENDAR:
-        trade_bars = calendar_mask(index, rebalance)
-        weight_bars = trade_bars
-    elif rebalance == "signal":
-        trade_bars = np.zeros(n, dtype=bool)
-        trade_bars[1:] = (gate[1:] != gate[:-1]).any(axis=1)
-        trade_bars[0] = True
-        weight_bars = trade_bars
-    else:  # drift, none
-        trade_bars = np.zeros(n, dtype=bool)
-        trade_bars[0] = True
-        weight_bars = calendar_mask(index, "1W") if rebalance == "drift" else trade_bars
+    trade_bars, weight_bars = schedule(index, rebalance, gate)
     listed = aligned.listed
     at = np.flatnonzero(weight_bars)
     w = compute_weights(allocation, aligned.returns() if allocation.uses_returns else np.empty((n, m)), listed, at,
@@ -343,4 +348,4 @@ def run_portfolio(
 
 
 __all__ = ["CALENDAR", "MODES", "REBALANCE", "Aligned", "Prepared", "align_bars", "calendar_mask", "prepare_portfolio",
-           "run_portfolio", "targets"]
+           "run_portfolio", "schedule", "targets"]

@@ -349,27 +349,77 @@ def gate_state_nb(entries, exits):
     return out
 
 
-@njit(cache=True, parallel=True)
-def sweep_weights_nb(price, val, close, weights, rebal, groups, init_cash, fees, fixed_fees, slippage, min_size,
-                     max_lev, tm, ann_factor, years, out):
-    """Simulate one portfolio per row of ``weights`` (k, m) (constant targets, NaN where not listed is the
-    caller's), in parallel, and write each one's stats (``STAT_KEYS`` order) to ``out[k]``.
+@njit(cache=True)
+def combo_target_nb(listed, wrows, wmap, w_off, gates, gi, target):
+    """Write one combination's target weights into ``target`` (n, m): the weight row in force at each bar
+    (``wrows[w_off + wmap[t]]``) times the asset's gate (``gates[gi]``; ``gi`` < 0: no gate), NaN where the
+    asset is not listed: what :func:`peaktrade.portfolio.engine.targets` computes for that combination."""
+    n, m = target.shape
+    for t in range(n):
+        r = w_off + wmap[t]
+        for j in range(m):
+            if not listed[t, j]:
+                target[t, j] = np.nan
+            elif gi >= 0:
+                target[t, j] = wrows[r, j] * gates[gi, t, j]
+            else:
+                target[t, j] = wrows[r, j]
 
-    Each combination runs :func:`simulate_portfolio_nb` itself, so a row equals the stats of that
-    portfolio run alone; only one equity path per thread is alive at a time.
+
+@njit(cache=True, parallel=True)
+def sweep_portfolio_nb(price, val, close, listed, wrows, wmaps, gates, tmasks, combos, drift, max_lev, groups,
+                       init_cash, fees, fixed_fees, slippage, min_size, tm, ann_factor, years, bounds, out, extra,
+                       part_sums):
+    """Simulate one portfolio per row of ``combos`` in parallel; write its stats (``STAT_KEYS`` order) to
+    ``out[k]``, (turnover, orders, rebalance bars) to ``extra[k]`` and the sums of its bar returns and of
+    their squares over each part ``bounds[s]..bounds[s+1]-1`` to ``part_sums[k]`` (for CSCV / PBO).
+
+    The inputs are shared by every combination (fused): ``wrows`` (R, m) the weight rows of every distinct
+    allocation, ``wmaps`` (n_schedules, n) the row (relative to an allocation's first) in force at each bar,
+    ``gates`` (n_gates, n, m) the gating strategies' states, ``tmasks`` (n_schedules, n) the scheduled
+    rebalance bars. ``combos[k]`` = (first weight row, schedule, gate or -1); ``drift[k]``
+    and ``max_lev[k]`` as in :func:`simulate_portfolio_nb`, which each combination runs itself, so a row
+    equals the stats of that portfolio run alone. Only one path per thread is alive at a time.
     """
     n, m = price.shape
-    for k in prange(weights.shape[0]):
+    total = init_cash.sum()
+    for k in prange(combos.shape[0]):
         target = np.empty((n, m))
-        for t in range(n):
-            for j in range(m):
-                target[t, j] = weights[k, j] if not np.isnan(val[t, j]) else np.nan
+        combo_target_nb(listed, wrows, wmaps[combos[k, 1]], combos[k, 0], gates, combos[k, 2], target)
         equity, cash, positions, orders, trades, tcol, skipped, ruin = simulate_portfolio_nb(
-            price, val, close, target, rebal, 0.0, groups, init_cash, fees, fixed_fees, slippage, min_size, max_lev)
+            price, val, close, target, tmasks[combos[k, 1]], drift[k], groups, init_cash, fees, fixed_fees,
+            slippage, min_size, max_lev[k])
         gross = np.zeros(n)
         for t in range(n):
             for j in range(m):
                 if positions[t, j] != 0.0:
                     gross[t] += 1.0
-        acc = stats_from_series_nb(equity, gross, trades, init_cash.sum(), tm)
-        finalize_stats_nb(acc, init_cash.sum(), ann_factor, years, out[k])
+        acc = stats_from_series_nb(equity, gross, trades, total, tm)
+        finalize_stats_nb(acc, total, ann_factor, years, out[k])
+        # turnover: traded notional per year over the mean equity (PortfolioResult.turnover)
+        notional = 0.0
+        n_rebal = 0.0
+        for i in range(orders.shape[0]):
+            notional += orders[i]["size"] * orders[i]["price"]
+            if i == 0 or orders[i]["idx"] != orders[i - 1]["idx"]:
+                n_rebal += 1.0
+        mean_eq = equity.mean()
+        if not (mean_eq > 0.0 and years > 0.0):
+            extra[k, 0] = np.nan
+        else:
+            extra[k, 0] = notional / mean_eq / years if orders.shape[0] else 0.0
+        extra[k, 1] = orders.shape[0]
+        extra[k, 2] = n_rebal
+        # per-part return sums, up to and including a ruin bar (the per-bar statistics stop there too)
+        prev = total
+        p = 0
+        for t in range(n):
+            while p + 2 < bounds.shape[0] and bounds[p + 1] <= t:
+                p += 1
+            e = equity[t] if equity[t] > 0.0 else 0.0
+            r = e / prev - 1.0 if prev != 0.0 else 0.0
+            part_sums[k, p, 0] += r
+            part_sums[k, p, 1] += r * r
+            if e <= 0.0:
+                break
+            prev = e

@@ -14,6 +14,23 @@ from peaktrade.backtest.result import EquityViews
 PORTFOLIO_KEYS = ("turnover", "avg_correlation", "n_orders", "n_rebalances")
 
 
+def equal_weight_benchmark(close: pd.DataFrame, init_cash: float) -> pd.Series:
+    """Equal-weight buy and hold without costs of closes carried forward (see :meth:`PortfolioResult.benchmark`)."""
+    first = close.bfill().iloc[0]
+    growth = (close / first).fillna(1.0)
+    return (init_cash * growth.mean(axis=1)).rename("benchmark")
+
+
+def mean_correlation(returns: pd.DataFrame | None) -> float:
+    """Mean pairwise correlation of the columns of ``returns`` (over the rows both have; NaN for one column)."""
+    if returns is None or returns.shape[1] < 2:
+        return float("nan")
+    c = returns.corr().to_numpy()
+    vals = c[np.triu_indices_from(c, k=1)]
+    vals = vals[np.isfinite(vals)]
+    return float(vals.mean()) if len(vals) else float("nan")
+
+
 @dataclass
 class PortfolioResult(EquityViews):
     """Per-bar series, orders and trades of one portfolio backtest.
@@ -147,22 +164,12 @@ class PortfolioResult(EquityViews):
 
     def avg_correlation(self) -> float:
         """Mean pairwise correlation of the symbols' bar returns (over the bars both have)."""
-        r = self.returns_matrix
-        if r is None or r.shape[1] < 2:
-            return float("nan")
-        c = r.corr().to_numpy()
-        iu = np.triu_indices_from(c, k=1)
-        vals = c[iu]
-        vals = vals[np.isfinite(vals)]
-        return float(vals.mean()) if len(vals) else float("nan")
+        return mean_correlation(self.returns_matrix)
 
     def benchmark(self) -> pd.Series:
         """Equal-weight buy and hold without costs: the initial cash split equally, each share bought at
         its symbol's first close and held (carried forward over missing bars; cash until listed)."""
-        c = self.close
-        first = c.bfill().iloc[0]
-        growth = (c / first).fillna(1.0)
-        return (self.init_cash * growth.mean(axis=1)).rename("benchmark")
+        return equal_weight_benchmark(self.close, self.init_cash)
 
     def stats(self) -> pd.Series:
         """Return the statistics: the single backtest's keys (same definitions, exposure = share of bars
@@ -218,4 +225,4 @@ class PortfolioResult(EquityViews):
         return fig
 
 
-__all__ = ["PORTFOLIO_KEYS", "PortfolioResult"]
+__all__ = ["PORTFOLIO_KEYS", "PortfolioResult", "equal_weight_benchmark", "mean_correlation"]
