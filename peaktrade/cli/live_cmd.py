@@ -51,6 +51,8 @@ def run(
                                                                    "until Ctrl-C)."),
     max_bars: int | None = typer.Option(None, "--max-bars", help="Stop after this many traded bars."),
     warmup: int = typer.Option(100, "--warmup", help="Completed bars loaded as indicator history (never traded)."),
+    catch_up: int = typer.Option(0, "--catch-up", help="Trade the last N completed bars right away (at the "
+                                                        "venue's prices now)."),
     poll: float = typer.Option(5.0, "--poll-interval", help="Longest wait between polls (seconds)."),
 ) -> None:
     """Trade real money: every live gate open (readiness = the full `live readiness` list), then orders at the
@@ -71,7 +73,8 @@ def run(
 
     res = run_live_session(strategy, symbol=symbol, timeframe=timeframe, confirm=confirm, order_notional=notional,
                            config=cfg, params=parse_kv(param, option="--param"), duration=duration,
-                           max_bars=max_bars, warmup=warmup, poll_interval=poll, on_event=on_event)
+                           max_bars=max_bars, warmup=warmup, catch_up=catch_up, poll_interval=poll,
+                           on_event=on_event)
     s = res.summary
     _say(f"live run {res.run_id}: {res.status}")
     _say(f"  orders / fills / denials   {s['n_orders']} / {s['n_fills']} / {s['n_denials']}")
