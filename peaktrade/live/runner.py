@@ -272,6 +272,59 @@ def live_client(config: Config, guard: SafetyGuard, *, auth: Any) -> tuple[Any, 
     return client, g, f"simulator stand-in {stand.url} (test only)"
 
 
+# -- the degrade ladder: cancel all --------------------------------------------------------------------------
+#: Private methods that only take orders away: an incident needs them without any authorization.
+_CANCEL_METHODS = frozenset({"CancelAll", "CancelOrder", "CancelOrderBatch"})
+
+
+def _cancel_only_guard(config: Config, stand_in_host: str | None) -> SafetyGuard:
+    from urllib.parse import urlsplit
+
+    from peaktrade.safety import ReadOnlyGuard
+
+    class CancelOnlyGuard(ReadOnlyGuard):
+        """The read-only guard of ``live readiness`` that also lets cancels through (never an order)."""
+
+        name = "CancelOnlyGuard"
+
+        def _endpoint(self, url: str, private: bool, validate_only: bool) -> Decision:
+            d = super()._endpoint(url, private, validate_only)
+            method = urlsplit(str(url)).path.rstrip("/").rsplit("/", 1)[-1]
+            if not d.allowed and d.gate == "read_only" and method in _CANCEL_METHODS:  # host and TLS passed
+                return Decision(True, "cancel_only", f"cancel-only {method}")
+            return d
+
+    return CancelOnlyGuard(config, stand_in_host=stand_in_host)
+
+
+def cancel_all(config: Config, *, environment: str) -> tuple[int, str]:
+    """Cancel every open order of the account at the ``live`` venue or the ``testnet`` simulator; return
+    ``(count, where)``. Needs no live authorization: cancels only take orders away (every kill-switch state)."""
+    from peaktrade.adapters.hosts import url_host
+    from peaktrade.adapters.kraken import KrakenClient
+
+    if environment == "testnet":
+        from peaktrade.live.testnet import build_client, testnet_guard
+
+        _checks, guard = testnet_guard(config)
+        client = build_client(config, guard=guard, mode="kraken-sim")
+        where = f"testnet simulator {client.base_url}"
+    elif environment == "live":
+        stand = stand_in_venue()
+        if stand is None:
+            client = KrakenClient(guard=_cancel_only_guard(config, None), api_key=config.secrets.kraken_api_key,
+                                  api_secret=config.secrets.kraken_api_secret)
+            where = f"live venue {client.base_url}"
+        else:
+            client = KrakenClient(guard=_cancel_only_guard(config, url_host(stand.url)), base_url=stand.url,
+                                  api_key=stand.api_key, api_secret=stand.api_secret, simulator=True,
+                                  rate_limit=False)
+            where = f"simulator stand-in {stand.url} (test only)"
+    else:
+        raise LiveRunError(bad_value("environment", environment, "live or testnet"))
+    return client.cancel_all_orders(), where
+
+
 # -- the session ---------------------------------------------------------------------------------------------
 @dataclass
 class LiveResult:
@@ -440,5 +493,5 @@ def _exchange_loop(plan: Any, catch: pd.DataFrame, pipe: Any, executor: Exchange
     return feed, settle
 
 
-__all__ = ["RAMP_FILE", "LiveResult", "LiveRunError", "RampCheck", "RampStatus", "authorize", "live_client",
+__all__ = ["RAMP_FILE", "LiveResult", "LiveRunError", "RampCheck", "RampStatus", "authorize", "cancel_all", "live_client",
            "ramp_status", "readiness_probe", "run_live_session", "start_ramp"]

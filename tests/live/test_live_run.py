@@ -208,3 +208,24 @@ def test_run_live_session_when_called_directly_with_gates_closed_then_refused_an
         run_live_session("ma_crossover", symbol="BTC/USD", timeframe="1m", confirm=confirm_token(cfg),
                          order_notional=50.0, config=cfg, max_bars=1, handle_signals=False)
     assert srv.requests == []
+
+
+# -- the degrade ladder: cancel all ------------------------------------------------------------------------------
+def test_safety_cancel_all_when_orders_rest_at_live_venue_then_cancelled_without_authorization(cli, live, srv):
+    live(enabled=False, arm=False)  # every gate closed: cancels still pass, they only take orders away
+    ex = srv.exchange
+    for _ in range(2):
+        assert ex.call("AddOrder", pair="XBTUSD", type="buy", ordertype="limit", price="1000",
+                       volume="0.001")["error"] == []
+    srv.arrived.clear()  # placed in-process, not by the command
+    r = cli("safety", "cancel-all", "--environment", "live")
+    assert r.exit_code == 0 and r.stdout.startswith("2 open orders cancelled at simulator stand-in"), r
+    assert ex.call("OpenOrders")["result"]["open"] == {}
+    assert srv.arrived == [] and srv.requests.count("CancelAll") == 1
+    from peaktrade.live.runner import _cancel_only_guard
+
+    g = _cancel_only_guard(load_config(), None)
+    assert g.check_endpoint("https://api.kraken.com/0/private/CancelAll").allowed
+    for method in ("AddOrder", "EditOrder", "Withdraw"):
+        assert not g.check_endpoint(f"https://api.kraken.com/0/private/{method}").allowed, method
+    assert not g.check_endpoint("http://api.kraken.com/0/private/CancelAll").allowed  # not TLS
