@@ -240,8 +240,10 @@ class _StandInGuard(SafetyGuard):
     stand_in_host: str = ""
 
     def _endpoint(self, url: str, private: bool, validate_only: bool) -> Decision:
+        from peaktrade.adapters.hosts import is_loopback_host
+
         parsed = endpoint_host(url)
-        if parsed is None or parsed[1] != self.stand_in_host:
+        if parsed is None or parsed[1] != self.stand_in_host or not is_loopback_host(self.stand_in_host):
             return Decision(False, "live_endpoint", f"live_endpoint: {url!r} is not the simulator stand-in "
                                                     f"{self.stand_in_host} (the only host of this test session)")
         if private and not self._live_authorized():
