@@ -197,6 +197,15 @@ class DemoConfig(_Section):
     seed: int = 7
 
 
+class LiveRampConfig(_Section):
+    """``[live.ramp]``: for the first ``days`` days after the account's first live session, every order's
+    notional and the position it leaves (at the executable price) are capped at ``max_notional`` (quote
+    currency). Only the config file sets it (never an environment override); ``days = 0`` turns it off."""
+
+    days: int = Field(14, ge=0, le=365)
+    max_notional: float = Field(100.0, gt=0)
+
+
 class LiveConfig(_Section):
     """Gates of the ``live`` environment (see docs/safety.md). Live trading needs every gate open."""
 
@@ -209,6 +218,8 @@ class LiveConfig(_Section):
     max_clock_skew_seconds: float = Field(2.0, gt=0)
     #: Hosts a live session may reach (exact host names).
     hosts: list[str] = ["api.kraken.com"]
+    #: The ramp of the first live days: a notional cap on every order and position (see peaktrade/live/runner.py).
+    ramp: LiveRampConfig = Field(default_factory=lambda: LiveRampConfig())
 
 
 #: Upper bounds of the safety settings (a config beyond them weakens the safety net; refused).
@@ -534,6 +545,10 @@ def find_project_root(start: Path | None = None) -> Path | None:
     return None
 
 
+#: Settings an environment override can never set: gate 1 of live trading and the live ramp.
+_FILE_ONLY = frozenset({("live", "enabled"), ("live", "ramp")})
+
+
 def _parse_env_value(raw: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
@@ -625,6 +640,9 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
         section, name = parts
         if section not in Config.model_fields or section in ("secrets", "root", "source"):
             raise ConfigError(f"unknown key '{section}' in environment override {key}={val!r}")
+        if (section, name) in _FILE_ONLY:
+            raise ConfigError(f"environment override {key} is refused: [{section}] {name} is set in the config "
+                              "file only (a variable left in a shell must not enable live trading or lift its ramp)")
         raw.setdefault(section, {})[name] = _parse_env_value(val)
         env_keys[f"{section}.{name}"] = key
         if not source.endswith(" + environment"):

@@ -11,7 +11,7 @@ live_app = typer.Typer(no_args_is_help=True)
 
 def register(app: typer.Typer) -> None:
     """Add the ``live`` command group to the root app."""
-    app.add_typer(live_app, name="live", help="Live (real-money) trading: show the live gates; readiness check; check a live run.")
+    app.add_typer(live_app, name="live", help="Live (real-money) trading: the live gates, the readiness check, a live session.")
 
 
 def _say(text: str) -> None:
@@ -37,28 +37,49 @@ def gates(
         raise typer.Exit(1)
 
 
-#: What ``live run`` says once every gate is open: what exists and what does not (kept true to the code).
-NOT_IMPLEMENTED = ("every live gate is open and the live pre-trade checks were built, but no live session runner "
-                   "is implemented yet (sessions run paper and shadow: `peaktrade paper|shadow run`; testnet: "
-                   "`peaktrade testnet orchestrate`): nothing was sent, {what} not started")
-
-
 @live_app.command("run")
 def run(
     ctx: typer.Context,
     strategy: str = typer.Option(..., "--strategy", help="Strategy name."),
     symbol: str = typer.Option(..., "--symbol", help="Market symbol, e.g. BTC/USD."),
     timeframe: str = typer.Option(..., "--timeframe", help="Bar timeframe, e.g. 1h."),
+    notional: float = typer.Option(..., "--notional", help="Quote currency per entry order (at most the [live.ramp] "
+                                                           "cap while the ramp lasts)."),
     confirm: str | None = typer.Option(None, "--confirm", help="LIVE-<hash8> (see `peaktrade live gates`)."),
+    param: list[str] | None = typer.Option(None, "--param", help="Strategy parameter NAME=VALUE (repeatable)."),
+    duration: float | None = typer.Option(None, "--duration", help="Stop after this many seconds (default: run "
+                                                                   "until Ctrl-C)."),
+    max_bars: int | None = typer.Option(None, "--max-bars", help="Stop after this many traded bars."),
+    warmup: int = typer.Option(100, "--warmup", help="Completed bars loaded as indicator history (never traded)."),
+    catch_up: int = typer.Option(0, "--catch-up", help="Trade the last N completed bars right away (at the "
+                                                        "venue's prices now)."),
+    poll: float = typer.Option(5.0, "--poll-interval", help="Longest wait between polls (seconds)."),
 ) -> None:
-    """Check a live session: refused unless every live gate is open; the live runner itself is not implemented."""
-    from peaktrade.safety import DecisionLog, SafetyError, assert_live_allowed, build_checks
+    """Trade real money: every live gate open (readiness = the full `live readiness` list), then orders at the
+    venue through the live checks and the [live.ramp] cap. Ctrl-C stops after the current bar."""
+    from peaktrade.cli._common import parse_kv
+    from peaktrade.cli.session_cmd import event_line
+    from peaktrade.live.runner import run_live_session
 
     cfg = load_cfg(ctx.obj)
-    log = DecisionLog.from_config(cfg)
-    auth = assert_live_allowed(cfg, confirm=confirm, log=log)
-    build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
-    raise SafetyError(NOT_IMPLEMENTED.format(what=f"{strategy} on {symbol} {timeframe}"))
+
+    def on_event(ev: dict) -> None:
+        p = ev["payload"]
+        if ev["type"] == "session" and p.get("event") == "start":
+            _say(f"live session {p['run_id']}: {p['strategy']} on {p['symbol']} {p['timeframe']} at {p['venue']}; "
+                 f"{p['ramp']}; Ctrl-C stops after the current bar")
+        elif ev["type"] in ("order", "fill", "denial") or (ev["type"] == "session" and p.get("event") != "end"):
+            _say(event_line(ev))
+
+    res = run_live_session(strategy, symbol=symbol, timeframe=timeframe, confirm=confirm, order_notional=notional,
+                           config=cfg, params=parse_kv(param, option="--param"), duration=duration,
+                           max_bars=max_bars, warmup=warmup, catch_up=catch_up, poll_interval=poll,
+                           on_event=on_event)
+    s = res.summary
+    _say(f"live run {res.run_id}: {res.status}")
+    _say(f"  orders / fills / denials   {s['n_orders']} / {s['n_fills']} / {s['n_denials']}")
+    _say(f"  position                   {s['position']:.6g}")
+    _say(f"  run log                    {res.run_dir}")
 
 
 @live_app.command("readiness")

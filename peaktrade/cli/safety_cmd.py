@@ -7,6 +7,7 @@ import typer
 from peaktrade.cli._common import console, load_cfg
 
 kill_app = typer.Typer(no_args_is_help=True)
+safety_app = typer.Typer(no_args_is_help=True)
 
 _SCOPE_HELP = "Which switch: all (every environment, the default), paper, shadow, testnet or live."
 
@@ -14,6 +15,7 @@ _SCOPE_HELP = "Which switch: all (every environment, the default), paper, shadow
 def register(app: typer.Typer) -> None:
     """Add the ``kill-switch`` command group to the root app."""
     app.add_typer(kill_app, name="kill-switch", help="Engage, release and show the persisted kill switch.")
+    app.add_typer(safety_app, name="safety", help="Incident actions on the venue (docs/runbooks.md).")
 
 
 def _say(text: str) -> None:
@@ -75,3 +77,16 @@ def kill_off(
 def kill_status(ctx: typer.Context) -> None:
     """Show every kill-switch scope and the effective state of each environment."""
     _print_status(load_cfg(ctx.obj))
+
+
+@safety_app.command("cancel-all")
+def cancel_all_cmd(
+    ctx: typer.Context,
+    environment: str = typer.Option("live", "--environment", help="live (the live venue) or testnet (the simulator)."),
+) -> None:
+    """Cancel every open order of the account at the venue now (the degrade ladder's fourth step). Cancels only:
+    needs no live authorization and passes in every kill-switch state."""
+    from peaktrade.live.runner import cancel_all
+
+    n, where = cancel_all(load_cfg(ctx.obj), environment=environment)
+    _say(f"{n} open orders cancelled at {where}")

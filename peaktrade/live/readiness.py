@@ -134,14 +134,19 @@ def simulator_stand_in(url: str, *, api_key: str, api_secret: str) -> Iterator[N
             _STAND_IN.clear()
 
 
+def stand_in_venue() -> _StandIn | None:
+    """Return the simulator standing in for the venue (url, simulator credentials), None outside the test block."""
+    with _STAND_IN_LOCK:
+        return _STAND_IN.get("kraken")
+
+
 def venue_client(config: Config) -> tuple[Any, str]:
     """Return ``(client, where)``: a read-only client of the live venue (or of the stand-in) and a label."""
     from peaktrade.adapters.hosts import url_host
     from peaktrade.adapters.kraken import KrakenClient
     from peaktrade.safety import ReadOnlyGuard
 
-    with _STAND_IN_LOCK:
-        stand = _STAND_IN.get("kraken")
+    stand = stand_in_venue()
     if stand is not None:
         guard = ReadOnlyGuard(config, stand_in_host=url_host(stand.url))
         client = KrakenClient(guard=guard, base_url=stand.url, api_key=stand.api_key, api_secret=stand.api_secret,
@@ -384,4 +389,5 @@ def live_readiness(config: Config, *, strategy: str, symbol: str, timeframe: str
 
 
 __all__ = ["CHECKS", "CheckResult", "ReadinessError", "ReadinessReport", "Skip", "arm_dead_man_switch", "clock_skew",
-           "live_readiness", "run_check", "send_test_alert", "simulator_stand_in", "venue_client"]
+           "live_readiness", "run_check", "send_test_alert", "simulator_stand_in", "stand_in_venue",
+           "venue_client"]

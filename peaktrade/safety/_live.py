@@ -8,9 +8,10 @@
 3. ``confirm_token`` — ``--confirm LIVE-<first 8 of the config hash>`` (:func:`confirm_token`) on the
    command line.
 4. ``readiness``     — kill switch off (the config's own persisted switch), every risk limit set, and
-   the registered exchange readiness probe (:func:`register_readiness_probe`, set by the exchange
-   adapter), run here, saying the exchange is reachable, the clock skew is within
-   ``[live] max_clock_skew_seconds`` and balances are readable. A readiness report built by a caller is
+   the registered exchange readiness probe (:func:`register_readiness_probe`; ``peaktrade live run``
+   registers the full ``peaktrade live readiness`` check list, :mod:`peaktrade.live.runner`), run here,
+   saying the exchange is reachable, the clock skew is within ``[live] max_clock_skew_seconds``, balances
+   are readable and, when the probe ran the check list, that none of its checks failed. A readiness report built by a caller is
    never accepted. The probe is run only when gates 1–3 are open and the local items passed (it
    touches the private API).
 
@@ -72,6 +73,9 @@ class ProbeResult:
     clock_skew_seconds: float | None = None
     balances: Mapping[str, float] | None = None
     detail: str = ""
+    #: The full readiness check list (``(name, status, reason)``; ``peaktrade live readiness``), when the probe
+    #: ran it: then any ``fail`` among them fails the ``readiness_checks`` item.
+    checks: tuple[tuple[str, str, str], ...] | None = None
 
 
 #: A readiness probe: called with the config, returns what it measured on the exchange.
@@ -202,7 +206,18 @@ def probe_readiness(config: Config, probe: ReadinessProbe) -> ReadinessReport:
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in bal.values())
     balances = ReadinessItem("balances_readable", ok_bal,
                              f"{len(bal)} balances read" if ok_bal else f"balances not readable{extra}")
-    return ReadinessReport((reach, clock, balances))
+    items = [reach, clock, balances]
+    if res.checks is not None:
+        try:
+            failed = [f"{name}: {reason}" for name, status, reason in res.checks if status != "pass" and
+                      status != "skip"]
+            ok = bool(res.checks) and not failed
+            why = (f"{len(res.checks)} readiness checks, none failed" if ok
+                   else "; ".join(failed) or "no readiness check ran")
+        except Exception as e:  # noqa: BLE001 — a list that cannot be read fails
+            ok, why = False, f"readiness checks unreadable: {type(e).__name__}: {e}"
+        items.append(ReadinessItem("readiness_checks", ok, why))
+    return ReadinessReport(tuple(items))
 
 
 class GateInputRefused(LiveGateClosed, TypeError):

@@ -13,7 +13,7 @@ from safety_helpers import ALL_LIMITS, ready_probe
 from peaktrade.config import SECRET_VARS
 from peaktrade.safety import arm_value, confirm_token, register_readiness_probe
 
-RUN = ("live", "run", "--strategy", "ma_crossover", "--symbol", "BTC/USD", "--timeframe", "1h")
+RUN = ("live", "run", "--strategy", "ma_crossover", "--symbol", "BTC/USD", "--timeframe", "1h", "--notional", "50")
 
 
 @pytest.fixture
@@ -43,19 +43,11 @@ def test_live_run_when_gates_open_one_by_one_then_each_refusal_names_the_first_c
     clean_env.setenv(cfg.live.arm_env, arm_value(cfg))
     refused(cli(*RUN), "confirm_token")
     refused(cli(*RUN, "--confirm", "LIVE-deadbeef"), "confirm_token")
-    register_readiness_probe(None)
-    assert "no readiness probe" in refused(cli(*RUN, "--confirm", confirm_token(cfg)), "readiness")
-    register_readiness_probe(ready_probe(clock_skew_seconds=30.0))
-    assert "clock_skew: 30.00 s > 2.00 s" in refused(cli(*RUN, "--confirm", confirm_token(cfg)), "readiness")
-    register_readiness_probe(probe)
     assert cli("kill-switch", "on", "--scope", "live", "--reason", "incident 42").exit_code == 0
     assert "incident 42" in refused(cli(*RUN, "--confirm", confirm_token(cfg)), "readiness")
-    assert cli("kill-switch", "off", "--scope", "live", "--confirm").exit_code == 0
-
-    r = cli(*RUN, "--confirm", confirm_token(cfg))  # every gate open: still nothing is sent
-    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
-    assert "no live session runner is implemented yet" in r.stderr and "nothing was sent" in r.stderr
-    assert len(probe.calls) == 1
+    # `live run` runs the full readiness list as gate 4 (tests/live/test_live_run.py, against the simulator standing
+    # in for the venue): a probe registered by anyone else is set aside, never asked
+    assert probe.calls == []
 
 
 def test_live_run_when_risk_limits_missing_then_readiness_refuses(cli, make_cfg, clean_env, probe):
