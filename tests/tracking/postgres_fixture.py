@@ -165,12 +165,16 @@ if pytest is not None:
 
 def _main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
-        print("usage: postgres_fixture.py start|stop DIR", file=sys.stderr)
+        print("usage: postgres_fixture.py start|stop DIR  (start prints the URI; exit 3: no PostgreSQL)",
+              file=sys.stderr)
         return 2
     base = Path(argv[1])
     if argv[0] == "stop":
         stop(base)
         return 0
+    if pg_bin() is None:
+        print(f"no PostgreSQL binaries (initdb, pg_ctl) in $PG_BIN, {_BIN_GLOB} or PATH", file=sys.stderr)
+        return 3
     try:
         _, uri = start(base)
     except RuntimeError as e:

@@ -217,7 +217,9 @@ def test_dry_run_when_option_env_and_config_disagree_then_option_beats_env_beats
 
 def test_server_when_store_unreachable_then_one_line_error_without_password(postgres_uri, track_cfg, cli):  # noqa: F811
     track_cfg()
-    wrong = postgres_uri.replace("@", "WRONGpw@", 1)  # the right user, a wrong password
+    parts = urlsplit(postgres_uri)
+    wrong = parts._replace(netloc=f"{parts.username}:wrong-password-{uuid.uuid4().hex[:8]}@{parts.hostname}:"
+                                  f"{parts.port}").geturl()  # the right user, a wrong password
     r = cli("mlflow", "server", "--backend-store-uri", wrong, "--port", str(_free_port()))
     assert r.exit_code != 0
     assert "cannot be reached" in r.stderr and "password authentication failed" in r.stderr
