@@ -197,17 +197,18 @@ class TrackingServerConfig(_Section):
 
         try:
             password = urlsplit(v.strip()).password
-        except ValueError:
-            raise ValueError(f"{v!r} is not a URI: expected e.g. postgresql://USER@HOST:5432/DB") from None
+        except ValueError:  # not echoed either: a malformed URI may still hold a password
+            raise PydanticCustomError("unsafe_endpoint", "{detail}", {
+                "key": "tracking_server.backend_store_uri",
+                "detail": "tracking_server.backend_store_uri is not a URI: expected e.g. "
+                          "postgresql://USER@HOST:5432/DB"}) from None
         if password:
-            from peaktrade.tracking._store import redact_uri
-
             # the one-line form that never echoes the value (it holds a password)
             raise PydanticCustomError("unsafe_endpoint", "{detail}", {
                 "key": "tracking_server.backend_store_uri",
-                "detail": f"tracking_server.backend_store_uri = {redact_uri(v.strip())!r} is refused: a password in "
-                          "the config is a secret in a committed file; give the URI in MLFLOW_BACKEND_STORE_URI or "
-                          "the password in PGPASSWORD or ~/.pgpass"})
+                "detail": "tracking_server.backend_store_uri holds a password and is refused: a password in the "
+                          "config is a secret in a committed file; give the URI in MLFLOW_BACKEND_STORE_URI or the "
+                          "password in PGPASSWORD or ~/.pgpass"})
         return v.strip()
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 ENV_BACKEND = "MLFLOW_BACKEND_STORE_URI"
 ENV_ARTIFACTS = "MLFLOW_ARTIFACTS_DESTINATION"
 ENV_HOST, ENV_PORT, ENV_WORKERS = "MLFLOW_HOST", "MLFLOW_PORT", "MLFLOW_WORKERS"
+ENV_JOBS = "MLFLOW_SERVER_ENABLE_JOB_EXECUTION"
 _DB_SCHEMES = ("postgresql", "sqlite", "mysql", "mssql")
 
 
@@ -181,8 +182,13 @@ def server_command(config: Config | None = None, *, backend_store_uri: str | Non
         shown = f"[{shown}]"
     from peaktrade._telemetry import TELEMETRY_OFF
 
-    return ServerPlan(cmd=cmd, env={**TELEMETRY_OFF, ENV_BACKEND: backend}, url=f"http://{shown}:{port_n}",
-                      backend=redact_uri(backend), artifacts=artifacts)
+    env = {**TELEMETRY_OFF, ENV_BACKEND: backend}
+    # MLflow's job runner (huey consumers for its GenAI judges and trace rollups) is not used by peaktrade: off
+    # unless the environment asks for it, so the server starts and stops with fewer processes
+    if ENV_JOBS not in os.environ:
+        env[ENV_JOBS] = "false"
+    return ServerPlan(cmd=cmd, env=env, url=f"http://{shown}:{port_n}", backend=redact_uri(backend),
+                      artifacts=artifacts)
 
 
 def _artifacts_or_plain(value: str, cfg: Config, check: bool) -> str:
