@@ -99,6 +99,8 @@ def backend_store(uri: str, cfg: Config) -> str:
             raise PeakTradeError(f"--backend-store-uri {redact_uri(uri)}: driver {driver!r} is not installed with "
                                  "peaktrade: use postgresql:// (psycopg 3)")
         check_postgres(uri)
+        # psycopg 3 named explicitly: SQLAlchemy's default for postgresql:// is psycopg 3 only from 2.1 on
+        uri = "postgresql+psycopg" + uri[len(scheme):] if not driver else uri
     return uri
 
 

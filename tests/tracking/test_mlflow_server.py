@@ -100,8 +100,8 @@ def test_serve_when_backend_uri_has_password_then_it_is_in_no_argv_and_no_output
     assert password and len(password) >= 16
     out = log.read_text(encoding="utf-8", errors="replace")
     assert f"MLflow server: {url}" in out
-    assert urlsplit(pg_store)._replace(netloc=f"peaktrade:***@{urlsplit(pg_store).hostname}:"
-                                              f"{urlsplit(pg_store).port}").geturl() in out  # shown redacted
+    parts = urlsplit(pg_store)
+    assert f"backend store: postgresql+psycopg://{parts.username}:***@{parts.hostname}:{parts.port}{parts.path}" in out
     assert password not in out
     leaked = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
