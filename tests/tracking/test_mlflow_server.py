@@ -270,3 +270,11 @@ def test_load_config_when_server_uri_in_config_has_password_then_refused_without
         track_cfg(tracking_server={"backend_store_uri": "postgresql://u:hunter2secret@db/x"})
     assert "tracking_server.backend_store_uri" in str(e.value) and "PGPASSWORD" in str(e.value)
     assert "hunter2secret" not in str(e.value)
+
+
+def test_dry_run_when_env_port_is_not_a_port_then_one_line_error_naming_it(track_cfg, cli, monkeypatch):
+    track_cfg()
+    monkeypatch.setenv("MLFLOW_PORT", "70000")
+    r = cli("mlflow", "server", "--dry-run")
+    assert r.exit_code != 0 and "port='70000' is invalid: expected an integer in [1, 65535]" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
