@@ -174,6 +174,44 @@ class TrackingConfig(_Section):
     sweep_top_n: int = Field(5, ge=0, le=100)
 
 
+class TrackingServerConfig(_Section):
+    """``peaktrade mlflow server``: a shared MLflow tracking server (docs/tracking.md). Options and the
+    ``MLFLOW_*`` variables ``mlflow server`` reads take precedence over these keys."""
+
+    #: Where runs are stored: ``postgresql://USER@HOST:PORT/DB`` for a shared server (the password comes from
+    #: ``MLFLOW_BACKEND_STORE_URI``, ``PGPASSWORD`` or ``~/.pgpass``, never from this file); empty = the
+    #: project's own ``[tracking] uri`` store (SQLite by default).
+    backend_store_uri: str = ""
+    #: Where the server keeps artifacts: a directory (relative to the project root) or an ``s3://`` URI (an
+    #: S3-compatible store: ``MLFLOW_S3_ENDPOINT_URL``); empty = ``[tracking] artifacts``.
+    artifacts_destination: str = ""
+    #: Address to bind: loopback unless told otherwise.
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+
+    @field_validator("backend_store_uri")
+    @classmethod
+    def _no_password(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        try:
+            password = urlsplit(v.strip()).password
+        except ValueError:  # not echoed either: a malformed URI may still hold a password
+            raise PydanticCustomError("unsafe_endpoint", "{detail}", {
+                "key": "tracking_server.backend_store_uri",
+                "detail": "tracking_server.backend_store_uri is not a URI: expected e.g. "
+                          "postgresql://USER@HOST:5432/DB"}) from None
+        if password:
+            # the one-line form that never echoes the value (it holds a password)
+            raise PydanticCustomError("unsafe_endpoint", "{detail}", {
+                "key": "tracking_server.backend_store_uri",
+                "detail": "tracking_server.backend_store_uri holds a password and is refused: a password in the "
+                          "config is a secret in a committed file; give the URI in MLFLOW_BACKEND_STORE_URI or the "
+                          "password in PGPASSWORD or ~/.pgpass"})
+        return v.strip()
+
+
 class ReportsConfig(_Section):
     dir: Path = Path("reports")
 
@@ -457,6 +495,7 @@ class Config(_Section):
     sweep: SweepConfig = SweepConfig()
     demo: DemoConfig = DemoConfig()
     tracking: TrackingConfig = TrackingConfig()
+    tracking_server: TrackingServerConfig = TrackingServerConfig()
     reports: ReportsConfig = ReportsConfig()
     runs: RunsConfig = RunsConfig()
     strategies: StrategiesConfig = StrategiesConfig()

@@ -1,4 +1,5 @@
-"""``peaktrade mlflow ui`` and ``peaktrade mlflow runs``: the MLflow UI on the project's store."""
+"""``peaktrade mlflow ui``, ``mlflow server`` and ``mlflow runs``: the MLflow UI on the project's store, a shared
+tracking server (PostgreSQL or SQLite store, proxied artifacts), and recent runs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import typer
 
 from peaktrade.cli._common import load_cfg
 
-app = typer.Typer(no_args_is_help=True, help="MLflow UI and recent runs of the project's tracking store.")
+app = typer.Typer(no_args_is_help=True, help="MLflow UI, a shared tracking server, and recent runs of the tracking store.")
 
 
 @app.command("ui")
@@ -37,10 +38,50 @@ def ui(
     artifact_root(cfg).mkdir(parents=True, exist_ok=True)
     from peaktrade._telemetry import TELEMETRY_OFF
 
+    _serve(cmd, TELEMETRY_OFF, "MLflow UI")  # the UI server never phones home
+
+
+@app.command("server")
+def server(
+    ctx: typer.Context,
+    backend_store_uri: str | None = typer.Option(
+        None, "--backend-store-uri", show_default=False,
+        help="Store of runs: postgresql://USER[:PASSWORD]@HOST:PORT/DB or sqlite:///FILE (else $MLFLOW_BACKEND_STORE_URI, "
+             "else [tracking_server] backend_store_uri, else the project's [tracking] store). Shown redacted."),
+    artifacts_destination: str | None = typer.Option(
+        None, "--artifacts-destination", show_default=False,
+        help="Artifacts: a directory or s3://BUCKET/PATH (else $MLFLOW_ARTIFACTS_DESTINATION, else "
+             "[tracking_server] artifacts_destination, else [tracking] artifacts)."),
+    host: str | None = typer.Option(None, "--host", show_default=False,
+                                    help="Address to bind (else $MLFLOW_HOST, else [tracking_server] host: 127.0.0.1)."),
+    port: int | None = typer.Option(None, "--port", min=1, max=65535, show_default=False,
+                                    help="Port (else $MLFLOW_PORT, else [tracking_server] port: 5000)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, max=64, show_default=False,
+                                       help="Server worker processes (else $MLFLOW_WORKERS, else [tracking_server] workers)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the command and the URL only (nothing is checked)."),
+) -> None:
+    """Serve a shared MLflow tracking server (PostgreSQL or SQLite store, proxied artifacts) and print its URL.
+
+    Clients log to it with MLFLOW_TRACKING_URI=<URL>. Ctrl-C, SIGTERM, SIGHUP or SIGQUIT stops it and its workers."""
+    from peaktrade.tracking import server_command
+
+    cfg = load_cfg(ctx.obj)
+    plan = server_command(cfg, backend_store_uri=backend_store_uri, artifacts_destination=artifacts_destination,
+                          host=host, port=port, workers=workers, check=not dry_run)
+    typer.echo(f"command: {plan.shown}")
+    typer.echo(f"backend store: {plan.backend}")
+    typer.echo(f"artifacts: {plan.artifacts}")
+    typer.echo(f"MLflow server: {plan.url}  (clients: export MLFLOW_TRACKING_URI={plan.url})")
+    if dry_run:
+        return
+    _serve(plan.cmd, plan.env, "MLflow server")  # the backend URI goes by the environment: never in argv
+
+
+def _serve(cmd: list[str], env: dict[str, str], name: str) -> None:
+    """Run ``cmd`` with ``env`` added until it exits or we are told to stop; then stop its whole group."""
     # The server runs in its own session, so its gunicorn/uvicorn workers form one process group we
     # can stop as a whole; Ctrl-C (SIGINT) and SIGTERM both reach us and we stop that group.
-    proc = subprocess.Popen(cmd, env={**os.environ, **TELEMETRY_OFF},  # the UI server never phones home
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, start_new_session=True)
     # Being in its own session, the server gets no SIGHUP when the terminal closes: every signal that
     # ends us (SIGTERM, SIGHUP, SIGQUIT; SIGINT raises KeyboardInterrupt already) stops the group first.
     previous = {s: signal.signal(s, _raise_interrupt) for s in _STOP_SIGNALS}
@@ -48,7 +89,7 @@ def ui(
         code = proc.wait()
     except KeyboardInterrupt:
         _stop_group(proc)
-        typer.echo("MLflow UI stopped")
+        typer.echo(f"{name} stopped")
         return
     finally:
         for s, h in previous.items():
@@ -145,4 +186,4 @@ def runs(
 
 def register(root: typer.Typer) -> None:
     """Add the ``mlflow`` command group to the root app."""
-    root.add_typer(app, name="mlflow", help="MLflow UI and recent tracked runs.")
+    root.add_typer(app, name="mlflow", help="MLflow UI, a shared tracking server, and recent tracked runs.")

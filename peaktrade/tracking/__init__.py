@@ -28,6 +28,7 @@ from peaktrade.tracking._api import (
 )
 from peaktrade.tracking._optimize import log_optimize
 from peaktrade.tracking._query import experiment_url, recent_runs, report_for_run, run_url, ui_command
+from peaktrade.tracking._server import server_command
 from peaktrade.tracking._store import artifact_root, open_store, tracking_uri
 from peaktrade.tracking.portfolio_runs import log_portfolio
 
@@ -45,6 +46,7 @@ __all__ = [
     "recent_runs",
     "report_for_run",
     "run_url",
+    "server_command",
     "tracked_run",
     "tracking_uri",
     "ui_command",

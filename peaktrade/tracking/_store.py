@@ -28,13 +28,14 @@ def load(config: Config | None = None) -> Config:
     return load_config()
 
 
-def tracking_uri(config: Config | None = None) -> str:
-    """Return the MLflow tracking URI: ``$MLFLOW_TRACKING_URI`` when set, else ``[tracking] uri``.
+def tracking_uri(config: Config | None = None, *, environment: bool = True) -> str:
+    """Return the MLflow tracking URI: ``$MLFLOW_TRACKING_URI`` when set (and ``environment``), else
+    ``[tracking] uri``.
 
     A relative ``sqlite:///`` path (e.g. the default ``sqlite:///mlruns.db``) and a bare relative
     path are resolved against the project root, so every working directory sees one store.
     """
-    env = os.environ.get(ENV_TRACKING_URI, "").strip()
+    env = os.environ.get(ENV_TRACKING_URI, "").strip() if environment else ""
     if env:
         return env
     cfg = load(config)
