@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peaktrade._files import atomic_write_json
-from peaktrade.config import STATE_DIR_VAR
+from peaktrade.config import ENV_PATH_VAR, STATE_DIR_VAR
 from peaktrade.provenance import SCHEDULE_RUN_VAR, SCHEDULE_VAR
 from peaktrade.schedule._timing import ScheduleError, Timing
 
@@ -131,8 +131,9 @@ def resolve_target(config: Config, target: str) -> tuple[str, str, str]:
 
 
 def _config_path(config: Config) -> str | None:
-    src = config.source.removesuffix(" + environment")
-    return str(Path(src).resolve()) if src != "<defaults>" else None
+    from peaktrade.experiments.kernel import kernel_config_env
+
+    return kernel_config_env(config).get(ENV_PATH_VAR)
 
 
 def _record(config: Config, name: str) -> Path:
@@ -268,6 +269,11 @@ def run_schedule(config: Config, name: str) -> ScheduledRun:
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started,
                                   "run": run_id}).encode(), 0)
         env = {**os.environ, **s.env, SCHEDULE_VAR: name, SCHEDULE_RUN_VAR: run_id}
+        if s.config_path:
+            # every process under the run loads the schedule's config, not only the CLI given --config: the
+            # notebook kernel `testnet orchestrate --notebook` starts reads PEAK_TRADE_CONFIG_PATH, and cron
+            # or a timer has none of the variables of the shell that added the schedule
+            env[ENV_PATH_VAR] = s.config_path
         t0 = time.monotonic()
         try:
             code = subprocess.run(s.run_argv(), cwd=s.root, env=env, check=False).returncode
