@@ -32,9 +32,12 @@ if TYPE_CHECKING:
     from peaktrade.config import Config
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-#: Environment overrides carried from ``schedule add`` into every run (``PEAKTRADE__SECTION__KEY``: settings,
-#: never secrets; secrets come from the environment of the timer or from the project's ``.env``).
+#: Variables carried from ``schedule add`` into every run: config overrides (``PEAKTRADE__SECTION__KEY``) and the
+#: tracking store MLflow reads first; settings, never secrets (those come from the project's ``.env``).
 _ENV_PREFIX = "PEAKTRADE__"
+_CARRIED = ("MLFLOW_TRACKING_URI",)
+#: ``scheme://user:password@host``: a credential in a URL.
+_USERINFO = re.compile(r"://[^/@\s]+@")
 
 
 def schedule_dir(config: Config) -> Path:
@@ -158,10 +161,22 @@ def plan_schedule(config: Config, target: str, timing: Timing, *, name: str | No
     from peaktrade.schedule._install import installer
 
     kind, resolved, default = resolve_target(config, target)
+    return Schedule(check_name(name or default), kind, resolved, timing, config.root, _config_path(config),
+                    _carried_env(config), installer(config, backend).backend)
+
+
+def _carried_env(config: Config) -> dict[str, str]:
+    """Return the variables a schedule writes into its unit or crontab line; refuse credentials among them (a
+    unit file is readable by others, and a crontab line is the command line of cron's shell, seen by ``ps``)."""
     env = {STATE_DIR_VAR: str(config.state_dir)}
-    env.update({k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIX)})
-    return Schedule(check_name(name or default), kind, resolved, timing, config.root, _config_path(config), env,
-                    installer(config, backend).backend)
+    for k, v in sorted(os.environ.items()):
+        if k.startswith(_ENV_PREFIX) or k in _CARRIED:
+            if _USERINFO.search(v):
+                raise ScheduleError(f"{k} holds a credential in a URL: a schedule writes its variables into the "
+                                    "timer unit or crontab line; set it without the user:password part (MLflow "
+                                    "reads MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)")
+            env[k] = v
+    return env
 
 
 def add_schedule(config: Config, s: Schedule) -> list[str]:
@@ -213,7 +228,10 @@ def list_schedules(config: Config) -> list[dict[str, Any]]:
             continue
         s = load_schedule(config, rec.stem)
         if s.backend not in installed:
-            installed[s.backend] = installer(config, s.backend).installed()
+            try:
+                installed[s.backend] = installer(config, s.backend).installed()
+            except ScheduleError:  # cannot tell (no crontab command): shown as not installed, listed anyway
+                installed[s.backend] = set()
         last = d / f"{s.name}.last.json"
         out.append({"name": s.name, "timing": s.timing.text, "target": s.target_text, "backend": s.backend,
                     "installed": s.name in installed[s.backend], "root": str(s.root),
@@ -276,7 +294,9 @@ def run_schedule(config: Config, name: str) -> ScheduledRun:
             env[ENV_PATH_VAR] = s.config_path
         t0 = time.monotonic()
         try:
-            code = subprocess.run(s.run_argv(), cwd=s.root, env=env, check=False).returncode
+            # the run inherits the locked descriptor: the lock lasts as long as any process of the run, even
+            # when this one is killed first
+            code = subprocess.run(s.run_argv(), cwd=s.root, env=env, check=False, pass_fds=(fd,)).returncode
         except OSError as e:
             raise ScheduleError(f"schedule {name}: cannot start {s.run_argv()[0]} ({e}); re-add the schedule from "
                                 "the environment it should use") from None

@@ -133,3 +133,18 @@ def test_dry_run_when_cron_then_line_printed_and_nothing_written(sched_cfg, cli,
     r = cli("schedule", "add", "sma-btc-1m", "--every", "15m", "--dry-run")
     assert r.exit_code == 0 and "*/15 * * * * cd " in r.stdout and "dry run: nothing installed" in r.stdout
     assert not (tmp_path / "crontab").exists()
+
+
+def test_add_when_overrides_set_then_carried_into_the_unit_and_credentials_refused(sched_cfg, cli, tmp_path,
+                                                                                    monkeypatch):
+    sched_cfg()
+    monkeypatch.setenv("PEAKTRADE__TESTNET__MODE", "kraken-sim")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://alice:s3cret@127.0.0.1:5000")
+    r = cli("schedule", "add", "sma-btc-1m", "--every", "1h")
+    assert r.exit_code == 2 and "MLFLOW_TRACKING_URI holds a credential in a URL" in r.stderr
+    assert "s3cret" not in r.stderr + r.stdout and not (tmp_path / "units").exists()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert cli("schedule", "add", "sma-btc-1m", "--every", "1h").exit_code == 0
+    service = (tmp_path / "units" / "peaktrade-testnet-sma-btc-1m.service").read_text()
+    assert "Environment=MLFLOW_TRACKING_URI=http://127.0.0.1:5000\n" in service
+    assert "Environment=PEAKTRADE__TESTNET__MODE=kraken-sim\n" in service
