@@ -43,7 +43,7 @@ def render_units(s: Schedule) -> dict[str, str]:
     stem = unit_name(s.name)
     env = "".join(f"Environment={_sd_quote(f'{k}={v}')}\n" for k, v in sorted(s.env.items()))
     service = (f"[Unit]\nDescription=peaktrade schedule {s.name}: {s.target_text}\n\n"
-               f"[Service]\nType=oneshot\nWorkingDirectory={_sd_quote(str(s.root))}\n{env}"
+               f"[Service]\nType=oneshot\nWorkingDirectory={str(s.root).replace('%', '%%')}\n{env}"
                f"ExecStart={' '.join(_sd_quote(a) for a in s.entry_argv())}\n")
     timer = (f"[Unit]\nDescription=Run peaktrade schedule {s.name} ({s.timing.text})\n\n"
              f"[Timer]\nOnCalendar={s.timing.on_calendar}\nPersistent=true\nUnit={stem}.service\n\n"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -148,3 +150,25 @@ def test_add_when_overrides_set_then_carried_into_the_unit_and_credentials_refus
     service = (tmp_path / "units" / "peaktrade-testnet-sma-btc-1m.service").read_text()
     assert "Environment=MLFLOW_TRACKING_URI=http://127.0.0.1:5000\n" in service
     assert "Environment=PEAKTRADE__TESTNET__MODE=kraken-sim\n" in service
+
+
+def test_units_when_paths_have_spaces_then_systemd_verifies_them(sched_cfg, cli, tmp_path, clean_env):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed: systemd's unit parser is the oracle of this check")
+    cfg = sched_cfg()
+    project = tmp_path / "my project"
+    project.mkdir()
+    moved = project / "peaktrade.toml"
+    moved.write_text(Path(cfg.source).read_text())
+    clean_env.setenv("PEAK_TRADE_CONFIG_PATH", str(moved))
+    clean_env.setenv("PEAKTRADE_STATE_DIR", str(tmp_path / "state 100%"))
+    assert cli("schedule", "add", "sma-btc-1m", "--every", "1h", "--name", "sp").exit_code == 0
+    units = tmp_path / "units"
+    service = (units / "peaktrade-sp.service").read_text()
+    assert f"WorkingDirectory={project}\n" in service and f'--config "{moved}"' in service
+    assert f'Environment="PEAKTRADE_STATE_DIR={tmp_path}/state 100%%"' in service  # % is a systemd specifier
+    (tmp_path / "xdg").mkdir()
+    p = subprocess.run(["systemd-analyze", "verify", "--user", "peaktrade-sp.service", "peaktrade-sp.timer"],
+                       cwd=units, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "xdg")})
+    assert p.returncode == 0 and not p.stderr.strip(), p.stderr
