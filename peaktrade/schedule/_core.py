@@ -3,8 +3,8 @@ or a crontab line calls (``peaktrade schedule run NAME``).
 
 A schedule's record is ``<state dir>/schedule/NAME.json`` (per user, like the systemd user units and the
 user crontab it is installed in); the entry point holds ``NAME.lock`` for the length of a run so runs of
-one schedule never overlap, whoever starts them (timer, cron, by hand), and records the last run in
-``NAME.last.json``. Every MLflow run a scheduled run makes carries the schedule's name (the
+one schedule never overlap, whoever starts them (timer, cron, by hand), and records the last run that ran
+(not a skipped one) in ``NAME.last.json``. Every MLflow run a scheduled run makes carries the schedule's name (the
 ``PEAKTRADE_SCHEDULE`` variable, tagged by :func:`peaktrade.provenance.provenance_tags`).
 """
 
@@ -280,9 +280,8 @@ def run_schedule(config: Config, name: str) -> ScheduledRun:
                 holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
             except ValueError:
                 holder = {}
-            res = ScheduledRun(name, "skipped", 0, started, holder=holder)
-            _write_last(d, res)
-            return res
+            # the record of the last run is left as it is: it is that run's, and it has not ended yet
+            return ScheduledRun(name, "skipped", 0, started, holder=holder)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started,
                                   "run": run_id}).encode(), 0)

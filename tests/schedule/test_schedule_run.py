@@ -123,7 +123,7 @@ def test_service_when_run_while_a_run_is_in_progress_then_second_skipped_and_tes
         assert holder["pid"] == first.pid
 
         second = cli("schedule", "run", "tn")  # by hand, while the timer's run goes on
-        assert second.exit_code == 0
+        assert second.exit_code == 0 and not (lock.parent / "tn.last.json").exists()
         assert f"schedule tn: skipped, the previous run is still running (pid {first.pid} " in second.stdout
         assert f"run {holder['run']}," in second.stdout
         out, _ = first.communicate(timeout=300)
