@@ -382,6 +382,28 @@ class MonitorConfig(_Section):
     dashboard_port: int = Field(8765, ge=1, le=65535)
 
 
+class ScheduleConfig(_Section):
+    """Scheduled runs (``peaktrade schedule``, docs/scheduling.md): systemd user timers or crontab lines."""
+
+    #: ``auto``: systemd user timers where systemd runs (``/run/systemd/system``), else a crontab line.
+    backend: Literal["auto", "systemd", "cron"] = "auto"
+    #: Where the ``.service`` / ``.timer`` units are written (absolute or ``~/``); unset: ``~/.config/systemd/user``.
+    unit_dir: Path | None = None
+    #: Run ``systemctl --user daemon-reload`` / ``enable --now`` / ``disable --now`` after writing or removing
+    #: units; false: only write the units and print the commands to run.
+    systemctl: bool = True
+    #: A crontab file to edit instead of the user's crontab (``crontab -l`` / ``crontab -``); absolute or ``~/``.
+    crontab_file: Path | None = None
+
+    @field_validator("unit_dir", "crontab_file")
+    @classmethod
+    def _paths_absolute(cls, v: Path | None, info: Any) -> Path | None:
+        if v is not None and not Path(v).expanduser().is_absolute():
+            raise ValueError(f"schedule.{info.field_name} must be an absolute path (or ~/...): a timer or cron "
+                             "job does not run in the directory you run peaktrade from")
+        return None if v is None else Path(v).expanduser()
+
+
 class AlertsConfig(_Section):
     """Alert rules; destinations are secrets: ``PEAKTRADE_ALERT_URLS`` (environment or ``.env``)."""
 
@@ -505,6 +527,7 @@ class Config(_Section):
     testnet: TestnetConfig = TestnetConfig()
     monitor: MonitorConfig = MonitorConfig()
     alerts: AlertsConfig = AlertsConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     root: Path = Field(default_factory=Path.cwd, exclude=True)
     source: str = Field("<defaults>", exclude=True)

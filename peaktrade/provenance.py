@@ -33,6 +33,13 @@ TAG_ENVIRONMENT = "peaktrade.environment"
 TAG_KIND = "peaktrade.kind"
 TAG_NONFINITE = "peaktrade.nonfinite_metrics"
 TAG_PARENT = "mlflow.parentRunId"
+#: A run made by a scheduled run (``peaktrade schedule run NAME``) carries the schedule's name and the id of
+#: that scheduled run: the entry point sets these variables, every process under it (notebook kernels too)
+#: inherits them, so the batch, its notebooks and their analyses are all tagged.
+TAG_SCHEDULE = "peaktrade.schedule"
+TAG_SCHEDULE_RUN = "peaktrade.schedule_run"
+SCHEDULE_VAR = "PEAKTRADE_SCHEDULE"
+SCHEDULE_RUN_VAR = "PEAKTRADE_SCHEDULE_RUN"
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -108,7 +115,8 @@ def provenance_tags(config: Config, *, kind: str, strategy: str | None = None, s
     except Exception:  # noqa: BLE001  (no user name in some containers)
         pass
     for key, value in ((TAG_STRATEGY, strategy), (TAG_SYMBOL, symbol), (TAG_TIMEFRAME, timeframe),
-                       (TAG_STRATEGY_CODE, strategy_code)):
+                       (TAG_STRATEGY_CODE, strategy_code), (TAG_SCHEDULE, os.environ.get(SCHEDULE_VAR) or None),
+                       (TAG_SCHEDULE_RUN, os.environ.get(SCHEDULE_RUN_VAR) or None)):
         if value is not None:
             tags[key] = str(value)
     return tags

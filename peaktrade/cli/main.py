@@ -21,6 +21,7 @@ from peaktrade.cli import (
     report_cmd,
     research_cmd,
     safety_cmd,
+    schedule_cmd,
     session_cmd,
     sim_cmd,
     strategies_cmd,
@@ -54,6 +55,7 @@ warmup_cmd.register(app)
 alerts_cmd.register(app)
 monitor_cmd.register(app)
 portfolio_cmd.register(app)
+schedule_cmd.register(app)
 app.add_typer(experiment_cmd.app, name="experiment", help="Run papermill batch experiments from specs.")
 
 _DEBUG = {"on": False}

@@ -92,7 +92,13 @@ def orchestrate_cmd(
     if notebook:
         if dry_run:
             raise PeakTradeError("--notebook and --dry-run are exclusive")
-        out = run_notebook(profile, config=cfg, duration=duration, mode=mode)
+        from peaktrade._env import environ_set
+        from peaktrade.experiments.kernel import kernel_config_env
+
+        # the kernel loads its own config: point it at the one this command was given (--config), or it would
+        # read another project's (its own state directory and kill switch, profiles, MLflow store)
+        with environ_set(kernel_config_env(cfg)):
+            out = run_notebook(profile, config=cfg, duration=duration, mode=mode)
         _say(f"notebook executed: {out}")
         return
 
