@@ -14,7 +14,14 @@ from typing import Any
 
 from peaktrade.compute._cache import CACHE_VERSION, ChunkCache, code_version
 from peaktrade.compute._cluster import Cluster, ComputeError, cores, dask_client, parse_cluster, resolve_cluster
-from peaktrade.compute._tasks import DEFAULT_CHUNK, ChunkCounts, DaskSweepRunner, map_tasks, shippable_config
+from peaktrade.compute._tasks import (
+    DEFAULT_CHUNK,
+    ChunkCounts,
+    DaskSweepRunner,
+    map_tasks,
+    shippable_config,
+    strategy_ref,
+)
 
 
 class Backend:
@@ -29,11 +36,18 @@ class Backend:
     def distributed(self) -> bool:
         return self.client is not None
 
-    def sweep_runner(self) -> DaskSweepRunner | None:
-        """Return the ``runner=`` of :func:`peaktrade.backtest.sweep` for this backend (None in process)."""
+    @property
+    def workers(self) -> int:
+        """Return the workers of the cluster (1 in process)."""
+        return 1 if self.client is None else max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
+
+    def sweep_runner(self, *, chunk: int | None = None, cache: bool = True) -> DaskSweepRunner | None:
+        """Return the ``runner=`` of :func:`peaktrade.backtest.sweep` for this backend (None in process):
+        chunks of ``chunk`` combinations (default the backend's), cached unless ``cache`` is False."""
         if self.client is None:
             return None
-        return DaskSweepRunner(self.client, self.cluster, chunk=self.chunk, cache=self.cache, progress=self.progress)
+        return DaskSweepRunner(self.client, self.cluster, chunk=chunk or self.chunk,
+                               cache=self.cache if cache else None, progress=self.progress)
 
     def sweep(self, strategy: Any, bars: Any, **kwargs: Any) -> Any:
         """Return :func:`peaktrade.backtest.sweep` run on this backend: the same table as in process (to 1e-12);
@@ -104,4 +118,4 @@ def sweep(strategy: Any, bars: Any, *, cluster: Any = None, chunk: int | None = 
 
 __all__ = ["CACHE_VERSION", "DEFAULT_CHUNK", "Backend", "ChunkCache", "ChunkCounts", "Cluster", "ComputeError",
            "backend", "code_version", "cores", "dask_client", "parse_cluster", "resolve_cluster", "shippable_config",
-           "sweep"]
+           "strategy_ref", "sweep"]

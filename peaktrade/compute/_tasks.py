@@ -34,7 +34,7 @@ class ChunkCounts:
     errors: list[str] = field(default_factory=list)
 
 
-def _strategy_ref(strat: Any, config: Any) -> Any:
+def strategy_ref(strat: Any, config: Any) -> Any:
     """Return what a worker resolves the strategy from: its name when the registry (library, registered, the
     user's folders) gives back this very strategy, else the object itself (pickled)."""
     from peaktrade.strategies.registry import get_strategy
@@ -91,7 +91,7 @@ class DaskSweepRunner:
         code = code_version(strat) if self.cache is not None else None
         base = None if code is None else {"data": fingerprint(bars), "code": code, "strategy": strat.name,
                                           "options": options, "n_parts": n_parts, "n_bars": len(bars)}
-        ref = _strategy_ref(strat, config)
+        ref = strategy_ref(strat, config)
         # once per worker, whatever the number of tasks (a key of its own: releasing it touches no other job's copy)
         bars_f = client.scatter(bars, broadcast=True, hash=False)
         show = self.progress if self.progress is not None else total * len(bars) > 50_000_000
