@@ -113,15 +113,12 @@ def test_tasks_when_on_local_cluster_then_numba_threads_times_workers_within_cor
     assert n_workers == 2 and max(got) * n_workers <= compute.cores()
 
 
-def test_walk_forward_when_folds_run_on_cluster_then_folds_and_oos_equity_equal_local(cluster, bars):
-    from peaktrade.experiments.walk_forward import walk_forward
-
-    kw = {**OPTS, "train": 1000, "test": 500, "fast": range(3, 10), "slow": range(30, 50, 5)}
-    loc = walk_forward("ma_crossover", bars, **kw)
-    dist = walk_forward("ma_crossover", bars, cluster=cluster, **kw)
-    assert len(dist.folds) == 4
-    pd.testing.assert_frame_equal(dist.folds, loc.folds, check_exact=False, rtol=0, atol=1e-12)
-    pd.testing.assert_series_equal(dist.oos_equity, loc.oos_equity, check_exact=False, rtol=0, atol=1e-12)
+def test_walk_forward_cli_when_cluster_given_then_same_document_as_in_process(cluster, cfg, cli):
+    argv = ["walk-forward", "ma_crossover", "--exchange", "synthetic", "--train", "500", "--test", "250",
+            "--grid", "fast=5:30:5", "--grid", "slow=40:100:20", "--json", "--cluster"]
+    dist, loc = cli(*argv, cluster), cli(*argv, "local")
+    assert dist.exit_code == 0 and loc.exit_code == 0, dist.stderr + loc.stderr
+    assert json.loads(dist.stdout) == json.loads(loc.stdout)
 
 
 def test_optimize_when_batches_run_on_cluster_then_trials_equal_local(cluster, bars, tmp_path):
@@ -192,19 +189,33 @@ def test_sweep_cli_when_cluster_spec_is_bad_then_one_line_error_and_nonzero(cfg,
     assert "cluster='local:x' is invalid: expected 'local'" in r.stderr
 
 
+def _tiny_spec(tmp_path: Path) -> Path:
+    """A spec of two runs of a notebook that does almost nothing (the kernels' start is the cost)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('x: int = 1  # a number\ntrack: bool = False\nparent_run_id: str = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("y = 2 * x")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(f'name = "tiny"\nnotebook = "{tmp_path / "tiny.ipynb"}"\n[[runs]]\nx = 1\n[[runs]]\nx = 2\n')
+    return spec
+
+
 def test_experiment_run_when_on_cluster_then_each_run_is_a_task_tracked_under_the_batch(cluster, make_cfg, cli,
                                                                                          tmp_path):
     import mlflow
 
     make_cfg(tracking={"uri": f"sqlite:///{tmp_path}/mlruns.db", "artifacts": str(tmp_path / "art")},
              reports={"dir": str(tmp_path / "reports")}, runs={"dir": str(tmp_path / "runs")})
-    r = cli("experiment", "run", str(ROOT / "experiments" / "demo.toml"), "--out", str(tmp_path / "out"),
-            "--cluster", cluster)
+    r = cli("experiment", "run", str(_tiny_spec(tmp_path)), "--out", str(tmp_path / "out"), "--cluster", cluster)
     assert r.exit_code == 0, r.stderr
     assert len(sorted((tmp_path / "out").glob("*.ipynb"))) == 2
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns.db")
-    runs = client.search_runs([client.get_experiment_by_name("demo").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     (parent,) = [x for x in runs if x.data.tags.get("peaktrade.kind") == "batch"]
     nb_runs = [x for x in runs if x.data.tags.get("peaktrade.kind") == "notebook"]
     assert len(nb_runs) == 2 and all(x.data.tags["mlflow.parentRunId"] == parent.info.run_id for x in nb_runs)
-    assert parent.data.metrics["n_ok"] == 2
+    assert sorted(x.data.params["x"] for x in nb_runs) == ["1", "2"] and parent.data.metrics["n_ok"] == 2
