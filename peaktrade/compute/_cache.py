@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,28 +36,16 @@ def _package_code() -> str:
 
 
 def code_version(strat: Any) -> str | None:
-    """Return the code version a chunk of ``strat`` depends on: peaktrade's computing packages and the source
-    files of the strategy's own modules (its class, ``prepare`` and ``signal_nb``). None when a module has no
-    file to hash (a strategy defined in a notebook's ``__main__``): such a sweep is never cached (fails closed:
-    a stale row is worse than a recomputed one)."""
-    h = hashlib.sha256(_package_code().encode())
-    owners = [type(strat), getattr(strat, "prepare", None), getattr(strat, "signal_nb", None)]
-    files: set[str] = set()
-    for obj in owners:
-        obj = getattr(obj, "py_func", obj)  # a numba dispatcher: the Python function it compiles
-        mod = sys.modules.get(getattr(obj, "__module__", "") or "")
-        if mod is None:
-            continue
-        try:
-            files.add(inspect.getfile(mod))
-        except TypeError:
-            return None
-    for f in sorted(files):
-        p = Path(f)
-        if not p.is_file():
-            return None
-        h.update(p.read_bytes())
-    return h.hexdigest()
+    """Return the code version a chunk of ``strat`` depends on: peaktrade's computing packages and the strategy's
+    code (:func:`peaktrade.strategies.code.strategy_code_hash`: its modules and, transitively, the project modules
+    they use). None when the strategy's code cannot be read (defined in a notebook's ``__main__``): such a sweep
+    is never cached (fails closed: a stale row is worse than a recomputed one)."""
+    from peaktrade.strategies.code import strategy_code_hash
+
+    code = strategy_code_hash(strat)
+    if code != strategy_code_hash(strat):  # it is made unique (random) when there is no code to hash
+        return None
+    return hashlib.sha256(f"{_package_code()} {code}".encode()).hexdigest()
 
 
 class ChunkCache:
