@@ -219,3 +219,16 @@ def test_experiment_run_when_on_cluster_then_each_run_is_a_task_tracked_under_th
     nb_runs = [x for x in runs if x.data.tags.get("peaktrade.kind") == "notebook"]
     assert len(nb_runs) == 2 and all(x.data.tags["mlflow.parentRunId"] == parent.info.run_id for x in nb_runs)
     assert sorted(x.data.params["x"] for x in nb_runs) == ["1", "2"] and parent.data.metrics["n_ok"] == 2
+
+
+def test_code_version_when_strategy_code_has_no_file_then_none_so_never_cached():
+    import dataclasses
+
+    from peaktrade.compute import code_version
+    from peaktrade.strategies import get_strategy
+
+    lib = get_strategy("ma_crossover")
+    assert code_version(lib) == code_version(lib) is not None
+    ns: dict = {"__name__": "typed_in_a_notebook"}
+    exec("def prepare(prices, params):\n    raise AssertionError", ns)  # no file behind it
+    assert code_version(dataclasses.replace(lib, prepare=ns["prepare"])) is None
