@@ -163,6 +163,21 @@ class SweepConfig(_Section):
         return int(self.max_memory), "[sweep] max_memory"
 
 
+class ComputeConfig(_Section):
+    #: Where sweeps, walk-forward folds, optimizer batches and experiment runs go when no ``--cluster`` is
+    #: given: "local" (in process, numba threads; the embedded default) or "dask" (``cluster``).
+    backend: Literal["local", "dask"] = "local"
+    #: The Dask cluster of ``backend = "dask"``: "local:N" (N worker processes on this machine) or a scheduler
+    #: address "tcp://HOST:PORT"; unset: "local:<cores>".
+    cluster: str | None = None
+    #: Combinations per task of a distributed sweep (the unit that is cached and resumed).
+    chunk: int = Field(1000, ge=1)
+    #: Cache each finished chunk on disk, so a killed sweep resumes (docs/scale.md).
+    cache: bool = True
+    #: Where chunks are cached (relative paths are relative to the project root); unset: ``<runs dir>/cache/sweep``.
+    cache_dir: Path | None = None
+
+
 class TrackingConfig(_Section):
     #: MLflow tracking URI; a relative ``sqlite:///`` path is relative to the project root.
     #: ``MLFLOW_TRACKING_URI`` in the environment takes precedence.
@@ -515,6 +530,7 @@ class Config(_Section):
     data: DataConfig = DataConfig()
     backtest: BacktestConfig = BacktestConfig()
     sweep: SweepConfig = SweepConfig()
+    compute: ComputeConfig = ComputeConfig()
     demo: DemoConfig = DemoConfig()
     tracking: TrackingConfig = TrackingConfig()
     tracking_server: TrackingServerConfig = TrackingServerConfig()
@@ -574,6 +590,12 @@ class Config(_Section):
     def runs_dir(self) -> Path:
         """Return the absolute run-log directory."""
         return self.resolve_path(self.runs.dir)
+
+    @property
+    def chunk_cache_dir(self) -> Path:
+        """Return the absolute chunk cache directory of distributed sweeps (``[compute] cache_dir``)."""
+        return self.resolve_path(self.compute.cache_dir) if self.compute.cache_dir is not None else \
+            self.runs_dir / "cache" / "sweep"
 
     @property
     def strategy_dirs(self) -> list[Path]:

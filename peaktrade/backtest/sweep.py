@@ -96,6 +96,9 @@ class SweepResult:
     #: (count, sum, sum of squares) of the finite ``sharpe`` of every combination run, so the trials'
     #: Sharpe variance (for the DSR) is known when ``top=`` keeps only some rows
     sharpe_moments: tuple[int, float, float] = (0, 0.0, 0.0)
+    #: how a distributed sweep ran (``peaktrade.compute.ChunkCounts``: cluster, chunks computed and cached);
+    #: None in process
+    compute: Any = None
 
     @property
     def costs(self) -> str:
@@ -493,7 +496,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
           config: Any = None, top: int | None = None, out: str | os.PathLike[str] | None = None,
           metric: str = "sharpe", minimize: bool = False, memory_limit: int | None = None,
           pbo_sample: int = PBO_SAMPLE, combinations: Sequence[Mapping[str, Any]] | None = None,
-          **kwargs: Any) -> SweepResult:
+          runner: Any = None, **kwargs: Any) -> SweepResult:
     """Backtest every combination of parameter grids, fused and in parallel.
 
     Before anything runs, the memory the sweep will hold is estimated from combinations × bars
@@ -549,6 +552,11 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         Exactly these parameter sets (dicts), in this order, instead of the product of grids: the table
         has one row per valid set (an optimizer's batch of trials); ``**kwargs`` parameters are then
         fixed scalars for every set. Sets that break a constraint are skipped and counted.
+    runner
+        Where the blocks run (:mod:`peaktrade.compute`, e.g. on a Dask cluster): called once as
+        ``runner(strat, bars, columns=..., options=..., n_parts=..., config=..., total=..., local=...)``, it
+        returns a context manager yielding ``run(offset, combos) -> (table, part_sums)``, used in place of the
+        in-process block runner ``local``; it shows its own progress. None (default): in process.
     """
     t_start = time.perf_counter()
     strat, opts, source, grids = _setup(strategy, bars, kwargs, config, space)
@@ -575,7 +583,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
     bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
     # several blocks: one bar over the whole sweep (a block's own bar would restart at every block)
-    outer = est.combinations > est.block and (progress if progress is not None
+    outer = runner is None and est.combinations > est.block and (progress if progress is not None
                                               else est.combinations * len(bars) > 50_000_000)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, n_parts=n_parts, bounds=bounds,
                             chunk=chunk, progress=False if outer else progress, max_memory=max_memory,
@@ -592,7 +600,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
             for combos, skip in blocks:
                 for k, v in skip.items():
                     skipped[k] = skipped.get(k, 0) + v
-                table, part_sums = run(offset, combos)
+                table, part_sums = run_block(offset, combos)
                 if writer is not None:
                     writer.write(table)
                 keep.add(table, part_sums)
@@ -601,10 +609,13 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         if writer is not None:
             writer.close()
 
-    if out is None:
-        run_all(None)
-    else:
-        atomic_write(out, run_all)
+    with (contextlib.nullcontext(run) if runner is None else
+          runner(strat, bars, columns=list(grids), options=opts.to_dict(stops=False), n_parts=n_parts, config=config,
+                 total=est.combinations, local=run)) as run_block:
+        if out is None:
+            run_all(None)
+        else:
+            atomic_write(out, run_all)
     table, part_sums, sample = keep.result()
     return SweepResult(
         table=table,

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from peaktrade.cli._common import console, err_console, load_cfg
+from peaktrade.cli.research_cmd import CLUSTER_OPTION
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -22,6 +23,7 @@ def run(
     allow_lookahead: bool = typer.Option(
         False, "--allow-lookahead",
         help="Run even if a strategy fails the lookahead check (like allow_lookahead = true in the spec)."),
+    cluster: str | None = CLUSTER_OPTION,
 ) -> None:
     """Execute each parameter set of SPEC with papermill, tracked in MLflow; exit 1 if any run failed.
 
@@ -46,7 +48,8 @@ def run(
         console.print("dry run: every parameter is declared by the notebook, every strategy checked; "
                       "nothing executed")
         return
-    outcomes = run_experiment(s, config=cfg, parallel=parallel, out_dir=out, allow_lookahead=allow_lookahead)
+    outcomes = run_experiment(s, config=cfg, parallel=parallel, out_dir=out, allow_lookahead=allow_lookahead,
+                              cluster=cluster)
     # plain lines printed whole (soft wrap), not a table: run ids and paths are never cut or broken mid-word
     console.print("results:")
     for o in outcomes:

@@ -18,6 +18,7 @@ from peaktrade.cli.research_cmd import (
     _START,
     _SYMBOL,
     _TF,
+    CLUSTER_OPTION,
     _bars,
     _engine_opts,
     _json_mode,
@@ -60,6 +61,7 @@ def optimize_cmd(
     top: int = typer.Option(10, "--top", help="Trials to print."),
     track: bool = typer.Option(True, "--track/--no-track", help="Log the study to MLflow (parent run, the best "
                                                                 "trials as children, the trials table, the report)."),
+    cluster: str | None = CLUSTER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Search a strategy's parameters with Optuna (TPE, NSGA-II or random), each batch of trials backtested in
@@ -85,7 +87,7 @@ def optimize_cmd(
         given, _ = _search(ctx, strat, grid, param)
         bars = _bars(cfg, symbol, timeframe, exchange, start, end)
         res = optimize(strat, bars, trials=trials, sampler=sampler, objective=objectives, batch=batch, seed=seed,
-                       study=study or f"{strat.name} {symbol} {timeframe} {ex} {','.join(objectives)}",
+                       study=study or f"{strat.name} {symbol} {timeframe} {ex} {','.join(objectives)}", cluster=cluster,
                        **_engine_opts(cfg, fees, slippage, execution, direction), **given)
         run_id = None
         if track:

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from peaktrade.config import Config
 
 _ENGINE_DOC = "Engine option from config [backtest] when omitted."
+#: ``--cluster`` of sweep, walk-forward, optimize and experiment run (peaktrade.compute, docs/scale.md).
+CLUSTER_OPTION = typer.Option(
+    None, "--cluster", help="Where the work runs: local (in process), local:N (a Dask LocalCluster of N worker "
+    "processes) or tcp://HOST:PORT (a running Dask scheduler). Default: [compute] backend in the config.")
 #: A sweep estimated to take longer (seconds) prints its estimate before it runs.
 LONG_SWEEP_SECONDS = 10.0
 
@@ -78,7 +82,7 @@ def _json_mode(as_json: bool) -> contextlib.AbstractContextManager[Any]:
 
 
 #: Keywords the commands pass to the API themselves: a --param/--grid of that name would clash with them.
-_RESERVED = ("config", "space", "progress", "n_parts", "chunk", "max_memory", "memory_limit", "top", "out", "pbo_sample",
+_RESERVED = ("config", "space", "progress", "n_parts", "chunk", "cluster", "runner", "cache", "max_memory", "memory_limit", "top", "out", "pbo_sample",
              "calibrate", "train", "test", "step", "anchored",
              "metric", "minimize", "checkpoints", "signal_bars", "n_random", "seed", "max_combos",
              "max_signal_bars", "strategy", "bars")
@@ -229,6 +233,7 @@ def sweep(
                                    "(refused above [sweep] max_memory) and the best 10 printed."),
     out: Path | None = typer.Option(None, "--out", help="Stream every row to this file (.parquet or .csv), block by "
                                     "block: memory stays bounded whatever the grid."),
+    cluster: str | None = CLUSTER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Sweep parameter grids (fused, parallel), print the top rows and write the table.
@@ -237,7 +242,7 @@ def sweep(
     with each --param fixed. The memory and time are estimated first (combinations × bars): above
     [sweep] max_memory the sweep is refused with one line; a long run prints its estimate first."""
     from peaktrade.backtest import STAT_KEYS, estimate_sweep
-    from peaktrade.backtest import sweep as run_sweep
+    from peaktrade.compute import backend
     from peaktrade.strategies import get_strategy
 
     if metric not in STAT_KEYS:
@@ -257,7 +262,8 @@ def sweep(
             est = estimate_sweep(strat, bars, calibrate=True, **kw)
             if est.seconds > LONG_SWEEP_SECONDS:  # before a long run, what it will take (stderr: stdout is results)
                 err_console.print(f"estimate: {est.describe()}", soft_wrap=True, highlight=False)
-        res = run_sweep(strat, bars, progress=None, **kw)
+        with backend(cluster, config=cfg) as be:
+            res = be.sweep(strat, bars, progress=None, **kw)
     if as_json:
         from peaktrade.backtest.sweep import rank_table
 
@@ -267,7 +273,8 @@ def sweep(
                "grid": res.grid, "metric": metric, "combinations": res.n_combos, "skipped": res.n_skipped,
                "skipped_reasons": res.skipped_reasons, "elapsed_s": res.elapsed,
                "table_path": None if out is None else str(out), "rows_kept": len(res.table),
-               "pbo_sample": res.part_sample, "top": frame_records(ranked)}
+               "pbo_sample": res.part_sample, "top": frame_records(ranked),
+               "compute": _compute_doc(res.compute)}
         print_json(doc)
         return
     if space is not None:
@@ -291,6 +298,19 @@ def sweep(
                       soft_wrap=True, highlight=False)
     if out is not None:
         console.print(f"table written to {out} ({res.n_combos:,} rows)", soft_wrap=True, highlight=False)
+    if res.compute is not None:
+        c = res.compute
+        console.print(f"ran on {c.cluster} ({c.workers} worker(s)): {c.chunks} chunk(s), {c.computed} computed, "
+                      f"{c.cached} from the cache" + (f" ({c.cache_dir})" if c.cache_dir else ""),
+                      soft_wrap=True, highlight=False, markup=False)
+
+
+def _compute_doc(c: Any) -> dict[str, Any]:
+    """Where a sweep ran, for --json: in process, or the cluster and its chunks (computed / from the cache)."""
+    if c is None:
+        return {"backend": "local"}
+    return {"backend": "dask", "cluster": c.cluster, "workers": c.workers, "chunks": c.chunks, "computed": c.computed,
+            "cached": c.cached, "cache_dir": c.cache_dir}
 
 
 def _span(option: str, raw: str | None) -> int | str | None:
@@ -325,6 +345,7 @@ def walk_forward_cmd(
     direction: str | None = _DIR,
     metric: str = typer.Option("sharpe", "--metric", help="Metric the train sweeps are ranked by."),
     minimize: bool = typer.Option(False, "--minimize", help="Lower --metric is better (e.g. max_drawdown)."),
+    cluster: str | None = CLUSTER_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Walk-forward optimization: sweep each train window, trade the next test window, stitch them.
@@ -340,7 +361,7 @@ def walk_forward_cmd(
         bars = _bars(cfg, symbol, timeframe, exchange, start, end)
         wf = walk_forward(strat, bars, train=_span("--train", train), test=_span("--test", test),
                           step=_span("--step", step), anchored=anchored, metric=metric, minimize=minimize,
-                          space=space, **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
+                          space=space, cluster=cluster, **_engine_opts(cfg, fees, slippage, execution, direction), **grids)
     print_walk_forward(wf, symbol=symbol, timeframe=timeframe, exchange=exchange or cfg.data.exchange,
                        as_json=as_json)
 

@@ -42,6 +42,7 @@ parameter.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import itertools
 import json
@@ -370,7 +371,7 @@ def _failure(exc: Exception) -> tuple[str, str | None]:
 
 def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parallel: int = 1, out_dir: Path | None = None,
                    kernel: str = "python3", progress: bool = True, timeout: int | None = 1800,
-                   track: bool = True, allow_lookahead: bool = False) -> list[RunOutcome]:
+                   track: bool = True, allow_lookahead: bool = False, cluster: Any = None) -> list[RunOutcome]:
     """Execute every parameter set of ``spec`` with papermill; failures are reported, not raised.
 
     Parameters
@@ -384,6 +385,10 @@ def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parall
         run and so land there too); a tracking failure is reported and never stops the batch.
     allow_lookahead
         Run even when a strategy fails the lookahead check (as the spec's ``allow_lookahead``).
+    cluster
+        Where the runs go (:func:`peaktrade.compute.backend`; default the config's ``[compute]``): in process,
+        ``parallel`` at once (threads, each notebook in its own kernel); distributed, each run is a task on the
+        cluster (its workers share this project's directory and tracking store) and ``parallel`` is ignored.
 
     Raises
     ------
@@ -411,20 +416,40 @@ def run_experiment(spec: ExperimentSpec, *, config: Config | None = None, parall
             as parent:
         parent_id = parent.run_id if parent is not None else None
         outcomes: list[RunOutcome] = []
+        from peaktrade.compute import backend, shippable_config
         from peaktrade.experiments.kernel import kernel_config_env
 
         with environ_set(kernel_config_env(config)), _progress(progress, n, spec.name) as bar, \
-                ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(_run_one, spec, i, out_dir, config, parent_id, kernel, timeout)
-                       for i in range(n)]
-            for f in as_completed(futures):
-                outcomes.append(f.result())
+                backend(cluster, config=config) as be:
+            def done(outcome: RunOutcome) -> None:
+                outcomes.append(outcome)
                 if bar is not None:
                     bar[0].update(bar[1], advance=1)
+
+            if be.distributed:  # each run a task; its worker sets the kernels' config environment itself
+                be.map(functools.partial(_run_one_env, spec=spec, out_dir=out_dir, config=shippable_config(config),
+                                         parent_id=parent_id,
+                                         kernel=kernel, timeout=timeout), list(range(n)),
+                       title=f"experiment {spec.name}", on_result=lambda _, o: done(o))
+            else:
+                with ThreadPoolExecutor(max_workers=parallel) as pool:
+                    futures = [pool.submit(_run_one, spec, i, out_dir, config, parent_id, kernel, timeout)
+                               for i in range(n)]
+                    for f in as_completed(futures):
+                        done(f.result())
         outcomes.sort(key=lambda o: o.index)
         if parent is not None:
             parent.log_metrics({"n_ok": sum(o.ok for o in outcomes), "n_failed": sum(not o.ok for o in outcomes)})
     return outcomes
+
+
+def _run_one_env(i: int, *, spec: ExperimentSpec, out_dir: Path, config: Config, parent_id: str | None, kernel: str,
+                 timeout: int | None) -> RunOutcome:
+    """:func:`_run_one` as a task on a cluster worker, with the kernels' config environment set there."""
+    from peaktrade.experiments.kernel import kernel_config_env
+
+    with environ_set(kernel_config_env(config)):
+        return _run_one(spec, i, out_dir, config, parent_id, kernel, timeout)
 
 
 class _RunFailed(Exception):

@@ -351,7 +351,7 @@ def _trials_result(study: Any, template: SweepResult, names: list[str], fixed: M
 def optimize(strategy: Any, bars: pd.DataFrame, *, trials: int, sampler: str = "tpe",
              objective: str | Iterable[str] = "sharpe", batch: int = DEFAULT_BATCH, seed: int | None = None,
              study: str | None = None, storage: str | Path | None = None, config: Config | None = None,
-             **kwargs: Any) -> OptimizeResult:
+             cluster: Any = None, **kwargs: Any) -> OptimizeResult:
     """Search a strategy's parameters with an Optuna sampler, evaluating each batch of trials in one fused sweep.
 
     Parameters
@@ -379,6 +379,10 @@ def optimize(strategy: Any, bars: pd.DataFrame, *, trials: int, sampler: str = "
         Optuna storage: a URL or a SQLite file path (default :func:`study_storage`).
     config
         Config for the backtest options not given and the default storage (default: the project's).
+    cluster
+        Where each batch's fused sweep runs (:func:`peaktrade.compute.backend`; default the config's
+        ``[compute]``): distributed, a batch is split into one chunk per worker (not cached: the study's
+        storage is what resumes an optimization).
     **kwargs
         Backtest options (as in :func:`~peaktrade.backtest.sweep`) and parameters: a scalar fixes one, several
         values (a list, a range) are searched over, the others take the declared search space
@@ -421,8 +425,12 @@ def optimize(strategy: Any, bars: pd.DataFrame, *, trials: int, sampler: str = "
              "space": {k: distribution_to_json(d) for k, d in sorted(dists.items())}}
     url = _storage_url(storage, cfg)
     name = study or f"{strat.name} {','.join(objectives)} {fp[:12]}"
-    with _quiet_optuna():
+    from peaktrade.compute import backend
+
+    with _quiet_optuna(), backend(cluster, config=cfg) as be:
         import optuna
+
+        runner = be.sweep_runner(chunk=-(-batch // be.workers), cache=False)
 
         stored = _open_study(name, url, directions, setup)
         earlier = stored.get_trials(deepcopy=False)
@@ -449,7 +457,8 @@ def optimize(strategy: Any, bars: pd.DataFrame, *, trials: int, sampler: str = "
                     sets.append(p)
                     run.append(t)
             if run:
-                sw = sweep(strat, bars, config=cfg, n_parts=N_PARTS, combinations=sets, **opt_kw)  # ONE fused call
+                sw = sweep(strat, bars, config=cfg, n_parts=N_PARTS, combinations=sets, runner=runner,
+                           **opt_kw)  # ONE fused call (or one chunk per worker)
                 n_batches += 1
                 template = template or sw
                 stat_cols = [c for c in sw.table.columns if c not in sw.grid]

@@ -41,6 +41,7 @@ Stitching
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -327,9 +328,19 @@ def _stats_after_ruin() -> pd.Series:
     return st
 
 
+def _train_sweep(strategy: Any, window: tuple[int, int], *, bars: pd.DataFrame, n_parts: int, progress: bool,
+                 config: Any, kw: dict[str, Any]) -> Any:
+    """One fold's train sweep (a task on a cluster: the bars are the copy scattered to its worker)."""
+    from peaktrade.backtest import sweep
+
+    a, b = window
+    return sweep(strategy, bars.iloc[a:b], progress=progress, n_parts=n_parts, config=config, **kw)
+
+
 def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, step: Any = None,
                  anchored: bool = False, metric: str = "sharpe", minimize: bool = False, n_parts: int = 16,
-                 progress: bool = False, config: Config | None = None, **kw: Any) -> WalkForwardResult:
+                 progress: bool = False, config: Config | None = None, cluster: Any = None,
+                 **kw: Any) -> WalkForwardResult:
     """Optimize on rolling (or anchored) train windows and trade each following test window.
 
     Parameters
@@ -355,6 +366,10 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     config
         Where backtest options not given come from (its ``[backtest]`` section; default: the
         project's config, as for :func:`peaktrade.backtest.run` and ``peaktrade backtest``).
+    cluster
+        Where the train sweeps run (:func:`peaktrade.compute.backend`: ``"local"``, ``"local:N"``,
+        ``"tcp://HOST:PORT"``; default the config's ``[compute]``): distributed, each fold's train sweep is
+        a task and the bars are shipped once per worker; the folds are the same as in process.
     **kw
         Backtest options (scalars), parameter grids and ``space="declared"`` (the strategy's declared
         search space, see :func:`peaktrade.strategies.search_space`), forwarded to
@@ -368,7 +383,7 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     -----
     See the module docstring for how windows, warm-up, open positions and stitching work.
     """
-    from peaktrade.backtest import STAT_KEYS, compute_stats, sweep
+    from peaktrade.backtest import STAT_KEYS, compute_stats
     from peaktrade.backtest.engine import check_bars, pop_options
     from peaktrade.backtest.stats import buy_and_hold_equity
     from peaktrade.config import load_config
@@ -401,8 +416,17 @@ def walk_forward(strategy: Any, bars: pd.DataFrame, *, train: Any, test: Any, st
     bench_level = init_cash
     bench_parts: list[pd.Series] = []
     offset = 0
+    from peaktrade.compute import backend, shippable_config, strategy_ref
+
+    with backend(cluster, config=config, progress=progress) as be:
+        # the train sweeps do not depend on each other (the test runs chain the cash, and are cheap)
+        train_fn = functools.partial(_train_sweep, strategy_ref(strat, config) if be.distributed else strat,
+                                     n_parts=int(n_parts), progress=progress and not be.distributed,
+                                     config=shippable_config(config), kw=kw)
+        train_sweeps = be.map(train_fn, [(a, b) for a, b, _, _ in windows], shared={"bars": bars},
+                              title=f"walk-forward {strat.name}: {len(windows)} folds")
     for fold, (a, b, c, d) in enumerate(windows):
-        sw = sweep(strat, bars.iloc[a:b], progress=progress, n_parts=int(n_parts), config=config, **kw)
+        sw = train_sweeps[fold]
         sweeps.append(sw)
         if not param_names:
             param_names = sw.param_names
