@@ -25,7 +25,6 @@ from peaktrade.strategies.base import (
     Strategy,
 )
 
-
 #: Relative tolerance of a tie. Each float64 close is its published decimal price within 2**-53 relative,
 #: so for positive prices the exact mean of a window of float closes is within 2**-53 of the published
 #: window mean, and a correctly rounded SMA (``indicators.nb.sma_nb``) within 2**-52: two SMAs whose
