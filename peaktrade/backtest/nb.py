@@ -1135,6 +1135,6 @@ __all__ = [
     "hold_tables_nb",
     "simulate_nb",
     "stats_from_series_nb",
-    "sweep_nb",
+    "sweep_nb",  # noqa: F822  (built on first use by the module __getattr__)
     "vol_target_frac_nb",
 ]
