@@ -337,6 +337,15 @@ def section_a(ctx: Ctx) -> dict:
                           "pt_n_trades": float(res_pt["n_trades"][i]), "vbt_n_trades": float(b_nt[j])}
                          for j, i in enumerate(idx) if bad[j]][:5],
         }
+        # each mismatch against exact arithmetic on the published prices (see _common.explain_mismatch)
+        bad_idx = [int(i) for j, i in enumerate(idx) if bad[j]]
+        if bad_idx:
+            ints, _ = C.published_closes(ctx.data, n_bars)
+            checks = [C.explain_mismatch(bars, ints, fast_list[i], slow_list[i], float(res_pt["total_return"][i]),
+                                         float(res_pt["n_trades"][i])) for i in bad_idx[:ctx.args.explain_max]]
+            out["same_results"].update(
+                n_explained=sum(c["explained"] for c in checks), n_checked=len(checks),
+                unexplained=[c for c in checks if not c["explained"]][:5])
         del res_vbt
     del res_pt
     gc.collect()
@@ -406,6 +415,12 @@ def print_a(a: dict) -> None:
               f"trade count: {sr['n_trade_count_mismatch']})")
         for ex in sr["examples"]:
             print(f"    mismatch: {ex}")
+        if sr.get("n_checked"):
+            print(f"  of {sr['n_checked']} mismatching combos checked against exact arithmetic on the published prices, "
+                  f"{sr['n_explained']} are vectorbt's prefix-sum SMA breaking an exact tie (peaktrade's signals are "
+                  "the exact ones, and vectorbt given them gives peaktrade's total return to 1e-9 and trade count)")
+            for u in sr["unexplained"]:
+                print(f"    UNEXPLAINED: {u}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -789,6 +804,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vbt-repeats", type=int, default=None, help="repeats of the vectorbt sweep in (a)")
     p.add_argument("--vbt-max-gb", type=float, default=12.0,
                    help="run vectorbt's sweep on a subset and extrapolate above this estimated memory")
+    p.add_argument("--explain-max", type=int, default=100,
+                   help="(a): mismatching combinations checked against exact arithmetic (default 100)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per cold-start child process")
     args = p.parse_args(argv)
     only = [s.strip() for s in args.only.split(",") if s.strip()]

@@ -1059,9 +1059,8 @@ SWEEP_SIG = types.void(
 )
 
 
-@njit(SWEEP_SIG, cache=True, parallel=True)
-def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
-             part_sums, out, pre, rmq, chain, scan_max):
+def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
+              part_sums, out, pre, rmq, chain, scan_max):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
     Memory per worker is O(block); no bars × combinations array is ever built. Besides the stats,
@@ -1086,6 +1085,22 @@ def sweep_nb(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, ye
             _per_bar_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, frac, tm,
                               bounds, part_sums[k], acc)
         finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, out[k])
+
+
+def __getattr__(name):
+    """Build ``sweep_nb`` (:func:`_sweep_py` compiled for ``SWEEP_SIG``) on first use.
+
+    An explicit signature compiles (or loads from the cache) when the decorator runs, i.e. at import:
+    the parallel sweep kernel is the largest one, and ``peaktrade backtest`` never calls it. The
+    signature stays explicit (signal kernels are passed as first-class functions, so one compiled
+    kernel serves every strategy); only the moment it is built moves. The cache entry is the same:
+    numba keys it by the Python function, not by the name it is bound to.
+    """
+    if name == "sweep_nb":
+        fn = njit(SWEEP_SIG, cache=True, parallel=True)(_sweep_py)
+        globals()["sweep_nb"] = fn
+        return fn
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @njit(cache=True)
@@ -1120,6 +1135,6 @@ __all__ = [
     "hold_tables_nb",
     "simulate_nb",
     "stats_from_series_nb",
-    "sweep_nb",
+    "sweep_nb",  # noqa: F822  (built on first use by the module __getattr__)
     "vol_target_frac_nb",
 ]

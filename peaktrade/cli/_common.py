@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from peaktrade.errors import PeakTradeError
-from peaktrade.experiments.grid import parse_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +30,10 @@ def load_cfg(ctx_obj: dict[str, Any] | None = None) -> Config:
 
 def parse_kv(items: list[str] | None, *, option: str) -> dict[str, Any]:
     """Parse ``["fast=20", "kind=ema"]`` into ``{"fast": 20, "kind": "ema"}`` (numbers when they parse)."""
+    # imported here: the experiments package imports its modules (walk-forward, optimize, ...) and every
+    # command imports this module, so a module-level import put them on the path of `peaktrade backtest`
+    from peaktrade.experiments.grid import parse_value
+
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")

@@ -26,7 +26,6 @@ from peaktrade.cli._common import (
     stats_table,
 )
 from peaktrade.errors import PeakTradeError
-from peaktrade.experiments.grid import parse_grid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,6 +167,8 @@ def _search(ctx: typer.Context, strat: Any, grid: list[str] | None,
     """Return the sweep keywords and ``space`` of ``--grid``/``--param``: the declared space without a grid.
 
     A parameter given both a fixed value and a grid is an error (which one was meant is unknowable)."""
+    from peaktrade.experiments.grid import parse_grid  # here: the experiments package is not on backtest's path
+
     fixed = _check_names(ctx, strat, parse_kv(param, option="--param"), "--param")
     grids = _check_names(ctx, strat, parse_grid(grid), "--grid")
     both = sorted(set(fixed) & set(grids))

@@ -3,6 +3,12 @@
 A cross needs the fast MA strictly above (below) the slow MA after having been strictly below
 (above) it, with no NaN in between; a tie is not a cross (the same rule as vectorbt's
 ``ma_crossed_above``/``ma_crossed_below``).
+
+A tie is decided on the prices as published, not on their float64 images: two values within
+``TIE_RTOL`` of the larger magnitude are equal (see :func:`relation_nb`). Without it a pair of SMAs
+whose published (decimal) means are equal could still read as a cross: on the real BTC hourly closes
+fast 5 / slow 160 at 2018-10-02 03:00 have the same decimal mean 6555.44, but the exact means of the
+float64 closes differ by 1.5e-13 and round to neighbouring floats.
 """
 
 from __future__ import annotations
@@ -19,6 +25,31 @@ from peaktrade.strategies.base import (
     Strategy,
 )
 
+#: Relative tolerance of a tie. Each float64 close is its published decimal price within 2**-53 relative,
+#: so for positive prices the exact mean of a window of float closes is within 2**-53 of the published
+#: window mean, and a correctly rounded SMA (``indicators.nb.sma_nb``) within 2**-52: two SMAs whose
+#: published means are equal differ by at most 2**-51 of their value. 2**-50 leaves a factor 2 of room;
+#: values that differ by less are indistinguishable from the representation error of the inputs.
+TIE_RTOL = 2.0**-50
+
+#: Relation codes of :func:`relation_nb`.
+REL_BELOW = -1
+REL_TIE = 0
+REL_ABOVE = 1
+REL_NAN = 2
+
+
+@njit(cache=True, inline="always")
+def relation_nb(a, b):
+    """Return how ``a`` relates to ``b``: REL_ABOVE, REL_BELOW, REL_TIE (within ``TIE_RTOL`` of the
+    larger magnitude) or REL_NAN (either is NaN). Written without branches (it runs for every bar of
+    every combination of a sweep)."""
+    d = a - b
+    tol = TIE_RTOL * max(abs(a), abs(b))
+    tol = tol if tol < np.inf else 0.0  # an infinite value is above (below) every finite one
+    rel = (1 if d > tol else 0) - (1 if d < -tol else 0)
+    return REL_NAN if (a != a) | (b != b) else rel
+
 
 @njit(cache=True)
 def cross_update_nb(a, b, below, was_above, above, was_below):
@@ -27,19 +58,25 @@ def cross_update_nb(a, b, below, was_above, above, was_below):
     ``below``: a < b was seen since the last NaN; ``was_above``: the previous bar had a > b;
     ``above``: a > b was seen since the last NaN; ``was_below``: the previous bar had a < b.
     """
+    return cross_rel_update_nb(relation_nb(a, b), below, was_above, above, was_below)
+
+
+@njit(cache=True, inline="always")
+def cross_rel_update_nb(rel, below, was_above, above, was_below):
+    """:func:`cross_update_nb` given the relation code of the two values (:func:`relation_nb`)."""
     up = False
     down = False
-    if np.isnan(a) or np.isnan(b):
+    if rel == REL_NAN:
         below = False
         was_above = False
         above = False
         was_below = False
-    elif a > b:
+    elif rel == REL_ABOVE:
         up = below and not was_above
         was_above = True
         above = True
         was_below = False
-    elif a < b:
+    elif rel == REL_BELOW:
         down = above and not was_below
         below = True
         was_above = False
@@ -68,37 +105,39 @@ CHUNK = 16
 def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     """Step the cross detector over bars ``t0..t1-1``.
 
-    The detector's state changes only on a bar whose relation of the two MAs (above, below, equal,
-    NaN) differs from the previous bar's: a repeated relation is a no-op once the state reflects it.
-    So after the first bar of the call, chunks without such a change are passed over (no signals),
-    and only chunks with one are stepped bar by bar; the signals are those of the plain loop.
+    The detector's state changes only on a bar whose relation of the two MAs (:func:`relation_nb`:
+    above, below, tie, NaN) differs from the previous bar's: a repeated relation is a no-op once the
+    state reflects it. So after the first bar of the call, chunks without such a change are passed
+    over (no signals), and only chunks with one are stepped bar by bar; the signals are those of the
+    plain loop.
     """
     fast = ind[cols[0]]
     slow = ind[cols[1]]
     s0, s1, s2, s3 = state[0] == 1.0, state[1] == 1.0, state[2] == 1.0, state[3] == 1.0
+    prev = REL_NAN
     if t1 > t0:
-        up, down, s0, s1, s2, s3 = cross_update_nb(fast[t0], slow[t0], s0, s1, s2, s3)
+        prev = relation_nb(fast[t0], slow[t0])
+        up, down, s0, s1, s2, s3 = cross_rel_update_nb(prev, s0, s1, s2, s3)
         entries[0] = up
         exits[0] = down
     for c0 in range(t0 + 1, t1, CHUNK):
         c1 = min(c0 + CHUNK, t1)
         changed = False
+        last = prev
         for t in range(c0, c1):
-            a = fast[t]
-            b = slow[t]
-            pa = fast[t - 1]
-            pb = slow[t - 1]
-            changed |= (((a > b) != (pa > pb)) | ((a < b) != (pa < pb))
-                        | (((a != a) | (b != b)) != ((pa != pa) | (pb != pb))))
+            rel = relation_nb(fast[t], slow[t])
+            changed |= rel != last
+            last = rel
         if changed:
             for t in range(c0, c1):
-                up, down, s0, s1, s2, s3 = cross_update_nb(fast[t], slow[t], s0, s1, s2, s3)
+                up, down, s0, s1, s2, s3 = cross_rel_update_nb(relation_nb(fast[t], slow[t]), s0, s1, s2, s3)
                 entries[t - t0] = up
                 exits[t - t0] = down
         else:
             for t in range(c0, c1):
                 entries[t - t0] = False
                 exits[t - t0] = False
+        prev = last
     state[0], state[1], state[2], state[3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
 
 
@@ -129,4 +168,4 @@ STRATEGY = Strategy(
     n_state=4,
 )
 
-__all__ = ["STRATEGY", "cross_step_nb"]
+__all__ = ["STRATEGY", "TIE_RTOL", "cross_step_nb", "relation_nb"]
