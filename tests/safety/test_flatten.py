@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from safety_helpers import counting_sim
+from safety_helpers import T0, counting_sim, ledger_with, order
 
 from peaktrade.adapters.errors import EndpointDenied
 from peaktrade.config import load_config
@@ -102,6 +102,12 @@ def test_flatten_client_when_order_would_flip_or_is_unknown_then_refused_before_
             client.create_order("BTC/USD", "sell", "market", kw["amount"], client_order_id=f"t-{len(srv.arrived)}-"
                                 f"{kw['amount']}-{kw['position']}", position=kw["position"])
     assert srv.arrived == []
+    # the pipeline's check too: an order growing the position, or not marked reduce-only, is denied there
+    guard, held = checks[0], ledger_with(BTC_USD=(HELD, 30_000.0))
+    for req in (order("buy", HELD, reduce_only=True), order("sell", HELD)):
+        d = guard.check(req, ledger=held, price=30_000.0, now=T0)
+        assert not d.allowed and d.gate == "reduce_only", d
+    assert guard.check(order("sell", HELD, reduce_only=True), ledger=held, price=30_000.0, now=T0).allowed
     # the reduce-only live authorization makes any guard that holds it reduce-only: no way around it from Python
     auth = checks[0].authorization
     plain = SafetyGuard.from_config("live", cfg, executor_kind="exchange", authorization=auth)
