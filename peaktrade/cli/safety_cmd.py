@@ -90,3 +90,31 @@ def cancel_all_cmd(
 
     n, where = cancel_all(load_cfg(ctx.obj), environment=environment)
     _say(f"{n} open orders cancelled at {where}")
+
+
+@safety_app.command("flatten")
+def flatten_cmd(
+    ctx: typer.Context,
+    environment: str = typer.Option("live", "--environment", help="live (the live venue) or testnet (the simulator)."),
+    symbol: list[str] = typer.Option([], "--symbol", help="A market to flatten (repeatable); default: every asset held."),
+    confirm: str | None = typer.Option(None, "--confirm", help="Live: LIVE-<hash8> of this config (`peaktrade live gates`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Close the positions now (the degrade ladder's last step): cancel resting orders, then one reduce-only market
+    order per position. Live needs the live gates (enabled, armed, --confirm; the kill switch may be engaged) and the
+    guard refuses, at the wire, any order that would not reduce a position."""
+    from dataclasses import asdict
+
+    from peaktrade.cli._common import print_json
+    from peaktrade.live.runner import flatten
+
+    res = flatten(load_cfg(ctx.obj), environment=environment, symbols=symbol, confirm=confirm)
+    if as_json:
+        print_json(asdict(res))
+        return
+    _say(f"{res.cancelled} open orders cancelled at {res.where}")
+    for m in res.markets:
+        why = f" ({m['reason']})" if m.get("reason") else ""
+        _say(f"{m['symbol']}: position {m['position']:g} → {m['after']:g}: {m['status']}{why}")
+    if any(m["status"] not in ("filled", "flat") for m in res.markets):
+        raise typer.Exit(1)

@@ -327,6 +327,133 @@ def cancel_all(config: Config, *, environment: str) -> tuple[int, str]:
     return client.cancel_all_orders(), where
 
 
+# -- the degrade ladder: flatten -----------------------------------------------------------------------------
+#: Quote currencies preferred, in order, when flatten picks the market of a held asset by itself.
+_FLATTEN_QUOTES = ("USD", "EUR", "USDT", "USDC")
+
+
+def _venue_probe(config: Any) -> ProbeResult:
+    """Flatten's readiness probe: venue reachable, clock skew and balances, read-only. Not the session check
+    list: an open position is what flatten is for, and no strategy runs."""
+    client, where = venue_client(config)
+    try:
+        skew = clock_skew(client)
+    except Exception as e:  # noqa: BLE001 — unreachable: the gate says why
+        return ProbeResult(reachable=False, detail=f"{where}: {type(e).__name__}: {e}")
+    return ProbeResult(reachable=True, clock_skew_seconds=skew, balances=dict(client.fetch_balance().total),
+                       detail=where)
+
+
+def flatten_client(config: Config, *, environment: str, confirm: str | None = None) -> tuple[Any, list[Any], str]:
+    """Return ``(client, checks, where)``: an order-placing client of the ``live`` venue (the four live gates, readiness
+    = venue reachable, clock skew, balances; the kill switch may be engaged) or the ``testnet`` simulator, whose
+    SafetyGuard (``checks[0]``) is reduce-only: it passes, in the pipeline and at the wire, only orders that provably
+    reduce a position without flipping it (live: the authorization itself is reduce-only)."""
+    if environment == "testnet":
+        from peaktrade.live.testnet import build_client, testnet_guard
+
+        checks, guard = testnet_guard(config)
+        guard.restrict_to_reducing()
+        client = build_client(config, guard=guard, mode="kraken-sim")
+        return client, [guard, *(c for c in checks if c is not guard)], f"testnet simulator {client.base_url}"
+    if environment != "live":
+        raise LiveRunError(bad_value("environment", environment, "live or testnet"))
+    log = DecisionLog.from_config(config)
+    old = register_readiness_probe(_venue_probe)
+    try:
+        auth = assert_live_allowed(config, confirm=confirm, log=log, reduce_only=True)
+    finally:
+        register_readiness_probe(old)
+    guard, limits = build_checks("live", config=config, executor_kind="exchange", authorization=auth)
+    client, guard, where = live_client(config, guard, auth=auth)
+    guard.restrict_to_reducing()  # also implied by the reduce-only authorization it holds
+    return client, [guard, limits], where
+
+
+def _flatten_markets(markets: Mapping[str, Any], total: Mapping[str, float], symbols: Iterable[str]) -> list[Any]:
+    """Return the markets to flatten: ``symbols`` (each must be listed), else one market per held asset (its
+    balance above the market's minimum order), quoted in the first of ``_FLATTEN_QUOTES`` listed for it."""
+    symbols = list(dict.fromkeys(symbols))
+    if symbols:
+        unknown = [s for s in symbols if s not in markets]
+        if unknown:
+            raise LiveRunError(bad_value("--symbol", unknown[0], f"a market the venue lists ({len(markets)} listed)"))
+        return [markets[s] for s in symbols]
+    quotes = {m.quote for m in markets.values()}
+    by_base: dict[str, list[Any]] = {}
+    for m in markets.values():
+        held = float(total.get(m.base, 0.0) or 0.0)
+        if m.base not in quotes and abs(held) > float(m.amount_min or 0.0):
+            by_base.setdefault(m.base, []).append(m)
+
+    def rank(m: Any) -> tuple[int, str]:
+        return (_FLATTEN_QUOTES.index(m.quote) if m.quote in _FLATTEN_QUOTES else len(_FLATTEN_QUOTES), m.symbol)
+
+    return [min(ms, key=rank) for _, ms in sorted(by_base.items())]
+
+
+@dataclass(frozen=True)
+class FlattenResult:
+    """What :func:`flatten` did: resting orders cancelled, and per market the position before and after."""
+
+    where: str
+    cancelled: int
+    markets: list[dict[str, Any]]
+
+
+def flatten(config: Config, *, environment: str, symbols: Iterable[str] = (), confirm: str | None = None,
+            fill_wait: float = 5.0) -> FlattenResult:
+    """Close the account's positions at the ``live`` venue or the ``testnet`` simulator (the degrade ladder's last
+    step): cancel resting orders (of ``symbols``; all when none given), then per market one reduce-only market order
+    of the whole venue balance of its base, through the pipeline with the live checks and a reduce-only guard.
+
+    Positions are the venue's balances, read after the cancels (spot: a position is the base asset held). A balance
+    at or below the market's minimum order is dust and left. Raises
+    :class:`~peaktrade.safety.LiveGateClosed` (live: a gate is closed; nothing sent) and :class:`LiveRunError`.
+    """
+    from peaktrade.backtest.options import BacktestOptions
+    from peaktrade.execution.ledger import Position
+    from peaktrade.orders.model import OrderRequest
+
+    symbols = list(symbols)
+    client, checks, where = flatten_client(config, environment=environment, confirm=confirm)
+    markets = client.load_markets()
+    _flatten_markets(markets, {}, symbols)  # unknown symbols refused before anything is cancelled
+    if symbols:
+        cancelled = 0
+        for sym in dict.fromkeys(symbols):
+            for o in client.fetch_open_orders(sym):
+                client.cancel_order(order_id=o.id, symbol=sym)
+                cancelled += 1
+    else:
+        cancelled = client.cancel_all_orders()
+    bal = client.fetch_balance()
+    out: list[dict[str, Any]] = []
+    for m in _flatten_markets(markets, bal.total, symbols):
+        held = float(bal.total.get(m.base, 0.0) or 0.0)
+        row: dict[str, Any] = {"symbol": m.symbol, "position": held}
+        if abs(held) <= float(m.amount_min or 0.0):
+            out.append({**row, "status": "flat", "after": held})
+            continue
+        t = client.fetch_ticker(m.symbol)
+        mid = t.mid if t.bid and t.ask else (t.last or float("nan"))
+        opts = BacktestOptions.parse(init_cash=float(bal.total.get(m.quote, 0.0) or 0.0))
+        pipe = build_pipeline(m.symbol, opts, checks=checks, executor=lambda ctx: ExchangeExecutor(
+            client, ctx, fill_wait=fill_wait))
+        pipe.ledger.positions[m.symbol] = Position(m.symbol, quantity=held, avg_price=float(mid))
+        now = pd.Timestamp.now(tz="UTC")
+        pipe.context.price, pipe.context.time = float(mid), now
+        req = OrderRequest(m.symbol, "sell" if held > 0 else "buy", abs(held), reduce_only=True, tag="flatten")
+        res = pipe.submit(req, price=float(mid), now=now)
+        after = float(client.fetch_balance().total.get(m.base, 0.0) or 0.0)
+        if res is None:
+            out.append({**row, "status": "denied", "reason": pipe.denials[-1][1].reason, "after": after})
+        else:
+            out.append({**row, "status": str(res.status.value if hasattr(res.status, "value") else res.status),
+                        "filled": sum(f.quantity for f in res.fills), "reason": res.reason, "after": after})
+    return FlattenResult(where, cancelled, out)
+
+
 # -- the session ---------------------------------------------------------------------------------------------
 @dataclass
 class LiveResult:
@@ -495,5 +622,5 @@ def _exchange_loop(plan: Any, catch: pd.DataFrame, pipe: Any, executor: Exchange
     return feed, settle
 
 
-__all__ = ["RAMP_FILE", "LiveResult", "LiveRunError", "RampCheck", "RampStatus", "authorize", "cancel_all", "live_client",
+__all__ = ["RAMP_FILE", "FlattenResult", "LiveResult", "LiveRunError", "RampCheck", "RampStatus", "authorize", "cancel_all", "flatten", "flatten_client", "live_client",
            "ramp_status", "readiness_probe", "run_live_session", "start_ramp"]

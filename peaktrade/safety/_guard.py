@@ -10,6 +10,11 @@ The guard answers three questions for every order, in this order, and records ev
    position toward zero without flipping; ``halted``: no orders at all. Cancels do not pass through
    the checks, so they are possible in every state.
 
+A **reduce-only** guard (:meth:`SafetyGuard.restrict_to_reducing`, or any guard holding a reduce-only live
+authorization: ``peaktrade safety flatten``) lets through only orders that provably move a position toward zero
+without flipping it, in the pipeline and again at the wire (an unknown position counts as increasing: fail closed),
+in every kill-switch state: ``halted`` stops what might add exposure, and such a guard sends nothing else.
+
 Endpoints are checked with :meth:`SafetyGuard.check_endpoint` by the adapter before any request, and
 every order-placing request asks :meth:`SafetyGuard.check_wire` at the adapter's transport, right
 before it is sent (the kill switch is read there again: the pipeline is not the only way to an order).
@@ -32,7 +37,7 @@ from peaktrade.orders.model import OrderRequest
 from peaktrade.safety._audit import Clock, DecisionLog, DecisionRecord
 from peaktrade.safety._environment import TradingEnvironment, TradingState, parse_executor_kind
 from peaktrade.safety._kill_switch import KillSwitch
-from peaktrade.safety._live import LiveAuthorization, authorization_valid
+from peaktrade.safety._live import LiveAuthorization, authorization_reduce_only, authorization_valid
 from peaktrade.safety._orders import exposure_change, fmt_money, fmt_qty, order_subject, post_position
 
 if TYPE_CHECKING:
@@ -123,6 +128,18 @@ class SafetyGuard:
                              f"(0, {MAX_PRICE_DEVIATION_CAP}]")
         self.max_price_deviation = None if max_price_deviation is None else float(max_price_deviation)
         self.deadman: Any = None  # require_deadman: a switch the session relies on
+        self._reduce_only = False  # restrict_to_reducing: one way, never back
+
+    def restrict_to_reducing(self) -> None:
+        """From now on let through only orders that provably reduce a position without flipping it, in the
+        pipeline and at the wire, in every kill-switch state (one way: there is no way back)."""
+        self._reduce_only = True
+
+    @property
+    def reduce_only(self) -> bool:
+        """Whether this guard passes exposure-reducing orders only (restricted, or holding a reduce-only
+        live authorization)."""
+        return self._reduce_only or authorization_reduce_only(self.authorization)
 
     def require_deadman(self, switch: Any) -> None:
         """Rely on ``switch`` (a :class:`~peaktrade.safety.DeadManSwitch`): from now on every order-placing
@@ -286,6 +303,12 @@ class SafetyGuard:
                                               "(cancels still pass)")
         st = self.kill_switch.status()
         what = f"{operation} {side or '?'} {fmt_qty(amount) if amount is not None else '?'} {symbol or '?'}"
+        if self.reduce_only:  # checked before the kill switch: a reduce-only guard passes reducing orders only
+            if not self._wire_reduces(cid, symbol, side, amount, position):
+                known = "position unknown" if position is None else f"position {fmt_qty(position)}"
+                return Decision(False, "reduce_only", f"reduce_only: {what} ({known}) is not provably "
+                                                      "exposure-reducing; this guard sends nothing else (fail closed)")
+            return Decision(True, "wire", f"reduce_only ({st.state}): {what} reduces the position")
         if st.state is TradingState.HALTED:
             return Decision(False, "halted", f"halted: kill switch {st.describe()}; {what} not sent "
                                              f"(cancels still pass; release: peaktrade kill-switch off "
@@ -367,6 +390,11 @@ class SafetyGuard:
         post = post_position(request, position)
         move = (f"{request.side} {fmt_qty(request.quantity)} {request.symbol} would {change} position "
                 f"{fmt_qty(position)} → {fmt_qty(post)}")
+        if self.reduce_only:  # flatten: only reducing orders, and those in every kill-switch state
+            if request.reduce_only is not True or change != "reduce":
+                return Decision(False, "reduce_only", f"reduce_only: {move}; this guard passes only reduce-only "
+                                                      "orders that reduce a position without flipping it")
+            return Decision(True, self.name, f"reduce_only ({st.state}): {change}")
         if st.state is TradingState.HALTED:
             return Decision(False, "halted", f"halted: kill switch {st.describe()}; orders are denied "
                                              f"(cancels still pass; release: peaktrade kill-switch off "

@@ -24,6 +24,11 @@ again at use by the guard, for every private request and every order on the wire
 registered token whose registered hash equals both the authorization's and the config's current hash.
 A hand-built :class:`LiveAuthorization`, or one copied with ``dataclasses.replace(auth, config_hash=…)``,
 is refused.
+
+A **reduce-only** authorization (``assert_live_allowed(..., reduce_only=True)``: ``peaktrade safety flatten``) is
+granted without requiring the kill switch off (flattening is what an engaged switch is for) and is registered as
+reduce-only: every :class:`~peaktrade.safety.SafetyGuard` holding it enforces reduce-only on every order, in the
+pipeline and at the wire, whatever else it was built with, and copying it with ``reduce_only=False`` invalidates it.
 """
 
 from __future__ import annotations
@@ -47,8 +52,8 @@ LIVE_GATES = ("live_enabled", "live_armed", "confirm_token", "readiness")
 #: Items a readiness report must hold, all passed. The first two are evaluated locally.
 READINESS_ITEMS = ("kill_switch_off", "risk_limits_configured", "exchange_reachable", "clock_skew",
                    "balances_readable")
-#: token → config hash of every authorization granted in this process (see the module docstring).
-_GRANTED: dict[str, str] = {}
+#: token → (config hash, reduce-only) of every authorization granted in this process (see the module docstring).
+_GRANTED: dict[str, tuple[str, bool]] = {}
 _GRANTED_LOCK = threading.Lock()
 
 
@@ -122,6 +127,8 @@ class LiveAuthorization:
     granted_at: str
     gates: tuple[GateResult, ...]
     token: str = field(default="", repr=False, compare=False)
+    #: Granted for exposure-reducing orders only (``peaktrade safety flatten``): a guard holding it enforces it.
+    reduce_only: bool = False
 
 
 def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None) -> bool:
@@ -130,8 +137,18 @@ def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None)
         return False
     with _GRANTED_LOCK:
         granted = _GRANTED.get(auth.token)
-    return (granted is not None and granted == auth.config_hash == config_hash
+    return (granted is not None and granted[0] == auth.config_hash == config_hash
+            and granted[1] is (auth.reduce_only is True)
             and len(auth.gates) == len(LIVE_GATES) and all(g.open for g in auth.gates))
+
+
+def authorization_reduce_only(auth: LiveAuthorization | None) -> bool:
+    """Return whether ``auth`` was granted for exposure-reducing orders only (unknown token: True, fail closed)."""
+    if not isinstance(auth, LiveAuthorization):
+        return False  # no authorization at all: nothing live passes anyway
+    with _GRANTED_LOCK:
+        granted = _GRANTED.get(auth.token) if isinstance(auth.token, str) else None
+    return True if granted is None else granted[1] or auth.reduce_only is not False
 
 
 def arm_value(config: Config) -> str:
@@ -158,15 +175,21 @@ def current_readiness_probe() -> ReadinessProbe | None:
     return _PROBE["probe"]
 
 
-def local_readiness(config: Config, *, kill_switch: KillSwitch | None = None) -> ReadinessReport:
-    """Return the readiness items decided without the exchange: kill switch off, risk limits set."""
+def local_readiness(config: Config, *, kill_switch: KillSwitch | None = None,
+                    reduce_only: bool = False) -> ReadinessReport:
+    """Return the readiness items decided without the exchange: kill switch off, risk limits set.
+
+    ``reduce_only`` (flatten): the kill switch may be engaged (the item passes, saying its state)."""
     from peaktrade.safety._kill_switch import KillSwitch
 
     items = []
     try:
         ks = kill_switch or KillSwitch(config.state_dir, "live")
         st = ks.status()
-        items.append(ReadinessItem("kill_switch_off", not st.engaged, st.describe()))
+        if reduce_only:
+            items.append(ReadinessItem("kill_switch_off", True, f"{st.describe()} (reduce-only: not required off)"))
+        else:
+            items.append(ReadinessItem("kill_switch_off", not st.engaged, st.describe()))
     except Exception as e:  # noqa: BLE001
         items.append(ReadinessItem("kill_switch_off", False, f"could not be read: {type(e).__name__}: {e}"))
     try:
@@ -243,7 +266,7 @@ def _refuse_handed_in(env: Any, readiness: Any, kill_switch: Any) -> None:
 
 
 def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None = None, env: Any = _NOT_GIVEN,
-               readiness: Any = _NOT_GIVEN, kill_switch: Any = _NOT_GIVEN) -> list[GateResult]:
+               readiness: Any = _NOT_GIVEN, kill_switch: Any = _NOT_GIVEN, reduce_only: bool = False) -> list[GateResult]:
     """Evaluate every live gate in order and record each result.
 
     The inputs a caller could fake are not parameters: the arming variable is read from this process's
@@ -261,6 +284,8 @@ def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None =
     env, readiness, kill_switch
         Never accepted: handing any of them in raises :class:`GateInputRefused` (a closed gate and a
         ``TypeError``).
+    reduce_only
+        For exposure-reducing orders only (flatten): readiness does not require the kill switch off.
     """
     _refuse_handed_in(env, readiness, kill_switch)
     env = os.environ
@@ -296,7 +321,7 @@ def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None =
         return True, "--confirm token matches this config"
 
     def ready() -> tuple[bool, str]:
-        report = local_readiness(config)
+        report = local_readiness(config, reduce_only=reduce_only)
         bad = next((i for i in report.items if not i.ok), None)
         if bad is not None:
             return False, f"{bad.name}: {bad.detail}"  # decided locally: the exchange is not probed
@@ -329,11 +354,12 @@ def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None =
 
 def assert_live_allowed(config: Config, *, confirm: str | None, log: DecisionLog | None = None,
                         clock: Clock | None = None, env: Any = _NOT_GIVEN, readiness: Any = _NOT_GIVEN,
-                        kill_switch: Any = _NOT_GIVEN) -> LiveAuthorization:
+                        kill_switch: Any = _NOT_GIVEN, reduce_only: bool = False) -> LiveAuthorization:
     """Return a :class:`LiveAuthorization` for ``config`` when every live gate is open (see :func:`live_gates`).
 
     The authorization is registered under a random token with the config hash it was granted for;
-    only :func:`authorization_valid` with that same hash accepts it.
+    only :func:`authorization_valid` with that same hash accepts it. ``reduce_only`` (flatten): the kill switch
+    need not be off, and the authorization is registered as reduce-only (every guard holding it enforces it).
 
     Raises
     ------
@@ -344,7 +370,8 @@ def assert_live_allowed(config: Config, *, confirm: str | None, log: DecisionLog
     """
     _refuse_handed_in(env, readiness, kill_switch)
     config_hash = config.config_hash()
-    results = live_gates(config, confirm=confirm, log=log)
+    reduce_only = reduce_only is True
+    results = live_gates(config, confirm=confirm, log=log, reduce_only=reduce_only)
     for r in results:
         if not r.open:
             raise LiveGateClosed(r.name, r.detail)
@@ -354,5 +381,5 @@ def assert_live_allowed(config: Config, *, confirm: str | None, log: DecisionLog
         raise LiveGateClosed("config", "the config changed while the live gates were evaluated")
     token = secrets.token_hex(32)
     with _GRANTED_LOCK:
-        _GRANTED[token] = config_hash
-    return LiveAuthorization(config_hash, iso((clock or wall_clock)()) or "", tuple(results), token)
+        _GRANTED[token] = (config_hash, reduce_only)
+    return LiveAuthorization(config_hash, iso((clock or wall_clock)()) or "", tuple(results), token, reduce_only)
