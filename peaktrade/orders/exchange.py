@@ -196,6 +196,16 @@ class ExchangeExecutor:
             out.extend(self.on_bar())
         return out
 
+    def adopt_used(self, client_order_ids: Any) -> None:
+        """Mark client order ids as used (a resumed run's): none of them is ever sent again."""
+        self._used.update(client_order_ids)
+
+    def adopt(self, request: OrderRequest, venue_id: str, booked: float) -> None:
+        """Take over an order a previous process of the run placed (``booked`` of it already booked): it is
+        reconciled on the next bars like one of ours in flight, and its client order id is never re-sent."""
+        self._used.add(request.client_order_id)
+        self._pending[request.client_order_id] = (request, venue_id, float(booked))
+
     @property
     def pending(self) -> list[str]:
         return list(self._pending)
