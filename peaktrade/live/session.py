@@ -198,12 +198,13 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
                 on_start(rec)
             log.flush()
             watch.start(rec)
+            first = rec.n_bars  # a resumed run's recorder holds its earlier bars: max_bars counts this process's
             for bar in feed(clock, rec):
                 if stop.is_set():
                     break
                 rec.bar(*bar)
                 watch.tick()
-                if (max_bars is not None and rec.n_bars >= max_bars) or stop.is_set():
+                if (max_bars is not None and rec.n_bars - first >= max_bars) or stop.is_set():
                     break
             if finish is not None:
                 finish(rec)
