@@ -41,15 +41,21 @@ def _drop_last_fill(run_dir) -> dict:
     return lost["payload"]
 
 
-def test_resume_when_a_fill_was_lost_with_the_last_batch_then_booked_once_from_the_venue(crashed):
+@pytest.mark.parametrize("history", ["complete", "paged_out"])
+def test_resume_when_a_fill_was_lost_with_the_last_batch_then_booked_once_from_the_venue(crashed, history):
     cfg, fake, res = crashed
     lost = _drop_last_fill(res.run_dir)
+    if history == "paged_out":  # the trade history's page lacks the order: its own totals are the venue's word
+        fake.fetch_my_trades = lambda *a, **kw: []
     sent = fake.count("create_order")
     out = resume_run(res.run_id, config=cfg, exchange=fake, warmup=10, max_bars=15, handle_signals=False,
                      poll_interval=0.01)
     log = read_events(res.run_dir)
     resumed = next(e["payload"] for e in log.of_type("session") if e["payload"].get("event") == "resumed")
     assert resumed["fills_booked"] == 1
+    recon = next(e["payload"]["reconcile"] for e in log.of_type("session") if e["payload"].get("resumed_from"))
+    assert recon["looked_up"] == 1  # only the order the log had not booked in full
+    assert recon["from_order_totals"] == ([lost["client_order_id"]] if history == "paged_out" else [])
     again = [e["payload"] for e in log.of_type("fill") if e["payload"]["client_order_id"] == lost["client_order_id"]]
     assert len(again) == 1 and again[0]["quantity"] == pytest.approx(lost["quantity"], rel=1e-12)
     assert out.status == "completed" and fake.count("create_order") > sent  # it went on trading
