@@ -397,14 +397,19 @@ def runs_resume(
 
     res = resume_run(run_id, config=cfg, duration=duration, warmup=warmup, poll_interval=poll, max_bars=max_bars,
                      on_event=on_event)
+    # the caller logs (the trading layer never imports tracking): the whole run, its crashed part included
+    from peaktrade.tracking.session_runs import log_testnet_run
+
+    mlflow_run_id = log_testnet_run(res, config=cfg)
     s = res.summary
     if as_json:
-        print_json({"run_id": res.run_id, "status": res.status, "run_dir": str(res.run_dir), "summary": s})
+        print_json({"run_id": res.run_id, "status": res.status, "run_dir": str(res.run_dir), "summary": s,
+                    "mlflow_run_id": mlflow_run_id})
         return
     _say(f"testnet run {res.run_id} resumed: {res.status}")
     for k, v in (("bars", s["bars"]), ("orders / fills / denials", f"{s['n_orders']} / {s['n_fills']} / {s['n_denials']}"),
                  ("final equity", f"{s['final_equity']:,.2f}"), ("position", f"{s['position']:.6g}"),
-                 ("run log", str(res.run_dir))):
+                 ("mlflow run", mlflow_run_id or "-"), ("run log", str(res.run_dir))):
         _say(f"  {k:<26}{v}")
 
 

@@ -89,6 +89,7 @@ def test_resume_when_session_killed_with_an_order_in_flight_then_ledger_equals_v
     r = cli("runs", "resume", run_dir.name, "--warmup", "10", "--poll", "0.05", "--duration", "2")
     assert r.exit_code == 0, r.stderr + r.stdout
     assert f"testnet run {run_dir.name} resumed: completed" in r.stdout
+    assert "mlflow run" in r.stdout and "mlflow run                -" not in r.stdout  # the whole run is tracked
 
     log = read_events(run_dir)
     starts = [e["payload"] for e in log.of_type("session") if e["payload"].get("event") == "start"]
