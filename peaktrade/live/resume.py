@@ -69,6 +69,8 @@ class RunState:
     booked: dict[str, list[float]] = field(default_factory=dict)  # client order id -> [quantity, notional, fee]
     last_bar: pd.Timestamp | None = None
     last_signal: tuple[bool, bool] | None = None  # the last logged bar's signal (entry, exit)
+    last_close: float | None = None  # the last logged bar's close
+    last_bar_done: bool = True  # its equity was logged (False: the process died while processing it)
     times: list[pd.Timestamp] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {"orders": 0, "fills": 0, "denials": 0})
@@ -95,12 +97,13 @@ def rebuild_run(run_dir: Path) -> RunState:
         t, p = ev["type"], ev["payload"]
         if t == "bar":
             last_bar = st.last_bar = pd.Timestamp(ev["time"])
-            st.last_signal = None
+            st.last_signal, st.last_close, st.last_bar_done = None, float(p["close"]), False
         elif t == "signal":
             st.last_signal = (bool(p.get("entry")), bool(p.get("exit")))
         elif t == "equity" and last_bar is not None:
             st.times.append(last_bar)
             st.values.append(float(p["equity"]))
+            st.last_bar_done = True
         elif t == "order":
             st.orders[p["client_order_id"]] = p
             st.counts["orders"] += 1

@@ -397,6 +397,13 @@ def _continue(st: RunState, recon: Reconciliation, pipe: Any, rec: Recorder) -> 
         pipe.book(OrderExecutionResult(OrderRequest(f.symbol, f.side, f.quantity, client_order_id=f.client_order_id,
                                                     tag=f.tag), OrderStatus.FILLED, (f,), reason="reconciled"))
     rec.last_position = pipe.ledger.position(st.symbol)
+    if not st.last_bar_done and st.last_bar is not None and st.last_close is not None:
+        # the bar the process died in: its equity at its close, with the fills it caused now booked
+        equity = pipe.ledger.equity({st.symbol: st.last_close})
+        rec.times.append(st.last_bar)
+        rec.values.append(equity)
+        rec.emit("equity", st.last_bar + rec.plan.step, {"equity": equity, "cash": pipe.ledger.cash,
+                                                         "position": rec.last_position})
     pos = pipe.ledger.positions.get(st.symbol)
     if pos is not None and pos.quantity:
         # stops are watched from the next bar, measured from the entry price (a trailing extreme is not logged)

@@ -86,7 +86,8 @@ def test_resume_when_session_killed_with_an_order_in_flight_then_ledger_equals_v
     assert len(dead.of_type("order")) == HANG_AT and len(dead.of_type("fill")) == HANG_AT - 1
     assert read_meta(run_dir)["status"] == "running"  # the dead process wrote no end: the run is crashed
 
-    r = cli("runs", "resume", run_dir.name, "--warmup", "10", "--poll", "0.05", "--duration", "2")
+    left = 60 - len(dead.of_type("bar"))  # the catch-up bars the dead process did not reach
+    r = cli("runs", "resume", run_dir.name, "--warmup", "10", "--poll", "0.05", "--max-bars", str(left))
     assert r.exit_code == 0, r.stderr + r.stdout
     assert f"testnet run {run_dir.name} resumed: completed" in r.stdout
     assert "mlflow run" in r.stdout and "mlflow run                -" not in r.stdout  # the whole run is tracked
@@ -116,6 +117,7 @@ def test_resume_when_session_killed_with_an_order_in_flight_then_ledger_equals_v
     meta = read_meta(run_dir)
     s = meta["summary"]
     assert meta["status"] == "completed" and len(meta["resumes"]) == 1
+    assert s["bars"] == 60 and len(log.of_type("bar")) == 60 == len(log.of_type("equity"))  # each bar once
     btc0, usd0 = starts[0]["reconcile"]["balances"]["BTC"], starts[0]["reconcile"]["balances"]["USD"]
     btc, usd = _venue_balances(ex)
     assert s["position"] == pytest.approx(btc - btc0, abs=1e-8)
