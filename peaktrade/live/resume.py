@@ -156,7 +156,7 @@ def reconcile_run(client: Any, st: RunState) -> Reconciliation:
     symbol = st.symbol
     # an order the log booked in full is closed and done: only the others are looked up at the venue
     unsettled = {cid: p for cid, p in st.orders.items()
-                 if st.booked.get(cid, (0.0,))[0] < float(p["quantity"]) * (1 - 1e-9)}
+                 if st.booked.get(cid, (0.0,))[0] < float(p["quantity"]) - _QTY_TOL}  # venues round the amount
     try:
         trades = client.fetch_my_trades(symbol, _since_ms(st.meta)) if unsettled else []
         venue = {cid: client.find_order(cid, symbol) for cid in unsettled}
