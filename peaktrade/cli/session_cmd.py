@@ -373,8 +373,48 @@ def runs_tail(
         return
 
 
+@runs_app.command("resume")
+def runs_resume(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="A crashed or stopped testnet run (a unique prefix is enough)."),
+    duration: float | None = typer.Option(None, "--duration", help="Seconds to run on (default: the profile's)."),
+    warmup: int = typer.Option(100, "--warmup", help="Completed bars of indicator history."),
+    poll: float = typer.Option(5.0, "--poll", help="Longest wait between polls, in seconds."),
+    max_bars: int | None = typer.Option(None, "--max-bars", help="End after this many more traded bars."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Resume a crashed testnet run: rebuild its ledger from the run log, book the fills the venue made while
+    it was down, check the books against the venue's balances, and continue under the same run id."""
+    from peaktrade.live.resume import resume_run
+
+    cfg = load_cfg(ctx.obj)
+
+    def on_event(ev: dict[str, Any]) -> None:
+        p = ev["payload"]
+        if not as_json and (ev["type"] in ("order", "fill", "denial")
+                            or (ev["type"] == "session" and p.get("event") not in ("start", "end"))):
+            _say(event_line(ev))
+
+    res = resume_run(run_id, config=cfg, duration=duration, warmup=warmup, poll_interval=poll, max_bars=max_bars,
+                     on_event=on_event)
+    # the caller logs (the trading layer never imports tracking): the whole run, its crashed part included
+    from peaktrade.tracking.session_runs import log_testnet_run
+
+    mlflow_run_id = log_testnet_run(res, config=cfg)
+    s = res.summary
+    if as_json:
+        print_json({"run_id": res.run_id, "status": res.status, "run_dir": str(res.run_dir), "summary": s,
+                    "mlflow_run_id": mlflow_run_id})
+        return
+    _say(f"testnet run {res.run_id} resumed: {res.status}")
+    for k, v in (("bars", s["bars"]), ("orders / fills / denials", f"{s['n_orders']} / {s['n_fills']} / {s['n_denials']}"),
+                 ("final equity", f"{s['final_equity']:,.2f}"), ("position", f"{s['position']:.6g}"),
+                 ("mlflow run", mlflow_run_id or "-"), ("run log", str(res.run_dir))):
+        _say(f"  {k:<26}{v}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``paper``, ``shadow`` and ``runs`` command groups to the root app."""
     app.add_typer(paper_app, name="paper", help="Paper trading: replayed or polled bars, simulated orders.")
     app.add_typer(shadow_app, name="shadow", help="Shadow trading: polled market data, orders simulated, never sent.")
-    app.add_typer(runs_app, name="runs", help="List, show and tail session run logs.")
+    app.add_typer(runs_app, name="runs", help="List, show, tail and resume session run logs.")

@@ -128,6 +128,11 @@ class Recorder:
                                       "side": req.side, "quantity": req.quantity, "type": req.type,
                                       "limit_price": req.limit_price, "reduce_only": req.reduce_only,
                                       "tag": req.tag, "price": ctx.price})
+        # write-ahead: an order is on disk before it is on the wire, so a run killed while the venue holds
+        # it still knows its client order id (``peaktrade runs resume`` books its fills from the venue);
+        # simulated orders reach no venue and keep the one sync per bar
+        if getattr(self.pipe.executor, "kind", None) == "exchange":
+            self.log.flush()
 
     def _fill(self, f: OrderFill) -> None:
         self.counts["fills"] += 1

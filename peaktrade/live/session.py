@@ -133,7 +133,8 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
              max_bars: int | None = None, run_seconds: float | None = None, stop: threading.Event | None = None,
              handle_signals: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None,
              sleep: Callable[[float], None] | None = None, finish: Callable[[Recorder], None] | None = None,
-             on_close: Callable[[RunLog], None] | None = None, config: Config | None = None) -> LoopResult:
+             on_close: Callable[[RunLog], None] | None = None, config: Config | None = None,
+             log: RunLog | None = None, on_start: Callable[[Recorder], None] | None = None) -> LoopResult:
     """Create the run log, trade the bars of ``feed`` through ``pipe`` and close the log: the run loop of every session.
 
     Parameters
@@ -159,6 +160,11 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
         Called with the run log once its summary is written, also when the run crashed.
     config
         Heartbeat interval, alert rules and destinations, kill-switch state (default: :func:`load_config`).
+    log
+        An existing run log to append to (a resumed run, :meth:`RunLog.reopen`) instead of creating one.
+    on_start
+        Called with the recorder after the ``start`` event, before the first bar (a resumed run books the
+        fills it missed there, so they are logged before any new order).
     """
     stop = stop if stop is not None else threading.Event()
     watch: SessionWatch = watch_session(config, run_id=run_id, environment=meta["environment"], pipe=pipe, plan=plan)
@@ -174,7 +180,10 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
         timer = threading.Timer(run_seconds, time_up)
         timer.daemon = True
     with _StopOnSignals(stop, enabled=handle_signals) as signals:
-        log = RunLog.create(runs_dir, run_id, meta)
+        if log is None:
+            log = RunLog.create(runs_dir, run_id, meta)
+        else:
+            log.update_meta(heartbeat_seconds=watch.interval)
         rec = Recorder(log, pipe, plan, watch.chain(on_event))
         status, error = CRASHED, None
         if timer is not None:
@@ -185,14 +194,17 @@ def run_bars(plan: SessionPlan, pipe: ExecutionPipeline, meta: Mapping[str, Any]
                                        "timeframe": plan.timeframe,
                                        "warmup_bars": 0 if plan.history is None else len(plan.history),
                                        **start, "pid": os.getpid(), "host": socket.gethostname()})
+            if on_start is not None:
+                on_start(rec)
             log.flush()
             watch.start(rec)
+            first = rec.n_bars  # a resumed run's recorder holds its earlier bars: max_bars counts this process's
             for bar in feed(clock, rec):
                 if stop.is_set():
                     break
                 rec.bar(*bar)
                 watch.tick()
-                if (max_bars is not None and rec.n_bars >= max_bars) or stop.is_set():
+                if (max_bars is not None and rec.n_bars - first >= max_bars) or stop.is_set():
                     break
             if finish is not None:
                 finish(rec)

@@ -14,6 +14,7 @@ the caller's (the trading layer never imports the research layer):
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import time
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.assembly import build_pipeline
 from peaktrade.live.budget import BudgetCheck, BudgetLimits, TestnetBudget
@@ -29,9 +32,18 @@ from peaktrade.live.feeds import Bar, Clock
 from peaktrade.live.plan import SessionPlan, plan_polling, plan_session, safety_checks
 from peaktrade.live.readiness import CheckResult, Skip, arm_dead_man_switch, clock_skew, run_check, send_test_alert
 from peaktrade.live.recorder import Recorder, session_meta
+from peaktrade.live.resume import (
+    Reconciliation,
+    RunState,
+    check_same_plan,
+    missed_bars,
+    reconcile_run,
+    venue_balances,
+)
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
 from peaktrade.orders.exchange import ExchangeExecutor
+from peaktrade.orders.model import OrderExecutionResult, OrderRequest, OrderStatus
 from peaktrade.safety import DeadManSwitch, SessionLock
 from peaktrade.sim import sim_credentials
 from peaktrade.strategies.stepping import DEFAULT_MAX_HISTORY
@@ -166,6 +178,7 @@ def run_testnet_session(
     sleep: Callable[[float], None] | None = None,
     budget: TestnetBudget | None = None,
     base_url: str | None = None,
+    resume: RunState | None = None,
 ) -> TestnetResult:
     """Run testnet profile ``profile`` through the execution pipeline, within its budget.
 
@@ -194,6 +207,10 @@ def run_testnet_session(
         The budget store (default from ``[testnet]``).
     base_url
         Override the endpoint of ``mode`` (e.g. an in-process simulator's URL).
+    resume
+        A crashed or stopped run to continue (:func:`peaktrade.live.resume.resume_run`): its ledger and
+        orders rebuilt from its run log; its missed fills are booked, it continues under its run id and
+        ``catch_up`` is the number of bars completed since its last logged bar.
 
     Returns
     -------
@@ -221,6 +238,10 @@ def run_testnet_session(
                         params=dict(prof.parameters),
                         options={"init_cash": float(cfg.testnet.init_cash), "size_type": "value",
                                  "size": float(prof.order_notional)})
+    if resume is not None:
+        if dry_run:
+            raise TestnetError("a resumed run cannot be a dry run")
+        check_same_plan(resume, plan)
     checks, guard = testnet_guard(cfg)
     if client is None:
         client = build_client(cfg, guard=guard, mode=mode, exchange=exchange, base_url=base_url)
@@ -229,7 +250,9 @@ def run_testnet_session(
     if not getattr(client, "validate_only", False) and not DeadManSwitch.supported(client):
         raise TestnetError("the client places orders but has no dead-man switch (capabilities.dead_man_switch "
                            "False): expected a venue with one, or a validate-only client (fail closed)")
-    run_id = run_id or new_run_id("testnet", plan.strategy.name)
+    if resume is not None and getattr(client, "validate_only", False):
+        raise TestnetError(f"run {resume.run_id} placed orders: it cannot be resumed with a validate-only client")
+    run_id = resume.run_id if resume is not None else (run_id or new_run_id("testnet", plan.strategy.name))
     info = {"profile": profile, "mode": mode, "url": getattr(client, "base_url", None),
             "validate_only": bool(getattr(client, "validate_only", False)), "run_seconds": run_seconds,
             "limits": limits.__dict__ | {"symbols": list(limits.symbols)}}
@@ -241,11 +264,27 @@ def run_testnet_session(
                            f"{usage['daily_notional']:,.2f} notional): see `peaktrade testnet budget`")
 
     # -- data: warm-up (+ catch-up bars) through the adapter -------------------------------------
-    try:
-        catch = plan_polling(plan, cfg, exchange="kraken", client=client, warmup=warmup,
-                             poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, catch_up=catch_up)
-    except PeakTradeError as e:
-        raise TestnetError(f"cannot fetch {plan.symbol} {plan.timeframe} bars ({mode}): {e}") from e
+    def load(n: int) -> Any:
+        try:
+            return plan_polling(plan, cfg, exchange="kraken", client=client, warmup=warmup,
+                                poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, catch_up=n)
+        except PeakTradeError as e:
+            raise TestnetError(f"cannot fetch {plan.symbol} {plan.timeframe} bars ({mode}): {e}") from e
+
+    if resume is not None and resume.last_bar is not None:
+        # the bars completed since the run's last logged bar are its catch-up: history ends at that bar
+        for _ in range(3):  # a bar completing between two loads shifts the split: load again
+            loaded = load(catch_up)
+            n = missed_bars(plan.history.index.append(loaded.index), resume.last_bar, plan.step)
+            if n == catch_up and (not len(plan.history) or plan.history.index[-1] <= resume.last_bar):
+                break
+            catch_up = n
+        else:
+            raise TestnetError(f"cannot line up the bars after run {run_id}'s last bar {resume.last_bar}: the "
+                               f"venue's {plan.symbol} {plan.timeframe} bars keep moving; try again")
+        catch = loaded
+    else:
+        catch = load(catch_up)
 
     # -- pipeline --------------------------------------------------------------------------------
     costs = plan.options.costs
@@ -253,6 +292,9 @@ def run_testnet_session(
     pipe = build_pipeline(plan.symbol, plan.options, checks=all_checks, executor=lambda ctx: ExchangeExecutor(
         client, ctx, fees=costs.fees, slippage=costs.slippage, budget=budget))
     executor: ExchangeExecutor = pipe.executor  # type: ignore[assignment]
+    if resume is not None:
+        pipe.ledger = resume.ledger
+        executor.adopt_used(resume.orders)  # single-use: none of the dead run's client order ids is sent again
     meta = session_meta(plan, cfg, environment="testnet", checks=all_checks, executor=f"exchange:{mode}",
                         poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, warmup=warmup,
                         max_bars=max_bars)
@@ -314,24 +356,71 @@ def run_testnet_session(
     # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
     with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
+        recon: Reconciliation | None = None
+        if resume is not None:  # the dead run's orders and fills, and the books against the balances
+            recon = reconcile_run(client, resume)
+            for req, venue_id, booked in recon.adopted:
+                executor.adopt(req, venue_id, booked)
+        reconcile: dict[str, Any] | None = None
         if deadman is not None:  # a placing session: the account's resting orders of this symbol first
-            executor.events.extend(_reconcile_orphans(client, plan.symbol, lock))
+            own = {venue_id for _req, venue_id, _b in recon.adopted} if recon is not None else set()
+            executor.events.extend(_reconcile_orphans(client, plan.symbol, lock, own=own))
+            # the baseline a resume checks the books against (a resumed run keeps its first one)
+            reconcile = {"balances": venue_balances(client, plan.symbol),
+                         "open_orders": len(executor.pending)} if recon is None else recon.report
         armed = deadman.arm() if deadman is not None else {"event": "deadman_unavailable"}  # before any order
-        run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
-                       start={"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch),
-                              "run_seconds": run_seconds, **lock.start_fields(),
-                              "deadman": {k: v for k, v in armed.items() if k != "event"} or None},
+        start = {"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch), "run_seconds": run_seconds,
+                 **lock.start_fields(), "deadman": {k: v for k, v in armed.items() if k != "event"} or None,
+                 "reconcile": reconcile}
+        log, on_start = None, None
+        if resume is not None and recon is not None:
+            log, cut = RunLog.reopen(resume.run_dir, resumes=[*resume.meta.get("resumes", []),
+                                                               {"from_status": resume.status,
+                                                                "at": pd.Timestamp.now(tz="UTC").isoformat()}])
+            start |= {"resumed_from": resume.status, "last_bar": resume.last_bar, "truncated_tail": cut}
+            on_start = functools.partial(_continue, resume, recon, pipe)
+        run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed, start=start,
                        max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
                        on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary,
-                       config=cfg)
+                       config=cfg, log=log, on_start=on_start)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
 
 
-def _reconcile_orphans(client: Any, symbol: str, lock: Any) -> list[dict[str, Any]]:
+def _continue(st: RunState, recon: Reconciliation, pipe: Any, rec: Recorder) -> None:
+    """Pick a resumed run up where it stopped, before its first new bar: the recorder's history, the fills
+    the venue made while the run was down (booked and logged once), the signal not yet acted on."""
+    rec.times[:0], rec.values[:0] = st.times, st.values
+    for k, v in st.counts.items():
+        rec.counts[k] += v
+    for f in recon.fills:
+        pipe.book(OrderExecutionResult(OrderRequest(f.symbol, f.side, f.quantity, client_order_id=f.client_order_id,
+                                                    tag=f.tag), OrderStatus.FILLED, (f,), reason="reconciled"))
+    rec.last_position = pipe.ledger.position(st.symbol)
+    if not st.last_bar_done and st.last_bar is not None and st.last_close is not None:
+        # the bar the process died in: its equity at its close, with the fills it caused now booked
+        equity = pipe.ledger.equity({st.symbol: st.last_close})
+        rec.times.append(st.last_bar)
+        rec.values.append(equity)
+        rec.emit("equity", st.last_bar + rec.plan.step, {"equity": equity, "cash": pipe.ledger.cash,
+                                                         "position": rec.last_position})
+    pos = pipe.ledger.positions.get(st.symbol)
+    if pos is not None and pos.quantity:
+        # stops are watched from the next bar, measured from the entry price (a trailing extreme is not logged)
+        pipe._extreme, pipe._stop_from = pos.avg_price, st.last_bar
+    if st.last_signal is not None and pipe.execution == "next_open":
+        pipe.pending = pipe.target_for(*st.last_signal)
+    rec.emit("session", None, {"event": "resumed", "run_id": st.run_id, "fills_booked": len(recon.fills),
+                               "adopted_open": [r.client_order_id for r, _v, _b in recon.adopted],
+                               "absent": recon.absent, "pending_target": pipe.pending,
+                               "position": pipe.ledger.position(st.symbol), "cash": pipe.ledger.cash})
+
+
+def _reconcile_orphans(client: Any, symbol: str, lock: Any, *, own: set[str] = frozenset()) -> list[dict[str, Any]]:
     """Deal with the venue's open ``symbol`` orders before the first arm (fail closed); return run-log events.
 
-    A starting session owns no order yet, so every open order of ``symbol`` is someone else's. When the
+    A starting session owns no order yet, so every open order of ``symbol`` is someone else's (a resumed run
+    owns the still-open orders of its run log: their venue ids are ``own``). When the
     session lock was taken over from a dead holder of the same (account, strategy, symbol) they were that
     session's orphans, kept alive by the account-wide dead-man switch this session is about to re-arm:
     cancel each (an ``orphan_order_cancelled`` event names it). Otherwise they may belong to a running
@@ -342,6 +431,7 @@ def _reconcile_orphans(client: Any, symbol: str, lock: Any) -> list[dict[str, An
     except Exception as e:  # noqa: BLE001 — what rests at the venue must be known before trading
         raise TestnetError(f"cannot list the venue's open {symbol} orders before starting ({e}): refusing to "
                            "start (fail closed)") from None
+    orders = [o for o in orders if o.id not in own]
     if not orders:
         return []
     names = ", ".join(f"{o.id} ({o.client_order_id or 'no client id'}: {o.side} {o.amount:g} @ {o.price})"
@@ -359,7 +449,7 @@ def _reconcile_orphans(client: Any, symbol: str, lock: Any) -> list[dict[str, An
                                f"({lock.message}): {e}: refusing to start (fail closed)") from None
         events.append({"event": "orphan_order_cancelled", "order_id": o.id, "client_order_id": o.client_order_id,
                        "side": o.side, "amount": o.amount, "price": o.price, "dead_session": lock.took_over})
-    left = client.fetch_open_orders(symbol)
+    left = [o for o in client.fetch_open_orders(symbol) if o.id not in own]
     if left:
         raise TestnetError(f"orphaned {symbol} orders still open after cancelling: "
                            f"{', '.join(o.id for o in left)}: refusing to start (fail closed)")
@@ -386,8 +476,6 @@ def smoke_order(config: Config, *, mode: str | None = None, symbol: str = "BTC/U
     :class:`~peaktrade.orders.exchange.ExchangeExecutor` over a validate-only client: the venue
     checks it and never places it. A denied order raises :class:`TestnetError` naming the gate.
     """
-    import pandas as pd
-
     from peaktrade.backtest.options import BacktestOptions
     from peaktrade.orders.model import OrderRequest, new_client_order_id
 

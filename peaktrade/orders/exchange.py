@@ -16,6 +16,7 @@ A cancel never decides what filled: the order is read back after it and every fi
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,7 @@ class ExchangeExecutor:
         self._paper = PaperExecutor(context, fees=fees, slippage=slippage)
         self._pending: dict[str, tuple[OrderRequest, str | None, float]] = {}  # cid -> (request, venue id, booked)
         self._used: set[str] = set()  # client order ids this executor has sent (single-use)
+        self._quoted: dict[str, float] = {}  # client order id -> the market price its checks were run at
         self.descriptions: list[str] = []
         self.events: list[dict[str, Any]] = []
 
@@ -91,8 +93,18 @@ class ExchangeExecutor:
         return float(px) if px else float("nan")
 
     def executable_price(self, request: OrderRequest) -> float:
-        """Return the most one unit of ``request`` can cost or be worth: venue ask/bid + slippage bound + fees."""
-        return executable_price(request, self.market_price(request.symbol, request.side), self._paper.costs)
+        """Return the most one unit of ``request`` can cost or be worth: venue ask/bid + slippage bound + fees.
+
+        The market price it starts from is the order's *decision price*: :meth:`submit` passes it to the
+        adapter, whose price collar checks it against the venue's mid fetched right before each attempt
+        to send, so an order is never sent once the market has moved beyond the collar from the price its
+        checks (limits, budget) approved it at.
+        """
+        market = self.market_price(request.symbol, request.side)
+        if len(self._quoted) > 4096:  # quotes of orders the pipeline denied are never submitted
+            self._quoted.clear()
+        self._quoted[request.client_order_id] = market
+        return executable_price(request, market, self._paper.costs)
 
     # -- OrderExecutor ---------------------------------------------------------------------
     def submit(self, request: OrderRequest) -> OrderExecutionResult:
@@ -101,10 +113,13 @@ class ExchangeExecutor:
             return OrderExecutionResult(request, OrderStatus.REJECTED,
                                         reason=f"duplicate client_order_id {cid!r}: already used by this run")
         self._used.add(cid)
+        decided = self._quoted.pop(cid, None)
+        if decided is not None and not (decided > 0 and math.isfinite(decided)):
+            decided = None  # no quote (an exit checked at the bar's price): the collar checks the touch
         try:
             order = self.client.create_order(request.symbol, request.side, request.type, request.quantity,
                                              request.limit_price, client_order_id=cid,
-                                             time_in_force=request.time_in_force)
+                                             time_in_force=request.time_in_force, decision_price=decided)
         except ExchangeError as e:
             if getattr(e, "not_placed", False):  # proven absent at the venue: refused, never sent, or reconciled
                 self._release(cid)
@@ -195,6 +210,16 @@ class ExchangeExecutor:
             self.sleep(self.poll)
             out.extend(self.on_bar())
         return out
+
+    def adopt_used(self, client_order_ids: Any) -> None:
+        """Mark client order ids as used (a resumed run's): none of them is ever sent again."""
+        self._used.update(client_order_ids)
+
+    def adopt(self, request: OrderRequest, venue_id: str, booked: float) -> None:
+        """Take over an order a previous process of the run placed (``booked`` of it already booked): it is
+        reconciled on the next bars like one of ours in flight, and its client order id is never re-sent."""
+        self._used.add(request.client_order_id)
+        self._pending[request.client_order_id] = (request, venue_id, float(booked))
 
     @property
     def pending(self) -> list[str]:

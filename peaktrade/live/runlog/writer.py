@@ -28,6 +28,7 @@ from peaktrade.live.runlog.reader import (
     RunLogError,
     _events_frame,
     read_events,
+    read_meta,
 )
 
 
@@ -79,6 +80,33 @@ class RunLog:
         }
         atomic_write_json(run_dir / META_FILE, full)
         return cls(run_dir, full)
+
+    @classmethod
+    def reopen(cls, run_dir: str | os.PathLike[str], **meta: Any) -> tuple[RunLog, str | None]:
+        """Reopen an ended or crashed run to append to it (``peaktrade runs resume``); return it and the
+        partial last line a writer killed mid-write left behind (cut off, so the next event starts on a
+        line of its own; None when there was none).
+
+        ``meta`` is merged into ``meta.json``, which says ``running`` again under this process.
+        """
+        run_dir = Path(run_dir)
+        path = run_dir / EVENTS_FILE
+        data = path.read_bytes() if path.is_file() else b""
+        cut = None
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            cut = data[keep:].decode("utf-8", errors="replace")
+            with open(path, "r+b") as f:
+                f.truncate(keep)
+                _sync(f.fileno())
+        events = read_events(run_dir).events if data else []
+        old = read_meta(run_dir)
+        full = {**old, **meta, "status": RUNNING, "pid": os.getpid(), "pid_start": process_start_time(os.getpid()),
+                "host": socket.gethostname(), "ended_at": None, "summary": None, "error": None}
+        atomic_write_json(run_dir / META_FILE, full)
+        log = cls(run_dir, full)
+        log.seq = max((int(e.get("seq", 0)) for e in events), default=0)
+        return log, cut
 
     def event(self, type: str, time: Any, payload: Mapping[str, Any] | None = None, *,
               kind: EventKind | None = None, severity: Severity | None = None) -> dict[str, Any]:
