@@ -24,7 +24,6 @@ loopback only, simulator credentials): then the trading client reaches that host
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import threading
@@ -40,12 +39,12 @@ from peaktrade._files import atomic_write_json
 from peaktrade.errors import PeakTradeError, bad_value
 from peaktrade.execution.assembly import build_pipeline
 from peaktrade.execution.pipeline import Decision
-from peaktrade.live.feeds import Bar, Clock
 from peaktrade.live.plan import plan_polling, plan_session
 from peaktrade.live.readiness import ReadinessReport, clock_skew, live_readiness, stand_in_venue, venue_client
-from peaktrade.live.recorder import Recorder, session_meta
+from peaktrade.live.recorder import session_meta
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
+from peaktrade.live.testnet import _reconcile_orphans, exchange_loop  # the testnet session's, shared
 from peaktrade.orders.exchange import ExchangeExecutor
 from peaktrade.safety import (
     DeadManSwitch,
@@ -562,13 +561,11 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
     deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
     sleep = deadman.sleeper(stop, sleep)
     guard.require_deadman(deadman)  # the wire denies every order while the switch is not confirmed armed
-    feed, settle = _exchange_loop(plan, catch, pipe, executor, guard, deadman, stop)
+    feed, settle = exchange_loop(plan, catch, pipe, executor, guard, deadman, stop)
 
     def write_live_summary(log_: RunLog) -> None:
         log_.update_meta(live_summary={"venue_orders_sent": getattr(client, "sent_orders", None),
                                        "unsettled": executor.pending, "ramp": asdict(ramp_check.status)})
-
-    from peaktrade.live.testnet import _reconcile_orphans  # the testnet session's start-up reconcile, shared
 
     with SessionLock.for_session(cfg, "live", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
@@ -583,43 +580,6 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
     return LiveResult(run_id, run.run_dir, run.status, where, run.summary, asdict(ramp_check.status),
                       [c.__dict__ for c in report.checks], pipe.ledger)
 
-
-def _exchange_loop(plan: Any, catch: pd.DataFrame, pipe: Any, executor: ExchangeExecutor, guard: SafetyGuard, deadman: DeadManSwitch,
-                   stop: threading.Event) -> tuple[Callable[[Clock, Recorder], Iterable[Bar]], Callable[[Recorder], None]]:
-    """Return ``(feed, finish)`` of a session placing orders: the catch-up bars then polled ones, venue events after each bar (wire
-    denials, dead-man refreshes; a lapsed switch stops the session) and settling the orders at the end."""
-    seen = [len(guard.log.records)]
-
-    def venue_events(rec: Recorder) -> None:
-        records, seen[0] = guard.log.records[seen[0]:], len(guard.log.records)
-        for d in records:
-            if d.kind == "wire" and not d.allowed:
-                executor.events.append({"event": "wire_denied", "gate": d.gate, "reason": d.reason,
-                                        "client_order_id": (d.subject or {}).get("client_order_id")})
-        deadman.tick()
-        executor.events.extend(deadman.events)
-        deadman.events.clear()
-        if deadman.lapsed:  # the wire already denies every order; nothing left to do but stop
-            stop.set()
-        for ev in executor.events:
-            rec.emit("session", None, ev)
-        executor.events.clear()
-
-    def feed(clock: Clock, rec: Recorder) -> Iterable[Bar]:
-        caught = ((ts, row["open"], row["high"], row["low"], row["close"], row["volume"])
-                  for ts, row in catch.iterrows())
-        for bar in itertools.chain(caught, plan.poller.bars(clock, rec.data_error)):
-            yield bar
-            venue_events(rec)  # the bar was processed when the loop asks for the next one
-
-    def settle(rec: Recorder) -> None:
-        for res in executor.settle_all():
-            pipe.book(res)
-        venue_events(rec)
-        if executor.pending:
-            rec.emit("session", None, {"event": "unsettled_orders", "client_order_ids": executor.pending})
-
-    return feed, settle
 
 
 __all__ = ["RAMP_FILE", "FlattenResult", "LiveResult", "LiveRunError", "RampCheck", "RampStatus", "authorize", "cancel_all", "flatten", "flatten_client", "live_client",

@@ -312,39 +312,7 @@ def run_testnet_session(
                                "to start (fail closed)")
         client_guard.require_deadman(deadman)  # its wire check denies orders while the switch is not armed
 
-    seen = [len(guard.log.records)]
-
-    def venue_events(rec: Recorder) -> None:
-        """Log what the executor met at the venue (unknown outcomes, orders reconciled as absent), orders the
-        guard refused at the wire (price collar, kill switch) and failed dead-man re-arms."""
-        records, seen[0] = guard.log.records[seen[0]:], len(guard.log.records)
-        for d in records:
-            if d.kind == "wire" and not d.allowed:
-                executor.events.append({"event": "wire_denied", "gate": d.gate, "reason": d.reason,
-                                        "client_order_id": (d.subject or {}).get("client_order_id")})
-        if deadman is not None:
-            deadman.tick()
-            executor.events.extend(deadman.events)
-            deadman.events.clear()
-            if deadman.lapsed:  # the wire already denies every order; nothing left to do but stop
-                stop.set()
-        for ev in executor.events:
-            rec.emit("session", None, ev)
-        executor.events.clear()
-
-    def feed(clock: Clock, rec: Recorder) -> Iterable[Bar]:
-        caught = ((ts, row["open"], row["high"], row["low"], row["close"], row["volume"])
-                  for ts, row in catch.iterrows())
-        for bar in itertools.chain(caught, plan.poller.bars(clock, rec.data_error)):
-            yield bar
-            venue_events(rec)  # the bar was processed when the loop asks for the next one
-
-    def settle(rec: Recorder) -> None:
-        for res in executor.settle_all():
-            pipe.book(res)
-        venue_events(rec)
-        if executor.pending:
-            rec.emit("session", None, {"event": "unsettled_orders", "client_order_ids": executor.pending})
+    feed, settle = exchange_loop(plan, catch, pipe, executor, guard, deadman, stop)
 
     extra: dict[str, Any] = {}
 
@@ -414,6 +382,49 @@ def _continue(st: RunState, recon: Reconciliation, pipe: Any, rec: Recorder) -> 
                                "adopted_open": [r.client_order_id for r, _v, _b in recon.adopted],
                                "absent": recon.absent, "pending_target": pipe.pending,
                                "position": pipe.ledger.position(st.symbol), "cash": pipe.ledger.cash})
+
+
+
+def exchange_loop(plan: SessionPlan, catch: pd.DataFrame, pipe: Any, executor: ExchangeExecutor, guard: Any,
+                  deadman: DeadManSwitch | None, stop: threading.Event,
+                  ) -> tuple[Callable[[Clock, Recorder], Iterable[Bar]], Callable[[Recorder], None]]:
+    """Return ``(feed, finish)`` of a testnet or live session: the catch-up bars then polled ones; after each bar
+    the venue events are logged (unknown outcomes, orders reconciled as absent, orders the guard refused at the
+    wire: price collar, kill switch; failed dead-man re-arms, and a lapsed switch stops the session); at the end
+    the orders are settled."""
+    seen = [len(guard.log.records)]
+
+    def venue_events(rec: Recorder) -> None:
+        records, seen[0] = guard.log.records[seen[0]:], len(guard.log.records)
+        for d in records:
+            if d.kind == "wire" and not d.allowed:
+                executor.events.append({"event": "wire_denied", "gate": d.gate, "reason": d.reason,
+                                        "client_order_id": (d.subject or {}).get("client_order_id")})
+        if deadman is not None:
+            deadman.tick()
+            executor.events.extend(deadman.events)
+            deadman.events.clear()
+            if deadman.lapsed:  # the wire already denies every order; nothing left to do but stop
+                stop.set()
+        for ev in executor.events:
+            rec.emit("session", None, ev)
+        executor.events.clear()
+
+    def feed(clock: Clock, rec: Recorder) -> Iterable[Bar]:
+        caught = ((ts, row["open"], row["high"], row["low"], row["close"], row["volume"])
+                  for ts, row in catch.iterrows())
+        for bar in itertools.chain(caught, plan.poller.bars(clock, rec.data_error)):
+            yield bar
+            venue_events(rec)  # the bar was processed when the loop asks for the next one
+
+    def settle(rec: Recorder) -> None:
+        for res in executor.settle_all():
+            pipe.book(res)
+        venue_events(rec)
+        if executor.pending:
+            rec.emit("session", None, {"event": "unsettled_orders", "client_order_ids": executor.pending})
+
+    return feed, settle
 
 
 def _reconcile_orphans(client: Any, symbol: str, lock: Any, *, own: set[str] = frozenset()) -> list[dict[str, Any]]:
