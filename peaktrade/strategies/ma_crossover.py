@@ -101,15 +101,33 @@ def cross_step_nb(a, b, state, k):
 CHUNK = 16
 
 
+@njit(cache=True, inline="always")
+def steady_nb(fast, slow, c0, c1, sgn):
+    """Return True only if every bar ``c0..c1-1`` has the relation ``sgn`` (REL_ABOVE or REL_BELOW) in the
+    sense of :func:`relation_nb`. One branch-free (vectorizable) pass: ``sgn * (a - b) > tol`` is
+    :func:`relation_nb`'s test for finite values; a NaN or an infinite value (tolerance inf) fails it, so
+    such a chunk is stepped bar by bar by the caller, which is exact for every value."""
+    fs = fast[c0:c1]  # views indexed from 0: no negative-index wraparound, so the loads are contiguous
+    ss = slow[c0:c1]
+    ok = True
+    for t in range(fs.shape[0]):
+        a = fs[t]
+        b = ss[t]
+        fa = abs(a)
+        fb = abs(b)
+        ok &= sgn * (a - b) > TIE_RTOL * (fa if fa > fb else fb)
+    return ok
+
+
 @njit(SIGNAL_SIG, cache=True)
 def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     """Step the cross detector over bars ``t0..t1-1``.
 
     The detector's state changes only on a bar whose relation of the two MAs (:func:`relation_nb`:
     above, below, tie, NaN) differs from the previous bar's: a repeated relation is a no-op once the
-    state reflects it. So after the first bar of the call, chunks without such a change are passed
-    over (no signals), and only chunks with one are stepped bar by bar; the signals are those of the
-    plain loop.
+    state reflects it. So after the first bar of the call, a chunk that keeps the previous bar's
+    relation (above or below: :func:`steady_nb`) is passed over (no signals); every other chunk is
+    stepped bar by bar. The signals are those of the plain loop.
     """
     fast = ind[cols[0]]
     slow = ind[cols[1]]
@@ -122,22 +140,16 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
         exits[0] = down
     for c0 in range(t0 + 1, t1, CHUNK):
         c1 = min(c0 + CHUNK, t1)
-        changed = False
-        last = prev
-        for t in range(c0, c1):
-            rel = relation_nb(fast[t], slow[t])
-            changed |= rel != last
-            last = rel
-        if changed:
-            for t in range(c0, c1):
-                up, down, s0, s1, s2, s3 = cross_rel_update_nb(relation_nb(fast[t], slow[t]), s0, s1, s2, s3)
-                entries[t - t0] = up
-                exits[t - t0] = down
+        if (prev == REL_ABOVE or prev == REL_BELOW) and steady_nb(fast, slow, c0, c1, float(prev)):
+            for t in range(c0 - t0, c1 - t0):
+                entries[t] = False
+                exits[t] = False
         else:
             for t in range(c0, c1):
-                entries[t - t0] = False
-                exits[t - t0] = False
-        prev = last
+                prev = relation_nb(fast[t], slow[t])
+                up, down, s0, s1, s2, s3 = cross_rel_update_nb(prev, s0, s1, s2, s3)
+                entries[t - t0] = up
+                exits[t - t0] = down
     state[0], state[1], state[2], state[3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
 
 
