@@ -208,17 +208,10 @@ class TrackingServerConfig(_Section):
     @field_validator("backend_store_uri")
     @classmethod
     def _no_password(cls, v: str) -> str:
-        from urllib.parse import urlsplit
+        from peaktrade._uri_secrets import has_password
 
-        try:
-            password = urlsplit(v.strip()).password
-        except ValueError:  # not echoed either: a malformed URI may still hold a password
-            raise PydanticCustomError("unsafe_endpoint", "{detail}", {
-                "key": "tracking_server.backend_store_uri",
-                "detail": "tracking_server.backend_store_uri is not a URI: expected e.g. "
-                          "postgresql://USER@HOST:5432/DB"}) from None
-        if password:
-            # the one-line form that never echoes the value (it holds a password)
+        # every form a consumer reads (user info as SQLAlchemy parses it, ?password=, conninfo), never echoed
+        if has_password(v.strip()):
             raise PydanticCustomError("unsafe_endpoint", "{detail}", {
                 "key": "tracking_server.backend_store_uri",
                 "detail": "tracking_server.backend_store_uri holds a password and is refused: a password in the "

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from peaktrade._files import atomic_write_json
+from peaktrade._uri_secrets import has_password
 from peaktrade.config import ENV_PATH_VAR, STATE_DIR_VAR
 from peaktrade.provenance import SCHEDULE_RUN_VAR, SCHEDULE_VAR
 from peaktrade.schedule._timing import ScheduleError, Timing
@@ -36,8 +38,8 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 #: tracking store MLflow reads first; settings, never secrets (those come from the project's ``.env``).
 _ENV_PREFIX = "PEAKTRADE__"
 _CARRIED = ("MLFLOW_TRACKING_URI",)
-#: ``scheme://user:password@host``: a credential in a URL.
-_USERINFO = re.compile(r"://[^/@\s]+@")
+#: A secret in a setting: ``password=`` / ``token=`` (a query or conninfo), anything named secret.
+_SECRET_WORDS = re.compile(r"password\s*=|token\s*=|secret", re.IGNORECASE)
 
 
 def schedule_dir(config: Config) -> Path:
@@ -171,10 +173,11 @@ def _carried_env(config: Config) -> dict[str, str]:
     env = {STATE_DIR_VAR: str(config.state_dir)}
     for k, v in sorted(os.environ.items()):
         if k.startswith(_ENV_PREFIX) or k in _CARRIED:
-            if _USERINFO.search(v):
-                raise ScheduleError(f"{k} holds a credential in a URL: a schedule writes its variables into the "
-                                    "timer unit or crontab line; set it without the user:password part (MLflow "
-                                    "reads MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD)")
+            if has_password(v) or _SECRET_WORDS.search(unquote_plus(v)):  # the value is never echoed
+                raise ScheduleError(f"{k} holds a credential in a URL or a password/token/secret setting: a schedule "
+                                    "writes its variables into the timer unit or crontab line; set it without it "
+                                    "(MLflow reads MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD, PostgreSQL "
+                                    "PGPASSWORD or ~/.pgpass)")
             env[k] = v
     return env
 

@@ -58,9 +58,14 @@ def render_cron_line(s: Schedule, *, lock_dir: Path, log: Path) -> str:
     words = ["flock", "-n", str(lock_dir / f"{s.name}.cron.lock"), *s.entry_argv()]
     cmd = f"cd {shlex.quote(str(s.root))} && {env}{shlex.join(words)} >> {shlex.quote(str(log))} 2>&1"
     if "%" in cmd or "\n" in cmd:
-        # cron turns an unescaped % into a newline; refuse rather than run something else
-        raise ScheduleError(f"cannot write a crontab line for schedule {s.name}: a path contains '%' or a newline "
-                            f"({cmd!r}); use paths without them")
+        # cron turns an unescaped % into a newline; refuse rather than run something else. Named, never echoed: the
+        # command holds the carried variables' values
+        parts = {"the project root": str(s.root), "the lock directory": str(lock_dir), "the log file": str(log),
+                 "the Python interpreter": s.python, "the config path": s.config_path or "",
+                 **{f"the value of {k}": v for k, v in s.env.items()}}
+        bad = ", ".join(what for what, text in parts.items() if "%" in text or "\n" in text) or "the command"
+        raise ScheduleError(f"cannot write a crontab line for schedule {s.name}: {bad} contains '%' or a newline "
+                            "(cron would cut the line there); use paths and values without them")
     return f"{s.timing.cron} {cmd} {CRON_MARK}{s.name}"
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from peaktrade._uri_secrets import mask_passwords
 from peaktrade.errors import PeakTradeError
 from peaktrade.tracking._store import check_sqlite, load, redact_uri, sqlite_path, tracking_uri
 
@@ -45,7 +46,8 @@ class ServerPlan:
         """Return the command line as a user may copy it (the backend store goes by the environment)."""
         import shlex
 
-        return f"{ENV_BACKEND}={shlex.quote(self.backend)} {shlex.join(self.cmd)}"
+        # redacted again: whoever built the plan, a printed command never carries the password
+        return f"{ENV_BACKEND}={shlex.quote(redact_uri(self.backend))} {shlex.join(self.cmd)}"
 
 
 def _pick(option: object, env: str, configured: object) -> object:
@@ -111,14 +113,21 @@ def check_postgres(uri: str, *, timeout: float = 10.0) -> None:
         import psycopg
     except ImportError:
         raise PeakTradeError("a postgresql:// store needs psycopg 3: pip install 'psycopg[binary]'") from None
-    dsn = uri.replace("postgresql+psycopg://", "postgresql://", 1)
+    from sqlalchemy.engine import make_url
+
+    # parsed as MLflow's SQLAlchemy will parse it (libpq reads `u:pa/ss@host` differently), then given to psycopg
     try:
-        psycopg.connect(dsn, connect_timeout=max(1, int(timeout))).close()
+        url = make_url(uri)
+    except Exception:
+        raise PeakTradeError(f"backend store {redact_uri(uri)} is not a URI: expected "
+                             "postgresql://USER@HOST:PORT/DB") from None
+    params = {"host": url.host, "port": url.port, "user": url.username, "password": url.password,
+              "dbname": url.database, **{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()}}
+    try:
+        psycopg.connect(**{k: v for k, v in params.items() if v is not None},
+                        connect_timeout=max(1, int(timeout))).close()
     except psycopg.Error as e:
-        reason = " ".join(str(e).split())
-        password = urlsplit(uri).password
-        if password:
-            reason = reason.replace(password, "***")
+        reason = mask_passwords(" ".join(str(e).split()), uri)
         raise PeakTradeError(f"backend store {redact_uri(uri)} cannot be reached: {reason}") from None
 
 

@@ -8,8 +8,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+from peaktrade._uri_secrets import redact_uri  # noqa: F401  (re-exported: the one redaction)
 from peaktrade.errors import PeakTradeError
 
 if TYPE_CHECKING:
@@ -85,18 +86,6 @@ def sqlite_path(uri: str) -> Path | None:
         return None
     path = uri[len("sqlite:///"):].partition("?")[0]
     return None if not path or path == ":memory:" else Path(path)
-
-
-def redact_uri(uri: str) -> str:
-    """Return ``uri`` with any password in its user info masked (for messages and logs)."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return uri
-    if parts.password:
-        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return uri
 
 
 def slug(name: str) -> str:

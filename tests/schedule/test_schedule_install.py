@@ -152,6 +152,17 @@ def test_add_when_overrides_set_then_carried_into_the_unit_and_credentials_refus
     assert "Environment=PEAKTRADE__TESTNET__MODE=kraken-sim\n" in service
 
 
+def test_add_when_cron_and_a_carried_value_has_a_percent_then_refused_naming_it_without_the_value(sched_cfg, cli,
+                                                                                                  tmp_path, monkeypatch):
+    sched_cfg(backend="cron")
+    monkeypatch.setenv("PEAKTRADE__TRACKING__EXPERIMENT", "run-50%-QzX7")
+    r = cli("schedule", "add", "sma-btc-1m", "--every", "1h")
+    assert r.exit_code == 2
+    assert "the value of PEAKTRADE__TRACKING__EXPERIMENT contains '%' or a newline" in r.stderr
+    assert "QzX7" not in r.stderr + r.stdout and "flock" not in r.stderr  # neither the value nor the command
+    assert not (tmp_path / "crontab").exists()
+
+
 def test_units_when_paths_have_spaces_then_systemd_verifies_them(sched_cfg, cli, tmp_path, clean_env):
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not installed: systemd's unit parser is the oracle of this check")
