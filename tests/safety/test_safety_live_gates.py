@@ -74,10 +74,15 @@ def test_assert_live_allowed_when_every_gate_open_then_returns_authorization_for
     assert [g.name for g in auth.gates] == list(LIVE_GATES) and all(g.open for g in auth.gates)
 
 
-def test_tokens_when_derived_then_bound_to_the_config_hash(live_cfg):
+def test_tokens_when_derived_then_bound_to_the_config_hash_and_state_dir(live_cfg):
+    import hashlib
+
+    from peaktrade.safety import resolved_state_dir
+
     cfg = live_cfg()
-    assert confirm_token(cfg) == "LIVE-" + cfg.config_hash()[:8]
-    assert arm_value(cfg) == cfg.config_hash()
+    binding = hashlib.sha256(f"{cfg.config_hash()}\0{resolved_state_dir(cfg)}".encode()).hexdigest()
+    assert confirm_token(cfg) == "LIVE-" + binding[:8]
+    assert arm_value(cfg) == binding
 
 
 def _closed(cfg, **inputs):
