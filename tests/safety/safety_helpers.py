@@ -52,6 +52,20 @@ def ready_probe(**overrides: Any):
     return probe
 
 
+class ArmedSwitch:
+    """A dead-man switch stand-in that is always confirmed armed (unit tests of the wire check only)."""
+
+    def is_armed(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return "armed (test stand-in)"
+
+
+#: A passing readiness check list for :func:`ready_probe` (``checks=FULL_CHECKS``): the authorization is full.
+FULL_CHECKS = (("venue", "pass", "reachable"),)
+
+
 @contextmanager
 def counting_sim(ex: SimExchange) -> Iterator[Any]:
     """Serve ``ex`` in a thread; the server's ``arrived`` lists every AddOrder request that reached it (validate-only

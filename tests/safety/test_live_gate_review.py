@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from safety_helpers import counting_sim, ready_probe
+from safety_helpers import FULL_CHECKS, ArmedSwitch, counting_sim, ready_probe
 
 from peaktrade.config import load_config
 from peaktrade.live.readiness import simulator_stand_in
@@ -135,7 +135,7 @@ def test_live_order_when_authorized_by_a_probe_without_the_readiness_list_then_r
 def test_live_order_when_no_deadman_switch_attached_then_refused_and_when_armed_then_allowed(live):
     cfg = live()
     # a probe reporting a (passing) check list grants a full authorization; the wire still needs a dead-man switch
-    register_readiness_probe(ready_probe(checks=(("venue", "pass", "ok"),)))
+    register_readiness_probe(ready_probe(checks=FULL_CHECKS))
     auth = assert_live_allowed(cfg, confirm=confirm_token(cfg))
     assert auth.full is True
     guard, _limits = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
@@ -144,14 +144,7 @@ def test_live_order_when_no_deadman_switch_attached_then_refused_and_when_armed_
     d = guard.check_wire("AddOrder", **wire)
     assert not d.allowed and d.gate == "deadman" and "no dead-man switch" in d.reason
 
-    class Armed:
-        def is_armed(self) -> bool:
-            return True
-
-        def describe(self) -> str:
-            return "armed"
-
-    guard.require_deadman(Armed())
+    guard.require_deadman(ArmedSwitch())
     assert guard.check_wire("AddOrder", **wire).allowed
 
 
