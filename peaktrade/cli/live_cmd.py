@@ -24,15 +24,16 @@ def gates(
     confirm: str | None = typer.Option(None, "--confirm", help="Token to check against this config."),
 ) -> None:
     """Show each live gate and whether it is open (exit 1 when any is closed). Prints no secrets."""
-    from peaktrade.safety import arm_value, confirm_token, live_gates
+    from peaktrade.safety import arm_value, confirm_token, live_gates, resolved_state_dir
 
     cfg = load_cfg(ctx.obj)
     results = live_gates(cfg, confirm=confirm)
     _say(f"live gates for {cfg.source} (config hash {cfg.config_hash()}):")
     for i, r in enumerate(results, 1):
         _say(f"  {i}. {r.name:<14} {'open' if r.open else 'CLOSED':<7} {r.detail}")
-    _say(f"arm this config for one process: {cfg.live.arm_env}={arm_value(cfg)}")
-    _say(f"confirm token for this config:   --confirm {confirm_token(cfg)}")
+    _say(f"state dir (kill switch, ramp, session lock): {resolved_state_dir(cfg)}")
+    _say(f"arm this config and state dir for one process: {cfg.live.arm_env}={arm_value(cfg)}")
+    _say(f"confirm token for this config and state dir:   --confirm {confirm_token(cfg)}")
     if not all(r.open for r in results):
         raise typer.Exit(1)
 

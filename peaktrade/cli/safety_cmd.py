@@ -82,7 +82,9 @@ def kill_status(ctx: typer.Context) -> None:
 @safety_app.command("cancel-all")
 def cancel_all_cmd(
     ctx: typer.Context,
-    environment: str = typer.Option("live", "--environment", help="live (the live venue) or testnet (the simulator)."),
+    # required, no default: an account-wide cancel must name its venue (a forgotten flag must not hit live)
+    environment: str = typer.Option(..., "--environment", help="live (the live venue) or testnet (the simulator); "
+                                                              "required."),
 ) -> None:
     """Cancel every open order of the account at the venue now (the degrade ladder's fourth step). Cancels only:
     needs no live authorization and passes in every kill-switch state."""

@@ -209,7 +209,7 @@ def readiness_probe(*, strategy: str, symbol: str, timeframe: str,
         skew = clock_skew(client) if reachable else None
         balances = dict(client.fetch_balance().total) if st.get("account") == "pass" else None
         return ProbeResult(reachable=reachable, clock_skew_seconds=skew, balances=balances, detail=where,
-                           checks=tuple((c.name, c.status, c.reason) for c in report.checks))
+                           checks=tuple((c.name, c.status, c.reason) for c in report.checks), venue=client.base_url)
 
     return probe
 
@@ -227,7 +227,7 @@ def authorize(config: Config, *, confirm: str | None, strategy: str, symbol: str
         auth = assert_live_allowed(config, confirm=confirm, log=log)
     finally:
         register_readiness_probe(old)
-    if len(reports) != 1 or not reports[0].passed:  # the gate opened without this list passing: never trade
+    if len(reports) != 1 or not reports[0].passed or auth.full is not True:  # never trade on less than the list
         raise LiveGateClosed("readiness", "the live readiness check list did not run or did not pass")
     return auth, reports[0]
 
@@ -245,6 +245,9 @@ class _StandInGuard(SafetyGuard):
         if parsed is None or parsed[1] != self.stand_in_host or not is_loopback_host(self.stand_in_host):
             return Decision(False, "live_endpoint", f"live_endpoint: {url!r} is not the simulator stand-in "
                                                     f"{self.stand_in_host} (the only host of this test session)")
+        refused = self._venue_refusal(parsed[1])
+        if refused is not None:
+            return refused
         if private and not self._live_authorized():
             return Decision(False, "live_authorization",
                             "live_authorization: this session holds no valid live authorization")
@@ -252,16 +255,26 @@ class _StandInGuard(SafetyGuard):
 
 
 def live_client(config: Config, guard: SafetyGuard, *, auth: Any) -> tuple[Any, SafetyGuard, str]:
-    """Return ``(client, guard, where)``: the order-placing client of the live venue (or of the test stand-in)."""
+    """Return ``(client, guard, where)``: the order-placing client of the venue ``auth``'s readiness judged: the live
+    venue, or the test stand-in (still standing in, at that host). Any other venue is refused (fail closed)."""
     from peaktrade.adapters.hosts import is_loopback_host, url_host
     from peaktrade.adapters.kraken import KrakenClient
+    from peaktrade.safety import authorization_venue
 
+    venue = authorization_venue(auth)
+    if venue is None:
+        raise LiveRunError("the live authorization names no venue readiness judged: refusing (fail closed)")
     stand = stand_in_venue()
-    if stand is None:
+    if not is_loopback_host(venue):
         client = KrakenClient(guard=guard, api_key=config.secrets.kraken_api_key,
                               api_secret=config.secrets.kraken_api_secret)
+        if url_host(client.base_url) != venue:
+            raise LiveRunError(f"the live venue {client.base_url} is not {venue}, the venue readiness judged")
         return client, guard, f"live venue {client.base_url}"
-    host = url_host(stand.url)
+    host = url_host(stand.url) if stand is not None else None
+    if stand is None or host != venue:
+        raise LiveRunError(f"readiness judged the stand-in {venue}, which no longer stands in for the venue: "
+                           "refusing (fail closed)")
     if not is_loopback_host(host):  # simulator_stand_in checked it; checked again where it matters
         raise LiveRunError(f"the stand-in {stand.url} is not loopback: refusing (fail closed)")
     g = _StandInGuard.from_config("live", config, executor_kind="exchange", kill_switch=guard.kill_switch,
@@ -340,7 +353,7 @@ def _venue_probe(config: Any) -> ProbeResult:
     except Exception as e:  # noqa: BLE001 — unreachable: the gate says why
         return ProbeResult(reachable=False, detail=f"{where}: {type(e).__name__}: {e}")
     return ProbeResult(reachable=True, clock_skew_seconds=skew, balances=dict(client.fetch_balance().total),
-                       detail=where)
+                       detail=where, venue=client.base_url)
 
 
 def flatten_client(config: Config, *, environment: str, confirm: str | None = None) -> tuple[Any, list[Any], str]:

@@ -24,10 +24,12 @@ from peaktrade.safety._live import (
     ReadinessReport,
     arm_value,
     assert_live_allowed,
+    authorization_venue,
     confirm_token,
     current_readiness_probe,
     live_gates,
     register_readiness_probe,
+    resolved_state_dir,
 )
 from peaktrade.safety._lock import SessionLock, SessionLocked, read_holder
 from peaktrade.safety._orders import is_reducing
@@ -38,6 +40,6 @@ __all__ = [
     "GateResult",
     "KillSwitch", "LiveAuthorization", "LiveGateClosed", "ProbeResult", "ReadinessItem", "ReadinessProbe",
     "ReadinessReport", "READ_ONLY_METHODS", "ReadOnlyGuard", "RiskLimits", "SafetyError", "SafetyGuard", "SessionLock", "SessionLocked", "SwitchState", "TradingEnvironment",
-    "TradingState", "arm_value", "assert_live_allowed", "build_checks", "confirm_token", "current_readiness_probe",
-    "is_reducing", "live_gates", "read_holder", "register_readiness_probe", "require_limits_for",
+    "TradingState", "arm_value", "assert_live_allowed", "authorization_venue", "build_checks", "confirm_token", "current_readiness_probe",
+    "is_reducing", "live_gates", "read_holder", "register_readiness_probe", "require_limits_for", "resolved_state_dir",
 ]

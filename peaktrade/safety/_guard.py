@@ -37,7 +37,13 @@ from peaktrade.orders.model import OrderRequest
 from peaktrade.safety._audit import Clock, DecisionLog, DecisionRecord
 from peaktrade.safety._environment import TradingEnvironment, TradingState, parse_executor_kind
 from peaktrade.safety._kill_switch import KillSwitch
-from peaktrade.safety._live import LiveAuthorization, authorization_reduce_only, authorization_valid
+from peaktrade.safety._live import (
+    LiveAuthorization,
+    authorization_reduce_only,
+    authorization_valid,
+    authorization_venue,
+    resolved_state_dir,
+)
 from peaktrade.safety._orders import exposure_change, fmt_money, fmt_qty, order_subject, post_position
 
 if TYPE_CHECKING:
@@ -178,14 +184,27 @@ class SafetyGuard:
         return self.kill_switch.status().state
 
     def _live_authorized(self) -> bool:
-        """Check the authorization again, at use: granted for this config, and the config still hashes the same."""
+        """Check the authorization again, at use: granted for this config and its resolved state dir, the config still
+        hashes the same and still resolves to that state dir."""
+        state_dir = None
         if self._config is not None:
             try:
                 if self._config.config_hash() != self.config_hash:
                     return False  # the config changed after the guard (and its authorization) were made
+                state_dir = resolved_state_dir(self._config)  # re-resolved: an environment variable may have moved it
             except Exception:  # noqa: BLE001 — cannot tell: not authorized
                 return False
-        return authorization_valid(self.authorization, self.config_hash)
+        return authorization_valid(self.authorization, self.config_hash, state_dir=state_dir)
+
+    def _venue_refusal(self, host: str) -> Decision | None:
+        """Live: a request to any host but the venue the authorization's readiness judged is refused."""
+        if self.authorization is None:
+            return None  # nothing authorized: the private API stays closed (allows_private_api)
+        venue = authorization_venue(self.authorization)
+        if venue is None or host != venue:
+            return Decision(False, "live_venue", f"live_venue: host {host} is not the venue readiness judged for "
+                                                 f"this authorization ({venue or 'none'})")
+        return None
 
     def allows_private_api(self) -> bool:
         """Return whether this session may call an exchange's private API at all.
@@ -249,6 +268,9 @@ class SafetyGuard:
                             f"testnet_endpoint: host {host} is not a testnet host{extra}; allowed: {allowed}")
         if host not in self.live_hosts:
             return Decision(False, "live_endpoint", f"live_endpoint: host {host} is not in [live] hosts")
+        refused = self._venue_refusal(host)
+        if refused is not None:
+            return refused
         if scheme not in _SECURE:
             return Decision(False, "live_endpoint", f"live_endpoint: {scheme}:// is not encrypted; use https/wss")
         if private and not self._live_authorized():
@@ -297,6 +319,9 @@ class SafetyGuard:
         if env is TradingEnvironment.LIVE and not self._live_authorized():
             return Decision(False, "live_authorization",
                             "live_authorization: no valid live authorization for this config at the wire")
+        if env is TradingEnvironment.LIVE and self.deadman is None and not self.reduce_only:
+            return Decision(False, "deadman", f"deadman: no dead-man switch is attached to this live guard: "
+                                              f"{operation} not sent (only reduce-only orders pass without one)")
         if self.deadman is not None and not self.deadman.is_armed():
             return Decision(False, "deadman", f"deadman: the dead-man switch this session relies on is not "
                                               f"confirmed armed ({self.deadman.describe()}): {operation} not sent "

@@ -33,12 +33,14 @@ pipeline and at the wire, whatever else it was built with, and copying it with `
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peaktrade.safety._audit import Clock, DecisionLog, iso, wall_clock
@@ -52,8 +54,23 @@ LIVE_GATES = ("live_enabled", "live_armed", "confirm_token", "readiness")
 #: Items a readiness report must hold, all passed. The first two are evaluated locally.
 READINESS_ITEMS = ("kill_switch_off", "risk_limits_configured", "exchange_reachable", "clock_skew",
                    "balances_readable")
-#: token → (config hash, reduce-only) of every authorization granted in this process (see the module docstring).
-_GRANTED: dict[str, tuple[str, bool]] = {}
+#: Readiness checks a live gate passes when skipped: the venue cannot report them (Kraken does not say whether a key
+#: may withdraw; the operator checks that in its web UI). Any other skipped check (no alerting, no dead-man switch…)
+#: fails live readiness.
+SKIP_ALLOWED = frozenset({"withdrawal_permission"})
+
+
+@dataclass(frozen=True)
+class _Grant:
+    config_hash: str
+    state_dir: str
+    reduce_only: bool
+    full: bool
+    venue_host: str
+
+
+#: token → what every authorization granted in this process was granted for (see the module docstring).
+_GRANTED: dict[str, _Grant] = {}
 _GRANTED_LOCK = threading.Lock()
 
 
@@ -79,8 +96,11 @@ class ProbeResult:
     balances: Mapping[str, float] | None = None
     detail: str = ""
     #: The full readiness check list (``(name, status, reason)``; ``peaktrade live readiness``), when the probe
-    #: ran it: then any ``fail`` among them fails the ``readiness_checks`` item.
+    #: ran it: then any ``fail``, and any ``skip`` outside :data:`SKIP_ALLOWED`, fails the ``readiness_checks`` item.
     checks: tuple[tuple[str, str, str], ...] | None = None
+    #: The venue URL the probe judged: the authorization is bound to its host (None: bound to no host, every live
+    #: request is refused).
+    venue: str | None = None
 
 
 #: A readiness probe: called with the config, returns what it measured on the exchange.
@@ -129,36 +149,72 @@ class LiveAuthorization:
     token: str = field(default="", repr=False, compare=False)
     #: Granted for exposure-reducing orders only (``peaktrade safety flatten``): a guard holding it enforces it.
     reduce_only: bool = False
+    #: The resolved absolute state dir (kill switch, ramp, session lock) the gates read.
+    state_dir: str = ""
+    #: The venue host readiness judged: the guard sends to no other host.
+    venue_host: str = ""
+    #: Whether the full readiness check list passed (``peaktrade live run``); otherwise the authorization is
+    #: reduce-only whatever else it says.
+    full: bool = False
 
 
-def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None) -> bool:
-    """Return whether ``auth`` was granted by :func:`assert_live_allowed` in this process for ``config_hash``."""
-    if not isinstance(auth, LiveAuthorization) or not isinstance(auth.token, str) or not config_hash:
-        return False
+def _grant(auth: LiveAuthorization | None) -> _Grant | None:
+    if not isinstance(auth, LiveAuthorization) or not isinstance(auth.token, str):
+        return None
     with _GRANTED_LOCK:
-        granted = _GRANTED.get(auth.token)
-    return (granted is not None and granted[0] == auth.config_hash == config_hash
-            and granted[1] is (auth.reduce_only is True)
+        return _GRANTED.get(auth.token)
+
+
+def resolved_state_dir(config: Config) -> str:
+    """Return the absolute, resolved state dir of ``config`` (``[safety] state_dir`` or the environment's)."""
+    return str(Path(config.state_dir).expanduser().resolve())
+
+
+def authorization_valid(auth: LiveAuthorization | None, config_hash: str | None, *,
+                        state_dir: str | None = None) -> bool:
+    """Return whether ``auth`` was granted by :func:`assert_live_allowed` in this process for ``config_hash`` (and,
+    when given, for the resolved ``state_dir``: a moved state dir holds another kill switch and ramp)."""
+    granted = _grant(auth)
+    if granted is None or not config_hash:
+        return False
+    assert isinstance(auth, LiveAuthorization)
+    return (granted.config_hash == auth.config_hash == config_hash
+            and granted.reduce_only is (auth.reduce_only is True) and granted.full is (auth.full is True)
+            and granted.state_dir == auth.state_dir and granted.venue_host == auth.venue_host
+            and (state_dir is None or granted.state_dir == state_dir)
             and len(auth.gates) == len(LIVE_GATES) and all(g.open for g in auth.gates))
 
 
 def authorization_reduce_only(auth: LiveAuthorization | None) -> bool:
-    """Return whether ``auth`` was granted for exposure-reducing orders only (unknown token: True, fail closed)."""
+    """Return whether ``auth`` is good for exposure-reducing orders only: granted reduce-only, or granted without the
+    full readiness check list passing (unknown token: True, fail closed)."""
     if not isinstance(auth, LiveAuthorization):
         return False  # no authorization at all: nothing live passes anyway
-    with _GRANTED_LOCK:
-        granted = _GRANTED.get(auth.token) if isinstance(auth.token, str) else None
-    return True if granted is None else granted[1] or auth.reduce_only is not False
+    granted = _grant(auth)
+    return granted is None or granted.reduce_only or not granted.full or auth.reduce_only is not False
+
+
+def authorization_venue(auth: LiveAuthorization | None) -> str | None:
+    """Return the venue host ``auth`` was granted for (None: unknown token or no host: nothing is reachable)."""
+    granted = _grant(auth)
+    return granted.venue_host or None if granted is not None else None
+
+
+def live_binding(config: Config) -> str:
+    """Return what arming and confirming bind to: the config hash and the resolved state dir (the kill switch, ramp
+    and session lock the gates read), so a state dir moved by an environment variable closes gates 2 and 3."""
+    return hashlib.sha256(f"{config.config_hash()}\0{resolved_state_dir(config)}".encode()).hexdigest()
 
 
 def arm_value(config: Config) -> str:
-    """Return the value the arming variable must hold for ``config``: its full config hash."""
-    return config.config_hash()
+    """Return the value the arming variable must hold for ``config``: :func:`live_binding` (config hash and state
+    dir)."""
+    return live_binding(config)
 
 
 def confirm_token(config: Config) -> str:
-    """Return the ``--confirm`` token for ``config``: ``LIVE-`` and the first 8 characters of its hash."""
-    return f"LIVE-{config.config_hash()[:8]}"
+    """Return the ``--confirm`` token for ``config``: ``LIVE-`` and the first 8 characters of :func:`live_binding`."""
+    return f"LIVE-{live_binding(config)[:8]}"
 
 
 _PROBE: dict[str, ReadinessProbe | None] = {"probe": None}
@@ -203,6 +259,10 @@ def local_readiness(config: Config, *, kill_switch: KillSwitch | None = None,
 
 def probe_readiness(config: Config, probe: ReadinessProbe) -> ReadinessReport:
     """Run ``probe`` and judge what it measured; a probe that raises fails every exchange item."""
+    return _probe_readiness(config, probe)[0]
+
+
+def _probe_readiness(config: Config, probe: ReadinessProbe) -> tuple[ReadinessReport, ProbeResult | None]:
     names = ("exchange_reachable", "clock_skew", "balances_readable")
     try:
         res = probe(config)
@@ -210,7 +270,7 @@ def probe_readiness(config: Config, probe: ReadinessProbe) -> ReadinessReport:
             raise TypeError(f"probe returned {type(res).__name__}, expected ProbeResult")
     except Exception as e:  # noqa: BLE001 — a probe that cannot answer fails readiness
         why = f"probe failed: {type(e).__name__}: {e}"
-        return ReadinessReport(tuple(ReadinessItem(n, False, why) for n in names))
+        return ReadinessReport(tuple(ReadinessItem(n, False, why) for n in names)), None
     extra = f" ({res.detail})" if res.detail else ""
     if res.reachable is True:
         reach = ReadinessItem("exchange_reachable", True, "exchange reachable")
@@ -232,15 +292,18 @@ def probe_readiness(config: Config, probe: ReadinessProbe) -> ReadinessReport:
     items = [reach, clock, balances]
     if res.checks is not None:
         try:
-            failed = [f"{name}: {reason}" for name, status, reason in res.checks if status != "pass" and
-                      status != "skip"]
+            # live: a skipped check is not a passed one (no alerting, no dead-man switch), except the few the
+            # venue cannot report (SKIP_ALLOWED)
+            failed = [f"{name}: {'skipped: ' if status == 'skip' else ''}{reason}"
+                      for name, status, reason in res.checks
+                      if status != "pass" and not (status == "skip" and name in SKIP_ALLOWED)]
             ok = bool(res.checks) and not failed
             why = (f"{len(res.checks)} readiness checks, none failed" if ok
                    else "; ".join(failed) or "no readiness check ran")
         except Exception as e:  # noqa: BLE001 — a list that cannot be read fails
             ok, why = False, f"readiness checks unreadable: {type(e).__name__}: {e}"
         items.append(ReadinessItem("readiness_checks", ok, why))
-    return ReadinessReport(tuple(items))
+    return ReadinessReport(tuple(items)), res
 
 
 class GateInputRefused(LiveGateClosed, TypeError):
@@ -266,7 +329,8 @@ def _refuse_handed_in(env: Any, readiness: Any, kill_switch: Any) -> None:
 
 
 def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None = None, env: Any = _NOT_GIVEN,
-               readiness: Any = _NOT_GIVEN, kill_switch: Any = _NOT_GIVEN, reduce_only: bool = False) -> list[GateResult]:
+               readiness: Any = _NOT_GIVEN, kill_switch: Any = _NOT_GIVEN, reduce_only: bool = False,
+               _facts: dict[str, Any] | None = None) -> list[GateResult]:
     """Evaluate every live gate in order and record each result.
 
     The inputs a caller could fake are not parameters: the arming variable is read from this process's
@@ -310,15 +374,17 @@ def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None =
         if val is None or val == "":
             return False, f"{var} is not set for this process (see `peaktrade live gates`)"
         if val != arm_value(config):
-            return False, f"{var} is set but not to this config's hash (armed for another config?)"
-        return True, f"{var} matches this config's hash"
+            return False, (f"{var} is set but not to this config's hash and state dir {resolved_state_dir(config)} "
+                           "(armed for another config or state dir? see `peaktrade live gates`)")
+        return True, f"{var} matches this config's hash and state dir"
 
     def confirmed() -> tuple[bool, str]:
         if confirm is None or confirm == "":
             return False, "no --confirm token given (see `peaktrade live gates`)"
         if confirm != confirm_token(config):
-            return False, "--confirm token does not match this config (see `peaktrade live gates`)"
-        return True, "--confirm token matches this config"
+            return False, (f"--confirm token does not match this config and state dir {resolved_state_dir(config)} "
+                           "(see `peaktrade live gates`)")
+        return True, "--confirm token matches this config and state dir"
 
     def ready() -> tuple[bool, str]:
         report = local_readiness(config, reduce_only=reduce_only)
@@ -333,7 +399,11 @@ def live_gates(config: Config, *, confirm: str | None, log: DecisionLog | None =
             report = report.merged(ReadinessReport(tuple(
                 ReadinessItem(n, False, missing) for n in ("exchange_reachable", "clock_skew", "balances_readable"))))
         elif callable(readiness):
-            report = report.merged(probe_readiness(config, readiness))
+            probed, res = _probe_readiness(config, readiness)
+            report = report.merged(probed)
+            if _facts is not None and res is not None:  # what the authorization is bound to (assert_live_allowed)
+                _facts["venue"] = res.venue
+                _facts["full"] = any(i.name == "readiness_checks" and i.ok for i in probed.items)
         else:
             raise TypeError(f"the registered readiness probe {readiness!r} is not callable")
         bad = report.first_failure()
@@ -370,16 +440,24 @@ def assert_live_allowed(config: Config, *, confirm: str | None, log: DecisionLog
     """
     _refuse_handed_in(env, readiness, kill_switch)
     config_hash = config.config_hash()
+    state_dir = resolved_state_dir(config)
     reduce_only = reduce_only is True
-    results = live_gates(config, confirm=confirm, log=log, reduce_only=reduce_only)
+    facts: dict[str, Any] = {}
+    results = live_gates(config, confirm=confirm, log=log, reduce_only=reduce_only, _facts=facts)
     for r in results:
         if not r.open:
             raise LiveGateClosed(r.name, r.detail)
     if log is not None and log.error:
         raise LiveGateClosed("audit", log.error)
-    if config.config_hash() != config_hash:
-        raise LiveGateClosed("config", "the config changed while the live gates were evaluated")
+    if config.config_hash() != config_hash or resolved_state_dir(config) != state_dir:
+        raise LiveGateClosed("config", "the config or its state dir changed while the live gates were evaluated")
+    from peaktrade.adapters.hosts import url_host
+
+    venue = facts.get("venue")
+    venue_host = (url_host(venue) or "") if isinstance(venue, str) and venue else ""
+    full = facts.get("full") is True and not reduce_only
     token = secrets.token_hex(32)
     with _GRANTED_LOCK:
-        _GRANTED[token] = (config_hash, reduce_only)
-    return LiveAuthorization(config_hash, iso((clock or wall_clock)()) or "", tuple(results), token, reduce_only)
+        _GRANTED[token] = _Grant(config_hash, state_dir, reduce_only, full, venue_host)
+    return LiveAuthorization(config_hash, iso((clock or wall_clock)()) or "", tuple(results), token, reduce_only,
+                             state_dir, venue_host, full)

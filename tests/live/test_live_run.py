@@ -24,6 +24,9 @@ from peaktrade.sim import DEFAULT_SIM_API_KEY, DEFAULT_SIM_API_SECRET, SimExchan
 sys.path.insert(0, str(REPO_ROOT / "tests" / "safety"))
 from safety_helpers import counting_sim, ledger_with, order, ready_probe  # noqa: E402
 
+sys.path.insert(0, str(REPO_ROOT / "tests" / "alerts"))
+from receivers import WebhookReceiver  # noqa: E402
+
 CASH = 10_000.0
 RUN = ("live", "run", "--strategy", "ma_crossover", "--symbol", "BTC/USD", "--timeframe", "1m", "--param", "fast=2",
        "--param", "slow=4", "--warmup", "30", "--catch-up", "40", "--max-bars", "40")
@@ -43,13 +46,21 @@ def srv():
         yield s
 
 
+@pytest.fixture(scope="module")
+def webhook():
+    w = WebhookReceiver()
+    yield w
+    w.server.shutdown()
+
+
 @pytest.fixture
-def live(srv, tmp_path, clean_env):
-    """Return ``make(enabled=True, arm=True, ramp=None)``: a live config with every limit, live credentials, this
-    process armed for it, and the simulator standing in for the venue; the simulator is reset after the test."""
+def live(srv, webhook, tmp_path, clean_env):
+    """Return ``make(enabled=True, arm=True, ramp=None)``: a live config with every limit, live credentials, an alert
+    destination (live readiness fails a skipped alert check), this process armed for it, and the simulator standing
+    in for the venue; the simulator is reset after the test."""
     clean_env.setenv("KRAKEN_API_KEY", "live-key-not-a-sim-key")
     clean_env.setenv("KRAKEN_API_SECRET", "bGl2ZS1zZWNyZXQ=")
-    clean_env.delenv("PEAKTRADE_ALERT_URLS", raising=False)
+    clean_env.setenv("PEAKTRADE_ALERT_URLS", webhook.url("live-run-token"))
     old_probe = register_readiness_probe(None)
 
     def make(*, enabled=True, arm=True, ramp=None):

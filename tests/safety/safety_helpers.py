@@ -37,16 +37,33 @@ def ledger_with(cash: float = 10_000.0, **positions: tuple[float, float]) -> Led
 
 
 def ready_probe(**overrides: Any):
-    """Return a readiness probe that reports a healthy exchange (fields overridable) and counts its calls."""
+    """Return a readiness probe that reports a healthy exchange at the live venue (fields overridable: ``venue=`` the
+    URL the authorization is bound to) and counts its calls. It runs no readiness check list: an authorization it
+    grants is good for reduce-only orders only."""
     calls: list[Any] = []
 
     def probe(config: Any) -> ProbeResult:
         calls.append(config)
-        fields = {"reachable": True, "clock_skew_seconds": 0.25, "balances": {"USD": 1_000.0}, **overrides}
+        fields = {"reachable": True, "clock_skew_seconds": 0.25, "balances": {"USD": 1_000.0},
+                  "venue": "https://api.kraken.com", **overrides}
         return ProbeResult(**fields)
 
     probe.calls = calls  # type: ignore[attr-defined]
     return probe
+
+
+class ArmedSwitch:
+    """A dead-man switch stand-in that is always confirmed armed (unit tests of the wire check only)."""
+
+    def is_armed(self) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return "armed (test stand-in)"
+
+
+#: A passing readiness check list for :func:`ready_probe` (``checks=FULL_CHECKS``): the authorization is full.
+FULL_CHECKS = (("venue", "pass", "reachable"),)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import dataclasses
 import os
 
 import pytest
-from safety_helpers import ALL_LIMITS, ready_probe
+from safety_helpers import ALL_LIMITS, FULL_CHECKS, ArmedSwitch, ready_probe
 
 from peaktrade.errors import ConfigError, PeakTradeError
 from peaktrade.safety import (
@@ -74,10 +74,15 @@ def test_assert_live_allowed_when_every_gate_open_then_returns_authorization_for
     assert [g.name for g in auth.gates] == list(LIVE_GATES) and all(g.open for g in auth.gates)
 
 
-def test_tokens_when_derived_then_bound_to_the_config_hash(live_cfg):
+def test_tokens_when_derived_then_bound_to_the_config_hash_and_state_dir(live_cfg):
+    import hashlib
+
+    from peaktrade.safety import resolved_state_dir
+
     cfg = live_cfg()
-    assert confirm_token(cfg) == "LIVE-" + cfg.config_hash()[:8]
-    assert arm_value(cfg) == cfg.config_hash()
+    binding = hashlib.sha256(f"{cfg.config_hash()}\0{resolved_state_dir(cfg)}".encode()).hexdigest()
+    assert confirm_token(cfg) == "LIVE-" + binding[:8]
+    assert arm_value(cfg) == binding
 
 
 def _closed(cfg, **inputs):
@@ -280,9 +285,11 @@ def test_authorization_when_rebound_with_dataclasses_replace_then_refused_everyw
 
 
 def test_authorization_when_config_changes_after_grant_then_refused_at_use(live_cfg, gate_inputs):
-    cfg = gate_inputs(live_cfg())
+    # a full authorization (a passing check list) and a dead-man switch: what a live order needs before the change
+    cfg = gate_inputs(live_cfg(), probe=ready_probe(checks=FULL_CHECKS))
     auth = assert_live_allowed(cfg, **open_inputs(cfg))
     guard, _ = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
+    guard.require_deadman(ArmedSwitch())
     assert guard.check_wire("AddOrder", symbol="BTC/USD", side="buy", amount=0.001, price=100.0, reference=100.0).allowed
     cfg.risk.max_order_notional = 9e9  # the config the session runs with changed after it was authorized
     assert not guard.allows_private_api()
