@@ -376,15 +376,18 @@ def runs_tail(
 @runs_app.command("resume")
 def runs_resume(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., help="A crashed or stopped testnet run (a unique prefix is enough)."),
+    run_id: str = typer.Argument(..., help="A crashed or stopped testnet or live run (a unique prefix is enough)."),
+    confirm: str | None = typer.Option(None, "--confirm", help="A live run: LIVE-<hash8> (see `peaktrade live "
+                                                                "gates`); a live resume opens every gate again."),
     duration: float | None = typer.Option(None, "--duration", help="Seconds to run on (default: the profile's)."),
     warmup: int = typer.Option(100, "--warmup", help="Completed bars of indicator history."),
     poll: float = typer.Option(5.0, "--poll", help="Longest wait between polls, in seconds."),
     max_bars: int | None = typer.Option(None, "--max-bars", help="End after this many more traded bars."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Resume a crashed testnet run: rebuild its ledger from the run log, book the fills the venue made while
-    it was down, check the books against the venue's balances, and continue under the same run id."""
+    """Resume a crashed testnet or live run: rebuild its ledger from the run log, book the fills the venue made
+    while it was down, check the books against the venue's balances, and continue under the same run id. A live
+    run is a live start: every live gate (--confirm), readiness and the ramp again before any order."""
     from peaktrade.live.resume import resume_run
 
     cfg = load_cfg(ctx.obj)
@@ -395,18 +398,22 @@ def runs_resume(
                             or (ev["type"] == "session" and p.get("event") not in ("start", "end"))):
             _say(event_line(ev))
 
-    res = resume_run(run_id, config=cfg, duration=duration, warmup=warmup, poll_interval=poll, max_bars=max_bars,
-                     on_event=on_event)
-    # the caller logs (the trading layer never imports tracking): the whole run, its crashed part included
-    from peaktrade.tracking.session_runs import log_testnet_run
+    res = resume_run(run_id, config=cfg, confirm=confirm, duration=duration, warmup=warmup, poll_interval=poll,
+                     max_bars=max_bars, on_event=on_event)
+    from peaktrade.live.runner import LiveResult
 
-    mlflow_run_id = log_testnet_run(res, config=cfg)
+    environment = "live" if isinstance(res, LiveResult) else "testnet"
+    mlflow_run_id = None
+    if environment == "testnet":  # the caller logs (the trading layer never imports tracking), as `testnet run`
+        from peaktrade.tracking.session_runs import log_testnet_run
+
+        mlflow_run_id = log_testnet_run(res, config=cfg)  # the whole run, its crashed part included
     s = res.summary
     if as_json:
         print_json({"run_id": res.run_id, "status": res.status, "run_dir": str(res.run_dir), "summary": s,
                     "mlflow_run_id": mlflow_run_id})
         return
-    _say(f"testnet run {res.run_id} resumed: {res.status}")
+    _say(f"{environment} run {res.run_id} resumed: {res.status}")
     for k, v in (("bars", s["bars"]), ("orders / fills / denials", f"{s['n_orders']} / {s['n_fills']} / {s['n_denials']}"),
                  ("final equity", f"{s['final_equity']:,.2f}"), ("position", f"{s['position']:.6g}"),
                  ("mlflow run", mlflow_run_id or "-"), ("run log", str(res.run_dir))):

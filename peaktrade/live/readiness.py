@@ -180,11 +180,14 @@ def _writable(directory: Path) -> None:
 
 
 def live_readiness(config: Config, *, strategy: str, symbol: str, timeframe: str,
-                   client: Any = None) -> ReadinessReport:
+                   client: Any = None, resuming: Any = None) -> ReadinessReport:
     """Run every readiness check of a live session of ``strategy`` on ``symbol`` ``timeframe``.
 
     ``client`` (tests of this function only) must be a :class:`~peaktrade.safety.ReadOnlyGuard` client;
     default :func:`venue_client`. Venue checks that depend on a failed one are skipped, naming it.
+    ``resuming``: the :class:`~peaktrade.live.resume.RunState` of a crashed live run being resumed: its ledger is
+    not flat, so the position is left to the resume's reconcile (books against the venue's balances, fail closed,
+    before any order) and only open orders that are not the run's fail ``orders_positions``.
     """
     import pandas as pd
 
@@ -270,6 +273,13 @@ def live_readiness(config: Config, *, strategy: str, symbol: str, timeframe: str
         mkt, orders = facts["market"], facts["open_orders"]
         held = float(facts["balance"].total.get(mkt.base, 0.0) or 0.0)
         dust = float(mkt.amount_min or 0.0)
+        if resuming is not None:  # the run's own orders and position: its reconcile checks them against its books
+            orders = [o for o in orders if o.client_order_id not in resuming.orders]
+            if orders:
+                ids = ", ".join(str(o.client_order_id or o.id) for o in orders[:3])
+                raise ReadinessError(f"{len(orders)} open order(s) run {resuming.run_id} did not place ({ids})")
+            return (f"no open orders but run {resuming.run_id}'s; {mkt.base} {held:g}: checked against its books "
+                    "before any order")
         problems = []
         if orders:
             ids = ", ".join(str(o.client_order_id or o.id) for o in orders[:3])

@@ -1,5 +1,9 @@
 """Reconcile with the venue before the first order, and resume a run after a crash (``peaktrade runs resume``).
 
+Both sessions that place orders, testnet and live, do this through the same code
+(:func:`peaktrade.live.testnet.start_reconcile`, :func:`~peaktrade.live.testnet.reopen_run`); a live resume is a
+live start: every live gate, readiness and the ramp again before anything reaches the venue.
+
 A session that places orders knows what the venue holds before it trades: its start event records the
 venue's balances of the symbol's two currencies (the baseline a resume checks the books against) after the
 open orders were dealt with (:func:`peaktrade.live.testnet._reconcile_orphans`).
@@ -236,7 +240,7 @@ def missed_bars(index: pd.DatetimeIndex, last_bar: pd.Timestamp | None, step: pd
 
 
 def load_resumable(config: Config, run_ref: str) -> RunState:
-    """Find run ``run_ref`` and rebuild it; refuse a run that is running, finished or not a testnet run."""
+    """Find run ``run_ref`` and rebuild it; refuse a run that is running, finished or placed no orders."""
     run_dir = find_run(config.runs_dir, run_ref)
     meta = read_meta(run_dir)
     status = effective_status(meta)
@@ -248,31 +252,42 @@ def load_resumable(config: Config, run_ref: str) -> RunState:
         hint = " (it ended as planned)" if status == COMPLETED else ""
         raise ResumeError(f"run {rid} is {status}{hint}: only a {' or '.join(RESUMABLE)} run can be resumed")
     env = meta.get("environment")
-    if env != "testnet":
-        raise ResumeError(f"run {rid} is a {env} session: `peaktrade runs resume` resumes testnet runs "
+    if env not in ("testnet", "live"):
+        raise ResumeError(f"run {rid} is a {env} session: `peaktrade runs resume` resumes testnet and live runs "
                           "(sessions that place orders at a venue)")
-    if not isinstance(meta.get("testnet"), dict) or meta["testnet"].get("validate_only", True):
+    if env == "testnet" and (not isinstance(meta.get("testnet"), dict) or meta["testnet"].get("validate_only", True)):
         raise ResumeError(f"run {rid} placed no orders (validate-only): nothing to reconcile; start a new run")
+    if env == "live" and not isinstance(meta.get("live"), dict):
+        raise ResumeError(f"run {rid}'s meta.json has no live section: cannot resume it")
     return rebuild_run(run_dir)
 
 
-def resume_run(run_ref: str, *, config: Config | None = None, **kwargs: Any) -> Any:
-    """Resume testnet run ``run_ref``: rebuild, reconcile, continue (see the module docstring).
+def resume_run(run_ref: str, *, config: Config | None = None, confirm: str | None = None, **kwargs: Any) -> Any:
+    """Resume testnet or live run ``run_ref``: rebuild, reconcile, continue (see the module docstring).
 
-    ``kwargs`` are those of :func:`peaktrade.live.testnet.run_testnet_session` (duration, max_bars,
-    poll_interval, warmup, stop, handle_signals, on_event, sleep, client, exchange, base_url).
-    Returns its :class:`~peaktrade.live.testnet.TestnetResult`.
+    A testnet run goes on through :func:`peaktrade.live.testnet.run_testnet_session` (``kwargs``: duration,
+    max_bars, poll_interval, warmup, stop, handle_signals, on_event, sleep, client, exchange, base_url) and returns
+    its :class:`~peaktrade.live.testnet.TestnetResult`; a live run through
+    :func:`peaktrade.live.runner.run_live_session` (``kwargs``: duration, max_bars, poll_interval, warmup, stop,
+    handle_signals, on_event, sleep), which opens every live gate again (``confirm``: the ``LIVE-<hash8>`` token of
+    gate 3), runs readiness and keeps the ramp, and returns its :class:`~peaktrade.live.runner.LiveResult`.
     """
-    from peaktrade.live.testnet import run_testnet_session
-
     if config is None:
         from peaktrade.config import load_config
 
         config = load_config()
     st = load_resumable(config, run_ref)
-    info = st.meta["testnet"]
+    info = st.meta[st.meta["environment"]]
     if st.last_bar is None:  # it died before its first bar: its catch-up bars are still to be traded
         kwargs.setdefault("catch_up", int(info.get("catch_up") or 0))
+    if st.meta["environment"] == "live":
+        from peaktrade.live.runner import run_live_session
+
+        return run_live_session(str(st.meta["strategy"]), symbol=st.symbol, timeframe=str(st.meta["timeframe"]),
+                                params=st.meta.get("params") or {}, order_notional=float(info["order_notional"]),
+                                confirm=confirm, config=config, resume=st, **kwargs)
+    from peaktrade.live.testnet import run_testnet_session
+
     return run_testnet_session(str(info["profile"]), config=config, mode=str(info["mode"]), resume=st, **kwargs)
 
 

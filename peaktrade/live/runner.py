@@ -42,9 +42,10 @@ from peaktrade.execution.pipeline import Decision
 from peaktrade.live.plan import plan_polling, plan_session
 from peaktrade.live.readiness import ReadinessReport, clock_skew, live_readiness, stand_in_venue, venue_client
 from peaktrade.live.recorder import session_meta
+from peaktrade.live.resume import RunState, check_same_plan
 from peaktrade.live.runlog import RunLog, new_run_id
 from peaktrade.live.session import run_bars
-from peaktrade.live.testnet import _reconcile_orphans, exchange_loop  # the testnet session's, shared
+from peaktrade.live.testnet import catch_up_bars, exchange_loop, reopen_run, start_reconcile  # testnet's, shared
 from peaktrade.orders.exchange import ExchangeExecutor
 from peaktrade.safety import (
     DeadManSwitch,
@@ -193,14 +194,15 @@ class RampCheck:
 
 
 # -- gate 4: the readiness check list as the probe ----------------------------------------------------------
-def readiness_probe(*, strategy: str, symbol: str, timeframe: str,
-                    reports: list[ReadinessReport] | None = None) -> Callable[[Any], ProbeResult]:
+def readiness_probe(*, strategy: str, symbol: str, timeframe: str, reports: list[ReadinessReport] | None = None,
+                    resuming: Any = None) -> Callable[[Any], ProbeResult]:
     """Return a readiness probe that runs every ``peaktrade live readiness`` check (appending the report to
     ``reports``) and measures what the gate judges: venue reachable, clock skew, balances."""
 
     def probe(config: Any) -> ProbeResult:
         client, where = venue_client(config)
-        report = live_readiness(config, strategy=strategy, symbol=symbol, timeframe=timeframe, client=client)
+        report = live_readiness(config, strategy=strategy, symbol=symbol, timeframe=timeframe, client=client,
+                                resuming=resuming)
         report.venue = where
         if reports is not None:
             reports.append(report)
@@ -215,14 +217,15 @@ def readiness_probe(*, strategy: str, symbol: str, timeframe: str,
 
 
 def authorize(config: Config, *, confirm: str | None, strategy: str, symbol: str, timeframe: str,
-              log: DecisionLog | None = None) -> tuple[Any, ReadinessReport]:
+              log: DecisionLog | None = None, resuming: Any = None) -> tuple[Any, ReadinessReport]:
     """Evaluate the four live gates with the readiness check list as gate 4; return ``(authorization, report)``.
+    ``resuming``: the run being resumed (see :func:`~peaktrade.live.readiness.live_readiness`).
 
     Raises :class:`~peaktrade.safety.LiveGateClosed` naming the first closed gate.
     """
     reports: list[ReadinessReport] = []
     old = register_readiness_probe(readiness_probe(strategy=strategy, symbol=symbol, timeframe=timeframe,
-                                                   reports=reports))
+                                                   reports=reports, resuming=resuming))
     try:
         auth = assert_live_allowed(config, confirm=confirm, log=log)
     finally:
@@ -493,7 +496,7 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
                      duration: float | None = None, max_bars: int | None = None, warmup: int = 100,
                      catch_up: int = 0, poll_interval: float = 5.0, run_id: str | None = None, stop: threading.Event | None = None,
                      handle_signals: bool = True, on_event: Callable[[dict[str, Any]], None] | None = None,
-                     sleep: Callable[[float], None] | None = None) -> LiveResult:
+                     sleep: Callable[[float], None] | None = None, resume: RunState | None = None) -> LiveResult:
     """Trade ``strategy`` on ``symbol`` ``timeframe`` with real orders at the live venue (see the module docstring).
 
     Parameters
@@ -510,6 +513,10 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
     warmup, catch_up, poll_interval, run_id, stop, handle_signals, on_event, sleep
         As in :func:`peaktrade.live.testnet.run_testnet_session` (``catch_up``: trade the last completed bars
         right away, at the venue's prices now).
+    resume
+        A crashed or stopped live run to continue (:func:`peaktrade.live.resume.resume_run`), as in
+        :func:`~peaktrade.live.testnet.run_testnet_session`. A resume is a start: every gate, readiness and the
+        ramp again, before anything reaches the venue.
 
     Raises
     ------
@@ -530,16 +537,21 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
     _positive("poll_interval", poll_interval)
     if max_bars is not None and (isinstance(max_bars, bool) or not isinstance(max_bars, int) or max_bars < 1):
         raise LiveRunError(bad_value("max_bars", max_bars, "an integer >= 1"))
-    plan_session(strategy, cfg, symbol=symbol, timeframe=timeframe, params=params,
-                 options={"init_cash": float(order_notional), "size_type": "value", "size": float(order_notional)})
+    draft = plan_session(strategy, cfg, symbol=symbol, timeframe=timeframe, params=params,
+                         options={"init_cash": float(order_notional), "size_type": "value",
+                                  "size": float(order_notional)})
+    if resume is not None:
+        check_same_plan(resume, draft)
     ramp = ramp_status(cfg)
     if ramp.active and order_notional > ramp.max_notional * (1 + _EPS):
         raise LiveRunError(f"order notional {fmt_money(order_notional)} exceeds the live ramp cap: {ramp.describe()} "
                            "(lower --notional, or wait for the ramp to end)")
 
+
     # -- the four gates, readiness = the full check list -----------------------------------------------------
     log = DecisionLog.from_config(cfg)
-    auth, report = authorize(cfg, confirm=confirm, strategy=strategy, symbol=symbol, timeframe=timeframe, log=log)
+    auth, report = authorize(cfg, confirm=confirm, strategy=strategy, symbol=symbol, timeframe=timeframe, log=log,
+                             resuming=resume)
     guard, limits = build_checks("live", config=cfg, executor_kind="exchange", authorization=auth)
     client, guard, where = live_client(cfg, guard, auth=auth)
     if not DeadManSwitch.supported(client):
@@ -547,18 +559,24 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
     market = client.load_markets().get(symbol)
     if market is None:
         raise LiveRunError(f"the venue lists no market {symbol}")
-    cash = float(client.fetch_balance().total.get(market.quote, 0.0) or 0.0)
-    if not cash > 0:
-        raise LiveRunError(f"no {market.quote} balance at {where}: nothing to trade with")
+    if resume is None:  # a new run's ledger starts from the venue's quote balance; a resumed run has its own
+        cash = float(client.fetch_balance().total.get(market.quote, 0.0) or 0.0)
+        if not cash > 0:
+            raise LiveRunError(f"no {market.quote} balance at {where}: nothing to trade with")
+    else:
+        cash = resume.ledger.initial_cash
     plan = plan_session(strategy, cfg, symbol=symbol, timeframe=timeframe, params=params,
                         options={"init_cash": cash, "size_type": "value", "size": float(order_notional)})
-    try:
-        catch = plan_polling(plan, cfg, exchange="kraken", client=client, warmup=warmup,
-                             poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, catch_up=catch_up)
-    except PeakTradeError as e:
-        raise LiveRunError(f"cannot fetch {plan.symbol} {plan.timeframe} bars at {where}: {e}") from e
 
-    run_id = run_id or new_run_id("live", plan.strategy.name)
+    def load(n: int) -> Any:
+        try:
+            return plan_polling(plan, cfg, exchange="kraken", client=client, warmup=warmup,
+                                poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, catch_up=n)
+        except PeakTradeError as e:
+            raise LiveRunError(f"cannot fetch {plan.symbol} {plan.timeframe} bars at {where}: {e}") from e
+
+    catch, catch_up = catch_up_bars(load, plan, resume, catch_up)
+    run_id = resume.run_id if resume is not None else (run_id or new_run_id("live", plan.strategy.name))
     costs = plan.options.costs
     ramp_check = RampCheck(ramp, log=guard.log)
     checks = [guard, limits, ramp_check]
@@ -568,7 +586,8 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
     meta = session_meta(plan, cfg, environment="live", checks=checks, executor="exchange:live",
                         poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, warmup=warmup,
                         max_bars=max_bars)
-    meta["live"] = {"venue": where, "order_notional": float(order_notional), "readiness": report.to_dict()}
+    meta["live"] = {"venue": where, "order_notional": float(order_notional), "catch_up": catch_up,
+                    "readiness": report.to_dict()}
 
     stop = stop if stop is not None else threading.Event()
     deadman = DeadManSwitch(client, timeout=cfg.safety.deadman_timeout, refresh=cfg.safety.deadman_refresh)
@@ -582,14 +601,16 @@ def run_live_session(strategy: str, *, symbol: str, timeframe: str, confirm: str
 
     with SessionLock.for_session(cfg, "live", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
-        executor.events.extend(_reconcile_orphans(client, plan.symbol, lock))
+        recon, reconcile = start_reconcile(client, pipe, lock, resume)  # fail closed, before the first arm
         armed = deadman.arm()  # before any order
         ramp_check.status = start_ramp(cfg) if ramp.days else ramp  # the first live session starts the ramp
-        run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed,
-                       start={"venue": where, "ramp": ramp_check.status.describe(), **lock.start_fields(),
-                              "deadman": {k: v for k, v in armed.items() if k != "event"}},
+        start = {"venue": where, "ramp": ramp_check.status.describe(), **lock.start_fields(),
+                 "deadman": {k: v for k, v in armed.items() if k != "event"}, "reconcile": reconcile}
+        log_, on_start = reopen_run(resume, recon, pipe, start)
+        run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed, start=start,
                        max_bars=max_bars, run_seconds=duration, stop=stop, handle_signals=handle_signals,
-                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_live_summary, config=cfg)
+                       on_event=on_event, sleep=sleep, finish=settle, on_close=write_live_summary, config=cfg,
+                       log=log_, on_start=on_start)
     return LiveResult(run_id, run.run_dir, run.status, where, run.summary, asdict(ramp_check.status),
                       [c.__dict__ for c in report.checks], pipe.ledger)
 

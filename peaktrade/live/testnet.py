@@ -34,6 +34,7 @@ from peaktrade.live.readiness import CheckResult, Skip, arm_dead_man_switch, clo
 from peaktrade.live.recorder import Recorder, session_meta
 from peaktrade.live.resume import (
     Reconciliation,
+    ResumeError,
     RunState,
     check_same_plan,
     missed_bars,
@@ -271,20 +272,7 @@ def run_testnet_session(
         except PeakTradeError as e:
             raise TestnetError(f"cannot fetch {plan.symbol} {plan.timeframe} bars ({mode}): {e}") from e
 
-    if resume is not None and resume.last_bar is not None:
-        # the bars completed since the run's last logged bar are its catch-up: history ends at that bar
-        for _ in range(3):  # a bar completing between two loads shifts the split: load again
-            loaded = load(catch_up)
-            n = missed_bars(plan.history.index.append(loaded.index), resume.last_bar, plan.step)
-            if n == catch_up and (not len(plan.history) or plan.history.index[-1] <= resume.last_bar):
-                break
-            catch_up = n
-        else:
-            raise TestnetError(f"cannot line up the bars after run {run_id}'s last bar {resume.last_bar}: the "
-                               f"venue's {plan.symbol} {plan.timeframe} bars keep moving; try again")
-        catch = loaded
-    else:
-        catch = load(catch_up)
+    catch, catch_up = catch_up_bars(load, plan, resume, catch_up)
 
     # -- pipeline --------------------------------------------------------------------------------
     costs = plan.options.costs
@@ -292,9 +280,6 @@ def run_testnet_session(
     pipe = build_pipeline(plan.symbol, plan.options, checks=all_checks, executor=lambda ctx: ExchangeExecutor(
         client, ctx, fees=costs.fees, slippage=costs.slippage, budget=budget))
     executor: ExchangeExecutor = pipe.executor  # type: ignore[assignment]
-    if resume is not None:
-        pipe.ledger = resume.ledger
-        executor.adopt_used(resume.orders)  # single-use: none of the dead run's client order ids is sent again
     meta = session_meta(plan, cfg, environment="testnet", checks=all_checks, executor=f"exchange:{mode}",
                         poll_interval=poll_interval, max_history=DEFAULT_MAX_HISTORY, warmup=warmup,
                         max_bars=max_bars)
@@ -324,35 +309,74 @@ def run_testnet_session(
     # one instance per (account, strategy, symbol): taken before the run directory exists, held to the end
     with SessionLock.for_session(cfg, "testnet", strategy=plan.strategy.name, symbol=plan.symbol,
                                  run_id=run_id) as lock:
-        recon: Reconciliation | None = None
-        if resume is not None:  # the dead run's orders and fills, and the books against the balances
-            recon = reconcile_run(client, resume)
-            for req, venue_id, booked in recon.adopted:
-                executor.adopt(req, venue_id, booked)
-        reconcile: dict[str, Any] | None = None
-        if deadman is not None:  # a placing session: the account's resting orders of this symbol first
-            own = {venue_id for _req, venue_id, _b in recon.adopted} if recon is not None else set()
-            executor.events.extend(_reconcile_orphans(client, plan.symbol, lock, own=own))
-            # the baseline a resume checks the books against (a resumed run keeps its first one)
-            reconcile = {"balances": venue_balances(client, plan.symbol),
-                         "open_orders": len(executor.pending)} if recon is None else recon.report
+        # a placing session (a resumed one always is: validate-only was refused above) reconciles first
+        recon, reconcile = start_reconcile(client, pipe, lock, resume) if deadman is not None else (None, None)
         armed = deadman.arm() if deadman is not None else {"event": "deadman_unavailable"}  # before any order
         start = {"testnet_mode": mode, "profile": profile, "catch_up_bars": len(catch), "run_seconds": run_seconds,
                  **lock.start_fields(), "deadman": {k: v for k, v in armed.items() if k != "event"} or None,
                  "reconcile": reconcile}
-        log, on_start = None, None
-        if resume is not None and recon is not None:
-            log, cut = RunLog.reopen(resume.run_dir, resumes=[*resume.meta.get("resumes", []),
-                                                               {"from_status": resume.status,
-                                                                "at": pd.Timestamp.now(tz="UTC").isoformat()}])
-            start |= {"resumed_from": resume.status, "last_bar": resume.last_bar, "truncated_tail": cut}
-            on_start = functools.partial(_continue, resume, recon, pipe)
+        log, on_start = reopen_run(resume, recon, pipe, start)
         run = run_bars(plan, pipe, meta, runs_dir=cfg.runs_dir, run_id=run_id, feed=feed, start=start,
                        max_bars=max_bars, run_seconds=run_seconds, stop=stop, handle_signals=handle_signals,
                        on_event=on_event, sleep=sleep, finish=settle, on_close=write_testnet_summary,
                        config=cfg, log=log, on_start=on_start)
     return TestnetResult(run_id, run.run_dir, run.status, mode, profile, run.summary, extra["budget"], plan, extra,
                          pipe.ledger)
+
+
+def catch_up_bars(load: Callable[[int], pd.DataFrame], plan: SessionPlan, resume: RunState | None,
+                  catch_up: int) -> tuple[pd.DataFrame, int]:
+    """Return ``(bars, n)``: the ``n`` bars a session trades right away, loaded by ``load(n)`` (which also loads the
+    plan's history). A resumed run's are the bars completed since its last logged bar: its history ends there."""
+    if resume is None or resume.last_bar is None:
+        return load(catch_up), catch_up
+    for _ in range(3):  # a bar completing between two loads shifts the split: load again
+        loaded = load(catch_up)
+        n = missed_bars(plan.history.index.append(loaded.index), resume.last_bar, plan.step)
+        if n == catch_up and (not len(plan.history) or plan.history.index[-1] <= resume.last_bar):
+            return loaded, catch_up
+        catch_up = n
+    raise ResumeError(f"cannot line up the bars after run {resume.run_id}'s last bar {resume.last_bar}: the "
+                      f"venue's {plan.symbol} {plan.timeframe} bars keep moving; try again")
+
+
+def start_reconcile(client: Any, pipe: Any, lock: Any, resume: RunState | None,
+                    ) -> tuple[Reconciliation | None, dict[str, Any]]:
+    """Reconcile a placing session (testnet or live) with the venue before its first order, under its session lock;
+    return ``(recon, report)``, the report being the start event's ``reconcile``.
+
+    A resumed run takes its ledger and its orders back (none of its client order ids is sent again), books the
+    fills the venue made while it was down and checks its books against the venue's balances (fail closed:
+    :func:`~peaktrade.live.resume.reconcile_run`); then the account's other open orders of the symbol are dealt
+    with (:func:`_reconcile_orphans`). A new run records the venue's balances: the baseline a resume checks the
+    books against (a resumed run keeps its first one)."""
+    executor = pipe.executor
+    recon: Reconciliation | None = None
+    if resume is not None:
+        pipe.ledger = resume.ledger
+        executor.adopt_used(resume.orders)  # single-use: none of the dead run's client order ids is sent again
+        recon = reconcile_run(client, resume)
+        for req, venue_id, booked in recon.adopted:
+            executor.adopt(req, venue_id, booked)
+    own = {venue_id for _req, venue_id, _b in recon.adopted} if recon is not None else set()
+    executor.events.extend(_reconcile_orphans(client, pipe.symbol, lock, own=own))
+    if recon is not None:
+        return recon, recon.report
+    return None, {"balances": venue_balances(client, pipe.symbol), "open_orders": len(executor.pending)}
+
+
+def reopen_run(resume: RunState | None, recon: Reconciliation | None, pipe: Any, start: dict[str, Any],
+               ) -> tuple[RunLog | None, Callable[[Recorder], None] | None]:
+    """Return ``(log, on_start)`` for :func:`~peaktrade.live.session.run_bars`: a resumed run's reopened run log
+    (``start`` gains where it resumed from) and the step that picks it up (:func:`_continue`); ``(None, None)``
+    for a new run."""
+    if resume is None or recon is None:
+        return None, None
+    log, cut = RunLog.reopen(resume.run_dir, resumes=[*resume.meta.get("resumes", []),
+                                                       {"from_status": resume.status,
+                                                        "at": pd.Timestamp.now(tz="UTC").isoformat()}])
+    start |= {"resumed_from": resume.status, "last_bar": resume.last_bar, "truncated_tail": cut}
+    return log, functools.partial(_continue, resume, recon, pipe)
 
 
 def _continue(st: RunState, recon: Reconciliation, pipe: Any, rec: Recorder) -> None:

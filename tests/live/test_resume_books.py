@@ -93,7 +93,7 @@ def test_runs_resume_when_run_is_not_resumable_then_one_line_error(cli, crashed,
     meta_path = res.run_dir / "meta.json"
     meta = json.loads(meta_path.read_text())
     for change, expected in (({"environment": "paper"}, "is a paper session: `peaktrade runs resume` resumes "
-                                                        "testnet runs"),
+                                                        "testnet and live runs"),
                              ({"status": "completed"}, "is completed (it ended as planned)")):
         meta_path.write_text(json.dumps(meta | change))
         r = cli("runs", "resume", res.run_id)
