@@ -113,6 +113,8 @@ SESSION_EVENTS: dict[str, tuple[EventKind, Severity]] = {
     "orphan_order_cancelled": (EventKind.ORDER_CANCELLED, Severity.WARNING),  # a dead session's order, at start
     # the venue did not confirm a re-arm of the dead-man switch: it fires at its timeout
     "deadman_refresh_failed": (EventKind.ERROR, Severity.CRITICAL),
+    # `peaktrade runs resume` continued a crashed or stopped session after booking what the venue did meanwhile
+    "resumed": (EventKind.SESSION_STARTED, Severity.WARNING),
     # re-arming kept failing: the switch lapsed (resting orders cancelled) and entries stopped
     "deadman_lapsed": (EventKind.ERROR, Severity.CRITICAL),
     "kill_switch_unreadable": (EventKind.ERROR, Severity.ERROR),
@@ -231,6 +233,8 @@ def describe(kind: EventKind, p: Mapping[str, Any]) -> str:
         return f"order {p.get('client_order_id') or '?'} denied at the wire by {p.get('gate', '?')}: {p.get('reason', '')}"
     if kind in (EventKind.ORDER_DENIED, EventKind.LIMIT_BREACHED, EventKind.BUDGET_AT_LIMIT):
         return f"{p.get('side', '?')} {p.get('quantity', '?')} denied by {p.get('gate', '?')}: {p.get('reason', '')}"
+    if p.get("event") == "resumed":
+        return f"run {p.get('run_id', '?')} resumed; {p.get('fills_booked', '?')} fill(s) booked from the venue"
     if kind is EventKind.SESSION_STARTED:
         return f"{p.get('strategy', '?')} on {p.get('symbol', '?')} {p.get('timeframe', '')} ({p.get('mode', '?')})"
     if kind in (EventKind.SESSION_STOPPED, EventKind.SESSION_CRASHED):

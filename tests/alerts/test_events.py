@@ -66,3 +66,10 @@ def test_event_from_record_when_wire_denied_then_message_names_order_gate_and_re
                                                            "client_order_id": "pt-7"}}, run_id="r1")
     assert ev is not None and ev.kind is EventKind.ORDER_DENIED and ev.severity is Severity.ERROR
     assert ev.message == "order pt-7 denied at the wire by halted: halted: kill switch engaged"
+
+
+def test_event_from_record_when_session_resumed_then_a_started_warning_naming_run_and_fills_booked():
+    ev = Event.from_record({"type": "session", "payload": {"event": "resumed", "run_id": "r1", "fills_booked": 2}},
+                           run_id="r1")
+    assert ev is not None and ev.kind is EventKind.SESSION_STARTED and ev.severity is Severity.WARNING
+    assert ev.message == "run r1 resumed; 2 fill(s) booked from the venue"
