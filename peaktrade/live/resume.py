@@ -216,16 +216,19 @@ def reconcile_run(client: Any, st: RunState) -> Reconciliation:
     base, quote = symbol.split("/")
     now = venue_balances(client, symbol)
     report["balances"] = now
-    if st.baseline and isinstance(st.baseline.get("balances"), dict):
-        then = st.baseline["balances"]
-        d_base = now[base] - float(then.get(base, 0.0))
-        report["venue_base_change"] = d_base
-        report["venue_quote_change"] = now[quote] - float(then.get(quote, 0.0))
-        if abs(d_base - position) > _QTY_TOL * max(1.0, abs(position)) * 10:
-            raise ResumeError(f"the books disagree with the venue: the ledger holds {position:g} {base} after "
-                              f"booking the venue's fills, but the venue's {base} balance changed by {d_base:g} since "
-                              "the run started (another session or a person traded the account?): refusing to "
-                              "resume (fail closed)")
+    if not (st.baseline and isinstance(st.baseline.get("balances"), dict)):
+        raise ResumeError(f"run {st.run_id}'s log holds no venue balances from its start (the `reconcile` of its "
+                          "start event), so the books cannot be checked against the venue: refusing to resume "
+                          "(fail closed); reconcile by hand and start a new session")
+    then = st.baseline["balances"]
+    d_base = now[base] - float(then.get(base, 0.0))
+    report["venue_base_change"] = d_base
+    report["venue_quote_change"] = now[quote] - float(then.get(quote, 0.0))
+    if abs(d_base - position) > _QTY_TOL * max(1.0, abs(position)) * 10:
+        raise ResumeError(f"the books disagree with the venue: the ledger holds {position:g} {base} after "
+                          f"booking the venue's fills, but the venue's {base} balance changed by {d_base:g} since "
+                          "the run started (another session or a person traded the account?): refusing to "
+                          "resume (fail closed)")
     return Reconciliation(fills, adopted, absent, report)
 
 

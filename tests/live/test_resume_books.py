@@ -88,6 +88,20 @@ def test_resume_when_the_venue_balance_disagrees_with_the_books_then_refused_and
     assert json.loads((res.run_dir / "meta.json").read_text())["pid"] == 999_999_999
 
 
+def test_resume_when_the_log_holds_no_start_balances_then_refused_and_nothing_sent(crashed):
+    cfg, fake, res = crashed
+    path = res.run_dir / "events.jsonl"
+    events = [json.loads(line) for line in path.read_bytes().splitlines()]
+    for ev in events:  # an older or hand-edited log: no venue balances to check the books against
+        if isinstance(ev.get("payload"), dict):
+            ev["payload"].pop("reconcile", None)
+    path.write_bytes(b"".join(json.dumps(ev).encode() + b"\n" for ev in events))
+    before, sent = path.read_bytes(), fake.count("create_order")
+    with pytest.raises(ResumeError, match=r"holds no venue balances from its start .* \(fail closed\)"):
+        resume_run(res.run_id, config=cfg, exchange=fake, warmup=10, max_bars=5, handle_signals=False)
+    assert path.read_bytes() == before and fake.count("create_order") == sent
+
+
 def test_runs_resume_when_run_is_not_resumable_then_one_line_error(cli, crashed, tmp_path):
     cfg, _fake, res = crashed
     meta_path = res.run_dir / "meta.json"
