@@ -46,7 +46,6 @@ import numpy as np
 import pandas as pd
 
 from peaktrade.errors import BacktestError, bad_value
-from peaktrade.strategies.code import strategy_code_hash  # moved to core: compute keys its cache with it
 
 #: Version of the check's rules; part of every cached verdict's key (bump when the rules change).
 CHECK_VERSION = 3
@@ -530,4 +529,14 @@ def _unrelated_bars(bars: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 
-__all__ = ["CHECK_VERSION", "LookaheadReport", "default_checkpoints", "lookahead_check", "strategy_code_hash"]
+def __getattr__(name: str) -> Any:
+    # strategy_code_hash lives in peaktrade.strategies.code (compute keys its chunk cache with it); importing it at
+    # module level would load numba with `import peaktrade.experiments`
+    if name == "strategy_code_hash":
+        from peaktrade.strategies.code import strategy_code_hash
+
+        return strategy_code_hash
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CHECK_VERSION", "LookaheadReport", "default_checkpoints", "lookahead_check"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_live_run import CASH, _venue, live, srv  # noqa: F401 — the stand-in venue and the live config, shared
+from test_live_run import CASH, _venue, live, srv, webhook  # noqa: F401 — the stand-in venue and the live config, shared
 from test_resume_books import _drop_last_fill
 
 from peaktrade.live.resume import resume_run
