@@ -61,7 +61,9 @@ def test_run_session_when_kill_switch_engaged_mid_replay_then_log_has_heartbeats
     assert read_meta(res.run_dir)["heartbeat_seconds"] == 0.001
     assert kinds[0] == "session_started" and kinds[-1] == "session_stopped"
     beats = evs.of_type("heartbeat")
-    assert len(beats) >= 20 and all(b["kind"] == "heartbeat" and b["severity"] == "debug" for b in beats)
+    # heartbeats follow the wall clock (every 1 ms here), not the bars: how many fall in depends on the machine's
+    # speed (19 of 20 bars' worth was seen under load), so the test asserts several, typed, and the last one's state
+    assert len(beats) >= 5 and all(b["kind"] == "heartbeat" and b["severity"] == "debug" for b in beats)
     assert 20 <= beats[-1]["payload"]["bars"] <= res.summary["bars"] and beats[-1]["payload"]["kill_switch"] is True
     engaged = [e for e in evs if e.get("kind") == "kill_switch_engaged"]
     assert len(engaged) == 1 and engaged[0]["payload"]["reason"] == "operator test"
