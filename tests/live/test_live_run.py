@@ -37,12 +37,7 @@ def srv():
     """One simulator for the module, every request it answers counted (``srv.requests``; AddOrder: ``arrived``)."""
     ex = SimExchange(keys={DEFAULT_SIM_API_KEY: DEFAULT_SIM_API_SECRET}, feeds=synthetic_feeds(seed=3, n=800),
                      start=time.time(), speed=1 / 60, tier="pro", balances={"ZUSD": CASH})
-    requests: list[str] = []
-    pub, priv = ex.handle_public, ex.handle_private
-    ex.handle_public = lambda method, params: (requests.append(method), pub(method, params))[1]
-    ex.handle_private = lambda method, *a: (requests.append(method), priv(method, *a))[1]
     with counting_sim(ex) as s:
-        s.requests = requests
         yield s
 
 

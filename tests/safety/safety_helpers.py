@@ -69,15 +69,19 @@ FULL_CHECKS = (("venue", "pass", "reachable"),)
 @contextmanager
 def counting_sim(ex: SimExchange) -> Iterator[Any]:
     """Serve ``ex`` in a thread; the server's ``arrived`` lists every AddOrder request that reached it (validate-only
-    too), so a test proves what a closed gate kept off the wire."""
+    too) and ``requests`` every method it answered, public or private, so a test proves what a closed gate kept
+    off the wire."""
     arrived: list[dict] = []
-    real = ex._priv_AddOrder
+    requests: list[str] = []
+    real, pub, priv = ex._priv_AddOrder, ex.handle_public, ex.handle_private
 
     def counting(params, ks):
         arrived.append(dict(params))
         return real(params, ks)
 
     ex._priv_AddOrder = counting
+    ex.handle_public = lambda method, params: (requests.append(method), pub(method, params))[1]
+    ex.handle_private = lambda method, *a: (requests.append(method), priv(method, *a))[1]
     with serve_in_thread(ex) as srv:
-        srv.arrived = arrived
+        srv.arrived, srv.requests = arrived, requests
         yield srv
