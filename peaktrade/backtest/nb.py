@@ -674,17 +674,18 @@ def stats_from_series_nb(equity, position, trades, init_cash, tm):
 # With no cash left over (``size_type="percent"``, ``size`` >= 1), long only, no stops and positive
 # prices, the equity of a holding period after its entry bar is ``K × c[t]`` (K: units held), so its
 # bar returns are the asset's own returns ``c[t] / c[t-1] - 1``: their sums come from prefix sums,
-# and its drawdowns from range queries on the closes. Entry and exit bars (fees, slippage, fills at
-# the open) are booked with the per-bar path's own arithmetic, flat bars change nothing. A
-# combination then costs its signal scan plus O(log n) per trade. ``sweep_nb`` dispatches each
-# combination to :func:`fast_combo_nb` when :func:`fast_path_ok_nb` holds, else to the per-bar path.
+# and its drawdown from a scan of the closes that passes over whole blocks of bars lying under the
+# running peak (their block maximum and minimum tell all the bookkeeping needs). Entry and exit bars
+# (fees, slippage, fills at the open) are booked with the per-bar path's own arithmetic, flat bars
+# change nothing. ``sweep_nb`` dispatches each combination to :func:`fast_combo_nb` when
+# :func:`fast_path_ok_nb` holds, else to the per-bar path.
 
-#: Columns of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)².
-PRE_ROWS = 6
-#: Holding periods shorter than this many bars get their drawdown from a scan of the closes, longer
-#: ones from range queries (O(log n), but each step a likely cache miss, and the tables take
-#: n × 40 × log2(n) bytes). The sweep scans always: on the benchmark the queries measured no faster.
-SCAN_MAX = 2**62
+#: Columns of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)², and two of
+#: padding, so that a bar's sums are one aligned 64-byte cache line (a fold reads two bars' lines).
+PRE_ROWS = 8
+#: log2 of the bars per block of the drawdown scan's block maxima and minima.
+LOG_DD_BLOCK = 4
+DD_BLOCK = 1 << LOG_DD_BLOCK
 
 
 @njit(cache=True)
@@ -711,26 +712,18 @@ def _two_sum_nb(a, b):
 
 
 @njit(cache=True)
-def hold_tables_nb(c, tm, queries):
-    """Return the tables the fast path reads, built once per sweep (``c``: positive closes; without
-    ``queries`` the range-query tables are empty and every drawdown is scanned).
+def hold_tables_nb(c):
+    """Return the tables the fast path reads, built once per sweep (``c``: positive closes).
 
-    pre : (n, 6) double-double prefix sums of the asset's bar returns ``r[t] = c[t]/c[t-1] - 1``
+    pre : (n, 8) double-double prefix sums of the asset's bar returns ``r[t] = c[t]/c[t-1] - 1``
         (``r[0] = 0``), of ``r²`` and of ``min(r, 0)²`` (compensated, so a range sum keeps full
         precision however long the series).
-    rmq : (2, L, n) sparse tables of range maxima and minima of ``c``.
-    chain : (3, L, n + 1) binary lifting over "the next bar that closes at or above this one"
-        (``nxt``): the bar 2^k steps ahead, the longest calendar time between two consecutive steps
-        that were under water, and the smallest ``min(closes in between) / c[j]`` (the deepest
-        drawdown) over those 2^k steps. Index ``n`` is the sentinel "never recovered".
+    blk : (2, ceil(n / DD_BLOCK)) the maximum and the minimum close of each block of ``DD_BLOCK`` bars.
     """
     n = c.shape[0]
-    levels = 1
-    while (1 << levels) <= n:
-        levels += 1
-    if not queries:
-        levels = 0
-    pre = np.zeros((n, PRE_ROWS))  # a bar's six sums share a cache line
+    buf = np.zeros(n * PRE_ROWS + 8)
+    skip = ((-buf.ctypes.data) & 63) >> 3  # start the table on a 64-byte boundary
+    pre = buf[skip:skip + n * PRE_ROWS].reshape((n, PRE_ROWS))
     h1 = l1 = h2 = l2 = h3 = l3 = 0.0
     for t in range(1, n):
         r = c[t] / c[t - 1] - 1.0
@@ -747,51 +740,12 @@ def hold_tables_nb(c, tm, queries):
         pre[t, 3] = l2
         pre[t, 4] = h3
         pre[t, 5] = l3
-    rmq = np.empty((2, levels, n))
-    chain = np.empty((3, levels, n + 1))
-    if not queries:
-        return pre, rmq, chain
-    rmq[0, 0] = c
-    rmq[1, 0] = c
-    for k in range(1, levels):
-        half = 1 << (k - 1)
-        for i in range(n - (1 << k) + 1):
-            rmq[0, k, i] = max(rmq[0, k - 1, i], rmq[0, k - 1, i + half])
-            rmq[1, k, i] = min(rmq[1, k - 1, i], rmq[1, k - 1, i + half])
-    stack = np.empty(n, dtype=np.int64)
-    top = 0
-    for j in range(n - 1, -1, -1):
-        while top > 0 and c[stack[top - 1]] < c[j]:
-            top -= 1
-        nxt = stack[top - 1] if top > 0 else n
-        stack[top] = j
-        top += 1
-        chain[0, 0, j] = nxt
-        if j + 1 < nxt < n:  # under water from j + 1 to nxt - 1, recovered at nxt
-            chain[1, 0, j] = tm[nxt] - tm[j]
-            chain[2, 0, j] = range_min_nb(rmq, j + 1, nxt - 1) / c[j]
-        else:
-            chain[1, 0, j] = 0.0
-            chain[2, 0, j] = 1.0
-    chain[0, 0, n] = n
-    chain[1, 0, n] = 0.0
-    chain[2, 0, n] = 1.0
-    for k in range(1, levels):
-        for j in range(n + 1):
-            m = int(chain[0, k - 1, j])
-            chain[0, k, j] = chain[0, k - 1, m]
-            chain[1, k, j] = max(chain[1, k - 1, j], chain[1, k - 1, m])
-            chain[2, k, j] = min(chain[2, k - 1, j], chain[2, k - 1, m])
-    return pre, rmq, chain
-
-
-@njit(cache=True, inline="always")
-def range_min_nb(rmq, a, b):
-    """Return min(c[a..b]) (``a <= b``) from the sparse table."""
-    k = 0
-    while (2 << k) <= b - a + 1:
-        k += 1
-    return min(rmq[1, k, a], rmq[1, k, b - (1 << k) + 1])
+    blk = np.empty((2, (n + DD_BLOCK - 1) >> LOG_DD_BLOCK))
+    for j in range(blk.shape[1]):
+        seg = c[j << LOG_DD_BLOCK:min((j + 1) << LOG_DD_BLOCK, n)]
+        blk[0, j] = seg.max()
+        blk[1, j] = seg.min()
+    return pre, blk
 
 
 @njit(cache=True, inline="always")
@@ -820,13 +774,12 @@ def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
 
 
 @njit(cache=True, inline="always")
-def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, rmq, chain, scan_max):
+def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk):
     """Fold bars ``a..b`` of an open all-in long position (equity ``units × c[t]``, ``1 <= a <= b``).
 
     Returns and exposure come from prefix sums; the drawdown bookkeeping (running peak, its time,
     the deepest fall, the longest time under water) follows the per-bar rules of
-    :func:`bar_acc_update_nb`, by a lean scan over the closes for periods shorter than ``scan_max``
-    bars (sequential reads beat a handful of cache misses there) and by range queries otherwise.
+    :func:`bar_acc_update_nb` (:func:`_drawdown_scan_nb`).
     """
     acc[AC_SUM_R] += _range_sum_nb(pre, 0, a, b)
     acc[AC_SUM_R2] += _range_sum_nb(pre, 1, a, b)
@@ -840,23 +793,17 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, rmq, chain, scan_max)
             ps[p, 0] += _range_sum_nb(pre, 0, lo, hi)
             ps[p, 1] += _range_sum_nb(pre, 1, lo, hi)
         p += 1
-    if b - a < scan_max:
-        _drawdown_scan_nb(acc, units, a, b, c, tm)
-    else:
-        _drawdown_query_nb(acc, units, a, b, tm, rmq, chain)
+    _drawdown_scan_nb(acc, units, a, b, c, tm, blk)
 
 
 @njit(cache=True, inline="always")
-def _drawdown_scan_nb(acc, units, a, b, c, tm):
-    """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``) by a lean scan: the
-    per-bar rules with the deepest fall of each stretch under water taken from its lowest equity."""
-    peak = acc[AC_PEAK]
-    peak_time = acc[AC_PEAK_TIME]
-    under = acc[AC_UNDER] == 1.0
-    max_dd = acc[AC_MAX_DD]
-    max_days = acc[AC_MAX_DD_DAYS]
-    low = np.inf
-    for t in range(a, b + 1):
+def _drawdown_bars_nb(dd, units, a, b, c, tm):
+    """The drawdown bookkeeping of bars ``a..b-1`` bar by bar; ``dd`` = (peak, peak_time, under, max_dd,
+    max_days, low): the per-bar rules with the deepest fall of each stretch under water taken from its
+    lowest equity ``low`` (``1 - low / peak`` is the largest ``1 - equity / peak`` of the stretch: the
+    division is monotonic)."""
+    peak, peak_time, under, max_dd, max_days, low = dd
+    for t in range(a, b):
         equity = units * c[t]
         if equity >= peak:
             if under:
@@ -871,6 +818,33 @@ def _drawdown_scan_nb(acc, units, a, b, c, tm):
                 peak_time = tm[t - 1]
                 under = True
             low = min(low, equity)
+    return peak, peak_time, under, max_dd, max_days, low
+
+
+@njit(cache=True, inline="always")
+def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
+    """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``, ``a >= 1``).
+
+    A whole block whose highest close stays under the running peak changes only the stretch's lowest
+    equity (from the block's lowest close) and, if it opens the stretch, the peak's time: it is passed
+    over in O(1). ``units × max(c)`` is the largest of the ``units × c[t]`` as floats (rounding is
+    monotonic), so the test is the per-bar comparison's own. Other blocks are scanned bar by bar.
+    """
+    dd = (acc[AC_PEAK], acc[AC_PEAK_TIME], acc[AC_UNDER] == 1.0, acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], np.inf)
+    t = min(b + 1, ((a + DD_BLOCK - 1) >> LOG_DD_BLOCK) << LOG_DD_BLOCK)  # the first block boundary
+    dd = _drawdown_bars_nb(dd, units, a, t, c, tm)
+    while t + DD_BLOCK <= b + 1:
+        j = t >> LOG_DD_BLOCK
+        peak, peak_time, under, max_dd, max_days, low = dd
+        if units * blk[0, j] < peak:
+            if not under:
+                peak_time = tm[t - 1]
+                under = True
+            dd = (peak, peak_time, under, max_dd, max_days, min(low, units * blk[1, j]))
+        else:
+            dd = _drawdown_bars_nb(dd, units, t, t + DD_BLOCK, c, tm)
+        t += DD_BLOCK
+    peak, peak_time, under, max_dd, max_days, low = _drawdown_bars_nb(dd, units, t, b + 1, c, tm)
     if under and low < np.inf:
         max_dd = max(max_dd, 1.0 - low / peak)
     acc[AC_PEAK] = peak
@@ -880,63 +854,18 @@ def _drawdown_scan_nb(acc, units, a, b, c, tm):
     acc[AC_UNDER] = 1.0 if under else 0.0
 
 
-@njit(cache=True, inline="always")
-def _drawdown_query_nb(acc, units, a, b, tm, rmq, chain):
-    """The drawdown bookkeeping of bars ``a..b`` in O(log n): the first bar that reaches the incoming
-    peak (a descent of the range maxima, compared in equity as the per-bar path does), then the chain
-    of record closes up to ``b``."""
-    levels = rmq.shape[1]
-    peak = acc[AC_PEAK]
-    peak_time = acc[AC_PEAK_TIME] if acc[AC_UNDER] == 1.0 else tm[a - 1]
-    max_dd = acc[AC_MAX_DD]
-    max_days = acc[AC_MAX_DD_DAYS]
-    pos = a  # the first bar whose equity reaches the incoming peak
-    for k in range(levels - 1, -1, -1):
-        if pos + (1 << k) - 1 <= b and units * rmq[0, k, pos] < peak:
-            pos += 1 << k
-    if pos > b:  # under water all along
-        max_dd = max(max_dd, 1.0 - units * range_min_nb(rmq, a, b) / peak)
-        under = 1.0
-    else:
-        if pos > a:
-            max_dd = max(max_dd, 1.0 - units * range_min_nb(rmq, a, pos - 1) / peak)
-            max_days = max(max_days, tm[pos] - peak_time)
-        elif acc[AC_UNDER] == 1.0:
-            max_days = max(max_days, tm[pos] - peak_time)
-        j = pos  # walk the record closes from pos: the farthest one up to b
-        q = 1.0
-        top = 0
-        while top + 1 < levels and (2 << top) <= b - j:  # 2^k steps move at least 2^k bars
-            top += 1
-        for k in range(top, -1, -1):
-            m = chain[0, k, j]
-            if m <= b:
-                max_days = max(max_days, chain[1, k, j])
-                q = min(q, chain[2, k, j])
-                j = int(m)
-        max_dd = max(max_dd, 1.0 - q)
-        peak = units * rmq[0, 0, j]
-        peak_time = tm[j]
-        if j < b:
-            max_dd = max(max_dd, 1.0 - units * range_min_nb(rmq, j + 1, b) / peak)
-            under = 1.0
-        else:
-            under = 0.0
-    acc[AC_PEAK] = peak
-    acc[AC_PEAK_TIME] = peak_time
-    acc[AC_MAX_DD] = max_dd
-    acc[AC_MAX_DD_DAYS] = max_days
-    acc[AC_UNDER] = under
-
-
-@njit(cache=True)
-def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, tm, bounds, ps, pre, rmq,
-                  chain, scan_max, acc):
+# ``_nrt=False``: no reference counting in this function. Each array passed to an inlined helper would
+# otherwise cost an atomic increment and decrement per event, on reference counts the parallel
+# workers share (the bars, the tables): those cache lines bounced between cores on every trade. The
+# function allocates nothing, so it needs none.
+@njit(cache=True, _nrt=False)
+def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, tm, bounds, ps, pre, blk, acc):
     """Run one combination on the fast path (see :func:`fast_path_ok_nb`), filling ``acc`` and ``ps``.
 
     The same orders as :func:`bar_nb` (fills at the close or the next open, entry failure when the
     cash does not cover the fixed fee, a close that leaves cash <= 0 ruins the account), booked only
-    on the bars where they happen.
+    on the bars where they happen. The signal arrays are read eight bars at a time (their length is a
+    multiple of 8), so bars without a signal cost little more than the scan that wrote them.
     """
     o = ind[0]
     c = ind[3]
@@ -952,60 +881,67 @@ def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, 
     entry_fees = 0.0
     prev = cash  # equity at the close of the last booked bar
     ruined = False
+    e_words = entries.view(np.uint64)
+    x_words = exits.view(np.uint64)
     for t0 in range(0, n, block):
         t1 = min(t0 + block, n)
         signal_fn(ind, cols, fpar, state, t0, t1, entries, exits)
-        for i in range(t1 - t0):
-            if not (entries[i] or exits[i]):
+        for w in range((t1 - t0 + 7) >> 3):
+            if (e_words[w] | x_words[w]) == 0:
                 continue
-            target = target_nb(entries[i], exits[i], units, DIR_LONG)
-            if target == ST_NONE:
-                continue
-            t = t0 + i + 1 if nxt else t0 + i
-            if t >= n:
-                continue  # next_open: a signal on the last bar never fills
-            price = o[t] if nxt else c[t]
-            if target == 1.0:
-                ok, size, fill, budget = entry_order_nb(cash, price, 1, SIZE_PERCENT, sp[SP_SIZE], 0.0, fees, fixed,
-                                                        slip)
-                if not ok:
+            for i in range(w << 3, min((w + 1) << 3, t1 - t0)):
+                if not (entries[i] or exits[i]):
                     continue
-                paid = budget - size * fill
-                cash = cash - budget
-                units = size
-                e = t
-                entry_price = fill
-                entry_fees = paid
-                acc[AC_FEES] += paid
-                equity = cash + units * c[t]
-                fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units)
-                prev = equity
-            else:
-                if t - 1 > e:
-                    fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, rmq, chain, scan_max)
-                    prev = cash + units * c[t - 1]
-                fill = fill_price_nb(price, -1, slip)
-                gross = units * fill
-                paid = fee_nb(gross, fees, fixed)
-                cash += gross - paid
-                pnl = units * (fill - entry_price) - entry_fees - paid
-                if cash <= 0.0:
-                    pnl -= cash
-                    cash = 0.0
-                    ruined = True
-                    ruin_acc_nb(acc, t, tm)
-                ret = pnl / (units * entry_price + entry_fees)
-                acc[AC_FEES] += paid
-                acc_trade_nb(acc, pnl, ret, tm[t] - tm[e])
-                fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0)
-                prev = cash
-                units = 0.0
-                if ruined:
-                    break
+                target = target_nb(entries[i], exits[i], units, DIR_LONG)
+                if target == ST_NONE:
+                    continue
+                t = t0 + i + 1 if nxt else t0 + i
+                if t >= n:
+                    continue  # next_open: a signal on the last bar never fills
+                price = o[t] if nxt else c[t]
+                if target == 1.0:
+                    ok, size, fill, budget = entry_order_nb(cash, price, 1, SIZE_PERCENT, sp[SP_SIZE], 0.0, fees,
+                                                            fixed, slip)
+                    if not ok:
+                        continue
+                    paid = budget - size * fill
+                    cash = cash - budget
+                    units = size
+                    e = t
+                    entry_price = fill
+                    entry_fees = paid
+                    acc[AC_FEES] += paid
+                    equity = cash + units * c[t]
+                    fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units)
+                    prev = equity
+                else:
+                    if t - 1 > e:
+                        fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, blk)
+                        prev = cash + units * c[t - 1]
+                    fill = fill_price_nb(price, -1, slip)
+                    gross = units * fill
+                    paid = fee_nb(gross, fees, fixed)
+                    cash += gross - paid
+                    pnl = units * (fill - entry_price) - entry_fees - paid
+                    if cash <= 0.0:
+                        pnl -= cash
+                        cash = 0.0
+                        ruined = True
+                        ruin_acc_nb(acc, t, tm)
+                    ret = pnl / (units * entry_price + entry_fees)
+                    acc[AC_FEES] += paid
+                    acc_trade_nb(acc, pnl, ret, tm[t] - tm[e])
+                    fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0)
+                    prev = cash
+                    units = 0.0
+                    if ruined:
+                        break
+            if ruined:
+                break
         if ruined:
             break
     if units != 0.0 and n - 1 > e:
-        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, rmq, chain, scan_max)
+        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, blk)
         prev = cash + units * c[n - 1]
     finish_acc_nb(acc, tm, prev, units)
 
@@ -1052,15 +988,13 @@ SWEEP_SIG = types.void(
     types.int64[::1],  # bounds: S+1 partition boundaries for per-partition return sums
     types.float64[:, :, ::1],  # part_sums out: (n_combos, S, 2) sum of returns and of squares per part
     _F64_2D,  # out: (n_combos, N_STATS)
-    _F64_2D,  # pre: hold_tables_nb's prefix sums, or (0, 6) when no combination takes the fast path
-    types.float64[:, :, ::1],  # rmq: hold_tables_nb's range max/min tables
-    types.float64[:, :, ::1],  # chain: hold_tables_nb's record-close chain
-    types.int64,  # scan_max: holding periods up to this many bars scan their drawdown, longer ones query
+    _F64_2D,  # pre: hold_tables_nb's prefix sums, or (0, PRE_ROWS) when no combination takes the fast path
+    _F64_2D,  # blk: hold_tables_nb's block maxima and minima of the closes
 )
 
 
 def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
-              part_sums, out, pre, rmq, chain, scan_max):
+              part_sums, out, pre, blk):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
     Memory per worker is O(block); no bars × combinations array is ever built. Besides the stats,
@@ -1074,13 +1008,13 @@ def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, y
     fast = pre.shape[0] == ind.shape[1]
     for k in prange(n_combos):
         sp = spar[k]
-        entries = np.zeros(block, dtype=np.bool_)
-        exits = np.zeros(block, dtype=np.bool_)
+        entries = np.zeros((block + 7) & -8, dtype=np.bool_)  # whole 8-byte words: fast_combo_nb reads words
+        exits = np.zeros((block + 7) & -8, dtype=np.bool_)
         state = np.zeros(max(n_state, 1))
         acc = init_acc_nb(sp[SP_INIT_CASH])
         if fast and fast_path_ok_nb(sp):
             fast_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, tm, bounds,
-                          part_sums[k], pre, rmq, chain, scan_max, acc)
+                          part_sums[k], pre, blk, acc)
         else:
             _per_bar_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, frac, tm,
                               bounds, part_sums[k], acc)
@@ -1128,7 +1062,6 @@ def vol_target_frac_nb(close, window, target_vol, ann_factor, max_frac):
 
 __all__ = [
     "N_STATS",
-    "SCAN_MAX",
     "any_fast_path_nb",
     "fast_path_ok_nb",
     "finalize_stats_nb",

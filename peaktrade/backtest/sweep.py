@@ -720,21 +720,21 @@ def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,
     return [np.asarray([i for k in keys[a:a + size] for i in k], dtype=np.int64) for a in range(0, len(keys), size)]
 
 
-def _hold_tables(ind: np.ndarray, spar: np.ndarray, tm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _hold_tables(ind: np.ndarray, spar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the fast path's tables (``nb.hold_tables_nb``) when some combination can take it (all-in
     long without stops, positive prices), else empty ones (every combination then runs bar by bar)."""
     if nb.any_fast_path_nb(spar) and (ind[:4] > 0.0).all():
-        return nb.hold_tables_nb(ind[3], tm, nb.SCAN_MAX < ind.shape[1])
-    return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0))
+        return nb.hold_tables_nb(ind[3])
+    return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0))
 
 
 def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show) -> None:
     n = spar.shape[0]
-    tables = _hold_tables(prep.ind, spar, annual[0])
+    tables = _hold_tables(prep.ind, spar)
 
     def step(a: int, b: int) -> None:
         nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
-                    *annual, BLOCK, bounds, part_sums[a:b], out[a:b], *tables, nb.SCAN_MAX)
+                    *annual, BLOCK, bounds, part_sums[a:b], out[a:b], *tables)
 
     if not show:
         step(0, n)

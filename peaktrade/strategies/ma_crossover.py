@@ -96,26 +96,29 @@ def cross_step_nb(a, b, state, k):
     return up, down
 
 
-#: Bars per chunk of the signal scan: a chunk where the relation of the two MAs never changes is
-#: skipped after one branch-free (vectorized) pass.
+#: Bars per chunk of the signal scan: a run of bars where the relation of the two MAs never changes is
+#: passed over in branch-free (vectorized) chunks of this many bars.
 CHUNK = 16
 
 
 @njit(cache=True, inline="always")
+def holds_nb(a, b, sgn):
+    """Return True only if ``a`` relates to ``b`` as ``sgn`` (REL_ABOVE or REL_BELOW, as a float) in the
+    sense of :func:`relation_nb`: ``sgn * (a - b) > tol`` is its test for finite values, and a NaN or an
+    infinite value (tolerance inf) fails it, so such a bar is stepped exactly by the caller."""
+    fa = abs(a)
+    fb = abs(b)
+    return sgn * (a - b) > TIE_RTOL * (fa if fa > fb else fb)
+
+
+@njit(cache=True, inline="always")
 def steady_nb(fast, slow, c0, c1, sgn):
-    """Return True only if every bar ``c0..c1-1`` has the relation ``sgn`` (REL_ABOVE or REL_BELOW) in the
-    sense of :func:`relation_nb`. One branch-free (vectorizable) pass: ``sgn * (a - b) > tol`` is
-    :func:`relation_nb`'s test for finite values; a NaN or an infinite value (tolerance inf) fails it, so
-    such a chunk is stepped bar by bar by the caller, which is exact for every value."""
+    """Return True only if every bar ``c0..c1-1`` passes :func:`holds_nb`; one branch-free pass."""
     fs = fast[c0:c1]  # views indexed from 0: no negative-index wraparound, so the loads are contiguous
     ss = slow[c0:c1]
     ok = True
     for t in range(fs.shape[0]):
-        a = fs[t]
-        b = ss[t]
-        fa = abs(a)
-        fb = abs(b)
-        ok &= sgn * (a - b) > TIE_RTOL * (fa if fa > fb else fb)
+        ok &= holds_nb(fs[t], ss[t], sgn)
     return ok
 
 
@@ -125,31 +128,31 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
 
     The detector's state changes only on a bar whose relation of the two MAs (:func:`relation_nb`:
     above, below, tie, NaN) differs from the previous bar's: a repeated relation is a no-op once the
-    state reflects it. So after the first bar of the call, a chunk that keeps the previous bar's
-    relation (above or below: :func:`steady_nb`) is passed over (no signals); every other chunk is
-    stepped bar by bar. The signals are those of the plain loop.
+    state reflects it. So after a stepped bar whose relation is above or below, the scan runs ahead
+    over the bars that keep it (whole chunks by :func:`steady_nb`, then bar by bar) and steps only the
+    first bar that does not; the bars run over carry no signal. The signals are those of the plain loop.
     """
     fast = ind[cols[0]]
     slow = ind[cols[1]]
     s0, s1, s2, s3 = state[0] == 1.0, state[1] == 1.0, state[2] == 1.0, state[3] == 1.0
-    prev = REL_NAN
-    if t1 > t0:
-        prev = relation_nb(fast[t0], slow[t0])
+    entries[:t1 - t0] = False
+    exits[:t1 - t0] = False
+    prev = REL_NAN  # the first bar of the call is always stepped
+    t = t0
+    while t < t1:
+        if prev == REL_ABOVE or prev == REL_BELOW:
+            sgn = float(prev)
+            while t + CHUNK <= t1 and steady_nb(fast, slow, t, t + CHUNK, sgn):
+                t += CHUNK
+            while t < t1 and holds_nb(fast[t], slow[t], sgn):
+                t += 1
+            if t == t1:
+                break
+        prev = relation_nb(fast[t], slow[t])
         up, down, s0, s1, s2, s3 = cross_rel_update_nb(prev, s0, s1, s2, s3)
-        entries[0] = up
-        exits[0] = down
-    for c0 in range(t0 + 1, t1, CHUNK):
-        c1 = min(c0 + CHUNK, t1)
-        if (prev == REL_ABOVE or prev == REL_BELOW) and steady_nb(fast, slow, c0, c1, float(prev)):
-            for t in range(c0 - t0, c1 - t0):
-                entries[t] = False
-                exits[t] = False
-        else:
-            for t in range(c0, c1):
-                prev = relation_nb(fast[t], slow[t])
-                up, down, s0, s1, s2, s3 = cross_rel_update_nb(prev, s0, s1, s2, s3)
-                entries[t - t0] = up
-                exits[t - t0] = down
+        entries[t - t0] = up
+        exits[t - t0] = down
+        t += 1
     state[0], state[1], state[2], state[3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
 
 

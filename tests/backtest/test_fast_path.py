@@ -31,10 +31,9 @@ def _given_signals_nb(ind, cols, fpar, state, t0, t1, entries, exits):
         exits[t - t0] = ind[cols[1], t] > 0.5
 
 
-def _kernel(bars, signals, options, *, fast, scan_max=nb.SCAN_MAX, n_parts=5, block=64):
+def _kernel(bars, signals, options, *, fast, n_parts=5, block=64):
     """Return (stats, part sums) of ``sweep_nb`` for each (entries, exits) in ``signals`` with the
-    matching options; ``fast=False`` withholds the tables, so every combination runs bar by bar;
-    ``scan_max`` 0 takes every drawdown from range queries, a huge one from scans."""
+    matching options; ``fast=False`` withholds the tables, so every combination runs bar by bar."""
     prices = prices_from_bars(bars.assign(volume=bars.get("volume", 0.0)))
     rows = [prices.open, prices.high, prices.low, prices.close, prices.volume]
     for e, x in signals:
@@ -53,11 +52,11 @@ def _kernel(bars, signals, options, *, fast, scan_max=nb.SCAN_MAX, n_parts=5, bl
     parts = np.zeros((m, n_parts, 2))
     if fast:
         assert all(nb.fast_path_ok_nb(sp) for sp in spar)
-        tables = nb.hold_tables_nb(prices.close, tm, scan_max < n)
+        tables = nb.hold_tables_nb(prices.close)
     else:
-        tables = (np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0, 0)), np.zeros((3, 0, 0)))
+        tables = (np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0)))
     nb.sweep_nb(_given_signals_nb, ind, cols, fpar, 1, spar, np.zeros(1), tm, ann, years, block, bounds, parts,
-                out, *tables, scan_max)
+                out, *tables)
     return out, parts
 
 
@@ -109,11 +108,32 @@ def test_fast_path_equals_per_bar_when_random_bars_signals_and_options(seed):
     for s in range(seed, seed + 25):
         bars, signals, options = _random_case(s)
         slow = _kernel(bars, signals, options, fast=False)
-        for scan_max in (0, 10**9):  # drawdowns from range queries, then from scans
-            fast = _kernel(bars, signals, options, fast=True, scan_max=scan_max)
-            _assert_same(fast, slow, f"seed {s}, scan_max {scan_max}")
+        fast = _kernel(bars, signals, options, fast=True)
+        _assert_same(fast, slow, f"seed {s}")
         ruined += int(np.nansum(fast[0][:, STAT_KEYS.index("ruined")]))
     assert ruined > 0, "no case ruined an account: the ruin branch of the fast path went untested"
+
+
+def test_fast_path_equals_per_bar_when_long_holds_pass_over_blocks_under_the_peak():
+    """Long holding periods: the drawdown scan passes over whole blocks that stay under the running peak.
+    Plateaus at exactly the peak (ties), recoveries to exactly the peak on and off block boundaries,
+    stretches under water spanning many blocks, and random walks with a few long trades."""
+    steps = [np.linspace(100, 120, 37), np.full(40, 120.0), np.linspace(119, 90, 61), np.linspace(91, 120, 32),
+             np.linspace(119.5, 80, 100), np.full(16, 120.0), np.linspace(121, 60, 150), np.linspace(61, 130, 77)]
+    close = np.concatenate(steps)
+    n = len(close)
+    cases = [random_bars(n, close=close)] + [random_bars(2500, seed=s, vol=0.01, drift=d)
+                                              for s, d in ((1, 0.0), (2, 0.0005), (3, -0.0005))]
+    for k, bars in enumerate(cases):
+        m = len(bars)
+        rng = np.random.default_rng(k)
+        signals = [(np.eye(1, m, 0, dtype=bool)[0], np.zeros(m, dtype=bool)),  # held from the first bar to the end
+                   (rng.random(m) < 0.004, rng.random(m) < 0.004),  # a few long trades
+                   (np.isin(np.arange(m), [1, 17, 200]), np.isin(np.arange(m), [150, 400]))]
+        options = [{"execution": "close", "fees": 0.001}, {"execution": "next_open", "fees": 0.0026},
+                   {"execution": "close", "fees": 0.0}]
+        _assert_same(_kernel(bars, signals, options, fast=True, block=1024),
+                     _kernel(bars, signals, options, fast=False, block=1024), f"case {k}")
 
 
 @pytest.mark.parametrize("execution", ["close", "next_open"])
@@ -140,9 +160,8 @@ def test_fast_path_equals_per_bar_when_edge_cases(execution):
     }
     kw = {"execution": execution, "fees": 0.0026, "slippage": 0.001, "init_cash": 10_000.0}
     signals = list(cases.values())
-    for scan_max in (0, 10**9):
-        fast = _kernel(bars, signals, [kw] * len(signals), fast=True, scan_max=scan_max)
-        _assert_same(fast, _kernel(bars, signals, [kw] * len(signals), fast=False), f"{execution} {scan_max}")
+    fast = _kernel(bars, signals, [kw] * len(signals), fast=True)
+    _assert_same(fast, _kernel(bars, signals, [kw] * len(signals), fast=False), execution)
     for k, (name, (e, x)) in enumerate(cases.items()):  # and each equals from_signals' stats
         one = from_signals(bars["close"], e, x, open=bars["open"], high=bars["high"], low=bars["low"], **kw).stats()
         np.testing.assert_allclose(fast[0][k], one[list(STAT_KEYS)].to_numpy(float), rtol=RTOL, equal_nan=True,
