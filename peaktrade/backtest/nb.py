@@ -106,6 +106,12 @@ from peaktrade.strategies.base import SIGNAL_FN_TYPE
 
 N_STATS = len(STAT_KEYS)
 
+# Reference counting: a kernel that allocates nothing and returns no array is compiled with
+# ``_nrt=False``. Numba otherwise increments and decrements the reference count of every array a
+# function receives, atomically, on entry and exit, and the parallel sweep's workers pass the same
+# arrays (the bars, the tables): per call those counts' cache lines bounced between the cores, which
+# doubled the time of a sweep with stops (tests/backtest/test_kernel_refcounts.py keeps the rule).
+
 
 # --------------------------------------------------------------------------------------------
 # metric accumulators
@@ -129,19 +135,19 @@ _BAR_SLOTS = (AC_SUM_R, AC_SUM_R2, AC_SUM_DOWN2, AC_EXPOSED, AC_PEAK, AC_PEAK_TI
               AC_UNDER)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def load_bar_acc_nb(acc):
     return (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
             acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def store_bar_acc_nb(acc, a):
     (acc[AC_SUM_R], acc[AC_SUM_R2], acc[AC_SUM_DOWN2], acc[AC_EXPOSED], acc[AC_PEAK], acc[AC_PEAK_TIME],
      acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], acc[AC_UNDER]) = a
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def bar_acc_update_nb(a, t, tm, equity, prev_equity, pos):
     """Return the bar accumulators ``a`` updated with bar ``t``'s closing equity (``tm``: close times).
 
@@ -171,13 +177,13 @@ def bar_acc_update_nb(a, t, tm, equity, prev_equity, pos):
     return (sum_r, sum_r2, down2, exposed, peak, peak_time, max_dd, max_dd_days, under)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def acc_bar_nb(acc, t, tm, equity, prev_equity, pos):
     """Fold one bar's closing equity into the accumulator vector."""
     store_bar_acc_nb(acc, bar_acc_update_nb(load_bar_acc_nb(acc), t, tm, equity, prev_equity, pos))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def acc_trade_nb(acc, pnl, ret, hold_days):
     """Fold one closed trade into the accumulators."""
     acc[AC_CLOSED] += 1.0
@@ -195,7 +201,7 @@ def acc_trade_nb(acc, pnl, ret, hold_days):
     acc[AC_HOLD_DAYS] += hold_days
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def ruin_acc_nb(acc, t, tm):
     """Mark the account ruined on bar ``t``: the per-bar statistics end with this bar."""
     acc[AC_RUINED] = 1.0
@@ -203,7 +209,7 @@ def ruin_acc_nb(acc, t, tm):
     acc[AC_RUIN_TIME] = tm[t] - tm[0]  # the open of bar t, from the open of the first bar
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def finish_acc_nb(acc, tm, final_equity, open_pos):
     """Close the accumulators at the end of the path: the last bar, or the ruin bar."""
     n_bars = acc[AC_RUIN_IDX] + 1.0 if acc[AC_RUINED] == 1.0 else float(tm.shape[0])
@@ -216,7 +222,7 @@ def finish_acc_nb(acc, tm, final_equity, open_pos):
     acc[AC_OPEN] = 1.0 if open_pos != 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def finalize_stats_nb(acc, init_cash, ann_factor, years, out):
     """Write the stats (order of ``enums.STAT_KEYS``) from finished accumulators into ``out``."""
     n = acc[AC_N]
@@ -271,19 +277,19 @@ def finalize_stats_nb(acc, init_cash, ann_factor, years, out):
 # the paper executor, the pipeline's sizing and walk-forward's window-end close)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def fill_price_nb(price, sign, slippage):
     """Return the fill price of a market order at ``price``: a buy (``sign`` > 0) pays up, a sell receives less."""
     return price * (1.0 + slippage) if sign > 0 else price * (1.0 - slippage)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def fee_nb(notional, fees, fixed_fees):
     """Return the fees of one order of ``notional``: proportional plus fixed."""
     return notional * fees + fixed_fees
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def entry_order_nb(cash, price, sign, size_type, size, frac, fees, fixed_fees, slippage):
     """Return ``(ok, units, fill price, budget)`` of an entry of direction ``sign`` at market ``price``.
 
@@ -322,7 +328,7 @@ def init_state_nb(sp):
     return st
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def open_nb(st, acc, sp, sign, price, t, frac, stop_from):
     """Open a position of direction ``sign`` (+1/-1) at market ``price``; return True if filled."""
     cash = st[ST_CASH]
@@ -346,7 +352,7 @@ def open_nb(st, acc, sp, sign, price, t, frac, stop_from):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def close_nb(st, acc, sp, price, t, reason, records, tm):
     """Close the whole position at market ``price`` (before slippage), recording the trade.
 
@@ -382,7 +388,7 @@ def close_nb(st, acc, sp, price, t, reason, records, tm):
     st[ST_POS] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason):
     k = int(st[ST_TRADES])
     if k < records.shape[0]:
@@ -402,7 +408,7 @@ def _record_nb(st, records, pos, t, fill, paid, pnl, ret, reason):
     st[ST_TRADES] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def move_nb(st, acc, sp, target, price, t, frac, stop_from, records, tm):
     """Move the position to direction ``target`` (+1, 0, −1) at ``price``."""
     pos = st[ST_POS]
@@ -415,7 +421,7 @@ def move_nb(st, acc, sp, target, price, t, frac, stop_from, records, tm):
         open_nb(st, acc, sp, target, price, t, frac, stop_from)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def target_nb(entry, exit_, pos, direction):
     """Return the direction a signal pair asks for, or ST_NONE when it asks for nothing."""
     if entry == exit_:
@@ -439,7 +445,7 @@ def target_nb(entry, exit_, pos, direction):
     return ST_NONE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def stops_nb(st, acc, sp, t, o, h, l, records, tm):
     """Check the ruin level, stop-loss, take-profit and trailing stop of the open position on bar ``t``.
 
@@ -502,7 +508,7 @@ def stops_nb(st, acc, sp, t, o, h, l, records, tm):
 # the bar step and its drivers
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, st, acc, records):
     """Simulate bar ``t``: pending fill at the open, ruin level and stops, the signal, then the close."""
     nxt = sp[SP_EXECUTION] == EXEC_NEXT_OPEN
@@ -527,7 +533,7 @@ def bar_nb(t, entry, exit_, o, h, l, c, tm, sp, frac, st, acc, records):
     return equity
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def stop_touched_nb(st, sp, t, h, l):
     """Return True if bar ``t``'s range reaches the ruin level or a stop of the open position (cheap
     pre-check; a bar that opens beyond a level also reaches it)."""
@@ -546,7 +552,7 @@ def stop_touched_nb(st, sp, t, h, l):
             or (trail > 0.0 and h >= st[ST_EXTREME] * (1.0 + trail)))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, has_stops, st, acc, records,
                  equity_out, cash_out, pos_out):
     """Simulate bars ``t0..t1-1`` (signals at ``entries[t - t0]``), optionally writing per-bar series.
@@ -592,12 +598,12 @@ def run_range_nb(t0, t1, entries, exits, o, h, l, c, tm, sp, frac, has_stops, st
     store_bar_acc_nb(acc, a)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def has_stops_nb(sp):
     return sp[SP_SL] > 0.0 or sp[SP_TP] > 0.0 or sp[SP_TRAIL] > 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def finish_nb(st, acc, c, tm, records):
     """Record a position still open at the last bar (valued at the last close) and close the books."""
     n = c.shape[0]
@@ -688,14 +694,14 @@ LOG_DD_BLOCK = 4
 DD_BLOCK = 1 << LOG_DD_BLOCK
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def fast_path_ok_nb(sp):
     """Return True if parameters ``sp`` keep equity proportional to the price while a position is open."""
     return (sp[SP_DIRECTION] == DIR_LONG and sp[SP_SIZE_TYPE] == SIZE_PERCENT and sp[SP_SIZE] >= 1.0
             and not has_stops_nb(sp))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def any_fast_path_nb(spar):
     """Return True if some row of ``spar`` can take the fast path (then the tables are worth building)."""
     for k in range(spar.shape[0]):
@@ -704,7 +710,7 @@ def any_fast_path_nb(spar):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _two_sum_nb(a, b):
     s = a + b
     bb = s - a
@@ -748,13 +754,13 @@ def hold_tables_nb(c):
     return pre, blk
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _range_sum_nb(pre, row, a, b):
     """Return the sum of series ``row`` (0: r, 1: r², 2: min(r, 0)²) over bars ``a..b`` (``1 <= a <= b``)."""
     return (pre[b, 2 * row] - pre[a - 1, 2 * row]) + (pre[b, 2 * row + 1] - pre[a - 1, 2 * row + 1])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _part_of_nb(bounds, t):
     """Return the part holding bar ``t`` (``bounds[p] <= t < bounds[p + 1]``; few parts: a linear search)."""
     p = 0
@@ -763,7 +769,7 @@ def _part_of_nb(bounds, t):
     return p
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
     """Fold one explicitly booked bar (an entry or exit bar) into the accumulators and its part's sums."""
     r = equity / prev - 1.0 if prev != 0.0 else 0.0
@@ -773,7 +779,7 @@ def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
     ps[p, 1] += r * r
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk):
     """Fold bars ``a..b`` of an open all-in long position (equity ``units × c[t]``, ``1 <= a <= b``).
 
@@ -796,7 +802,7 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk):
     _drawdown_scan_nb(acc, units, a, b, c, tm, blk)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _drawdown_bars_nb(dd, units, a, b, c, tm):
     """The drawdown bookkeeping of bars ``a..b-1`` bar by bar; ``dd`` = (peak, peak_time, under, max_dd,
     max_days, low): the per-bar rules with the deepest fall of each stretch under water taken from its
@@ -821,7 +827,7 @@ def _drawdown_bars_nb(dd, units, a, b, c, tm):
     return peak, peak_time, under, max_dd, max_days, low
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
     """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``, ``a >= 1``).
 
@@ -854,10 +860,6 @@ def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
     acc[AC_UNDER] = 1.0 if under else 0.0
 
 
-# ``_nrt=False``: no reference counting in this function. Each array passed to an inlined helper would
-# otherwise cost an atomic increment and decrement per event, on reference counts the parallel
-# workers share (the bars, the tables): those cache lines bounced between cores on every trade. The
-# function allocates nothing, so it needs none.
 @njit(cache=True, _nrt=False)
 def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, tm, bounds, ps, pre, blk, acc):
     """Run one combination on the fast path (see :func:`fast_path_ok_nb`), filling ``acc`` and ``ps``.
