@@ -107,47 +107,64 @@ def dd_sq_nb(hi, lo):
     return h, e - (h - p)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def window_step_nb(x, i, window, squares, cnt, since, sh, sl, qh, ql):
-    """Advance the exact window sums of :func:`window_sums_nb` by bar ``i``.
-
-    Takes and returns the state ``(cnt, since, sh, sl, qh, ql)`` (start from zeros): ``cnt`` the
-    consecutive non-NaN values ending at bar ``i``, ``since`` the values added since the sums were
-    last accumulated from scratch, ``sh + sl`` the sum of the last ``min(cnt, window)`` values and
-    ``qh + ql`` that of their squares (when ``squares``). The window at ``i`` is complete when
-    ``cnt >= window``. Inlined, so a kernel that passes a constant ``squares`` compiles without the
-    other branch, and several windows can be stepped side by side.
-    """
-    v = x[i]
-    if np.isnan(v):
-        return 0, 0, 0.0, 0.0, 0.0, 0.0
-    cnt += 1
-    since += 1
-    if since > window and cnt > window:
-        # re-accumulate the window ending at i from scratch (once per `window` bars: O(n) in all);
-        # this also bounds the growth of the unnormalized error terms
-        sh = 0.0
-        sl = 0.0
-        qh = 0.0
-        ql = 0.0
-        for j in range(i - window + 1, i + 1):
-            sh, sl = acc_add_nb(sh, sl, x[j])
+@njit(cache=True, nogil=True)
+def window_sums_into_nb(x, window, squares, s_hi, s_lo, q_hi, q_lo):
+    """Write the exact sums of each ``window``-bar window (see :func:`window_sums_nb`) into the given
+    arrays: every bar of ``s_hi``/``s_lo`` (NaN and 0 where the window is incomplete or holds a NaN) and,
+    when ``squares``, of ``q_hi``/``q_lo`` (0 there). ``window >= 1``."""
+    n = x.shape[0]
+    cnt = 0  # consecutive non-NaN values ending at bar i
+    since = 0  # values added since the sums were last accumulated from scratch
+    sh = 0.0
+    sl = 0.0
+    qh = 0.0
+    ql = 0.0
+    for i in range(n):
+        v = x[i]
+        if np.isnan(v):
+            cnt = 0
+            since = 0
+            sh = 0.0
+            sl = 0.0
+            qh = 0.0
+            ql = 0.0
+        else:
+            cnt += 1
+            since += 1
+            if since > window and cnt > window:
+                # re-accumulate the window ending at i from scratch (once per `window` bars: O(n) in all);
+                # this also bounds the growth of the unnormalized error terms
+                sh = 0.0
+                sl = 0.0
+                qh = 0.0
+                ql = 0.0
+                for j in range(i - window + 1, i + 1):
+                    sh, sl = acc_add_nb(sh, sl, x[j])
+                    if squares:
+                        p, e = two_prod_nb(x[j], x[j])
+                        qh, ql = acc_add_nb(qh, ql + e, p)
+                since = 1
+            else:
+                sh, sl = acc_add_nb(sh, sl, v)
+                if squares:
+                    p, e = two_prod_nb(v, v)
+                    qh, ql = acc_add_nb(qh, ql + e, p)
+                if cnt > window:
+                    y = x[i - window]
+                    sh, sl = acc_add_nb(sh, sl, -y)
+                    if squares:
+                        p, e = two_prod_nb(y, y)
+                        qh, ql = acc_add_nb(qh, ql - e, -p)
+        if cnt >= window:
+            s_hi[i], s_lo[i] = dd_norm_nb(sh, sl)
             if squares:
-                p, e = two_prod_nb(x[j], x[j])
-                qh, ql = acc_add_nb(qh, ql + e, p)
-        since = 1
-    else:
-        sh, sl = acc_add_nb(sh, sl, v)
-        if squares:
-            p, e = two_prod_nb(v, v)
-            qh, ql = acc_add_nb(qh, ql + e, p)
-        if cnt > window:
-            y = x[i - window]
-            sh, sl = acc_add_nb(sh, sl, -y)
+                q_hi[i], q_lo[i] = dd_norm_nb(qh, ql)
+        else:
+            s_hi[i] = np.nan
+            s_lo[i] = 0.0
             if squares:
-                p, e = two_prod_nb(y, y)
-                qh, ql = acc_add_nb(qh, ql - e, -p)
-    return cnt, since, sh, sl, qh, ql
+                q_hi[i] = 0.0
+                q_lo[i] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -160,24 +177,17 @@ def window_sums_nb(x, window, squares):
     holding a NaN.
     """
     n = x.shape[0]
-    s_hi = np.full(n, np.nan)
-    s_lo = np.zeros(n)
-    q_hi = np.zeros(n if squares else 0)
-    q_lo = np.zeros(n if squares else 0)
+    s_hi = np.empty(n)
+    s_lo = np.empty(n)
+    q_hi = np.empty(n if squares else 0)
+    q_lo = np.empty(n if squares else 0)
     if window < 1:
-        return s_hi, s_lo, q_hi, q_lo
-    cnt = 0
-    since = 0
-    sh = 0.0
-    sl = 0.0
-    qh = 0.0
-    ql = 0.0
-    for i in range(n):
-        cnt, since, sh, sl, qh, ql = window_step_nb(x, i, window, squares, cnt, since, sh, sl, qh, ql)
-        if cnt >= window:
-            s_hi[i], s_lo[i] = dd_norm_nb(sh, sl)
-            if squares:
-                q_hi[i], q_lo[i] = dd_norm_nb(qh, ql)
+        s_hi[:] = np.nan
+        s_lo[:] = 0.0
+        q_hi[:] = 0.0
+        q_lo[:] = 0.0
+    else:
+        window_sums_into_nb(x, window, squares, s_hi, s_lo, q_hi, q_lo)
     return s_hi, s_lo, q_hi, q_lo
 
 
@@ -204,21 +214,10 @@ def sma_nb(x, window):
     if window < 1:
         out[:] = np.nan
         return out
-    # the window sums as in window_sums_nb, without its other arrays: ``hi`` goes to ``out``, ``lo`` to
-    # one scratch row; the divisions then run in a second, branch-free (vectorized) pass, off the
-    # sums' loop-carried chain
+    # the window sums straight into ``out`` (hi) and one scratch row (lo), no other arrays; the divisions
+    # then run in a second, branch-free (vectorized) pass, off the sums' loop-carried chain
     lo = np.empty(n)
-    cnt = 0
-    since = 0
-    sh = 0.0
-    sl = 0.0
-    for i in range(n):
-        cnt, since, sh, sl, _, _ = window_step_nb(x, i, window, False, cnt, since, sh, sl, 0.0, 0.0)
-        if cnt >= window:
-            out[i], lo[i] = dd_norm_nb(sh, sl)
-        else:
-            out[i] = np.nan
-            lo[i] = 0.0
+    window_sums_into_nb(x, window, False, out, lo, lo[:0], lo[:0])
     w = float(window)
     for i in range(n):
         out[i] = dd_div_nb(out[i], lo[i], w)  # NaN stays NaN
