@@ -430,6 +430,7 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     one-time compile is not counted. A block's fixed costs count per combination, which errs on the long
     side, as does the estimate of a block's rows (the distinct values of every swept parameter).
     """
+    config = _loaded(config)
     strat, opts, _, grids = _setup(strategy, bars, dict(kwargs), config, space)
     if out is not None and top is None:
         top = DEFAULT_OUT_TOP
@@ -559,6 +560,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         in-process block runner ``local``; it shows its own progress. None (default): in process.
     """
     t_start = time.perf_counter()
+    given_config, config = config, _loaded(config)
     strat, opts, source, grids = _setup(strategy, bars, kwargs, config, space)
     given: list[dict[str, Any]] | None = None
     if combinations is not None:
@@ -611,8 +613,8 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
             writer.close()
 
     with (contextlib.nullcontext(run) if runner is None else
-          runner(strat, bars, columns=list(grids), options=opts.to_dict(stops=False), n_parts=n_parts, config=config,
-                 total=est.combinations, local=run)) as run_block:
+          runner(strat, bars, columns=list(grids), options=opts.to_dict(stops=False), n_parts=n_parts,
+                 config=given_config, total=est.combinations, local=run)) as run_block:
         if out is None:
             run_all(None)
         else:
@@ -636,6 +638,15 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         estimate=est,
         sharpe_moments=keep.sharpe_moments,
     )
+
+
+def _loaded(config: Any) -> Any:
+    """Return ``config``, or the project's config when None: loaded once for a sweep's options and its limit."""
+    if config is None:
+        from peaktrade.config import load_config
+
+        return load_config()
+    return config
 
 
 def _setup(strategy: Any, bars: pd.DataFrame, kwargs: dict[str, Any], config: Any,
@@ -665,7 +676,7 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     out = np.full((n, len(STAT_KEYS)), np.nan)
     part_sums = np.zeros((n, n_parts, 2))
     if n:
-        sig_params = _signal_params(strat, combos)
+        sig_params = _signal_params(strat, combos, grids)
         spar = np.repeat(base_sp[None, :], n, axis=0)
         for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
             vals = [c.get(key) for c in combos]
@@ -704,11 +715,13 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     return pd.DataFrame(cols, index=index), part_sums
 
 
-def _signal_params(strat: Any, combos: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _signal_params(strat: Any, combos: list[dict[str, Any]], grids: dict[str, Any]) -> list[dict[str, Any]]:
     """Return each combination's signal parameters (:func:`~peaktrade.backtest.engine.split_params`), as
-    copies (``prepare`` may keep or change them). The stops are dropped only where a combination has one."""
-    stops = frozenset(STOP_PARAMS) - frozenset(strat.param_names)
-    return [dict(c) if stops.isdisjoint(c) else split_params(strat, c)[0] for c in combos]
+    copies (``prepare`` may keep or change them). A block's combinations hold the strategy's parameters and
+    the grid's names: when the grid has no stop, there is nothing to split off."""
+    if frozenset(grids).isdisjoint(frozenset(STOP_PARAMS) - frozenset(strat.param_names)):
+        return [dict(c) for c in combos]
+    return [split_params(strat, c)[0] for c in combos]
 
 
 def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,

@@ -20,6 +20,7 @@ and cached on disk, whatever the strategy.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -313,14 +314,27 @@ class IndicatorTable:
         big = len(deferred) > 1 and len(deferred) * self.prices.n >= self.PARALLEL_MIN_BARS
         threads = min(len(deferred), numba.get_num_threads()) if big else 1
         if threads > 1:
-            # a pool per build (not a module-level one): a forked process would inherit a pool whose threads are gone
-            with ThreadPoolExecutor(threads, thread_name_prefix="peaktrade-rows") as pool:
-                for _ in pool.map(fill, deferred):  # re-raises a row's error here
-                    pass
+            for _ in _row_pool(threads).map(fill, deferred):  # re-raises a row's error here
+                pass
         else:
             for i in deferred:
                 fill(i)
         return ind
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _row_pool(threads: int) -> ThreadPoolExecutor:
+    """Return the process's pool of ``threads`` row threads (kept: starting threads costs ms on a busy machine)."""
+    pool = _POOLS.get(threads)
+    if pool is None:  # setdefault: of two racing callers' pools one is kept (the other never started a thread)
+        pool = _POOLS.setdefault(threads, ThreadPoolExecutor(threads, thread_name_prefix="peaktrade-rows"))
+    return pool
+
+
+# a forked child inherits the pools but not their threads: it starts its own
+os.register_at_fork(after_in_child=_POOLS.clear)
 
 
 def row_name(key: Any) -> str:
