@@ -430,6 +430,7 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     one-time compile is not counted. A block's fixed costs count per combination, which errs on the long
     side, as does the estimate of a block's rows (the distinct values of every swept parameter).
     """
+    config = _loaded(config)
     strat, opts, _, grids = _setup(strategy, bars, dict(kwargs), config, space)
     if out is not None and top is None:
         top = DEFAULT_OUT_TOP
@@ -559,6 +560,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         in-process block runner ``local``; it shows its own progress. None (default): in process.
     """
     t_start = time.perf_counter()
+    given_config, config = config, _loaded(config)
     strat, opts, source, grids = _setup(strategy, bars, kwargs, config, space)
     given: list[dict[str, Any]] | None = None
     if combinations is not None:
@@ -582,6 +584,7 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
     bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
     # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
     bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
+    bench = {k: float(v) for k, v in bench.items()}  # a Series' label lookups cost ~ms each (string index)
     # several blocks: one bar over the whole sweep (a block's own bar would restart at every block)
     outer = runner is None and est.combinations > est.block and (progress if progress is not None
                                               else est.combinations * len(bars) > 50_000_000)
@@ -610,8 +613,8 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
             writer.close()
 
     with (contextlib.nullcontext(run) if runner is None else
-          runner(strat, bars, columns=list(grids), options=opts.to_dict(stops=False), n_parts=n_parts, config=config,
-                 total=est.combinations, local=run)) as run_block:
+          runner(strat, bars, columns=list(grids), options=opts.to_dict(stops=False), n_parts=n_parts,
+                 config=given_config, total=est.combinations, local=run)) as run_block:
         if out is None:
             run_all(None)
         else:
@@ -635,6 +638,15 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         estimate=est,
         sharpe_moments=keep.sharpe_moments,
     )
+
+
+def _loaded(config: Any) -> Any:
+    """Return ``config``, or the project's config when None: loaded once for a sweep's options and its limit."""
+    if config is None:
+        from peaktrade.config import load_config
+
+        return load_config()
+    return config
 
 
 def _setup(strategy: Any, bars: pd.DataFrame, kwargs: dict[str, Any], config: Any,
@@ -664,7 +676,7 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     out = np.full((n, len(STAT_KEYS)), np.nan)
     part_sums = np.zeros((n, n_parts, 2))
     if n:
-        sig_params = [split_params(strat, c)[0] for c in combos]
+        sig_params = _signal_params(strat, combos, grids)
         spar = np.repeat(base_sp[None, :], n, axis=0)
         for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
             vals = [c.get(key) for c in combos]
@@ -689,13 +701,27 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
                 out[idx] = g_out
                 part_sums[idx] = g_parts
                 del prep
-    params_df = pd.DataFrame([{k: c.get(k) for k in grids} for c in combos], columns=list(grids))
-    table = pd.concat([params_df, pd.DataFrame(out, columns=list(STAT_KEYS))], axis=1)
-    table = table.assign(benchmark_return=bench["benchmark_return"], benchmark_sharpe=bench["benchmark_sharpe"],
-                         benchmark_max_drawdown=bench["benchmark_max_drawdown"],
-                         excess_return=table["total_return"] - bench["benchmark_return"])
-    table.index = pd.RangeIndex(offset, offset + n)
-    return table, part_sums
+    index = pd.RangeIndex(offset, offset + n)
+    if not n:  # no rows: the parameter columns' dtypes as a frame of records gives them (object)
+        params_df = pd.DataFrame([], columns=list(grids))
+        cols: dict[str, Any] = {k: params_df[k] for k in grids}
+    else:  # one list per column (each column's dtype inferred as from records), built once
+        cols = {k: [c.get(k) for c in combos] for k in grids}
+    b_ret = bench["benchmark_return"]
+    cols.update({k: out[:, j] for j, k in enumerate(STAT_KEYS)})
+    cols.update(benchmark_return=np.full(n, b_ret), benchmark_sharpe=np.full(n, bench["benchmark_sharpe"]),
+                benchmark_max_drawdown=np.full(n, bench["benchmark_max_drawdown"]),
+                excess_return=out[:, STAT_KEYS.index("total_return")] - b_ret)
+    return pd.DataFrame(cols, index=index), part_sums
+
+
+def _signal_params(strat: Any, combos: list[dict[str, Any]], grids: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return each combination's signal parameters (:func:`~peaktrade.backtest.engine.split_params`), as
+    copies (``prepare`` may keep or change them). A block's combinations hold the strategy's parameters and
+    the grid's names: when the grid has no stop, there is nothing to split off."""
+    if frozenset(grids).isdisjoint(frozenset(STOP_PARAMS) - frozenset(strat.param_names)):
+        return [dict(c) for c in combos]
+    return [split_params(strat, c)[0] for c in combos]
 
 
 def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,

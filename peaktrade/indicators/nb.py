@@ -40,7 +40,7 @@ from numba import njit
 # These kernels rely on IEEE rounding of every operation: never compile them with fastmath.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def two_sum_nb(a, b):
     """Return ``(s, e)`` with ``s = fl(a + b)`` and ``s + e == a + b`` exactly (Knuth's TwoSum)."""
     s = a + b
@@ -48,14 +48,14 @@ def two_sum_nb(a, b):
     return s, (a - (s - bb)) + (b - bb)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _split_nb(a):
     c = 134217729.0 * a  # 2**27 + 1: Dekker's split into two 26-bit halves
     hi = c - (c - a)
     return hi, a - hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def two_prod_nb(a, b):
     """Return ``(p, e)`` with ``p = fl(a * b)`` and ``p + e == a * b`` exactly (Dekker's TwoProduct)."""
     p = a * b
@@ -64,7 +64,7 @@ def two_prod_nb(a, b):
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def acc_add_nb(hi, lo, x):
     """Return the accumulator ``(hi, lo)`` plus ``x``: ``hi`` the float sum, ``lo`` its exact errors.
 
@@ -76,14 +76,14 @@ def acc_add_nb(hi, lo, x):
     return s, lo + e
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dd_norm_nb(hi, lo):
     """Return ``hi + lo`` as a normalized double-double (``|lo| <= ulp(hi) / 2``); needs ``|lo| <= |hi|``."""
     h = hi + lo
     return h, lo - (h - hi)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dd_div_nb(hi, lo, w):
     """Return the double-double ``hi + lo`` divided by the whole number ``w < 2**26``, rounded once.
 
@@ -98,7 +98,7 @@ def dd_div_nb(hi, lo, w):
     return q + (((hi - p) - pe) + lo) / w
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def dd_sq_nb(hi, lo):
     """Return ``(hi + lo) ** 2`` as a double-double (to ~2**-104 relative)."""
     p, e = two_prod_nb(hi, hi)
@@ -107,22 +107,12 @@ def dd_sq_nb(hi, lo):
     return h, e - (h - p)
 
 
-@njit(cache=True)
-def window_sums_nb(x, window, squares):
-    """Return the exact sums of each ``window``-bar window as double-doubles.
-
-    Returns ``(s_hi, s_lo, q_hi, q_lo)``: ``s_hi + s_lo`` is the sum of the window's values and,
-    when ``squares`` is true, ``q_hi + q_lo`` the sum of their squares (each square exact as a
-    TwoProduct); otherwise ``q_*`` are empty. ``s_hi`` is NaN during warm-up and for a window
-    holding a NaN.
-    """
+@njit(cache=True, nogil=True)
+def window_sums_into_nb(x, window, squares, s_hi, s_lo, q_hi, q_lo):
+    """Write the exact sums of each ``window``-bar window (see :func:`window_sums_nb`) into the given
+    arrays: every bar of ``s_hi``/``s_lo`` (NaN and 0 where the window is incomplete or holds a NaN) and,
+    when ``squares``, of ``q_hi``/``q_lo`` (0 there). ``window >= 1``."""
     n = x.shape[0]
-    s_hi = np.full(n, np.nan)
-    s_lo = np.zeros(n)
-    q_hi = np.zeros(n if squares else 0)
-    q_lo = np.zeros(n if squares else 0)
-    if window < 1:
-        return s_hi, s_lo, q_hi, q_lo
     cnt = 0  # consecutive non-NaN values ending at bar i
     since = 0  # values added since the sums were last accumulated from scratch
     sh = 0.0
@@ -138,41 +128,70 @@ def window_sums_nb(x, window, squares):
             sl = 0.0
             qh = 0.0
             ql = 0.0
-            continue
-        cnt += 1
-        since += 1
-        if since > window and cnt > window:
-            # re-accumulate the window ending at i from scratch (once per `window` bars: O(n) in all);
-            # this also bounds the growth of the unnormalized error terms
-            sh = 0.0
-            sl = 0.0
-            qh = 0.0
-            ql = 0.0
-            for j in range(i - window + 1, i + 1):
-                sh, sl = acc_add_nb(sh, sl, x[j])
-                if squares:
-                    p, e = two_prod_nb(x[j], x[j])
-                    qh, ql = acc_add_nb(qh, ql + e, p)
-            since = 1
         else:
-            sh, sl = acc_add_nb(sh, sl, v)
-            if squares:
-                p, e = two_prod_nb(v, v)
-                qh, ql = acc_add_nb(qh, ql + e, p)
-            if cnt > window:
-                y = x[i - window]
-                sh, sl = acc_add_nb(sh, sl, -y)
+            cnt += 1
+            since += 1
+            if since > window and cnt > window:
+                # re-accumulate the window ending at i from scratch (once per `window` bars: O(n) in all);
+                # this also bounds the growth of the unnormalized error terms
+                sh = 0.0
+                sl = 0.0
+                qh = 0.0
+                ql = 0.0
+                for j in range(i - window + 1, i + 1):
+                    sh, sl = acc_add_nb(sh, sl, x[j])
+                    if squares:
+                        p, e = two_prod_nb(x[j], x[j])
+                        qh, ql = acc_add_nb(qh, ql + e, p)
+                since = 1
+            else:
+                sh, sl = acc_add_nb(sh, sl, v)
                 if squares:
-                    p, e = two_prod_nb(y, y)
-                    qh, ql = acc_add_nb(qh, ql - e, -p)
+                    p, e = two_prod_nb(v, v)
+                    qh, ql = acc_add_nb(qh, ql + e, p)
+                if cnt > window:
+                    y = x[i - window]
+                    sh, sl = acc_add_nb(sh, sl, -y)
+                    if squares:
+                        p, e = two_prod_nb(y, y)
+                        qh, ql = acc_add_nb(qh, ql - e, -p)
         if cnt >= window:
             s_hi[i], s_lo[i] = dd_norm_nb(sh, sl)
             if squares:
                 q_hi[i], q_lo[i] = dd_norm_nb(qh, ql)
+        else:
+            s_hi[i] = np.nan
+            s_lo[i] = 0.0
+            if squares:
+                q_hi[i] = 0.0
+                q_lo[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def window_sums_nb(x, window, squares):
+    """Return the exact sums of each ``window``-bar window as double-doubles.
+
+    Returns ``(s_hi, s_lo, q_hi, q_lo)``: ``s_hi + s_lo`` is the sum of the window's values and,
+    when ``squares`` is true, ``q_hi + q_lo`` the sum of their squares (each square exact as a
+    TwoProduct); otherwise ``q_*`` are empty. ``s_hi`` is NaN during warm-up and for a window
+    holding a NaN.
+    """
+    n = x.shape[0]
+    s_hi = np.empty(n)
+    s_lo = np.empty(n)
+    q_hi = np.empty(n if squares else 0)
+    q_lo = np.empty(n if squares else 0)
+    if window < 1:
+        s_hi[:] = np.nan
+        s_lo[:] = 0.0
+        q_hi[:] = 0.0
+        q_lo[:] = 0.0
+    else:
+        window_sums_into_nb(x, window, squares, s_hi, s_lo, q_hi, q_lo)
     return s_hi, s_lo, q_hi, q_lo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _window_mean_nb(x, start, window):
     """Return the correctly rounded mean of ``x[start:start + window]`` (the seed of EMA/RMA)."""
     sh = 0.0
@@ -183,7 +202,7 @@ def _window_mean_nb(x, start, window):
     return dd_div_nb(sh, sl, float(window))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_nb(x, window):
     """Return the simple moving average over ``window`` bars: the correctly rounded mean of each window.
 
@@ -191,16 +210,21 @@ def sma_nb(x, window):
     equal exact means give equal floats.
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
-    s_hi, s_lo, _, _ = window_sums_nb(x, window, False)
+    out = np.empty(n)
+    if window < 1:
+        out[:] = np.nan
+        return out
+    # the window sums straight into ``out`` (hi) and one scratch row (lo), no other arrays; the divisions
+    # then run in a second, branch-free (vectorized) pass, off the sums' loop-carried chain
+    lo = np.empty(n)
+    window_sums_into_nb(x, window, False, out, lo, lo[:0], lo[:0])
     w = float(window)
     for i in range(n):
-        if not np.isnan(s_hi[i]):
-            out[i] = dd_div_nb(s_hi[i], s_lo[i], w)
+        out[i] = dd_div_nb(out[i], lo[i], w)  # NaN stays NaN
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def window_moments_nb(x, window, ddof):
     """Return ``(s_hi, s_lo, var)``: each window's exact sum (double-double) and its variance.
 
@@ -234,7 +258,7 @@ def window_moments_nb(x, window, ddof):
     return s_hi, s_lo, var
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema_nb(x, window):
     """Return the exponential moving average, alpha = 2 / (window + 1), seeded with the first SMA."""
     n = x.shape[0]
@@ -254,7 +278,7 @@ def ema_nb(x, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rma_nb(x, window):
     """Return Wilder's moving average (alpha = 1 / window), seeded with an SMA.
 
@@ -287,7 +311,7 @@ def rma_nb(x, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_std_nb(x, window, ddof=0):
     """Return the rolling standard deviation over ``window`` bars (population by default).
 
@@ -315,7 +339,7 @@ def rolling_std_nb(x, window, ddof=0):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_max_nb(x, window):
     """Return the maximum of the last ``window`` bars including the current one (monotone deque)."""
     n = x.shape[0]
@@ -344,13 +368,13 @@ def rolling_max_nb(x, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_min_nb(x, window):
     """Return the minimum of the last ``window`` bars including the current one."""
     return -rolling_max_nb(-x, window)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_quantile_nb(x, window, q):
     """Return the rolling ``q`` quantile over ``window`` bars (linear interpolation, as numpy/pandas).
 
@@ -395,7 +419,7 @@ def rolling_quantile_nb(x, window, q):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_nb(close, window):
     """Return Wilder's RSI (0–100) over ``window`` bars.
 
@@ -426,7 +450,7 @@ def rsi_nb(close, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bollinger_nb(x, window, k):
     """Return Bollinger bands ``(mid, upper, lower)``: SMA ± ``k`` population standard deviations."""
     n = x.shape[0]
@@ -442,7 +466,7 @@ def bollinger_nb(x, window, k):
     return mid, mid + k * sd, mid - k * sd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def macd_nb(x, fast, slow, signal):
     """Return ``(line, signal, hist)``: EMA(fast) − EMA(slow), its EMA(signal), and their difference.
 
@@ -454,7 +478,7 @@ def macd_nb(x, fast, slow, signal):
     return line, sig, line - sig
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def roc_nb(x, window):
     """Return the rate of change ``x[t] / x[t - window] - 1`` as a fraction (0.05 = +5 %).
 
@@ -469,7 +493,7 @@ def roc_nb(x, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def true_range_nb(high, low, close):
     """Return the true range ``max(h - l, |h - c[t-1]|, |l - c[t-1]|)``; bar 0 (no previous close) is NaN."""
     n = close.shape[0]
@@ -490,7 +514,7 @@ def true_range_nb(high, low, close):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def atr_nb(high, low, close, window):
     """Return Wilder's average true range: :func:`rma_nb` of :func:`true_range_nb`.
 
@@ -500,7 +524,7 @@ def atr_nb(high, low, close, window):
     return rma_nb(true_range_nb(high, low, close), window)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adx_nb(high, low, close, window):
     """Return Wilder's ``(adx, plus_di, minus_di)``.
 
@@ -539,7 +563,7 @@ def adx_nb(high, low, close, window):
     return rma_nb(dx, window), plus, minus
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def zscore_nb(x, window):
     """Return ``(x - SMA) / std`` over ``window`` bars (population std); NaN where the std is 0.
 
@@ -560,7 +584,7 @@ def zscore_nb(x, window):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def donchian_nb(high, low, window):
     """Return ``(upper, lower)``: the highest high and lowest low of the **previous** ``window`` bars.
 
@@ -578,7 +602,7 @@ def donchian_nb(high, low, window):
     return upper, lower
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def log_returns_nb(close):
     """Return ``log(close[t] / close[t-1])``; NaN at bar 0 and where a price is not positive."""
     n = close.shape[0]
@@ -591,7 +615,7 @@ def log_returns_nb(close):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def realized_vol_nb(close, window):
     """Return the per-bar realized volatility: population rolling std of log returns over ``window``.
 

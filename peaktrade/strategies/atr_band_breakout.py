@@ -30,9 +30,9 @@ def prepare(prices, combos):
     tab = IndicatorTable(prices)
     cols, fpar = [], []
     for p in combos:
-        mid = tab.row(("sma", p["window"]), lambda w=p["window"]: sma_nb(prices.close, w))
-        atr = tab.row(("atr", p["atr_window"]),
-                      lambda w=p["atr_window"]: atr_nb(prices.high, prices.low, prices.close, w))
+        mid = tab.row(("sma", p["window"]), sma_nb, prices.close, p["window"])
+        atr = tab.row(("atr", p["atr_window"]), atr_nb, prices.high, prices.low, prices.close,
+                      p["atr_window"])
         cols.append([mid, atr])
         fpar.append([p["k"]])
     return tab.build(cols, fpar)

@@ -20,10 +20,13 @@ and cached on disk, whatever the strategy.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+import numba
 import numpy as np
 from numba import types
 
@@ -250,23 +253,37 @@ class IndicatorTable:
     Rows 0–4 are the bars; ``row(key, fn)`` returns the row index of ``key``, calling ``fn()``
     (which returns a float64 array of n_bars) only the first time the key is seen. Each row is
     named after its key (``("sma", 20)`` → ``"sma(20)"``) unless ``name`` is given.
+
+    ``row(key, fn, *args)`` (arguments given) defers the row instead: :meth:`build` computes
+    ``fn(*args)`` straight into the table, the deferred rows in parallel on a thread pool (up to
+    ``numba.get_num_threads()`` threads) when there is enough work. The arguments are bound when
+    ``row`` is called, so a loop variable cannot change what a row computes; ``fn`` must be a pure
+    function of them, and runs in parallel only if it releases the GIL (the ``nogil`` kernels of
+    :mod:`peaktrade.indicators.nb`, e.g. ``tab.row(("sma", w), sma_nb, close, w)``).
     """
+
+    #: Deferred bar-rows below which :meth:`build` computes in the calling thread (a pool costs ~0.1 ms).
+    PARALLEL_MIN_BARS = 200_000
 
     def __init__(self, prices: Prices) -> None:
         self.prices = prices
-        self._rows: list[np.ndarray] = [prices.open, prices.high, prices.low, prices.close, prices.volume]
+        #: an array (computed now) or ``(fn, args, key)`` (deferred to :meth:`build`) per row
+        self._rows: list[Any] = [prices.open, prices.high, prices.low, prices.close, prices.volume]
         self._names: list[str] = ["open", "high", "low", "close", "volume"]
         self._index: dict[Any, int] = {}
 
-    def row(self, key: Any, fn: Callable[[], np.ndarray], *, name: str | None = None) -> int:
+    def row(self, key: Any, fn: Callable[..., np.ndarray], *args: Any, name: str | None = None) -> int:
         if key not in self._index:
-            arr = np.ascontiguousarray(fn(), dtype=np.float64)
-            if arr.shape != (self.prices.n,):
-                raise ValueError(f"indicator {key!r} has shape {arr.shape}, expected ({self.prices.n},)")
-            self._index[key] = len(self._rows)
-            self._rows.append(arr)
+            self._rows.append((fn, args, key) if args else self._checked(key, fn()))
+            self._index[key] = len(self._rows) - 1
             self._names.append(name if name is not None else row_name(key))
         return self._index[key]
+
+    def _checked(self, key: Any, values: Any) -> np.ndarray:
+        arr = np.ascontiguousarray(values, dtype=np.float64)
+        if arr.shape != (self.prices.n,):
+            raise ValueError(f"indicator {key!r} has shape {arr.shape}, expected ({self.prices.n},)")
+        return arr
 
     def build(self, cols: Sequence[Sequence[int]], fpar: Sequence[Sequence[float]]) -> Prepared:
         """Return the :class:`Prepared` triple; ``cols``/``fpar`` have one row per combination."""
@@ -277,7 +294,47 @@ class IndicatorTable:
             c = np.zeros((n, 1), dtype=np.int64)
         if f.shape[1] == 0:
             f = np.zeros((n, 1), dtype=np.float64)
-        return Prepared(np.ascontiguousarray(np.vstack(self._rows)), c, f, tuple(self._names))
+        return Prepared(self._table(), c, f, tuple(self._names))
+
+    def _table(self) -> np.ndarray:
+        """Return the rows as one C-contiguous (n_rows, n_bars) array, computing the deferred ones into it."""
+        ind = np.empty((len(self._rows), self.prices.n))
+        deferred = []
+        for i, r in enumerate(self._rows):
+            if isinstance(r, tuple):
+                deferred.append(i)
+            else:
+                ind[i] = r
+
+        def fill(i: int) -> None:
+            fn, args, key = self._rows[i]
+            ind[i] = self._checked(key, fn(*args))
+
+        # numba.get_num_threads() launches numba's thread pool: ask only when there is work to share
+        big = len(deferred) > 1 and len(deferred) * self.prices.n >= self.PARALLEL_MIN_BARS
+        threads = min(len(deferred), numba.get_num_threads()) if big else 1
+        if threads > 1:
+            for _ in _row_pool(threads).map(fill, deferred):  # re-raises a row's error here
+                pass
+        else:
+            for i in deferred:
+                fill(i)
+        return ind
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _row_pool(threads: int) -> ThreadPoolExecutor:
+    """Return the process's pool of ``threads`` row threads (kept: starting threads costs ms on a busy machine)."""
+    pool = _POOLS.get(threads)
+    if pool is None:  # setdefault: of two racing callers' pools one is kept (the other never started a thread)
+        pool = _POOLS.setdefault(threads, ThreadPoolExecutor(threads, thread_name_prefix="peaktrade-rows"))
+    return pool
+
+
+# a forked child inherits the pools but not their threads: it starts its own
+os.register_at_fork(after_in_child=_POOLS.clear)
 
 
 def row_name(key: Any) -> str:

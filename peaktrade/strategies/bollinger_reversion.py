@@ -34,7 +34,7 @@ def prepare(prices, combos):
     cols = []
     for p in combos:
         w, k = p["window"], p["k"]
-        mid = tab.row(("sma", w), lambda w=w: sma_nb(close, w))
+        mid = tab.row(("sma", w), sma_nb, close, w)
         lo = tab.row(("bb_lower", w, k), lambda w=w, k=k: bollinger_nb(close, w, k)[2])
         cols.append([mid, lo])
     return tab.build(cols, [[] for _ in combos])

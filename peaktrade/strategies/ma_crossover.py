@@ -163,8 +163,8 @@ def prepare(prices, combos):
     for p in combos:
         fn = sma_nb if p["kind"] == "sma" else ema_nb
         cols.append([
-            tab.row((p["kind"], p["fast"]), lambda w=p["fast"], f=fn: f(close, w)),
-            tab.row((p["kind"], p["slow"]), lambda w=p["slow"], f=fn: f(close, w)),
+            tab.row((p["kind"], p["fast"]), fn, close, p["fast"]),  # deferred: the table computes rows in parallel
+            tab.row((p["kind"], p["slow"]), fn, close, p["slow"]),
         ])
     return tab.build(cols, [[] for _ in combos])
 

@@ -31,7 +31,7 @@ def prepare(prices, combos):
     close = prices.close
     cols, fpar = [], []
     for p in combos:
-        cols.append([tab.row(("roc", p["window"]), lambda w=p["window"]: roc_nb(close, w))])
+        cols.append([tab.row(("roc", p["window"]), roc_nb, close, p["window"])])
         fpar.append([p["threshold"], p["exit_threshold"]])
     return tab.build(cols, fpar)
 

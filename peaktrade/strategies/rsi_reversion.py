@@ -42,8 +42,8 @@ def prepare(prices, combos):
     close = prices.close
     cols, fpar = [], []
     for p in combos:
-        r = tab.row(("rsi", p["window"]), lambda w=p["window"]: rsi_nb(close, w))
-        tr = tab.row(("sma", p["trend"]), lambda w=p["trend"]: sma_nb(close, w)) if p["trend"] > 0 else CLOSE
+        r = tab.row(("rsi", p["window"]), rsi_nb, close, p["window"])
+        tr = tab.row(("sma", p["trend"]), sma_nb, close, p["trend"]) if p["trend"] > 0 else CLOSE
         cols.append([r, tr])
         fpar.append([p["lower"], p["upper"], p["exit_level"], 1.0 if p["trend"] > 0 else 0.0])
     return tab.build(cols, fpar)

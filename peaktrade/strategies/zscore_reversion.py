@@ -31,7 +31,7 @@ def prepare(prices, combos):
     close = prices.close
     cols, fpar = [], []
     for p in combos:
-        cols.append([tab.row(("zscore", p["window"]), lambda w=p["window"]: zscore_nb(close, w))])
+        cols.append([tab.row(("zscore", p["window"]), zscore_nb, close, p["window"])])
         fpar.append([p["entry_z"], p["exit_z"]])
     return tab.build(cols, fpar)
 
