@@ -115,6 +115,39 @@ def _register_listener() -> None:
     _state["registered"] = True
 
 
+def _preload_cython_blas() -> None:
+    """Load ``scipy.linalg.cython_blas`` alone, before numba asks for it.
+
+    The first kernel numba loads from the cache makes it import its typing registries; one of them
+    (``numba.np.arraymath``) checks that BLAS is there with ``import scipy.linalg.cython_blas``, which runs
+    the whole ``scipy.linalg`` package first (0.3-0.6 s, most of a cached backtest's start-up) although
+    only that extension module is used. Loaded here on its own and put in ``sys.modules``, numba's import
+    finds it and numba sees the same BLAS; a later ``import scipy.linalg`` works as usual. Nothing is done
+    when scipy.linalg or numba's registries are loaded already, or scipy is absent; any failure leaves the
+    usual import to numba."""
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules or "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    import importlib.machinery
+    import importlib.util
+
+    try:
+        scipy_spec = importlib.util.find_spec("scipy")
+        for d in (scipy_spec.submodule_search_locations or []) if scipy_spec is not None else []:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(d) / "linalg" / f"cython_blas{suffix}"
+                if path.is_file():
+                    spec = importlib.util.spec_from_file_location(name, path)
+                    if spec is None or spec.loader is None:
+                        return
+                    module = importlib.util.module_from_spec(spec)
+                    sys.modules[name] = module
+                    spec.loader.exec_module(module)
+                    return
+    except Exception:  # noqa: BLE001  (an optimisation only: numba's own import then runs as it always did)
+        sys.modules.pop(name, None)
+
+
 class _AfterNumbaImport:
     """A meta path finder that registers the compile listener right after numba is imported, so that
     importing peaktrade (``peaktrade --help``, the config commands) never imports numba for it."""
@@ -133,6 +166,7 @@ class _AfterNumbaImport:
         def exec_module(module: Any) -> None:
             load(module)
             _register_listener()
+            _preload_cython_blas()
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]  (this spec's loader only)
         return spec
@@ -142,6 +176,7 @@ def announce_compiles() -> None:
     """Print :data:`COMPILE_MESSAGE` on stderr the first time this process compiles a peaktrade kernel."""
     if "numba.core.event" in sys.modules and "numba" in sys.modules:
         _register_listener()
+        _preload_cython_blas()
     elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _AfterNumbaImport())
 
