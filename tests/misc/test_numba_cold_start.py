@@ -42,6 +42,16 @@ def test_numba_import_when_peaktrade_is_imported_then_numba_is_not_imported_for_
     assert out.stdout == "False\n"  # `peaktrade --help` and the config commands stay light
 
 
+def test_cli_import_when_no_command_ran_then_numpy_pandas_and_pydantic_are_not_imported(tmp_path):
+    """Building the command tree (``peaktrade --help``) loads none of the heavy libraries: each command imports
+    what it uses when it runs."""
+    out = _python("import sys; from peaktrade.cli.main import app; "
+                  "print([m for m in ('numpy', 'pandas', 'pydantic', 'numba', 'pyarrow') if m in sys.modules])",
+                  tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[]\n"
+
+
 # Snapshot every peaktrade kernel signature loaded in this process (a cache load and a compile both add one).
 _SIGNATURES = """
 import gc
