@@ -122,7 +122,7 @@ def _preload_cython_blas() -> None:
     (``numba.np.arraymath``) checks that BLAS is there with ``import scipy.linalg.cython_blas``, which runs
     the whole ``scipy.linalg`` package first (0.3-0.6 s, most of a cached backtest's start-up) although
     only that extension module is used. Loaded here on its own and put in ``sys.modules``, numba's import
-    finds it and numba sees the same BLAS; a later ``import scipy.linalg`` works as usual. Nothing is done
+    finds it and numba sees the same BLAS; a later ``import scipy.linalg`` works as usual (and binds it). Nothing is done
     when scipy.linalg or numba's registries are loaded already, or scipy is absent; any failure leaves the
     usual import to numba."""
     name = "scipy.linalg.cython_blas"
@@ -143,17 +143,26 @@ def _preload_cython_blas() -> None:
                     module = importlib.util.module_from_spec(spec)
                     sys.modules[name] = module
                     spec.loader.exec_module(module)
+                    # the import system binds a submodule to its package only when it loads it: do it when
+                    # scipy.linalg is imported, so `scipy.linalg.cython_blas` is there as numba would have left it
+                    bind = _AfterImport("scipy.linalg", lambda pkg, m=module: setattr(pkg, "cython_blas", m))
+                    sys.meta_path.insert(0, bind)
                     return
     except Exception:  # noqa: BLE001  (an optimisation only: numba's own import then runs as it always did)
         sys.modules.pop(name, None)
 
 
-class _AfterNumbaImport:
-    """A meta path finder that registers the compile listener right after numba is imported, so that
+class _AfterImport:
+    """A meta path finder that calls ``then(module)`` right after the module ``name`` is first imported, then
+    leaves ``sys.meta_path``: the compile listener is registered this way when numba is imported, so that
     importing peaktrade (``peaktrade --help``, the config commands) never imports numba for it."""
 
+    def __init__(self, name: str, then: Any) -> None:
+        self.name = name
+        self.then = then
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "numba":
+        if name != self.name:
             return None
         import importlib.util
 
@@ -165,11 +174,15 @@ class _AfterNumbaImport:
 
         def exec_module(module: Any) -> None:
             load(module)
-            _register_listener()
-            _preload_cython_blas()
+            self.then(module)
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]  (this spec's loader only)
         return spec
+
+
+def _after_numba_import(_numba: Any) -> None:
+    _register_listener()
+    _preload_cython_blas()
 
 
 def announce_compiles() -> None:
@@ -177,8 +190,8 @@ def announce_compiles() -> None:
     if "numba.core.event" in sys.modules and "numba" in sys.modules:
         _register_listener()
         _preload_cython_blas()
-    elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterNumbaImport())
+    elif not any(isinstance(f, _AfterImport) and f.name == "numba" for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport("numba", _after_numba_import))
 
 
 ensure_cache_dir()

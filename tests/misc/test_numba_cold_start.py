@@ -131,7 +131,9 @@ def test_numba_blas_when_peaktrade_imported_first_then_dot_works_without_importi
     code = ("import sys, peaktrade, numba, numpy as np\n"
             "from numba.np import arraymath\n"
             "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
-            "print(arraymath._HAVE_BLAS, dot(np.arange(3.0), np.arange(1.0, 4.0)), 'scipy.linalg' in sys.modules)")
+            "print(arraymath._HAVE_BLAS, dot(np.arange(3.0), np.arange(1.0, 4.0)), 'scipy.linalg' in sys.modules)\n"
+            "import scipy.linalg\n"  # imported later (skfolio, the user): the submodule is bound as usual
+            "print(scipy.linalg.cython_blas is sys.modules['scipy.linalg.cython_blas'])")
     out = _python(code, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split() == ["True", "8.0", "False"]
+    assert out.stdout.split() == ["True", "8.0", "False", "True"]
