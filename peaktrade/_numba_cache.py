@@ -115,12 +115,54 @@ def _register_listener() -> None:
     _state["registered"] = True
 
 
-class _AfterNumbaImport:
-    """A meta path finder that registers the compile listener right after numba is imported, so that
+def _preload_cython_blas() -> None:
+    """Load ``scipy.linalg.cython_blas`` alone, before numba asks for it.
+
+    The first kernel numba loads from the cache makes it import its typing registries; one of them
+    (``numba.np.arraymath``) checks that BLAS is there with ``import scipy.linalg.cython_blas``, which runs
+    the whole ``scipy.linalg`` package first (0.3-0.6 s, most of a cached backtest's start-up) although
+    only that extension module is used. Loaded here on its own and put in ``sys.modules``, numba's import
+    finds it and numba sees the same BLAS; a later ``import scipy.linalg`` works as usual (and binds it). Nothing is done
+    when scipy.linalg or numba's registries are loaded already, or scipy is absent; any failure leaves the
+    usual import to numba."""
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules or "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
+        return
+    import importlib.machinery
+    import importlib.util
+
+    try:
+        scipy_spec = importlib.util.find_spec("scipy")
+        for d in (scipy_spec.submodule_search_locations or []) if scipy_spec is not None else []:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(d) / "linalg" / f"cython_blas{suffix}"
+                if path.is_file():
+                    spec = importlib.util.spec_from_file_location(name, path)
+                    if spec is None or spec.loader is None:
+                        return
+                    module = importlib.util.module_from_spec(spec)
+                    sys.modules[name] = module
+                    spec.loader.exec_module(module)
+                    # the import system binds a submodule to its package only when it loads it: do it when
+                    # scipy.linalg is imported, so `scipy.linalg.cython_blas` is there as numba would have left it
+                    bind = _AfterImport("scipy.linalg", lambda pkg, m=module: setattr(pkg, "cython_blas", m))
+                    sys.meta_path.insert(0, bind)
+                    return
+    except Exception:  # noqa: BLE001  (an optimisation only: numba's own import then runs as it always did)
+        sys.modules.pop(name, None)
+
+
+class _AfterImport:
+    """A meta path finder that calls ``then(module)`` right after the module ``name`` is first imported, then
+    leaves ``sys.meta_path``: the compile listener is registered this way when numba is imported, so that
     importing peaktrade (``peaktrade --help``, the config commands) never imports numba for it."""
 
+    def __init__(self, name: str, then: Any) -> None:
+        self.name = name
+        self.then = then
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "numba":
+        if name != self.name:
             return None
         import importlib.util
 
@@ -132,18 +174,24 @@ class _AfterNumbaImport:
 
         def exec_module(module: Any) -> None:
             load(module)
-            _register_listener()
+            self.then(module)
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]  (this spec's loader only)
         return spec
+
+
+def _after_numba_import(_numba: Any) -> None:
+    _register_listener()
+    _preload_cython_blas()
 
 
 def announce_compiles() -> None:
     """Print :data:`COMPILE_MESSAGE` on stderr the first time this process compiles a peaktrade kernel."""
     if "numba.core.event" in sys.modules and "numba" in sys.modules:
         _register_listener()
-    elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterNumbaImport())
+        _preload_cython_blas()
+    elif not any(isinstance(f, _AfterImport) and f.name == "numba" for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport("numba", _after_numba_import))
 
 
 ensure_cache_dir()

@@ -54,6 +54,10 @@ def _sqlalchemy_password(uri: str) -> str | None:
     """Return the password SQLAlchemy itself reads from ``uri`` (user info or query), None for none."""
     if uri.lstrip().lower().startswith(_URLLIB_SCHEMES):
         return None
+    if "@" not in uri and "=" not in uri:
+        # SQLAlchemy reads a password only from user info (ends at an ``@``) or a query ``key=value``: none here,
+        # so it is not imported (a third of a second) for every plain ``sqlite:///`` or path URI a config holds
+        return None
     try:
         from sqlalchemy.engine import make_url
 

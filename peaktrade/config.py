@@ -64,6 +64,14 @@ def _absolute_or_none(v: Path | None, what: str) -> Path | None:
     return p
 
 
+# pydantic looks for plugins (the entry points of every installed distribution: 0.1-0.3 s, at each start of the
+# CLI) when it builds the first model; the config models use none, so the search is off while they are built
+# here and the user's setting is restored after them (models defined elsewhere see plugins as usual).
+_PLUGINS_VAR = "PYDANTIC_DISABLE_PLUGINS"
+_plugins_setting = os.environ.get(_PLUGINS_VAR)
+os.environ[_PLUGINS_VAR] = "__all__"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -611,6 +619,12 @@ class Config(_Section):
         payload = self.model_dump(mode="json")
         canon = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+if _plugins_setting is None:  # the config models are built: pydantic plugins as the user set them
+    del os.environ[_PLUGINS_VAR]
+else:
+    os.environ[_PLUGINS_VAR] = _plugins_setting
 
 
 def find_project_root(start: Path | None = None) -> Path | None:

@@ -202,3 +202,24 @@ def test_cli_when_config_file_invalid_then_one_line_error_exit_2(cli, tmp_path, 
     r = cli("--config", str(bad), "config", "show")
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and "invalid value for 'data.gaps': '[drop]'" in r.stderr
+
+
+@pytest.mark.parametrize("setting", [None, "logfire"])
+def test_import_config_when_models_are_built_then_no_pydantic_plugin_search_and_the_user_setting_is_kept(setting):
+    """Building the config models does not search every installed distribution for pydantic plugins (a start-up
+    cost of every command); the user's PYDANTIC_DISABLE_PLUGINS is as it was after, and a model of their own
+    still gets the search."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, pydantic, pydantic.plugin._loader as loader, peaktrade.config as c\n"
+            "c.load_config()\n"
+            "searched = loader._plugins is not None\n"
+            "class Mine(pydantic.BaseModel):\n    x: int = 1\n"
+            "print(searched, os.environ.get('PYDANTIC_DISABLE_PLUGINS'), loader._plugins is not None)")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["False", str(setting), "True"]

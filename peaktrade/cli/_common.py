@@ -30,8 +30,10 @@ def load_cfg(ctx_obj: dict[str, Any] | None = None) -> Config:
 
 def parse_kv(items: list[str] | None, *, option: str) -> dict[str, Any]:
     """Parse ``["fast=20", "kind=ema"]`` into ``{"fast": 20, "kind": "ema"}`` (numbers when they parse)."""
-    # imported here: the experiments package imports its modules (walk-forward, optimize, ...) and every
-    # command imports this module, so a module-level import put them on the path of `peaktrade backtest`
+    if not items:
+        return {}
+    # imported here, and only for items: the experiments package imports its modules (walk-forward, optimize,
+    # ...; a fifth of a second), which a plain `peaktrade backtest` does not use
     from peaktrade.experiments.grid import parse_value
 
     out: dict[str, Any] = {}

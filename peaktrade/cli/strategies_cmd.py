@@ -9,7 +9,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from peaktrade._files import atomic_write_text
 from peaktrade.cli._common import JSON_OPTION, console, load_cfg, print_json
 from peaktrade.errors import StrategyError, bad_value
 
@@ -71,6 +70,8 @@ def new_cmd(ctx: typer.Context,
     text = resources.files("peaktrade.strategies").joinpath("templates", template).read_text(encoding="utf-8")
     cls = "".join(w[:1].upper() + w[1:] for w in name.split("_") if w) + "Strategy"
     folder.mkdir(parents=True, exist_ok=True)
+    from peaktrade._files import atomic_write_text  # here: _files imports pandas, which `peaktrade --help` needs not
+
     atomic_write_text(path, text.format(name=name, cls=cls))
     console.print(f"wrote {escape(str(path))} ({'numba' if numba else 'pandas'} level); try: "
                   f"peaktrade backtest {name} --exchange synthetic", highlight=False, soft_wrap=True)

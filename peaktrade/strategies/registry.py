@@ -74,11 +74,13 @@ def register(strategy: Any) -> Strategy:
     return strat
 
 
-def _load_library() -> None:
+def _load_library(only: str | None = None) -> None:
+    """Import the library strategy modules (``only``: just that one, when it is a library module's name:
+    each module loads its cached numba kernels, so a single backtest does not pay for all of them)."""
     global _loaded
     if _loaded:
         return
-    for mod in LIBRARY:
+    for mod in (only,) if only in LIBRARY else LIBRARY:
         try:
             m = importlib.import_module(f"peaktrade.strategies.{mod}")
         except ModuleNotFoundError as e:
@@ -87,7 +89,7 @@ def _load_library() -> None:
             raise
         _REGISTRY[m.STRATEGY.name] = m.STRATEGY
         _SOURCES[m.STRATEGY.name] = "library"
-    _loaded = True
+    _loaded = only not in LIBRARY
 
 
 def strategy_paths(config: Config | None = None) -> list[Path]:
@@ -191,6 +193,8 @@ def get_strategy(name: Any, *, config: Config | None = None) -> Strategy:
         return strat
     if not isinstance(name, str):
         raise StrategyError(f"strategy={name!r} is invalid: expected a name, a Strategy or a PandasStrategy")
+    if name not in _REGISTRY:
+        _load_library(name)
     if name not in _REGISTRY:
         _load_library()
     if name in _REGISTRY:

@@ -42,6 +42,16 @@ def test_numba_import_when_peaktrade_is_imported_then_numba_is_not_imported_for_
     assert out.stdout == "False\n"  # `peaktrade --help` and the config commands stay light
 
 
+def test_cli_import_when_no_command_ran_then_numpy_pandas_and_pydantic_are_not_imported(tmp_path):
+    """Building the command tree (``peaktrade --help``) loads none of the heavy libraries: each command imports
+    what it uses when it runs."""
+    out = _python("import sys; from peaktrade.cli.main import app; "
+                  "print([m for m in ('numpy', 'pandas', 'pydantic', 'numba', 'pyarrow') if m in sys.modules])",
+                  tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "[]\n"
+
+
 # Snapshot every peaktrade kernel signature loaded in this process (a cache load and a compile both add one).
 _SIGNATURES = """
 import gc
@@ -88,3 +98,42 @@ def test_make_install_when_run_then_it_warms_the_numba_cache_after_installing():
     warm = lines.index("/opt/v/bin/peaktrade warmup")
     stamp = next(i for i, ln in enumerate(lines) if ln.startswith("touch "))
     assert pip < warm < stamp  # warmed after the install, and a failed warm-up leaves the install to redo
+
+
+# Modules a plain backtest does not use: importing any of them is start-up time the user waits for at every
+# `peaktrade backtest` (scipy.linalg alone was a third of a second: numba's BLAS probe imported all of it).
+_NOT_ON_THE_BACKTEST_PATH = ("scipy.linalg", "scipy.stats", "scipy.optimize", "sqlalchemy", "mlflow", "optuna",
+                             "skfolio", "sklearn", "plotly", "matplotlib", "ccxt", "jinja2", "papermill", "dask",
+                             "peaktrade.experiments", "peaktrade.tracking", "peaktrade.reporting")
+
+
+def test_backtest_cli_when_run_in_a_fresh_process_then_it_imports_no_module_it_does_not_use(tmp_path):
+    """Mechanism, not wall time: the first ``peaktrade backtest`` in a process imports only what it uses (no
+    scipy.linalg, SQLAlchemy, MLflow, Optuna, plotting, ccxt...) and loads only the strategy it runs (each
+    library module loads its kernels)."""
+    code = f"""
+import sys
+from peaktrade.cli.main import main
+assert main(["backtest", "ma_crossover", "--exchange", "synthetic"]) == 0
+from peaktrade.strategies.registry import LIBRARY
+heavy = [m for m in {_NOT_ON_THE_BACKTEST_PATH!r} if m in sys.modules]
+others = [m for m in LIBRARY if m != "ma_crossover" and "peaktrade.strategies." + m in sys.modules]
+print("HEAVY", heavy, "OTHER_STRATEGIES", others)
+"""
+    out = _python(code, tmp_path)  # the synthetic data set is stored in tmp_path (built-in defaults)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "HEAVY [] OTHER_STRATEGIES []" in out.stdout, out.stdout[-3000:]
+
+
+def test_numba_blas_when_peaktrade_imported_first_then_dot_works_without_importing_scipy_linalg(tmp_path):
+    """numba's BLAS probe gets ``scipy.linalg.cython_blas`` loaded alone (see ``_numba_cache``): numba still
+    finds BLAS (``np.dot`` in a kernel goes through it) and the whole scipy.linalg package stays unloaded."""
+    code = ("import sys, peaktrade, numba, numpy as np\n"
+            "from numba.np import arraymath\n"
+            "dot = numba.njit(lambda a, b: np.dot(a, b))\n"
+            "print(arraymath._HAVE_BLAS, dot(np.arange(3.0), np.arange(1.0, 4.0)), 'scipy.linalg' in sys.modules)\n"
+            "import scipy.linalg\n"  # imported later (skfolio, the user): the submodule is bound as usual
+            "print(scipy.linalg.cython_blas is sys.modules['scipy.linalg.cython_blas'])")
+    out = _python(code, tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["True", "8.0", "False", "True"]
