@@ -868,7 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(jsonable(results), indent=2))
     print(f"\nTotal {fmt_s(results['total_seconds'])}. Results: {path.relative_to(C.REPO_ROOT)}")
     print("Timings are best-of-N on a shared machine; see benchmarks/README.md.")
-    subprocess.run([sys.executable, str(C.BENCH_DIR / "portfolio.py"), *(["--quick"] if args.quick else [])], check=False)
+    if set(only) == set(SECTIONS):  # the full run (make bench) also runs the portfolio benchmark
+        subprocess.run([sys.executable, str(C.BENCH_DIR / "portfolio.py"), *(["--quick"] if args.quick else [])],
+                       check=False)
     return 0
 
 
