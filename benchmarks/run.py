@@ -559,6 +559,12 @@ def section_c(ctx: Ctx) -> dict:
     spec = {"task": "cold", "data": str(ctx.data), "lib": "pt"}
     out: dict[str, Any] = {"n_fresh": n_fresh, "timeout_s": timeout}
     print(f"\n(c) Cold start: fresh processes, warm numba cache (median of {n_fresh})")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        # then a module whose .pyc was never written is compiled from source in every process (seen: 63
+        # modules, ~0.2 s of a backtest's start-up); an installed project has its .pyc files
+        out["pythondontwritebytecode"] = True
+        print("  note: PYTHONDONTWRITEBYTECODE is set, so modules without a .pyc are compiled in each process "
+              "(unset it to time an installed project)")
 
     fill = run_child(spec, timeout=timeout)
     out["cache_fill_run"] = fill
