@@ -102,6 +102,7 @@ from peaktrade.backtest.enums import (
     STOP_FIRST_SL,
     trade_dt,
 )
+from peaktrade.indicators.nb import acc_add_nb
 from peaktrade.strategies.base import SIGNAL_FN_TYPE
 
 N_STATS = len(STAT_KEYS)
@@ -710,13 +711,6 @@ def any_fast_path_nb(spar):
     return False
 
 
-@njit(cache=True, _nrt=False, inline="always")
-def _two_sum_nb(a, b):
-    s = a + b
-    bb = s - a
-    return s, (a - (s - bb)) + (b - bb)
-
-
 @njit(cache=True)
 def hold_tables_nb(c):
     """Return the tables the fast path reads, built once per sweep (``c``: positive closes).
@@ -734,12 +728,9 @@ def hold_tables_nb(c):
     for t in range(1, n):
         r = c[t] / c[t - 1] - 1.0
         neg = min(r, 0.0)
-        h1, e = _two_sum_nb(h1, r)
-        l1 += e
-        h2, e = _two_sum_nb(h2, r * r)
-        l2 += e
-        h3, e = _two_sum_nb(h3, neg * neg)
-        l3 += e
+        h1, l1 = acc_add_nb(h1, l1, r)
+        h2, l2 = acc_add_nb(h2, l2, r * r)
+        h3, l3 = acc_add_nb(h3, l3, neg * neg)
         pre[t, 0] = h1
         pre[t, 1] = l1
         pre[t, 2] = h2
