@@ -684,8 +684,8 @@ def stats_from_series_nb(equity, position, trades, init_cash, tm):
 # and its drawdown from a scan of the closes that passes over whole blocks of bars lying under the
 # running peak (their block maximum and minimum tell all the bookkeeping needs). Entry and exit bars
 # (fees, slippage, fills at the open) are booked with the per-bar path's own arithmetic, flat bars
-# change nothing. ``sweep_nb`` dispatches each combination to :func:`fast_combo_nb` when
-# :func:`fast_path_ok_nb` holds, else to the per-bar path.
+# change nothing. ``sweep_nb`` runs a combination on the fast path (:func:`fast_block_nb`, block by
+# block, then :func:`fast_finish_nb`) when :func:`fast_path_ok_nb` holds, else on the per-bar path.
 
 #: Columns of the ``pre`` table: double-double prefix sums (hi, lo) of r, r², min(r, 0)², and two of
 #: padding, so that a bar's sums are one aligned 64-byte cache line (a fold reads two bars' lines).
@@ -851,15 +851,28 @@ def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
     acc[AC_UNDER] = 1.0 if under else 0.0
 
 
+#: Slots of a combination's fast-path state between blocks (:func:`fast_block_nb`).
+FS_CASH, FS_UNITS, FS_ENTRY, FS_ENTRY_PRICE, FS_ENTRY_FEES, FS_PREV, FS_DONE = 0, 1, 2, 3, 4, 5, 6
+FS_LEN = 8
+
+
 @njit(cache=True, _nrt=False)
-def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, tm, bounds, ps, pre, blk, acc):
-    """Run one combination on the fast path (see :func:`fast_path_ok_nb`), filling ``acc`` and ``ps``.
+def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, spar, tm, bounds, part_sums, pre,
+                  blk, accs, fss, k, j):
+    """Run bars ``t0..t1-1`` of combination ``k`` (its scratch rows ``j`` of ``states``, ``accs``, ``fss``)
+    on the fast path (see :func:`fast_path_ok_nb`).
 
     The same orders as :func:`bar_nb` (fills at the close or the next open, entry failure when the
     cash does not cover the fixed fee, a close that leaves cash <= 0 ruins the account), booked only
     on the bars where they happen. The signal arrays are read eight bars at a time (their length is a
     multiple of 8), so bars without a signal cost little more than the scan that wrote them.
     """
+    fs = fss[j]
+    if fs[FS_DONE] != 0.0:
+        return
+    sp = spar[k]
+    acc = accs[j]
+    ps = part_sums[k]
     o = ind[0]
     c = ind[3]
     n = c.shape[0]
@@ -867,75 +880,87 @@ def fast_combo_nb(signal_fn, ind, cols, fpar, state, entries, exits, block, sp, 
     fees = sp[SP_FEES]
     fixed = sp[SP_FIXED_FEES]
     slip = sp[SP_SLIPPAGE]
-    cash = sp[SP_INIT_CASH]
-    units = 0.0
-    e = -1
-    entry_price = 0.0
-    entry_fees = 0.0
-    prev = cash  # equity at the close of the last booked bar
+    cash = fs[FS_CASH]
+    units = fs[FS_UNITS]
+    e = int(fs[FS_ENTRY])
+    entry_price = fs[FS_ENTRY_PRICE]
+    entry_fees = fs[FS_ENTRY_FEES]
+    prev = fs[FS_PREV]  # equity at the close of the last booked bar
     ruined = False
+    signal_fn(ind, cols[k], fpar[k], states[j], t0, t1, entries, exits)
     e_words = entries.view(np.uint64)
     x_words = exits.view(np.uint64)
-    for t0 in range(0, n, block):
-        t1 = min(t0 + block, n)
-        signal_fn(ind, cols, fpar, state, t0, t1, entries, exits)
-        for w in range((t1 - t0 + 7) >> 3):
-            if (e_words[w] | x_words[w]) == 0:
+    for w in range((t1 - t0 + 7) >> 3):
+        if (e_words[w] | x_words[w]) == 0:
+            continue
+        for i in range(w << 3, min((w + 1) << 3, t1 - t0)):
+            if not (entries[i] or exits[i]):
                 continue
-            for i in range(w << 3, min((w + 1) << 3, t1 - t0)):
-                if not (entries[i] or exits[i]):
+            target = target_nb(entries[i], exits[i], units, DIR_LONG)
+            if target == ST_NONE:
+                continue
+            t = t0 + i + 1 if nxt else t0 + i
+            if t >= n:
+                continue  # next_open: a signal on the last bar never fills
+            price = o[t] if nxt else c[t]
+            if target == 1.0:
+                ok, size, fill, budget = entry_order_nb(cash, price, 1, SIZE_PERCENT, sp[SP_SIZE], 0.0, fees,
+                                                        fixed, slip)
+                if not ok:
                     continue
-                target = target_nb(entries[i], exits[i], units, DIR_LONG)
-                if target == ST_NONE:
-                    continue
-                t = t0 + i + 1 if nxt else t0 + i
-                if t >= n:
-                    continue  # next_open: a signal on the last bar never fills
-                price = o[t] if nxt else c[t]
-                if target == 1.0:
-                    ok, size, fill, budget = entry_order_nb(cash, price, 1, SIZE_PERCENT, sp[SP_SIZE], 0.0, fees,
-                                                            fixed, slip)
-                    if not ok:
-                        continue
-                    paid = budget - size * fill
-                    cash = cash - budget
-                    units = size
-                    e = t
-                    entry_price = fill
-                    entry_fees = paid
-                    acc[AC_FEES] += paid
-                    equity = cash + units * c[t]
-                    fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units)
-                    prev = equity
-                else:
-                    if t - 1 > e:
-                        fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, blk)
-                        prev = cash + units * c[t - 1]
-                    fill = fill_price_nb(price, -1, slip)
-                    gross = units * fill
-                    paid = fee_nb(gross, fees, fixed)
-                    cash += gross - paid
-                    pnl = units * (fill - entry_price) - entry_fees - paid
-                    if cash <= 0.0:
-                        pnl -= cash
-                        cash = 0.0
-                        ruined = True
-                        ruin_acc_nb(acc, t, tm)
-                    ret = pnl / (units * entry_price + entry_fees)
-                    acc[AC_FEES] += paid
-                    acc_trade_nb(acc, pnl, ret, tm[t] - tm[e])
-                    fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0)
-                    prev = cash
-                    units = 0.0
-                    if ruined:
-                        break
-            if ruined:
-                break
+                paid = budget - size * fill
+                cash = cash - budget
+                units = size
+                e = t
+                entry_price = fill
+                entry_fees = paid
+                acc[AC_FEES] += paid
+                equity = cash + units * c[t]
+                fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units)
+                prev = equity
+            else:
+                if t - 1 > e:
+                    fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, blk)
+                    prev = cash + units * c[t - 1]
+                fill = fill_price_nb(price, -1, slip)
+                gross = units * fill
+                paid = fee_nb(gross, fees, fixed)
+                cash += gross - paid
+                pnl = units * (fill - entry_price) - entry_fees - paid
+                if cash <= 0.0:
+                    pnl -= cash
+                    cash = 0.0
+                    ruined = True
+                    ruin_acc_nb(acc, t, tm)
+                ret = pnl / (units * entry_price + entry_fees)
+                acc[AC_FEES] += paid
+                acc_trade_nb(acc, pnl, ret, tm[t] - tm[e])
+                fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0)
+                prev = cash
+                units = 0.0
+                if ruined:
+                    break
         if ruined:
             break
+    fs[FS_CASH] = cash
+    fs[FS_UNITS] = units
+    fs[FS_ENTRY] = e
+    fs[FS_ENTRY_PRICE] = entry_price
+    fs[FS_ENTRY_FEES] = entry_fees
+    fs[FS_PREV] = prev
+    fs[FS_DONE] = 1.0 if ruined else 0.0
+
+
+@njit(cache=True, _nrt=False)
+def fast_finish_nb(c, tm, bounds, ps, pre, blk, acc, fs):
+    """Close the books of a fast-path combination after its last block: fold a position still open."""
+    n = c.shape[0]
+    units = fs[FS_UNITS]
+    prev = fs[FS_PREV]
+    e = int(fs[FS_ENTRY])
     if units != 0.0 and n - 1 > e:
         fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, blk)
-        prev = cash + units * c[n - 1]
+        prev = fs[FS_CASH] + units * c[n - 1]
     finish_acc_nb(acc, tm, prev, units)
 
 
@@ -977,7 +1002,8 @@ SWEEP_SIG = types.void(
     types.float64[::1],  # tm: bar close times in days from the first bar's open
     types.float64,  # ann_factor
     types.float64,  # years
-    types.int64,  # block
+    types.int64,  # block: bars per signal call
+    types.int64,  # groups: groups of fast-path combinations run in parallel (one per thread)
     types.int64[::1],  # bounds: S+1 partition boundaries for per-partition return sums
     types.float64[:, :, ::1],  # part_sums out: (n_combos, S, 2) sum of returns and of squares per part
     _F64_2D,  # out: (n_combos, N_STATS)
@@ -986,7 +1012,7 @@ SWEEP_SIG = types.void(
 )
 
 
-def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, bounds,
+def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, years, block, groups, bounds,
               part_sums, out, pre, blk):
     """Run signals, simulation and metrics fused per combination, in parallel over combinations.
 
@@ -995,22 +1021,52 @@ def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, y
     written to ``part_sums`` (what CSCV needs to score any union of parts). A ruined combination
     stops at its ruin: its later parts hold no returns. Given the tables of :func:`hold_tables_nb`
     (``pre`` with one row per bar), a combination for which :func:`fast_path_ok_nb` holds runs
-    on the fast path (:func:`fast_combo_nb`), the others bar by bar; both give the same stats.
+    on the fast path (:func:`fast_block_nb`), the others bar by bar; both give the same stats.
     """
     n_combos = cols.shape[0]
-    fast = pre.shape[0] == ind.shape[1]
-    for k in prange(n_combos):
+    n = ind.shape[1]
+    is_fast = np.zeros(n_combos, dtype=np.bool_)
+    if pre.shape[0] == n:
+        for k in range(n_combos):
+            is_fast[k] = fast_path_ok_nb(spar[k])
+    fidx = np.nonzero(is_fast)[0]
+    sidx = np.nonzero(~is_fast)[0]
+    nf = fidx.shape[0]
+    # ``groups`` groups (one per thread), combinations dealt round-robin (neighbours in a grid cost
+    # alike): a group walks the bars block by block through all its combinations, so a block of the
+    # indicator rows is read from memory once per group and then from cache
+    ng = max(1, min(nf, groups))
+    for g in prange(ng):
+        m = (nf - g + ng - 1) // ng  # combinations fidx[g], fidx[g + ng], ...
+        entries = np.zeros((block + 7) & -8, dtype=np.bool_)  # whole 8-byte words: fast_block_nb reads words
+        exits = np.zeros((block + 7) & -8, dtype=np.bool_)
+        states = np.zeros((m, max(n_state, 1)))
+        accs = np.empty((m, AC_LEN))
+        fss = np.zeros((m, FS_LEN))
+        for j in range(m):
+            sp = spar[fidx[g + j * ng]]
+            accs[j] = init_acc_nb(sp[SP_INIT_CASH])
+            fss[j, FS_CASH] = sp[SP_INIT_CASH]
+            fss[j, FS_PREV] = sp[SP_INIT_CASH]
+            fss[j, FS_ENTRY] = -1.0
+        for t0 in range(0, n, block):
+            t1 = min(t0 + block, n)
+            for j in range(m):
+                fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, spar, tm, bounds,
+                              part_sums, pre, blk, accs, fss, fidx[g + j * ng], j)
+        for j in range(m):
+            k = fidx[g + j * ng]
+            fast_finish_nb(ind[3], tm, bounds, part_sums[k], pre, blk, accs[j], fss[j])
+            finalize_stats_nb(accs[j], spar[k, SP_INIT_CASH], ann_factor, years, out[k])
+    for i in prange(sidx.shape[0]):
+        k = sidx[i]
         sp = spar[k]
-        entries = np.zeros((block + 7) & -8, dtype=np.bool_)  # whole 8-byte words: fast_combo_nb reads words
+        entries = np.zeros((block + 7) & -8, dtype=np.bool_)
         exits = np.zeros((block + 7) & -8, dtype=np.bool_)
         state = np.zeros(max(n_state, 1))
         acc = init_acc_nb(sp[SP_INIT_CASH])
-        if fast and fast_path_ok_nb(sp):
-            fast_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, tm, bounds,
-                          part_sums[k], pre, blk, acc)
-        else:
-            _per_bar_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, frac, tm,
-                              bounds, part_sums[k], acc)
+        _per_bar_combo_nb(signal_fn, ind, cols[k], fpar[k], state, entries, exits, block, sp, frac, tm,
+                          bounds, part_sums[k], acc)
         finalize_stats_nb(acc, sp[SP_INIT_CASH], ann_factor, years, out[k])
 
 

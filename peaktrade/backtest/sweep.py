@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -760,7 +761,7 @@ def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out
 
     def step(a: int, b: int) -> None:
         nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
-                    *annual, BLOCK, bounds, part_sums[a:b], out[a:b], *tables)
+                    *annual, BLOCK, numba.get_num_threads(), bounds, part_sums[a:b], out[a:b], *tables)
 
     if not show:
         step(0, n)

@@ -31,9 +31,11 @@ def _given_signals_nb(ind, cols, fpar, state, t0, t1, entries, exits):
         exits[t - t0] = ind[cols[1], t] > 0.5
 
 
-def _kernel(bars, signals, options, *, fast, n_parts=5, block=64):
+def _kernel(bars, signals, options, *, fast, n_parts=5, block=64, groups=2):
     """Return (stats, part sums) of ``sweep_nb`` for each (entries, exits) in ``signals`` with the
-    matching options; ``fast=False`` withholds the tables, so every combination runs bar by bar."""
+    matching options; ``fast=False`` withholds the tables, so every combination runs bar by bar.
+    ``groups``: the fast path's groups (combinations dealt round-robin, each group walking the bars
+    block by block through all its combinations)."""
     prices = prices_from_bars(bars.assign(volume=bars.get("volume", 0.0)))
     rows = [prices.open, prices.high, prices.low, prices.close, prices.volume]
     for e, x in signals:
@@ -55,7 +57,7 @@ def _kernel(bars, signals, options, *, fast, n_parts=5, block=64):
         tables = nb.hold_tables_nb(prices.close)
     else:
         tables = (np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0)))
-    nb.sweep_nb(_given_signals_nb, ind, cols, fpar, 1, spar, np.zeros(1), tm, ann, years, block, bounds, parts,
+    nb.sweep_nb(_given_signals_nb, ind, cols, fpar, 1, spar, np.zeros(1), tm, ann, years, block, groups, bounds, parts,
                 out, *tables)
     return out, parts
 
@@ -108,7 +110,7 @@ def test_fast_path_equals_per_bar_when_random_bars_signals_and_options(seed):
     for s in range(seed, seed + 25):
         bars, signals, options = _random_case(s)
         slow = _kernel(bars, signals, options, fast=False)
-        fast = _kernel(bars, signals, options, fast=True)
+        fast = _kernel(bars, signals, options, fast=True, groups=1 + s % 4)  # one group, or several
         _assert_same(fast, slow, f"seed {s}")
         ruined += int(np.nansum(fast[0][:, STAT_KEYS.index("ruined")]))
     assert ruined > 0, "no case ruined an account: the ruin branch of the fast path went untested"
