@@ -98,7 +98,7 @@ def cross_step_nb(a, b, state, k):
 
 #: Bars per chunk of the signal scan: a run of bars where the relation of the two MAs never changes is
 #: passed over in branch-free (vectorized) chunks of this many bars.
-CHUNK = 16
+CHUNK = 64
 
 
 @njit(cache=True, inline="always")
@@ -112,14 +112,15 @@ def holds_nb(a, b, sgn):
 
 
 @njit(cache=True, inline="always")
-def steady_nb(fast, slow, c0, c1, sgn):
-    """Return True only if every bar ``c0..c1-1`` passes :func:`holds_nb`; one branch-free pass."""
-    fs = fast[c0:c1]  # views indexed from 0: no negative-index wraparound, so the loads are contiguous
-    ss = slow[c0:c1]
-    ok = True
-    for t in range(fs.shape[0]):
-        ok &= holds_nb(fs[t], ss[t], sgn)
-    return ok
+def first_break_nb(fast, slow, c0, sgn):
+    """Return the first ``i < CHUNK`` whose bar ``c0 + i`` fails :func:`holds_nb`, else CHUNK: one
+    branch-free pass over the chunk (a minimum, which vectorizes; an early exit would not)."""
+    fs = fast[c0:c0 + CHUNK]  # views indexed from 0: no negative-index wraparound, so the loads are contiguous
+    ss = slow[c0:c0 + CHUNK]
+    first = CHUNK
+    for i in range(CHUNK):
+        first = min(first, CHUNK if holds_nb(fs[i], ss[i], sgn) else i)
+    return first
 
 
 @njit(SIGNAL_SIG, cache=True)
@@ -129,7 +130,7 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     The detector's state changes only on a bar whose relation of the two MAs (:func:`relation_nb`:
     above, below, tie, NaN) differs from the previous bar's: a repeated relation is a no-op once the
     state reflects it. So after a stepped bar whose relation is above or below, the scan runs ahead
-    over the bars that keep it (whole chunks by :func:`steady_nb`, then bar by bar) and steps only the
+    over the bars that keep it (by chunks, :func:`first_break_nb`, then bar by bar) and steps only the
     first bar that does not; the bars run over carry no signal. The signals are those of the plain loop.
     """
     fast = ind[cols[0]]
@@ -142,9 +143,12 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     while t < t1:
         if prev == REL_ABOVE or prev == REL_BELOW:
             sgn = float(prev)
-            while t + CHUNK <= t1 and steady_nb(fast, slow, t, t + CHUNK, sgn):
-                t += CHUNK
-            while t < t1 and holds_nb(fast[t], slow[t], sgn):
+            while t + CHUNK <= t1:
+                step = first_break_nb(fast, slow, t, sgn)
+                t += step
+                if step < CHUNK:
+                    break
+            while t < t1 and holds_nb(fast[t], slow[t], sgn):  # the last bars, fewer than a chunk
                 t += 1
             if t == t1:
                 break

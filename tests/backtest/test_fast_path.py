@@ -233,7 +233,8 @@ def test_crossover_signals_equal_plain_loop_when_chunks_skipped():
     for k in range(n):
         want_e[k], want_x[k], *st = cross_update_nb(fast[k], slow[k], *st)
     assert want_e.sum() > 20 and want_x.sum() > 20
-    for split in ([0, n], [0, 1, 2, 17, 18, 1000, 1001, 2999, n], list(range(0, n, 37)) + [n]):
+    for split in ([0, n], [0, 1, 2, 17, 18, 1000, 1001, 2999, n], [0, 63, 64, 129, 1000, 1064, n],
+                  list(range(0, n, 37)) + [n]):
         got_e, got_x = np.zeros(n, bool), np.zeros(n, bool)
         state = np.zeros(4)
         for t0, t1 in zip(split[:-1], split[1:]):
