@@ -820,28 +820,35 @@ def _drawdown_bars_nb(dd, units, a, b, c, tm):
 
 @njit(cache=True, _nrt=False, inline="always")
 def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
-    """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``, ``a >= 1``).
+    """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``, ``a >= 1``), block by block.
 
-    A whole block whose highest close stays under the running peak changes only the stretch's lowest
-    equity (from the block's lowest close) and, if it opens the stretch, the peak's time: it is passed
-    over in O(1). ``units × max(c)`` is the largest of the ``units × c[t]`` as floats (rounding is
-    monotonic), so the test is the per-bar comparison's own. Other blocks are scanned bar by bar.
+    A block whose highest close stays under the running peak holds no new peak, so its bars (all of
+    them, or the part of it in ``a..b``) change only the stretch's lowest equity (the block's lowest
+    close, or a branch-free minimum over the part) and, if they open the stretch, the peak's time:
+    ``units × max(c)`` is the largest of the ``units × c[t]`` as floats (rounding is monotonic), so the
+    test is the per-bar comparison's own. Other blocks are scanned bar by bar.
     """
     dd = (acc[AC_PEAK], acc[AC_PEAK_TIME], acc[AC_UNDER] == 1.0, acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], np.inf)
-    t = min(b + 1, ((a + DD_BLOCK - 1) >> LOG_DD_BLOCK) << LOG_DD_BLOCK)  # the first block boundary
-    dd = _drawdown_bars_nb(dd, units, a, t, c, tm)
-    while t + DD_BLOCK <= b + 1:
+    t = a
+    while t <= b:
         j = t >> LOG_DD_BLOCK
+        e = min(b + 1, (j + 1) << LOG_DD_BLOCK)  # the end of this block's part of a..b
         peak, peak_time, under, max_dd, max_days, low = dd
         if units * blk[0, j] < peak:
             if not under:
                 peak_time = tm[t - 1]
                 under = True
-            dd = (peak, peak_time, under, max_dd, max_days, min(low, units * blk[1, j]))
+            if e - t == DD_BLOCK:
+                lowest = blk[1, j]
+            else:
+                lowest = np.inf
+                for i in range(t, e):
+                    lowest = min(lowest, c[i])
+            dd = (peak, peak_time, under, max_dd, max_days, min(low, units * lowest))
         else:
-            dd = _drawdown_bars_nb(dd, units, t, t + DD_BLOCK, c, tm)
-        t += DD_BLOCK
-    peak, peak_time, under, max_dd, max_days, low = _drawdown_bars_nb(dd, units, t, b + 1, c, tm)
+            dd = _drawdown_bars_nb(dd, units, t, e, c, tm)
+        t = e
+    peak, peak_time, under, max_dd, max_days, low = dd
     if under and low < np.inf:
         max_dd = max(max_dd, 1.0 - low / peak)
     acc[AC_PEAK] = peak
