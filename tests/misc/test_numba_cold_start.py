@@ -184,3 +184,37 @@ print(total_nb(np.arange(5.0)), "numba.np.arraymath" in sys.modules)
     assert loaded == ("[0.0, 2.0, 4.0, 6.0] True "
                       "{'numba.np.arraymath': False, 'numba.typed.typeddict': False, 'cffi': False}")
     assert compiled == "10.0 True"
+
+
+def test_warmup_bytecode_when_pythondontwritebytecode_is_set_then_a_fresh_process_compiles_no_peaktrade_module(
+        tmp_path):
+    """``peaktrade warmup`` writes the package's .pyc files (``py_compile`` writes whatever
+    PYTHONDONTWRITEBYTECODE says): a later process with that variable set loads every peaktrade module it
+    imports from bytecode instead of compiling it from source (an editable install has no .pyc files)."""
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}  # an empty bytecode dir
+    check = ("import os, sys; import peaktrade.cli.main, peaktrade.cli.research_cmd, peaktrade.config\n"
+             "mods = [m for m in sys.modules.values() if (getattr(m, '__name__', '') + '.').startswith('peaktrade.')]\n"
+             "print(len(mods), sorted(m.__name__ for m in mods if not os.path.isfile(m.__spec__.cached)))")
+    before = _python(check, tmp_path, **env)
+    assert before.returncode == 0, before.stderr[-3000:]
+    n, missing = before.stdout.split(" ", 1)
+    assert int(n) > 5 and "'peaktrade.config'" in missing  # compiled from source, nothing written
+
+    warm = _python("from peaktrade.cli.warmup_cmd import write_bytecode; print(write_bytecode())", tmp_path, **env)
+    assert warm.returncode == 0 and warm.stdout == "True\n", warm.stderr[-3000:]
+    after = _python(check, tmp_path, **env)
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert after.stdout == f"{n} []\n"
+
+
+def test_cli_main_when_run_as_the_program_then_gc_is_frozen_before_exit_and_not_for_a_call_with_argv(tmp_path):
+    """The console script calls ``main()`` with no argv and the process exits next: the objects are frozen
+    out of the shutdown's garbage collection (0.3-0.4 s after a backtest); a call with argv (tests, notebooks)
+    leaves the collector alone, and both return the command's exit code."""
+    code = ("import gc, sys\nfrom peaktrade.cli.main import main\n"
+            "a = main(['--version'])\nfrozen_by_call = gc.get_freeze_count()\n"
+            "sys.argv = ['peaktrade', 'no-such-command']\n"
+            "b = main()\nprint('RESULT', a, frozen_by_call, b, gc.get_freeze_count() > 0)")
+    out = _python(code, tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines()[-1] == "RESULT 0 0 2 True"
