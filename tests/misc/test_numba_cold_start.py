@@ -118,11 +118,45 @@ assert main(["backtest", "ma_crossover", "--exchange", "synthetic"]) == 0
 from peaktrade.strategies.registry import LIBRARY
 heavy = [m for m in {_NOT_ON_THE_BACKTEST_PATH!r} if m in sys.modules]
 others = [m for m in LIBRARY if m != "ma_crossover" and "peaktrade.strategies." + m in sys.modules]
-print("HEAVY", heavy, "OTHER_STRATEGIES", others)
+commands = sorted(m for m in sys.modules if m.startswith("peaktrade.cli.") and m.endswith("_cmd"))
+print("HEAVY", heavy, "OTHER_STRATEGIES", others, "COMMAND_MODULES", commands)
 """
     out = _python(code, tmp_path)  # the synthetic data set is stored in tmp_path (built-in defaults)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "HEAVY [] OTHER_STRATEGIES []" in out.stdout, out.stdout[-3000:]
+    # and of the 18 command modules only the one defining `backtest` (the others: 0.15-0.25 s to build)
+    assert "HEAVY [] OTHER_STRATEGIES [] COMMAND_MODULES ['peaktrade.cli.research_cmd']" in out.stdout, \
+        out.stdout[-3000:]
+
+
+def test_cli_help_when_commands_load_lazily_then_every_page_equals_the_eagerly_built_tree(tmp_path):
+    """The root group builds a command's module only when it is used, yet ``peaktrade --help`` and every
+    group's and command's help page are those of the tree typer builds with every module registered up front
+    (same commands, order, help texts and options), and the root knows every module's commands."""
+    code = """
+import typer
+from peaktrade.cli import main as m
+pages = lambda root: _pages(typer.main.get_command(root))
+def _pages(cmd, name="peaktrade", parent=None, path="peaktrade"):
+    ctx = cmd.context_class(cmd, info_name=name, parent=parent, terminal_width=100, max_content_width=100)
+    out = [path + "\\n" + cmd.get_help(ctx)]
+    for sub in (cmd.list_commands(ctx) if hasattr(cmd, "list_commands") else []):
+        out += _pages(cmd.get_command(ctx, sub), sub, ctx, path + " " + sub)
+    return out
+lazy = pages(m.app)
+eager = typer.Typer(name="peaktrade", help=m.app.info.help, no_args_is_help=True, **m._SETTINGS)
+for module in dict.fromkeys(v for v in m.COMMANDS.values() if v):
+    __import__("peaktrade.cli." + module, fromlist=["register"]).register(eager)
+eager.registered_commands += m.app.registered_commands
+eager.callback()(m.app.registered_callback.callback)
+order = list(m.COMMANDS)
+eager.registered_commands.sort(key=lambda c: order.index(c.name))
+expected = pages(eager)
+print(len(lazy), lazy == expected, [p.split("\\n")[0] for p in lazy if p not in expected][:5])
+"""
+    out = _python(code, tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    n, same, differing = out.stdout.split(" ", 2)
+    assert int(n) > 60 and (same, differing) == ("True", "[]\n"), out.stdout
 
 
 def test_numba_blas_when_peaktrade_imported_first_then_dot_works_without_importing_scipy_linalg(tmp_path):
