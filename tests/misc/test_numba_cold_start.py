@@ -241,14 +241,15 @@ def test_warmup_bytecode_when_pythondontwritebytecode_is_set_then_a_fresh_proces
     assert after.stdout == f"{n} []\n"
 
 
-def test_cli_main_when_run_as_the_program_then_gc_is_frozen_before_exit_and_not_for_a_call_with_argv(tmp_path):
-    """The console script calls ``main()`` with no argv and the process exits next: the objects are frozen
-    out of the shutdown's garbage collection (0.3-0.4 s after a backtest); a call with argv (tests, notebooks)
-    leaves the collector alone, and both return the command's exit code."""
-    code = ("import gc, sys\nfrom peaktrade.cli.main import main\n"
-            "a = main(['--version'])\nfrozen_by_call = gc.get_freeze_count()\n"
+def test_cli_main_when_run_as_the_program_then_gc_is_tuned_and_frozen_before_exit_and_not_for_a_call_with_argv(
+        tmp_path):
+    """The console script calls ``main()`` with no argv and the process exits next: young collections are
+    rarer during the imports and the objects are frozen out of the shutdown's collection (0.2 s and 0.3-0.4 s
+    of a backtest); a call with argv (tests, notebooks) leaves the collector alone; both return the code."""
+    code = ("import gc, sys\nfrom peaktrade.cli.main import main\ndefault = gc.get_threshold()\n"
+            "a = main(['--version'])\nby_call = (gc.get_freeze_count(), gc.get_threshold() == default)\n"
             "sys.argv = ['peaktrade', 'no-such-command']\n"
-            "b = main()\nprint('RESULT', a, frozen_by_call, b, gc.get_freeze_count() > 0)")
+            "b = main()\nprint('RESULT', a, *by_call, b, gc.get_freeze_count() > 0, gc.get_threshold()[0] > default[0])")
     out = _python(code, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.splitlines()[-1] == "RESULT 0 0 2 True"
+    assert out.stdout.splitlines()[-1] == "RESULT 0 0 True 2 True True"
