@@ -17,7 +17,8 @@ from peaktrade.cli._common import err_console
 #: Every command of the root, in the order ``peaktrade --help`` lists them, with the module (in peaktrade.cli)
 #: whose ``register(root)`` adds it; None: defined in this module. A command's module is imported and its
 #: click command built only when it runs (or a help page lists it): building all of them (18 modules,
-#: 54 commands) took 0.15-0.25 s of every call, ``peaktrade backtest`` included.
+#: 54 commands) took 0.15-0.25 s of every call, ``peaktrade backtest`` included. A new command is named here
+#: (tests/misc/test_numba_cold_start.py checks that every command module's commands are).
 COMMANDS: dict[str, str | None] = {
     "demo": "research_cmd", "backtest": "research_cmd", "sweep": "research_cmd", "walk-forward": "research_cmd",
     "lookahead": "research_cmd", "optimize": "optimize_cmd", "report": "report_cmd", "warmup": "warmup_cmd",

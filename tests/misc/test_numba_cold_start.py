@@ -157,6 +157,12 @@ print(len(lazy), lazy == expected, [p.split("\\n")[0] for p in lazy if p not in 
     assert out.returncode == 0, out.stderr[-3000:]
     n, same, differing = out.stdout.split(" ", 2)
     assert int(n) > 60 and (same, differing) == ("True", "[]\n"), out.stdout
+    # a command module the root does not name would never be reachable
+    from peaktrade.cli.main import COMMANDS
+
+    with_register = {p.stem for p in (REPO_ROOT / "peaktrade" / "cli").glob("*_cmd.py")
+                     if "\ndef register(" in p.read_text(encoding="utf-8")}
+    assert with_register == set(COMMANDS.values()) - {None}
 
 
 def test_numba_blas_when_peaktrade_imported_first_then_dot_works_without_importing_scipy_linalg(tmp_path):
