@@ -104,7 +104,9 @@ def test_make_install_when_run_then_it_warms_the_numba_cache_after_installing():
 # `peaktrade backtest` (scipy.linalg alone was a third of a second: numba's BLAS probe imported all of it).
 _NOT_ON_THE_BACKTEST_PATH = ("scipy.linalg", "scipy.stats", "scipy.optimize", "sqlalchemy", "mlflow", "optuna",
                              "skfolio", "sklearn", "plotly", "matplotlib", "ccxt", "jinja2", "papermill", "dask",
-                             "peaktrade.experiments", "peaktrade.tracking", "peaktrade.reporting")
+                             "peaktrade.experiments", "peaktrade.tracking", "peaktrade.reporting",
+                             # numba's typing registries, set up to compile, not to load a cached kernel
+                             "cffi", "numba.core.typing.cffi_utils", "numba.typed.typeddict")
 
 
 def test_backtest_cli_when_run_in_a_fresh_process_then_it_imports_no_module_it_does_not_use(tmp_path):
