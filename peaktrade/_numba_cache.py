@@ -185,16 +185,17 @@ def _light_cache_loads() -> None:
 
     Before it loads a kernel from the disk cache, numba calls ``target_context.refresh()``: it imports every
     implementation module (unicode, dicts, lists, random, linalg, cffi...) and registers each ``@overload`` in
-    the typing and target contexts (0.35-0.5 s, a fifth of a cached backtest's start-up). Only compiling
-    types and lowers code with them; a kernel from the cache is machine code whose undefined symbols are
-    resolved when it is linked. numba registers such symbols in three places: the C helpers and
+    the typing and target contexts (0.35-0.5 s, a fifth of a cached backtest's start-up). Only a compile
+    needs them (it types and lowers code with them); a kernel from the cache is machine code whose undefined
+    symbols are resolved when it is linked. numba registers such symbols in three places: the C helpers and
     exceptions when the context is made, the runtime (NRT) in ``rtsys.initialize`` (done in the refresh) and
     the hash secret when ``numba.cpython.hashing`` is imported (also done in the refresh); the parallel
     thread layer is started by the kernel's own ``reload_init``. So the load does those two steps and no
     more. A compile (a cache miss, new argument types, a kernel calling a new one) runs numba's full
     refresh as always (``CompilerBase.__init__``). Any error of the light load falls back to numba's own
     load (full refresh, then the load again), so a failure there is numba's usual one. Other targets
-    (CUDA) keep numba's method untouched."""
+    (CUDA) keep numba's method untouched. It applies to every cached CPU kernel of the process (vectorbt's,
+    a user's), as numba's own refresh did."""
     from numba.core import caching
     from numba.core.cpu import CPUContext
 
