@@ -227,6 +227,26 @@ print(total_nb(np.arange(5.0)), "numba.np.arraymath" in sys.modules)
                       "{'numba.np.arraymath': False, 'numba.typed.typeddict': False, 'cffi': False}")
     assert compiled == "10.0 True"
 
+    # the light load failing (here: the runtime's set-up, once) falls back to numba's own load
+    failing = """
+import numba
+from numba.core.runtime import rtsys
+real, calls = rtsys.initialize, []
+def initialize(ctx):
+    calls.append(1)
+    if len(calls) == 1:
+        raise RuntimeError("light load failed")
+    return real(ctx)
+rtsys.initialize = initialize
+""" + _USE_CACHED + """
+print(len(calls) > 1, [dict(k.stats.cache_misses) for k in (lightmod.alloc_nb, lightmod.hash_nb)])
+"""
+    fallback = _python(failing, tmp_path, **env)
+    assert fallback.returncode == 0, fallback.stderr[-3000:]
+    loaded, after = fallback.stdout.splitlines()
+    assert loaded.startswith("[0.0, 2.0, 4.0, 6.0] True {'numba.np.arraymath': True")  # numba's refresh ran
+    assert after == "True [{}, {}]"  # and loaded both kernels from the cache all the same: no miss, no compile
+
 
 def test_warmup_bytecode_when_pythondontwritebytecode_is_set_then_a_fresh_process_compiles_no_peaktrade_module(
         tmp_path):
