@@ -253,10 +253,16 @@ def test_warmup_bytecode_when_pythondontwritebytecode_is_set_then_a_fresh_proces
     """``peaktrade warmup`` writes the package's .pyc files (``py_compile`` writes whatever
     PYTHONDONTWRITEBYTECODE says): a later process with that variable set loads every peaktrade module it
     imports from bytecode instead of compiling it from source (an editable install has no .pyc files)."""
-    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}  # an empty bytecode dir
+    import shutil
+
+    shutil.copytree(REPO_ROOT / "peaktrade", tmp_path / "pkg" / "peaktrade",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # the package without any bytecode
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(tmp_path / "pkg")}
     check = ("import os, sys; import peaktrade.cli.main, peaktrade.cli.research_cmd, peaktrade.config\n"
              "mods = [m for m in sys.modules.values() if (getattr(m, '__name__', '') + '.').startswith('peaktrade.')]\n"
+             "assert all(m.__file__.startswith(sys.argv[1]) for m in mods)\n"
              "print(len(mods), sorted(m.__name__ for m in mods if not os.path.isfile(m.__spec__.cached)))")
+    check = f"import sys; sys.argv[1:] = [{str(tmp_path / 'pkg')!r}]\n" + check
     before = _python(check, tmp_path, **env)
     assert before.returncode == 0, before.stderr[-3000:]
     n, missing = before.stdout.split(" ", 1)
