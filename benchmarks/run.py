@@ -40,6 +40,7 @@ TARGETS = {
     "a_memory_fraction": 0.10,  # peaktrade's peak ≤ 1/10 of vectorbt's
     "b_speedup": 3.0,  # one warm backtest ≥ 3× faster
     "c_cold_seconds": 2.0,  # import + first run in a fresh process ≤ 2 s (warm numba cache)
+    "c_cli_seconds": 2.0,  # the first `peaktrade backtest` in a fresh project ≤ 2 s wall (after `make install`)
 }
 
 
@@ -553,6 +554,31 @@ def _env(**kw: str | None) -> dict:
     return env
 
 
+#: The command a user runs first (README, docs/backtest.md): a library strategy on the offline data set.
+CLI_BACKTEST = ["backtest", "ma_crossover", "--exchange", "synthetic"]
+
+
+def _cli_first_backtest(n: int, timeout: float) -> dict:
+    """Wall time of the first ``peaktrade backtest`` in each of ``n`` fresh projects (empty directories: the
+    built-in defaults; the first run also writes the synthetic data set), the whole process as the user
+    waits for it (start-up, the command, the exit), through the installed console script."""
+    script = Path(sys.executable).with_name("peaktrade")
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-m", "peaktrade.cli.main"]
+    env = _env(PYTHONPATH=os.pathsep.join(filter(None, [str(C.REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    walls: list[float] = []
+    for _ in range(n):
+        with tempfile.TemporaryDirectory(prefix="peaktrade-cli-") as project:
+            t0 = time.perf_counter()
+            proc = subprocess.run([*cmd, *CLI_BACKTEST], capture_output=True, text=True, timeout=timeout, env=env,
+                                  cwd=project)
+            walls.append(time.perf_counter() - t0)
+            if proc.returncode != 0:
+                return {"error": (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]}
+    med = statistics.median(walls)
+    return {"command": "peaktrade " + " ".join(CLI_BACKTEST), "walls_s": walls, "median_s": med,
+            "target_met": med <= TARGETS["c_cli_seconds"]}
+
+
 def section_c(ctx: Ctx) -> dict:
     n_fresh = 1 if ctx.quick else 3
     timeout = ctx.args.timeout
@@ -586,6 +612,8 @@ def section_c(ctx: Ctx) -> dict:
         if vok:
             out["vectorbt"] = {k: statistics.median(r[k] for r in vok)
                                for k in ("import_s", "load_s", "first_run_s", "import_plus_first_run_s", "wall_s")}
+
+    out["cli"] = _cli_first_backtest(n_fresh, timeout)
 
     # read-only numba cache directories: must fall back cleanly and not hang
     prefix, how = _ro_prefix()
@@ -666,6 +694,13 @@ def print_c(c: dict) -> None:
                            "process wall"]))
     if pt:
         print(f"  target ≤ {TARGETS['c_cold_seconds']:.0f} s (import + first run): {yes_no(c.get('target_met'))}")
+    cli = c.get("cli") or {}
+    if cli.get("error"):
+        print(f"  CLI first backtest failed: {cli['error']}")
+    elif cli:
+        print(f"  `{cli['command']}` in a fresh project, process wall: {', '.join(map(fmt_s, cli['walls_s']))} "
+              f"(median {fmt_s(cli['median_s'])}); target ≤ {TARGETS['c_cli_seconds']:.0f} s: "
+              f"{yes_no(cli['target_met'])}")
     if c.get("readonly_checks"):
         print(f"  read-only numba cache checks ({c['readonly_method']}; {c.get('timeout_s', 0):.0f} s timeout per "
               "process): ✓ = imported and ran, ✗ = failed")

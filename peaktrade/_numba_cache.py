@@ -180,9 +180,51 @@ class _AfterImport:
         return spec
 
 
+def _light_cache_loads() -> None:
+    """Load cached CPU kernels without numba's full registry set-up; the first compile still does all of it.
+
+    Before it loads a kernel from the disk cache, numba calls ``target_context.refresh()``: it imports every
+    implementation module (unicode, dicts, lists, random, linalg, cffi...) and registers each ``@overload`` in
+    the typing and target contexts (0.35-0.5 s, a fifth of a cached backtest's start-up). Only a compile
+    needs them (it types and lowers code with them); a kernel from the cache is machine code whose undefined
+    symbols are resolved when it is linked. numba registers such symbols in three places: the C helpers and
+    exceptions when the context is made, the runtime (NRT) in ``rtsys.initialize`` (done in the refresh) and
+    the hash secret when ``numba.cpython.hashing`` is imported (also done in the refresh); the parallel
+    thread layer is started by the kernel's own ``reload_init``. So the load does those two steps and no
+    more. A compile (a cache miss, new argument types, a kernel calling a new one) runs numba's full
+    refresh as always (``CompilerBase.__init__``). Any error of the light load falls back to numba's own
+    load (full refresh, then the load again), so a failure there is numba's usual one. Other targets
+    (CUDA) keep numba's method untouched. It applies to every cached CPU kernel of the process (vectorbt's,
+    a user's), as numba's own refresh did."""
+    from numba.core import caching
+    from numba.core.cpu import CPUContext
+
+    full = caching.Cache.load_overload
+    if getattr(full, "peaktrade_light", False):
+        return
+
+    def load_overload(self: Any, sig: Any, target_context: Any) -> Any:
+        if type(target_context) is not CPUContext:
+            return full(self, sig, target_context)
+        try:
+            from numba.core.runtime import rtsys
+            from numba.cpython import hashing  # noqa: F401  (its import installs the hash-secret symbols)
+
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
+        except Exception:  # noqa: BLE001  (numba's own path decides: full refresh, load, its error if any)
+            return full(self, sig, target_context)
+
+    load_overload.peaktrade_light = True  # type: ignore[attr-defined]
+    load_overload.__doc__ = full.__doc__
+    caching.Cache.load_overload = load_overload  # type: ignore[method-assign]
+
+
 def _after_numba_import(_numba: Any) -> None:
     _register_listener()
     _preload_cython_blas()
+    _light_cache_loads()
 
 
 def announce_compiles() -> None:
@@ -190,6 +232,7 @@ def announce_compiles() -> None:
     if "numba.core.event" in sys.modules and "numba" in sys.modules:
         _register_listener()
         _preload_cython_blas()
+        _light_cache_loads()
     elif not any(isinstance(f, _AfterImport) and f.name == "numba" for f in sys.meta_path):
         sys.meta_path.insert(0, _AfterImport("numba", _after_numba_import))
 

@@ -17,3 +17,8 @@ def show(ctx: typer.Context) -> None:
     cfg = load_cfg(ctx.obj)
     out = {"source": cfg.source, "root": str(cfg.root), "config_hash": cfg.config_hash(), **cfg.sanitized()}
     console.print_json(json.dumps(out, default=str))
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``config`` group to the root app."""
+    root.add_typer(app, name="config", help="Show the effective configuration.")

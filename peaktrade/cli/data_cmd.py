@@ -266,3 +266,8 @@ def audit(
     for row in shown.itertuples(index=False):
         table.add_row(_when(row.start), _when(row.end), f"{row.missing:,}")
     console.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``data`` group to the root app."""
+    root.add_typer(app, name="data", help="Import, download, list and inspect market data.")

@@ -82,3 +82,8 @@ def _print_links(name: str, outcomes: list, cfg) -> None:
                       highlight=False, markup=False, soft_wrap=True)
         for i, url in links:
             console.print(f"  run #{i}: {url}", highlight=False, markup=False, soft_wrap=True)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``experiment`` group to the root app."""
+    root.add_typer(app, name="experiment", help="Run papermill batch experiments from specs.")

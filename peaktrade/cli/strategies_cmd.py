@@ -107,3 +107,8 @@ def show_cmd(ctx: typer.Context,
         "direction: any (the backtest's direction option, default from config)", highlight=False)
     if s.warmup:
         out(f"warm-up: {s.warmup} bars", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``strategies`` group to the root app."""
+    root.add_typer(app, name="strategies", help="List and describe strategies.")

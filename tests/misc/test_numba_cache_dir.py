@@ -13,7 +13,10 @@ from peaktrade import _numba_cache as nc
 
 @pytest.fixture
 def env(monkeypatch, tmp_path):
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    # set, then removed: monkeypatch records the variable, so what ensure_cache_dir() writes into os.environ is
+    # undone after the test (a leaked cold cache dir made every later subprocess test compile all the kernels)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     import numba.core.config as numba_config
 
