@@ -752,26 +752,27 @@ def _range_sum_nb(pre, row, a, b):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _part_of_nb(bounds, t):
-    """Return the part holding bar ``t`` (``bounds[p] <= t < bounds[p + 1]``; few parts: a linear search)."""
-    p = 0
+def _part_of_nb(bounds, t, p):
+    """Return the part holding bar ``t`` (``bounds[p] <= t < bounds[p + 1]``), searching forward from part ``p``
+    (at most ``t``'s: a combination's bars are booked in time order, so it passes the last part found)."""
     while p + 2 < bounds.shape[0] and bounds[p + 1] <= t:
         p += 1
     return p
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos):
+def fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, pos, p):
     """Fold one explicitly booked bar (an entry or exit bar) into the accumulators and its part's sums."""
     r = equity / prev - 1.0 if prev != 0.0 else 0.0
     acc_bar_nb(acc, t, tm, equity, prev, pos)
-    p = _part_of_nb(bounds, t)
+    p = _part_of_nb(bounds, t, p)
     ps[p, 0] += r
     ps[p, 1] += r * r
+    return p
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk):
+def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk, p):
     """Fold bars ``a..b`` of an open all-in long position (equity ``units × c[t]``, ``1 <= a <= b``).
 
     Returns and exposure come from prefix sums; the drawdown bookkeeping (running peak, its time,
@@ -782,7 +783,7 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk):
     acc[AC_SUM_R2] += _range_sum_nb(pre, 1, a, b)
     acc[AC_SUM_DOWN2] += _range_sum_nb(pre, 2, a, b)
     acc[AC_EXPOSED] += b - a + 1
-    p = _part_of_nb(bounds, a)
+    p = _part_of_nb(bounds, a, p)
     while p < bounds.shape[0] - 1 and bounds[p] <= b:
         lo = max(a, bounds[p])
         hi = min(b, bounds[p + 1] - 1)
@@ -791,6 +792,7 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk):
             ps[p, 1] += _range_sum_nb(pre, 1, lo, hi)
         p += 1
     _drawdown_scan_nb(acc, units, a, b, c, tm, blk)
+    return p - 1  # the part of bar b
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -859,7 +861,7 @@ def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
 
 
 #: Slots of a combination's fast-path state between blocks (:func:`fast_block_nb`).
-FS_CASH, FS_UNITS, FS_ENTRY, FS_ENTRY_PRICE, FS_ENTRY_FEES, FS_PREV, FS_DONE = 0, 1, 2, 3, 4, 5, 6
+FS_CASH, FS_UNITS, FS_ENTRY, FS_ENTRY_PRICE, FS_ENTRY_FEES, FS_PREV, FS_DONE, FS_PART = 0, 1, 2, 3, 4, 5, 6, 7
 FS_LEN = 8  # one 64-byte cache line per combination
 
 
@@ -893,6 +895,7 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
     entry_price = fs[FS_ENTRY_PRICE]
     entry_fees = fs[FS_ENTRY_FEES]
     prev = fs[FS_PREV]  # equity at the close of the last booked bar
+    part = int(fs[FS_PART])  # the part of the last booked bar
     ruined = False
     signal_fn(ind, cols[k], fpar[k], states[j], t0, t1, entries, exits)
     e_words = entries.view(np.uint64)
@@ -923,11 +926,11 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
                 entry_fees = paid
                 acc[AC_FEES] += paid
                 equity = cash + units * c[t]
-                fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units)
+                part = fast_bar_nb(acc, ps, bounds, t, tm, equity, prev, units, part)
                 prev = equity
             else:
                 if t - 1 > e:
-                    fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, blk)
+                    part = fold_hold_nb(acc, ps, bounds, units, e + 1, t - 1, c, tm, pre, blk, part)
                     prev = cash + units * c[t - 1]
                 fill = fill_price_nb(price, -1, slip)
                 gross = units * fill
@@ -942,7 +945,7 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
                 ret = pnl / (units * entry_price + entry_fees)
                 acc[AC_FEES] += paid
                 acc_trade_nb(acc, pnl, ret, tm[t] - tm[e])
-                fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0)
+                part = fast_bar_nb(acc, ps, bounds, t, tm, cash, prev, 0.0, part)
                 prev = cash
                 units = 0.0
                 if ruined:
@@ -956,6 +959,7 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
     fs[FS_ENTRY_FEES] = entry_fees
     fs[FS_PREV] = prev
     fs[FS_DONE] = 1.0 if ruined else 0.0
+    fs[FS_PART] = part
 
 
 @njit(cache=True, _nrt=False)
@@ -966,7 +970,7 @@ def fast_finish_nb(c, tm, bounds, ps, pre, blk, acc, fs):
     prev = fs[FS_PREV]
     e = int(fs[FS_ENTRY])
     if units != 0.0 and n - 1 > e:
-        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, blk)
+        fold_hold_nb(acc, ps, bounds, units, e + 1, n - 1, c, tm, pre, blk, int(fs[FS_PART]))
         prev = fs[FS_CASH] + units * c[n - 1]
     finish_acc_nb(acc, tm, prev, units)
 

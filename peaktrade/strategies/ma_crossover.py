@@ -123,7 +123,9 @@ def first_break_nb(fast, slow, c0, sgn):
     return first
 
 
-@njit(SIGNAL_SIG, cache=True)
+# without reference counts (it allocates nothing): the sweep's threads call it once per block of every
+# combination, and each count would be an atomic on a cache line the threads share (see backtest/nb.py)
+@njit(SIGNAL_SIG, cache=True, _nrt=False)
 def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     """Step the cross detector over bars ``t0..t1-1``.
 
