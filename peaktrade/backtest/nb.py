@@ -963,6 +963,15 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
 
 
 @njit(cache=True, _nrt=False)
+def fast_init_nb(fs, sp):
+    """Set a combination's fast-path state ``fs`` to its start: flat, all cash, no entry yet."""
+    fs[:] = 0.0
+    fs[FS_CASH] = sp[SP_INIT_CASH]
+    fs[FS_PREV] = sp[SP_INIT_CASH]
+    fs[FS_ENTRY] = -1.0
+
+
+@njit(cache=True, _nrt=False)
 def fast_finish_nb(c, tm, bounds, ps, pre, blk, acc, fs):
     """Close the books of a fast-path combination after its last block: fold a position still open."""
     n = c.shape[0]
@@ -1057,9 +1066,7 @@ def _sweep_py(signal_fn, ind, cols, fpar, n_state, spar, frac, tm, ann_factor, y
         for j in range(m):
             sp = spar[fidx[g + j * ng]]
             accs[j] = init_acc_nb(sp[SP_INIT_CASH])
-            fss[j, FS_CASH] = sp[SP_INIT_CASH]
-            fss[j, FS_PREV] = sp[SP_INIT_CASH]
-            fss[j, FS_ENTRY] = -1.0
+            fast_init_nb(fss[j], sp)
         for t0 in range(0, n, block):
             t1 = min(t0 + block, n)
             for j in range(m):

@@ -36,9 +36,8 @@ sp = BacktestOptions.parse(fees=0.001).kernel_params()
 pre, blk = nb.hold_tables_nb(c)
 acc = nb.init_acc_nb(10_000.0)
 tm = np.arange(300.0) / 24
-fs = np.zeros((1, nb.FS_LEN))
-fs[0, nb.FS_CASH] = fs[0, nb.FS_PREV] = 10_000.0
-fs[0, nb.FS_ENTRY] = -1.0
+fs = np.empty((1, nb.FS_LEN))
+nb.fast_init_nb(fs[0], sp)
 for t0 in range(0, 300, 64):
     nb.fast_block_nb(STRATEGY.signal_nb, ind, np.array([[5, 6]]), np.zeros((1, 1)), np.zeros((1, 4)),
                      np.zeros(64, np.bool_), np.zeros(64, np.bool_), t0, min(t0 + 64, 300), sp[None, :], tm,
@@ -67,4 +66,4 @@ def test_kernels_without_refcounts_when_compiled_then_return_no_array(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     checked = set(out.stdout.rsplit("CHECKED ", 1)[1].strip().strip("[]").replace("'", "").split(", "))
     # the kernels of both paths were compiled here, so their return types were seen
-    assert {"fast_block_nb", "fast_finish_nb", "run_range_nb", "bar_nb", "close_nb", "open_nb", "stops_nb"} <= checked, checked
+    assert {"fast_init_nb", "fast_block_nb", "fast_finish_nb", "run_range_nb", "bar_nb", "close_nb", "open_nb", "stops_nb"} <= checked, checked
