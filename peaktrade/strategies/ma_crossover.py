@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from peaktrade.indicators.nb import ema_nb, sma_nb
 from peaktrade.strategies.base import (
@@ -96,31 +97,33 @@ def cross_step_nb(a, b, state, k):
     return up, down
 
 
-#: Bars per chunk of the signal scan: a run of bars where the relation of the two MAs never changes is
-#: passed over in branch-free (vectorized) chunks of this many bars.
+#: Bars per chunk of the signal scan: the relations of a chunk's bars are computed in one branch-free
+#: (vectorized) pass into two 64-bit masks.
 CHUNK = 64
+_ONE = np.uint64(1)
+_NONE = np.uint64(0)
 
 
 @njit(cache=True, inline="always")
-def holds_nb(a, b, sgn):
-    """Return True only if ``a`` relates to ``b`` as ``sgn`` (REL_ABOVE or REL_BELOW, as a float) in the
-    sense of :func:`relation_nb`: ``sgn * (a - b) > tol`` is its test for finite values, and a NaN or an
-    infinite value (tolerance inf) fails it, so such a bar is stepped exactly by the caller."""
-    fa = abs(a)
-    fb = abs(b)
-    return sgn * (a - b) > TIE_RTOL * (fa if fa > fb else fb)
-
-
-@njit(cache=True, inline="always")
-def first_break_nb(fast, slow, c0, sgn):
-    """Return the first ``i < CHUNK`` whose bar ``c0 + i`` fails :func:`holds_nb`, else CHUNK: one
-    branch-free pass over the chunk (a minimum, which vectorizes; an early exit would not)."""
-    fs = fast[c0:c0 + CHUNK]  # views indexed from 0: no negative-index wraparound, so the loads are contiguous
-    ss = slow[c0:c0 + CHUNK]
-    first = CHUNK
-    for i in range(CHUNK):
-        first = min(first, CHUNK if holds_nb(fs[i], ss[i], sgn) else i)
-    return first
+def relation_bits_nb(fast, slow, t, n):
+    """Return ``(above, below)``: bit ``i`` of ``above`` (``below``) is set when bar ``t + i`` is REL_ABOVE
+    (REL_BELOW) in the sense of :func:`relation_nb`, for ``i < n <= CHUNK``. A bar in neither mask is a
+    tie, a NaN or has an infinite value (its tolerance is then inf): the caller asks :func:`relation_nb`."""
+    above = _NONE
+    below = _NONE
+    fs = fast[t:t + n]  # views indexed from 0: no negative-index wraparound, so the loads are contiguous
+    ss = slow[t:t + n]
+    for i in range(n):
+        a = fs[i]
+        b = ss[i]
+        d = a - b
+        fa = abs(a)
+        fb = abs(b)
+        tol = TIE_RTOL * (fa if fa > fb else fb)
+        bit = _ONE << np.uint64(i)
+        above |= bit if d > tol else _NONE
+        below |= bit if d < -tol else _NONE
+    return above, below
 
 
 # without reference counts (it allocates nothing): the sweep's threads call it once per block of every
@@ -131,34 +134,39 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
 
     The detector's state changes only on a bar whose relation of the two MAs (:func:`relation_nb`:
     above, below, tie, NaN) differs from the previous bar's: a repeated relation is a no-op once the
-    state reflects it. So after a stepped bar whose relation is above or below, the scan runs ahead
-    over the bars that keep it (by chunks, :func:`first_break_nb`, then bar by bar) and steps only the
-    first bar that does not; the bars run over carry no signal. The signals are those of the plain loop.
+    state reflects it. So the relations of each chunk of bars are computed branch-free into bit masks
+    (:func:`relation_bits_nb`), and only the bars whose relation may differ from the previous bar's
+    are stepped: the first bar of the call, a change of mask, and every bar in neither mask (a tie or
+    a NaN, told apart by :func:`relation_nb`). The signals are those of the plain loop.
     """
     fast = ind[cols[0]]
     slow = ind[cols[1]]
     s0, s1, s2, s3 = state[0] == 1.0, state[1] == 1.0, state[2] == 1.0, state[3] == 1.0
-    entries[:t1 - t0] = False
-    exits[:t1 - t0] = False
-    prev = REL_NAN  # the first bar of the call is always stepped
-    t = t0
-    while t < t1:
-        if prev == REL_ABOVE or prev == REL_BELOW:
-            sgn = float(prev)
-            while t + CHUNK <= t1:
-                step = first_break_nb(fast, slow, t, sgn)
-                t += step
-                if step < CHUNK:
-                    break
-            while t < t1 and holds_nb(fast[t], slow[t], sgn):  # the last bars, fewer than a chunk
-                t += 1
-            if t == t1:
-                break
-        prev = relation_nb(fast[t], slow[t])
-        up, down, s0, s1, s2, s3 = cross_rel_update_nb(prev, s0, s1, s2, s3)
-        entries[t - t0] = up
-        exits[t - t0] = down
-        t += 1
+    m = t1 - t0
+    entries[:m] = False
+    exits[:m] = False
+    last_above = _NONE  # the previous chunk's last bar, in each mask (none: the call's first bar is stepped)
+    last_below = _NONE
+    for c0 in range(0, m, CHUNK):
+        n = min(CHUNK, m - c0)
+        above, below = relation_bits_nb(fast, slow, t0 + c0, n)
+        step = (above ^ ((above << _ONE) | last_above)) | (below ^ ((below << _ONE) | last_below)) | ~(above | below)
+        if n < CHUNK:
+            step &= (_ONE << np.uint64(n)) - _ONE
+        last_above = (above >> np.uint64(n - 1)) & _ONE
+        last_below = (below >> np.uint64(n - 1)) & _ONE
+        while step != _NONE:
+            i = trailing_zeros(step)
+            step &= step - _ONE
+            if (above >> i) & _ONE:
+                rel = REL_ABOVE
+            elif (below >> i) & _ONE:
+                rel = REL_BELOW
+            else:
+                rel = relation_nb(fast[t0 + c0 + i], slow[t0 + c0 + i])
+            up, down, s0, s1, s2, s3 = cross_rel_update_nb(rel, s0, s1, s2, s3)
+            entries[c0 + i] = up
+            exits[c0 + i] = down
     state[0], state[1], state[2], state[3] = 1.0 if s0 else 0.0, 1.0 if s1 else 0.0, 1.0 if s2 else 0.0, 1.0 if s3 else 0.0
 
 

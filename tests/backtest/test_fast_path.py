@@ -215,10 +215,12 @@ def test_sweep_rows_equal_run_when_fast_and_per_bar_combinations_mixed():
         np.testing.assert_allclose(res.part_sums[i], sums, rtol=RTOL, atol=1e-13, err_msg=str(p))
 
 
-def test_crossover_signals_equal_plain_loop_when_chunks_skipped():
-    """ma_crossover's signal kernel passes over chunks where the MAs keep their relation; its signals
-    must be those of stepping the cross detector on every bar (ties, NaN runs, any block split)."""
-    from peaktrade.strategies.ma_crossover import STRATEGY, cross_update_nb
+@pytest.mark.parametrize("kind", ["exact_ties", "near_ties_and_inf"])
+def test_crossover_signals_equal_plain_loop_when_chunks_skipped(kind):
+    """ma_crossover's signal kernel steps only the bars whose relation of the MAs may change (from 64-bar
+    relation masks); its signals must be those of stepping the cross detector on every bar (exact ties,
+    ties within the tolerance, NaN runs, infinite values, any block split)."""
+    from peaktrade.strategies.ma_crossover import STRATEGY, TIE_RTOL, cross_update_nb
 
     rng = np.random.default_rng(3)
     n = 3000
@@ -227,6 +229,14 @@ def test_crossover_signals_equal_plain_loop_when_chunks_skipped():
     slow = np.round(3 * np.sin(t / 55))
     fast[rng.random(n) < 0.01] = np.nan
     slow[100:140] = np.nan
+    if kind == "near_ties_and_inf":
+        fast, slow = fast + 100.0, slow + 100.0
+        # differences around the tie tolerance (TIE_RTOL of the larger magnitude): ties and non-ties
+        near = rng.random(n) < 0.2
+        fast[near] = slow[near] * (1.0 + rng.choice([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0], near.sum()) * TIE_RTOL)
+        fast[rng.random(n) < 0.005] = np.inf
+        slow[rng.random(n) < 0.005] = -np.inf
+        slow[2000:2010] = np.inf
     ind = np.ascontiguousarray(np.vstack([np.ones((5, n)), fast, slow]))
     want_e, want_x = np.zeros(n, bool), np.zeros(n, bool)
     st = (False,) * 4
