@@ -117,9 +117,7 @@ def relation_bits_nb(fast, slow, t, n):
         a = fs[i]
         b = ss[i]
         d = a - b
-        fa = abs(a)
-        fb = abs(b)
-        tol = TIE_RTOL * (fa if fa > fb else fb)
+        tol = TIE_RTOL * max(abs(a), abs(b))  # with a NaN, d is NaN: in neither mask whatever tol is
         bit = _ONE << np.uint64(i)
         above |= bit if d > tol else _NONE
         below |= bit if d < -tol else _NONE
@@ -149,7 +147,10 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
     last_below = _NONE
     for c0 in range(0, m, CHUNK):
         n = min(CHUNK, m - c0)
-        above, below = relation_bits_nb(fast, slow, t0 + c0, n)
+        if n == CHUNK:  # a constant trip count: the pass is unrolled and vectorized without a remainder loop
+            above, below = relation_bits_nb(fast, slow, t0 + c0, CHUNK)
+        else:
+            above, below = relation_bits_nb(fast, slow, t0 + c0, n)
         step = (above ^ ((above << _ONE) | last_above)) | (below ^ ((below << _ONE) | last_below)) | ~(above | below)
         if n < CHUNK:
             step &= (_ONE << np.uint64(n)) - _ONE
