@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange, types
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from peaktrade.backtest.enums import (
     AC_BEST,
@@ -874,7 +875,8 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
     The same orders as :func:`bar_nb` (fills at the close or the next open, entry failure when the
     cash does not cover the fixed fee, a close that leaves cash <= 0 ruins the account), booked only
     on the bars where they happen. The signal arrays are read eight bars at a time (their length is a
-    multiple of 8), so bars without a signal cost little more than the scan that wrote them.
+    multiple of 8) and a word's signals found by their trailing zeros, so bars without a signal cost
+    little more than the scan that wrote them.
     """
     fs = fss[j]
     if fs[FS_DONE] != 0.0:
@@ -901,11 +903,13 @@ def fast_block_nb(signal_fn, ind, cols, fpar, states, entries, exits, t0, t1, sp
     e_words = entries.view(np.uint64)
     x_words = exits.view(np.uint64)
     for w in range((t1 - t0 + 7) >> 3):
-        if (e_words[w] | x_words[w]) == 0:
-            continue
-        for i in range(w << 3, min((w + 1) << 3, t1 - t0)):
-            if not (entries[i] or exits[i]):
-                continue
+        word = e_words[w] | x_words[w]
+        while word != 0:  # the word's bars with a signal, in order (bytes past t1 - t0 are stale)
+            b = trailing_zeros(word) >> 3
+            word &= ~(np.uint64(0xFF) << np.uint64(b << 3))
+            i = (w << 3) + b
+            if i >= t1 - t0:
+                break
             target = target_nb(entries[i], exits[i], units, DIR_LONG)
             if target == ST_NONE:
                 continue

@@ -110,7 +110,8 @@ def test_fast_path_equals_per_bar_when_random_bars_signals_and_options(seed):
     for s in range(seed, seed + 25):
         bars, signals, options = _random_case(s)
         slow = _kernel(bars, signals, options, fast=False)
-        fast = _kernel(bars, signals, options, fast=True, groups=1 + s % 4)  # one group, or several
+        # one group or several; blocks of whole signal words, or not (a block's last word is partly past it)
+        fast = _kernel(bars, signals, options, fast=True, groups=1 + s % 4, block=(64, 13, 1024)[s % 3])
         _assert_same(fast, slow, f"seed {s}")
         ruined += int(np.nansum(fast[0][:, STAT_KEYS.index("ruined")]))
     assert ruined > 0, "no case ruined an account: the ruin branch of the fast path went untested"
