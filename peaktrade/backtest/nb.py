@@ -797,31 +797,6 @@ def fold_hold_nb(acc, ps, bounds, units, a, b, c, tm, pre, blk, p):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _drawdown_bars_nb(dd, units, a, b, c, tm):
-    """The drawdown bookkeeping of bars ``a..b-1`` bar by bar; ``dd`` = (peak, peak_time, under, max_dd,
-    max_days, low): the per-bar rules with the deepest fall of each stretch under water taken from its
-    lowest equity ``low`` (``1 - low / peak`` is the largest ``1 - equity / peak`` of the stretch: the
-    division is monotonic)."""
-    peak, peak_time, under, max_dd, max_days, low = dd
-    for t in range(a, b):
-        equity = units * c[t]
-        if equity >= peak:
-            if under:
-                max_days = max(max_days, tm[t] - peak_time)
-                max_dd = max(max_dd, 1.0 - low / peak)
-                low = np.inf
-                under = False
-            peak = equity
-            peak_time = tm[t]
-        else:
-            if not under:
-                peak_time = tm[t - 1]
-                under = True
-            low = min(low, equity)
-    return peak, peak_time, under, max_dd, max_days, low
-
-
-@njit(cache=True, _nrt=False, inline="always")
 def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
     """The drawdown bookkeeping of bars ``a..b`` (equity ``units × c[t]``, ``a >= 1``), block by block.
 
@@ -829,29 +804,56 @@ def _drawdown_scan_nb(acc, units, a, b, c, tm, blk):
     them, or the part of it in ``a..b``) change only the stretch's lowest equity (the block's lowest
     close, or a branch-free minimum over the part) and, if they open the stretch, the peak's time:
     ``units × max(c)`` is the largest of the ``units × c[t]`` as floats (rounding is monotonic), so the
-    test is the per-bar comparison's own. Other blocks are scanned bar by bar.
+    test is the per-bar comparison's own. A run of such blocks is passed over in a tight loop; the
+    other blocks are scanned bar by bar with the per-bar rules of :func:`bar_acc_update_nb`, the
+    deepest fall of each stretch under water taken from its lowest equity ``low`` (``1 - low / peak`` is
+    the largest ``1 - equity / peak`` of the stretch: the division is monotonic).
     """
-    dd = (acc[AC_PEAK], acc[AC_PEAK_TIME], acc[AC_UNDER] == 1.0, acc[AC_MAX_DD], acc[AC_MAX_DD_DAYS], np.inf)
+    peak = acc[AC_PEAK]
+    peak_time = acc[AC_PEAK_TIME]
+    under = acc[AC_UNDER] == 1.0
+    max_dd = acc[AC_MAX_DD]
+    max_days = acc[AC_MAX_DD_DAYS]
+    low = np.inf  # the lowest equity of the stretch under water since bar a
     t = a
+    j = t >> LOG_DD_BLOCK
     while t <= b:
-        j = t >> LOG_DD_BLOCK
-        e = min(b + 1, (j + 1) << LOG_DD_BLOCK)  # the end of this block's part of a..b
-        peak, peak_time, under, max_dd, max_days, low = dd
-        if units * blk[0, j] < peak:
-            if not under:
-                peak_time = tm[t - 1]
-                under = True
-            if e - t == DD_BLOCK:
-                lowest = blk[1, j]
-            else:
-                lowest = np.inf
-                for i in range(t, e):
-                    lowest = min(lowest, c[i])
-            dd = (peak, peak_time, under, max_dd, max_days, min(low, units * lowest))
+        e = min(b + 1, (j + 1) << LOG_DD_BLOCK)  # the end of block j's part of a..b
+        if units * blk[0, j] >= peak:  # the block may hold a new peak: bar by bar
+            for i in range(t, e):
+                equity = units * c[i]
+                if equity >= peak:
+                    if under:
+                        max_days = max(max_days, tm[i] - peak_time)
+                        max_dd = max(max_dd, 1.0 - low / peak)
+                        low = np.inf
+                        under = False
+                    peak = equity
+                    peak_time = tm[i]
+                else:
+                    if not under:
+                        peak_time = tm[i - 1]
+                        under = True
+                    low = min(low, equity)
+            t = e
+            j += 1
+            continue
+        if not under:
+            peak_time = tm[t - 1]
+            under = True
+        if e - t == DD_BLOCK:
+            lowest = blk[1, j]
         else:
-            dd = _drawdown_bars_nb(dd, units, t, e, c, tm)
+            lowest = np.inf
+            for i in range(t, e):
+                lowest = min(lowest, c[i])
         t = e
-    peak, peak_time, under, max_dd, max_days, low = dd
+        j += 1
+        while t + DD_BLOCK <= b + 1 and units * blk[0, j] < peak:  # whole blocks under the peak
+            lowest = min(lowest, blk[1, j])
+            t += DD_BLOCK
+            j += 1
+        low = min(low, units * lowest)
     if under and low < np.inf:
         max_dd = max(max_dd, 1.0 - low / peak)
     acc[AC_PEAK] = peak
