@@ -224,6 +224,67 @@ def sma_nb(x, window):
     return out
 
 
+#: Bars per block of :func:`sma_rows_nb`: its two scratch rows (32 KiB) and the block's inputs stay in L1/L2.
+SMA_ROWS_BLOCK = 2048
+
+
+@njit(cache=True, nogil=True)
+def sma_rows_nb(x, windows, out, start, stop):
+    """Write ``sma_nb(x, windows[k])`` at bars ``start..stop-1`` into ``out[k]`` for every ``k``.
+
+    ``windows``: increasing int64 window lengths >= 1; ``out``: float64 of shape ``(len(windows), len(x))``
+    (other bars are left as they are, so threads can fill disjoint bar ranges of one ``out``).
+
+    Many windows at once, built across windows instead of along the bars: the sum of the ``w``-bar
+    window ending at bar ``i`` is the ``(w-1)``-bar one plus ``x[i-w+1]``, so walking ``w = 1, 2, ...``
+    each step adds one value to every bar of a block (Sum2's compensated add, :func:`acc_add_nb`) with no
+    dependency from bar to bar: it vectorizes, where :func:`sma_nb`'s running sum is one chain per row
+    re-accumulated once per window. Each requested window is then divided exactly as :func:`sma_nb`
+    does (:func:`dd_div_nb` of the normalized sum). A NaN in a window propagates through the adds, and
+    bars ``i < w - 1`` (warm-up) are NaN, as in :func:`sma_nb`.
+
+    The output is bit-identical to :func:`sma_nb` whenever both window sums are exact (see "exact window
+    sums" above), as they are for price data (and, tested, for random floats of both signs spanning
+    1e-8..1e8): both are then the correctly rounded mean of the exact window sum. For arbitrary floats
+    both are accurate to ~2**-100 relative, so they are identical except within ~2**-100 of a rounding
+    boundary. (An infinite input makes both NaN in its window; :func:`sma_nb` stays NaN a little longer.)
+    """
+    n = x.shape[0]
+    m = windows.shape[0]
+    if out.ndim != 2 or out.shape[0] != m or out.shape[1] != n:
+        raise ValueError("sma_rows_nb: out must have shape (len(windows), len(x))")
+    for k in range(m):
+        if windows[k] < 1 or (k > 0 and windows[k] <= windows[k - 1]):
+            raise ValueError("sma_rows_nb: windows must be increasing whole numbers >= 1")
+    if start < 0 or stop > n or start > stop:
+        raise ValueError("sma_rows_nb: need 0 <= start <= stop <= len(x)")
+    if m == 0:
+        return
+    hi = np.empty(SMA_ROWS_BLOCK)
+    lo = np.empty(SMA_ROWS_BLOCK)
+    for b0 in range(start, stop, SMA_ROWS_BLOCK):
+        b1 = min(stop, b0 + SMA_ROWS_BLOCK)
+        hi[:] = 0.0
+        lo[:] = 0.0
+        k = 0
+        for w in range(1, windows[m - 1] + 1):
+            s = max(b0, w - 1)  # bars before s are warm-up for w and every longer window: left as they are
+            xs = x[s - w + 1:b1 - w + 1]  # x[i - w + 1] for the block's bars i >= s (views: contiguous loads)
+            hs = hi[s - b0:b1 - b0]
+            ls = lo[s - b0:b1 - b0]
+            for j in range(b1 - s):
+                hs[j], ls[j] = acc_add_nb(hs[j], ls[j], xs[j])
+            if w == windows[k]:
+                row = out[k]
+                row[b0:s] = np.nan
+                rs = row[s:b1]
+                fw = float(w)
+                for j in range(b1 - s):
+                    h, e = dd_norm_nb(hs[j], ls[j])
+                    rs[j] = dd_div_nb(h, e, fw)  # NaN stays NaN
+                k += 1
+
+
 @njit(cache=True, nogil=True)
 def window_moments_nb(x, window, ddof):
     """Return ``(s_hi, s_lo, var)``: each window's exact sum (double-double) and its variance.
