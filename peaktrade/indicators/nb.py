@@ -22,7 +22,10 @@ Conventions shared by every kernel here:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # ------------------------------------------------------------------ exact window sums
 #
@@ -83,18 +86,32 @@ def dd_norm_nb(hi, lo):
     return h, lo - (h - hi)
 
 
+@intrinsic
+def fma_nb(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``fma``: one instruction where the CPU has FMA, else libm's)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType()] * 3)
+        return builder.call(cgutils.get_or_insert_function(builder.module, fnty, "llvm.fma.f64"), args)
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def dd_div_nb(hi, lo, w):
     """Return the double-double ``hi + lo`` divided by the whole number ``w < 2**26``, rounded once.
 
-    ``q = fl(hi / w)`` is corrected by the exact remainder ``hi + lo - q * w`` (TwoProduct; ``w``
-    needs no split), so the result is the correctly rounded quotient (exact halfway cases included)
-    except within ~2**-100 of a rounding boundary.
+    ``q = fl(hi * fl(1 / w))`` (within 2 ulps of the quotient; in a loop over one ``w`` the reciprocal
+    is computed once, so a row costs one division per value, not two) is corrected by the remainder
+    ``hi + lo - q * w``, exact but for the one rounding of the added ``lo`` (``hi - q * w`` is a few
+    units of ``ulp(q)``; the product's error comes from an FMA), divided by ``w``: the result is the
+    correctly rounded quotient (exact halfway cases included: the correction is then exact) except
+    within ~2**-100 of a rounding boundary.
     """
-    q = hi / w
+    q = hi * (1.0 / w)
     p = q * w
-    qh, ql = _split_nb(q)
-    pe = (qh * w - p) + ql * w
+    pe = fma_nb(q, w, -p)  # q * w - p exactly
     return q + (((hi - p) - pe) + lo) / w
 
 
