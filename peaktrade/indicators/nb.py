@@ -22,7 +22,10 @@ Conventions shared by every kernel here:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 # ------------------------------------------------------------------ exact window sums
 #
@@ -83,18 +86,32 @@ def dd_norm_nb(hi, lo):
     return h, lo - (h - hi)
 
 
+@intrinsic
+def fma_nb(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``fma``: one instruction where the CPU has FMA, else libm's)."""
+    sig = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType()] * 3)
+        return builder.call(cgutils.get_or_insert_function(builder.module, fnty, "llvm.fma.f64"), args)
+
+    return sig, codegen
+
+
 @njit(cache=True, nogil=True)
 def dd_div_nb(hi, lo, w):
     """Return the double-double ``hi + lo`` divided by the whole number ``w < 2**26``, rounded once.
 
-    ``q = fl(hi / w)`` is corrected by the exact remainder ``hi + lo - q * w`` (TwoProduct; ``w``
-    needs no split), so the result is the correctly rounded quotient (exact halfway cases included)
-    except within ~2**-100 of a rounding boundary.
+    ``q = fl(hi * fl(1 / w))`` (within 2 ulps of the quotient; in a loop over one ``w`` the reciprocal
+    is computed once, so a row costs one division per value, not two) is corrected by the remainder
+    ``hi + lo - q * w``, exact but for the one rounding of the added ``lo`` (``hi - q * w`` is a few
+    units of ``ulp(q)``; the product's error comes from an FMA), divided by ``w``: the result is the
+    correctly rounded quotient (exact halfway cases included: the correction is then exact) except
+    within ~2**-100 of a rounding boundary.
     """
-    q = hi / w
+    q = hi * (1.0 / w)
     p = q * w
-    qh, ql = _split_nb(q)
-    pe = (qh * w - p) + ql * w
+    pe = fma_nb(q, w, -p)  # q * w - p exactly
     return q + (((hi - p) - pe) + lo) / w
 
 
@@ -222,6 +239,125 @@ def sma_nb(x, window):
     for i in range(n):
         out[i] = dd_div_nb(out[i], lo[i], w)  # NaN stays NaN
     return out
+
+
+#: Bars per block of :func:`sma_rows_nb`: its scratch rows and the block's inputs stay in L1/L2.
+SMA_ROWS_BLOCK = 2048
+
+
+@njit(cache=True, nogil=True)
+def _sma_rows_stride_nb(windows, block):
+    """Return the stride ``c`` for :func:`sma_rows_nb`: the most common gap > 1 between consecutive
+    windows (a grid's step; ties to the larger), or 1 (no stride) when walking by it would not save adds."""
+    m = windows.shape[0]
+    best = 1
+    best_cnt = 0
+    for k in range(1, m):
+        g = windows[k] - windows[k - 1]
+        if g <= 1 or g == best:
+            continue
+        cnt = 0
+        for kk in range(1, m):
+            cnt += windows[kk] - windows[kk - 1] == g
+        if cnt > best_cnt or (cnt == best_cnt and g > best):
+            best, best_cnt = g, cnt
+    if best == 1:
+        return 1
+    # adds per bar of a block: the walk's steps, plus the c-bar sums over the block and the bars it looks back
+    steps = 0
+    cur = 0
+    for k in range(m):
+        steps += (windows[k] - cur) // best + (windows[k] - cur) % best
+        cur = windows[k]
+    halo = windows[m - 1] - best
+    return best if steps + best * (block + halo) / block < windows[m - 1] else 1
+
+
+@njit(cache=True, nogil=True)
+def sma_rows_nb(x, windows, out, start, stop):
+    """Write ``sma_nb(x, windows[k])`` at bars ``start..stop-1`` into ``out[k]`` for every ``k``.
+
+    ``windows``: increasing int64 window lengths >= 1; ``out``: float64 of shape ``(len(windows), len(x))``
+    (other bars are left as they are, so threads can fill disjoint bar ranges of one ``out``).
+
+    Many windows at once, built across windows instead of along the bars: the sum of the ``w``-bar
+    window ending at bar ``i`` is the ``(w-1)``-bar one plus ``x[i-w+1]``, so walking ``w = 1, 2, ...``
+    each step adds one value to every bar of a block (Sum2's compensated add, :func:`acc_add_nb`) with no
+    dependency from bar to bar: it vectorizes, where :func:`sma_nb`'s running sum is one chain per row
+    re-accumulated once per window. Where the windows are a grid of step ``c`` the walk goes ``c`` at a
+    time, adding the (double-double) sum of the ``c`` bars before the window (summed once per block, the
+    same way). Each requested window is then divided exactly as :func:`sma_nb` does (:func:`dd_div_nb`
+    of the normalized sum). A NaN in a window propagates through the adds, and bars ``i < w - 1``
+    (warm-up) are NaN, as in :func:`sma_nb`.
+
+    The output is bit-identical to :func:`sma_nb` whenever both window sums are exact (see "exact window
+    sums" above), as they are for price data (and, tested, for random floats of both signs spanning
+    1e-8..1e8): both are then the correctly rounded mean of the exact window sum. For arbitrary floats
+    both are accurate to ~2**-100 relative, so they are identical except within ~2**-100 of a rounding
+    boundary. (An infinite input makes both NaN in its window; :func:`sma_nb` stays NaN a little longer.)
+    """
+    n = x.shape[0]
+    m = windows.shape[0]
+    if out.ndim != 2 or out.shape[0] != m or out.shape[1] != n:
+        raise ValueError("sma_rows_nb: out must have shape (len(windows), len(x))")
+    for k in range(m):
+        if windows[k] < 1 or (k > 0 and windows[k] <= windows[k - 1]):
+            raise ValueError("sma_rows_nb: windows must be increasing whole numbers >= 1")
+    if start < 0 or stop > n or start > stop:
+        raise ValueError("sma_rows_nb: need 0 <= start <= stop <= len(x)")
+    if m == 0:
+        return
+    nb = SMA_ROWS_BLOCK
+    c = _sma_rows_stride_nb(windows, nb)
+    halo = windows[m - 1] - c if c > 1 else 0  # how far before a block the c-bar sums are read
+    hi = np.empty(nb)
+    lo = np.empty(nb)
+    c_hi = np.empty(nb + halo)  # the c-bar sums ending at bars b0 - halo .. b1 - 1
+    c_lo = np.empty(nb + halo)
+    for b0 in range(start, stop, nb):
+        b1 = min(stop, b0 + nb)
+        base = b0 - halo
+        if c > 1:
+            c_hi[:] = 0.0
+            c_lo[:] = 0.0
+            j0 = max(c - 1, base)  # before c - 1 a c-bar sum is incomplete (and never read)
+            for v in range(c):
+                xs = x[j0 - v:b1 - v]
+                chs = c_hi[j0 - base:b1 - base]
+                cls = c_lo[j0 - base:b1 - base]
+                for j in range(b1 - j0):
+                    chs[j], cls[j] = acc_add_nb(chs[j], cls[j], xs[j])
+        hi[:] = 0.0
+        lo[:] = 0.0
+        cur = 0  # the length of the window sums in hi/lo
+        k = 0
+        while k < m:
+            w = windows[k]
+            step = c if w - cur >= c else 1
+            s = max(b0, cur + step - 1)  # bars before s are warm-up for this window and every longer one
+            hs = hi[s - b0:b1 - b0]
+            ls = lo[s - b0:b1 - b0]
+            if step == 1:
+                xs = x[s - cur:b1 - cur]  # x[i - cur] for the block's bars i >= s (views: contiguous loads)
+                for j in range(b1 - s):
+                    hs[j], ls[j] = acc_add_nb(hs[j], ls[j], xs[j])
+            else:
+                chs = c_hi[s - cur - base:b1 - cur - base]  # the c-bar sum ending at bar i - cur
+                cls = c_lo[s - cur - base:b1 - cur - base]
+                for j in range(b1 - s):
+                    h, e = two_sum_nb(hs[j], chs[j])
+                    hs[j] = h
+                    ls[j] = ls[j] + cls[j] + e
+            cur += step
+            if cur == w:
+                row = out[k]
+                row[b0:s] = np.nan
+                rs = row[s:b1]
+                fw = float(w)
+                for j in range(b1 - s):
+                    h, e = dd_norm_nb(hs[j], ls[j])
+                    rs[j] = dd_div_nb(h, e, fw)  # NaN stays NaN
+                k += 1
 
 
 @njit(cache=True, nogil=True)

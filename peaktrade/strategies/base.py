@@ -260,17 +260,24 @@ class IndicatorTable:
     ``row`` is called, so a loop variable cannot change what a row computes; ``fn`` must be a pure
     function of them, and runs in parallel only if it releases the GIL (the ``nogil`` kernels of
     :mod:`peaktrade.indicators.nb`, e.g. ``tab.row(("sma", w), sma_nb, close, w)``).
+
+    ``rows(keys, fn, *args)`` defers a batch of rows that one function computes together (e.g. many
+    SMAs at once, :func:`~peaktrade.indicators.nb.sma_rows_nb`); see :meth:`rows`.
     """
 
     #: Deferred bar-rows below which :meth:`build` computes in the calling thread (a pool costs ~0.1 ms).
     PARALLEL_MIN_BARS = 200_000
+    #: Bar ranges per thread a batch of :meth:`rows` is split into when :meth:`build` runs in parallel.
+    BATCH_PIECES = 4
 
     def __init__(self, prices: Prices) -> None:
         self.prices = prices
-        #: an array (computed now) or ``(fn, args, key)`` (deferred to :meth:`build`) per row
+        #: an array (computed now), ``(fn, args, key)`` (deferred to :meth:`build`) or None (in a batch) per row
         self._rows: list[Any] = [prices.open, prices.high, prices.low, prices.close, prices.volume]
         self._names: list[str] = ["open", "high", "low", "close", "volume"]
         self._index: dict[Any, int] = {}
+        #: ``(first row, keys, fn, args)`` per batch of :meth:`rows`
+        self._batches: list[tuple[int, tuple[Any, ...], Callable[..., Any], tuple[Any, ...]]] = []
 
     def row(self, key: Any, fn: Callable[..., np.ndarray], *args: Any, name: str | None = None) -> int:
         if key not in self._index:
@@ -278,6 +285,33 @@ class IndicatorTable:
             self._index[key] = len(self._rows) - 1
             self._names.append(name if name is not None else row_name(key))
         return self._index[key]
+
+    def rows(self, keys: Sequence[Any], fn: Callable[..., Any], *args: Any,
+             names: Sequence[str] | None = None) -> list[int]:
+        """Defer a batch of rows computed by one call; return the row index of each key.
+
+        :meth:`build` calls ``fn(*args, out, start, stop)``, where ``out`` is the batch's block of the
+        table (``len(keys)`` consecutive rows of n_bars, C-contiguous float64, row ``j`` for ``keys[j]``):
+        ``fn`` writes bars ``start..stop-1`` of every row and returns None. ``build`` may call it on
+        several threads for disjoint bar ranges (so ``fn`` must release the GIL to gain from it), e.g.
+        ``tab.rows([("sma", w) for w in ws], sma_rows_nb, close, np.array(ws))``. Rows are named
+        after their keys unless ``names`` are given.
+
+        A key the table already has keeps its row, as with :meth:`row` (a key's first row is its row):
+        its index is returned, and the batch's own row for it is computed but not referred to.
+        """
+        keys = tuple(keys)
+        if names is not None and len(names) != len(keys):
+            raise ValueError(f"indicator rows {list(keys)!r}: got {len(names)} names, expected {len(keys)}")
+        if not keys:
+            return []
+        first = len(self._rows)
+        self._batches.append((first, keys, fn, args))
+        for j, key in enumerate(keys):
+            self._rows.append(None)
+            self._names.append(names[j] if names is not None else row_name(key))
+            self._index.setdefault(key, first + j)
+        return [self._index[key] for key in keys]
 
     def _checked(self, key: Any, values: Any) -> np.ndarray:
         arr = np.ascontiguousarray(values, dtype=np.float64)
@@ -298,27 +332,46 @@ class IndicatorTable:
 
     def _table(self) -> np.ndarray:
         """Return the rows as one C-contiguous (n_rows, n_bars) array, computing the deferred ones into it."""
-        ind = np.empty((len(self._rows), self.prices.n))
+        n = self.prices.n
+        ind = np.empty((len(self._rows), n))
         deferred = []
         for i, r in enumerate(self._rows):
             if isinstance(r, tuple):
                 deferred.append(i)
-            else:
+            elif r is not None:
                 ind[i] = r
 
         def fill(i: int) -> None:
             fn, args, key = self._rows[i]
             ind[i] = self._checked(key, fn(*args))
 
+        def fill_batch(b: int, start: int, stop: int) -> None:
+            first, keys, fn, args = self._batches[b]
+            out = ind[first:first + len(keys)]
+            try:
+                res = fn(*args, out, start, stop)
+            except ValueError as e:
+                raise ValueError(f"indicator rows {list(keys)!r} into out of shape {out.shape}: {e}") from e
+            if res is not None:
+                raise ValueError(f"indicator rows {list(keys)!r}: fn must write them into out (shape "
+                                 f"{out.shape}) and return None, it returned {type(res).__name__}")
+
         # numba.get_num_threads() launches numba's thread pool: ask only when there is work to share
-        big = len(deferred) > 1 and len(deferred) * self.prices.n >= self.PARALLEL_MIN_BARS
-        threads = min(len(deferred), numba.get_num_threads()) if big else 1
+        work = (len(deferred) + sum(len(b[1]) for b in self._batches)) * n
+        big = (len(deferred) > 1 or len(self._batches) > 0) and work >= self.PARALLEL_MIN_BARS
+        threads = numba.get_num_threads() if big else 1
+        # a batch in pieces of bars: a few per thread, so that a thread slowed by other work is made up for
+        pieces = self.BATCH_PIECES * threads if threads > 1 else 1
+        tasks = [(fill, (i,)) for i in deferred] + [
+            (fill_batch, (b, n * p // pieces, n * (p + 1) // pieces))
+            for b in range(len(self._batches)) for p in range(pieces)]
+        threads = min(threads, len(tasks))
         if threads > 1:
-            for _ in _row_pool(threads).map(fill, deferred):  # re-raises a row's error here
+            for _ in _row_pool(threads).map(lambda t: t[0](*t[1]), tasks):  # re-raises a row's error here
                 pass
         else:
-            for i in deferred:
-                fill(i)
+            for f, a in tasks:
+                f(*a)
         return ind
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from peaktrade.indicators.nb import ema_nb, sma_nb
+from peaktrade.indicators.nb import ema_nb, sma_rows_nb
 from peaktrade.strategies.base import (
     SIGNAL_SIG,
     Constraint,
@@ -174,13 +174,12 @@ def signal_nb(ind, cols, fpar, state, t0, t1, entries, exits):
 def prepare(prices, combos):
     tab = IndicatorTable(prices)
     close = prices.close
-    cols = []
-    for p in combos:
-        fn = sma_nb if p["kind"] == "sma" else ema_nb
-        cols.append([
-            tab.row((p["kind"], p["fast"]), fn, close, p["fast"]),  # deferred: the table computes rows in parallel
-            tab.row((p["kind"], p["slow"]), fn, close, p["slow"]),
-        ])
+    # every SMA window in one batch (built together across windows, see sma_rows_nb); EMAs row by row
+    windows = sorted({p[w] for p in combos if p["kind"] == "sma" for w in ("fast", "slow")})
+    sma = dict(zip(windows, tab.rows([("sma", w) for w in windows], sma_rows_nb, close,
+                                      np.array(windows, dtype=np.int64))))
+    cols = [[sma[p[w]] if p["kind"] == "sma" else tab.row(("ema", p[w]), ema_nb, close, p[w])  # deferred
+             for w in ("fast", "slow")] for p in combos]
     return tab.build(cols, [[] for _ in combos])
 
 

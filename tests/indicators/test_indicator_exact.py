@@ -195,3 +195,29 @@ def test_rolling_kernels_when_history_is_truncated_then_sma_is_bit_identical_and
                                        rtol=3e-16, atol=0)
             np.testing.assert_allclose(nb.zscore_nb(x[start:], w)[w:], nb.zscore_nb(x, w)[start + w:],
                                        rtol=1e-15, atol=1e-300)
+
+
+def _dd_div_cases(rng, n):
+    """Yield ``(hi, lo, w, exact quotient)``: random double-doubles, and exact halfway cases between floats."""
+    for _ in range(n):
+        w = int(rng.integers(1, 1000))
+        hi = float(rng.uniform(1.0, 2.0) * 2.0 ** int(rng.integers(-20, 40)))
+        lo = float(np.spacing(hi) * rng.uniform(-0.5, 0.5))
+        yield hi, lo, w, (Fraction(hi) + Fraction(lo)) / w
+        # a quotient exactly halfway between two floats (ties to even), when its sum is a double-double
+        q = float(rng.uniform(1.0, 2.0) * 2.0 ** int(rng.integers(-20, 40)))
+        s = (Fraction(q) + Fraction(float(np.spacing(q))) / 2) * w
+        h = float(s)
+        r = s - Fraction(h)
+        if Fraction(float(r)) == r:
+            yield h, float(r), w, s / w
+
+
+def test_dd_div_when_random_and_halfway_quotients_then_correctly_rounded():
+    rng = np.random.default_rng(14)
+    cases = list(_dd_div_cases(rng, 8_000))
+    halfway = sum(1 for *_, e in cases if Fraction(float(e)) != e and 2 * abs(e - Fraction(float(e))) == Fraction(
+        float(np.spacing(float(e)))))
+    assert halfway > 2_000  # the tie cases really are ties
+    bad = [(h, l, w) for h, l, w, e in cases if nb.dd_div_nb(h, l, float(w)) != float(e)]  # float(): correctly rounded
+    assert bad == []
