@@ -23,7 +23,7 @@ from peaktrade.backtest import nb
 from peaktrade.backtest.engine import check_bars, pop_options, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
 from peaktrade.backtest.options import stop_distance
-from peaktrade.backtest.stats import annualization, benchmark_stats, buy_and_hold_equity, close_days
+from peaktrade.backtest.stats import BENCHMARK_KEYS, benchmark_values, time_axis
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
 from peaktrade.strategies.registry import get_strategy, search_space
@@ -58,6 +58,8 @@ PY_COMBO_SECONDS = 30e-6
 PY_COMBO_BYTES = 1024
 #: Combinations ``estimate_sweep(calibrate=True)`` runs to measure the time per combination.
 CALIBRATE_COMBOS = 256
+#: Grid points whose constraints are checked together (one object array of this many values per parameter).
+CHECK_CHUNK = 65_536
 #: Grids of at most this many combinations are counted exactly before a sweep; larger ones from a sample.
 EXACT_COUNT = 50_000
 #: Grid points drawn (seeded) to estimate the share a larger grid's constraints keep (~1 % error at 16,384).
@@ -194,25 +196,80 @@ def _coerced_grid(strat: Any, grids: dict[str, Any]) -> tuple[list[str], list[li
 def iter_combos(strategy: Any, grids: dict[str, Any], *,
                 block: int = 65_536) -> Iterator[tuple[list[dict[str, Any]], dict[str, int]]]:
     """Yield the valid combinations of a grid in blocks of at most ``block`` (grid order), each with the
-    count of the combinations it skipped per broken constraint. Never holds more than one block."""
+    count of the combinations it skipped per broken constraint. Never holds more than one block.
+
+    Each combination is ``{**defaults, **grid point}``. The grid is checked in chunks of ``CHECK_CHUNK`` points,
+    each constraint once over a chunk's columns (:meth:`~peaktrade.strategies.base.Strategy.broken_constraints`)
+    where it allows, else point by point; only the valid points become dicts."""
     strat = get_strategy(strategy)
     names, coerced = _coerced_grid(strat, grids)
     base = strat.defaults()
+    keys = [*base, *(n for n in names if n not in base)]  # the key order of {**base, **point}
+    at = {n: i for i, n in enumerate(names)}
+    shape = [len(v) for v in coerced]
+    size = math.prod(shape)
+    values = [_objects(v) for v in coerced]
+    index = {c.text: i for i, c in reversed(list(enumerate(strat.constraints)))}  # a text's first constraint
     combos: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     first = True
-    for combo in itertools.product(*coerced):
-        p = {**base, **dict(zip(names, combo))}
-        broken = strat.broken_constraint(p)
-        if broken is not None:
-            skipped[broken] = skipped.get(broken, 0) + 1
+    for start in range(0, size, CHECK_CHUNK):
+        n = min(start + CHECK_CHUNK, size) - start
+        idx = np.unravel_index(np.arange(start, start + n), shape) if names else ()
+        cols = {k: values[at[k]][idx[at[k]]] if k in at else _objects(base[k], n) for k in keys}
+        broken = strat.broken_constraints(cols)
+        if broken is None:  # point by point: each constraint's own truth (and error) for each point
+            points = [dict(zip(keys, row)) for row in _rows([c.tolist() for c in cols.values()], n)]
+            broken = np.fromiter((-1 if (t := strat.broken_constraint(p)) is None else index[t] for p in points),
+                                 dtype=np.int64, count=n)
+            valid = np.flatnonzero(broken < 0)
+            made: Iterator[dict[str, Any]] = iter([points[i] for i in valid])
         else:
-            combos.append(p)
-        if len(combos) >= block:
-            yield combos, skipped
-            combos, skipped, first = [], {}, False
+            valid = np.flatnonzero(broken < 0)
+            made = (dict(zip(keys, row)) for row in _rows([c[valid].tolist() for c in cols.values()], len(valid)))
+        a, v = 0, 0  # the chunk's next point to count, its next valid point to add
+        while v < len(valid):
+            take = min(block - len(combos), len(valid) - v)
+            end = int(valid[v + take - 1]) + 1 if len(combos) + take == block else n
+            combos += itertools.islice(made, take)
+            _count_broken(strat, broken[a:end], skipped)
+            a, v = end, v + take
+            if len(combos) >= block:
+                yield combos, skipped
+                combos, skipped, first = [], {}, False
+        _count_broken(strat, broken[a:], skipped)
     if combos or skipped or first:  # an empty grid still yields one (empty) block: its table has the columns
         yield combos, skipped
+
+
+def _objects(values: Any, n: int | None = None) -> np.ndarray:
+    """Return ``values`` as a 1-D object array of the very objects (whatever their type), or ``n`` times the
+    one value ``values`` when ``n`` is given."""
+    if n is not None:
+        out = np.empty(n, dtype=object)
+        out.fill(values)
+        return out
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
+
+
+def _rows(columns: list[list[Any]], n: int) -> Iterable[tuple[Any, ...]]:
+    """Return the ``n`` rows of ``columns`` (``n`` empty rows when there are no columns)."""
+    return zip(*columns) if columns else itertools.repeat((), n)
+
+
+def _count_broken(strat: Any, broken: np.ndarray, skipped: dict[str, int]) -> None:
+    """Add to ``skipped`` the points of ``broken`` (constraint indices, -1 valid) per constraint text, each new
+    text in the order its first point comes (as a point-by-point count would insert it)."""
+    hit = broken[broken >= 0]
+    if not len(hit):
+        return
+    codes, first, counts = np.unique(hit, return_index=True, return_counts=True)
+    for j in np.argsort(first, kind="stable"):
+        text = strat.constraints[int(codes[j])].text
+        skipped[text] = skipped.get(text, 0) + int(counts[j])
 
 
 def _blocks_of(combos: list[dict[str, Any]], skipped: dict[str, int],
@@ -448,10 +505,9 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     if not sample:  # the constraints keep too few grid points to draw from: the assumed rate stays
         return est
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-    bench = dict.fromkeys(("benchmark_return", "benchmark_sharpe", "benchmark_max_drawdown"), 0.0)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, 0, n_parts=n_parts,
                             bounds=np.linspace(0, len(bars), n_parts + 1).astype(np.int64), chunk=None,
-                            progress=False, max_memory=max_memory, annual=annualization(bars.index)[:2], bench=bench)
+                            progress=False, max_memory=max_memory, axis=time_axis(bars.index), bench=(0.0, 0.0, 0.0))
     run(sample[:1])  # warm-up: a cold numba cache compiles here
     timed = sample[1:] or sample
     # the indicator rows apart: a sample shares fewer of them than a block of the whole grid does
@@ -581,17 +637,16 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         raise SweepTooLarge(est.refusal(strat.name), estimate=est)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     prices.memo_budget = max_memory  # the pandas level's indicator memo keeps at most this between chunks
-    ann, years, _ = annualization(bars.index)
+    axis = time_axis(bars.index)
     bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
     # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
-    bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
-    bench = {k: float(v) for k, v in bench.items()}  # a Series' label lookups cost ~ms each (string index)
+    bench = benchmark_values(prices.close, prices.open[0], init_cash=opts.init_cash, axis=axis)
     # several blocks: one bar over the whole sweep (a block's own bar would restart at every block)
     outer = runner is None and est.combinations > est.block and (progress if progress is not None
                                               else est.combinations * len(bars) > 50_000_000)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, n_parts=n_parts, bounds=bounds,
                             chunk=chunk, progress=False if outer else progress, max_memory=max_memory,
-                            annual=(ann, years), bench=bench)
+                            axis=axis, bench=bench)
     keep: _Keep = _KeepAll() if top is None else _KeepTop(top, metric, minimize, pbo_sample, n_parts)
     skipped: dict[str, int] = {}
 
@@ -667,61 +722,66 @@ def _setup(strategy: Any, bars: pd.DataFrame, kwargs: dict[str, Any], config: An
 
 def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any], opts: Any, offset: int,
                combos: list[dict[str, Any]], *, n_parts: int, bounds: np.ndarray, chunk: int | None,
-               progress: bool | None, max_memory: int, annual: tuple[float, float],
-               bench: dict[str, float]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Run one block of combinations; return its table rows (labelled from ``offset``) and part sums."""
-    ann, years = annual
-    base_sp = opts.kernel_params()
-    frac = opts.size_fraction(prices, bars.index)
+               progress: bool | None, max_memory: int, axis: tuple[np.ndarray, float, float],
+               bench: tuple[float, float, float]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Run one block of combinations; return its table rows (labelled from ``offset``) and part sums.
+
+    ``axis`` is the bars' :func:`~peaktrade.backtest.stats.time_axis`, ``bench`` the buy-and-hold benchmark's
+    (return, Sharpe, max drawdown) (:func:`~peaktrade.backtest.stats.benchmark_values`)."""
     n = len(combos)
-    out = np.full((n, len(STAT_KEYS)), np.nan)
-    part_sums = np.zeros((n, n_parts, 2))
-    if n:
-        sig_params = _signal_params(strat, combos, grids)
-        spar = np.repeat(base_sp[None, :], n, axis=0)
-        for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
-            vals = [c.get(key) for c in combos]
-            if any(v is not None for v in vals):
-                spar[:, col] = [stop_distance(key, v) for v in vals]
-        spar = np.ascontiguousarray(spar)
-        n_state = max(strat.n_state, 1)
-        chunk = chunk or max(64, min(4096, n // 20 or 1))
-        show = progress if progress is not None else n * len(bars) > 50_000_000
-        annual = (close_days(bars.index), ann, years)
-        groups = _prepare_groups(strat, sig_params, len(bars), max_memory)
-        if groups is None:  # rows per parameter value: one prepare, the fused kernel over all combinations
-            prep = strat.prepare(prices, sig_params)
-            _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show)
-        else:
-            for idx in groups:
-                prep = strat.prepare(prices, [sig_params[i] for i in idx])
-                g_out = np.full((len(idx), len(STAT_KEYS)), np.nan)
-                g_parts = np.zeros((len(idx), n_parts, 2))
-                _run_chunks(strat, prep, n_state, np.ascontiguousarray(spar[idx]), frac, annual, bounds, g_parts,
-                            g_out, chunk, show)
-                out[idx] = g_out
-                part_sums[idx] = g_parts
-                del prep
     index = pd.RangeIndex(offset, offset + n)
-    if not n:  # no rows: the parameter columns' dtypes as a frame of records gives them (object)
-        params_df = pd.DataFrame([], columns=list(grids))
-        cols: dict[str, Any] = {k: params_df[k] for k in grids}
-    else:  # one list per column (each column's dtype inferred as from records), built once
-        cols = {k: [c.get(k) for c in combos] for k in grids}
-    b_ret = bench["benchmark_return"]
-    cols.update({k: out[:, j] for j, k in enumerate(STAT_KEYS)})
-    cols.update(benchmark_return=np.full(n, b_ret), benchmark_sharpe=np.full(n, bench["benchmark_sharpe"]),
-                benchmark_max_drawdown=np.full(n, bench["benchmark_max_drawdown"]),
-                excess_return=out[:, STAT_KEYS.index("total_return")] - b_ret)
-    return pd.DataFrame(cols, index=index), part_sums
+    stats = np.empty((n, len(STAT_KEYS) + len(BENCHMARK_KEYS)))
+    part_sums = np.zeros((n, n_parts, 2))
+    if not n:  # no rows: the parameter columns get the dtype a frame of no records gives them (object)
+        return _table(pd.DataFrame([], columns=list(grids), index=index), stats, index), part_sums
+    # what the table and the kernel read of the combinations, before ``prepare`` gets them (it may keep or change them)
+    params = {k: [c.get(k) for c in combos] for k in grids}
+    spar = np.repeat(opts.kernel_params()[None, :], n, axis=0)
+    for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
+        # a combination holds a stop only when the grid or the strategy's parameters name it
+        vals = params.get(key) or ([c.get(key) for c in combos] if key in strat.param_names else ())
+        if any(v is not None for v in vals):
+            spar[:, col] = [stop_distance(key, v) for v in vals]
+    sig_params = _signal_params(strat, combos, grids)
+    frac = opts.size_fraction(prices, bars.index)
+    out = np.full((n, len(STAT_KEYS)), np.nan)
+    n_state = max(strat.n_state, 1)
+    chunk = chunk or max(64, min(4096, n // 20 or 1))
+    show = progress if progress is not None else n * len(bars) > 50_000_000
+    groups = _prepare_groups(strat, sig_params, len(bars), max_memory)
+    if groups is None:  # rows per parameter value: one prepare, the fused kernel over all combinations
+        prep = strat.prepare(prices, sig_params)
+        _run_chunks(strat, prep, n_state, spar, frac, axis, bounds, part_sums, out, chunk, show)
+    else:
+        for idx in groups:
+            prep = strat.prepare(prices, [sig_params[i] for i in idx])
+            g_out = np.full((len(idx), len(STAT_KEYS)), np.nan)
+            g_parts = np.zeros((len(idx), n_parts, 2))
+            _run_chunks(strat, prep, n_state, np.ascontiguousarray(spar[idx]), frac, axis, bounds, g_parts,
+                        g_out, chunk, show)
+            out[idx] = g_out
+            part_sums[idx] = g_parts
+            del prep
+    stats[:, :len(STAT_KEYS)] = out
+    stats[:, len(STAT_KEYS):-1] = bench
+    np.subtract(out[:, STAT_KEYS.index("total_return")], bench[0], out=stats[:, -1])
+    return _table(pd.DataFrame(params, index=index, columns=list(grids)), stats, index), part_sums
+
+
+def _table(params: pd.DataFrame, stats: np.ndarray, index: pd.RangeIndex) -> pd.DataFrame:
+    """Return a block's table: the parameter columns (each one's dtype inferred from its values, as a frame of
+    records would), then the stats and benchmark columns from one float array: two frames joined, not a frame
+    built one column at a time."""
+    return pd.concat([params, pd.DataFrame(stats, index=index, columns=[*STAT_KEYS, *BENCHMARK_KEYS], copy=False)],
+                     axis=1)
 
 
 def _signal_params(strat: Any, combos: list[dict[str, Any]], grids: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return each combination's signal parameters (:func:`~peaktrade.backtest.engine.split_params`), as
-    copies (``prepare`` may keep or change them). A block's combinations hold the strategy's parameters and
-    the grid's names: when the grid has no stop, there is nothing to split off."""
+    """Return each combination's signal parameters (:func:`~peaktrade.backtest.engine.split_params`). A block's
+    combinations hold the strategy's parameters and the grid's names: when the grid has no stop, there is
+    nothing to split off, and the combinations themselves are given (the block has read them already)."""
     if frozenset(grids).isdisjoint(frozenset(STOP_PARAMS) - frozenset(strat.param_names)):
-        return [dict(c) for c in combos]
+        return combos
     return [split_params(strat, c)[0] for c in combos]
 
 
@@ -750,18 +810,18 @@ def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,
 def _hold_tables(ind: np.ndarray, spar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the fast path's tables (``nb.hold_tables_nb``) when some combination can take it (all-in
     long without stops, positive prices), else empty ones (every combination then runs bar by bar)."""
-    if nb.any_fast_path_nb(spar) and (ind[:4] > 0.0).all():
+    if nb.any_fast_path_nb(spar) and ind[:4].min() > 0.0:  # (min is NaN, not > 0, when a price is NaN)
         return nb.hold_tables_nb(ind[3])
     return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0))
 
 
-def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show) -> None:
+def _run_chunks(strat, prep, n_state, spar, frac, axis, bounds, part_sums, out, chunk, show) -> None:
     n = spar.shape[0]
     tables = _hold_tables(prep.ind, spar)
 
     def step(a: int, b: int) -> None:
         nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
-                    *annual, BLOCK, numba.get_num_threads(), bounds, part_sums[a:b], out[a:b], *tables)
+                    *axis, BLOCK, numba.get_num_threads(), bounds, part_sums[a:b], out[a:b], *tables)
 
     if not show:
         step(0, n)
