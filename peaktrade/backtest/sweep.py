@@ -739,7 +739,7 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     spar = np.repeat(opts.kernel_params()[None, :], n, axis=0)
     for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
         # a combination holds a stop only when the grid or the strategy's parameters name it
-        vals = params.get(key) or ([c.get(key) for c in combos] if key in strat.param_names else ())
+        vals = params[key] if key in params else [c.get(key) for c in combos] if key in strat.param_names else ()
         if any(v is not None for v in vals):
             spar[:, col] = [stop_distance(key, v) for v in vals]
     sig_params = _signal_params(strat, combos, grids)
@@ -765,7 +765,25 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     stats[:, :len(STAT_KEYS)] = out
     stats[:, len(STAT_KEYS):-1] = bench
     np.subtract(out[:, STAT_KEYS.index("total_return")], bench[0], out=stats[:, -1])
-    return _table(pd.DataFrame(params, index=index, columns=list(grids)), stats, index), part_sums
+    params_df = pd.DataFrame({k: _column(v) for k, v in params.items()}, index=index, columns=list(grids))
+    return _table(params_df, stats, index), part_sums
+
+
+#: Python types whose values pandas stores in a column of this dtype when every value of the column has the type.
+_INFERRED = {int: np.int64, float: np.float64, bool: np.bool_}
+
+
+def _column(values: list[Any]) -> Any:
+    """Return a parameter column's values as an array of the dtype pandas infers from them (~0.2 ms less than
+    pandas inferring it), or the list itself when its types are mixed or other (pandas infers then)."""
+    types = set(map(type, values))
+    dtype = _INFERRED.get(types.pop()) if len(types) == 1 else None
+    if dtype is None:
+        return values
+    try:
+        return np.array(values, dtype=dtype)
+    except OverflowError:  # an int beyond int64: pandas' own inference (uint64 or object)
+        return values
 
 
 def _table(params: pd.DataFrame, stats: np.ndarray, index: pd.RangeIndex) -> pd.DataFrame:
