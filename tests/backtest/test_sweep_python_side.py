@@ -9,6 +9,7 @@ from helpers import random_bars
 
 import peaktrade.config
 from peaktrade.backtest import sweep
+from peaktrade.backtest.stats import ALL_STAT_KEYS
 
 
 def test_sweep_when_config_not_given_then_the_project_config_is_loaded_once(monkeypatch):
@@ -156,3 +157,49 @@ def test_sweep_when_a_constraint_raises_on_some_points_then_the_error_names_the_
         sweep(strat, bars, fast=[4, 0], slow=[10, 20], progress=False)
     assert str(err.value) == ("strategy 'two': constraint 'slow / fast >= 2' cannot be evaluated with fast=0, slow=10, "
                               "kind='sma' (ZeroDivisionError)")
+
+
+# -- the table and the benchmark, built from arrays ------------------------------------------------------------
+
+def test_sweep_table_when_parameter_types_vary_then_columns_are_those_of_a_frame_of_records(bars):
+    import pandas as pd
+
+    from peaktrade.backtest.sweep import expand_grid
+
+    grids = dict(fast=[5, 8], slow=[20, 30], kind=["sma", "ema"], sl_stop=[None, 0.05], tp_stop=[0.1, 0.2])
+    res = sweep("ma_crossover", bars, progress=False, **grids)
+    combos, _ = expand_grid("ma_crossover", grids)
+    records = pd.DataFrame([{k: c[k] for k in grids} for c in combos])
+    pd.testing.assert_frame_equal(res.table[list(grids)], records, check_exact=True)
+    assert list(res.table.columns[len(grids):]) == list(ALL_STAT_KEYS)
+    assert (res.table.dtypes[len(grids):] == np.float64).all()
+
+
+def test_sweep_when_prepare_changes_its_combinations_then_the_table_keeps_the_grid_values(bars):
+    import dataclasses
+
+    from peaktrade.strategies import get_strategy
+
+    ma = get_strategy("ma_crossover")
+
+    def prepare(prices, combos):
+        prep = ma.prepare(prices, combos)
+        for p in combos:
+            p["fast"] = -1  # the contract lets prepare keep or change what it is given
+        return prep
+
+    res = sweep(dataclasses.replace(ma, prepare=prepare), bars, fast=[5, 8], slow=[20, 30], progress=False)
+    assert res.table["fast"].tolist() == [5, 5, 8, 8]
+    ref = sweep(ma, bars, fast=[5, 8], slow=[20, 30], progress=False)
+    np.testing.assert_array_equal(res.table["sharpe"].to_numpy(), ref.table["sharpe"].to_numpy())
+
+
+def test_benchmark_values_when_bars_have_gaps_then_equal_to_benchmark_stats_bit_for_bit():
+    from peaktrade.backtest.stats import benchmark_stats, benchmark_values, buy_and_hold_equity, time_axis
+
+    bars = random_bars(500, seed=11)
+    bars = bars.drop(bars.index[100:140])  # a gap: observed annualization
+    series = benchmark_stats(buy_and_hold_equity(bars, 2500.0), init_cash=2500.0, total_return=0.0)
+    values = benchmark_values(bars["close"].to_numpy(), bars["open"].iloc[0], init_cash=2500.0,
+                              axis=time_axis(bars.index))
+    assert values == tuple(series[["benchmark_return", "benchmark_sharpe", "benchmark_max_drawdown"]])
