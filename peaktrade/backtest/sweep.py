@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,28 +209,29 @@ def iter_combos(strategy: Any, grids: dict[str, Any], *,
     size = math.prod(shape)
     values = [_objects(v) for v in coerced]
     index = {c.text: i for i, c in reversed(list(enumerate(strat.constraints)))}  # a text's first constraint
+    make = _dict_maker(keys)
+    step = min(CHECK_CHUNK, max(block, 2))  # points in flight: about one block, as many as a block holds
     combos: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     first = True
-    for start in range(0, size, CHECK_CHUNK):
-        n = min(start + CHECK_CHUNK, size) - start
+    for start in range(0, size, step):
+        n = min(start + step, size) - start
         idx = np.unravel_index(np.arange(start, start + n), shape) if names else ()
-        cols = {k: values[at[k]][idx[at[k]]] if k in at else _objects(base[k], n) for k in keys}
-        broken = strat.broken_constraints(cols)
+        cols = [values[at[k]][idx[at[k]]] if k in at else _objects(base[k], n) for k in keys]
+        broken = strat.broken_constraints(dict(zip(keys, cols)))
+        points = None
         if broken is None:  # point by point: each constraint's own truth (and error) for each point
-            points = [dict(zip(keys, row)) for row in _rows([c.tolist() for c in cols.values()], n)]
+            points = _dicts(make, [c.tolist() for c in cols], n)
             broken = np.fromiter((-1 if (t := strat.broken_constraint(p)) is None else index[t] for p in points),
                                  dtype=np.int64, count=n)
-            valid = np.flatnonzero(broken < 0)
-            made: Iterator[dict[str, Any]] = iter([points[i] for i in valid])
-        else:
-            valid = np.flatnonzero(broken < 0)
-            made = (dict(zip(keys, row)) for row in _rows([c[valid].tolist() for c in cols.values()], len(valid)))
+        valid = np.flatnonzero(broken < 0)
         a, v = 0, 0  # the chunk's next point to count, its next valid point to add
         while v < len(valid):
             take = min(block - len(combos), len(valid) - v)
             end = int(valid[v + take - 1]) + 1 if len(combos) + take == block else n
-            combos += itertools.islice(made, take)
+            sel = valid[v:v + take]
+            combos += ([points[i] for i in sel] if points is not None
+                       else _dicts(make, [c[sel].tolist() for c in cols], take))
             _count_broken(strat, broken[a:end], skipped)
             a, v = end, v + take
             if len(combos) >= block:
@@ -255,9 +255,19 @@ def _objects(values: Any, n: int | None = None) -> np.ndarray:
     return out
 
 
-def _rows(columns: list[list[Any]], n: int) -> Iterable[tuple[Any, ...]]:
-    """Return the ``n`` rows of ``columns`` (``n`` empty rows when there are no columns)."""
-    return zip(*columns) if columns else itertools.repeat((), n)
+def _dict_maker(keys: list[str]) -> Callable[..., dict[str, Any]]:
+    """Return ``f(v0, v1, ...) -> {keys[0]: v0, keys[1]: v1, ...}``: a dict display, compiled once per grid, builds
+    a combination ~3x faster than ``dict(zip(keys, values))`` (as ``collections.namedtuple`` compiles its
+    class). The keys are parameter names (str), written as literals (``repr``)."""
+    if not all(type(k) is str for k in keys):
+        return lambda *vals: dict(zip(keys, vals))
+    args = ", ".join(f"v{i}" for i in range(len(keys)))
+    return eval(f"lambda {args}: {{{', '.join(f'{k!r}: v{i}' for i, k in enumerate(keys))}}}")
+
+
+def _dicts(make: Callable[..., dict[str, Any]], columns: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """Return the ``n`` combinations of ``columns`` (one list of values per key) built by ``make``."""
+    return list(map(make, *columns)) if columns else [make() for _ in range(n)]
 
 
 def _count_broken(strat: Any, broken: np.ndarray, skipped: dict[str, int]) -> None:
@@ -530,7 +540,8 @@ def given_combinations(strategy: Any, combinations: Sequence[Mapping[str, Any]],
     skipped ones per broken constraint, of exactly these parameter sets (each with ``fixed`` and the strategy's
     defaults and default stops filling in the rest), in the given order."""
     strat = get_strategy(strategy)
-    base = {**strat.defaults(), **strat.stop_defaults, **(fixed or {})}  # every parameter gets a column
+    defaults = strat.defaults()
+    base = {**defaults, **strat.stop_defaults, **(fixed or {})}  # every parameter gets a column
     combos: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     given: list[dict[str, Any]] = []
@@ -539,10 +550,13 @@ def given_combinations(strategy: Any, combinations: Sequence[Mapping[str, Any]],
             raise BacktestError(f"combinations[{i}] is a {type(c).__name__}: expected a mapping of parameter "
                                 "names to values")
         given.append({**base, **c})
-        ok, broken = expand_grid(strat, {k: [v] for k, v in given[-1].items()})  # one combination, coerced
-        combos += ok
-        for k, v in broken.items():
-            skipped[k] = skipped.get(k, 0) + v
+        names, values = _coerced_grid(strat, {k: [v] for k, v in given[-1].items()})  # one combination, coerced
+        p = {**defaults, **{k: v[0] for k, v in zip(names, values)}}
+        broken = strat.broken_constraint(p)
+        if broken is None:
+            combos.append(p)
+        else:
+            skipped[broken] = skipped.get(broken, 0) + 1
     seen = dict.fromkeys(k for g in given for k in g)
     names = [n for n in strat.param_names if n in seen] + [k for k in seen if k not in strat.param_names]
     grids = {n: list(dict.fromkeys(g[n] for g in given if n in g)) for n in names}
