@@ -779,7 +779,8 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     stats[:, :len(STAT_KEYS)] = out
     stats[:, len(STAT_KEYS):-1] = bench
     np.subtract(out[:, STAT_KEYS.index("total_return")], bench[0], out=stats[:, -1])
-    params_df = pd.DataFrame({k: _column(v) for k, v in params.items()}, index=index, columns=list(grids))
+    # (no ``columns=``: the dict's order is the grid's, and pandas then builds the frame in half the time)
+    params_df = pd.DataFrame({k: _column(v) for k, v in params.items()}, index=index, copy=False)
     return _table(params_df, stats, index), part_sums
 
 
