@@ -197,9 +197,10 @@ def iter_combos(strategy: Any, grids: dict[str, Any], *,
     """Yield the valid combinations of a grid in blocks of at most ``block`` (grid order), each with the
     count of the combinations it skipped per broken constraint. Never holds more than one block.
 
-    Each combination is ``{**defaults, **grid point}``. The grid is checked in chunks of ``CHECK_CHUNK`` points,
-    each constraint once over a chunk's columns (:meth:`~peaktrade.strategies.base.Strategy.broken_constraints`)
-    where it allows, else point by point; only the valid points become dicts."""
+    Each combination is ``{**defaults, **grid point}``. The grid is checked in chunks of about a block of points
+    (at most ``CHECK_CHUNK``), each constraint called once over a chunk's columns
+    (:meth:`~peaktrade.strategies.base.Strategy.broken_constraints`) where it allows, else point by point; only
+    the valid points become dicts (then only the per-point check needs them all)."""
     strat = get_strategy(strategy)
     names, coerced = _coerced_grid(strat, grids)
     base = strat.defaults()
