@@ -41,7 +41,10 @@ def check_bars(bars: pd.DataFrame, name: str = "bars") -> None:
         raise BacktestError(f"{name} has {len(bars)} row(s): expected at least 2")
     if not bars.index.is_monotonic_increasing or bars.index.has_duplicates:
         raise BacktestError(f"{name} index is not sorted and unique")
-    vals = bars[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
+    prices = ("open", "high", "low", "close")
+    if all(bars[c].dtype == np.float64 and np.isfinite(bars[c].to_numpy()).all() for c in prices):
+        return  # the common case, column by column: no copy of the four columns
+    vals = bars[list(prices)].to_numpy(dtype=np.float64)
     if not np.isfinite(vals).all():
         bad = bars.index[~np.isfinite(vals).all(axis=1)][0]
         raise BacktestError(f"{name} has a non-finite price at {bad}: expected finite OHLC")

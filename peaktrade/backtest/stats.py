@@ -86,7 +86,10 @@ def annualization(index: pd.DatetimeIndex) -> tuple[float, float, float]:
     Observed bars per year = ``len(index) / years``; without gaps it equals the nominal
     ``365 d / interval`` exactly (the ratio below is then 1.0 to the bit).
     """
-    step = bar_interval(index)
+    return _annualization(index, bar_interval(index))
+
+
+def _annualization(index: pd.DatetimeIndex, step: pd.Timedelta) -> tuple[float, float, float]:
     span = (index[-1] - index[0]) + step
     nominal = YEAR / step
     coverage = len(index) * step.value / span.value  # share of the span's bar slots that hold a bar
@@ -101,8 +104,19 @@ def nominal_bars_per_year(index: pd.DatetimeIndex) -> float:
 def close_days(index: pd.DatetimeIndex) -> np.ndarray:
     """Return each bar's close time in days from the first bar's open (what the kernels measure
     durations with)."""
-    step = bar_interval(index)
+    return _close_days(index, bar_interval(index))
+
+
+def _close_days(index: pd.DatetimeIndex, step: pd.Timedelta) -> np.ndarray:
     return np.ascontiguousarray(((index - index[0]) + step) / pd.Timedelta(days=1), dtype=np.float64)
+
+
+def time_axis(index: pd.DatetimeIndex) -> tuple[np.ndarray, float, float]:
+    """Return (:func:`close_days`, observed bars per year, years covered) of a bar index, its interval
+    inferred once (a sweep needs all three; each alone infers it again)."""
+    step = bar_interval(index)
+    ann, years, _ = _annualization(index, step)
+    return _close_days(index, step), ann, years
 
 
 def _records_from_trades(trades: pd.DataFrame) -> np.ndarray:
@@ -126,12 +140,27 @@ def buy_and_hold_equity(bars: pd.DataFrame, init_cash: float = 1.0) -> pd.Series
     return (float(init_cash) * bars["close"].astype(np.float64) / float(bars["open"].iloc[0])).rename("benchmark")
 
 
-def _path_stats(equity: pd.Series, init_cash: float) -> pd.Series:
-    """Return the STAT_KEYS of an always-invested equity path with no trades (the benchmark)."""
-    acc = stats_from_series_nb(np.ascontiguousarray(equity.to_numpy(dtype=np.float64)),
-                               np.ones(len(equity)), np.zeros(0, dtype=trade_dt), float(init_cash),
-                               close_days(equity.index))
-    return stats_from_acc(acc, init_cash=init_cash, index=equity.index)
+def _path_stats(equity: np.ndarray, init_cash: float, axis: tuple[np.ndarray, float, float]) -> np.ndarray:
+    """Return the STAT_KEYS values of an always-invested equity path with no trades (the benchmark) over a
+    :func:`time_axis`."""
+    days, ann, years = axis
+    acc = stats_from_series_nb(np.ascontiguousarray(equity, dtype=np.float64), np.ones(len(equity)),
+                               np.zeros(0, dtype=trade_dt), float(init_cash), days)
+    out = np.empty(N_STATS)
+    finalize_stats_nb(acc, float(init_cash), ann, years, out)
+    return out
+
+
+_B_RET, _B_SHARPE, _B_MDD = (STAT_KEYS.index(k) for k in ("total_return", "sharpe", "max_drawdown"))
+
+
+def benchmark_values(close: np.ndarray, first_open: float, *, init_cash: float,
+                     axis: tuple[np.ndarray, float, float]) -> tuple[float, float, float]:
+    """Return (benchmark_return, benchmark_sharpe, benchmark_max_drawdown) of the buy-and-hold of bars with
+    these closes and first open (as :func:`buy_and_hold_equity`) over their :func:`time_axis`: what
+    :func:`benchmark_stats` returns, from arrays (a sweep has them; a Series costs ~ms)."""
+    st = _path_stats(float(init_cash) * np.asarray(close, dtype=np.float64) / float(first_open), init_cash, axis)
+    return float(st[_B_RET]), float(st[_B_SHARPE]), float(st[_B_MDD])
 
 
 def benchmark_stats(benchmark: pd.Series | None, *, init_cash: float, total_return: float | np.ndarray) -> pd.Series:
@@ -139,9 +168,9 @@ def benchmark_stats(benchmark: pd.Series | None, *, init_cash: float, total_retu
     strategy's ``total_return`` (a scalar, or an array of them: a sweep's rows)."""
     if benchmark is None or len(benchmark) < 2:
         return pd.Series(np.nan, index=list(BENCHMARK_KEYS), name="stats")
-    st = _path_stats(benchmark, init_cash)
-    b = float(st["total_return"])
-    return pd.Series([b, float(st["sharpe"]), float(st["max_drawdown"]), total_return - b],
+    st = _path_stats(benchmark.to_numpy(dtype=np.float64), init_cash, time_axis(benchmark.index))
+    b = float(st[_B_RET])
+    return pd.Series([b, float(st[_B_SHARPE]), float(st[_B_MDD]), total_return - b],
                      index=list(BENCHMARK_KEYS), name="stats")
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from peaktrade.backtest import nb
 from peaktrade.backtest.engine import check_bars, pop_options, split_params
 from peaktrade.backtest.enums import SP_SL, SP_TP, SP_TRAIL, STAT_KEYS
 from peaktrade.backtest.options import stop_distance
-from peaktrade.backtest.stats import annualization, benchmark_stats, buy_and_hold_equity, close_days
+from peaktrade.backtest.stats import BENCHMARK_KEYS, benchmark_values, time_axis
 from peaktrade.errors import BacktestError
 from peaktrade.strategies.base import STOP_PARAMS, prices_from_bars
 from peaktrade.strategies.registry import get_strategy, search_space
@@ -58,6 +57,8 @@ PY_COMBO_SECONDS = 30e-6
 PY_COMBO_BYTES = 1024
 #: Combinations ``estimate_sweep(calibrate=True)`` runs to measure the time per combination.
 CALIBRATE_COMBOS = 256
+#: Grid points whose constraints are checked together (one object array of this many values per parameter).
+CHECK_CHUNK = 65_536
 #: Grids of at most this many combinations are counted exactly before a sweep; larger ones from a sample.
 EXACT_COUNT = 50_000
 #: Grid points drawn (seeded) to estimate the share a larger grid's constraints keep (~1 % error at 16,384).
@@ -194,25 +195,92 @@ def _coerced_grid(strat: Any, grids: dict[str, Any]) -> tuple[list[str], list[li
 def iter_combos(strategy: Any, grids: dict[str, Any], *,
                 block: int = 65_536) -> Iterator[tuple[list[dict[str, Any]], dict[str, int]]]:
     """Yield the valid combinations of a grid in blocks of at most ``block`` (grid order), each with the
-    count of the combinations it skipped per broken constraint. Never holds more than one block."""
+    count of the combinations it skipped per broken constraint. Never holds more than one block.
+
+    Each combination is ``{**defaults, **grid point}``. The grid is checked in chunks of about a block of points
+    (at most ``CHECK_CHUNK``), each constraint called once over a chunk's columns
+    (:meth:`~peaktrade.strategies.base.Strategy.broken_constraints`) where it allows, else point by point; only
+    the valid points become dicts (then only the per-point check needs them all)."""
     strat = get_strategy(strategy)
     names, coerced = _coerced_grid(strat, grids)
     base = strat.defaults()
+    keys = [*base, *(n for n in names if n not in base)]  # the key order of {**base, **point}
+    at = {n: i for i, n in enumerate(names)}
+    shape = [len(v) for v in coerced]
+    size = math.prod(shape)
+    values = [_objects(v) for v in coerced]
+    index = {c.text: i for i, c in reversed(list(enumerate(strat.constraints)))}  # a text's first constraint
+    make = _dict_maker(keys)
+    step = min(CHECK_CHUNK, max(block, 2))  # points in flight: about one block, as many as a block holds
     combos: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     first = True
-    for combo in itertools.product(*coerced):
-        p = {**base, **dict(zip(names, combo))}
-        broken = strat.broken_constraint(p)
-        if broken is not None:
-            skipped[broken] = skipped.get(broken, 0) + 1
-        else:
-            combos.append(p)
-        if len(combos) >= block:
-            yield combos, skipped
-            combos, skipped, first = [], {}, False
+    for start in range(0, size, step):
+        n = min(start + step, size) - start
+        idx = np.unravel_index(np.arange(start, start + n), shape) if names else ()
+        cols = [values[at[k]][idx[at[k]]] if k in at else _objects(base[k], n) for k in keys]
+        broken = strat.broken_constraints(dict(zip(keys, cols)))
+        points = None
+        if broken is None:  # point by point: each constraint's own truth (and error) for each point
+            points = _dicts(make, [c.tolist() for c in cols], n)
+            broken = np.fromiter((-1 if (t := strat.broken_constraint(p)) is None else index[t] for p in points),
+                                 dtype=np.int64, count=n)
+        valid = np.flatnonzero(broken < 0)
+        a, v = 0, 0  # the chunk's next point to count, its next valid point to add
+        while v < len(valid):
+            take = min(block - len(combos), len(valid) - v)
+            end = int(valid[v + take - 1]) + 1 if len(combos) + take == block else n
+            sel = valid[v:v + take]
+            combos += ([points[i] for i in sel] if points is not None
+                       else _dicts(make, [c[sel].tolist() for c in cols], take))
+            _count_broken(strat, broken[a:end], skipped)
+            a, v = end, v + take
+            if len(combos) >= block:
+                yield combos, skipped
+                combos, skipped, first = [], {}, False
+        _count_broken(strat, broken[a:], skipped)
     if combos or skipped or first:  # an empty grid still yields one (empty) block: its table has the columns
         yield combos, skipped
+
+
+def _objects(values: Any, n: int | None = None) -> np.ndarray:
+    """Return ``values`` as a 1-D object array of the very objects (whatever their type), or ``n`` times the
+    one value ``values`` when ``n`` is given."""
+    if n is not None:
+        out = np.empty(n, dtype=object)
+        out.fill(values)
+        return out
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
+
+
+def _dict_maker(keys: list[str]) -> Callable[..., dict[str, Any]]:
+    """Return ``f(v0, v1, ...) -> {keys[0]: v0, keys[1]: v1, ...}``: a dict display, compiled once per grid, builds
+    a combination ~3x faster than ``dict(zip(keys, values))`` (as ``collections.namedtuple`` compiles its
+    class). The keys are parameter names (str), written as literals (``repr``)."""
+    if not all(type(k) is str for k in keys):
+        return lambda *vals: dict(zip(keys, vals))
+    args = ", ".join(f"v{i}" for i in range(len(keys)))
+    return eval(f"lambda {args}: {{{', '.join(f'{k!r}: v{i}' for i, k in enumerate(keys))}}}")
+
+
+def _dicts(make: Callable[..., dict[str, Any]], columns: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """Return the ``n`` combinations of ``columns`` (one list of values per key) built by ``make``."""
+    return list(map(make, *columns)) if columns else [make() for _ in range(n)]
+
+
+def _count_broken(strat: Any, broken: np.ndarray, skipped: dict[str, int]) -> None:
+    """Add to ``skipped`` the points of ``broken`` (constraint indices, -1 valid) per constraint text, each new
+    text in the order its first point comes (as a point-by-point count would insert it)."""
+    hit = broken[broken >= 0]
+    if not len(hit):
+        return
+    codes, first, counts = np.unique(hit, return_index=True, return_counts=True)
+    for j in np.argsort(first, kind="stable"):
+        text = strat.constraints[int(codes[j])].text
+        skipped[text] = skipped.get(text, 0) + int(counts[j])
 
 
 def _blocks_of(combos: list[dict[str, Any]], skipped: dict[str, int],
@@ -448,10 +516,9 @@ def estimate_sweep(strategy: Any, bars: pd.DataFrame, *, space: str | None = Non
     if not sample:  # the constraints keep too few grid points to draw from: the assumed rate stays
         return est
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
-    bench = dict.fromkeys(("benchmark_return", "benchmark_sharpe", "benchmark_max_drawdown"), 0.0)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, 0, n_parts=n_parts,
                             bounds=np.linspace(0, len(bars), n_parts + 1).astype(np.int64), chunk=None,
-                            progress=False, max_memory=max_memory, annual=annualization(bars.index)[:2], bench=bench)
+                            progress=False, max_memory=max_memory, axis=time_axis(bars.index), bench=(0.0, 0.0, 0.0))
     run(sample[:1])  # warm-up: a cold numba cache compiles here
     timed = sample[1:] or sample
     # the indicator rows apart: a sample shares fewer of them than a block of the whole grid does
@@ -474,7 +541,8 @@ def given_combinations(strategy: Any, combinations: Sequence[Mapping[str, Any]],
     skipped ones per broken constraint, of exactly these parameter sets (each with ``fixed`` and the strategy's
     defaults and default stops filling in the rest), in the given order."""
     strat = get_strategy(strategy)
-    base = {**strat.defaults(), **strat.stop_defaults, **(fixed or {})}  # every parameter gets a column
+    defaults = strat.defaults()
+    base = {**defaults, **strat.stop_defaults, **(fixed or {})}  # every parameter gets a column
     combos: list[dict[str, Any]] = []
     skipped: dict[str, int] = {}
     given: list[dict[str, Any]] = []
@@ -483,10 +551,13 @@ def given_combinations(strategy: Any, combinations: Sequence[Mapping[str, Any]],
             raise BacktestError(f"combinations[{i}] is a {type(c).__name__}: expected a mapping of parameter "
                                 "names to values")
         given.append({**base, **c})
-        ok, broken = expand_grid(strat, {k: [v] for k, v in given[-1].items()})  # one combination, coerced
-        combos += ok
-        for k, v in broken.items():
-            skipped[k] = skipped.get(k, 0) + v
+        names, values = _coerced_grid(strat, {k: [v] for k, v in given[-1].items()})  # one combination, coerced
+        p = {**defaults, **{k: v[0] for k, v in zip(names, values)}}
+        broken = strat.broken_constraint(p)
+        if broken is None:
+            combos.append(p)
+        else:
+            skipped[broken] = skipped.get(broken, 0) + 1
     seen = dict.fromkeys(k for g in given for k in g)
     names = [n for n in strat.param_names if n in seen] + [k for k in seen if k not in strat.param_names]
     grids = {n: list(dict.fromkeys(g[n] for g in given if n in g)) for n in names}
@@ -581,17 +652,16 @@ def sweep(strategy: Any, bars: pd.DataFrame, *, progress: bool | None = None, n_
         raise SweepTooLarge(est.refusal(strat.name), estimate=est)
     prices = prices_from_bars(bars if "volume" in bars else bars.assign(volume=0.0))
     prices.memo_budget = max_memory  # the pandas level's indicator memo keeps at most this between chunks
-    ann, years, _ = annualization(bars.index)
+    axis = time_axis(bars.index)
     bounds = np.linspace(0, len(bars), n_parts + 1).astype(np.int64)
     # the buy-and-hold benchmark of the same bars: one value for every row, and each row's excess
-    bench = benchmark_stats(buy_and_hold_equity(bars, opts.init_cash), init_cash=opts.init_cash, total_return=0.0)
-    bench = {k: float(v) for k, v in bench.items()}  # a Series' label lookups cost ~ms each (string index)
+    bench = benchmark_values(prices.close, prices.open[0], init_cash=opts.init_cash, axis=axis)
     # several blocks: one bar over the whole sweep (a block's own bar would restart at every block)
     outer = runner is None and est.combinations > est.block and (progress if progress is not None
                                               else est.combinations * len(bars) > 50_000_000)
     run = functools.partial(_run_block, strat, prices, bars, grids, opts, n_parts=n_parts, bounds=bounds,
                             chunk=chunk, progress=False if outer else progress, max_memory=max_memory,
-                            annual=(ann, years), bench=bench)
+                            axis=axis, bench=bench)
     keep: _Keep = _KeepAll() if top is None else _KeepTop(top, metric, minimize, pbo_sample, n_parts)
     skipped: dict[str, int] = {}
 
@@ -667,61 +737,85 @@ def _setup(strategy: Any, bars: pd.DataFrame, kwargs: dict[str, Any], config: An
 
 def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any], opts: Any, offset: int,
                combos: list[dict[str, Any]], *, n_parts: int, bounds: np.ndarray, chunk: int | None,
-               progress: bool | None, max_memory: int, annual: tuple[float, float],
-               bench: dict[str, float]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Run one block of combinations; return its table rows (labelled from ``offset``) and part sums."""
-    ann, years = annual
-    base_sp = opts.kernel_params()
-    frac = opts.size_fraction(prices, bars.index)
+               progress: bool | None, max_memory: int, axis: tuple[np.ndarray, float, float],
+               bench: tuple[float, float, float]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Run one block of combinations; return its table rows (labelled from ``offset``) and part sums.
+
+    ``axis`` is the bars' :func:`~peaktrade.backtest.stats.time_axis`, ``bench`` the buy-and-hold benchmark's
+    (return, Sharpe, max drawdown) (:func:`~peaktrade.backtest.stats.benchmark_values`)."""
     n = len(combos)
-    out = np.full((n, len(STAT_KEYS)), np.nan)
-    part_sums = np.zeros((n, n_parts, 2))
-    if n:
-        sig_params = _signal_params(strat, combos, grids)
-        spar = np.repeat(base_sp[None, :], n, axis=0)
-        for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
-            vals = [c.get(key) for c in combos]
-            if any(v is not None for v in vals):
-                spar[:, col] = [stop_distance(key, v) for v in vals]
-        spar = np.ascontiguousarray(spar)
-        n_state = max(strat.n_state, 1)
-        chunk = chunk or max(64, min(4096, n // 20 or 1))
-        show = progress if progress is not None else n * len(bars) > 50_000_000
-        annual = (close_days(bars.index), ann, years)
-        groups = _prepare_groups(strat, sig_params, len(bars), max_memory)
-        if groups is None:  # rows per parameter value: one prepare, the fused kernel over all combinations
-            prep = strat.prepare(prices, sig_params)
-            _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show)
-        else:
-            for idx in groups:
-                prep = strat.prepare(prices, [sig_params[i] for i in idx])
-                g_out = np.full((len(idx), len(STAT_KEYS)), np.nan)
-                g_parts = np.zeros((len(idx), n_parts, 2))
-                _run_chunks(strat, prep, n_state, np.ascontiguousarray(spar[idx]), frac, annual, bounds, g_parts,
-                            g_out, chunk, show)
-                out[idx] = g_out
-                part_sums[idx] = g_parts
-                del prep
     index = pd.RangeIndex(offset, offset + n)
-    if not n:  # no rows: the parameter columns' dtypes as a frame of records gives them (object)
-        params_df = pd.DataFrame([], columns=list(grids))
-        cols: dict[str, Any] = {k: params_df[k] for k in grids}
-    else:  # one list per column (each column's dtype inferred as from records), built once
-        cols = {k: [c.get(k) for c in combos] for k in grids}
-    b_ret = bench["benchmark_return"]
-    cols.update({k: out[:, j] for j, k in enumerate(STAT_KEYS)})
-    cols.update(benchmark_return=np.full(n, b_ret), benchmark_sharpe=np.full(n, bench["benchmark_sharpe"]),
-                benchmark_max_drawdown=np.full(n, bench["benchmark_max_drawdown"]),
-                excess_return=out[:, STAT_KEYS.index("total_return")] - b_ret)
-    return pd.DataFrame(cols, index=index), part_sums
+    stats = np.empty((n, len(STAT_KEYS) + len(BENCHMARK_KEYS)))
+    part_sums = np.zeros((n, n_parts, 2))
+    if not n:  # no rows: the parameter columns get the dtype a frame of no records gives them (object)
+        return _table(pd.DataFrame([], columns=list(grids), index=index), stats, index), part_sums
+    # what the table and the kernel read of the combinations, before ``prepare`` gets them (it may keep or change them)
+    params = {k: [c.get(k) for c in combos] for k in grids}
+    spar = np.repeat(opts.kernel_params()[None, :], n, axis=0)
+    for col, key in ((SP_SL, "sl_stop"), (SP_TP, "tp_stop"), (SP_TRAIL, "sl_trail")):
+        # a combination holds a stop only when the grid or the strategy's parameters name it
+        vals = params[key] if key in params else [c.get(key) for c in combos] if key in strat.param_names else ()
+        if any(v is not None for v in vals):
+            spar[:, col] = [stop_distance(key, v) for v in vals]
+    sig_params = _signal_params(strat, combos, grids)
+    frac = opts.size_fraction(prices, bars.index)
+    out = np.full((n, len(STAT_KEYS)), np.nan)
+    n_state = max(strat.n_state, 1)
+    chunk = chunk or max(64, min(4096, n // 20 or 1))
+    show = progress if progress is not None else n * len(bars) > 50_000_000
+    groups = _prepare_groups(strat, sig_params, len(bars), max_memory)
+    if groups is None:  # rows per parameter value: one prepare, the fused kernel over all combinations
+        prep = strat.prepare(prices, sig_params)
+        _run_chunks(strat, prep, n_state, spar, frac, axis, bounds, part_sums, out, chunk, show)
+    else:
+        for idx in groups:
+            prep = strat.prepare(prices, [sig_params[i] for i in idx])
+            g_out = np.full((len(idx), len(STAT_KEYS)), np.nan)
+            g_parts = np.zeros((len(idx), n_parts, 2))
+            _run_chunks(strat, prep, n_state, np.ascontiguousarray(spar[idx]), frac, axis, bounds, g_parts,
+                        g_out, chunk, show)
+            out[idx] = g_out
+            part_sums[idx] = g_parts
+            del prep
+    stats[:, :len(STAT_KEYS)] = out
+    stats[:, len(STAT_KEYS):-1] = bench
+    np.subtract(out[:, STAT_KEYS.index("total_return")], bench[0], out=stats[:, -1])
+    # (no ``columns=``: the dict's order is the grid's, and pandas then builds the frame in half the time)
+    params_df = pd.DataFrame({k: _column(v) for k, v in params.items()}, index=index, copy=False)
+    return _table(params_df, stats, index), part_sums
+
+
+#: Python types whose values pandas stores in a column of this dtype when every value of the column has the type.
+_INFERRED = {int: np.int64, float: np.float64, bool: np.bool_}
+
+
+def _column(values: list[Any]) -> Any:
+    """Return a parameter column's values as an array of the dtype pandas infers from them (~0.2 ms less than
+    pandas inferring it), or the list itself when its types are mixed or other (pandas infers then)."""
+    types = set(map(type, values))
+    dtype = _INFERRED.get(types.pop()) if len(types) == 1 else None
+    if dtype is None:
+        return values
+    try:
+        return np.array(values, dtype=dtype)
+    except OverflowError:  # an int beyond int64: pandas' own inference (uint64 or object)
+        return values
+
+
+def _table(params: pd.DataFrame, stats: np.ndarray, index: pd.RangeIndex) -> pd.DataFrame:
+    """Return a block's table: the parameter columns (each one's dtype inferred from its values, as a frame of
+    records would), then the stats and benchmark columns from one float array: two frames joined, not a frame
+    built one column at a time."""
+    return pd.concat([params, pd.DataFrame(stats, index=index, columns=[*STAT_KEYS, *BENCHMARK_KEYS], copy=False)],
+                     axis=1)
 
 
 def _signal_params(strat: Any, combos: list[dict[str, Any]], grids: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return each combination's signal parameters (:func:`~peaktrade.backtest.engine.split_params`), as
-    copies (``prepare`` may keep or change them). A block's combinations hold the strategy's parameters and
-    the grid's names: when the grid has no stop, there is nothing to split off."""
+    """Return each combination's signal parameters (:func:`~peaktrade.backtest.engine.split_params`). A block's
+    combinations hold the strategy's parameters and the grid's names: when the grid has no stop, there is
+    nothing to split off, and the combinations themselves are given (the block has read them already)."""
     if frozenset(grids).isdisjoint(frozenset(STOP_PARAMS) - frozenset(strat.param_names)):
-        return [dict(c) for c in combos]
+        return combos
     return [split_params(strat, c)[0] for c in combos]
 
 
@@ -750,18 +844,18 @@ def _prepare_groups(strat: Any, sig_params: list[dict[str, Any]], n_bars: int,
 def _hold_tables(ind: np.ndarray, spar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the fast path's tables (``nb.hold_tables_nb``) when some combination can take it (all-in
     long without stops, positive prices), else empty ones (every combination then runs bar by bar)."""
-    if nb.any_fast_path_nb(spar) and (ind[:4] > 0.0).all():
+    if nb.any_fast_path_nb(spar) and ind[:4].min() > 0.0:  # (min is NaN, not > 0, when a price is NaN)
         return nb.hold_tables_nb(ind[3])
     return np.zeros((0, nb.PRE_ROWS)), np.zeros((2, 0))
 
 
-def _run_chunks(strat, prep, n_state, spar, frac, annual, bounds, part_sums, out, chunk, show) -> None:
+def _run_chunks(strat, prep, n_state, spar, frac, axis, bounds, part_sums, out, chunk, show) -> None:
     n = spar.shape[0]
     tables = _hold_tables(prep.ind, spar)
 
     def step(a: int, b: int) -> None:
         nb.sweep_nb(strat.signal_nb, prep.ind, prep.cols[a:b], prep.fpar[a:b], n_state, spar[a:b], frac,
-                    *annual, BLOCK, numba.get_num_threads(), bounds, part_sums[a:b], out[a:b], *tables)
+                    *axis, BLOCK, numba.get_num_threads(), bounds, part_sums[a:b], out[a:b], *tables)
 
     if not show:
         step(0, n)

@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 import numba
@@ -245,6 +246,36 @@ class Strategy:
             if not ok:
                 return c.text
         return None
+
+    def broken_constraints(self, columns: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """Return, for parameter sets given as columns (a name -> object array, one element per set, at least
+        two sets), the index in ``constraints`` of the first constraint each set breaks (-1: none), from one
+        call of each check over the columns; or None when a check cannot be evaluated so.
+
+        Object arrays apply Python's own operators element by element, so a check of comparisons and
+        arithmetic (``p["fast"] < p["slow"]``) gives each set what :meth:`broken_constraint` gives it. Any
+        other use (``and``/``or``/``if``, a function that needs one number, an error, a result that is not
+        one bool per set) gives None: then check each set with :meth:`broken_constraint`, which also
+        raises its error. The columns are read-only (a check cannot change a set).
+        """
+        n = len(next(iter(columns.values()), ()))
+        if n < 2:  # one set: bool() of a one-element array works, so only per-set checks are faithful
+            return None
+        view = MappingProxyType(dict(columns))
+        first = np.full(n, -1, dtype=np.int64)
+        for i, c in enumerate(self.constraints):
+            try:
+                ok = c.check(view)
+            except Exception:  # e.g. bool() of an array, or a set that raises: per set decides (and explains)
+                return None
+            if type(ok) is not np.ndarray or ok.shape != (n,):
+                return None
+            if ok.dtype != np.bool_:
+                if ok.dtype != object or not all(type(v) is bool or type(v) is np.bool_ for v in ok):
+                    return None
+                ok = ok.astype(np.bool_)
+            first[(first < 0) & ~ok] = i
+        return first
 
 
 class IndicatorTable:
