@@ -781,25 +781,8 @@ def _run_block(strat: Any, prices: Any, bars: pd.DataFrame, grids: dict[str, Any
     stats[:, len(STAT_KEYS):-1] = bench
     np.subtract(out[:, STAT_KEYS.index("total_return")], bench[0], out=stats[:, -1])
     # (no ``columns=``: the dict's order is the grid's, and pandas then builds the frame in half the time)
-    params_df = pd.DataFrame({k: _column(v) for k, v in params.items()}, index=index, copy=False)
+    params_df = pd.DataFrame(params, index=index)
     return _table(params_df, stats, index), part_sums
-
-
-#: Python types whose values pandas stores in a column of this dtype when every value of the column has the type.
-_INFERRED = {int: np.int64, float: np.float64, bool: np.bool_}
-
-
-def _column(values: list[Any]) -> Any:
-    """Return a parameter column's values as an array of the dtype pandas infers from them (~0.2 ms less than
-    pandas inferring it), or the list itself when its types are mixed or other (pandas infers then)."""
-    types = set(map(type, values))
-    dtype = _INFERRED.get(types.pop()) if len(types) == 1 else None
-    if dtype is None:
-        return values
-    try:
-        return np.array(values, dtype=dtype)
-    except OverflowError:  # an int beyond int64: pandas' own inference (uint64 or object)
-        return values
 
 
 def _table(params: pd.DataFrame, stats: np.ndarray, index: pd.RangeIndex) -> pd.DataFrame:
